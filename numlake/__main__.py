@@ -1,0 +1,5 @@
+import sys
+
+from numlake.cli import main
+
+sys.exit(main())
