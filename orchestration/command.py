@@ -1,0 +1,64 @@
+"""`numlake ingest`, `numlake run` and `numlake ui`: the pipeline through Dagster."""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+
+from numlake.errors import UsageError
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--home", help="home folder (default: $NUMLAKE_HOME or .numlake in the project)")
+    p.add_argument("--landing", help="landing area (default: <home>/landing)")
+    p.add_argument("--registry", help="source registry YAML (default: <home>/registry.yaml)")
+
+
+def _settings(args):
+    from orchestration.settings import Settings
+
+    return Settings.resolve(args.home, args.landing, args.registry)
+
+
+def _run(args, job: str) -> int:
+    from orchestration.runner import run_pipeline
+
+    summary = run_pipeline(_settings(args), job=job, sources=args.source or None, wait_s=args.wait)
+    print(summary.line(), file=sys.stderr)
+    for f in summary.failures:
+        print(f"numlake {job}: step failed: {f}", file=sys.stderr)
+    return 0 if summary.success else 1
+
+
+def _ui(args) -> int:
+    settings = _settings(args).validate()
+    settings.apply_env()
+    from orchestration.dbt_support import ensure_manifest
+
+    ensure_manifest(settings.home)
+    cmd = [os.path.join(os.path.dirname(sys.executable), "dagster"), "dev", "-m", "orchestration.dagster_entry",
+           "--host", args.host, "--port", str(args.port)]
+    try:
+        return subprocess.call(cmd, cwd=str(settings.home.root))
+    except FileNotFoundError as e:
+        raise UsageError(f"cannot start dagster: {e}") from None
+
+
+def register(sub) -> None:
+    for name, job, text in (
+        ("ingest", "ingest", "ingest new deliveries from the landing area into the lake (through Dagster)"),
+        ("run", "pipeline", "ingest, build the warehouse with dbt, publish dashboards and the check snapshot"),
+    ):
+        p = sub.add_parser(name, help=text, description=text)
+        _common(p)
+        p.add_argument("--source", action="append", metavar="ID",
+                       help="ingest only this source (repeatable; default: all)")
+        p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                       help="wait this long for a concurrent run on the same home instead of refusing")
+        p.set_defaults(func=lambda a, job=job: _run(a, job))
+    p = sub.add_parser("ui", help="open the Dagster UI on this home (schedule and sensor visible)")
+    _common(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=3000)
+    p.set_defaults(func=_ui)

@@ -1,0 +1,54 @@
+"""The dbt project as dagster-dbt sees it, with its manifest prepared by numlake itself.
+
+`@dbt_assets` needs `manifest.json` when definitions load; `prepare_if_dev()` only acts under
+`dagster dev`, so the CLI, tests and CI call `ensure_manifest` first. The manifest and every
+dbt artefact live under the home folder (`<home>/dbt/target`), never in the working tree.
+"""
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+from numlake.errors import UsageError
+from numlake.paths import DBT_PROJECT_DIR, Home
+
+
+def target_path(home: Home) -> Path:
+    return home.root / "dbt" / "target"
+
+
+def dbt_executable() -> str:
+    return str(Path(sys.executable).parent / "dbt")
+
+
+def project_fingerprint() -> str:
+    """Hash of every file dbt parses, so the manifest is rebuilt exactly when the project changes."""
+    h = hashlib.sha256()
+    for p in sorted(DBT_PROJECT_DIR.rglob("*")):
+        if p.is_file() and p.suffix in {".sql", ".yml", ".yaml", ".csv", ".md"} and "target" not in p.parts:
+            h.update(str(p.relative_to(DBT_PROJECT_DIR)).encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def ensure_manifest(home: Home) -> Path:
+    """Parse the dbt project into `<home>/dbt/target/manifest.json` unless it is current."""
+    tp = target_path(home)
+    manifest = tp / "manifest.json"
+    stamp = tp / ".fingerprint"
+    fp = project_fingerprint()
+    if manifest.exists() and stamp.exists() and stamp.read_text() == fp:
+        return manifest
+    tp.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(
+        [dbt_executable(), "parse", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir",
+         str(DBT_PROJECT_DIR), "--target-path", str(tp), "--quiet"],
+        capture_output=True, text=True,
+    )
+    if proc.returncode != 0:
+        tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
+        raise UsageError("dbt parse failed: " + " | ".join(tail))
+    stamp.write_text(fp)
+    return manifest

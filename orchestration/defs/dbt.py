@@ -1,0 +1,48 @@
+"""The dbt project's models and tests as Dagster assets and asset checks.
+
+dbt sources point at the ingestion assets through `meta.dagster.asset_key` in
+`dbt_project/models/sources.yml`, so the lineage graph runs from the landing area to the marts.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+
+from numlake.paths import DBT_PROJECT_DIR, Home
+from orchestration.dbt_support import dbt_executable, ensure_manifest, target_path
+
+
+class NumlakeTranslator(DagsterDbtTranslator):
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        fqn = dbt_resource_props.get("fqn") or []
+        for layer in ("staging", "intermediate", "marts"):
+            if layer in fqn:
+                return f"warehouse_{layer}"
+        return "warehouse"
+
+
+def dbt_project_for(home: Home) -> DbtProject:
+    return DbtProject(project_dir=DBT_PROJECT_DIR, target_path=target_path(home), profiles_dir=DBT_PROJECT_DIR)
+
+
+def build_dbt_assets(home: Home) -> tuple[dg.AssetsDefinition, DbtCliResource]:
+    ensure_manifest(home)
+    project = dbt_project_for(home)
+
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        dagster_dbt_translator=NumlakeTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)),
+        pool="warehouse_writer",
+        name="warehouse_models",
+    )
+    def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+        """`dbt build` of the warehouse: staging, number histories, findings and published marts,
+        with every dbt test reported as an asset check."""
+        yield from dbt.cli(["build"], context=context).stream()
+
+    resource = DbtCliResource(project_dir=project, dbt_executable=dbt_executable(), profiles_dir=str(DBT_PROJECT_DIR))
+    return warehouse_models, resource

@@ -1,0 +1,63 @@
+"""What the warehouse feeds once it is built: the dashboard site and the check service's snapshot."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import dagster as dg
+
+from orchestration.settings import Settings
+
+CST = timezone(timedelta(hours=8))
+SCHEDULE_CRON = "0 6 * * *"
+SCHEDULE_TZ = "Asia/Shanghai"
+
+
+def next_scheduled_run(now: datetime | None = None) -> str:
+    """The next 06:00 China time after `now` (the daily safety-net schedule)."""
+    now = (now or datetime.now(CST)).astimezone(CST)
+    nxt = now.replace(hour=6, minute=0, second=0, microsecond=0)
+    if nxt <= now:
+        nxt += timedelta(days=1)
+    return nxt.isoformat()
+
+
+def recent_runs(instance: dg.DagsterInstance, limit: int = 30) -> list[dict]:
+    """The latest pipeline runs with their status and duration, for the operations page."""
+    out = []
+    for rec in instance.get_run_records(limit=limit):
+        run = rec.dagster_run
+        start, end = rec.start_time, rec.end_time
+        out.append({
+            "run_id": run.run_id,
+            "job": run.job_name,
+            "status": run.status.value,
+            "start": datetime.fromtimestamp(start, CST).isoformat() if start else None,
+            "end": datetime.fromtimestamp(end, CST).isoformat() if end else None,
+            "duration_s": round(end - start, 1) if start and end else None,
+        })
+    return out
+
+
+def build_publish_assets(warehouse_keys: list[dg.AssetKey]) -> list[dg.AssetsDefinition]:
+    @dg.asset(name="check_snapshot", group_name="publish", deps=warehouse_keys, kinds={"duckdb"},
+              pool="warehouse_reader")
+    def check_snapshot(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        """Read-only index the check service answers from, switched atomically after each good run
+        so `numlake serve` keeps answering while the warehouse is rebuilt."""
+        from numlake.check.snapshot import publish
+
+        path = publish(Settings.resolve().home)
+        return dg.MaterializeResult(metadata={"path": str(path)})
+
+    @dg.asset(name="dashboard_site", group_name="publish", deps=warehouse_keys, kinds={"html"},
+              pool="warehouse_reader")
+    def dashboard_site(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        """Offline HTML site for regulators, carriers and the platform team (`<home>/dashboards`)."""
+        from dashboards.site import build_site
+
+        home = Settings.resolve().home
+        ops = {"runs": recent_runs(context.instance), "next_scheduled_run": next_scheduled_run()}
+        pages = build_site(home.warehouse, home.dashboards, ops=ops)
+        return dg.MaterializeResult(metadata={"pages": len(pages), "index": str(home.dashboards / "index.html")})
+
+    return [check_snapshot, dashboard_site]

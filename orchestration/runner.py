@@ -1,0 +1,127 @@
+"""Run the pipeline headless through Dagster, in-process, on one home folder.
+
+Used by `numlake ingest` and `numlake run`. A run holds `<home>/.run.lock` for its whole
+duration: a second run on the same home waits (``--wait``) or refuses with a clear message,
+and never touches the lake or warehouse meanwhile. Rejected records and quarantined files are
+data outcomes, not failures; a failed step makes the command exit non-zero.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from numlake.errors import UsageError
+from numlake.msisdn import mask_text
+from orchestration.settings import Settings
+
+CST = timezone(timedelta(hours=8))
+log = logging.getLogger("numlake.run")
+
+# Which Dagster steps make up each phase of a run, for the timing summary.
+PHASES = {"ingest_deliveries": "ingestion", "warehouse_models": "dbt",
+          "dashboard_site": "dashboards", "check_snapshot": "check_snapshot"}
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    job: str
+    success: bool
+    started: str
+    seconds: float
+    phases: dict[str, float] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        parts = ", ".join(f"{k} {v:.1f}s" for k, v in self.phases.items())
+        state = "succeeded" if self.success else "FAILED"
+        return f"numlake {self.job}: {state} in {self.seconds:.1f}s ({parts})"
+
+
+@contextlib.contextmanager
+def run_lock(settings: Settings, wait_s: float = 0.0) -> Iterator[None]:
+    settings.home.ensure()
+    fh = open(settings.home.lock_file, "a+")
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                fh.close()
+                raise UsageError(f"another numlake run is using {settings.home.root}; wait for it or pass --wait SECONDS")
+            time.sleep(0.5)
+    try:
+        yield
+    finally:
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        fh.close()
+
+
+def _phase_seconds(instance, run_id: str) -> tuple[dict[str, float], list[str]]:
+    starts: dict[str, float] = {}
+    phases: dict[str, float] = {}
+    failures: list[str] = []
+    for entry in instance.all_logs(run_id):
+        ev = entry.dagster_event
+        if ev is None or not ev.step_key:
+            continue
+        if ev.event_type_value == "STEP_START":
+            starts[ev.step_key] = entry.timestamp
+        elif ev.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
+            name = PHASES.get(ev.step_key, ev.step_key)
+            if ev.step_key in starts:
+                phases[name] = phases.get(name, 0.0) + entry.timestamp - starts[ev.step_key]
+            if ev.event_type_value == "STEP_FAILURE":
+                err = ev.step_failure_data.error if ev.step_failure_data else None
+                msg = err.message.strip().splitlines()[-1] if err and err.message else "failed"
+                failures.append(f"{name}: {mask_text(msg)[:300]}")
+    return phases, failures
+
+
+def run_pipeline(settings: Settings, job: str = "pipeline", sources: list[str] | None = None,
+                 wait_s: float = 0.0) -> RunSummary:
+    """Execute the pipeline (`job`="pipeline") or ingestion only (`job`="ingest") in-process."""
+    from orchestration.definitions import INGEST_JOB, PIPELINE_JOB
+
+    settings.validate()
+    from ingestion.registry import load_registry
+
+    load_registry(settings.registry)  # a bad registry is a one-line error before anything runs
+    with run_lock(settings, wait_s):
+        settings.apply_env()
+        from dagster import DagsterInstance
+
+        from orchestration.definitions import build_definitions
+
+        defs = build_definitions(settings)
+        job_name = PIPELINE_JOB if job == "pipeline" else INGEST_JOB
+        job_def = defs.resolve_job_def(job_name)
+        instance = DagsterInstance.get()
+        run_id = str(uuid.uuid4())
+        run_config = {
+            "ops": {"ingest_deliveries": {"config": {"sources": list(sources or [])}}},
+            "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+        }
+        started = datetime.now(CST)
+        t0 = time.monotonic()
+        if sys.stderr.isatty():
+            print(f"numlake {job}: running on {settings.home.root} (run {run_id[:8]})", file=sys.stderr)
+        result = job_def.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False,
+                                            run_id=run_id, tags={"numlake/trigger": "cli"})
+        phases, failures = _phase_seconds(instance, run_id)
+        summary = RunSummary(run_id=run_id, job=job, success=result.success, started=started.isoformat(),
+                             seconds=time.monotonic() - t0, phases=phases, failures=failures)
+        settings.home.logs.mkdir(parents=True, exist_ok=True)
+        with open(settings.home.logs / "runs.jsonl", "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(summary.__dict__, ensure_ascii=False) + "\n")
+        return summary

@@ -1,0 +1,68 @@
+"""Run settings shared by the CLI, the in-process runner and `dagster dev`.
+
+Dagster loads definitions in other processes (the UI, sensors), so the settings travel as
+environment variables: NUMLAKE_HOME, NUMLAKE_LANDING, NUMLAKE_REGISTRY.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from numlake.errors import UsageError
+from numlake.paths import Home
+
+DAGSTER_YAML = """\
+telemetry:
+  enabled: false
+run_coordinator:
+  module: dagster._core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    max_concurrent_runs: 1
+"""
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Home
+    landing: Path
+    registry: Path
+
+    @classmethod
+    def resolve(cls, home=None, landing=None, registry=None) -> "Settings":
+        h = Home.resolve(home)
+        land = Path(landing or os.environ.get("NUMLAKE_LANDING") or h.landing).expanduser().resolve()
+        reg = Path(registry or os.environ.get("NUMLAKE_REGISTRY") or h.default_registry).expanduser().resolve()
+        return cls(h, land, reg)
+
+    def validate(self) -> "Settings":
+        if not self.landing.is_dir():
+            raise UsageError(f"landing area {self.landing} does not exist (run `numlake simulate` or pass --landing)")
+        if not self.registry.is_file():
+            raise UsageError(f"registry {self.registry} does not exist (pass --registry)")
+        return self
+
+    def apply_env(self) -> None:
+        """Export the settings (and the dbt/dagster environment they imply) to this process."""
+        self.home.ensure()
+        dagster_yaml = self.home.dagster_home / "dagster.yaml"
+        if not dagster_yaml.exists():
+            dagster_yaml.write_text(DAGSTER_YAML, encoding="utf-8")
+        venv_bin = str(Path(sys.executable).parent)
+        env = {
+            "NUMLAKE_HOME": str(self.home.root),
+            "NUMLAKE_LANDING": str(self.landing),
+            "NUMLAKE_REGISTRY": str(self.registry),
+            "NUMLAKE_WAREHOUSE": str(self.home.warehouse),
+            "NUMLAKE_LAKE": str(self.home.lake),
+            "DAGSTER_HOME": str(self.home.dagster_home),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "DO_NOT_TRACK": "1",
+            "DBT_LOG_PATH": str(self.home.logs / "dbt"),
+            "DBT_PROFILES_DIR": str(Path(__file__).resolve().parent.parent / "dbt_project"),
+        }
+        os.environ.update(env)
+        if venv_bin not in os.environ.get("PATH", "").split(os.pathsep):
+            os.environ["PATH"] = venv_bin + os.pathsep + os.environ.get("PATH", "")
