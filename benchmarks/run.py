@@ -1,0 +1,243 @@
+"""`make bench`: every benchmark of the project, measured side by side in one run.
+
+    python -m benchmarks.run [--scale 20] [--days 365] [--out bench-output] [--skip ...]
+
+Builds (or reuses) the benchmark world with `numlake simulate` (one extra business day held
+back for the incremental runs), then measures, each step in its own subprocess so peak memory
+is that process's own maximum RSS:
+
+- ingestion throughput per dialect against plain DuckDB reading the same files into Parquet;
+- `numlake run` from empty and after one more business day, split into phases;
+- a re-run with nothing new;
+- the dbt build against the same compiled SQL run directly in DuckDB;
+- the dashboard site's build time and size; the check service (numlake.check.bench).
+
+Prints a table of figures and ratios and writes `<out>/results.json`. BENCHMARKS.md records
+the figures with the command that produced them.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+RESULTS: dict = {}
+
+
+def sh(cmd: list[str], env: dict | None = None, label: str = "") -> tuple[float, float]:
+    """Run `cmd`; return (seconds, peak RSS in MiB of that process tree's largest process)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    out = proc.stdout.read()
+    _, status, rusage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    secs = time.perf_counter() - t0
+    if proc.returncode != 0:
+        print(out[-3000:])
+        raise SystemExit(f"benchmark step failed ({label or cmd[0]}): exit {proc.returncode}")
+    return secs, rusage.ru_maxrss / 1024.0
+
+
+def du(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def record(key: str, **values) -> None:
+    RESULTS[key] = values
+    shown = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
+    print(f"{key:<42} {shown}", flush=True)
+
+
+def business_date(name: str) -> str | None:
+    parts = name.split("_")
+    return parts[-2] if len(parts) >= 4 and parts[-2].isdigit() else None
+
+
+def link_tree(src: Path, dst: Path, keep) -> None:
+    """Hard-link the files of `src` for which keep(path) is true into `dst` (cheap sub-landings)."""
+    for p in src.rglob("*"):
+        if p.is_file() and keep(p):
+            q = dst / p.relative_to(src)
+            q.parent.mkdir(parents=True, exist_ok=True)
+            if not q.exists():
+                os.link(p, q)
+
+
+def world(out: Path, scale: float, days: int) -> tuple[Path, Path, str]:
+    wdir = out / f"world-s{scale:g}-d{days}"
+    landing, registry = wdir / "landing", wdir / "registry.yaml"
+    if not (wdir / "simulation_summary.json").exists():
+        shutil.rmtree(wdir, ignore_errors=True)
+        wdir.mkdir(parents=True)
+        secs, rss = sh([str(BIN / "numlake"), "simulate", "--landing", str(landing), "--registry-out", str(registry),
+                        "--scale", str(scale), "--days", str(days + 1)], label="simulate")
+        summary = json.loads((wdir / "simulation_summary.json").read_text())
+        record("simulate.benchmark_world", seconds=secs, peak_rss_mib=rss, bytes=du(landing),
+               files=sum(1 for _ in landing.rglob("*") if _.is_file()),
+               lifecycle_records=summary.get("records", {}).get("lifecycle", summary.get("lifecycle_records")))
+    dates = sorted({d for p in landing.rglob("*.ctl") if (d := business_date(p.name.split(".")[0]))})
+    return landing, registry, dates[-1]
+
+
+def ingest_dialects(out: Path, landing: Path, registry: Path, last: str) -> None:
+    """Ingestion vs plain DuckDB on the lifecycle files of each dialect group."""
+    import duckdb
+
+    sources = yaml.safe_load(registry.read_text(encoding="utf-8"))["sources"]
+    groups = {
+        "utf8_csv": lambda s: s["format"] == "csv" and s["encoding"] == "utf-8" and s["compression"] == "none",
+        "gb18030_csv": lambda s: s["format"] == "csv" and s["encoding"] == "gb18030" and s["compression"] == "none",
+        "jsonl": lambda s: s["format"] == "jsonl" and s["compression"] == "none",
+        "gzip": lambda s: s["compression"] == "gzip",
+    }
+    for name, pred in groups.items():
+        chosen = [s for s in sources if pred(s) and s["kind"] != "portal"]
+        if not chosen:
+            continue
+        sub = out / f"dialect-{name}"
+        shutil.rmtree(sub, ignore_errors=True)
+        sub_landing = sub / "landing"
+        ids = {s["id"] for s in chosen}
+        link_tree(landing, sub_landing, lambda p: p.parent.name == "lifecycle" and p.parent.parent.name in ids
+                  and business_date(p.name.split(".")[0]) != last)
+        (sub / "registry.yaml").write_text(yaml.safe_dump({"sources": chosen}, allow_unicode=True), encoding="utf-8")
+        data_files = [p for p in sub_landing.rglob("*") if p.is_file() and not p.name.endswith(".ctl")]
+        rows = sum(json.loads(Path(str(p) + ".ctl").read_text())["rows"] for p in data_files
+                   if Path(str(p) + ".ctl").exists())
+        secs, rss = sh([str(BIN / "python"), "-m", "ingestion", "--home", str(sub / "home"), "--landing",
+                        str(sub_landing), "--registry", str(sub / "registry.yaml")], label=f"ingest {name}")
+        base = None
+        if name in ("utf8_csv", "jsonl", "gzip"):
+            con = duckdb.connect()
+            con.execute("SET threads=2; SET memory_limit='8GB'")
+            t0 = time.perf_counter()
+            by_dialect: dict = {}
+            for s in chosen:
+                files = [str(p) for p in data_files if p.parent.parent.name == s["id"]]
+                by_dialect.setdefault((s["format"], s["delimiter"], s["header"]), []).extend(files)
+            for i, ((fmt, delim, header), files) in enumerate(by_dialect.items()):
+                if not files:
+                    continue
+                if fmt == "jsonl":
+                    src = f"read_json({files!r}, format='newline_delimited', columns={{}})" if False else \
+                        f"read_ndjson_auto({files!r})"
+                else:
+                    src = (f"read_csv({files!r}, delim={delim!r}, header={str(header != 'none').lower()}, "
+                           f"all_varchar=true, union_by_name=false, null_padding=true, ignore_errors=true)")
+                con.execute(f"COPY (SELECT * FROM {src}) TO '{sub}/baseline_{i}.parquet' (FORMAT parquet)")
+            base = time.perf_counter() - t0
+        record(f"ingest.dialect.{name}", files=len(data_files), rows=rows, seconds=secs,
+               rows_per_s=rows / secs if secs else 0.0, peak_rss_mib=rss,
+               duckdb_seconds=base, ratio_vs_duckdb=(base / secs) if base else None)
+        shutil.rmtree(sub, ignore_errors=True)
+
+
+def phases_of_last_run(home: Path) -> dict:
+    lines = (home / "logs" / "runs.jsonl").read_text(encoding="utf-8").strip().splitlines()
+    return json.loads(lines[-1])
+
+
+def pipeline(out: Path, landing: Path, registry: Path, last: str) -> Path:
+    home = out / "home"
+    shutil.rmtree(home, ignore_errors=True)
+    base = out / "landing-base"
+    shutil.rmtree(base, ignore_errors=True)
+    link_tree(landing, base, lambda p: business_date(p.name.split(".")[0]) != last)
+    n_files = sum(1 for p in base.rglob("*") if p.is_file() and not p.name.endswith(".ctl"))
+    numlake = str(BIN / "numlake")
+    args = ["--home", str(home), "--landing", str(base), "--registry", str(registry)]
+    secs, rss = sh([numlake, "run", *args], label="run from empty")
+    ph = phases_of_last_run(home)
+    record("run.from_empty", seconds=secs, peak_rss_mib=rss, data_files=n_files,
+           files_per_s=n_files / ph["phases"].get("ingestion", secs), **{f"{k}_s": v for k, v in ph["phases"].items()})
+    secs, rss = sh([numlake, "ingest", *args], label="ingest nothing new")
+    record("ingest.nothing_new", seconds=secs, peak_rss_mib=rss,
+           ingestion_s=phases_of_last_run(home)["phases"].get("ingestion"))
+    link_tree(landing, base, lambda p: True)
+    secs, rss = sh([numlake, "run", *args], label="incremental run")
+    ph = phases_of_last_run(home)
+    record("run.one_more_day", seconds=secs, peak_rss_mib=rss, **{f"{k}_s": v for k, v in ph["phases"].items()})
+    site = home / "dashboards"
+    record("dashboards.site", pages=sum(1 for _ in site.rglob("*.html")), bytes=du(site),
+           seconds=ph["phases"].get("dashboards"))
+    return home
+
+
+def dbt_vs_sql(out: Path, home: Path) -> None:
+    """The dbt build's model time against the same compiled SQL executed directly in DuckDB."""
+    import duckdb
+
+    runs = sorted((home / "dbt" / "target").glob("**/run_results.json"), key=lambda p: p.stat().st_mtime)
+    if not runs:
+        return
+    rr = json.loads(runs[-1].read_text())
+    tdir = runs[-1].parent
+    manifest = json.loads((tdir / "manifest.json").read_text()) if (tdir / "manifest.json").exists() else \
+        json.loads((home / "dbt" / "target" / "manifest.json").read_text())
+    models = [r for r in rr["results"] if r["unique_id"].startswith("model.")]
+    dbt_model_s = sum(r["execution_time"] for r in models)
+    dbt_total_s = rr.get("elapsed_time")
+    copy = out / "warehouse-copy.duckdb"
+    shutil.copy(home / "warehouse.duckdb", copy)
+    con = duckdb.connect(str(copy))
+    con.execute("SET threads=2; SET memory_limit='8GB'")
+    t0 = time.perf_counter()
+    for r in models:
+        node = manifest["nodes"][r["unique_id"]]
+        compiled = tdir / "compiled" / node["package_name"] / node["original_file_path"]
+        if not compiled.exists():
+            continue
+        rel = f'{node["schema"]}."{node["alias"] or node["name"]}"'
+        kind = "VIEW" if node["config"]["materialized"] == "view" else "TABLE"
+        con.execute(f"CREATE OR REPLACE {kind} {rel} AS {compiled.read_text()}")
+    direct = time.perf_counter() - t0
+    con.close()
+    copy.unlink()
+    record("dbt.vs_direct_sql", dbt_build_s=dbt_total_s, dbt_models_s=dbt_model_s, direct_sql_s=direct,
+           overhead_ratio=(dbt_total_s / direct) if direct else None)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scale", type=float, default=20)
+    ap.add_argument("--days", type=int, default=365)
+    ap.add_argument("--out", default=str(ROOT / "bench-output"))
+    ap.add_argument("--skip", action="append", default=[], choices=["demo", "dialects", "pipeline", "dbt", "check"])
+    a = ap.parse_args()
+    out = Path(a.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    if "demo" not in a.skip:
+        d = out / "demo-world"
+        shutil.rmtree(d, ignore_errors=True)
+        secs, rss = sh([str(BIN / "numlake"), "simulate", "--landing", str(d / "landing"), "--registry-out",
+                        str(d / "registry.yaml")], label="simulate demo")
+        record("simulate.scale1_default", seconds=secs, peak_rss_mib=rss, bytes=du(d / "landing"))
+        shutil.rmtree(d, ignore_errors=True)
+    landing, registry, last = world(out, a.scale, a.days)
+    if "dialects" not in a.skip:
+        ingest_dialects(out, landing, registry, last)
+    if "pipeline" not in a.skip:
+        home = pipeline(out, landing, registry, last)
+        if "dbt" not in a.skip:
+            dbt_vs_sql(out, home)
+    if "check" not in a.skip:
+        secs, rss = sh([str(BIN / "python"), "-m", "numlake.check.bench", "--numbers", "10000000",
+                        "--json", str(out / "check.json")], label="check bench")
+        record("check.bench", seconds=secs, peak_rss_mib=rss,
+               **(json.loads((out / "check.json").read_text()) if (out / "check.json").exists() else {}))
+    (out / "results.json").write_text(json.dumps(RESULTS, indent=1, default=str), encoding="utf-8")
+    print(f"results: {out / 'results.json'}")
+
+
+if __name__ == "__main__":
+    main()
