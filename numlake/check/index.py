@@ -1,0 +1,218 @@
+"""The in-memory check index: sorted numpy arrays, one row per number with a tenure.
+
+A lookup is a binary search (``np.searchsorted``) on the sorted 11-digit numbers, or on the
+sorted 60-bit prefixes of their SHA-256 for hashed queries (a prefix hit is confirmed by
+hashing the candidate number, so prefix collisions cannot give a wrong answer). Ten million
+numbers take about 40 bytes each. Numbers the platform knows no tenure of are simply absent:
+RULES 6 answers `no_data` for them whatever else is known.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import pyarrow as pa
+
+from numlake.check import rules
+from numlake.msisdn import SHA256_RE, normalize, sha256_hex
+
+# Columns of the snapshot file (see snapshot.INDEX_SQL), in this order.
+COLUMNS = ("msisdn", "sha256_prefix", "open_start", "last_end", "first_event", "coverage", "tenures")
+_DATE_COLUMNS = ("open_start", "last_end", "first_event", "coverage")
+_SENTINEL = {"open_start": rules.NO_OPEN, "last_end": rules.NO_END}
+_VALID_SECOND = frozenset("3456789")
+
+BAD_NUMBER = "msisdn: not a valid number (INTERCHANGE 2.3 shapes) nor a lowercase hex SHA-256"
+
+
+def hash_prefix(hex_digest: str) -> int:
+    """The first 60 bits of a hex SHA-256 as a non-negative int64 (fits DuckDB BIGINT)."""
+    return int(hex_digest[:15], 16)
+
+
+def _as_number(query: str) -> int | None:
+    """Fast path of `normalize` for the plain 11-digit shape, else the full rule."""
+    if len(query) == 11 and query.isdigit() and query[0] == "1" and query[1] in _VALID_SECOND:
+        return int(query)
+    n = normalize(query)
+    return int(n) if n else None
+
+
+@dataclass
+class Resolved:
+    """Where each query landed: `row` in the index (-1: unknown), `number` when known (0 if not)."""
+
+    row: np.ndarray
+    number: np.ndarray
+    kind: list[str]  # "number", "hash" or "invalid"
+
+
+@dataclass
+class Answers:
+    """Answers aligned with the queries; a row with an `error` has no answer."""
+
+    as_of: str
+    queries: list
+    sinces: list
+    answer: list
+    last_disconnect_date: list
+    error: list
+    numbers: np.ndarray  # int64 11-digit number when known (for the audit), else 0
+    kind: list = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.queries)
+
+    def record(self, i: int) -> dict:
+        """The answer object of row i (the shape `numlake check` prints and the API returns)."""
+        if self.error[i] is not None:
+            return {"query": self.queries[i], "since": self.sinces[i], "error": self.error[i]}
+        return {
+            "query": self.queries[i],
+            "since": self.sinces[i],
+            "answer": self.answer[i],
+            "last_disconnect_date": self.last_disconnect_date[i],
+            "as_of": self.as_of,
+        }
+
+
+class CheckIndex:
+    """Read-only lookup structure built from a snapshot table (columns `COLUMNS`)."""
+
+    def __init__(self, table: pa.Table, as_of: str, meta: dict | None = None):
+        self.as_of = as_of
+        self.meta = dict(meta or {})
+        self.msisdn = self._column(table, "msisdn", np.int64)
+        order = None
+        if len(self.msisdn) > 1 and not np.all(self.msisdn[1:] > self.msisdn[:-1]):
+            order = np.argsort(self.msisdn, kind="stable")
+            self.msisdn = self.msisdn[order]
+            if np.any(self.msisdn[1:] == self.msisdn[:-1]):
+                raise ValueError("check index: a number appears twice")
+
+        def col(name, dtype):
+            a = self._column(table, name, dtype)
+            return a[order] if order is not None else a
+
+        self.sha_prefix = col("sha256_prefix", np.int64)
+        self.open_start = col("open_start", np.int32)
+        self.last_end = col("last_end", np.int32)
+        self.first_event = col("first_event", np.int32)
+        self.coverage = col("coverage", np.int32)
+        self.tenures = col("tenures", np.int32)
+        self.hash_order = np.argsort(self.sha_prefix, kind="stable")
+        self.hash_sorted = self.sha_prefix[self.hash_order]
+
+    @staticmethod
+    def _column(table: pa.Table, name: str, dtype) -> np.ndarray:
+        arr = table.column(name)
+        if name in _DATE_COLUMNS:
+            if pa.types.is_date(arr.type):
+                arr = arr.cast(pa.int32())
+            fill = _SENTINEL.get(name)
+            if arr.null_count:
+                if fill is None:
+                    raise ValueError(f"check index: column {name} has nulls")
+                arr = arr.fill_null(pa.scalar(int(fill), pa.int32()))
+        return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=dtype)
+
+    def __len__(self) -> int:
+        return len(self.msisdn)
+
+    def _row_of_number(self, numbers: np.ndarray) -> np.ndarray:
+        pos = np.searchsorted(self.msisdn, numbers)
+        pos_c = np.minimum(pos, max(len(self.msisdn) - 1, 0))
+        found = (pos < len(self.msisdn)) & (self.msisdn[pos_c] == numbers) if len(self.msisdn) else np.zeros(len(numbers), bool)
+        return np.where(found, pos_c, -1).astype(np.int64)
+
+    def _row_of_hash(self, digest: str) -> int:
+        """Row of the number whose SHA-256 is `digest`, or -1 (collisions checked exactly)."""
+        p = hash_prefix(digest)
+        lo = int(np.searchsorted(self.hash_sorted, p, side="left"))
+        hi = int(np.searchsorted(self.hash_sorted, p, side="right"))
+        for k in range(lo, hi):
+            row = int(self.hash_order[k])
+            if sha256_hex(str(int(self.msisdn[row]))) == digest:
+                return row
+        return -1
+
+    def resolve(self, queries: Sequence[object]) -> Resolved:
+        """Classify and locate each query (a number in any INTERCHANGE 2.3 shape or a hash)."""
+        n = len(queries)
+        numbers = np.zeros(n, dtype=np.int64)
+        rows = np.full(n, -1, dtype=np.int64)
+        kind = ["invalid"] * n
+        hashed: list[int] = []
+        for i, q in enumerate(queries):
+            if not isinstance(q, str):
+                if isinstance(q, int) and not isinstance(q, bool):
+                    q = str(q)
+                else:
+                    continue
+            num = _as_number(q)
+            if num is not None:
+                numbers[i] = num
+                kind[i] = "number"
+            elif len(q) == 64 and SHA256_RE.match(q.lower()):
+                kind[i] = "hash"
+                hashed.append(i)
+        is_number = numbers > 0
+        if is_number.any():
+            rows[is_number] = self._row_of_number(numbers[is_number])
+        for i in hashed:
+            row = self._row_of_hash(queries[i].lower())
+            rows[i] = row
+            if row >= 0:
+                numbers[i] = self.msisdn[row]
+        return Resolved(rows, numbers, kind)
+
+    def answer_many(self, queries: Sequence[object], sinces: Sequence[object]) -> Answers:
+        """Answer every (query, since) pair in order; bad rows get an `error`, never an exception."""
+        n = len(queries)
+        res = self.resolve(queries)
+        since_days = np.zeros(n, dtype=np.int32)
+        error: list = [None] * n
+        cache: dict = {}
+        for i, s in enumerate(sinces):
+            if res.kind[i] == "invalid":
+                error[i] = BAD_NUMBER
+                continue
+            day = cache.get(s) if isinstance(s, str) else None
+            if day is None:
+                try:
+                    day = rules.parse_since(s)
+                except ValueError as e:
+                    error[i] = f"since: {e}"
+                    continue
+                cache[s] = day
+            since_days[i] = day
+        rows = res.row
+        known = rows >= 0
+        r = np.where(known, rows, 0)
+        if len(self.msisdn):
+            codes = rules.decide(known, since_days, self.open_start[r], self.first_event[r], self.coverage[r])
+            last_end = np.where(known, self.last_end[r], rules.NO_END)
+        else:
+            codes = np.full(n, rules.NO_DATA, dtype=np.int8)
+            last_end = np.full(n, rules.NO_END, dtype=np.int32)
+        day_iso = {int(d): rules.day_to_iso(d) for d in np.unique(last_end)}
+        answer = [None if error[i] else rules.ANSWERS[c] for i, c in enumerate(codes.tolist())]
+        last = [None if error[i] else day_iso[d] for i, d in enumerate(last_end.tolist())]
+        return Answers(
+            as_of=self.as_of,
+            queries=list(queries),
+            sinces=list(sinces),
+            answer=answer,
+            last_disconnect_date=last,
+            error=error,
+            numbers=res.number,
+            kind=res.kind,
+        )
+
+    def answer_one(self, query: object, since: object) -> dict:
+        """One answer object; ValueError naming the field for a bad number or date."""
+        a = self.answer_many([query], [since])
+        if a.error[0]:
+            raise ValueError(a.error[0])
+        return a.record(0)

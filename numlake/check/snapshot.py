@@ -1,0 +1,330 @@
+"""Read-only snapshots of the check index, published atomically after each successful run.
+
+DuckDB lets one process write a database file and nobody else open it meanwhile, so the
+check service never answers from the warehouse while `numlake run` rebuilds it. Instead,
+at the end of each successful run, `publish` reads the warehouse once (read-only) and
+writes one compact Parquet file, one row per number with a tenure::
+
+    <home>/snapshots/<stamp>/index.parquet   msisdn BIGINT (sorted), sha256_prefix BIGINT,
+                                             open_start, last_end, first_event, coverage DATE,
+                                             tenures INTEGER   (see rules.py for their meaning)
+    <home>/snapshots/<stamp>/meta.json       as_of, built_at, published_at, numbers, format
+    <home>/snapshots/<stamp>/.lock           readers hold a shared flock while reading
+    <home>/snapshots/CURRENT                 the stamp in force (replaced with os.replace)
+
+Readers (the CLI and the server) follow CURRENT; the server polls it and swaps its
+in-memory index without a restart. A publish removes every other snapshot it can lock
+exclusively, i.e. that no reader is reading at that moment.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import os
+import shutil
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterable
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from numlake.check.index import CheckIndex, hash_prefix
+from numlake.errors import UsageError
+from numlake.msisdn import SHA256_RE, normalize
+from numlake.paths import Home
+
+FORMAT = "numlake-check-index/1"
+INDEX_FILE = "index.parquet"
+META_FILE = "meta.json"
+LOCK_FILE = ".lock"
+POINTER = "CURRENT"
+DUCKDB_CONFIG = {"threads": 2, "memory_limit": "4GB"}
+
+# One row per number with a tenure: everything RULES 6 needs (rules.py explains each column).
+# A number missing from number_first_events falls back to its earliest tenure start; a
+# missing coverage start to the first event's date (the no_data test then reduces to
+# "D before the first event", which is what both conditions together would give).
+INDEX_SQL = """
+with tenures as (
+    select cast(msisdn as varchar) as msisdn, start_time, end_time from {tenures}
+),
+per_number as (
+    select
+        msisdn,
+        min(case when end_time is null then cast(start_time as date) end) as open_start,
+        max(cast(end_time as date)) as last_end,
+        min(cast(start_time as date)) as first_start,
+        cast(count(*) as integer) as tenures
+    from tenures
+    where regexp_full_match(msisdn, '1[3-9][0-9]{{9}}')
+    group by msisdn
+),
+first_events as (
+    select cast(msisdn as varchar) as msisdn,
+        cast(first_event_time as date) as first_event_date,
+        cast(first_source_coverage_start as date) as coverage_start
+    from {first_events}
+)
+select
+    cast(p.msisdn as bigint) as msisdn,
+    cast(('0x' || left(sha256(p.msisdn), 15)) as bigint) as sha256_prefix,
+    p.open_start,
+    p.last_end,
+    coalesce(f.first_event_date, p.first_start) as first_event,
+    coalesce(f.coverage_start, f.first_event_date, p.first_start) as coverage,
+    p.tenures
+from per_number p
+left join first_events f on f.msisdn = p.msisdn
+order by 1
+"""
+
+
+class SnapshotError(UsageError):
+    """No snapshot and no warehouse to answer from, or a warehouse the index cannot be built from."""
+
+
+def _connect(path: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with explicit limits and no progress bar (stdout carries answers)."""
+    try:
+        if path is None:
+            con = duckdb.connect(config=DUCKDB_CONFIG)
+        else:
+            con = duckdb.connect(str(path), read_only=True, config=DUCKDB_CONFIG)
+    except duckdb.Error as e:
+        raise SnapshotError(f"cannot open the warehouse {path} read-only: {str(e).splitlines()[0]}") from None
+    con.execute("set enable_progress_bar = false")
+    return con
+
+
+def _sql_str(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _warehouse_as_of(con) -> tuple[str, str | None]:
+    try:
+        row = con.execute("select as_of, built_at from marts.platform_status limit 1").fetchone()
+    except duckdb.Error as e:
+        raise SnapshotError(f"warehouse has no readable marts.platform_status: {str(e).splitlines()[0]}") from None
+    if not row or row[0] is None:
+        raise SnapshotError("warehouse marts.platform_status has no as_of: nothing has been loaded")
+    as_of = row[0].isoformat() if hasattr(row[0], "isoformat") else str(row[0])[:10]
+    built_at = row[1].isoformat() if hasattr(row[1], "isoformat") else (str(row[1]) if row[1] else None)
+    return as_of, built_at
+
+
+def _index_sql(con) -> str:
+    for table in ("marts.number_tenures", "marts.number_first_events"):
+        try:
+            con.execute(f"select * from {table} limit 0")
+        except duckdb.Error:
+            raise SnapshotError(f"warehouse has no {table}: run the pipeline first") from None
+    return INDEX_SQL.format(tenures="marts.number_tenures", first_events="marts.number_first_events")
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_pointer(snapshots: Path, stamp: str) -> None:
+    tmp = snapshots / (POINTER + ".tmp")
+    with open(tmp, "w") as f:
+        f.write(stamp + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, snapshots / POINTER)
+    _fsync_dir(snapshots)
+
+
+def _new_stamp(snapshots: Path) -> str:
+    while True:
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        if not (snapshots / stamp).exists():
+            return stamp
+        time.sleep(0.001)
+
+
+def write_snapshot(home: Home, table_sql: str, con, as_of: str, built_at: str | None) -> Path:
+    """Write `table_sql` (rows of INDEX_SQL's shape) as a new snapshot and make it CURRENT."""
+    snapshots = home.snapshots
+    snapshots.mkdir(parents=True, exist_ok=True)
+    stamp = _new_stamp(snapshots)
+    tmp = snapshots / f".{stamp}.tmp"
+    tmp.mkdir()
+    try:
+        con.execute(
+            f"copy ({table_sql}) to {_sql_str(tmp / INDEX_FILE)} "
+            "(format parquet, compression zstd, row_group_size 122880)"
+        )
+        numbers = pq.ParquetFile(tmp / INDEX_FILE).metadata.num_rows
+        meta = {
+            "format": FORMAT,
+            "stamp": stamp,
+            "as_of": as_of,
+            "built_at": built_at,
+            "published_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "numbers": numbers,
+        }
+        (tmp / META_FILE).write_text(json.dumps(meta, indent=1) + "\n")
+        (tmp / LOCK_FILE).touch()
+        final = snapshots / stamp
+        os.rename(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _fsync_dir(snapshots)
+    _write_pointer(snapshots, stamp)
+    collect_garbage(home)
+    return final
+
+
+def publish(home: Home) -> Path:
+    """Build the check index from the warehouse (opened read-only) and switch CURRENT to it.
+
+    Called by `numlake run` after a successful dbt build, once the warehouse is closed.
+    Returns the new snapshot's folder. Raises SnapshotError (one line) when the warehouse
+    is missing or lacks the marts.
+    """
+    if not home.warehouse.exists():
+        raise SnapshotError(f"no warehouse at {home.warehouse}: run the pipeline first")
+    con = _connect(home.warehouse)
+    try:
+        as_of, built_at = _warehouse_as_of(con)
+        return write_snapshot(home, _index_sql(con), con, as_of, built_at)
+    finally:
+        con.close()
+
+
+def current_stamp(home: Home) -> str | None:
+    """The stamp CURRENT points to, or None when nothing was ever published."""
+    try:
+        stamp = (home.snapshots / POINTER).read_text().strip()
+    except FileNotFoundError:
+        return None
+    return stamp or None
+
+
+@contextmanager
+def reading(snapshot_dir: Path):
+    """Hold a shared lock on a snapshot while reading it, so a publish does not remove it."""
+    fd = os.open(snapshot_dir / LOCK_FILE, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        yield snapshot_dir
+    finally:
+        os.close(fd)
+
+
+def collect_garbage(home: Home) -> list[str]:
+    """Remove every snapshot but CURRENT that no reader holds; leftover temp folders after an hour."""
+    keep = current_stamp(home)
+    removed = []
+    if not home.snapshots.is_dir():
+        return removed
+    for d in sorted(home.snapshots.iterdir()):
+        if not d.is_dir() or d.name == keep:
+            continue
+        if d.name.startswith("."):
+            if time.time() - d.stat().st_mtime > 3600:
+                shutil.rmtree(d, ignore_errors=True)
+            continue
+        try:
+            fd = os.open(d / LOCK_FILE, os.O_RDONLY)
+        except FileNotFoundError:
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d.name)
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        try:
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d.name)
+        finally:
+            os.close(fd)
+    return removed
+
+
+def _filter_for(queries: Iterable[object]) -> str | None:
+    """A WHERE clause selecting just the rows these queries can hit (None: none can)."""
+    numbers, prefixes = set(), set()
+    for q in queries:
+        if not isinstance(q, str):
+            continue
+        n = normalize(q)
+        if n:
+            numbers.add(int(n))
+        elif len(q) == 64 and SHA256_RE.match(q.lower()):
+            prefixes.add(hash_prefix(q.lower()))
+    parts = []
+    if numbers:
+        parts.append("msisdn in (" + ",".join(map(str, sorted(numbers))) + ")")
+    if prefixes:
+        parts.append("sha256_prefix in (" + ",".join(map(str, sorted(prefixes))) + ")")
+    return " or ".join(parts) if parts else None
+
+
+def _read_table(con, source_sql: str, only: list | None) -> pa.Table:
+    sql = f"select * from ({source_sql})"
+    if only is not None:
+        where = _filter_for(only)
+        sql += f" where {where}" if where else " where false"
+    return con.sql(sql).to_arrow_table()
+
+
+def load_current(home: Home, only: list | None = None) -> CheckIndex | None:
+    """The CURRENT snapshot as an index (just the rows `only` can hit, when given); None if none."""
+    for _ in range(5):
+        stamp = current_stamp(home)
+        if stamp is None:
+            return None
+        d = home.snapshots / stamp
+        try:
+            with reading(d):
+                meta = json.loads((d / META_FILE).read_text())
+                if only is None:
+                    table = pq.read_table(d / INDEX_FILE)
+                else:
+                    con = _connect()
+                    try:
+                        table = _read_table(con, f"select * from read_parquet({_sql_str(d / INDEX_FILE)})", only)
+                    finally:
+                        con.close()
+        except (FileNotFoundError, duckdb.IOException):
+            continue  # switched and collected between reading CURRENT and opening it
+        meta["source"] = "snapshot"
+        return CheckIndex(table, meta["as_of"], meta)
+    raise SnapshotError(f"the check snapshot under {home.snapshots} keeps changing; retry")
+
+
+def load_from_warehouse(home: Home, only: list | None = None) -> CheckIndex:
+    """Build the index straight from the warehouse, read-only (fallback when nothing is published)."""
+    con = _connect(home.warehouse)
+    try:
+        as_of, built_at = _warehouse_as_of(con)
+        table = _read_table(con, _index_sql(con), only)
+    finally:
+        con.close()
+    return CheckIndex(table, as_of, {"source": "warehouse", "as_of": as_of, "built_at": built_at, "stamp": None})
+
+
+def load_index(home: Home, only: list | None = None) -> CheckIndex:
+    """What the CLI and server answer from: CURRENT snapshot, else the warehouse, else an error."""
+    index = load_current(home, only)
+    if index is not None:
+        return index
+    if home.warehouse.exists():
+        return load_from_warehouse(home, only)
+    raise SnapshotError(
+        f"nothing to answer from: no check snapshot under {home.snapshots} and no warehouse at "
+        f"{home.warehouse} (run `numlake run` first)"
+    )
