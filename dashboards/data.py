@@ -1,0 +1,137 @@
+"""Reading the warehouse for the dashboards: read-only, aggregated in DuckDB, small frames out.
+
+The published tables of RULES 5 (schema ``marts``) and ``marts.platform_status`` (docs/LAKE.md)
+are the contract. Everything else the pages can use is optional: when a table or column is
+missing the query answers an empty frame and the page says "no data" instead of failing, so
+the dashboards keep building while the marts grow.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+import pandas as pd
+
+from numlake.errors import UsageError
+
+DUCKDB_SETTINGS = {"threads": 2, "memory_limit": "2GB"}
+DAILY_FEEDS = ("lifecycle", "complaints")
+
+
+class Warehouse:
+    """A read-only connection plus knowledge of which tables and columns exist."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, lake: Path | None = None):
+        self.con = con
+        self.lake = lake
+        rows = con.execute(
+            "select table_schema, table_name, column_name from information_schema.columns"
+        ).fetchall()
+        self._columns: dict[str, set[str]] = {}
+        for schema, table, column in rows:
+            self._columns.setdefault(f"{schema}.{table}", set()).add(column.lower())
+
+    def has(self, table: str, *columns: str) -> bool:
+        cols = self._columns.get(table)
+        return cols is not None and all(c.lower() in cols for c in columns)
+
+    def find(self, columns: tuple[str, ...], name_hints: tuple[str, ...] = ()) -> str | None:
+        """The best table holding `columns`: marts first, then intermediate, then staging.
+
+        Used for optional extras the marts do not publish (source names, organisations,
+        adoption reports); within a schema a table whose name holds a hint wins.
+        """
+        order = {"marts": 0, "intermediate": 1, "staging": 2}
+        found = []
+        for table, cols in self._columns.items():
+            schema, name = table.split(".", 1)
+            if schema in order and all(c in cols for c in columns):
+                hinted = any(h in name.lower() for h in name_hints)
+                found.append((order[schema], not hinted, len(cols), table))
+        return min(found)[3] if found else None
+
+    def df(self, sql: str, params: list | None = None) -> pd.DataFrame:
+        return self.con.execute(sql, params or []).df()
+
+
+@contextmanager
+def open_warehouse(path: Path) -> Iterator[Warehouse]:
+    """Open the warehouse read-only; a missing or unreadable file is a one-line error."""
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"warehouse not found: {path} (run the pipeline first)")
+    try:
+        con = duckdb.connect(str(path), read_only=True, config=dict(DUCKDB_SETTINGS))
+    except duckdb.Error as e:
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise UsageError(f"cannot open warehouse {path}: {first}") from None
+    try:
+        yield Warehouse(con, lake=path.parent / "lake")
+    finally:
+        con.close()
+
+
+def _empty(*columns: str) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
+
+
+def platform_status(wh: Warehouse) -> dict:
+    """`as_of` and the warehouse's `built_at`; `as_of` falls back to the latest loaded date."""
+    status = {"as_of": None, "built_at": None}
+    if wh.has("marts.platform_status", "as_of"):
+        cols = "as_of, built_at" if wh.has("marts.platform_status", "built_at") else "as_of, null"
+        row = wh.con.execute(f"select {cols} from marts.platform_status limit 1").fetchone()
+        if row:
+            status["as_of"], status["built_at"] = row
+    if status["as_of"] is None and wh.has("marts.file_loads", "business_date", "outcome"):
+        row = wh.con.execute(
+            "select max(business_date) from marts.file_loads where outcome = 'LOADED'"
+        ).fetchone()
+        status["as_of"] = row[0] if row else None
+    return status
+
+
+def sources(wh: Warehouse) -> pd.DataFrame:
+    """One row per source: source_id, name, kind, carrier, province.
+
+    The registry is not a published mart, so it is looked for in the warehouse by its columns,
+    then in the lake's ``_meta/sources.parquet`` (docs/LAKE.md); failing both, carrier and
+    province come from ``monthly_number_stats`` and the name is the id. Sources seen only in
+    ``file_loads`` as ``unknown_source`` are not sources and get no page.
+    """
+    cols = ("source_id", "name", "kind", "carrier", "province")
+    frames = []
+    table = wh.find(("source_id", "name", "kind", "carrier", "province"), ("source",))
+    if table:
+        frames.append(wh.df(f"select {', '.join(cols)} from {table}"))
+    elif wh.lake is not None and (wh.lake / "_meta" / "sources.parquet").is_file():
+        path = str(wh.lake / "_meta" / "sources.parquet")
+        frames.append(wh.df(f"select {', '.join(cols)} from read_parquet(?)", [path]))
+    known = pd.concat(frames) if frames else _empty(*cols)
+    extra = []
+    if wh.has("marts.monthly_number_stats", "source_id", "carrier", "province"):
+        extra.append(wh.df(
+            "select source_id, any_value(carrier) carrier, any_value(province) province "
+            "from marts.monthly_number_stats group by source_id"
+        ))
+    for table, col in (("marts.file_loads", "source_id"), ("marts.source_freshness", "source_id")):
+        if wh.has(table, col):
+            where = " where coalesce(reason, '') <> 'unknown_source'" if table.endswith("file_loads") and wh.has(table, "reason") else ""
+            extra.append(wh.df(f"select distinct source_id from {table}{where}"))
+    if extra:
+        seen = pd.concat(extra).dropna(subset=["source_id"]).drop_duplicates("source_id")
+        seen = seen[~seen["source_id"].isin(known["source_id"])]
+        if len(seen):
+            filler = seen.reindex(columns=list(cols))
+            filler["name"] = filler["name"].fillna(filler["source_id"])
+            known = pd.concat([known, filler])
+    known = known.drop_duplicates("source_id").sort_values("source_id").reset_index(drop=True)
+    known["name"] = known["name"].fillna(known["source_id"])
+    return known
+
+
+def source_dims_sql(wh: Warehouse, src: pd.DataFrame) -> None:
+    """Register the sources frame as `dim_sources` so SQL can join carrier and province."""
+    wh.con.register("dim_sources", src)

@@ -1,0 +1,443 @@
+"""Figure builders: a small pandas frame in, a plotly Figure out; no I/O, no warehouse.
+
+Every builder accepts an empty frame and answers a figure that says "暂无数据 / no data"
+rather than an empty or broken chart. Frames arrive already aggregated (the SQL lives in
+``dashboards.queries``), so a builder never sees more than a few thousand rows. Rates are
+rounded before they reach a page: shorter pages, and no long float that could look like a
+phone number to the privacy scan.
+"""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from dashboards.labels import (
+    CARRIERS,
+    CATEGORIES,
+    ORG_TYPES,
+    OUTCOMES,
+    PROVINCE_TILES,
+    PROVINCES,
+    REASONS,
+    RULES,
+    both,
+)
+
+FONT = "Noto Sans CJK SC, Noto Sans SC, Source Han Sans SC, Microsoft YaHei, PingFang SC, sans-serif"
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+           "#bcbd22", "#17becf"]
+OUTCOME_COLOURS = {"LOADED": "#2e7d32", "PENDING": "#f9a825", "QUARANTINED": "#c62828",
+                   "SUPERSEDED": "#9e9e9e"}
+NO_DATA = "暂无数据 / no data"
+DATE_AXIS = "日期（北京时间） date (CST)"
+MONTH_AXIS = "月份 month"
+
+TEMPLATE = go.layout.Template(
+    layout=go.Layout(
+        font=dict(family=FONT, size=13, color="#222"),
+        colorway=PALETTE,
+        paper_bgcolor="white",
+        plot_bgcolor="white",
+        xaxis=dict(gridcolor="#eee", linecolor="#999", zeroline=False, automargin=True),
+        yaxis=dict(gridcolor="#eee", linecolor="#999", zeroline=False, automargin=True),
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
+        margin=dict(l=60, r=20, t=70, b=50),
+        hoverlabel=dict(font=dict(family=FONT)),
+        title=dict(x=0, xanchor="left", font=dict(size=15)),
+    )
+)
+
+
+def _layout(fig: go.Figure, title: str, x: str | None = None, y: str | None = None,
+            height: int = 380) -> go.Figure:
+    fig.update_layout(template=TEMPLATE, title=dict(text=title), height=height)
+    if x is not None:
+        fig.update_xaxes(title_text=x)
+    if y is not None:
+        fig.update_yaxes(title_text=y)
+    return fig
+
+
+def no_data_figure(title: str) -> go.Figure:
+    """A figure that states plainly there is nothing to draw."""
+    fig = go.Figure()
+    fig.add_annotation(text=NO_DATA, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
+                       font=dict(size=18, color="#888"))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return _layout(fig, title, height=220)
+
+
+def is_empty(frame: pd.DataFrame | None, *columns: str) -> bool:
+    if frame is None or len(frame) == 0:
+        return True
+    return any(c not in frame.columns for c in columns) or frame[list(columns)].isna().all().all()
+
+
+def _rounded(series: pd.Series, digits: int = 4) -> list:
+    return [None if v is None or (isinstance(v, float) and math.isnan(v)) else round(float(v), digits)
+            for v in series]
+
+
+def _stacked_bars(frame: pd.DataFrame, x: str, colour: str, value: str, names: dict,
+                  colours: dict | None = None, hover_unit: str = "") -> list[go.Bar]:
+    bars = []
+    order = [c for c in names if c in set(frame[colour])] + sorted(
+        set(frame[colour].dropna()) - set(names))
+    for code in order:
+        part = frame[frame[colour] == code].sort_values(x)
+        label = both(code, names)
+        bars.append(go.Bar(
+            x=list(part[x]), y=[int(v) for v in part[value]], name=label,
+            marker_color=(colours or {}).get(code),
+            hovertemplate=f"{label}<br>%{{x}}<br>%{{y:,}}{hover_unit}<extra></extra>",
+        ))
+    return bars
+
+
+def build_complaints_by_month(frame: pd.DataFrame) -> go.Figure:
+    """Complaints received per month, stacked by category. Columns: month, category, received."""
+    title = "投诉受理量（按月、类别） Complaints received by month and category"
+    if is_empty(frame, "month", "category", "received"):
+        return no_data_figure(title)
+    fig = go.Figure(_stacked_bars(frame, "month", "category", "received", CATEGORIES, hover_unit=" 件"))
+    fig.update_layout(barmode="stack")
+    return _layout(fig, title, MONTH_AXIS, "投诉（件） complaints")
+
+
+def build_open_backlog(frame: pd.DataFrame) -> go.Figure:
+    """Complaints still open at each month's end. Columns: month, category, open_at_end."""
+    title = "月末未办结投诉 Open complaints at month end (backlog)"
+    if is_empty(frame, "month", "category", "open_at_end"):
+        return no_data_figure(title)
+    fig = go.Figure(_stacked_bars(frame, "month", "category", "open_at_end", CATEGORIES, hover_unit=" 件"))
+    fig.update_layout(barmode="stack")
+    return _layout(fig, title, MONTH_AXIS, "未办结（件） open complaints")
+
+
+def build_resolution_times(frame: pd.DataFrame) -> go.Figure:
+    """Days to resolve per month and category. Columns: month, category, days_to_resolve.
+
+    The marts publish a median per source; the national line is their mean weighted by the
+    number resolved, which the axis title says.
+    """
+    title = "办结时长（按月、类别） Days to resolve by month and category"
+    if is_empty(frame, "month", "category", "days_to_resolve"):
+        return no_data_figure(title)
+    fig = go.Figure()
+    for code in [c for c in CATEGORIES if c in set(frame["category"])] + sorted(
+            set(frame["category"].dropna()) - set(CATEGORIES)):
+        part = frame[frame["category"] == code].sort_values("month")
+        label = both(code, CATEGORIES)
+        fig.add_trace(go.Scatter(
+            x=list(part["month"]), y=_rounded(part["days_to_resolve"], 2), name=label,
+            mode="lines+markers", hovertemplate=f"{label}<br>%{{x}}<br>%{{y:.1f}} 天 days<extra></extra>",
+        ))
+    return _layout(fig, title, MONTH_AXIS, "天（各来源中位数的加权平均） days, weighted mean of source medians")
+
+
+def build_secondary_on_reassigned(frame: pd.DataFrame) -> go.Figure:
+    """SECONDARY_NUMBER complaints per month and how many hit a recently reassigned number.
+
+    Columns: month, received, on_recent_reassignment.
+    """
+    title = "二次号码投诉与近期重新分配号码 Secondary-number complaints on recently reassigned numbers"
+    if is_empty(frame, "month", "received", "on_recent_reassignment"):
+        return no_data_figure(title)
+    frame = frame.sort_values("month")
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(go.Bar(x=list(frame["month"]), y=[int(v) for v in frame["received"]],
+                         name="二次号码投诉 secondary-number complaints", marker_color="#9ecae1",
+                         hovertemplate="%{x}<br>%{y:,} 件<extra></extra>"), secondary_y=False)
+    fig.add_trace(go.Bar(x=list(frame["month"]), y=[int(v) for v in frame["on_recent_reassignment"]],
+                         name="其中涉及一年内重新分配号码 of which on numbers reassigned ≤365 days",
+                         marker_color="#08519c", hovertemplate="%{x}<br>%{y:,} 件<extra></extra>"),
+                  secondary_y=False)
+    share = [None if r == 0 else round(o / r, 4) for o, r in zip(frame["on_recent_reassignment"], frame["received"])]
+    fig.add_trace(go.Scatter(x=list(frame["month"]), y=share, name="占比 share", mode="lines+markers",
+                             line=dict(color="#d62728"), hovertemplate="%{x}<br>%{y:.1%}<extra></extra>"),
+                  secondary_y=True)
+    fig.update_layout(barmode="overlay")
+    fig.update_yaxes(title_text="投诉（件） complaints", secondary_y=False)
+    fig.update_yaxes(title_text="占比 share", tickformat=".0%", secondary_y=True, rangemode="tozero")
+    return _layout(fig, title, MONTH_AXIS, None, height=400)
+
+
+def build_series_by_group(frame: pd.DataFrame, group: str, value: str, title: str,
+                          y_title: str, percent: bool = False, names: dict | None = None) -> go.Figure:
+    """One line per group (carrier, province, …) over months. Columns: month, `group`, `value`."""
+    if is_empty(frame, "month", group, value):
+        return no_data_figure(title)
+    fig = go.Figure()
+    fmt = ".2%" if percent else ",.1f"
+    for key in sorted(frame[group].dropna().unique(), key=str):
+        part = frame[frame[group] == key].sort_values("month")
+        label = both(key, names or {})
+        fig.add_trace(go.Scatter(
+            x=list(part["month"]), y=_rounded(part[value], 6 if percent else 2), name=label,
+            mode="lines+markers", hovertemplate=f"{label}<br>%{{x}}<br>%{{y:{fmt}}}<extra></extra>",
+        ))
+    if percent:
+        fig.update_yaxes(tickformat=".2%")
+    return _layout(fig, title, MONTH_AXIS, y_title)
+
+
+def build_complaints_by_carrier(frame: pd.DataFrame) -> go.Figure:
+    """Complaints received per month by carrier. Columns: month, carrier, received."""
+    return build_series_by_group(frame, "carrier", "received",
+                                 "投诉受理量（按运营商） Complaints received by carrier",
+                                 "投诉（件） complaints", names=CARRIERS)
+
+
+def build_recycle_rate_by_carrier(frame: pd.DataFrame) -> go.Figure:
+    """Monthly recycle rate (recycled / in service at month start). Columns: month, carrier, recycle_rate."""
+    return build_series_by_group(frame, "carrier", "recycle_rate",
+                                 "号码回收率（按运营商、月） Recycle rate by carrier and month",
+                                 "回收 / 月初在网 recycled / in service at month start",
+                                 percent=True, names=CARRIERS)
+
+
+def build_reassignment_rate_by_carrier(frame: pd.DataFrame) -> go.Figure:
+    """Monthly reassignment rate (reassignments / in service at month start).
+
+    Columns: month, carrier, reassignment_rate.
+    """
+    return build_series_by_group(frame, "carrier", "reassignment_rate",
+                                 "号码重新分配率（按运营商、月） Reassignment rate by carrier and month",
+                                 "重新分配 / 月初在网 reassigned / in service at month start",
+                                 percent=True, names=CARRIERS)
+
+
+def build_province_tiles(frame: pd.DataFrame, title: str, value_label: str,
+                         percent: bool = False) -> go.Figure:
+    """A tile map of the 31 mainland provinces coloured by a value. Columns: province, value.
+
+    Provinces without a value are grey tiles, so the map always shows the whole country.
+    """
+    if is_empty(frame, "province", "value"):
+        return no_data_figure(title)
+    values = {str(p): v for p, v in zip(frame["province"], frame["value"])
+              if v is not None and not (isinstance(v, float) and math.isnan(v))}
+    codes = list(PROVINCE_TILES)
+    fmt = (lambda v: f"{v:.2%}") if percent else (lambda v: f"{v:,.0f}")
+    xs = [PROVINCE_TILES[c][0] for c in codes]
+    ys = [PROVINCE_TILES[c][1] for c in codes]
+    has = [c in values for c in codes]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(
+        x=[x for x, h in zip(xs, has) if not h], y=[y for y, h in zip(ys, has) if not h],
+        mode="markers+text", marker=dict(symbol="square", size=54, color="#e0e0e0"),
+        text=[PROVINCES[c] for c, h in zip(codes, has) if not h], textfont=dict(size=11, color="#666"),
+        hovertemplate="%{text}<br>暂无数据 no data<extra></extra>", showlegend=False,
+    ))
+    shown = [c for c in codes if c in values]
+    fig.add_trace(go.Scatter(
+        x=[PROVINCE_TILES[c][0] for c in shown], y=[PROVINCE_TILES[c][1] for c in shown],
+        mode="markers+text",
+        marker=dict(symbol="square", size=54, color=_rounded(pd.Series([values[c] for c in shown]), 6),
+                    colorscale="YlOrRd", showscale=True,
+                    colorbar=dict(title=dict(text=value_label, side="right"),
+                                  tickformat=".2%" if percent else ",.0f")),
+        text=[f"{PROVINCES[c]}<br>{fmt(values[c])}" for c in shown], textfont=dict(size=10, color="#111"),
+        customdata=[f"{PROVINCES[c]} {c}" for c in shown],
+        hovertemplate="%{customdata}<br>" + value_label + ": %{marker.color:" + (".2%" if percent else ",.0f")
+                      + "}<extra></extra>",
+        showlegend=False,
+    ))
+    fig.update_xaxes(visible=False, range=[0.3, 8.7])
+    fig.update_yaxes(visible=False, range=[7.7, -0.7])
+    fig.update_layout(margin=dict(l=10, r=10, t=60, b=10))
+    return _layout(fig, title, height=560)
+
+
+def build_findings_trend(frame: pd.DataFrame) -> go.Figure:
+    """Rule findings per month, stacked by rule. Columns: month, rule, findings."""
+    title = "规则发现趋势（按月、规则） Rule findings by month and rule"
+    if is_empty(frame, "month", "rule", "findings"):
+        return no_data_figure(title)
+    fig = go.Figure(_stacked_bars(frame, "month", "rule", "findings", RULES, hover_unit=" 条"))
+    fig.update_layout(barmode="stack")
+    return _layout(fig, title, MONTH_AXIS, "发现（条） findings")
+
+
+def build_findings_by_group(frame: pd.DataFrame, group: str, title: str,
+                            names: dict | None = None) -> go.Figure:
+    """Rule findings per carrier or province, stacked by rule. Columns: `group`, rule, findings."""
+    if is_empty(frame, group, "rule", "findings"):
+        return no_data_figure(title)
+    frame = frame.copy()
+    frame["label"] = [both(g, names or {}) for g in frame[group]]
+    fig = go.Figure(_stacked_bars(frame, "label", "rule", "findings", RULES, hover_unit=" 条"))
+    fig.update_layout(barmode="stack")
+    return _layout(fig, title, None, "发现（条） findings")
+
+
+def build_adoption_curves(frame: pd.DataFrame) -> go.Figure:
+    """Share of organisations supporting each segment 30, 90 and 180 days after it opened.
+
+    Columns: segment, org_type, orgs_total, supported_30d, supported_90d, supported_180d.
+    One panel per organisation type; a point is missing where that day is after `as_of`.
+    """
+    title = "新号段支持曲线 New-segment adoption: share of organisations supporting it"
+    cols = ("segment", "org_type", "orgs_total", "supported_30d", "supported_90d", "supported_180d")
+    if is_empty(frame, *cols):
+        return no_data_figure(title)
+    types = [t for t in ORG_TYPES if t in set(frame["org_type"])] + sorted(
+        set(frame["org_type"].dropna()) - set(ORG_TYPES))
+    fig = make_subplots(rows=1, cols=len(types), shared_yaxes=True,
+                        subplot_titles=[both(t, ORG_TYPES) for t in types])
+    segments = sorted(frame["segment"].dropna().unique(), key=str)
+    colour = {s: PALETTE[i % len(PALETTE)] for i, s in enumerate(segments)}
+    for col, org_type in enumerate(types, start=1):
+        part = frame[frame["org_type"] == org_type]
+        for _, row in part.sort_values("segment").iterrows():
+            total = row["orgs_total"]
+            if not total or pd.isna(total):
+                continue
+            ys = [None if pd.isna(row[c]) else round(float(row[c]) / float(total), 4)
+                  for c in ("supported_30d", "supported_90d", "supported_180d")]
+            fig.add_trace(go.Scatter(
+                x=[30, 90, 180], y=ys, mode="lines+markers", name=f"号段 {row['segment']}",
+                legendgroup=str(row["segment"]), showlegend=(col == 1),
+                line=dict(color=colour[row["segment"]]),
+                hovertemplate=f"号段 segment {row['segment']}<br>{both(org_type, ORG_TYPES)}"
+                              "<br>开通后 %{x} 天 days after opening<br>%{y:.0%}<extra></extra>",
+            ), row=1, col=col)
+        fig.update_xaxes(title_text="开通后天数 days after opening", tickvals=[30, 90, 180], row=1, col=col)
+    fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
+    fig.update_yaxes(title_text="支持比例 share supporting", row=1, col=1)
+    fig.update_layout(margin=dict(t=110))
+    return _layout(fig, title, height=440)
+
+
+def build_days_to_half(frame: pd.DataFrame) -> go.Figure:
+    """Days until half the organisations of a type supported a segment. Columns: segment, org_type, days_to_half."""
+    title = "半数支持所需天数 Days until half of the organisations support the segment"
+    if is_empty(frame, "segment", "org_type", "days_to_half"):
+        return no_data_figure(title)
+    fig = go.Figure()
+    for org_type in [t for t in ORG_TYPES if t in set(frame["org_type"])] + sorted(
+            set(frame["org_type"].dropna()) - set(ORG_TYPES)):
+        part = frame[(frame["org_type"] == org_type) & frame["days_to_half"].notna()].sort_values("segment")
+        label = both(org_type, ORG_TYPES)
+        fig.add_trace(go.Bar(x=[str(s) for s in part["segment"]], y=[int(v) for v in part["days_to_half"]],
+                             name=label, hovertemplate=f"{label}<br>号段 %{{x}}<br>%{{y}} 天 days<extra></extra>"))
+    fig.update_layout(barmode="group")
+    fig.update_xaxes(type="category")
+    return _layout(fig, title, "号段 segment", "天 days")
+
+
+def build_verification_by_segment(frame: pd.DataFrame) -> go.Figure:
+    """VERIFICATION_SMS complaints per segment. Columns: segment, verification_complaints."""
+    title = "验证码投诉（按号段） VERIFICATION_SMS complaints per segment"
+    if is_empty(frame, "segment", "verification_complaints"):
+        return no_data_figure(title)
+    frame = frame.sort_values("segment")
+    fig = go.Figure(go.Bar(x=[str(s) for s in frame["segment"]],
+                           y=[int(v) if pd.notna(v) else 0 for v in frame["verification_complaints"]],
+                           marker_color="#ff7f0e", hovertemplate="号段 %{x}<br>%{y:,} 件<extra></extra>"))
+    fig.update_xaxes(type="category")
+    return _layout(fig, title, "号段 segment", "投诉（件） complaints")
+
+
+def build_deliveries_by_outcome(frame: pd.DataFrame) -> go.Figure:
+    """Data files per business date, stacked by outcome. Columns: business_date, outcome, files."""
+    title = "每日交付文件（按结果） Deliveries per business date by outcome"
+    if is_empty(frame, "business_date", "outcome", "files"):
+        return no_data_figure(title)
+    fig = go.Figure(_stacked_bars(frame, "business_date", "outcome", "files", OUTCOMES,
+                                  OUTCOME_COLOURS, hover_unit=" 个文件 files"))
+    fig.update_layout(barmode="stack", bargap=0.1)
+    return _layout(fig, title, "业务日期 business date (CST)", "文件数 files")
+
+
+def build_lateness(frame: pd.DataFrame) -> go.Figure:
+    """How many days after the due day each delivery was first seen. Columns: days_late, files.
+
+    A delivery for business date d is due by the end of d + 1 (INTERCHANGE 2.2); 0 is on time.
+    """
+    title = "交付延迟分布 Delivery lateness (days after due date)"
+    if is_empty(frame, "days_late", "files"):
+        return no_data_figure(title)
+    frame = frame.sort_values("days_late")
+    colours = ["#2e7d32" if d <= 0 else "#e65100" for d in frame["days_late"]]
+    fig = go.Figure(go.Bar(x=[int(d) for d in frame["days_late"]], y=[int(v) for v in frame["files"]],
+                           marker_color=colours,
+                           hovertemplate="延迟 %{x} 天 days late<br>%{y:,} 个文件 files<extra></extra>"))
+    return _layout(fig, title, "延迟天数（0 = 按时） days late (0 = on time)", "文件数 files")
+
+
+def build_rejections_by_reason(frame: pd.DataFrame) -> go.Figure:
+    """Rejected records per reason and feed. Columns: reason, feed, rejected."""
+    title = "拒收记录（按原因） Rejected records by reason"
+    if is_empty(frame, "reason", "feed", "rejected"):
+        return no_data_figure(title)
+    frame = frame.copy()
+    frame["label"] = [both(r, REASONS) for r in frame["reason"]]
+    fig = go.Figure()
+    for feed in sorted(frame["feed"].dropna().unique()):
+        part = frame[frame["feed"] == feed]
+        fig.add_trace(go.Bar(y=list(part["label"]), x=[int(v) for v in part["rejected"]], name=str(feed),
+                             orientation="h", hovertemplate=f"{feed}<br>%{{y}}<br>%{{x:,}} 条 records<extra></extra>"))
+    fig.update_layout(barmode="stack")
+    fig.update_yaxes(automargin=True)
+    return _layout(fig, title, "记录数 records", None, height=max(260, 60 + 40 * frame["label"].nunique()))
+
+
+FRESHNESS_STATES = [
+    (0, "缺失 missing", "#c62828"),
+    (1, "隔离或待定 quarantined / pending", "#f9a825"),
+    (2, "部分到达 partial", "#90caf9"),
+    (3, "完整 complete", "#2e7d32"),
+]
+
+
+def build_freshness_heatmap(frame: pd.DataFrame) -> go.Figure:
+    """Source × business date heatmap of delivery completeness.
+
+    Columns: source_id, business_date, state (0 missing, 1 quarantined or pending only,
+    2 some expected feeds loaded, 3 all loaded; no row = nothing expected yet).
+    """
+    title = "来源 × 日期 交付完整性 Freshness: deliveries per source and business date"
+    if is_empty(frame, "source_id", "business_date", "state"):
+        return no_data_figure(title)
+    grid = frame.pivot_table(index="source_id", columns="business_date", values="state", aggfunc="max")
+    grid = grid.sort_index(ascending=False)
+    labels = {v: name for v, name, _ in FRESHNESS_STATES}
+    text = [[labels.get(int(v), "") if pd.notna(v) else "无预期 not expected" for v in row]
+            for row in grid.to_numpy()]
+    scale = []
+    for i, (_, _, colour) in enumerate(FRESHNESS_STATES):
+        scale += [[i / 4, colour], [(i + 1) / 4, colour]]
+    z = [[None if pd.isna(v) else int(v) for v in row] for row in grid.to_numpy()]
+    fig = go.Figure(go.Heatmap(
+        z=z, x=[str(d) for d in grid.columns], y=list(grid.index), zmin=-0.5, zmax=3.5,
+        colorscale=scale, customdata=text, xgap=0, ygap=1,
+        colorbar=dict(tickvals=[v for v, _, _ in FRESHNESS_STATES],
+                      ticktext=[name for _, name, _ in FRESHNESS_STATES], title=dict(text="状态 state")),
+        hovertemplate="%{y}<br>%{x}<br>%{customdata}<extra></extra>",
+    ))
+    fig.update_yaxes(type="category", tickfont=dict(size=9))
+    return _layout(fig, title, "业务日期 business date (CST)", "来源 source",
+                   height=max(320, 140 + 13 * len(grid.index)))
+
+
+def build_run_durations(frame: pd.DataFrame) -> go.Figure:
+    """Duration of the latest pipeline runs. Columns: run_id, start, duration_s, status."""
+    title = "最近运行耗时 Latest runs and their duration"
+    if is_empty(frame, "run_id", "start", "duration_s"):
+        return no_data_figure(title)
+    frame = frame.sort_values("start")
+    ok = {"SUCCESS", "SUCCEEDED", "OK"}
+    colours = ["#2e7d32" if str(s).upper() in ok else "#c62828" if str(s).upper() in {"FAILURE", "FAILED", "ERROR"}
+               else "#1f77b4" for s in frame.get("status", pd.Series([""] * len(frame)))]
+    fig = go.Figure(go.Bar(
+        x=[str(s) for s in frame["start"]], y=_rounded(frame["duration_s"], 1), marker_color=colours,
+        customdata=[[str(r), str(s)] for r, s in zip(frame["run_id"], frame.get("status", [""] * len(frame)))],
+        hovertemplate="%{x}<br>%{customdata[0]}<br>%{customdata[1]}<br>%{y:,.1f} 秒 s<extra></extra>",
+    ))
+    fig.update_xaxes(type="category")
+    return _layout(fig, title, "开始时间（北京时间） start (CST)", "耗时（秒） duration (s)")
