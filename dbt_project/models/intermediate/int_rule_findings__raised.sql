@@ -1,0 +1,62 @@
+{#- RULES 2: the per-event findings of the replay, plus IDLE_SUSPENDED: the number is
+    SUSPENDED (not KEPT) at the end of as_of and has been for more than 180 days. The state
+    at the end of as_of ignores events after it, which still raise their own findings. -#}
+with events as (
+    select * from {{ ref('int_number_events__replayed') }}
+),
+
+as_of as (
+    select * from {{ ref('int_platform__as_of') }}
+),
+
+per_event as (
+    select
+        finding_rule as rule,
+        msisdn,
+        source_id,
+        event_id,
+        event_time,
+        event_type,
+        coalesce(tenure_seq, tenure_seq_before) as tenure_seq,
+        state_before
+    from events
+    where finding_rule is not null
+),
+
+state_at_as_of as (
+    select
+        events.msisdn,
+        events.state_after,
+        events.suspended_since,
+        events.suspension_event_id,
+        events.suspension_source_id,
+        events.tenure_seq,
+        as_of.as_of
+    from events
+    cross join as_of
+    where events.event_time < as_of.as_of + interval 1 day
+    qualify row_number() over (partition by events.msisdn order by events.event_seq desc) = 1
+),
+
+idle as (
+    select
+        'IDLE_SUSPENDED' as rule,
+        msisdn,
+        suspension_source_id as source_id,
+        suspension_event_id as event_id,
+        suspended_since as event_time,
+        'SUSPEND' as event_type,
+        tenure_seq,
+        'ACTIVE' as state_before
+    from state_at_as_of
+    where state_after = 'SUSPENDED'
+        and suspended_since < as_of + interval 1 day - interval 180 day
+),
+
+final as (
+    select * from per_event
+    union all
+    select * from idle
+)
+
+select * from final

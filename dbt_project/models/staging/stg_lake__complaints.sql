@@ -1,0 +1,24 @@
+with source as (
+    select * from {{ source('lake', 'complaints') }}
+),
+
+renamed as (
+    select
+        cast(source_id as varchar) as source_id,
+        cast(complaint_id as varchar) as complaint_id,
+        cast(received_time as timestamp) as received_time,
+        cast(msisdn as varchar) as msisdn,
+        upper(cast(category as varchar)) as category,
+        cast(org_id as varchar) as org_id,
+        upper(cast(status as varchar)) as status,
+        cast(resolved_time as timestamp) as resolved_time,
+        upper(cast(resolution as varchar)) as resolution,
+        cast(file_name as varchar) as file_name,
+        cast(business_date as date) as business_date,
+        cast(seq as integer) as seq,
+        cast(line_no as integer) as line_no,
+        cast(load_order as bigint) as load_order
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,18 @@
+with source as (
+    select * from {{ source('lake', 'rejected_records') }}
+),
+
+renamed as (
+    select
+        cast(source_id as varchar) as source_id,
+        cast(feed as varchar) as feed,
+        cast(file_name as varchar) as file_name,
+        cast(business_date as date) as business_date,
+        cast(seq as integer) as seq,
+        cast(line_no as integer) as line_no,
+        cast(reason as varchar) as reason,
+        cast(raw as varchar) as raw
+    from source
+)
+
+select * from renamed

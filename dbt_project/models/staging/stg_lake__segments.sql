@@ -1,0 +1,19 @@
+with source as (
+    select * from {{ source('lake', 'segments') }}
+),
+
+renamed as (
+    select
+        cast(source_id as varchar) as source_id,
+        cast(segment as varchar) as segment,
+        upper(cast(segment_type as varchar)) as segment_type,
+        cast(opened_date as date) as opened_date,
+        cast(file_name as varchar) as file_name,
+        cast(business_date as date) as business_date,
+        cast(seq as integer) as seq,
+        cast(line_no as integer) as line_no,
+        cast(load_order as bigint) as load_order
+    from source
+)
+
+select * from renamed
