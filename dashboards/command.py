@@ -1,0 +1,28 @@
+"""`numlake dashboards [--home]`: rebuild the dashboard site from the home's warehouse."""
+from __future__ import annotations
+
+import time
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "dashboards",
+        help="build the offline HTML dashboards from the warehouse into <home>/dashboards",
+        description="Build the dashboard site (index, regulator overview, platform operations, one "
+                    "data-quality page per source) from <home>/warehouse.duckdb into <home>/dashboards.",
+    )
+    p.add_argument("--home", help="numlake home folder (default: $NUMLAKE_HOME or .numlake/ in the project)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from numlake.paths import Home
+    from dashboards.site import build_site
+
+    home = Home.resolve(args.home)
+    start = time.perf_counter()
+    files = build_site(home.warehouse, home.dashboards)
+    size = sum(f.stat().st_size for f in files)
+    print(f"dashboards: {len(files)} files, {size / 1e6:.1f} MB in {time.perf_counter() - start:.1f} s "
+          f"-> {home.dashboards / 'index.html'}")
+    return 0

@@ -1,0 +1,91 @@
+"""Build the whole dashboard site from the warehouse into one folder, replacing the old site.
+
+The site is written into a temporary sibling folder, checked (no full phone number in any
+file), and only then swapped into place, so a failed or interrupted build leaves the previous
+good site untouched.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import uuid
+from pathlib import Path
+
+from plotly.offline import get_plotlyjs
+
+from dashboards.data import open_warehouse
+from dashboards.pages import INDEX, OPERATIONS, REGULATOR, index_page, load, operations_page, regulator_page, source_page
+from dashboards.privacy import find_full_numbers
+from dashboards.render import PLOTLY_JS, now_cst
+
+_SAFE_ID = re.compile(r"^[A-Z0-9]+(-[A-Z0-9]+)*$")
+
+
+class PrivacyError(RuntimeError):
+    """A page would have shown a full phone number; the site is not published."""
+
+
+def source_page_name(source_id: str) -> str:
+    """``sources/CM-GD.html``; an id outside the registry's pattern gets a hashed file name."""
+    if _SAFE_ID.match(source_id):
+        return f"sources/{source_id}.html"
+    return f"sources/src-{hashlib.sha1(source_id.encode('utf-8')).hexdigest()[:12]}.html"
+
+
+def build_site(warehouse: Path, out_dir: Path, ops: dict | None = None) -> list[Path]:
+    """Write index.html, regulator.html, operations.html, sources/<id>.html and plotly.min.js.
+
+    `ops` (optional): {"runs": [{"run_id", "status", "start", "end", "duration_s", "job"}, ...],
+    "next_scheduled_run": ISO string or None}. Returns the files of the published site.
+    """
+    out_dir = Path(out_dir).resolve()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    built_at = now_cst()
+    with open_warehouse(Path(warehouse)) as wh:
+        data = load(wh, ops, built_at)
+
+    pages: dict[str, str] = {}
+    source_pages: dict[str, str] = {}
+    for src in data.sources.to_dict("records"):
+        name = source_page_name(str(src["source_id"]))
+        source_pages[src["source_id"]] = name
+        pages[name] = source_page(data, src)
+    pages[REGULATOR] = regulator_page(data)
+    pages[OPERATIONS] = operations_page(data)
+    pages[INDEX] = index_page(data, source_pages)
+
+    for name, text in pages.items():
+        leaked = find_full_numbers(text)
+        if leaked:
+            raise PrivacyError(f"{name} would show {len(leaked)} full phone number(s); site not published")
+
+    tmp = out_dir.parent / f".{out_dir.name}.building-{uuid.uuid4().hex[:8]}"
+    try:
+        tmp.mkdir()
+        (tmp / "sources").mkdir()
+        (tmp / PLOTLY_JS).write_text(get_plotlyjs(), encoding="utf-8")
+        for name, text in pages.items():
+            (tmp / name).write_text(text, encoding="utf-8")
+        _swap(tmp, out_dir)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return sorted([out_dir / PLOTLY_JS] + [out_dir / name for name in pages])
+
+
+def _swap(new: Path, target: Path) -> None:
+    """Put `new` where `target` is: two renames on one file system, old site removed after."""
+    old = None
+    if target.exists() or target.is_symlink():
+        old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
+        os.replace(target, old)
+    try:
+        os.replace(new, target)
+    except OSError:
+        if old is not None:
+            os.replace(old, target)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
