@@ -1,0 +1,134 @@
+"""The append-only audit log of the check API: who asked, when, how many numbers, and a salted
+hash of each queried number — never the number itself.
+
+One JSON line per request in ``<home>/check/audit.jsonl``, appended with O_APPEND under an
+exclusive flock (several server processes may share a home). Each line has its own random
+salt; each number is hashed with BLAKE2b keyed by a secret kept in the home
+(``audit.secret``, mode 0600) and salted with that salt. Without the secret nobody can run
+the 10^10 possible numbers through the hashes; with it, the operator can prove to a caller
+(as RND callers must be able to prove they checked) that a given number was asked for in a
+given request: `find` recomputes the hash.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import os
+import secrets
+import threading
+import uuid
+from pathlib import Path
+
+from numlake.check.index import Answers
+from numlake.check.keys import check_dir
+from numlake.msisdn import SHA256_RE, normalize
+from numlake.paths import Home
+
+_CODE = {"yes": "y", "no": "n", "no_data": "d", None: "e"}
+
+
+def _item_key(number: int, query: object) -> bytes:
+    """What is hashed for one query: the normalised number when known, else the query's form."""
+    if number:
+        return b"n:%d" % number
+    q = str(query).strip() if query is not None else ""
+    if len(q) == 64 and SHA256_RE.match(q.lower()):
+        return b"h:" + q.lower().encode()
+    return b"x:" + q.encode("utf-8", "replace")
+
+
+class AuditLog:
+    """Appends one line per answered request; reads them back to prove a number was checked."""
+
+    def __init__(self, home: Home):
+        self.dir = check_dir(home)
+        self.path = self.dir / "audit.jsonl"
+        self.secret_path = self.dir / "audit.secret"
+        self._lock = threading.Lock()
+        self._secret: bytes | None = None
+
+    def _key(self) -> bytes:
+        if self._secret is None:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(self.secret_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as f:
+                    f.write(secrets.token_hex(32) + "\n")
+            except FileExistsError:
+                pass
+            self._secret = bytes.fromhex(self.secret_path.read_text().strip())
+        return self._secret
+
+    def _hash(self, salt: bytes, item: bytes) -> str:
+        return hashlib.blake2b(item, key=self._key(), salt=salt, digest_size=16).hexdigest()
+
+    def record(self, *, org: str, key_id: str | None, client: str | None, endpoint: str,
+               answers: Answers) -> str:
+        """Append the request's line and return its request id (echoed to the caller)."""
+        request_id = uuid.uuid4().hex
+        salt = secrets.token_bytes(16)
+        key = self._key()
+        numbers = answers.numbers.tolist()
+        hashes = [
+            hashlib.blake2b(_item_key(n, q), key=key, salt=salt, digest_size=16).hexdigest()
+            for n, q in zip(numbers, answers.queries)
+        ]
+        line = {
+            "ts": dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds"),
+            "request_id": request_id,
+            "org": org,
+            "key_id": key_id,
+            "client": client,
+            "endpoint": endpoint,
+            "as_of": answers.as_of,
+            "count": len(hashes),
+            "answers": "".join(_CODE.get(a, "e") for a in answers.answer),
+            "salt": salt.hex(),
+            "hashes": hashes,
+        }
+        data = (json.dumps(line, separators=(",", ":")) + "\n").encode()
+        with self._lock:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+            finally:
+                os.close(fd)
+        return request_id
+
+    def records(self):
+        """Every audit line, oldest first."""
+        if not self.path.exists():
+            return
+        with open(self.path, "rb") as f:
+            for raw in f:
+                if raw.strip():
+                    yield json.loads(raw)
+
+    def find(self, query: str, org: str | None = None) -> list[dict]:
+        """The requests (without their hashes) in which this number — or its SHA-256 — was asked.
+
+        `query` is a number in any accepted shape or the hash; a request that sent the hash of
+        an unknown number is matched through the hash form.
+        """
+        n = normalize(query)
+        forms = []
+        if n:
+            forms.append(_item_key(int(n), None))
+            forms.append(_item_key(0, hashlib.sha256(n.encode()).hexdigest()))
+        else:
+            forms.append(_item_key(0, query))
+        found = []
+        for rec in self.records():
+            if org is not None and rec.get("org") != org:
+                continue
+            salt = bytes.fromhex(rec["salt"])
+            mine = {self._hash(salt, f) for f in forms}
+            positions = [i for i, h in enumerate(rec["hashes"]) if h in mine]
+            if positions:
+                found.append({k: v for k, v in rec.items() if k not in ("hashes", "salt")} | {"positions": positions})
+        return found

@@ -1,0 +1,135 @@
+"""CLI of the check service: `numlake check`, `numlake serve`, `numlake keys`."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from numlake.errors import UsageError
+from numlake.paths import Home
+
+SMALL_FILE_ROWS = 1000
+
+
+def _check(args) -> int:
+    from numlake.check import bulk, rules, snapshot
+
+    home = Home.resolve(args.home)
+    if args.since is not None:
+        try:
+            rules.parse_since(args.since)
+        except ValueError as e:
+            raise UsageError(f"--since {args.since!r}: {e}") from None
+    if args.file:
+        if args.msisdn:
+            raise UsageError("give either MSISDN or --file, not both")
+        path = Path(args.file)
+        queries, _, _, _ = bulk.read_requests(path, args.since)
+        only = queries if len(queries) <= SMALL_FILE_ROWS else None
+        index = snapshot.load_index(home, only=only)
+        answers, fmt = bulk.answer_file(index, path, args.since)
+        out = Path(args.out) if args.out else None
+        bulk.write_output(answers, out, bulk.output_format(out, fmt))
+        errors = sum(e is not None for e in answers.error)
+        if out is not None:
+            print(f"numlake check: {len(answers):,} rows -> {out} ({errors:,} with an error; as_of {answers.as_of})",
+                  file=sys.stderr)
+        return 0
+    if args.out:
+        raise UsageError("--out goes with --file")
+    if not args.msisdn:
+        raise UsageError("check: give MSISDN --since YYYY-MM-DD, or --file IN")
+    if args.since is None:
+        raise UsageError("check: --since YYYY-MM-DD is required")
+    index = snapshot.load_index(home, only=[args.msisdn])
+    try:
+        answer = index.answer_one(args.msisdn, args.since)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    print(json.dumps(answer, ensure_ascii=False))
+    return 0
+
+
+def _serve(args) -> int:
+    from numlake.check import server
+
+    if not 0 < args.port < 65536:
+        raise UsageError(f"--port must be 1-65535 (got {args.port})")
+    return server.serve(Home.resolve(args.home), args.host, args.port, rate=args.rate_limit,
+                        burst=args.burst, reload_interval=args.reload_interval)
+
+
+def _keys_create(args) -> int:
+    from numlake.check.keys import KeyStore
+
+    rec, token = KeyStore(Home.resolve(args.home)).create(args.org)
+    print(token)
+    print(f"key {rec.key_id} for {rec.org}: shown once, stored hashed; revoke with "
+          f"`numlake keys revoke {rec.key_id}`", file=sys.stderr)
+    return 0
+
+
+def _keys_revoke(args) -> int:
+    from numlake.check.keys import KeyStore
+
+    rec = KeyStore(Home.resolve(args.home)).revoke(args.key_id)
+    print(f"key {rec.key_id} of {rec.org} revoked at {rec.revoked_at}")
+    return 0
+
+
+def _keys_list(args) -> int:
+    from numlake.check.keys import KeyStore
+
+    rows = KeyStore(Home.resolve(args.home)).list()
+    print(f"{'key_id':<14}{'org':<24}{'created_at':<28}revoked_at")
+    for k in rows:
+        print(f"{k.key_id:<14}{k.org:<24}{k.created_at:<28}{k.revoked_at or '-'}")
+    return 0
+
+
+def register(subparsers) -> None:
+    """Add `check`, `serve` and `keys` to the numlake CLI."""
+    p = subparsers.add_parser(
+        "check", help="has this number changed hands since a date? (RULES 6)",
+        description="Prints one JSON object: query, since, answer (yes/no/no_data), "
+                    "last_disconnect_date, as_of. With --file: one answer per row (CSV or JSONL).",
+    )
+    p.add_argument("msisdn", nargs="?", metavar="MSISDN",
+                   help="a number in any INTERCHANGE 2.3 shape, or the lowercase hex SHA-256 of the 11 digits")
+    p.add_argument("--since", metavar="YYYY-MM-DD", help="the date D (with --file: default for rows without one)")
+    p.add_argument("--file", metavar="IN", help="bulk input: CSV with msisdn,since columns, or JSON lines")
+    p.add_argument("--out", metavar="OUT", help="bulk output (.csv or .jsonl); default stdout, input's format")
+    p.add_argument("--home", help="home folder (default $NUMLAKE_HOME or .numlake)")
+    p.set_defaults(func=_check)
+
+    s = subparsers.add_parser("serve", help="HTTP API of the check service, and the dashboards (read-only)")
+    s.add_argument("--home", help="home folder (default $NUMLAKE_HOME or .numlake)")
+    s.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    s.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    s.add_argument("--rate-limit", type=float, default=50.0, metavar="PER_SECOND",
+                   help="requests per second per API key (default 50; 0 = unlimited)")
+    s.add_argument("--burst", type=int, default=100, help="burst size per API key (default 100)")
+    s.add_argument("--reload-interval", type=float, default=1.0, metavar="SECONDS",
+                   help="how often to look for a newly published snapshot (default 1)")
+    s.set_defaults(func=_serve)
+
+    k = subparsers.add_parser("keys", help="API keys of the check service: create, revoke, list")
+    k.add_argument("--home", help="home folder (default $NUMLAKE_HOME or .numlake)")
+    ksub = k.add_subparsers(dest="keys_command", metavar="ACTION")
+    kc = ksub.add_parser("create", help="create a key for an organisation; prints it once")
+    kc.add_argument("org", metavar="ORG")
+    kc.add_argument("--home", default=argparse.SUPPRESS)
+    kc.set_defaults(func=_keys_create)
+    kr = ksub.add_parser("revoke", help="revoke a key by id")
+    kr.add_argument("key_id", metavar="KEY_ID")
+    kr.add_argument("--home", default=argparse.SUPPRESS)
+    kr.set_defaults(func=_keys_revoke)
+    kl = ksub.add_parser("list", help="list keys (never the keys themselves)")
+    kl.add_argument("--home", default=argparse.SUPPRESS)
+    kl.set_defaults(func=_keys_list)
+
+    def _keys_usage(args) -> int:
+        raise UsageError("keys: give an ACTION: create ORG | revoke KEY_ID | list")
+
+    k.set_defaults(func=_keys_usage)
