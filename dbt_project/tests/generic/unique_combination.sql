@@ -1,0 +1,7 @@
+{#- Fails for every combination of the columns that occurs more than once (no dbt_utils offline). -#}
+{% test unique_combination(model, columns) %}
+select {{ columns | join(', ') }}, count(*) as n
+from {{ model }}
+group by {{ columns | join(', ') }}
+having count(*) > 1
+{% endtest %}
