@@ -173,6 +173,10 @@ ERROR_RESPONSES = {
 }
 
 
+def _no_constants(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
 def _is_loopback(host: str | None) -> bool:
     try:
         return host is not None and ipaddress.ip_address(host).is_loopback
@@ -301,8 +305,8 @@ def create_app(home: Home, *, rate: float = 50.0, burst: int = 100, reload_inter
         if not raw.strip():
             raise ApiError(400, "body", "body: required, a JSON object")
         try:
-            return json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as e:
+            return json.loads(raw, parse_constant=_no_constants)
+        except (ValueError, UnicodeDecodeError, RecursionError) as e:
             raise ApiError(400, "body", f"body: not valid JSON ({str(e).splitlines()[0][:120]})") from None
 
     def bulk_answer(body: object, key: ApiKey, request: Request) -> bytes:
