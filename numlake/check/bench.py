@@ -1,0 +1,293 @@
+"""Benchmark of the check service: `python -m numlake.check.bench --numbers 10000000`.
+
+Builds a synthetic warehouse (realistic tenure histories: 1-3 tenures per number, gaps,
+implicit ends, most numbers still held, sources onboarded after the first activation),
+publishes it as a snapshot with the production code (`snapshot.publish`), then measures:
+
+- in-process single lookups (`CheckIndex.answer_one`): p50, p99 over a mix of number
+  shapes, hashes and unknown numbers;
+- HTTP GET /v1/reassigned on a `numlake serve` process bound to 127.0.0.1 at a few client
+  concurrency levels (a bounded number of requests each): p50, p99, requests/s;
+- bulk: 1M rows through `numlake check --file IN --out OUT` end to end (a fresh process:
+  start, load the snapshot, read, answer, write), and one 250,000-item POST /v1/reassigned/bulk.
+
+Prints a Markdown table (also written to <home>/bench.md). Everything stays under --home
+(default: a fresh folder in the system temp dir); the server only listens on 127.0.0.1.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import duckdb
+
+from numlake.check import snapshot
+from numlake.check.keys import KeyStore
+from numlake.check.testing import MARTS_DDL
+from numlake.msisdn import sha256_hex
+from numlake.paths import Home
+
+CLI = "import sys; from numlake import cli; cli.COMMAND_MODULES = ('numlake.check.command',); sys.exit(cli.main(sys.argv[1:]))"
+BASE = 13_000_000_000
+STRIDE = 7  # numbers spread over 130..., 131..., keeping every one valid
+
+
+def build_synthetic_warehouse(home: Home, numbers: int, seed: int = 7) -> dict:
+    """A warehouse with `numbers` numbers: per number 1 (70 %), 2 (22 %) or 3 (8 %) tenures."""
+    home.root.mkdir(parents=True, exist_ok=True)
+    if home.warehouse.exists():
+        home.warehouse.unlink()
+    con = duckdb.connect(str(home.warehouse), config=snapshot.DUCKDB_CONFIG)
+    con.execute("set enable_progress_bar = false")
+    con.execute(MARTS_DDL)
+    con.execute(f"select setseed({seed / 100})")
+    con.execute(f"""
+        create temp table n as
+        select i, cast({BASE} + i * {STRIDE} as varchar) as msisdn,
+               case when r < 0.70 then 1 when r < 0.92 then 2 else 3 end as k,
+               timestamp '2012-01-01 00:00:00' + to_days(cast(floor(random() * 4000) as integer))
+                   + to_seconds(cast(floor(random() * 86400) as integer)) as first_start,
+               random() < 0.85 as last_open,
+               random() < 0.5 as implicit_gap
+        from (select i, random() as r from range({numbers}) t(i))
+    """)
+    con.execute("""
+        insert into marts.number_tenures
+        select msisdn, j, 's' || i || '-' || j,
+               first_start + to_days((j - 1) * 700) as start_time,
+               case when j < k then first_start + to_days((j - 1) * 700 + (case when implicit_gap then 700 else 500 end))
+                    when last_open then null
+                    else first_start + to_days((j - 1) * 700 + 400) end as end_time,
+               case when j < k then (case when implicit_gap then 'IMPLICIT' else 'CANCEL' end)
+                    when last_open then null else 'RECYCLE' end,
+               'CM-GD', j > 1
+        from n, range(1, 4) r(j) where j <= k
+    """)
+    con.execute("""
+        insert into marts.number_first_events
+        select msisdn, first_start, 'CM-GD', date '2024-01-01' - to_days(cast(i % 400 as integer)) from n
+    """)
+    con.execute("insert into marts.platform_status values (date '2025-06-30', current_timestamp)")
+    tenures = con.execute("select count(*) from marts.number_tenures").fetchone()[0]
+    con.close()
+    return {"numbers": numbers, "tenures": tenures}
+
+
+def sample_queries(numbers: int, count: int, seed: int = 11) -> list[tuple[str, str]]:
+    """A mix: 45 % plain known numbers, 15 % other shapes, 20 % hashes, 20 % unknown numbers."""
+    rnd = random.Random(seed)
+    out = []
+    for _ in range(count):
+        n = str(BASE + rnd.randrange(numbers) * STRIDE)
+        r = rnd.random()
+        if r < 0.45:
+            q = n
+        elif r < 0.60:
+            q = rnd.choice([f"+86{n}", f"{n[:3]}-{n[3:7]}-{n[7:]}", f"+86 {n[:3]} {n[3:7]} {n[7:]}"])
+        elif r < 0.80:
+            q = sha256_hex(n)
+        else:
+            q = str(BASE + rnd.randrange(numbers) * STRIDE + 1 + rnd.randrange(STRIDE - 1))
+        since = f"{rnd.randrange(2012, 2026)}-{rnd.randrange(1, 13):02d}-{rnd.randrange(1, 29):02d}"
+        out.append((q, since))
+    return out
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def bench_in_process(home: Home, numbers: int, lookups: int) -> dict:
+    t = time.perf_counter()
+    index = snapshot.load_index(home)
+    load_s = time.perf_counter() - t
+    qs = sample_queries(numbers, lookups)
+    times = []
+    for q, s in qs:
+        t = time.perf_counter()
+        index.answer_one(q, s)
+        times.append(time.perf_counter() - t)
+    return {"load_s": load_s, "p50_us": pct(times, 50) * 1e6, "p99_us": pct(times, 99) * 1e6, "lookups": lookups}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(home: Home, port: int) -> subprocess.Popen:
+    code = ("import sys; from numlake.check.server import serve; from numlake.paths import Home; "
+            f"sys.exit(serve(Home.resolve(sys.argv[1]), '127.0.0.1', {port}, rate=0, burst=1, reload_interval=1.0))")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(home.root)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    import httpx
+
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+        if proc.poll() is not None:
+            raise RuntimeError("the benchmark server exited")
+    proc.terminate()
+    raise RuntimeError("the benchmark server did not start")
+
+
+def bench_http(port: int, token: str, numbers: int, concurrency: int, requests: int) -> dict:
+    import httpx
+
+    qs = sample_queries(numbers, requests, seed=concurrency)
+    per_thread = [qs[i::concurrency] for i in range(concurrency)]
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+
+    def worker(chunk):
+        mine = []
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"},
+                          timeout=30) as c:
+            for q, s in chunk:
+                t = time.perf_counter()
+                r = c.get("/v1/reassigned", params={"msisdn": q, "since": s})
+                mine.append(time.perf_counter() - t)
+                if r.status_code != 200:
+                    with lock:
+                        errors[0] += 1
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=worker, args=(chunk,)) for chunk in per_thread]
+    t = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    wall = time.perf_counter() - t
+    return {"concurrency": concurrency, "requests": requests, "p50_ms": pct(latencies, 50) * 1e3,
+            "p99_ms": pct(latencies, 99) * 1e3, "rps": requests / wall, "errors": errors[0]}
+
+
+def bench_http_bulk(port: int, token: str, numbers: int, items: int) -> dict:
+    import httpx
+
+    body = {"items": [{"msisdn": q, "since": s} for q, s in sample_queries(numbers, items, seed=5)]}
+    payload = json.dumps(body).encode()
+    t = time.perf_counter()
+    r = httpx.post(f"http://127.0.0.1:{port}/v1/reassigned/bulk", content=payload, timeout=300,
+                   headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    wall = time.perf_counter() - t
+    assert r.status_code == 200 and r.json()["count"] == items, r.text[:200]
+    return {"items": items, "seconds": wall}
+
+
+def bench_bulk_file(home: Home, numbers: int, rows: int, work: Path) -> dict:
+    src, out = work / "bulk_in.csv", work / "bulk_out.csv"
+    with open(src, "w") as f:
+        f.write("msisdn,since\n")
+        f.writelines(f"{q},{s}\n" for q, s in sample_queries(numbers, rows, seed=3))
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-c", CLI, "check", "--file", str(src), "--out", str(out), "--home",
+                    str(home.root)], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wall = time.perf_counter() - t
+    with open(out) as f:
+        lines = sum(1 for _ in f) - 1
+    assert lines == rows, (lines, rows)
+    return {"rows": rows, "seconds": wall}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m numlake.check.bench", description=__doc__.splitlines()[0])
+    ap.add_argument("--numbers", type=int, default=10_000_000)
+    ap.add_argument("--home", help="work folder (default: a new temp folder)")
+    ap.add_argument("--lookups", type=int, default=50_000, help="in-process single lookups")
+    ap.add_argument("--http-requests", type=int, default=3000, help="requests per concurrency level")
+    ap.add_argument("--concurrency", default="1,4,16")
+    ap.add_argument("--bulk-rows", type=int, default=1_000_000)
+    ap.add_argument("--http-bulk-items", type=int, default=250_000)
+    ap.add_argument("--reuse", action="store_true", help="reuse the warehouse and snapshot in --home")
+    args = ap.parse_args(argv)
+
+    home = Home.resolve(args.home or tempfile.mkdtemp(prefix="numlake-check-bench-"))
+    home.root.mkdir(parents=True, exist_ok=True)
+    results: dict = {"numbers": args.numbers, "cpus": os.cpu_count()}
+    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+
+    if not (args.reuse and snapshot.current_stamp(home)):
+        t = time.perf_counter()
+        results["warehouse"] = build_synthetic_warehouse(home, args.numbers)
+        results["warehouse"]["seconds"] = time.perf_counter() - t
+        log(f"warehouse: {results['warehouse']}")
+        t = time.perf_counter()
+        path = snapshot.publish(home)
+        results["publish"] = {"seconds": time.perf_counter() - t,
+                              "bytes": sum(p.stat().st_size for p in path.iterdir())}
+        log(f"publish: {results['publish']}")
+    results["in_process"] = bench_in_process(home, args.numbers, args.lookups)
+    log(f"in-process: {results['in_process']}")
+
+    _, token = KeyStore(home).create("BENCH")
+    port = _free_port()
+    t = time.perf_counter()
+    proc = start_server(home, port)
+    results["server_start_s"] = time.perf_counter() - t
+    try:
+        results["http"] = []
+        for c in (int(x) for x in args.concurrency.split(",")):
+            results["http"].append(bench_http(port, token, args.numbers, c, args.http_requests))
+            log(f"http: {results['http'][-1]}")
+        if args.http_bulk_items:
+            results["http_bulk"] = bench_http_bulk(port, token, args.numbers, args.http_bulk_items)
+            log(f"http bulk: {results['http_bulk']}")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    if args.bulk_rows:
+        results["bulk_file"] = bench_bulk_file(home, args.numbers, args.bulk_rows, home.root)
+        log(f"bulk file: {results['bulk_file']}")
+
+    md = render(results)
+    (home.root / "bench.md").write_text(md)
+    (home.root / "bench.json").write_text(json.dumps(results, indent=1))
+    print(md)
+    return 0
+
+
+def render(r: dict) -> str:
+    lines = [f"Check service benchmark: {r['numbers']:,} numbers, {r['cpus']} CPUs "
+             f"(`python -m numlake.check.bench --numbers {r['numbers']}`)", "", "| measure | figure |", "|---|---|"]
+    if "warehouse" in r:
+        w = r["warehouse"]
+        lines.append(f"| synthetic warehouse | {w['numbers']:,} numbers, {w['tenures']:,} tenures, {w['seconds']:.1f} s |")
+        lines.append(f"| snapshot publish (warehouse -> index.parquet) | {r['publish']['seconds']:.1f} s, "
+                     f"{r['publish']['bytes'] / 2**20:.0f} MiB |")
+    ip = r["in_process"]
+    lines.append(f"| load snapshot into memory | {ip['load_s']:.2f} s |")
+    lines.append(f"| in-process single lookup ({ip['lookups']:,}) | p50 {ip['p50_us']:.1f} µs, p99 {ip['p99_us']:.1f} µs |")
+    lines.append(f"| server start to first /health | {r['server_start_s']:.1f} s |")
+    for h in r.get("http", []):
+        lines.append(f"| HTTP GET, concurrency {h['concurrency']} ({h['requests']:,} requests) | p50 {h['p50_ms']:.2f} ms, "
+                     f"p99 {h['p99_ms']:.2f} ms, {h['rps']:,.0f} req/s, {h['errors']} errors |")
+    if "http_bulk" in r:
+        lines.append(f"| HTTP bulk POST, {r['http_bulk']['items']:,} items | {r['http_bulk']['seconds']:.2f} s |")
+    if "bulk_file" in r:
+        lines.append(f"| `numlake check --file` {r['bulk_file']['rows']:,} rows CSV, end to end | "
+                     f"{r['bulk_file']['seconds']:.2f} s |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
