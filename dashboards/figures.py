@@ -43,8 +43,8 @@ TEMPLATE = go.layout.Template(
         plot_bgcolor="white",
         xaxis=dict(gridcolor="#eee", linecolor="#999", zeroline=False, automargin=True),
         yaxis=dict(gridcolor="#eee", linecolor="#999", zeroline=False, automargin=True),
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
-        margin=dict(l=60, r=20, t=70, b=50),
+        legend=dict(orientation="h", yanchor="bottom", y=1.01, x=0, traceorder="normal", font=dict(size=11)),
+        margin=dict(l=60, r=20, t=105, b=50),
         hoverlabel=dict(font=dict(family=FONT)),
         title=dict(x=0, xanchor="left", font=dict(size=15)),
     )
@@ -53,12 +53,23 @@ TEMPLATE = go.layout.Template(
 
 def _layout(fig: go.Figure, title: str, x: str | None = None, y: str | None = None,
             height: int = 380) -> go.Figure:
-    fig.update_layout(template=TEMPLATE, title=dict(text=title), height=height)
+    fig.update_layout(template=TEMPLATE, title=dict(text=_two_line(title), y=1, yanchor="top", pad=dict(t=14),
+                                                    yref="container"), height=height)
     if x is not None:
         fig.update_xaxes(title_text=x)
+    if x == MONTH_AXIS:
+        fig.update_xaxes(type="category", categoryorder="category ascending")
     if y is not None:
         fig.update_yaxes(title_text=y)
     return fig
+
+
+def _two_line(title: str) -> str:
+    """``中文标题 English title`` -> Chinese on the first line, English smaller below it."""
+    zh, _, en = title.partition(" ")
+    if en and any(ord(ch) > 0x2E80 for ch in zh):
+        return f"{zh}<br><span style='font-size:12px;color:#555'>{en}</span>"
+    return title
 
 
 def no_data_figure(title: str) -> go.Figure:
@@ -124,7 +135,7 @@ def build_resolution_times(frame: pd.DataFrame) -> go.Figure:
     The marts publish a median per source; the national line is their mean weighted by the
     number resolved, which the axis title says.
     """
-    title = "办结时长（按月、类别） Days to resolve by month and category"
+    title = "办结时长（按月、类别，各来源中位数的加权平均） Days to resolve (weighted mean of source medians)"
     if is_empty(frame, "month", "category", "days_to_resolve"):
         return no_data_figure(title)
     fig = go.Figure()
@@ -136,7 +147,7 @@ def build_resolution_times(frame: pd.DataFrame) -> go.Figure:
             x=list(part["month"]), y=_rounded(part["days_to_resolve"], 2), name=label,
             mode="lines+markers", hovertemplate=f"{label}<br>%{{x}}<br>%{{y:.1f}} 天 days<extra></extra>",
         ))
-    return _layout(fig, title, MONTH_AXIS, "天（各来源中位数的加权平均） days, weighted mean of source medians")
+    return _layout(fig, title, MONTH_AXIS, "天 days")
 
 
 def build_secondary_on_reassigned(frame: pd.DataFrame) -> go.Figure:
@@ -196,7 +207,7 @@ def build_recycle_rate_by_carrier(frame: pd.DataFrame) -> go.Figure:
     """Monthly recycle rate (recycled / in service at month start). Columns: month, carrier, recycle_rate."""
     return build_series_by_group(frame, "carrier", "recycle_rate",
                                  "号码回收率（按运营商、月） Recycle rate by carrier and month",
-                                 "回收 / 月初在网 recycled / in service at month start",
+                                 "回收率 recycle rate",
                                  percent=True, names=CARRIERS)
 
 
@@ -207,7 +218,7 @@ def build_reassignment_rate_by_carrier(frame: pd.DataFrame) -> go.Figure:
     """
     return build_series_by_group(frame, "carrier", "reassignment_rate",
                                  "号码重新分配率（按运营商、月） Reassignment rate by carrier and month",
-                                 "重新分配 / 月初在网 reassigned / in service at month start",
+                                 "重新分配率 reassignment rate",
                                  percent=True, names=CARRIERS)
 
 
@@ -215,42 +226,37 @@ def build_province_tiles(frame: pd.DataFrame, title: str, value_label: str,
                          percent: bool = False) -> go.Figure:
     """A tile map of the 31 mainland provinces coloured by a value. Columns: province, value.
 
-    Provinces without a value are grey tiles, so the map always shows the whole country.
+    Drawn as two heatmaps on a grid (grey tiles for provinces without a value, coloured ones
+    over them), so the tiles scale with the page and the map needs no geometry file.
     """
     if is_empty(frame, "province", "value"):
         return no_data_figure(title)
-    values = {str(p): v for p, v in zip(frame["province"], frame["value"])
+    values = {str(p): float(v) for p, v in zip(frame["province"], frame["value"])
               if v is not None and not (isinstance(v, float) and math.isnan(v))}
-    codes = list(PROVINCE_TILES)
+    width = max(c for c, _ in PROVINCE_TILES.values()) + 1
+    height = max(r for _, r in PROVINCE_TILES.values()) + 1
     fmt = (lambda v: f"{v:.2%}") if percent else (lambda v: f"{v:,.0f}")
-    xs = [PROVINCE_TILES[c][0] for c in codes]
-    ys = [PROVINCE_TILES[c][1] for c in codes]
-    has = [c in values for c in codes]
+    blank = [[None] * width for _ in range(height)]
+    z = [[None] * width for _ in range(height)]
+    text = [[""] * width for _ in range(height)]
+    for code, (col, row) in PROVINCE_TILES.items():
+        if code in values:
+            z[row][col] = round(values[code], 6)
+            text[row][col] = f"{PROVINCES[code]}<br>{fmt(values[code])}"
+        else:
+            blank[row][col] = 0
+            text[row][col] = f"{PROVINCES[code]}<br>—"
     fig = go.Figure()
-    fig.add_trace(go.Scatter(
-        x=[x for x, h in zip(xs, has) if not h], y=[y for y, h in zip(ys, has) if not h],
-        mode="markers+text", marker=dict(symbol="square", size=54, color="#e0e0e0"),
-        text=[PROVINCES[c] for c, h in zip(codes, has) if not h], textfont=dict(size=11, color="#666"),
-        hovertemplate="%{text}<br>暂无数据 no data<extra></extra>", showlegend=False,
-    ))
-    shown = [c for c in codes if c in values]
-    fig.add_trace(go.Scatter(
-        x=[PROVINCE_TILES[c][0] for c in shown], y=[PROVINCE_TILES[c][1] for c in shown],
-        mode="markers+text",
-        marker=dict(symbol="square", size=54, color=_rounded(pd.Series([values[c] for c in shown]), 6),
-                    colorscale="YlOrRd", showscale=True,
-                    colorbar=dict(title=dict(text=value_label, side="right"),
-                                  tickformat=".2%" if percent else ",.0f")),
-        text=[f"{PROVINCES[c]}<br>{fmt(values[c])}" for c in shown], textfont=dict(size=10, color="#111"),
-        customdata=[f"{PROVINCES[c]} {c}" for c in shown],
-        hovertemplate="%{customdata}<br>" + value_label + ": %{marker.color:" + (".2%" if percent else ",.0f")
-                      + "}<extra></extra>",
-        showlegend=False,
-    ))
-    fig.update_xaxes(visible=False, range=[0.3, 8.7])
-    fig.update_yaxes(visible=False, range=[7.7, -0.7])
-    fig.update_layout(margin=dict(l=10, r=10, t=60, b=10))
-    return _layout(fig, title, height=560)
+    fig.add_trace(go.Heatmap(z=blank, text=text, texttemplate="%{text}", colorscale=[[0, "#e6e6e6"], [1, "#e6e6e6"]],
+                             showscale=False, xgap=4, ygap=4, hovertemplate="%{text}<br>暂无数据 no data<extra></extra>"))
+    fig.add_trace(go.Heatmap(z=z, text=text, texttemplate="%{text}", colorscale="YlOrRd", xgap=4, ygap=4,
+                             colorbar=dict(title=dict(text=value_label, side="right"),
+                                           tickformat=".2%" if percent else ",.0f"),
+                             hovertemplate="%{text}<extra></extra>", textfont=dict(size=11)))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", scaleratio=1)
+    fig.update_layout(margin=dict(l=10, r=10, t=70, b=10))
+    return _layout(fig, title, height=520)
 
 
 def build_findings_trend(frame: pd.DataFrame) -> go.Figure:
@@ -309,7 +315,7 @@ def build_adoption_curves(frame: pd.DataFrame) -> go.Figure:
         fig.update_xaxes(title_text="开通后天数 days after opening", tickvals=[30, 90, 180], row=1, col=col)
     fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
     fig.update_yaxes(title_text="支持比例 share supporting", row=1, col=1)
-    fig.update_layout(margin=dict(t=110))
+    fig.update_layout(margin=dict(t=140))
     return _layout(fig, title, height=440)
 
 

@@ -15,7 +15,7 @@ from dashboards import figures as F
 from dashboards import queries as Q
 from dashboards.data import Warehouse, platform_status, sources
 from dashboards.labels import CARRIERS, CATEGORIES, FEEDS, KINDS, ORG_TYPES, OUTCOMES, PROVINCES, REASONS, RULES, both
-from dashboards.render import cards, figure, fmt_time, nodata, page, section, table, to_cst
+from dashboards.render import cards, charts, figure, fmt_time, nodata, page, section, table, to_cst
 
 REGULATOR = "regulator.html"
 OPERATIONS = "operations.html"
@@ -96,11 +96,11 @@ class _Charts:
     def __init__(self, prefix: str):
         self.prefix, self.count = prefix, 0
 
-    def __call__(self, fig, empty: bool = False) -> str:
+    def __call__(self, fig, empty: bool = False, wide: bool = False) -> str:
         if empty:
-            return nodata()
+            return f'<div class="chart{" wide" if wide else ""}"><h3>{html.escape(fig.layout.title.text or "")}</h3>{nodata()}</div>'
         self.count += 1
-        return figure(fig, f"{self.prefix}-{self.count}")
+        return figure(fig, f"{self.prefix}-{self.count}", wide=wide)
 
 
 def _month_label(frame: pd.DataFrame, *cols: str) -> pd.DataFrame:
@@ -138,41 +138,41 @@ def regulator_page(data: SiteData) -> str:
     national = "全国来源（中国联通、中国广电及移动转售企业）集中持有数据，不在省份图中 · national sources (CU, CBN, MVNOs) are held centrally and not on the province map."
     body = [
         key,
-        section("投诉 Complaints",
+        section("投诉 Complaints", charts(
                 chart(F.build_complaints_by_month(complaints), complaints.empty),
                 chart(F.build_open_backlog(complaints), complaints.empty),
                 chart(F.build_resolution_times(complaints), complaints["days_to_resolve"].isna().all() if len(complaints) else True),
                 chart(F.build_complaints_by_carrier(_month_label(f["complaints_carrier"], "month")), f["complaints_carrier"].empty),
                 chart(F.build_province_tiles(prov_complaints, "近12个月投诉受理量（按省） Complaints received in the last 12 months by province",
-                                             "投诉 complaints"), prov_complaints.empty),
+                                             "投诉 complaints"), prov_complaints.empty)),
                 note="按投诉的当前状态统计（RULES 4） · counted on each complaint's current state. " + national,
                 anchor="complaints"),
         section("二次号码投诉 Secondary-number complaints",
-                chart(F.build_secondary_on_reassigned(secondary), secondary.empty),
+                chart(F.build_secondary_on_reassigned(secondary), secondary.empty, wide=True),
                 note="“一年内重新分配”：投诉受理时号码所属用户期为 365 天内开始的重新分配 · on a tenure that is a reassignment started at most 365 days before the complaint.",
                 anchor="secondary"),
-        section("号码回收与重新分配 Recycling and reassignment",
+        section("号码回收与重新分配 Recycling and reassignment", charts(
                 chart(F.build_recycle_rate_by_carrier(rates), rates.empty),
                 chart(F.build_reassignment_rate_by_carrier(rates), rates.empty),
                 chart(F.build_province_tiles(prov_rates, "近12个月号码回收率（按省） Recycle rate over the last 12 months by province",
-                                             "回收率 recycle rate", percent=True), prov_rates["value"].isna().all() if len(prov_rates) else True),
+                                             "回收率 recycle rate", percent=True), prov_rates["value"].isna().all() if len(prov_rates) else True)),
                 note="比率分母均为月初在网号码数 · both rates divide by numbers in service at the month's start.",
                 anchor="recycling"),
-        section("规则发现 Rule findings",
+        section("规则发现 Rule findings", charts(
                 chart(F.build_findings_trend(findings_month), findings_month.empty),
                 chart(F.build_findings_by_group(f["findings_carrier"], "carrier", "规则发现（按运营商） Rule findings by carrier", CARRIERS),
                       f["findings_carrier"].empty),
                 chart(F.build_findings_by_group(f["findings_province"], "province", "规则发现（按省） Rule findings by province", PROVINCES),
-                      f["findings_province"].empty),
+                      f["findings_province"].empty, wide=True)),
                 "<h3>最新发现 Latest findings</h3>",
                 table(f["findings_latest"].assign(rule=lambda d: [both(r, RULES) for r in d["rule"]]) if len(f["findings_latest"]) else f["findings_latest"],
                       [("event_time", "事件时间 event time (CST)"), ("rule", "规则 rule"), ("source_id", "来源 source"),
                        ("msisdn", "号码 number (masked)"), ("event_id", "事件编号 event id")]),
                 anchor="findings"),
         section("新号段支持 New-segment adoption",
-                chart(F.build_adoption_curves(adoption), adoption.empty),
-                chart(F.build_days_to_half(adoption), adoption["days_to_half"].isna().all() if len(adoption) else True),
-                chart(F.build_verification_by_segment(verification), verification.empty),
+                charts(chart(F.build_adoption_curves(adoption), adoption.empty, wide=True),
+                       chart(F.build_days_to_half(adoption), adoption["days_to_half"].isna().all() if len(adoption) else True),
+                       chart(F.build_verification_by_segment(verification), verification.empty)),
                 "<h3>落后企业 Laggard organisations</h3>",
                 '<p class="note">开通满 90 天的号段中，截至 as_of 仍不支持的号段数 · segments open for 90+ days that the organisation still does not support at as_of.</p>',
                 table(f["laggards"].assign(org_type=lambda d: [both(t, ORG_TYPES) for t in d["org_type"]]) if len(f["laggards"]) else f["laggards"],
@@ -232,7 +232,7 @@ def source_page(data: SiteData, src: dict) -> str:
                        ("gap_days", "缺失天数 gap days"), ("days_behind", "落后 as_of 天数 days behind as_of")]),
                 anchor="freshness"),
         section("每日交付 Deliveries per day",
-                chart(F.build_deliveries_by_outcome(deliveries), deliveries.empty), anchor="deliveries"),
+                chart(F.build_deliveries_by_outcome(deliveries), deliveries.empty, wide=True), anchor="deliveries"),
         section("缺失与迟到 Gaps and late arrivals",
                 "<h3>缺失日期 Gaps (daily feeds without a loaded delivery)</h3>",
                 table(gap_rows, [("feed", "数据类型 feed"), ("first_day", "起 from"), ("last_day", "止 to"),
@@ -314,7 +314,7 @@ def operations_page(data: SiteData) -> str:
     body = [
         key,
         section("数据时效 Freshness of every source",
-                chart(F.build_freshness_heatmap(grid), grid.empty),
+                chart(F.build_freshness_heatmap(grid), grid.empty, wide=True),
                 note="每个来源从首次交付至 as_of：绿色=每日数据流全部入库，浅蓝=部分，黄色=仅隔离或待定，红色=缺失 · "
                      "from each source's first delivery to as_of: green all daily feeds loaded, light blue some, "
                      "amber only quarantined or pending, red nothing.",

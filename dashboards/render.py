@@ -46,7 +46,9 @@ td code,.raw{font-family:monospace;font-size:12px;white-space:pre-wrap;word-brea
 .card .v{font-size:22px;font-weight:600}
 .card .k{font-size:12px;color:#666}
 ul.links{columns:3;font-size:14px}
-.chart{min-height:200px}
+.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(580px,1fr));gap:8px 16px}
+.chart{min-height:200px;min-width:0}
+.chart.wide{grid-column:1/-1}
 """ % FONT
 
 
@@ -146,12 +148,17 @@ def table(frame: pd.DataFrame | None, columns: list[tuple[str, str]], max_rows: 
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{more}"
 
 
-def figure(fig: go.Figure, div_id: str) -> str:
+def figure(fig: go.Figure, div_id: str, wide: bool = False) -> str:
     """The figure as a div plus its newPlot call; plotly.js itself is loaded once per page."""
     height = fig.layout.height or 380
     body = fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config=PLOTLY_CONFIG,
                        default_height=f"{height}px", default_width="100%")
-    return f'<div class="chart">{body}</div>'
+    return f'<div class="chart{" wide" if wide else ""}">{body}</div>'
+
+
+def charts(*parts: str) -> str:
+    """Charts side by side where the window is wide enough, one above the other otherwise."""
+    return f'<div class="charts">{"".join(parts)}</div>'
 
 
 def section(title: str, *parts: str, note: str | None = None, anchor: str | None = None) -> str:
