@@ -125,7 +125,7 @@ def sources(wh: Warehouse) -> pd.DataFrame:
         seen = seen[~seen["source_id"].isin(known["source_id"])]
         if len(seen):
             filler = seen.reindex(columns=list(cols))
-            filler["name"] = filler["name"].fillna(filler["source_id"])
+            filler["name"] = filler["source_id"]
             known = pd.concat([known, filler])
     known = known.drop_duplicates("source_id").sort_values("source_id").reset_index(drop=True)
     known["name"] = known["name"].fillna(known["source_id"])

@@ -25,6 +25,7 @@ from dashboards.labels import (
     RULES,
     both,
 )
+from dashboards.privacy import mask_raw
 
 FONT = "Noto Sans CJK SC, Noto Sans SC, Source Han Sans SC, Microsoft YaHei, PingFang SC, sans-serif"
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
@@ -248,7 +249,7 @@ def build_province_tiles(frame: pd.DataFrame, title: str, value_label: str,
             text[row][col] = f"{PROVINCES[code]}<br>—"
     fig = go.Figure()
     fig.add_trace(go.Heatmap(z=blank, text=text, texttemplate="%{text}", colorscale=[[0, "#e6e6e6"], [1, "#e6e6e6"]],
-                             showscale=False, xgap=4, ygap=4, hovertemplate="%{text}<br>暂无数据 no data<extra></extra>"))
+                             showscale=False, xgap=4, ygap=4, hovertemplate="%{text}<extra></extra>"))
     fig.add_trace(go.Heatmap(z=z, text=text, texttemplate="%{text}", colorscale="YlOrRd", xgap=4, ygap=4,
                              colorbar=dict(title=dict(text=value_label, side="right"),
                                            tickformat=".2%" if percent else ",.0f"),
@@ -278,6 +279,8 @@ def build_findings_by_group(frame: pd.DataFrame, group: str, title: str,
     frame["label"] = [both(g, names or {}) for g in frame[group]]
     fig = go.Figure(_stacked_bars(frame, "label", "rule", "findings", RULES, hover_unit=" 条"))
     fig.update_layout(barmode="stack")
+    order = frame.drop_duplicates(group).sort_values(group, key=lambda s: s.astype(str))["label"]
+    fig.update_xaxes(type="category", categoryorder="array", categoryarray=list(order))
     return _layout(fig, title, None, "发现（条） findings")
 
 
@@ -357,6 +360,8 @@ def build_deliveries_by_outcome(frame: pd.DataFrame) -> go.Figure:
     fig = go.Figure(_stacked_bars(frame, "business_date", "outcome", "files", OUTCOMES,
                                   OUTCOME_COLOURS, hover_unit=" 个文件 files"))
     fig.update_layout(barmode="stack", bargap=0.1)
+    if frame.groupby("business_date")["files"].sum().max() <= 10:
+        fig.update_yaxes(dtick=1)
     return _layout(fig, title, "业务日期 business date (CST)", "文件数 files")
 
 
@@ -371,7 +376,7 @@ def build_lateness(frame: pd.DataFrame) -> go.Figure:
     frame = frame.sort_values("days_late")
     colours = ["#2e7d32" if d <= 0 else "#e65100" for d in frame["days_late"]]
     fig = go.Figure(go.Bar(x=[int(d) for d in frame["days_late"]], y=[int(v) for v in frame["files"]],
-                           marker_color=colours,
+                           marker_color=colours, width=0.8, texttemplate="%{y:,}", textposition="outside",
                            hovertemplate="延迟 %{x} 天 days late<br>%{y:,} 个文件 files<extra></extra>"))
     return _layout(fig, title, "延迟天数（0 = 按时） days late (0 = on time)", "文件数 files")
 
@@ -407,7 +412,7 @@ def build_freshness_heatmap(frame: pd.DataFrame) -> go.Figure:
     Columns: source_id, business_date, state (0 missing, 1 quarantined or pending only,
     2 some expected feeds loaded, 3 all loaded; no row = nothing expected yet).
     """
-    title = "来源 × 日期 交付完整性 Freshness: deliveries per source and business date"
+    title = "来源×日期交付完整性 Freshness: deliveries per source and business date"
     if is_empty(frame, "source_id", "business_date", "state"):
         return no_data_figure(title)
     grid = frame.pivot_table(index="source_id", columns="business_date", values="state", aggfunc="max")
@@ -420,7 +425,7 @@ def build_freshness_heatmap(frame: pd.DataFrame) -> go.Figure:
         scale += [[i / 4, colour], [(i + 1) / 4, colour]]
     z = [[None if pd.isna(v) else int(v) for v in row] for row in grid.to_numpy()]
     fig = go.Figure(go.Heatmap(
-        z=z, x=[str(d) for d in grid.columns], y=list(grid.index), zmin=-0.5, zmax=3.5,
+        z=z, x=[str(d) for d in grid.columns], y=[mask_raw(str(s)) for s in grid.index], zmin=-0.5, zmax=3.5,
         colorscale=scale, customdata=text, xgap=0, ygap=1,
         colorbar=dict(tickvals=[v for v, _, _ in FRESHNESS_STATES],
                       ticktext=[name for _, name, _ in FRESHNESS_STATES], title=dict(text="状态 state")),
@@ -442,7 +447,7 @@ def build_run_durations(frame: pd.DataFrame) -> go.Figure:
                else "#1f77b4" for s in frame.get("status", pd.Series([""] * len(frame)))]
     fig = go.Figure(go.Bar(
         x=[str(s) for s in frame["start"]], y=_rounded(frame["duration_s"], 1), marker_color=colours,
-        customdata=[[str(r), str(s)] for r, s in zip(frame["run_id"], frame.get("status", [""] * len(frame)))],
+        customdata=[[mask_raw(str(r)), str(s)] for r, s in zip(frame["run_id"], frame.get("status", [""] * len(frame)))],
         hovertemplate="%{x}<br>%{customdata[0]}<br>%{customdata[1]}<br>%{y:,.1f} 秒 s<extra></extra>",
     ))
     fig.update_xaxes(type="category")

@@ -5,6 +5,8 @@ tables can be matched word for word.
 """
 from __future__ import annotations
 
+from dashboards.privacy import mask_raw
+
 CARRIERS = {"CM": "中国移动", "CU": "中国联通", "CT": "中国电信", "CBN": "中国广电"}
 
 CATEGORIES = {
@@ -87,4 +89,4 @@ def both(code: object, names: dict[str, str]) -> str:
     if code is None or (isinstance(code, float) and code != code):
         return "—"
     zh = names.get(str(code))
-    return f"{zh} {code}" if zh else str(code)
+    return f"{zh} {code}" if zh else mask_raw(str(code))

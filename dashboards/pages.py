@@ -15,7 +15,7 @@ from dashboards import figures as F
 from dashboards import queries as Q
 from dashboards.data import Warehouse, platform_status, sources
 from dashboards.labels import CARRIERS, CATEGORIES, FEEDS, KINDS, ORG_TYPES, OUTCOMES, PROVINCES, REASONS, RULES, both
-from dashboards.render import cards, charts, figure, fmt_time, nodata, page, section, table, to_cst
+from dashboards.render import cards, charts, esc, figure, fmt_time, nodata, page, section, table, to_cst
 
 REGULATOR = "regulator.html"
 OPERATIONS = "operations.html"
@@ -303,12 +303,12 @@ def operations_page(data: SiteData) -> str:
     counts = f["refused_counts"]
     n = lambda outcome: int(counts.loc[counts["outcome"] == outcome, "files"].sum()) if len(counts) else 0  # noqa: E731
     fresh = f["freshness"]
-    behind = int((fresh["days_behind"] > 1).sum()) if len(fresh) else 0
+    behind = int(((fresh["days_behind"] > 1) & fresh["daily"].astype(bool)).sum()) if len(fresh) else 0
     key = cards([
         ("来源 sources", len(data.sources), ""),
         ("待控制文件 pending files", n("PENDING"), ""),
         ("已隔离文件 quarantined files", n("QUARANTINED"), "bad" if n("QUARANTINED") else ""),
-        ("落后超过1天的数据流 feeds behind > 1 day", behind, "bad" if behind else ""),
+        ("落后超过1天的每日数据流 daily feeds behind > 1 day", behind, "bad" if behind else ""),
         ("下次计划运行 next scheduled run (CST)", fmt_time(next_run) or "暂无 none", ""),
     ])
     body = [
@@ -359,8 +359,8 @@ def index_page(data: SiteData, source_pages: dict[str, str]) -> str:
         if not len(part):
             continue
         items = "".join(
-            f'<li><a href="{html.escape(source_pages[r["source_id"]])}">{html.escape(str(r["name"]))}</a> '
-            f'<small>{html.escape(r["source_id"])}</small></li>' for r in part.to_dict("records"))
+            f'<li><a href="{html.escape(source_pages[r["source_id"]])}">{esc(r["name"])}</a> '
+            f'<small>{esc(r["source_id"])}</small></li>' for r in part.to_dict("records"))
         label = both(kind, KINDS) if kind else "其他 other"
         groups.append(f"<h3>{html.escape(label)}（{len(part)}）</h3><ul class=\"links\">{items}</ul>")
     as_of = data.status.get("as_of")

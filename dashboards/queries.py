@@ -298,13 +298,13 @@ def accounting(wh: Warehouse) -> pd.DataFrame:
 
 def freshness(wh: Warehouse, as_of) -> pd.DataFrame:
     t = "marts.source_freshness"
-    cols = ("source_id", "feed", "coverage_start", "latest_business_date", "gap_days", "days_behind")
+    cols = ("source_id", "feed", "coverage_start", "latest_business_date", "gap_days", "days_behind", "daily")
     if not wh.has(t, "source_id", "feed", "coverage_start", "latest_business_date"):
         return _empty(*cols)
     return wh.df(f"""
         select source_id, feed, coverage_start, latest_business_date, {_opt(wh, t, 'gap_days')},
-               ?::date - latest_business_date as days_behind
-        from {t} order by days_behind desc nulls first, source_id, feed""", [as_of])
+               ?::date - latest_business_date as days_behind, feed in {_DAILY} as daily
+        from {t} order by daily desc, days_behind desc nulls first, source_id, feed""", [as_of])
 
 
 def freshness_grid(wh: Warehouse, as_of) -> pd.DataFrame:

@@ -180,6 +180,7 @@ def page(title: str, body: str, *, root: str, nav: list[tuple[str, str]], meta: 
          with_plotly: bool) -> str:
     """A whole HTML document; `root` is the relative path back to the site folder ('' or '../')."""
     script = f'<script src="{root}{PLOTLY_JS}" charset="utf-8"></script>' if with_plotly else ""
+    title = mask_raw(title)
     links = "".join(f'<a href="{root}{html.escape(href)}">{html.escape(label)}</a>' for label, href in nav)
     return (
         "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"

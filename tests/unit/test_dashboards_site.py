@@ -1,0 +1,204 @@
+"""The whole site built from a small synthetic warehouse: pages, privacy, offline, swap."""
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from dashboards import pages as pages_module
+from dashboards.command import register
+from dashboards.privacy import FULL_NUMBER_RE
+from dashboards.site import build_site, source_page_name
+from dashboards.synthetic import RAW_NUMBERS, SMALL_SOURCES, make_warehouse
+from numlake.errors import UsageError
+from numlake.msisdn import normalize
+
+OPS = {"runs": [{"run_id": "r-2", "status": "FAILURE", "start": "2025-07-01T18:00:00Z", "end": "2025-07-01T18:01:00Z",
+                 "duration_s": 60.0, "job": "numlake_run"}],
+       "next_scheduled_run": "2025-07-02T18:00:00+00:00"}
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory) -> Path:
+    return make_warehouse(tmp_path_factory.mktemp("wh") / "warehouse.duckdb", days=45)
+
+
+@pytest.fixture(scope="module")
+def site(warehouse, tmp_path_factory) -> tuple[Path, list[Path]]:
+    out = tmp_path_factory.mktemp("home") / "dashboards"
+    return out, build_site(warehouse, out, ops=OPS)
+
+
+def _read(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def test_the_site_has_an_index_the_two_overviews_and_one_page_per_registered_source(site):
+    out, files = site
+    rel = sorted(str(f.relative_to(out)) for f in files)
+    expected = sorted(["index.html", "regulator.html", "operations.html", "plotly.min.js"]
+                      + [f"sources/{s[0]}.html" for s in SMALL_SOURCES])
+    assert rel == expected
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == expected
+
+
+def test_no_generated_file_holds_a_full_phone_number(site):
+    out, _ = site
+    for path in out.rglob("*"):
+        if path.is_file():
+            found = FULL_NUMBER_RE.findall(path.read_text(encoding="utf-8"))
+            assert found == [], f"{path.name}: {found[:3]}"
+
+
+def test_rejected_raw_records_are_shown_with_their_numbers_masked(warehouse, site):
+    out, _ = site
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        raws = [r[0] for r in con.execute("select raw from marts.rejected_records where source_id = 'CM-GD'").fetchall()]
+    assert raws, "the fixture must hold raw records with numbers"
+    text = _read(out / "sources" / "CM-GD.html")
+    shown = {normalize(n) for n in RAW_NUMBERS if any(n in r for r in raws)}
+    assert any(f"{n[:3]}****{n[7:]}" in text for n in shown)
+    for n in RAW_NUMBERS:
+        assert n not in text and normalize(n) not in text
+
+
+def test_plotly_js_is_written_once_and_every_page_loads_it_locally(site):
+    out, _ = site
+    assert (out / "plotly.min.js").stat().st_size > 1_000_000
+    for page in out.rglob("*.html"):
+        text = _read(page)
+        assert "cdn.plot.ly" not in text and "https://" not in text.split("</style>")[0]
+        assert page.stat().st_size < 600_000, f"{page.name} carries plotly.js inline?"
+        srcs = re.findall(r'<script src="([^"]+)"', text)
+        assert all(s.endswith("plotly.min.js") for s in srcs)
+        if srcs:
+            assert (page.parent / srcs[0]).resolve() == (out / "plotly.min.js").resolve()
+
+
+def test_a_source_page_holds_that_source_only(site):
+    out, _ = site
+    text = _read(out / "sources" / "CM-GD.html")
+    assert "中国移动广东公司" in text and "CM-GD_lifecycle_" in text
+    for other_id, other_name, *_ in SMALL_SOURCES:
+        if other_id != "CM-GD":
+            assert other_id not in text, other_id
+            assert other_name not in text, other_name
+    assert "XX-UNREG" not in text
+    assert 'href="../regulator.html"' not in text and 'href="../index.html"' in text
+
+
+def test_an_unregistered_folder_gets_no_source_page_but_shows_on_operations(site):
+    out, _ = site
+    assert not (out / "sources" / "XX-UNREG.html").exists()
+    assert "unknown_source" in _read(out / "operations.html")
+
+
+def test_index_links_every_page_and_states_as_of_and_build_time_in_china_time(site):
+    out, _ = site
+    text = _read(out / "index.html")
+    assert "2025-06-30" in text and "北京时间" in text
+    for _, name, *_ in SMALL_SOURCES:
+        assert name in text
+    for href in re.findall(r'href="([^"#:]+)"', text):
+        assert (out / href).is_file(), href
+
+
+def test_operations_shows_runs_and_the_next_scheduled_run_in_china_time(site):
+    out, _ = site
+    text = _read(out / "operations.html")
+    assert "2025-07-02 02:00:00" in text  # 18:00 UTC is 02:00 the next day in China
+    assert "2025-07-02 02:00:00" in text and "r-2" in text and "numlake_run" in text
+
+
+def test_regulator_page_has_every_section_with_charts(site):
+    out, _ = site
+    text = _read(out / "regulator.html")
+    for anchor in ("complaints", "secondary", "recycling", "findings", "adoption"):
+        assert f'id="{anchor}"' in text
+    assert text.count("Plotly.newPlot") >= 10
+    assert "暂无数据" not in text  # the fixture has data for every chart
+    assert "招商银行" in text  # laggard organisations from the per-organisation reports
+
+
+def test_an_empty_warehouse_builds_a_site_that_says_no_data(tmp_path):
+    wh = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(wh)) as con:
+        con.execute("create schema marts")
+        con.execute("create table marts.file_loads (source_id varchar, feed varchar, business_date date, seq int, "
+                    "file_name varchar, outcome varchar, reason varchar, rows_declared int, rows_loaded int, "
+                    "rows_rejected int)")
+        con.execute("create table marts.monthly_complaints (month date, source_id varchar, category varchar, "
+                    "received bigint, resolved bigint, open_at_end bigint, median_days_to_resolve double, "
+                    "on_recent_reassignment bigint)")
+    files = build_site(wh, tmp_path / "site")
+    names = {f.name for f in files}
+    assert {"index.html", "regulator.html", "operations.html"} <= names
+    for page in ("regulator.html", "operations.html"):
+        assert "暂无数据 / no data" in _read(tmp_path / "site" / page)
+
+
+def test_a_missing_warehouse_is_a_one_line_error(tmp_path):
+    with pytest.raises(UsageError, match="warehouse not found"):
+        build_site(tmp_path / "nope.duckdb", tmp_path / "site")
+
+
+def test_a_failed_build_leaves_the_previous_site_in_place(warehouse, tmp_path, monkeypatch):
+    out = tmp_path / "dashboards"
+    build_site(warehouse, out)
+    before = _read(out / "regulator.html")
+
+    def broken(data):
+        raise RuntimeError("boom")
+    monkeypatch.setattr("dashboards.site.operations_page", broken)
+    with pytest.raises(RuntimeError):
+        build_site(warehouse, out)
+    assert _read(out / "regulator.html") == before
+    assert [p.name for p in tmp_path.iterdir()] == ["dashboards"]
+
+
+def test_a_page_that_would_show_a_full_number_is_never_published(warehouse, tmp_path, monkeypatch):
+    from dashboards.site import PrivacyError
+    out = tmp_path / "dashboards"
+    build_site(warehouse, out)
+    real = pages_module.regulator_page
+    monkeypatch.setattr("dashboards.site.regulator_page", lambda data: real(data) + "<p>13812345678</p>")
+    with pytest.raises(PrivacyError):
+        build_site(warehouse, out)
+    assert "13812345678" not in _read(out / "regulator.html")
+
+
+def test_source_names_come_from_the_lake_registry_when_the_warehouse_has_none(tmp_path):
+    home = tmp_path
+    wh = make_warehouse(home / "warehouse.duckdb", days=10)
+    with duckdb.connect(str(wh)) as con:
+        con.execute("drop table staging.stg_sources")
+    (home / "lake" / "_meta").mkdir(parents=True)
+    with duckdb.connect() as con:
+        con.execute("copy (select * from (values ('CM-GD', '中国移动广东公司', 'carrier', 'CM', 'GD')) "
+                    "t(source_id, name, kind, carrier, province)) to '" + str(home / "lake/_meta/sources.parquet")
+                    + "' (format parquet)")
+    build_site(wh, home / "dashboards")
+    assert "中国移动广东公司" in _read(home / "dashboards" / "index.html")
+    # sources known only from the marts still get a page, named by their id
+    assert (home / "dashboards" / "sources" / "CT-SC.html").is_file()
+
+
+def test_an_id_outside_the_registry_pattern_gets_a_safe_file_name():
+    assert source_page_name("CM-GD") == "sources/CM-GD.html"
+    name = source_page_name("../../etc/passwd")
+    assert re.fullmatch(r"sources/src-[0-9a-f]{12}\.html", name)
+
+
+def test_numlake_dashboards_builds_into_the_home(warehouse, tmp_path, capsys):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "warehouse.duckdb").write_bytes(warehouse.read_bytes())
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(["dashboards", "--home", str(home)])
+    assert args.func(args) == 0
+    assert (home / "dashboards" / "index.html").is_file()
+    assert "dashboards:" in capsys.readouterr().out
