@@ -1,0 +1,155 @@
+"""The source registry: the one place that says who delivers and in which dialect.
+
+INTERCHANGE 1.1: onboarding a source is an edit of this YAML file and nothing else, so the
+file is validated strictly. A registry with a missing field, an unknown value, an id that
+does not match the pattern, a duplicate id or ``header: none`` with jsonl is refused with a
+one-line :class:`~numlake.errors.UsageError` naming the entry and the field, before any
+delivery is touched.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import yaml
+
+from numlake.errors import UsageError
+
+ID_RE = re.compile(r"^[A-Z0-9]+(-[A-Z0-9]+)*$")
+
+PROVINCES = frozenset(
+    "BJ TJ HE SX NM LN JL HL SH JS ZJ AH FJ JX SD HA HB HN GD GX HI CQ SC GZ YN XZ SN GS QH NX XJ NAT".split()
+)
+
+# field -> allowed values (None: free text). Order is the order of INTERCHANGE 1.1.
+ALLOWED: dict[str, frozenset[str] | None] = {
+    "id": None,
+    "name": None,
+    "kind": frozenset({"carrier", "mvno", "portal"}),
+    "carrier": frozenset({"CM", "CU", "CT", "CBN", "none"}),
+    "province": PROVINCES,
+    "format": frozenset({"csv", "jsonl"}),
+    "encoding": frozenset({"utf-8", "gb18030"}),
+    "delimiter": frozenset({",", "|", "\t"}),
+    "header": frozenset({"en", "zh", "none"}),
+    "codes": frozenset({"en", "zh"}),
+    "time_format": frozenset({"iso", "compact", "slash"}),
+    "compression": frozenset({"none", "gzip"}),
+}
+
+FEEDS_BY_KIND = {
+    "carrier": ("lifecycle", "complaints", "segments"),
+    "mvno": ("lifecycle", "complaints", "segments"),
+    "portal": ("orgs", "adoption"),
+}
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str
+    name: str
+    kind: str
+    carrier: str
+    province: str
+    format: str
+    encoding: str
+    delimiter: str
+    header: str
+    codes: str
+    time_format: str
+    compression: str
+
+    @property
+    def feeds(self) -> tuple[str, ...]:
+        """Feeds this kind of source delivers (INTERCHANGE 1); other feed folders are refused."""
+        return FEEDS_BY_KIND[self.kind]
+
+    @property
+    def fingerprint(self) -> str:
+        """Hash of the dialect fields: a quarantined delivery is re-examined when it changes."""
+        d = asdict(self)
+        text = "\x1f".join(f"{k}={d[k]}" for k in ("format", "encoding", "delimiter", "header", "compression"))
+        return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+    def as_row(self) -> dict[str, str]:
+        d = asdict(self)
+        d["source_id"] = d.pop("id")
+        return d
+
+
+FIELD_NAMES = tuple(f.name for f in fields(Source))
+
+
+def _entry_label(index: int, entry: object) -> str:
+    if isinstance(entry, dict) and isinstance(entry.get("id"), str) and entry["id"]:
+        return f"sources[{index}] (id {entry['id']})"
+    return f"sources[{index}]"
+
+
+def _check_value(field: str, value: object, label: str, where: str) -> str:
+    if value is None:
+        raise UsageError(f"{where}: {label}: field '{field}' is empty")
+    if field == "delimiter" and value == "\\t":
+        value = "\t"  # an unquoted YAML \t arrives as two characters; it can only mean tab
+    if not isinstance(value, str):
+        raise UsageError(f"{where}: {label}: field '{field}' must be text, got {value!r}")
+    allowed = ALLOWED[field]
+    if field == "id":
+        if not ID_RE.match(value):
+            raise UsageError(f"{where}: {label}: field 'id' {value!r} does not match [A-Z0-9]+(-[A-Z0-9]+)*")
+    elif field == "name":
+        if not value.strip():
+            raise UsageError(f"{where}: {label}: field 'name' is empty")
+    elif value not in allowed:
+        shown = " | ".join(sorted(repr(a) if a == "\t" else a for a in allowed))
+        raise UsageError(f"{where}: {label}: field '{field}' has unknown value {value!r} (expected {shown})")
+    return value
+
+
+def parse_registry(data: object, where: str = "registry") -> dict[str, Source]:
+    """Validate an already-parsed registry document; see :func:`load_registry`."""
+    if not isinstance(data, dict) or "sources" not in data:
+        raise UsageError(f"{where}: expected a mapping with a 'sources' list")
+    entries = data["sources"]
+    if entries is None:
+        entries = []
+    if not isinstance(entries, list):
+        raise UsageError(f"{where}: 'sources' must be a list")
+    out: dict[str, Source] = {}
+    for i, entry in enumerate(entries):
+        label = _entry_label(i, entry)
+        if not isinstance(entry, dict):
+            raise UsageError(f"{where}: {label}: expected a mapping of fields")
+        for name in FIELD_NAMES:
+            if name not in entry:
+                raise UsageError(f"{where}: {label}: missing field '{name}'")
+        values = {name: _check_value(name, entry[name], label, where) for name in FIELD_NAMES}
+        if values["header"] == "none" and values["format"] != "csv":
+            raise UsageError(f"{where}: {label}: field 'header' 'none' is only valid for format csv")
+        if values["kind"] == "portal" and values["carrier"] != "none":
+            raise UsageError(f"{where}: {label}: field 'carrier' must be 'none' for a portal")
+        if values["kind"] != "portal" and values["carrier"] == "none":
+            raise UsageError(f"{where}: {label}: field 'carrier' must name a carrier for kind {values['kind']}")
+        if values["id"] in out:
+            raise UsageError(f"{where}: {label}: field 'id' duplicates an earlier entry")
+        out[values["id"]] = Source(**values)
+    return out
+
+
+def load_registry(path: str | Path) -> dict[str, Source]:
+    """Read and validate the registry at `path`; returns sources by id in file order."""
+    p = Path(path)
+    where = f"registry {p}"
+    if not p.is_file():
+        raise UsageError(f"{where}: file not found")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise UsageError(f"{where}: not UTF-8 text") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark is not None else ""
+        raise UsageError(f"{where}: invalid YAML{at}: {getattr(e, 'problem', None) or e}".replace("\n", " ")) from None
+    return parse_registry(data, where)

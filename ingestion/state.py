@@ -1,0 +1,61 @@
+"""Ingestion's own DuckDB state: the ledger of data files and the event-id index.
+
+Only ingestion opens this file (``Home.ingest_state``). Every decision about a data file is
+committed in one transaction together with the event ids it adds or withdraws, after its
+Parquet files are renamed into place; see ``ingestion.pipeline`` for the crash argument.
+Readers that must not wait for a running ingest use the exports under ``lake/_meta``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+
+SCHEMA = """
+CREATE SEQUENCE IF NOT EXISTS file_ids START 1;
+CREATE TABLE IF NOT EXISTS files (
+    file_id BIGINT NOT NULL,
+    rel VARCHAR NOT NULL,
+    is_conflict BOOLEAN NOT NULL,
+    source_id VARCHAR, feed VARCHAR, file_name VARCHAR, business_date DATE, seq INTEGER,
+    outcome VARCHAR NOT NULL, reason VARCHAR, detail VARCHAR,
+    rows_declared INTEGER, rows_loaded INTEGER NOT NULL, rows_rejected INTEGER NOT NULL,
+    md5 VARCHAR, size_bytes BIGINT,
+    seen_size BIGINT, seen_mtime_ns BIGINT, ctl_size BIGINT, ctl_mtime_ns BIGINT, dialect_fp VARCHAR,
+    first_seen_at TIMESTAMP, decided_at TIMESTAMP, load_order BIGINT, run_id VARCHAR,
+    lake_stem VARCHAR
+);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id VARCHAR, started_at TIMESTAMP, finished_at TIMESTAMP,
+    files_processed INTEGER, records_loaded BIGINT, records_rejected BIGINT, violations INTEGER
+);
+"""
+
+CST = dt.timezone(dt.timedelta(hours=8))
+
+
+def now_cst() -> dt.datetime:
+    """Naive CST wall time, the convention of every timestamp the platform stores."""
+    return dt.datetime.now(CST).replace(tzinfo=None, microsecond=0)
+
+
+def connect(path: Path, *, threads: int = 2, memory_limit: str = "4GB") -> duckdb.DuckDBPyConnection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), config={"threads": threads, "memory_limit": memory_limit})
+    tmp = path.parent / "duckdb_tmp"
+    con.execute(f"SET temp_directory = '{tmp.as_posix()}'")
+    con.execute("SET preserve_insertion_order = true")
+    con.execute(SCHEMA)
+    return con
+
+
+def event_table(con: duckdb.DuckDBPyConnection, source_id: str) -> str:
+    """Name of the per-source event-id table, created on first use.
+
+    One small table per source keeps the duplicate check proportional to that source's
+    history instead of the whole platform's.
+    """
+    name = "ev_" + source_id.replace("-", "_")
+    con.execute(f'CREATE TABLE IF NOT EXISTS "{name}" (event_id VARCHAR, file_id BIGINT)')
+    return f'"{name}"'
