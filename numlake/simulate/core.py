@@ -154,7 +154,7 @@ def _summary(sources, world, tables, deliveries, info, written, files, ten, fnd,
     ev_types = Counter(EVENT_TYPES[i] for i in tables.lc_type[loaded].tolist())
     snap = int(np.count_nonzero(tables.lc_snap[loaded]))
     rp = written.loaded_complaint_reports
-    cp_ids = np.unique(world.rp_cp[rp]) if len(rp) else np.zeros(0, np.int64)
+    cp_ids = np.unique(world.rp_cp[tables.rp[rp]]) if len(rp) else np.zeros(0, np.int64)
     cats = Counter(CATEGORIES[i] for i in world.cp_cat[cp_ids].tolist())
     reassign = sum(1 for r in ten["is_reassignment"] if r)
     kinds = Counter(s.kind for s in sources)

@@ -178,15 +178,16 @@ class Tables:
             return list(zip(self.lc_id[idx].tolist(), shapes, types, times, subs))
         if feed == "complaints":
             w = self.w
-            cp = w.rp_cp[idx]
+            rp = self.rp[idx]
+            cp = w.rp_cp[rp]
             recv = R.format_times(w.cp_recv[cp], s, rng)
             res_t = R.format_times(np.maximum(w.cp_res_time[cp], 0), s, rng)
             shapes = R.msisdn_shapes(w.msisdn[w.cp_slot[cp]], R.pick_shapes(s, len(cp), rng))
             u = rng.random(len(cp)).tolist()
             out = []
             for j, c in enumerate(cp.tolist()):
-                resolved = bool(w.rp_resolved[idx[j]])
-                org = w.orgs[w.cp_org[c]][0] if w.rp_with_org[idx[j]] else None
+                resolved = bool(w.rp_resolved[rp[j]])
+                org = w.orgs[w.cp_org[c]][0] if w.rp_with_org[rp[j]] else None
                 out.append((self.cp_id[c], recv[j], shapes[j], R.code(CATEGORIES[w.cp_cat[c]], s, None, u[j]), org,
                             R.code("RESOLVED" if resolved else "OPEN", s), res_t[j] if resolved else None,
                             R.code(RESOLUTIONS[w.cp_resolution[c]], s) if resolved else None))
