@@ -141,7 +141,7 @@ class _Run:
         started = state.now_cst()
         self.lake.mkdir(parents=True, exist_ok=True)
         missing = reconcile(con, self.lake)
-        self.result.violations += [f"lake file missing for loaded delivery: {p}" for p in missing]
+        self.result.violations += self._heal(missing)
         lake.ensure_schema_files(con, self.lake)
 
         ledger = self._ledger()
@@ -176,6 +176,15 @@ class _Run:
                 progress(done, total)
 
         self.result._tally(self.decided)
+        loaded_ids = [fid for fid, (_, o) in self.decided.items() if o == "LOADED"]
+        if loaded_ids:
+            con.execute("CREATE OR REPLACE TEMP TABLE run_loaded (file_id BIGINT)")
+            con.executemany("INSERT INTO run_loaded VALUES (?)", [[i] for i in loaded_ids])
+            self.result.records_loaded, self.result.records_rejected = con.execute(
+                "SELECT coalesce(sum(rows_loaded), 0), coalesce(sum(rows_rejected), 0) FROM files "
+                "WHERE file_id IN (SELECT file_id FROM run_loaded)").fetchone()
+        else:
+            self.result.records_loaded = self.result.records_rejected = 0
         self.result.violations += ledger_violations(con)
         self._export()
         self.result.ledger = dict(con.execute("SELECT outcome, count(*) FROM files GROUP BY 1").fetchall())
@@ -185,6 +194,36 @@ class _Run:
         for v in self.result.violations:
             log.error("accounting violation: %s", v)
         return self.result
+
+    def _heal(self, missing: list[Path]) -> list[str]:
+        """A LOADED delivery whose lake file vanished (deleted by hand) is loaded again from
+        the landing area when its data file is still there; otherwise it is a violation."""
+        problems = []
+        con = self.con
+        for p in missing:
+            stem = p.stem
+            row = con.execute(
+                "SELECT file_id, rel, source_id, feed, file_name FROM files WHERE outcome='LOADED' AND lake_stem=? "
+                "AND source_id=? AND feed=?", [stem, p.parent.name, p.parent.parent.name if p.parent.parent.name != "_rejects" else None]
+            ).fetchone() if p.parent.parent.parent == self.lake else None
+            if row is None:
+                problems.append(f"lake file missing for loaded delivery: {p}")
+                continue
+            file_id, rel, source_id, feed, file_name = row
+            if not (self.landing / rel).exists():
+                problems.append(f"lake file missing for loaded delivery {file_name} and its data file is gone: {p}")
+                continue
+            log.warning("lake file %s missing: loading %s again", p, file_name)
+            con.execute("BEGIN")
+            if feed in UNIQUE_ID:
+                con.execute(f"DELETE FROM {state.event_table(con, source_id)} WHERE file_id=?", [file_id])
+            con.execute("UPDATE files SET outcome='PENDING', rows_loaded=0, rows_rejected=0, seen_size=-1 "
+                        "WHERE file_id=?", [file_id])
+            con.execute("COMMIT")
+            r = lake.rejects_path(self.lake, feed, source_id, stem)
+            if r.exists():
+                r.unlink()
+        return problems
 
     def _ledger(self) -> dict[str, dict]:
         cur = self.con.execute("SELECT * FROM files WHERE NOT is_conflict")
@@ -377,8 +416,6 @@ class _Run:
             self.decided[fid] = (c.source_dir, "SUPERSEDED")
             log.info("%s superseded by %s", old_name, c.file_name)
         self.decided[file_id] = (c.source_dir, "LOADED")
-        self.result.records_loaded += loaded
-        self.result.records_rejected += rejected
         log.info("%s: LOADED %d records, %d rejected", c.file_name, loaded, rejected)
 
     def _quarantine(self, c: Candidate, rec: dict, reason: str, detail: str, *, conflict: bool = False) -> None:
@@ -432,11 +469,13 @@ class _Run:
         con = self.con
         meta = lake.meta_dir(self.lake)
         lake.copy_to_parquet(con, FILE_LOADS_SQL, meta / "file_loads.parquet")
-        rows = [s.as_row() for s in self.registry.values()]
         names = ["source_id", "name", "kind", "carrier", "province", "format", "encoding", "delimiter",
                  "header", "codes", "time_format", "compression"]
-        lake.write_table(pa.table({n: pa.array([r[n] for r in rows], pa.string()) for n in names}),
-                         meta / "sources.parquet")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE reg ({', '.join(n + ' VARCHAR' for n in names)})")
+        if self.registry:
+            con.executemany(f"INSERT INTO reg VALUES ({', '.join('?' for _ in names)})",
+                            [[s.as_row()[n] for n in names] for s in self.registry.values()])
+        lake.copy_to_parquet(con, "SELECT * FROM reg", meta / "sources.parquet")
         lake.copy_to_parquet(
             con, "SELECT rel, outcome, seen_size, seen_mtime_ns, ctl_size, ctl_mtime_ns, dialect_fp, md5 "
                  "FROM files WHERE NOT is_conflict", _seen_path(self.home))

@@ -46,7 +46,9 @@ def timestamp_sql(v: str) -> str:
     hours = f"try_cast(regexp_extract({v}, '{OFFSET_RE}', 2) AS INTEGER)"
     minutes = f"coalesce(try_cast(nullif(regexp_extract({v}, '{OFFSET_RE}', 3), '') AS INTEGER), 0)"
     iso = (
-        f"CASE WHEN suffix({v}, 'Z') OR NOT regexp_matches(substr({v}, 20), '[+-]') THEN {base} "
+        f"CASE WHEN substr({v}, 12, 2) > '23' THEN NULL "
+        f"WHEN suffix({v}, 'Z') THEN {base} + INTERVAL 8 HOUR "
+        f"WHEN NOT regexp_matches(substr({v}, 20), '[+-]') THEN {base} "
         f"WHEN {hours} <= 23 AND {minutes} <= 59 THEN {base} - to_minutes("
         f"(CASE WHEN {sign} = '-' THEN -1 ELSE 1 END) * ({hours} * 60 + {minutes}) - 480) END"
     )

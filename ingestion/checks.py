@@ -1,0 +1,101 @@
+"""Checks over what ingestion published, for Dagster asset checks and the CLI.
+
+They read only the lake (``lake/_meta`` exports and the per-delivery Parquet files), never
+the ingestion state database, so they run while another process holds it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+
+from numlake.paths import Home
+
+from ingestion.feeds import FEEDS
+
+DAILY_FEEDS = frozenset({"lifecycle", "complaints"})
+
+
+def _con() -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(config={"threads": 2, "memory_limit": "2GB"})
+
+
+def _file_loads(home: Home) -> Path | None:
+    p = home.lake / "_meta" / "file_loads.parquet"
+    return p if p.exists() else None
+
+
+def accounting_violations(home: Home) -> list[str]:
+    """INTERCHANGE 4's invariant checked end to end against the files in the lake.
+
+    Per LOADED file: declared = loaded + rejected, and the lake holds exactly `rows_loaded`
+    records and `rows_rejected` rejections for it; files not LOADED have 0/0 and nothing in
+    the lake; no lake record belongs to a file the ledger does not list as LOADED.
+    """
+    fl = _file_loads(home)
+    if fl is None:
+        return []
+    con = _con()
+    try:
+        con.execute(f"CREATE TEMP VIEW fl AS SELECT * FROM read_parquet('{fl.as_posix()}')")
+        out = [f"{n}: {o} with declared {d}, loaded {l}, rejected {r}" for n, o, d, l, r in con.execute(
+            "SELECT file_name, outcome, rows_declared, rows_loaded, rows_rejected FROM fl "
+            "WHERE (outcome='LOADED' AND (rows_declared IS NULL OR rows_declared <> rows_loaded + rows_rejected)) "
+            "OR (outcome<>'LOADED' AND (rows_loaded<>0 OR rows_rejected<>0)) ORDER BY 1").fetchall()]
+        parts = []
+        for feed in FEEDS:
+            g = home.lake / feed / "*" / "*.parquet"
+            if list((home.lake / feed).glob("*/*.parquet")):
+                parts.append(f"SELECT source_id, file_name, count(*) AS n, 'loaded' AS kind FROM read_parquet('{g.as_posix()}') GROUP BY ALL")
+            g = home.lake / "_rejects" / feed / "*" / "*.parquet"
+            if list((home.lake / "_rejects" / feed).glob("*/*.parquet")):
+                parts.append(f"SELECT source_id, file_name, count(*) AS n, 'rejected' AS kind FROM read_parquet('{g.as_posix()}') GROUP BY ALL")
+        counts = " UNION ALL ".join(parts) if parts else \
+            "SELECT NULL::VARCHAR AS source_id, NULL::VARCHAR AS file_name, 0::BIGINT AS n, NULL::VARCHAR AS kind LIMIT 0"
+        rows = con.execute(f"""
+            WITH c AS ({counts}),
+            lake AS (SELECT source_id, file_name, sum(n) FILTER (WHERE kind='loaded') AS loaded,
+                            sum(n) FILTER (WHERE kind='rejected') AS rejected FROM c GROUP BY ALL),
+            ledger AS (SELECT source_id, file_name, rows_loaded, rows_rejected FROM fl WHERE outcome='LOADED')
+            SELECT coalesce(l.source_id, k.source_id), coalesce(l.file_name, k.file_name),
+                   l.rows_loaded, l.rows_rejected, coalesce(k.loaded, 0), coalesce(k.rejected, 0), l.file_name IS NULL
+            FROM ledger l FULL JOIN lake k USING (source_id, file_name)
+            WHERE l.file_name IS NULL OR l.rows_loaded <> coalesce(k.loaded, 0) OR l.rows_rejected <> coalesce(k.rejected, 0)
+            ORDER BY 1, 2""").fetchall()
+        for src, name, rl, rr, kl, kr, orphan in rows:
+            if orphan:
+                out.append(f"{name}: {kl} loaded and {kr} rejected records in the lake but no LOADED ledger row")
+            else:
+                out.append(f"{name}: ledger says {rl} loaded/{rr} rejected, lake holds {kl}/{kr}")
+        return out
+    finally:
+        con.close()
+
+
+def freshness(home: Home) -> list[dict]:
+    """Per source and feed: first and latest business date with a LOADED delivery and the
+    gaps between them (RULES 5 ``source_freshness``). `gaps` counts missing business dates of
+    the daily feeds (quarantined and pending days are gaps) and is None for sparse feeds;
+    `gap_dates` lists them."""
+    fl = _file_loads(home)
+    if fl is None:
+        return []
+    con = _con()
+    try:
+        rows = con.execute(
+            f"SELECT source_id, feed, list(DISTINCT business_date ORDER BY business_date) FROM read_parquet('{fl.as_posix()}') "
+            "WHERE outcome='LOADED' AND business_date IS NOT NULL GROUP BY ALL ORDER BY 1, 2").fetchall()
+    finally:
+        con.close()
+    out = []
+    for source_id, feed, dates in rows:
+        start, latest = dates[0], dates[-1]
+        gap_dates = None
+        if feed in DAILY_FEEDS:
+            have = set(dates)
+            gap_dates = [start + dt.timedelta(days=i) for i in range((latest - start).days + 1)
+                         if start + dt.timedelta(days=i) not in have]
+        out.append({"source": source_id, "feed": feed, "coverage_start": start, "latest": latest,
+                    "gaps": len(gap_dates) if gap_dates is not None else None, "gap_dates": gap_dates})
+    return out

@@ -1,0 +1,104 @@
+"""Write deliveries exactly as INTERCHANGE 2 describes them, in any source's dialect.
+
+Used by the tests and the benchmark to build landing areas: a record is a dict of canonical
+field -> text; the writer renders header, codes, delimiter, quoting, encoding and
+compression as the registry entry says and writes the control file last.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import hashlib
+import io
+import json
+from pathlib import Path
+
+from ingestion.feeds import CODE, FEEDS
+from ingestion.registry import Source
+
+ZH_CODES = {f.name: {en: zh for zh, en in f.codes.items() if zh != en} for fs in FEEDS.values() for f in fs if f.type == CODE}
+
+
+def fmt_time(t: dt.datetime, time_format: str) -> str:
+    return {"iso": t.strftime("%Y-%m-%dT%H:%M:%S"), "compact": t.strftime("%Y%m%d%H%M%S"),
+            "slash": t.strftime("%Y/%m/%d %H:%M:%S")}[time_format]
+
+
+def fmt_date(d: dt.date, time_format: str) -> str:
+    return {"iso": d.strftime("%Y-%m-%d"), "compact": d.strftime("%Y%m%d"), "slash": d.strftime("%Y/%m/%d")}[time_format]
+
+
+def render(source: Source, feed: str, records: list[dict], *, crlf: bool = False, bom: bool = False) -> bytes:
+    """The file's bytes (before compression) for `records` in the source's dialect."""
+    fields = FEEDS[feed]
+    nl = "\r\n" if crlf else "\n"
+    out = io.StringIO()
+    if source.format == "jsonl":
+        for r in records:
+            obj = {}
+            for f in fields:
+                v = _code(source, f.name, r.get(f.name))
+                if v is not None:
+                    obj[f.name if source.header == "en" else f.zh] = v
+            out.write(json.dumps(obj, ensure_ascii=False) + nl)
+    else:
+        d = source.delimiter
+        if source.header != "none":
+            out.write(d.join(f.name if source.header == "en" else f.zh for f in fields) + nl)
+        for r in records:
+            out.write(d.join(_csv_cell(_code(source, f.name, r.get(f.name)) or "", d) for f in fields) + nl)
+    text = out.getvalue()
+    data = text.encode(source.encoding)
+    return (b"\xef\xbb\xbf" + data) if bom else data
+
+
+def _code(source: Source, field: str, value):
+    if value is None or source.codes != "zh" or field not in ZH_CODES:
+        return value
+    return ZH_CODES[field].get(value, value)
+
+
+def _csv_cell(v: str, d: str) -> str:
+    if any(ch in v for ch in (d, '"', "\n", "\r")):
+        return '"' + v.replace('"', '""') + '"'
+    return v
+
+
+def data_name(source: Source, feed: str, business_date: dt.date, seq: int = 1, *, ext: str | None = None) -> str:
+    ext = ext or ("jsonl" if source.format == "jsonl" else "csv")
+    gz = ".gz" if source.compression == "gzip" else ""
+    return f"{source.id}_{feed}_{business_date:%Y%m%d}_{seq:02d}.{ext}{gz}"
+
+
+def write_delivery(landing: Path, source: Source, feed: str, business_date: dt.date, seq: int = 1,
+                   records: list[dict] | None = None, *, body: bytes | None = None, rows: int | None = None,
+                   ctl: bool | str | dict = True, name: str | None = None, crlf: bool = False, bom: bool = False,
+                   folder: str | None = None) -> Path:
+    """Write one delivery and (unless `ctl` is False) its control file; returns the data path.
+
+    `body` replaces the rendered, uncompressed bytes; `rows` overrides the declared count;
+    `ctl` may be a dict of control fields to override or a string written verbatim.
+    """
+    raw = body if body is not None else render(source, feed, records or [], crlf=crlf, bom=bom)
+    stored = gzip.compress(raw, mtime=0) if source.compression == "gzip" else raw
+    fname = name or data_name(source, feed, business_date, seq)
+    d = Path(landing) / (folder or source.id) / feed
+    d.mkdir(parents=True, exist_ok=True)
+    p = d / fname
+    p.write_bytes(stored)
+    if ctl is not False:
+        if isinstance(ctl, str):
+            text = ctl
+        else:
+            declared = rows if rows is not None else (len(records) if records is not None else _count(raw, source))
+            obj = {"rows": declared, "md5": hashlib.md5(stored).hexdigest(), "business_date": business_date.isoformat()}
+            if isinstance(ctl, dict):
+                obj.update(ctl)
+            text = json.dumps(obj)
+        (d / (fname + ".ctl")).write_text(text, encoding="utf-8")
+    return p
+
+
+def _count(raw: bytes, source: Source) -> int:
+    lines = [ln for ln in raw.decode(source.encoding, "replace").lstrip("\ufeff").split("\n") if ln.strip()]
+    return len(lines) - (1 if source.format == "csv" and source.header != "none" and lines else 0)
