@@ -181,7 +181,7 @@ def _findings(con, first: date, as_of: date) -> None:
         select (['PREMATURE_RECYCLE', 'COOLING_VIOLATION', 'IDLE_SUSPENDED', 'INVALID_TRANSITION'])[1 + (i % 4)::integer] as rule,
                '13' || (5 + i % 5)::varchar || lpad((i * 7919 % 100000000)::varchar, 8, '0') as msisdn,
                s.source_id, 'EV' || i as event_id,
-               timestamp '{first}' + to_seconds((i * 3761) % ({(as_of - first).days} * 86400)) as event_time
+               timestamp '{first}' + to_seconds((i * 7919 * 613) % ({(as_of - first).days} * 86400)) as event_time
         from range(400) t(i)
         join (select source_id, row_number() over (order by source_id) - 1 as k, count(*) over () as n
               from staging.stg_sources where kind <> 'portal') s on s.k = i % s.n""")

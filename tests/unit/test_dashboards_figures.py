@@ -150,8 +150,8 @@ def test_freshness_heatmap_has_one_row_per_source_and_leaves_days_before_a_sourc
     heat = fig.data[0]
     assert list(heat.y) == ["CT-SC", "CM-GD"]
     assert list(heat.x) == ["2025-03-01", "2025-03-02"]
-    assert [list(r) for r in heat.z] == [[None, 1], [3, 0]]
-    assert heat.customdata[1][1] == "缺失 missing"
+    assert [list(r) for r in heat.z] == [[-1, 1], [3, 0]]
+    assert "-1 无预期 not expected" in heat.hovertemplate and "0 缺失 missing" in heat.hovertemplate
 
 
 def test_run_durations_colour_failures_red():
