@@ -207,6 +207,16 @@ def _summary(sources, world, tables, deliveries, info, written, files, ten, fnd,
         "population": {"numbers": int(len(np.unique(tables.lc_msisdn[loaded]))),
                        "subscribers": int(len(set(tables.lc_sub[loaded].tolist()))),
                        "tenures": len(ten["msisdn"]), "reassignments": reassign},
-        "rule_findings_injected": dict(sorted(world.injected.items())) if faults else {},
+        "rule_findings_injected": _injected(world, tables, loaded) if faults else {},
         "rule_findings_expected": dict(sorted(Counter(fnd["rule"]).items())),
     }
+
+
+def _injected(world, tables, loaded) -> dict:
+    """Rule-breaking the world did on purpose, counted over the records that load."""
+    flag = tables.lc_flag[loaded]
+    typ = tables.lc_type[loaded]
+    return {"COOLING_VIOLATION": int(np.count_nonzero((flag == 2) & (typ == 0))),
+            "IDLE_SUSPENDED": int(world.injected["IDLE_SUSPENDED"]),
+            "INVALID_TRANSITION": int(np.count_nonzero(flag == 4)),
+            "PREMATURE_RECYCLE": int(np.count_nonzero((flag == 2) & (typ == 5)))}

@@ -51,7 +51,7 @@ MVNO_PREFIXES = {"CM": ("1703", "1705", "1706", "165"), "CU": ("1704", "1707", "
 ACTIVE_RATES = {"carrier": (0.020, 0.002, 0.012, 0.0025), "mvno": (0.030, 0.001, 0.025, 0.0)}
 # Monthly new subscriptions as a share of the start population: replaces churn plus ~0.3% growth.
 NEW_RATE = {"carrier": 0.0215, "mvno": 0.036}
-REUSE_SHARE = 0.5  # a new subscription takes a cooled-down number when one is available
+REUSE_SHARE = 0.6  # a new subscription takes a cooled-down number when one is available
 SAME_HOLDER_BACK = 0.02  # the last holder takes the number back during the freeze
 # Fate of a suspension: resume, keep, cancel, reclaimed (recycled) after 91-150 days.
 SUSP_FATE = (0.55, 0.05, 0.10, 0.30)
@@ -83,7 +83,7 @@ F_FORGOTTEN = 0.01  # of suspensions: never resolved (idle resource)
 F_COOLING = 0.012  # of tenure ends: reassigned to a new subscriber 20-80 days later
 F_DUP_CANCEL = 0.004  # of cancels: reported twice (second one meets no open tenure)
 F_DUP_RESUME = 0.01  # of resumes: reported twice (second one meets an ACTIVE number)
-F_IDLE_SNAPSHOT = 0.004  # of suspended numbers in a snapshot: suspended 150-400 days, never resolved
+F_IDLE_SNAPSHOT = 0.02  # of suspended numbers in a snapshot: suspended 150-400 days, never resolved
 
 HOUR_WEIGHTS = np.array([1, 0.5, 0.3, 0.2, 0.2, 0.4, 1, 3, 6, 8, 9, 9, 8, 8, 9, 9, 8, 8, 7, 6, 5, 4, 3, 2],
                         dtype=float)
@@ -365,16 +365,17 @@ class _Sim:
 
     def _end_tenure(self, slots: np.ndarray, t: np.ndarray, day: int) -> None:
         n = len(slots)
+        seen = self._visible(self.cur[slots], day)  # the platform saw this tenure end
         self.state[slots] = COOL
         self.t_end[slots] = t
         self.cur[slots] = -1
         self.reass_day[slots] = -(10**6)
         u = self.rng.random(n)
         back = u < SAME_HOLDER_BACK
-        nd = np.where(back, day + 3 + self.rng.integers(0, 58, n), day + 91 + _geom(self.rng, 15, n))
+        nd = np.where(back, day + 3 + self.rng.integers(0, 58, n), day + 91 + _geom(self.rng, 6, n))
         ev = np.where(back, T_REACT, T_AVAIL).astype(np.int8)
         if self.faults:
-            early = (u >= SAME_HOLDER_BACK) & (u < SAME_HOLDER_BACK + F_COOLING)
+            early = (u >= SAME_HOLDER_BACK) & (u < SAME_HOLDER_BACK + F_COOLING) & seen
             nd = np.where(early, day + 20 + self.rng.integers(0, 61, n), nd)
             ev = np.where(early, T_REASSIGN, ev).astype(np.int8)
         self.next_day[slots] = np.minimum(nd, BIG)
