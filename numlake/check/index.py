@@ -13,6 +13,7 @@ from typing import Sequence
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from numlake.check import rules
 from numlake.msisdn import SHA256_RE, normalize, sha256_hex
@@ -37,6 +38,83 @@ def _as_number(query: str) -> int | None:
         return int(query)
     n = normalize(query)
     return int(n) if n else None
+
+
+def _search(haystack: np.ndarray, needles: np.ndarray) -> np.ndarray:
+    """np.searchsorted for many needles: searching them in sorted order keeps the binary
+    searches in cache (about 5x faster for a million needles in ten million keys)."""
+    if len(needles) < 4096:
+        return np.searchsorted(haystack, needles)
+    order = np.argsort(needles, kind="stable")
+    pos = np.empty(len(needles), dtype=np.int64)
+    pos[order] = np.searchsorted(haystack, needles[order])
+    return pos
+
+
+def _plain_numbers(queries: Sequence[object]):
+    """Vectorised fast path for bulk input: (mask, values) of the queries already in the plain
+    11-digit valid shape, or None when the input is not all strings."""
+    try:
+        arr = pa.array(queries, type=pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    match = pc.match_substring_regex(arr, r"^1[3-9][0-9]{9}$").fill_null(False)
+    mask = match.to_numpy(zero_copy_only=False)
+    values = pc.cast(pc.filter(arr, match), pa.int64()).to_numpy(zero_copy_only=False)
+    return mask, values
+
+
+def _parse_sinces(sinces: Sequence[object]) -> tuple[np.ndarray, dict[int, str]]:
+    """Days since 1970 per row, and {row: error} for the rows whose `since` is not a date.
+
+    Bulk files repeat a few thousand dates at most: each distinct value is parsed once.
+    """
+    n = len(sinces)
+    days = np.zeros(n, dtype=np.int32)
+    errors: dict[int, str] = {}
+    try:
+        codes, uniques = _factorize(sinces)
+    except (TypeError, ValueError):
+        codes, uniques = None, None
+    if codes is None:
+        for i, s in enumerate(sinces):
+            try:
+                days[i] = rules.parse_since(s)
+            except ValueError as e:
+                errors[i] = f"since: {e}"
+        return days, errors
+    parsed = np.zeros(len(uniques) + 1, dtype=np.int32)
+    bad: dict[int, str] = {}
+    for u, s in enumerate(uniques):
+        try:
+            parsed[u] = rules.parse_since(s)
+        except ValueError as e:
+            bad[u] = f"since: {e}"
+    days = parsed[codes]
+    missing = "since: " + _since_error(None)
+    for i in np.flatnonzero(codes < 0).tolist():
+        errors[i] = missing
+    if bad:
+        is_bad = np.isin(codes, list(bad))
+        for i in np.flatnonzero(is_bad).tolist():
+            errors[i] = bad[int(codes[i])]
+    return days, errors
+
+
+def _since_error(value: object) -> str:
+    try:
+        rules.parse_since(value)
+    except ValueError as e:
+        return str(e)
+    return ""
+
+
+def _factorize(values: Sequence[object]):
+    """(codes, uniques) of string-or-None values (code -1 for None); TypeError for other types."""
+    arr = pa.array(values, type=pa.string())
+    enc = pc.dictionary_encode(arr)
+    codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return codes, enc.dictionary.to_pylist()
 
 
 @dataclass
@@ -101,7 +179,14 @@ class CheckIndex:
         self.first_event = col("first_event", np.int32)
         self.coverage = col("coverage", np.int32)
         self.tenures = col("tenures", np.int32)
-        self.hash_order = np.argsort(self.sha_prefix, kind="stable")
+        rank = col("hash_rank", np.int64) if "hash_rank" in table.column_names else None
+        if rank is not None and len(rank) and rank.min() == 0 and rank.max() == len(rank) - 1:
+            # a whole published snapshot: its ranks by hash (unique) are a permutation, and
+            # inverting it is O(n) where sorting ten million keys at every load is not
+            self.hash_order = np.empty(len(rank), dtype=np.int64)
+            self.hash_order[rank] = np.arange(len(rank), dtype=np.int64)
+        else:
+            self.hash_order = np.argsort(self.sha_prefix, kind="stable")
         self.hash_sorted = self.sha_prefix[self.hash_order]
 
     @staticmethod
@@ -121,7 +206,7 @@ class CheckIndex:
         return len(self.msisdn)
 
     def _row_of_number(self, numbers: np.ndarray) -> np.ndarray:
-        pos = np.searchsorted(self.msisdn, numbers)
+        pos = _search(self.msisdn, numbers)
         pos_c = np.minimum(pos, max(len(self.msisdn) - 1, 0))
         found = (pos < len(self.msisdn)) & (self.msisdn[pos_c] == numbers) if len(self.msisdn) else np.zeros(len(numbers), bool)
         return np.where(found, pos_c, -1).astype(np.int64)
@@ -144,7 +229,17 @@ class CheckIndex:
         rows = np.full(n, -1, dtype=np.int64)
         kind = ["invalid"] * n
         hashed: list[int] = []
-        for i, q in enumerate(queries):
+        todo = range(n)
+        if n > 1000:
+            plain = _plain_numbers(queries)
+            if plain is not None:
+                mask, values = plain
+                numbers[mask] = values
+                for i in np.flatnonzero(mask).tolist():
+                    kind[i] = "number"
+                todo = np.flatnonzero(~mask).tolist()
+        for i in todo:
+            q = queries[i]
             if not isinstance(q, str):
                 if isinstance(q, int) and not isinstance(q, bool):
                     q = str(q)
@@ -160,33 +255,32 @@ class CheckIndex:
         is_number = numbers > 0
         if is_number.any():
             rows[is_number] = self._row_of_number(numbers[is_number])
-        for i in hashed:
-            row = self._row_of_hash(queries[i].lower())
-            rows[i] = row
-            if row >= 0:
-                numbers[i] = self.msisdn[row]
+        if hashed and len(self.msisdn):
+            digests = [queries[i].lower() for i in hashed]
+            prefixes = np.fromiter((hash_prefix(h) for h in digests), dtype=np.int64, count=len(digests))
+            pos = np.minimum(_search(self.hash_sorted, prefixes), len(self.hash_sorted) - 1)
+            cand_rows = self.hash_order[pos]
+            same = (self.hash_sorted[pos] == prefixes).tolist()
+            cand_numbers = self.msisdn[cand_rows].tolist()
+            cand_rows = cand_rows.tolist()
+            for j, i in enumerate(hashed):
+                if not same[j]:
+                    continue
+                if sha256_hex(str(cand_numbers[j])) == digests[j]:
+                    row = cand_rows[j]
+                else:  # another number shares the 60-bit prefix: look at all of them
+                    row = self._row_of_hash(digests[j])
+                if row >= 0:
+                    rows[i] = row
+                    numbers[i] = self.msisdn[row]
         return Resolved(rows, numbers, kind)
 
     def answer_many(self, queries: Sequence[object], sinces: Sequence[object]) -> Answers:
         """Answer every (query, since) pair in order; bad rows get an `error`, never an exception."""
         n = len(queries)
         res = self.resolve(queries)
-        since_days = np.zeros(n, dtype=np.int32)
-        error: list = [None] * n
-        cache: dict = {}
-        for i, s in enumerate(sinces):
-            if res.kind[i] == "invalid":
-                error[i] = BAD_NUMBER
-                continue
-            day = cache.get(s) if isinstance(s, str) else None
-            if day is None:
-                try:
-                    day = rules.parse_since(s)
-                except ValueError as e:
-                    error[i] = f"since: {e}"
-                    continue
-                cache[s] = day
-            since_days[i] = day
+        since_days, since_error = _parse_sinces(sinces)
+        error: list = [BAD_NUMBER if k == "invalid" else since_error.get(i) for i, k in enumerate(res.kind)]
         rows = res.row
         known = rows >= 0
         r = np.where(known, rows, 0)
