@@ -184,11 +184,6 @@ def _is_loopback(host: str | None) -> bool:
         return host == "localhost"
 
 
-def _field_of(message: str) -> str | None:
-    head = message.split(":", 1)[0]
-    return head if head and " " not in head else None
-
-
 def create_app(home: Home, *, rate: float = 50.0, burst: int = 100, reload_interval: float = 1.0,
                max_bulk: int = MAX_BULK, store: IndexStore | None = None) -> FastAPI:
     """The check API over `home`. Raises SnapshotError (one line) when there is nothing to serve."""

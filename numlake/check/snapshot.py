@@ -266,6 +266,8 @@ def _filter_for(queries: Iterable[object]) -> str | None:
     """A WHERE clause selecting just the rows these queries can hit (None: none can)."""
     numbers, prefixes = set(), set()
     for q in queries:
+        if isinstance(q, int) and not isinstance(q, bool):
+            q = str(q)
         if not isinstance(q, str):
             continue
         n = normalize(q)

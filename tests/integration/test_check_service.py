@@ -370,3 +370,44 @@ def test_dashboards_are_served_read_only_and_need_a_key_outside_localhost(home):
         assert remote.get("/health").status_code == 200
         assert remote.get("/openapi.json").json()["paths"].keys() >= {
             "/v1/reassigned", "/v1/reassigned/bulk", "/number-recycling/v0/check", "/health"}
+
+
+def test_a_small_jsonl_file_with_numbers_as_json_numbers_is_answered(home, capsys, tmp_path):
+    # guards the small-file path, which reads only the snapshot rows the queries can hit
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"msisdn": 13900000002, "since": "2024-10-01"}\n')
+    rc, out, _ = run_cli(["check", "--file", str(src), "--home", str(home.root)], capsys)
+    assert rc == 0 and json.loads(out)["answer"] == "no"
+
+
+def test_numlake_serve_answers_over_real_http_on_localhost(home, tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    import httpx
+
+    _, token = KeyStore(home).create("HTTP")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code = ("import sys; from numlake import cli; cli.COMMAND_MODULES = ('numlake.check.command',); "
+            "sys.exit(cli.main(sys.argv[1:]))")
+    proc = subprocess.Popen([sys.executable, "-c", code, "serve", "--home", str(home.root), "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=Path(__file__).resolve().parents[2])
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                assert proc.poll() is None and time.time() < deadline, proc.stderr.read().decode()
+                time.sleep(0.2)
+        r = httpx.get(f"http://127.0.0.1:{port}/v1/reassigned", params={"msisdn": "13900000001", "since": "2024-06-01"},
+                      headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200 and r.json()["answer"] == "no"
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    assert "13900000001" not in err.decode()
