@@ -130,7 +130,7 @@ class DeliveryReader:
             try:
                 text = decoder.decode(data, final=final)
             except UnicodeDecodeError as e:
-                at = line_no + carry.count("\n")
+                at = line_no + carry.count("\n") + data[: e.start].count(b"\n")
                 try:  # the gzip layer may still be broken: that is the more basic problem
                     while stream.read(RAW_CHUNK):
                         pass

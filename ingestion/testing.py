@@ -102,3 +102,40 @@ def write_delivery(landing: Path, source: Source, feed: str, business_date: dt.d
 def _count(raw: bytes, source: Source) -> int:
     lines = [ln for ln in raw.decode(source.encoding, "replace").lstrip("\ufeff").split("\n") if ln.strip()]
     return len(lines) - (1 if source.format == "csv" and source.header != "none" and lines else 0)
+
+
+def source(id: str = "CM-GD", **dialect) -> Source:
+    """A registry entry with sensible defaults for tests (utf-8 csv, English, iso)."""
+    kind = dialect.pop("kind", "portal" if id == "PORTAL" else "carrier")
+    base = dict(id=id, name=f"source {id}", kind=kind, carrier="none" if kind == "portal" else "CM",
+                province="NAT", format="csv", encoding="utf-8", delimiter=",", header="en", codes="en",
+                time_format="iso", compression="none")
+    base.update(dialect)
+    return Source(**base)
+
+
+def write_registry(path: Path, sources: list[Source]) -> Path:
+    import yaml
+
+    entries = [{"id": s.id, **{k: v for k, v in s.as_row().items() if k != "source_id"}} for s in sources]
+    Path(path).write_text(yaml.safe_dump({"sources": entries}, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return Path(path)
+
+
+def lake_rows(home, what: str) -> list[dict]:
+    """Rows of a lake table for assertions: a feed name, ``rejects`` or ``file_loads``."""
+    import duckdb
+
+    lake = Path(home.lake)
+    if what == "file_loads":
+        glob = lake / "_meta" / "file_loads.parquet"
+    elif what == "rejects":
+        glob = lake / "_rejects" / "**" / "*.parquet"
+    else:
+        glob = lake / what / "**" / "*.parquet"
+    con = duckdb.connect(config={"threads": 1})
+    cur = con.execute(f"SELECT * FROM read_parquet('{glob.as_posix()}', union_by_name=true)")
+    names = [d[0] for d in cur.description]
+    rows = [dict(zip(names, r)) for r in cur.fetchall()]
+    con.close()
+    return rows
