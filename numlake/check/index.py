@@ -3,7 +3,7 @@
 A lookup is a binary search (``np.searchsorted``) on the sorted 11-digit numbers, or on the
 sorted 60-bit prefixes of their SHA-256 for hashed queries (a prefix hit is confirmed by
 hashing the candidate number, so prefix collisions cannot give a wrong answer). Ten million
-numbers take about 40 bytes each. Numbers the platform knows no tenure of are simply absent:
+numbers take about 50 bytes each in memory. Numbers the platform knows no tenure of are simply absent:
 RULES 6 answers `no_data` for them whatever else is known.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from numlake.check import rules
 from numlake.msisdn import SHA256_RE, normalize, sha256_hex
 
-# Columns of the snapshot file (see snapshot.INDEX_SQL), in this order.
+# Columns of the snapshot file (snapshot.INDEX_SQL); `hash_rank` is optional.
 COLUMNS = ("msisdn", "sha256_prefix", "open_start", "last_end", "first_event", "coverage", "tenures")
 _DATE_COLUMNS = ("open_start", "last_end", "first_event", "coverage")
 _SENTINEL = {"open_start": rules.NO_OPEN, "last_end": rules.NO_END}
@@ -159,6 +159,9 @@ class CheckIndex:
     """Read-only lookup structure built from a snapshot table (columns `COLUMNS`)."""
 
     def __init__(self, table: pa.Table, as_of: str, meta: dict | None = None):
+        missing = [c for c in COLUMNS if c not in table.column_names]
+        if missing:
+            raise ValueError(f"check index: missing columns {missing}")
         self.as_of = as_of
         self.meta = dict(meta or {})
         self.msisdn = self._column(table, "msisdn", np.int64)

@@ -311,8 +311,13 @@ def load_current(home: Home, only: list | None = None) -> CheckIndex | None:
                         con.close()
         except (FileNotFoundError, duckdb.IOException):
             continue  # switched and collected between reading CURRENT and opening it
+        except (ValueError, KeyError, OSError, pa.ArrowException, duckdb.Error) as e:
+            raise SnapshotError(f"check snapshot {d} is unreadable: {str(e).splitlines()[0] if str(e) else e!r}") from None
         meta["source"] = "snapshot"
-        return CheckIndex(table, meta["as_of"], meta)
+        try:
+            return CheckIndex(table, meta["as_of"], meta)
+        except (ValueError, KeyError, pa.ArrowException) as e:
+            raise SnapshotError(f"check snapshot {d} is unusable: {e}") from None
     raise SnapshotError(f"the check snapshot under {home.snapshots} keeps changing; retry")
 
 

@@ -411,3 +411,10 @@ def test_numlake_serve_answers_over_real_http_on_localhost(home, tmp_path):
         proc.terminate()
         _, err = proc.communicate(timeout=30)
     assert "13900000001" not in err.decode()
+
+
+def test_a_damaged_snapshot_is_a_one_line_error_not_a_traceback(home, capsys):
+    current = home.snapshots / snapshot.current_stamp(home)
+    (current / "index.parquet").write_bytes(b"not parquet")
+    rc, out, err = run_cli(["check", "13900000001", "--since", "2024-01-01", "--home", str(home.root)], capsys)
+    assert rc == 2 and out == "" and "unreadable" in err and err.count("\n") == 1
