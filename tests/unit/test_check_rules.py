@@ -136,3 +136,20 @@ def test_decide_is_the_rule_on_arrays():
         coverage=[day("2020-01-01"), day("2024-01-01"), day("2024-01-02"), day("2024-02-01")],
     )
     assert [rules.ANSWERS[c] for c in got] == ["no_data", "no", "no_data", "no_data"]
+
+
+def test_the_vectorised_bulk_path_agrees_with_single_lookups():
+    # guards the fast paths taken only for large inputs (plain numbers, sorted searches, date factorising)
+    import random
+
+    rnd = random.Random(3)
+    shapes = [lambda n: n, lambda n: "+86" + n, lambda n: f"{n[:3]}-{n[3:7]}-{n[7:]}", sha256_hex,
+              lambda n: n[:10], lambda n: None]
+    known = ["13900000001", "13900000002", "13900000003", "13711112222"]
+    dates = ["2019-05-19", "2020-01-01", "2023-11-30", "2024-03-05", "2024-04-15", "2024-06-01", "2024-13-01", None]
+    queries = [rnd.choice(shapes)(rnd.choice(known)) for _ in range(6000)]
+    sinces = [rnd.choice(dates) for _ in range(6000)]
+    bulk = INDEX.answer_many(queries, sinces)
+    for i in range(0, 6000, 7):
+        one = INDEX.answer_many([queries[i]], [sinces[i]])
+        assert bulk.record(i) == one.record(0), (queries[i], sinces[i])
