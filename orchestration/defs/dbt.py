@@ -3,7 +3,6 @@
 dbt sources point at the ingestion assets through `meta.dagster.asset_key` in
 `dbt_project/models/sources.yml`, so the lineage graph runs from the landing area to the marts.
 """
-from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
@@ -16,6 +15,12 @@ from orchestration.dbt_support import dbt_executable, ensure_manifest, target_pa
 
 
 class NumlakeTranslator(DagsterDbtTranslator):
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        # Every dbt source is a table of the lake written by the ingestion multi-asset.
+        if dbt_resource_props.get("resource_type") == "source":
+            return dg.AssetKey(["lake", dbt_resource_props["name"]])
+        return super().get_asset_key(dbt_resource_props)
+
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         fqn = dbt_resource_props.get("fqn") or []
         for layer in ("staging", "intermediate", "marts"):

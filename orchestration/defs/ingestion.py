@@ -7,7 +7,6 @@ source across feeds' shared ledger. Per-source status, retries and backfills com
 deliveries, `numlake ingest --source X` re-runs one, and each materialisation carries a
 per-source table of outcomes.
 """
-from __future__ import annotations
 
 import hashlib
 import json
@@ -18,8 +17,10 @@ import dagster as dg
 from orchestration.settings import Settings
 
 FEEDS = ("lifecycle", "complaints", "segments", "orgs", "adoption")
-LEDGER_KEY = dg.AssetKey(["lake", "ledger"])
 FEED_KEYS = {f: dg.AssetKey(["lake", f]) for f in FEEDS}
+LEDGER_KEY = dg.AssetKey(["lake", "file_loads"])
+REJECTS_KEY = dg.AssetKey(["lake", "rejected_records"])
+SOURCES_KEY = dg.AssetKey(["lake", "sources"])
 
 
 class IngestConfig(dg.Config):
@@ -42,8 +43,11 @@ def _per_source_table(result) -> dg.MetadataValue:
                      "(docs/LAKE.md).", kinds={"parquet"})
         for f in FEEDS
     ] + [
-        dg.AssetSpec(LEDGER_KEY, description="Ledger of every data file seen (outcome, reason, row counts), "
-                     "rejected records with raw text, and the registry in force.", kinds={"parquet"}),
+        dg.AssetSpec(LEDGER_KEY, description="Ledger: one row per data file seen, with its outcome, reason "
+                     "and row counts.", kinds={"parquet"}),
+        dg.AssetSpec(REJECTS_KEY, description="Every rejected record of a loaded file, with its reason and "
+                     "raw text.", kinds={"parquet"}),
+        dg.AssetSpec(SOURCES_KEY, description="The source registry in force at the last ingest.", kinds={"parquet"}),
     ],
     can_subset=False,
     pool="lake_writer",
@@ -68,6 +72,8 @@ def ingest_deliveries(context: dg.AssetExecutionContext, config: IngestConfig):
     for f in FEEDS:
         yield dg.MaterializeResult(asset_key=FEED_KEYS[f], metadata={"files_processed": common["files_processed"]})
     yield dg.MaterializeResult(asset_key=LEDGER_KEY, metadata=common)
+    yield dg.MaterializeResult(asset_key=REJECTS_KEY, metadata={"records_rejected": common["records_rejected"]})
+    yield dg.MaterializeResult(asset_key=SOURCES_KEY)
 
 
 @dg.asset_check(asset=LEDGER_KEY, description="Per LOADED file: rows declared = rows loaded + rows rejected; "

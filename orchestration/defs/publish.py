@@ -1,5 +1,4 @@
 """What the warehouse feeds once it is built: the dashboard site and the check service's snapshot."""
-from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
