@@ -140,6 +140,8 @@ class _Run:
         con = self.con
         started = state.now_cst()
         self.lake.mkdir(parents=True, exist_ok=True)
+        for leftover in [*self.home.ingest_state.parent.glob(".*.tmp"), *self.home.quarantine.glob("**/.*.tmp")]:
+            leftover.unlink()
         missing = reconcile(con, self.lake)
         self.result.violations += self._heal(missing)
         lake.ensure_schema_files(con, self.lake)
@@ -549,6 +551,9 @@ def reconcile(con: duckdb.DuckDBPyConnection, lake_root: Path) -> list[Path]:
         expected.add(lake.data_path(lake_root, feed, source_id, stem))
         if rej:
             expected.add(lake.rejects_path(lake_root, feed, source_id, stem))
+    for folder in (lake_root / "_meta", lake_root / "_rejects", *(lake_root / f for f in FEEDS)):
+        for leftover in folder.glob(".*.tmp") if folder.is_dir() else ():
+            leftover.unlink()
     present = set(lake.existing_delivery_files(lake_root))
     for p in sorted(present - expected):
         log.warning("removing lake file not backed by the ledger: %s", p)
