@@ -9,6 +9,7 @@ RULES 6 answers `no_data` for them whatever else is known.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -23,6 +24,8 @@ COLUMNS = ("msisdn", "sha256_prefix", "open_start", "last_end", "first_event", "
 _DATE_COLUMNS = ("open_start", "last_end", "first_event", "coverage")
 _SENTINEL = {"open_start": rules.NO_OPEN, "last_end": rules.NO_END}
 _VALID_SECOND = frozenset("3456789")
+ARRAYS = ("msisdn", "sha_prefix", "open_start", "last_end", "first_event", "coverage", "tenures",
+          "hash_order", "hash_sorted")
 
 BAD_NUMBER = "msisdn: not a valid number (INTERCHANGE 2.3 shapes) nor a lowercase hex SHA-256"
 
@@ -191,6 +194,24 @@ class CheckIndex:
         else:
             self.hash_order = np.argsort(self.sha_prefix, kind="stable")
         self.hash_sorted = self.sha_prefix[self.hash_order]
+
+    def save_arrays(self, folder: Path) -> None:
+        """Write the in-memory arrays as .npy files: loading them is a copy, not a decode."""
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in ARRAYS:
+            np.save(folder / f"{name}.npy", getattr(self, name), allow_pickle=False)
+
+    @classmethod
+    def from_arrays(cls, folder: Path, as_of: str, meta: dict | None = None) -> "CheckIndex":
+        """The index `save_arrays` wrote (what readers of a published snapshot use)."""
+        self = cls.__new__(cls)
+        self.as_of = as_of
+        self.meta = dict(meta or {})
+        for name in ARRAYS:
+            setattr(self, name, np.load(folder / f"{name}.npy", allow_pickle=False))
+        if len({len(getattr(self, name)) for name in ARRAYS}) != 1:
+            raise ValueError(f"check index arrays in {folder} have different lengths")
+        return self
 
     @staticmethod
     def _column(table: pa.Table, name: str, dtype) -> np.ndarray:

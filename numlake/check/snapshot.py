@@ -9,6 +9,9 @@ writes one compact Parquet file, one row per number with a tenure::
                                              open_start, last_end, first_event, coverage DATE,
                                              tenures INTEGER, hash_rank BIGINT (see rules.py
                                              and index.py for their meaning)
+    <home>/snapshots/<stamp>/arrays/*.npy    the same, as the reader's in-memory numpy arrays
+                                             (loading is a copy: a 10M-number index loads in
+                                             well under a second, where decoding Parquet takes ~2 s)
     <home>/snapshots/<stamp>/meta.json       as_of, built_at, published_at, numbers, format
     <home>/snapshots/<stamp>/.lock           readers hold a shared flock while reading
     <home>/snapshots/CURRENT                 the stamp in force (replaced with os.replace)
@@ -41,6 +44,7 @@ from numlake.paths import Home
 FORMAT = "numlake-check-index/1"
 INDEX_FILE = "index.parquet"
 META_FILE = "meta.json"
+ARRAYS_DIR = "arrays"
 LOCK_FILE = ".lock"
 POINTER = "CURRENT"
 DUCKDB_CONFIG = {"threads": 2, "memory_limit": "4GB"}
@@ -171,7 +175,10 @@ def write_snapshot(home: Home, table_sql: str, con, as_of: str, built_at: str | 
             f"copy ({SNAPSHOT_SQL.format(index_sql=table_sql)}) to {_sql_str(tmp / INDEX_FILE)} "
             "(format parquet, compression snappy, row_group_size 1048576)"
         )
-        numbers = pq.ParquetFile(tmp / INDEX_FILE).metadata.num_rows
+        index = CheckIndex(pq.read_table(tmp / INDEX_FILE), as_of)
+        index.save_arrays(tmp / ARRAYS_DIR)
+        numbers = len(index)
+        del index
         meta = {
             "format": FORMAT,
             "stamp": stamp,
@@ -301,6 +308,9 @@ def load_current(home: Home, only: list | None = None) -> CheckIndex | None:
         try:
             with reading(d):
                 meta = json.loads((d / META_FILE).read_text())
+                if only is None and (d / ARRAYS_DIR).is_dir():
+                    meta["source"] = "snapshot"
+                    return CheckIndex.from_arrays(d / ARRAYS_DIR, meta["as_of"], meta)
                 if only is None:
                     table = pq.read_table(d / INDEX_FILE)
                 else:
