@@ -184,6 +184,28 @@ def _is_loopback(host: str | None) -> bool:
         return host == "localhost"
 
 
+def _mount_docs(app: FastAPI) -> None:
+    """/docs with Swagger UI served from the local `swagger-ui-bundle-v2` package when installed:
+    FastAPI's default loads it from a CDN, which renders a blank page offline."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    assets = {}
+    try:
+        import swagger_ui_bundle
+        from starlette.staticfiles import StaticFiles
+
+        app.mount("/docs-assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
+        assets = {"swagger_js_url": "/docs-assets/swagger-ui-bundle.js",
+                  "swagger_css_url": "/docs-assets/swagger-ui.css",
+                  "swagger_favicon_url": "/docs-assets/favicon-32x32.png"}
+    except ImportError:
+        pass
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs():
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} - API docs", **assets)
+
+
 def create_app(home: Home, *, rate: float = 50.0, burst: int = 100, reload_interval: float = 1.0,
                max_bulk: int = MAX_BULK, store: IndexStore | None = None) -> FastAPI:
     """The check API over `home`. Raises SnapshotError (one line) when there is nothing to serve."""
@@ -215,7 +237,10 @@ def create_app(home: Home, *, rate: float = 50.0, burst: int = 100, reload_inter
             "(`numlake keys create ORG`) and is audited with a salted hash of each number."
         ),
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    _mount_docs(app)
     app.state.store, app.state.keys, app.state.audit, app.state.limiter = store, keys, audit, limiter
 
     def error_body(e: ApiError, camara: bool) -> dict:

@@ -418,3 +418,13 @@ def test_a_damaged_snapshot_is_a_one_line_error_not_a_traceback(home, capsys):
     (current / "index.parquet").write_bytes(b"not parquet")
     rc, out, err = run_cli(["check", "13900000001", "--since", "2024-01-01", "--home", str(home.root)], capsys)
     assert rc == 2 and out == "" and "unreadable" in err and err.count("\n") == 1
+
+
+def test_the_openapi_docs_page_loads_nothing_from_the_internet(home):
+    pytest.importorskip("swagger_ui_bundle")
+    with TestClient(create_app(home, reload_interval=0), client=LOCAL) as client:
+        page = client.get("/docs")
+        assert page.status_code == 200 and "swagger-ui-bundle.js" in page.text
+        assert not re.search(r"(src|href)=\"https?://", page.text)
+        assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
+        assert client.get("/openapi.json").json()["info"]["title"] == "numlake check"
