@@ -55,13 +55,18 @@ def build_synthetic_warehouse(home: Home, numbers: int, seed: int = 7) -> dict:
     con.execute(f"select setseed({seed / 100})")
     con.execute(f"""
         create temp table n as
-        select i, cast({BASE} + i * {STRIDE} as varchar) as msisdn,
-               case when r < 0.70 then 1 when r < 0.92 then 2 else 3 end as k,
-               timestamp '2012-01-01 00:00:00' + to_days(cast(floor(random() * 4000) as integer))
+        select i, msisdn, k,
+               -- the last tenure starts by 2024-11: some numbers start after their source's
+               -- coverage start, most long before it (onboarding snapshot)
+               timestamp '2012-01-01 00:00:00' + to_days(cast(floor(random() * (4700 - (k - 1) * 700)) as integer))
                    + to_seconds(cast(floor(random() * 86400) as integer)) as first_start,
                random() < 0.85 as last_open,
                random() < 0.5 as implicit_gap
-        from (select i, random() as r from range({numbers}) t(i))
+        from (
+            select i, cast({BASE} + i * {STRIDE} as varchar) as msisdn,
+                   case when r < 0.70 then 1 when r < 0.92 then 2 else 3 end as k
+            from (select i, random() as r from range({numbers}) t(i))
+        )
     """)
     con.execute("""
         insert into marts.number_tenures
