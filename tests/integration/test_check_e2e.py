@@ -84,6 +84,8 @@ def test_check_answers_on_a_simulated_world_follow_the_ground_truth(tmp_path):
             continue
         ends = [t["end_time"].date().isoformat() for t in truth[n] if t["end_time"] is not None]
         assert (file_row["last_disconnect_date"] or None) == (max(ends) if ends else None), (n, d)
+        if d == summary["as_of"]:  # every loaded event is on or before as_of: never unknown
+            assert file_row["answer"] != "no_data", (n, d)
         if file_row["answer"] != "no_data":
             assert file_row["answer"] == truth_answer(truth[n], dt.date.fromisoformat(d)), (n, d)
     assert checked["no"] > 0 and checked["no_data"] > 0
