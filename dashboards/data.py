@@ -55,6 +55,14 @@ class Warehouse:
     def df(self, sql: str, params: list | None = None) -> pd.DataFrame:
         return self.con.execute(sql, params or []).df()
 
+    def try_df(self, sql: str, params: list | None = None) -> pd.DataFrame | None:
+        """For optional extras only: staging views read the lake by path and may not resolve
+        from here (a copied warehouse, a moved home); then the page says "no data"."""
+        try:
+            return self.df(sql, params)
+        except duckdb.Error:
+            return None
+
 
 @contextmanager
 def open_warehouse(path: Path) -> Iterator[Warehouse]:
@@ -96,39 +104,48 @@ def platform_status(wh: Warehouse) -> dict:
 def sources(wh: Warehouse) -> pd.DataFrame:
     """One row per source: source_id, name, kind, carrier, province.
 
-    The registry is not a published mart, so it is looked for in the warehouse by its columns,
-    then in the lake's ``_meta/sources.parquet`` (docs/LAKE.md); failing both, carrier and
-    province come from ``monthly_number_stats`` and the name is the id. Sources seen only in
-    ``file_loads`` as ``unknown_source`` are not sources and get no page.
+    The registry is not a published mart, so it is looked for in the warehouse by its columns
+    (``name`` or dbt's ``source_name``), then in the lake's ``_meta/sources.parquet`` beside the
+    warehouse (docs/LAKE.md); a source known only from the marts gets its id as its name and
+    carrier and province from ``monthly_number_stats``. Sources seen only in ``file_loads`` as
+    ``unknown_source`` are not sources and get no page.
     """
-    cols = ("source_id", "name", "kind", "carrier", "province")
-    frames = []
-    table = wh.find(("source_id", "name", "kind", "carrier", "province"), ("source",))
-    if table:
-        frames.append(wh.df(f"select {', '.join(cols)} from {table}"))
-    elif wh.lake is not None and (wh.lake / "_meta" / "sources.parquet").is_file():
-        path = str(wh.lake / "_meta" / "sources.parquet")
-        frames.append(wh.df(f"select {', '.join(cols)} from read_parquet(?)", [path]))
-    known = pd.concat(frames) if frames else _empty(*cols)
+    cols = ["source_id", "name", "kind", "carrier", "province"]
+    known = None
+    for name_col in ("name", "source_name"):
+        table = wh.find(("source_id", name_col, "kind", "carrier", "province"), ("source",))
+        if table and known is None:
+            known = wh.try_df(f"select source_id, {name_col} as name, kind, carrier, province from {table}")
+    sources_parquet = wh.lake / "_meta" / "sources.parquet" if wh.lake is not None else None
+    if known is None and sources_parquet is not None and sources_parquet.is_file():
+        known = wh.try_df("select source_id, name, kind, carrier, province from read_parquet(?)",
+                          [str(sources_parquet)])
+    registry_found = known is not None
+    if known is None:
+        known = _empty(*cols)
     extra = []
     if wh.has("marts.monthly_number_stats", "source_id", "carrier", "province"):
         extra.append(wh.df(
             "select source_id, any_value(carrier) carrier, any_value(province) province "
             "from marts.monthly_number_stats group by source_id"
         ))
-    for table, col in (("marts.file_loads", "source_id"), ("marts.source_freshness", "source_id")):
-        if wh.has(table, col):
-            where = " where coalesce(reason, '') <> 'unknown_source'" if table.endswith("file_loads") and wh.has(table, "reason") else ""
-            extra.append(wh.df(f"select distinct source_id from {table}{where}"))
+    if not registry_found and wh.has("marts.file_loads", "source_id"):
+        # A folder outside the registry may hold files still PENDING (reason NULL) beside its
+        # unknown_source quarantines: any unknown_source row rules the id out.
+        where = (" where source_id not in (select source_id from marts.file_loads where reason = 'unknown_source')"
+                 if wh.has("marts.file_loads", "reason") else "")
+        extra.append(wh.df(f"select distinct source_id from marts.file_loads{where}"))
+    if not registry_found and wh.has("marts.source_freshness", "source_id"):
+        extra.append(wh.df("select distinct source_id from marts.source_freshness"))
     if extra:
         seen = pd.concat(extra).dropna(subset=["source_id"]).drop_duplicates("source_id")
         seen = seen[~seen["source_id"].isin(known["source_id"])]
         if len(seen):
-            filler = seen.reindex(columns=list(cols))
+            filler = seen.reindex(columns=cols)
             filler["name"] = filler["source_id"]
-            known = pd.concat([known, filler])
+            known = pd.concat([known.astype(object), filler.astype(object)])
     known = known.drop_duplicates("source_id").sort_values("source_id").reset_index(drop=True)
-    known["name"] = known["name"].fillna(known["source_id"])
+    known["name"] = known["name"].where(known["name"].notna(), known["source_id"])
     return known
 
 

@@ -174,7 +174,9 @@ def build_secondary_on_reassigned(frame: pd.DataFrame) -> go.Figure:
                   secondary_y=True)
     fig.update_layout(barmode="overlay")
     fig.update_yaxes(title_text="投诉（件） complaints", secondary_y=False)
-    fig.update_yaxes(title_text="占比 share", tickformat=".0%", secondary_y=True, rangemode="tozero")
+    top = max([v for v in share if v is not None], default=0)
+    fig.update_yaxes(title_text="占比 share", tickformat=".0%", secondary_y=True, showgrid=False,
+                     range=[0, max(0.1, min(1.0, top * 1.15))])
     return _layout(fig, title, MONTH_AXIS, None, height=400)
 
 
@@ -193,7 +195,7 @@ def build_series_by_group(frame: pd.DataFrame, group: str, value: str, title: st
             mode="lines+markers", hovertemplate=f"{label}<br>%{{x}}<br>%{{y:{fmt}}}<extra></extra>",
         ))
     if percent:
-        fig.update_yaxes(tickformat=".2%")
+        fig.update_yaxes(tickformat=".2%", rangemode="tozero")
     return _layout(fig, title, MONTH_AXIS, y_title)
 
 
@@ -252,7 +254,7 @@ def build_province_tiles(frame: pd.DataFrame, title: str, value_label: str,
                              showscale=False, xgap=4, ygap=4, hovertemplate="%{text}<extra></extra>"))
     fig.add_trace(go.Heatmap(z=z, text=text, texttemplate="%{text}", colorscale="YlOrRd", xgap=4, ygap=4,
                              colorbar=dict(title=dict(text=value_label, side="right"),
-                                           tickformat=".3~%" if percent else ",.0f"),
+                                           tickformat=".3~%" if percent else ",.2~f"),
                              hovertemplate="%{text}<extra></extra>", textfont=dict(size=11)))
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", scaleratio=1)
@@ -368,11 +370,11 @@ def build_deliveries_by_outcome(frame: pd.DataFrame) -> go.Figure:
 
 
 def build_lateness(frame: pd.DataFrame) -> go.Figure:
-    """How many days after the due day each delivery was first seen. Columns: days_late, files.
+    """How many days behind its feed each delivery arrived. Columns: days_late, files.
 
-    A delivery for business date d is due by the end of d + 1 (INTERCHANGE 2.2); 0 is on time.
+    0 is in order; n means deliveries up to n days later had already arrived before it.
     """
-    title = "交付延迟分布 Delivery lateness (days after due date)"
+    title = "交付延迟分布 Delivery lateness (days behind the feed on arrival)"
     if is_empty(frame, "days_late", "files"):
         return no_data_figure(title)
     frame = frame.sort_values("days_late")
@@ -380,7 +382,8 @@ def build_lateness(frame: pd.DataFrame) -> go.Figure:
     fig = go.Figure(go.Bar(x=[int(d) for d in frame["days_late"]], y=[int(v) for v in frame["files"]],
                            marker_color=colours, width=0.8, texttemplate="%{y:,}", textposition="outside",
                            hovertemplate="延迟 %{x} 天 days late<br>%{y:,} 个文件 files<extra></extra>"))
-    return _layout(fig, title, "延迟天数（0 = 按时） days late (0 = on time)", "文件数 files")
+    fig.update_xaxes(dtick=1 if frame["days_late"].max() <= 15 else None)
+    return _layout(fig, title, "延迟天数（0 = 按序到达） days late (0 = in order)", "文件数 files")
 
 
 def build_rejections_by_reason(frame: pd.DataFrame) -> go.Figure:

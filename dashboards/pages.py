@@ -239,7 +239,8 @@ def source_page(data: SiteData, src: dict) -> str:
                                  ("days", "天数 days"), ("refused", "隔离/待定文件 quarantined or pending files"),
                                  ("to_as_of", "持续至 as_of still open")], max_rows=100),
                 chart(F.build_lateness(lateness), lateness.empty),
-                f'<p class="note">迟到文件 late deliveries: {late_total:,}。业务日期 d 的交付应在 d+1 日结束前到达；以平台首次发现时间计 · due by the end of d+1, measured by when ingestion first saw the file.</p>',
+                f'<p class="note">迟到文件 late deliveries: {late_total:,}。到达时同一数据流已有更晚业务日期的交付即为迟到，延迟天数 = 当时已到达的最晚业务日期 − 本文件业务日期 · '
+                'late: a later business date of the same feed had already arrived; days late = that date minus this file\'s.</p>',
                 table(late_files, [("file_name", "文件 file"), ("feed", "数据类型 feed"), ("business_date", "业务日期 business date"),
                                    ("first_seen_at", "首次发现 first seen (CST)"), ("days_late", "迟到天数 days late"),
                                    ("outcome", "结果 outcome")]) if len(late_files) else "",

@@ -142,7 +142,8 @@ def laggard_orgs(wh: Warehouse, as_of, limit: int = 20) -> pd.DataFrame:
     reports = wh.find(("org_id", "segment", "status", "checked_time"), ("adoption",))
     if as_of is None or not orgs or not reports or not wh.has("marts.segment_adoption", "segment", "opened_date"):
         return _empty(*cols)
-    return wh.df(f"""
+    order = ("(checked_time, load_order, line_no)" if wh.has(reports, "load_order", "line_no") else "checked_time")
+    frame = wh.try_df(f"""
         with seg as (
             select distinct segment from marts.segment_adoption
             where opened_date <= ?::date - interval 90 day),
@@ -150,7 +151,7 @@ def laggard_orgs(wh: Warehouse, as_of, limit: int = 20) -> pd.DataFrame:
             select org_id, any_value(org_name) as org_name, any_value(org_type) as org_type
             from {orgs} group by org_id),
         latest as (
-            select org_id, segment, arg_max(status, checked_time) as status
+            select org_id, segment, arg_max(status, {order}) as status
             from {reports} where checked_time < ?::date + interval 1 day group by all)
         select o.org_id, o.org_name, o.org_type,
                count(*) filter (where coalesce(l.status, 'UNSUPPORTED') <> 'SUPPORTED') as unsupported,
@@ -161,6 +162,7 @@ def laggard_orgs(wh: Warehouse, as_of, limit: int = 20) -> pd.DataFrame:
         left join latest l on l.org_id = o.org_id and l.segment = s.segment
         group by all having unsupported > 0
         order by unsupported desc, o.org_id limit {int(limit)}""", [as_of, as_of])
+    return frame if frame is not None else _empty(*cols)
 
 
 def deliveries_by_outcome(wh: Warehouse) -> pd.DataFrame:
@@ -202,26 +204,39 @@ def delivery_gaps(wh: Warehouse, as_of) -> pd.DataFrame:
         group by r.source_id, r.feed, r.grp order by 1, 2, 3""", [as_of, as_of, as_of])
 
 
+_ARRIVALS = """
+    select * from (
+        select source_id, feed, file_name, business_date, seq, first_seen_at, outcome,
+               greatest(coalesce(max(business_date) over (
+                   partition by source_id, feed order by first_seen_at, business_date, seq
+                   rows between unbounded preceding and 1 preceding) - business_date, 0), 0) as days_late
+        from marts.file_loads
+        where business_date is not null and first_seen_at is not null and outcome <> 'PENDING')
+    where seq = 1"""
+
+
 def lateness(wh: Warehouse) -> pd.DataFrame:
-    """Days each delivery was first seen after its due day (the end of business date + 1)."""
-    if not wh.has("marts.file_loads", "source_id", "business_date", "first_seen_at"):
+    """How many days behind its feed each delivery arrived.
+
+    A delivery is late when a later business date of the same source and feed had already been
+    seen before it; `days_late` is that latest date minus its own. Only first deliveries
+    (sequence 01) are judged, a redelivery is late by nature; a PENDING file is still
+    uploading and moves no frontier. Measured on arrival order,
+    not on the wall clock, so a backfill that ingests a year at once counts nothing as late
+    while a file that turns up after its successors does (INTERCHANGE 2.2).
+    """
+    if not wh.has("marts.file_loads", "source_id", "feed", "business_date", "seq", "first_seen_at"):
         return _empty("source_id", "days_late", "files")
-    return wh.df("""
-        select source_id, greatest(cast(first_seen_at as date) - business_date - 1, 0) as days_late,
-               count(*) as files
-        from marts.file_loads where business_date is not null and first_seen_at is not null
-        group by all order by 1, 2""")
+    return wh.df(f"""
+        select source_id, days_late, count(*) as files from ({_ARRIVALS}) group by all order by 1, 2""")
 
 
 def late_files(wh: Warehouse, limit: int = 15) -> pd.DataFrame:
     cols = ("source_id", "file_name", "feed", "business_date", "first_seen_at", "days_late", "outcome")
-    if not wh.has("marts.file_loads", "source_id", "business_date", "first_seen_at", "file_name"):
+    if not wh.has("marts.file_loads", "source_id", "feed", "business_date", "seq", "first_seen_at", "file_name"):
         return _empty(*cols)
     return wh.df(f"""
-        select source_id, file_name, feed, business_date, first_seen_at,
-               cast(first_seen_at as date) - business_date - 1 as days_late, outcome
-        from marts.file_loads
-        where business_date is not null and cast(first_seen_at as date) - business_date - 1 > 0
+        select {", ".join(cols)} from ({_ARRIVALS}) where days_late > 0
         qualify row_number() over (partition by source_id order by days_late desc, file_name) <= {int(limit)}
         order by source_id, days_late desc, file_name""")
 

@@ -45,7 +45,9 @@ def benchmark_sources(n: int = 105) -> list[tuple]:
 
 def make_warehouse(path: Path, sources: list[tuple] | None = None, days: int = 60,
                    as_of: date = date(2025, 6, 30), seed: float = 0.42) -> Path:
-    """Create `path` (a DuckDB file) with schema `marts` and a registry table in `staging`."""
+    """Create `path` (a DuckDB file): schema `marts`, plus the registry, organisations and
+    adoption reports where the dbt project keeps them (`staging.stg_lake__sources`,
+    `intermediate.int_orgs__current`, `staging.stg_lake__adoption`)."""
     path = Path(path)
     if path.exists():
         path.unlink()
@@ -54,10 +56,10 @@ def make_warehouse(path: Path, sources: list[tuple] | None = None, days: int = 6
     con = duckdb.connect(str(path), config={"threads": 2, "memory_limit": "2GB"})
     try:
         con.execute(f"select setseed({seed})")
-        con.execute("create schema marts; create schema staging")
-        con.execute("create table staging.stg_sources (source_id varchar, name varchar, kind varchar, "
+        con.execute("create schema marts; create schema staging; create schema intermediate")
+        con.execute("create table staging.stg_lake__sources (source_id varchar, source_name varchar, kind varchar, "
                     "carrier varchar, province varchar, format varchar)")
-        con.executemany("insert into staging.stg_sources values (?, ?, ?, ?, ?, 'csv')", sources)
+        con.executemany("insert into staging.stg_lake__sources values (?, ?, ?, ?, ?, 'csv')", sources)
         con.execute(f"create table marts.platform_status as select date '{as_of}' as as_of, "
                     f"timestamp '{as_of + timedelta(days=1)} 02:10:00' as built_at")
         _file_loads(con, first, as_of)
@@ -77,11 +79,11 @@ def _file_loads(con, first: date, as_of: date) -> None:
         with days as (select unnest(generate_series(date '{first}', date '{as_of}', interval 1 day))::date as d),
         daily as (
             select s.source_id, f.feed, d.d as business_date, random() as r, random() as lag
-            from staging.stg_sources s, days d, (values ('lifecycle'), ('complaints')) f(feed)
+            from staging.stg_lake__sources s, days d, (values ('lifecycle'), ('complaints')) f(feed)
             where s.kind <> 'portal'),
         portal as (
             select s.source_id, f.feed, d.d as business_date, random() as r, random() as lag
-            from staging.stg_sources s, days d, (values ('orgs'), ('adoption')) f(feed)
+            from staging.stg_lake__sources s, days d, (values ('orgs'), ('adoption')) f(feed)
             where s.kind = 'portal' and random() < 0.15),
         picked as (
             select * from daily where r >= 0.015
@@ -157,7 +159,7 @@ def _monthly(con, first: date, as_of: date) -> None:
                (30 + floor(random() * 120))::bigint as recycled,
                floor(random() * 40)::bigint as ports_in, floor(random() * 40)::bigint as ports_out,
                null::double as recycle_rate
-        from months m, staging.stg_sources s where s.kind <> 'portal'""")
+        from months m, staging.stg_lake__sources s where s.kind <> 'portal'""")
     con.execute("update marts.monthly_number_stats set recycle_rate = recycled / in_service_start")
     con.execute("""
         create table marts.monthly_complaints as
@@ -184,22 +186,23 @@ def _findings(con, first: date, as_of: date) -> None:
                timestamp '{first}' + to_seconds((i * 7919 * 613) % ({(as_of - first).days} * 86400)) as event_time
         from range(400) t(i)
         join (select source_id, row_number() over (order by source_id) - 1 as k, count(*) over () as n
-              from staging.stg_sources where kind <> 'portal') s on s.k = i % s.n""")
+              from staging.stg_lake__sources where kind <> 'portal') s on s.k = i % s.n""")
 
 
 def _adoption(con, as_of: date) -> None:
     con.execute(f"""
-        create table staging.stg_orgs as
+        create table intermediate.int_orgs__current as
         select 'ORG' || lpad(i::varchar, 3, '0') as org_id,
                (['招商银行', '支付宝', '微信', '工商银行', '某某金融APP', '京东支付'])[1 + (i % 6)::integer] || i as org_name,
                (['BANK', 'PAYMENT', 'APP'])[1 + (i % 3)::integer] as org_type, date '2024-01-01' as joined_date
         from range(30) t(i)""")
     con.execute(f"""
-        create table staging.stg_adoption as
+        create table staging.stg_lake__adoption as
         select o.org_id, s.segment,
                case when random() < 0.75 then 'SUPPORTED' else 'UNSUPPORTED' end as status,
-               date '{as_of}' - interval (floor(random() * 200)) day as checked_time
-        from staging.stg_orgs o, (values ('192'), ('1740'), ('1349')) s(segment)""")
+               date '{as_of}' - interval (floor(random() * 200)) day as checked_time,
+               row_number() over () as load_order, 2 as line_no
+        from intermediate.int_orgs__current o, (values ('192'), ('1740'), ('1349')) s(segment)""")
     con.execute(f"""
         create table marts.segment_adoption as
         with seg(segment, segment_type, opened_date, source_id, vc) as (

@@ -174,7 +174,7 @@ def test_source_names_come_from_the_lake_registry_when_the_warehouse_has_none(tm
     home = tmp_path
     wh = make_warehouse(home / "warehouse.duckdb", days=10)
     with duckdb.connect(str(wh)) as con:
-        con.execute("drop table staging.stg_sources")
+        con.execute("drop table staging.stg_lake__sources")
     (home / "lake" / "_meta").mkdir(parents=True)
     with duckdb.connect() as con:
         con.execute("copy (select * from (values ('CM-GD', '中国移动广东公司', 'carrier', 'CM', 'GD')) "
@@ -202,3 +202,51 @@ def test_numlake_dashboards_builds_into_the_home(warehouse, tmp_path, capsys):
     assert args.func(args) == 0
     assert (home / "dashboards" / "index.html").is_file()
     assert "dashboards:" in capsys.readouterr().out
+
+
+def test_a_staging_view_whose_lake_is_gone_does_not_break_the_build(tmp_path):
+    wh = make_warehouse(tmp_path / "warehouse.duckdb", days=10)
+    registry = tmp_path / "moved" / "sources.parquet"
+    registry.parent.mkdir()
+    with duckdb.connect(str(wh)) as con:
+        con.execute(f"copy (select * from staging.stg_lake__sources) to '{registry}' (format parquet)")
+        con.execute("drop table staging.stg_lake__sources")
+        con.execute(f"create view staging.stg_lake__sources as select * from read_parquet('{registry}')")
+    registry.unlink()
+    build_site(wh, tmp_path / "dashboards")
+    assert (tmp_path / "dashboards" / "sources" / "CM-GD.html").is_file()
+
+
+def _ledger(tmp_path, rows) -> Path:
+    wh = tmp_path / "ledger.duckdb"
+    with duckdb.connect(str(wh)) as con:
+        con.execute("create schema marts")
+        con.execute("create table marts.file_loads (source_id varchar, feed varchar, business_date date, seq int, "
+                    "file_name varchar, outcome varchar, reason varchar, rows_declared int, rows_loaded int, "
+                    "rows_rejected int, first_seen_at timestamp)")
+        con.executemany("insert into marts.file_loads values (?, 'lifecycle', ?, ?, ?, ?, null, 1, 1, 0, ?)", rows)
+    return wh
+
+
+def test_a_delivery_is_late_by_how_far_its_feed_had_moved_on_when_it_arrived(tmp_path):
+    from dashboards.data import open_warehouse
+    from dashboards.queries import late_files, lateness
+    wh = _ledger(tmp_path, [
+        ("A", "2025-03-01", 1, "a1", "LOADED", "2025-03-02 02:00"),
+        ("A", "2025-03-03", 1, "a3", "LOADED", "2025-03-04 02:00"),
+        ("A", "2025-03-04", 1, "a4", "LOADED", "2025-03-05 02:00"),
+        ("A", "2025-03-02", 1, "a2", "LOADED", "2025-03-06 02:00"),   # two later dates came first
+        ("A", "2025-03-01", 2, "a1b", "LOADED", "2025-03-07 02:00"),  # a redelivery is not "late"
+        ("A", "2025-03-09", 2, "a9", "PENDING", "2025-03-01 01:00"),  # still uploading: moves nothing
+    ])
+    with open_warehouse(wh) as w:
+        assert dict(zip(lateness(w)["days_late"], lateness(w)["files"])) == {0: 3, 2: 1}
+        assert list(late_files(w)["file_name"]) == ["a2"]
+
+
+def test_a_backfill_that_sees_every_date_at_once_in_order_counts_nothing_late(tmp_path):
+    from dashboards.data import open_warehouse
+    from dashboards.queries import lateness
+    wh = _ledger(tmp_path, [("A", f"2025-03-0{d}", 1, f"a{d}", "LOADED", "2026-11-30 09:00") for d in range(1, 8)])
+    with open_warehouse(wh) as w:
+        assert lateness(w)["days_late"].tolist() == [0]
