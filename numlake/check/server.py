@@ -272,7 +272,7 @@ def create_app(home: Home, *, rate: float = 50.0, burst: int = 100, reload_inter
         log.error("internal error on %s: %s", request.url.path, mask_text(repr(e)))
         return JSONResponse({"detail": "internal error", "field": None}, status_code=500)
 
-    def authorize(request: Request,
+    async def authorize(request: Request,
                   cred: HTTPAuthorizationCredentials | None = Depends(bearer),
                   header_key: str | None = Depends(api_key_header)) -> ApiKey:
         token = header_key or (cred.credentials if cred else None)
