@@ -1,8 +1,9 @@
 -- Catches records of superseded or quarantined files left in the lake, and loaded records that
 -- went missing: per file, the rows the lake holds must equal the ledger's rows_loaded, and
--- only LOADED files may have rows.
+-- only LOADED files may have rows. Lifecycle rows are counted in the replayed history, which
+-- must hold exactly the lake's records (this also catches drift of its incremental updates).
 with lake as (
-    select 'lifecycle' as feed, source_id, file_name, count(*) as n from {{ ref('stg_lake__lifecycle') }} group by 1, 2, 3
+    select 'lifecycle' as feed, source_id, file_name, count(*) as n from {{ ref('int_number_events__replayed') }} group by 1, 2, 3
     union all
     select 'complaints', source_id, file_name, count(*) from {{ ref('stg_lake__complaints') }} group by 1, 2, 3
     union all

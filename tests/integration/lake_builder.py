@@ -216,9 +216,10 @@ def dbt_env(lake: Path, warehouse: Path) -> dict[str, str]:
     return env
 
 
-def run_dbt(args: list[str], lake: Path, warehouse: Path, work: Path) -> subprocess.CompletedProcess:
+def run_dbt(args: list[str], lake: Path, warehouse: Path, work: Path,
+            project_dir: Path = DBT_PROJECT_DIR) -> subprocess.CompletedProcess:
     """Run the venv's dbt on the project with its artefacts and logs under `work` (never in the tree)."""
     dbt = str(Path(sys.executable).parent / "dbt")
-    cmd = [dbt, *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+    cmd = [dbt, *args, "--project-dir", str(project_dir), "--profiles-dir", str(project_dir),
            "--target-path", str(work / "target"), "--log-path", str(work / "logs")]
     return subprocess.run(cmd, env=dbt_env(lake, warehouse), capture_output=True, text=True, cwd=work)

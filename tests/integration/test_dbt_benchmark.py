@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lake_builder import FEED_SCHEMAS, run_dbt, write_lake  # noqa: E402
+from lake_builder import DBT_PROJECT_DIR, FEED_SCHEMAS, run_dbt, write_lake  # noqa: E402
 
 EVENT_TYPES = "['ACTIVATE','ACTIVATE','ACTIVATE','SUSPEND','SUSPEND','RESUME','KEEP','CANCEL','RECYCLE','PORT_OUT','PORT_IN']"
 
@@ -131,19 +131,23 @@ def run_direct(models, warehouse: Path) -> float:
     return elapsed
 
 
-def benchmark(rows: int, sources: int, days: int, work: Path) -> dict:
+def benchmark(rows: int, sources: int, days: int, work: Path, lake: Path | None = None) -> dict:
+    """Time dbt on a copy of the project (edits to the tree during a long run do not leak in)."""
+    project = work / "dbt_project"
+    shutil.rmtree(project, ignore_errors=True)
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
     t0 = time.perf_counter()
-    lake = build_big_lake(work, rows, sources, days)
+    lake = lake or build_big_lake(work, rows, sources, days)
     result = {"rows": rows, "sources": sources, "days": days, "lake_seconds": round(time.perf_counter() - t0, 1)}
     for step in (["build"], ["run"]):
         wh = work / f"wh_{step[0]}.duckdb"
         t0 = time.perf_counter()
-        proc = run_dbt(step, lake, wh, work)
+        proc = run_dbt(step, lake, wh, work, project)
         result[f"dbt_{step[0]}_seconds"] = round(time.perf_counter() - t0, 1)
         if proc.returncode != 0:
             raise RuntimeError(proc.stdout[-3000:])
     t0 = time.perf_counter()
-    proc = run_dbt(["run"], lake, work / "wh_build.duckdb", work)
+    proc = run_dbt(["run"], lake, work / "wh_build.duckdb", work, project)
     result["dbt_rerun_seconds"] = round(time.perf_counter() - t0, 1)
     result["direct_duckdb_seconds"] = round(run_direct(compiled_models(work / "target"), work / "direct" / "wh_build.duckdb"), 1)
     result["peak_rss_children_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
@@ -173,11 +177,12 @@ if __name__ == "__main__":
     ap.add_argument("--sources", type=int, default=105)
     ap.add_argument("--days", type=int, default=365)
     ap.add_argument("--work", help="keep the lake and warehouses here (default: a temp dir, removed)")
+    ap.add_argument("--lake", help="reuse a lake built by an earlier run instead of generating one")
     a = ap.parse_args()
     work = Path(a.work) if a.work else Path(tempfile.mkdtemp(prefix="numlake-dbt-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        print(json.dumps(benchmark(a.rows, a.sources, a.days, work), indent=1))
+        print(json.dumps(benchmark(a.rows, a.sources, a.days, work, Path(a.lake) if a.lake else None), indent=1))
     finally:
         if not a.work:
             shutil.rmtree(work, ignore_errors=True)

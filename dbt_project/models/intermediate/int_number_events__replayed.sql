@@ -1,119 +1,185 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='msisdn',
+        on_schema_change='fail',
+        post_hook="delete from {{ this }} where file_name not in (select file_name from {{ ref('stg_lake__file_loads') }} where outcome = 'LOADED' and feed = 'lifecycle')"
+    )
+}}
 {#-
-    RULES 1 and 2 replayed with window functions, no recursion. Each step below derives one
-    fact per event from facts of earlier events of the same number:
-    open after the event -> tenure starts -> tenure_seq -> state inside the tenure -> finding.
+    RULES 1 and 2 replayed with window functions, no recursion. Every window below has the same
+    partition (the number) and order (the history's total order), so each level costs one sort;
+    a level only uses facts of the levels before it:
+      1. position, open after / before the event, latest entering source, SUSPENDs so far;
+      2. the open tenure's holder before the event, the last end by CANCEL/RECYCLE;
+      3. tenure starts (explicit or implicit), tenure_seq, the current state segment;
+      4. the current suspension;
+    then the states and the finding of each event are plain expressions.
+
+    Incrementally, only numbers touched since the last build are replayed: those with records
+    in new LOADED deliveries (read from their own Parquet files, not the whole lake) and those
+    with records of deliveries no longer LOADED (superseded). Their whole history is replayed
+    again from the rows already here plus the new ones, and replaces theirs (delete+insert by
+    msisdn); the post-hook drops numbers whose every record was withdrawn.
+    `dbt build --full-refresh` replays everything from the lake.
 -#}
-with events as (
+{% if is_incremental() %}
+    {% set new_paths = new_lifecycle_files(this) %}
+{% endif %}
+
+with
+{% if is_incremental() %}
+loaded_files as (
+    select distinct file_name
+    from {{ ref('stg_lake__file_loads') }}
+    where outcome = 'LOADED' and feed = 'lifecycle'
+),
+
+new_events as (
+    {% if new_paths %}
+    select
+        {{ lifecycle_columns() }}
+    from read_parquet([{% for p in new_paths %}'{{ p }}'{% if not loop.last %}, {% endif %}{% endfor %}])
+    {% else %}
+    select * from {{ ref('stg_lake__lifecycle') }} where false
+    {% endif %}
+),
+
+affected as (
+    select msisdn from new_events
+    union
+    select msisdn from {{ this }} where file_name not in (select file_name from loaded_files)
+),
+
+kept_events as (
+    select source_id, event_id, msisdn, event_type, event_time, subscriber_id,
+        file_name, business_date, seq, line_no, load_order
+    from {{ this }}
+    where msisdn in (select msisdn from affected)
+        and file_name in (select file_name from loaded_files)
+),
+
+lifecycle as (
+    select * from new_events
+    union all
+    select * from kept_events
+),
+
+batch as (
+    select coalesce(max(replay_batch), 0) + 1 as replay_batch from {{ this }}
+),
+{% else %}
+lifecycle as (
+    select * from {{ ref('stg_lake__lifecycle') }}
+),
+
+batch as (
+    select 1 as replay_batch
+),
+{% endif %}
+
+events as (
     select
         *,
         {#- Total order at equal times: PORT_OUT (0) before everything else (1) before PORT_IN (2). -#}
         case event_type when 'PORT_OUT' then 0 when 'PORT_IN' then 2 else 1 end as port_rank
-    from {{ ref('stg_lake__lifecycle') }}
+    from lifecycle
 ),
 
-ordered as (
-    select
-        *,
-        row_number() over (
-            partition by msisdn order by event_time, port_rank, source_id, event_id
-        ) as event_seq
-    from events
-),
-
-openness as (
+level_1 as (
     {#- ACTIVATE and PORT_IN always leave a tenure open; CANCEL and RECYCLE always close it. -#}
     select
         *,
-        coalesce(
-            last_value(
-                case
-                    when event_type in ('ACTIVATE', 'PORT_IN') then true
-                    when event_type in ('CANCEL', 'RECYCLE') then false
-                end ignore nulls
-            ) over (partition by msisdn order by event_seq rows between unbounded preceding and current row),
-            false
-        ) as is_open_after
-    from ordered
+        row_number() over upto as event_seq,
+        coalesce(last_value(
+            case when event_type in ('ACTIVATE', 'PORT_IN') then true when event_type in ('CANCEL', 'RECYCLE') then false end
+            ignore nulls) over upto, false) as is_open_after,
+        coalesce(last_value(
+            case when event_type in ('ACTIVATE', 'PORT_IN') then true when event_type in ('CANCEL', 'RECYCLE') then false end
+            ignore nulls) over before, false) as is_open_before,
+        last_value(case when event_type in ('ACTIVATE', 'PORT_IN') then source_id end ignore nulls) over upto
+            as last_entry_source_id,
+        sum(case when event_type = 'SUSPEND' then 1 else 0 end) over upto as suspends_so_far
+    from events
+    window
+        upto as (partition by msisdn order by event_time, port_rank, source_id, event_id
+                 rows between unbounded preceding and current row),
+        before as (partition by msisdn order by event_time, port_rank, source_id, event_id
+                   rows between unbounded preceding and 1 preceding)
 ),
 
-runs as (
+level_2 as (
+    {#- Inside an open run the tenure's holder is the subscriber of its latest ACTIVATE, or of
+        the PORT_IN that opened it: every ACTIVATE leaves the holder equal to its own. -#}
     select
         *,
-        coalesce(lag(is_open_after) over (partition by msisdn order by event_seq), false) as is_open_before
-    from openness
-),
-
-run_ids as (
-    select
-        *,
-        event_type in ('ACTIVATE', 'PORT_IN') and not is_open_before as opens_run,
-        sum(case when event_type in ('ACTIVATE', 'PORT_IN') and not is_open_before then 1 else 0 end)
-            over (partition by msisdn order by event_seq rows between unbounded preceding and current row)
-            as run_id
-    from runs
-),
-
-holders as (
-    {#- Inside an open run, the tenure's subscriber is that of the latest ACTIVATE, or of the
-        run's opening PORT_IN before any ACTIVATE: every ACTIVATE leaves it equal to its own. -#}
-    select
-        *,
-        last_value(case when event_type = 'ACTIVATE' or opens_run then subscriber_id end ignore nulls)
-            over (partition by msisdn, run_id order by event_seq rows between unbounded preceding and 1 preceding)
-            as holder_before
-    from run_ids
+        is_open_before and event_type in ('CANCEL', 'RECYCLE') as closes_tenure,
+        last_value(
+            case when event_type = 'ACTIVATE' or (event_type = 'PORT_IN' and not is_open_before) then subscriber_id end
+            ignore nulls) over before as holder_before,
+        last_value(case when is_open_before and event_type in ('CANCEL', 'RECYCLE') then event_time end ignore nulls)
+            over before as last_end_before,
+        last_value(case when is_open_before and event_type in ('CANCEL', 'RECYCLE') then event_time end ignore nulls)
+            over upto as last_end_after
+    from level_1
+    window
+        upto as (partition by msisdn order by event_time, port_rank, source_id, event_id
+                 rows between unbounded preceding and current row),
+        before as (partition by msisdn order by event_time, port_rank, source_id, event_id
+                   rows between unbounded preceding and 1 preceding)
 ),
 
 starts as (
     select
         *,
         is_open_before and event_type = 'ACTIVATE' and subscriber_id is distinct from holder_before
-            as is_implicit_start
-    from holders
+            as is_implicit_start,
+        (event_type in ('ACTIVATE', 'PORT_IN') and not is_open_before)
+            or (is_open_before and event_type = 'ACTIVATE' and subscriber_id is distinct from holder_before)
+            as is_tenure_start
+    from level_2
 ),
 
-tenures as (
-    select
-        *,
-        opens_run or is_implicit_start as is_tenure_start,
-        sum(case when opens_run or is_implicit_start then 1 else 0 end)
-            over (partition by msisdn order by event_seq rows between unbounded preceding and current row)
-            as tenure_seq_raw,
-        is_open_before and event_type in ('CANCEL', 'RECYCLE') as closes_tenure
-    from starts
-),
-
-segments as (
+level_3 as (
     {#- A state segment begins at the tenure's start, a KEEP or a RESUME: after a KEEP the
-        number is KEPT; otherwise it is SUSPENDED from the first SUSPEND of the segment on. -#}
+        number is KEPT; otherwise it is SUSPENDED once a SUSPEND follows the segment's start. -#}
     select
         *,
-        first_value(subscriber_id)
-            over (partition by msisdn, tenure_seq_raw order by event_seq) as tenure_subscriber_id,
-        last_value(case when event_type in ('ACTIVATE', 'PORT_IN') then source_id end ignore nulls)
-            over (partition by msisdn, tenure_seq_raw order by event_seq rows between unbounded preceding and current row)
-            as responsible_source_raw,
-        sum(case when is_tenure_start or event_type in ('KEEP', 'RESUME') then 1 else 0 end)
-            over (partition by msisdn, tenure_seq_raw order by event_seq rows between unbounded preceding and current row)
-            as segment_no,
-        last_value(case when is_tenure_start then 'START' when event_type in ('KEEP', 'RESUME') then event_type end ignore nulls)
-            over (partition by msisdn, tenure_seq_raw order by event_seq rows between unbounded preceding and current row)
-            as segment_kind
-    from tenures
+        sum(case when is_tenure_start then 1 else 0 end) over upto as tenure_seq_raw,
+        last_value(case when is_tenure_start then subscriber_id end ignore nulls) over upto as tenure_holder,
+        last_value(case when closes_tenure then holder_before end ignore nulls) over before as last_holder_before,
+        last_value(case when closes_tenure then holder_before end ignore nulls) over upto as last_holder_after,
+        last_value(case when is_tenure_start then 'START' when event_type in ('KEEP', 'RESUME') then event_type end
+            ignore nulls) over upto as segment_kind_after,
+        last_value(case when is_tenure_start then 'START' when event_type in ('KEEP', 'RESUME') then event_type end
+            ignore nulls) over before as segment_kind_before,
+        last_value(case when is_tenure_start or event_type in ('KEEP', 'RESUME') then suspends_so_far end
+            ignore nulls) over upto as segment_suspends_after,
+        last_value(case when is_tenure_start or event_type in ('KEEP', 'RESUME') then suspends_so_far end
+            ignore nulls) over before as segment_suspends_before
+    from starts
+    window
+        upto as (partition by msisdn order by event_time, port_rank, source_id, event_id
+                 rows between unbounded preceding and current row),
+        before as (partition by msisdn order by event_time, port_rank, source_id, event_id
+                   rows between unbounded preceding and 1 preceding)
 ),
 
-suspensions as (
+level_4 as (
+    {#- The current suspension began at the first SUSPEND after the segment's start. -#}
     select
         *,
-        first_value(case when event_type = 'SUSPEND' then event_seq end ignore nulls) over w as suspension_event_seq,
-        first_value(case when event_type = 'SUSPEND' then event_time end ignore nulls) over w as suspension_started_at,
-        first_value(case when event_type = 'SUSPEND' then event_id end ignore nulls) over w as suspension_event_id,
-        first_value(case when event_type = 'SUSPEND' then source_id end ignore nulls) over w as suspension_source_id
-    from segments
-    window w as (
-        partition by msisdn, tenure_seq_raw, segment_no order by event_seq
-        rows between unbounded preceding and current row
-    )
+        last_value(case when event_type = 'SUSPEND' and suspends_so_far = segment_suspends_after + 1 then event_time end
+            ignore nulls) over upto as suspension_started_at,
+        last_value(case when event_type = 'SUSPEND' and suspends_so_far = segment_suspends_after + 1 then event_id end
+            ignore nulls) over upto as suspension_event_id_raw,
+        last_value(case when event_type = 'SUSPEND' and suspends_so_far = segment_suspends_after + 1 then source_id end
+            ignore nulls) over upto as suspension_source_id_raw
+    from level_3
+    window
+        upto as (partition by msisdn order by event_time, port_rank, source_id, event_id
+                 rows between unbounded preceding and current row)
 ),
 
 states as (
@@ -121,28 +187,18 @@ states as (
         *,
         case
             when not is_open_after then null
-            when segment_kind = 'KEEP' then 'KEPT'
-            when suspension_event_seq is not null then 'SUSPENDED'
+            when segment_kind_after = 'KEEP' then 'KEPT'
+            when suspends_so_far > segment_suspends_after then 'SUSPENDED'
             else 'ACTIVE'
         end as tenure_state_after,
-        last_value(case when closes_tenure then event_time end ignore nulls)
-            over (partition by msisdn order by event_seq rows between unbounded preceding and current row)
-            as last_end_after,
-        last_value(case when closes_tenure then tenure_subscriber_id end ignore nulls)
-            over (partition by msisdn order by event_seq rows between unbounded preceding and current row)
-            as last_holder_after
-    from suspensions
-),
-
-before as (
-    select
-        *,
-        lag(tenure_state_after) over w as tenure_state_before,
-        lag(suspension_started_at) over w as suspension_started_before,
-        lag(last_end_after) over w as last_end_before,
-        lag(last_holder_after) over w as last_holder_before
-    from states
-    window w as (partition by msisdn order by event_seq)
+        case
+            when not is_open_before then null
+            when segment_kind_before = 'KEEP' then 'KEPT'
+            when suspends_so_far - case when event_type = 'SUSPEND' then 1 else 0 end > segment_suspends_before
+                then 'SUSPENDED'
+            else 'ACTIVE'
+        end as tenure_state_before
+    from level_4
 ),
 
 labelled as (
@@ -158,11 +214,12 @@ labelled as (
             when last_end_after is not null and event_time < last_end_after + interval 90 day then 'COOLING'
             else 'AVAILABLE'
         end as state_after
-    from before
+    from states
 ),
 
 judged as (
-    {#- RULES 2: at most one finding per event (IDLE_SUSPENDED is raised separately, at as_of). -#}
+    {#- RULES 2: at most one finding per event (IDLE_SUSPENDED is raised separately, at as_of).
+        A RECYCLE is not a SUSPEND, so the suspension in force at it is the one before it. -#}
     select
         *,
         case event_type
@@ -183,7 +240,7 @@ judged as (
                 case
                     when not is_open_before then 'INVALID_TRANSITION'
                     when state_before <> 'SUSPENDED'
-                        or event_time < suspension_started_before + interval 90 day
+                        or event_time < suspension_started_at + interval 90 day
                         then 'PREMATURE_RECYCLE'
                 end
         end as finding_rule
@@ -218,17 +275,18 @@ final as (
             when closes_tenure then event_type
             when is_implicit_start then 'IMPLICIT'
         end as end_reason,
-        case when is_open_after then tenure_subscriber_id end as tenure_subscriber_id,
-        case when is_open_after then responsible_source_raw end as responsible_source_id,
+        case when is_open_after then tenure_holder end as tenure_subscriber_id,
+        case when is_open_after then last_entry_source_id end as responsible_source_id,
         case when tenure_state_after = 'SUSPENDED' then suspension_started_at end as suspended_since,
-        case when tenure_state_after = 'SUSPENDED' then suspension_event_id end as suspension_event_id,
-        case when tenure_state_after = 'SUSPENDED' then suspension_source_id end as suspension_source_id,
+        case when tenure_state_after = 'SUSPENDED' then suspension_event_id_raw end as suspension_event_id,
+        case when tenure_state_after = 'SUSPENDED' then suspension_source_id_raw end as suspension_source_id,
         finding_rule,
         file_name,
         business_date,
         seq,
         line_no,
-        load_order
+        load_order,
+        (select replay_batch from batch) as replay_batch
     from judged
 )
 

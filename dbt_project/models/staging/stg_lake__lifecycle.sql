@@ -4,17 +4,7 @@ with source as (
 
 renamed as (
     select
-        cast(source_id as varchar) as source_id,
-        cast(event_id as varchar) as event_id,
-        cast(msisdn as varchar) as msisdn,
-        upper(cast(event_type as varchar)) as event_type,
-        cast(event_time as timestamp) as event_time,
-        cast(subscriber_id as varchar) as subscriber_id,
-        cast(file_name as varchar) as file_name,
-        cast(business_date as date) as business_date,
-        cast(seq as integer) as seq,
-        cast(line_no as integer) as line_no,
-        cast(load_order as bigint) as load_order
+        {{ lifecycle_columns() }}
     from source
 )
 

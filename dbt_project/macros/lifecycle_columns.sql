@@ -1,0 +1,45 @@
+{#- The typed lifecycle columns of docs/LAKE.md, shared by the staging view and the
+    incremental replay, which reads only the Parquet files of new deliveries. -#}
+{% macro lifecycle_columns() %}
+        cast(source_id as varchar) as source_id,
+        cast(event_id as varchar) as event_id,
+        cast(msisdn as varchar) as msisdn,
+        upper(cast(event_type as varchar)) as event_type,
+        cast(event_time as timestamp) as event_time,
+        cast(subscriber_id as varchar) as subscriber_id,
+        cast(file_name as varchar) as file_name,
+        cast(business_date as date) as business_date,
+        cast(seq as integer) as seq,
+        cast(line_no as integer) as line_no,
+        cast(load_order as bigint) as load_order
+{% endmacro %}
+
+{#- Paths of the lifecycle Parquet files of LOADED deliveries the replay has not seen yet
+    (docs/LAKE.md: lake/lifecycle/<source_id>/<file name without extensions>.parquet), keeping
+    only files that exist (a delivery without records may have none). -#}
+{% macro new_lifecycle_files(replayed) %}
+    {% set lake = env_var('NUMLAKE_LAKE', '../.numlake/lake') %}
+    {% set query %}
+        with ledger as (
+            select distinct
+                '{{ lake }}/lifecycle/' || source_id || '/' || split_part(file_name, '.', 1) || '.parquet' as path
+            from {{ ref('stg_lake__file_loads') }}
+            where outcome = 'LOADED'
+                and feed = 'lifecycle'
+                and file_name not in (select distinct file_name from {{ replayed }})
+        ),
+
+        present as (
+            select file as path from glob('{{ lake }}/lifecycle/*/*.parquet')
+        )
+
+        select ledger.path from ledger inner join present on present.path = ledger.path order by 1
+    {% endset %}
+    {% set paths = [] %}
+    {% if execute %}
+        {% for row in run_query(query) %}
+            {% do paths.append(row[0]) %}
+        {% endfor %}
+    {% endif %}
+    {{ return(paths) }}
+{% endmacro %}
