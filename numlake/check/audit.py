@@ -19,7 +19,6 @@ import os
 import secrets
 import threading
 import uuid
-from pathlib import Path
 
 from numlake.check.index import Answers
 from numlake.check.keys import check_dir

@@ -17,7 +17,7 @@ import mimetypes
 import sys
 import threading
 import time
-from pathlib import Path
+from contextlib import asynccontextmanager
 from typing import Literal
 
 from fastapi import Depends, FastAPI, Query, Request
@@ -216,8 +216,6 @@ def create_app(home: Home, *, rate: float = 50.0, burst: int = 100, reload_inter
     bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API key>")
     api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="or X-API-Key: <API key>")
 
-    from contextlib import asynccontextmanager
-
     @asynccontextmanager
     async def lifespan(app):
         store.start()
@@ -273,8 +271,8 @@ def create_app(home: Home, *, rate: float = 50.0, burst: int = 100, reload_inter
         return JSONResponse({"detail": "internal error", "field": None}, status_code=500)
 
     async def authorize(request: Request,
-                  cred: HTTPAuthorizationCredentials | None = Depends(bearer),
-                  header_key: str | None = Depends(api_key_header)) -> ApiKey:
+                        cred: HTTPAuthorizationCredentials | None = Depends(bearer),
+                        header_key: str | None = Depends(api_key_header)) -> ApiKey:
         token = header_key or (cred.credentials if cred else None)
         key = keys.authenticate(token)
         if key is None:
