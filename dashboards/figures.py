@@ -73,6 +73,12 @@ def _two_line(title: str) -> str:
     return title
 
 
+def _counts_axis(fig: go.Figure, largest, axis: str = "y") -> None:
+    """Whole-number ticks for small counts (no "0.5 complaints")."""
+    if largest is not None and pd.notna(largest) and largest <= 10:
+        (fig.update_yaxes if axis == "y" else fig.update_xaxes)(dtick=1, tick0=0)
+
+
 def no_data_figure(title: str) -> go.Figure:
     """A figure that states plainly there is nothing to draw."""
     fig = go.Figure()
@@ -353,6 +359,7 @@ def build_verification_by_segment(frame: pd.DataFrame) -> go.Figure:
                            y=[int(v) if pd.notna(v) else 0 for v in frame["verification_complaints"]],
                            marker_color="#ff7f0e", hovertemplate="号段 %{x}<br>%{y:,} 件<extra></extra>"))
     fig.update_xaxes(type="category")
+    _counts_axis(fig, frame["verification_complaints"].max())
     return _layout(fig, title, "号段 segment", "投诉（件） complaints")
 
 
@@ -364,8 +371,7 @@ def build_deliveries_by_outcome(frame: pd.DataFrame) -> go.Figure:
     fig = go.Figure(_stacked_bars(frame, "business_date", "outcome", "files", OUTCOMES,
                                   OUTCOME_COLOURS, hover_unit=" 个文件 files"))
     fig.update_layout(barmode="stack", bargap=0.1)
-    if frame.groupby("business_date")["files"].sum().max() <= 10:
-        fig.update_yaxes(dtick=1)
+    _counts_axis(fig, frame.groupby("business_date")["files"].sum().max())
     return _layout(fig, title, "业务日期 business date (CST)", "文件数 files")
 
 
@@ -383,6 +389,7 @@ def build_lateness(frame: pd.DataFrame) -> go.Figure:
                            marker_color=colours, width=0.8, texttemplate="%{y:,}", textposition="outside",
                            hovertemplate="延迟 %{x} 天 days late<br>%{y:,} 个文件 files<extra></extra>"))
     fig.update_xaxes(dtick=1 if frame["days_late"].max() <= 15 else None)
+    _counts_axis(fig, frame["files"].max())
     return _layout(fig, title, "延迟天数（0 = 按序到达） days late (0 = in order)", "文件数 files")
 
 
@@ -400,6 +407,7 @@ def build_rejections_by_reason(frame: pd.DataFrame) -> go.Figure:
                              orientation="h", hovertemplate=f"{feed}<br>%{{y}}<br>%{{x:,}} 条 records<extra></extra>"))
     fig.update_layout(barmode="stack")
     fig.update_yaxes(automargin=True)
+    _counts_axis(fig, frame.groupby("label")["rejected"].sum().max(), axis="x")
     return _layout(fig, title, "记录数 records", None, height=max(260, 60 + 40 * frame["label"].nunique()))
 
 
