@@ -78,9 +78,9 @@ ADOPT_SPREAD = 12.0
 LAGGARDS = 0.12
 
 # Rule-breaking injected with faults on (shares of the triggering transition).
-F_PREMATURE = 0.01  # of suspensions: reclaimed after 30-85 days
+F_PREMATURE = 0.015  # of suspensions: reclaimed before 90 days (30-85 days; snapshot ones sooner)
 F_FORGOTTEN = 0.01  # of suspensions: never resolved (idle resource)
-F_COOLING = 0.012  # of tenure ends: reassigned to a new subscriber 20-80 days later
+F_COOLING = 0.02  # of tenure ends: reassigned to a new subscriber 10-60 days later
 F_DUP_CANCEL = 0.004  # of cancels: reported twice (second one meets no open tenure)
 F_DUP_RESUME = 0.01  # of resumes: reported twice (second one meets an ACTIVE number)
 F_IDLE_SNAPSHOT = 0.02  # of suspended numbers in a snapshot: suspended 150-400 days, never resolved
@@ -156,6 +156,7 @@ class _Sim:
         self.sid = {s.id: i for i, s in enumerate(sources)}
         self.kind = [s.kind for s in sources]
         self.frac = np.array([s.iso_fraction for s in sources])
+        self.is_mvno = np.array([s.kind == "mvno" for s in sources])
         self.coverage = np.array([-1 if s.kind == "portal" else s.late_onboarding_day for s in sources], np.int32)
         self.coverage[self.coverage >= days] = -1  # not onboarded within the window
         self.injected = {"PREMATURE_RECYCLE": 0, "COOLING_VIOLATION": 0, "IDLE_SUSPENDED": 0,
@@ -311,7 +312,7 @@ class _Sim:
         n = len(slots)
         if n == 0:
             return
-        mv = np.array([self.kind[h] == "mvno" for h in self.cur[slots]])
+        mv = self.is_mvno[self.cur[slots]]
         rates = np.where(mv[:, None], np.array(ACTIVE_RATES["mvno"]), np.array(ACTIVE_RATES["carrier"])) / 30.4
         tot = rates.sum(axis=1)
         delay = 1 + np.floor(self.rng.exponential(1.0 / tot)).astype(np.int64)
@@ -340,9 +341,9 @@ class _Sim:
         if self.faults:
             v = rng.random(n)
             prem = v < F_PREMATURE
-            if elapsed is not None:
-                prem &= elapsed < 20
-                pdelay = 30 + rng.integers(0, 56, n) - elapsed
+            if elapsed is not None:  # already suspended for `elapsed` days: reclaimed before day 90
+                prem &= elapsed < 85
+                pdelay = 1 + (rng.random(n) * np.maximum(88 - elapsed, 1)).astype(np.int64)
             else:
                 pdelay = 30 + rng.integers(0, 56, n)
             ev = np.where(prem, RECYCLE, ev).astype(np.int8)
@@ -376,7 +377,7 @@ class _Sim:
         ev = np.where(back, T_REACT, T_AVAIL).astype(np.int8)
         if self.faults:
             early = (u >= SAME_HOLDER_BACK) & (u < SAME_HOLDER_BACK + F_COOLING) & seen
-            nd = np.where(early, day + 20 + self.rng.integers(0, 61, n), nd)
+            nd = np.where(early, day + 10 + self.rng.integers(0, 51, n), nd)
             ev = np.where(early, T_REASSIGN, ev).astype(np.int8)
         self.next_day[slots] = np.minimum(nd, BIG)
         self.next_ev[slots] = ev
