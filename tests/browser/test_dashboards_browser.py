@@ -14,9 +14,8 @@ import pytest
 from dashboards.site import build_site
 from dashboards.synthetic import make_warehouse
 
-from conftest import SCREENSHOTS
-
 pytestmark = pytest.mark.browser
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 
 
 @pytest.fixture(scope="module")
