@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import socket
 import subprocess
@@ -205,14 +206,17 @@ def bench_bulk_file(home: Home, numbers: int, rows: int, work: Path) -> dict:
     with open(src, "w") as f:
         f.write("msisdn,since\n")
         f.writelines(f"{q},{s}\n" for q, s in sample_queries(numbers, rows, seed=3))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     subprocess.run([sys.executable, "-c", CLI, "check", "--file", str(src), "--out", str(out), "--home",
                     str(home.root)], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     with open(out) as f:
         lines = sum(1 for _ in f) - 1
     assert lines == rows, (lines, rows)
-    return {"rows": rows, "seconds": wall}
+    return {"rows": rows, "seconds": wall, "cpu_seconds": cpu}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -251,13 +255,15 @@ def flat(results: dict) -> dict:
     if "http_bulk" in results:
         out.update(http_bulk_items=results["http_bulk"]["items"], http_bulk_s=results["http_bulk"]["seconds"])
     if "bulk_file" in results:
-        out.update(bulk_file_rows=results["bulk_file"]["rows"], bulk_file_s=results["bulk_file"]["seconds"])
+        out.update(bulk_file_rows=results["bulk_file"]["rows"], bulk_file_s=results["bulk_file"]["seconds"],
+                   bulk_file_cpu_s=results["bulk_file"]["cpu_seconds"])
+    out.update(load_before=results["load_before"], load_after=results["load_after"])
     return out
 
 
 def run(args, home: Home) -> int:
     home.root.mkdir(parents=True, exist_ok=True)
-    results: dict = {"numbers": args.numbers, "cpus": os.cpu_count()}
+    results: dict = {"numbers": args.numbers, "cpus": os.cpu_count(), "load_before": os.getloadavg()[0]}
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
 
     if not (args.reuse and snapshot.current_stamp(home)):
@@ -296,6 +302,7 @@ def run(args, home: Home) -> int:
     md = render(results)
     (home.root / "bench.md").write_text(md)
     (home.root / "bench.json").write_text(json.dumps(results, indent=1))
+    results["load_after"] = os.getloadavg()[0]
     if args.json:
         Path(args.json).write_text(json.dumps(flat(results), indent=1))
     print(md)
@@ -321,7 +328,8 @@ def render(r: dict) -> str:
         lines.append(f"| HTTP bulk POST, {r['http_bulk']['items']:,} items | {r['http_bulk']['seconds']:.2f} s |")
     if "bulk_file" in r:
         lines.append(f"| `numlake check --file` {r['bulk_file']['rows']:,} rows CSV, end to end | "
-                     f"{r['bulk_file']['seconds']:.2f} s |")
+                     f"{r['bulk_file']['seconds']:.2f} s wall, {r['bulk_file']['cpu_seconds']:.2f} s CPU |")
+    lines.append(f"| machine load average (1 min) before / after | {r['load_before']:.1f} / {r['load_after']:.1f} |")
     return "\n".join(lines) + "\n"
 
 
