@@ -147,8 +147,3 @@ def sources(wh: Warehouse) -> pd.DataFrame:
     known = known.drop_duplicates("source_id").sort_values("source_id").reset_index(drop=True)
     known["name"] = known["name"].where(known["name"].notna(), known["source_id"])
     return known
-
-
-def source_dims_sql(wh: Warehouse, src: pd.DataFrame) -> None:
-    """Register the sources frame as `dim_sources` so SQL can join carrier and province."""
-    wh.con.register("dim_sources", src)

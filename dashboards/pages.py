@@ -7,6 +7,7 @@ index alone, so it can be handed to that carrier as it is.
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -98,7 +99,8 @@ class _Charts:
 
     def __call__(self, fig, empty: bool = False, wide: bool = False) -> str:
         if empty:
-            return f'<div class="chart{" wide" if wide else ""}"><h3>{html.escape(fig.layout.title.text or "")}</h3>{nodata()}</div>'
+            title = re.sub(r"<[^>]+>", " ", fig.layout.title.text or "")
+            return f'<div class="chart{" wide" if wide else ""}"><h3>{html.escape(title)}</h3>{nodata()}</div>'
         self.count += 1
         return figure(fig, f"{self.prefix}-{self.count}", wide=wide)
 
