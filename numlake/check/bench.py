@@ -299,10 +299,10 @@ def run(args, home: Home) -> int:
         results["bulk_file"] = bench_bulk_file(home, args.numbers, args.bulk_rows, home.root)
         log(f"bulk file: {results['bulk_file']}")
 
+    results["load_after"] = os.getloadavg()[0]
     md = render(results)
     (home.root / "bench.md").write_text(md)
     (home.root / "bench.json").write_text(json.dumps(results, indent=1))
-    results["load_after"] = os.getloadavg()[0]
     if args.json:
         Path(args.json).write_text(json.dumps(flat(results), indent=1))
     print(md)
