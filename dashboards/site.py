@@ -10,6 +10,7 @@ import hashlib
 import os
 import re
 import shutil
+import time
 import uuid
 from pathlib import Path
 
@@ -42,6 +43,7 @@ def build_site(warehouse: Path, out_dir: Path, ops: dict | None = None) -> list[
     """
     out_dir = Path(out_dir).resolve()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(out_dir)
     built_at = now_cst()
     with open_warehouse(Path(warehouse)) as wh:
         data = load(wh, ops, built_at)
@@ -73,6 +75,18 @@ def build_site(warehouse: Path, out_dir: Path, ops: dict | None = None) -> list[
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return sorted([out_dir / PLOTLY_JS] + [out_dir / name for name in pages])
+
+
+def _remove_leftovers(target: Path, older_than_s: float = 6 * 3600) -> None:
+    """Temporary folders of builds that were killed mid-way (a live build's folder is young)."""
+    now = time.time()
+    for pattern in (f".{target.name}.building-*", f".{target.name}.old-*"):
+        for path in target.parent.glob(pattern):
+            try:
+                if path.is_dir() and now - path.stat().st_mtime > older_than_s:
+                    shutil.rmtree(path, ignore_errors=True)
+            except OSError:
+                pass
 
 
 def _swap(new: Path, target: Path) -> None:

@@ -252,3 +252,14 @@ def test_a_backfill_that_sees_every_date_at_once_in_order_counts_nothing_late(tm
     wh = _ledger(tmp_path, [("A", f"2025-03-0{d}", 1, f"a{d}", "LOADED", "2026-11-30 09:00") for d in range(1, 8)])
     with open_warehouse(wh) as w:
         assert lateness(w)["days_late"].tolist() == [0]
+
+
+def test_folders_left_by_a_killed_build_are_cleaned_up_by_the_next_one(warehouse, tmp_path):
+    import os
+    stale = tmp_path / ".dashboards.building-deadbeef"
+    (stale / "sources").mkdir(parents=True)
+    os.utime(stale, (0, 0))
+    young = tmp_path / ".dashboards.building-cafe0000"  # another build may be writing it right now
+    young.mkdir()
+    build_site(warehouse, tmp_path / "dashboards")
+    assert not stale.exists() and young.exists()
