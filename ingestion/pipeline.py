@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 import duckdb
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from numlake.errors import UsageError
@@ -35,10 +34,10 @@ from numlake.paths import Home
 from ingestion import lake, state
 from ingestion.discover import Candidate, parse_name, read_control, scan
 from ingestion.feeds import FEEDS, UNIQUE_ID
+from ingestion.group import GroupProcessor, make_groups
 from ingestion.lock import ingest_lock
-from ingestion.readers import DeliveryReader, FileRefused, file_md5
+from ingestion.readers import file_md5
 from ingestion.registry import Source, load_registry
-from ingestion.validate import lit, validation_sql
 
 log = logging.getLogger("numlake.ingestion")
 
@@ -166,9 +165,10 @@ class _Run:
         process.sort(key=lambda cr: _load_key(cr[0]))
         total = len(process) + len(recheck)
         done = 0
-        for c, row in process:
-            self._process(c, row)
-            done += 1
+        self.load_order = con.execute("SELECT coalesce(max(load_order), 0) FROM files").fetchall()[0][0]
+        for group in make_groups(process, lambda cr: cr[0].size):
+            GroupProcessor(self, group).process()
+            done += len(group)
             if progress:
                 progress(done, total)
         for c, row in recheck:
@@ -184,7 +184,7 @@ class _Run:
             con.executemany("INSERT INTO run_loaded VALUES (?)", [[i] for i in loaded_ids])
             self.result.records_loaded, self.result.records_rejected = con.execute(
                 "SELECT coalesce(sum(rows_loaded), 0), coalesce(sum(rows_rejected), 0) FROM files "
-                "WHERE file_id IN (SELECT file_id FROM run_loaded)").fetchone()
+                "WHERE file_id IN (SELECT file_id FROM run_loaded)").fetchall()[0]
         else:
             self.result.records_loaded = self.result.records_rejected = 0
         self.result.violations += ledger_violations(con)
@@ -207,7 +207,8 @@ class _Run:
             row = con.execute(
                 "SELECT file_id, rel, source_id, feed, file_name FROM files WHERE outcome='LOADED' AND lake_stem=? "
                 "AND source_id=? AND feed=?", [stem, p.parent.name, p.parent.parent.name if p.parent.parent.name != "_rejects" else None]
-            ).fetchone() if p.parent.parent.parent == self.lake else None
+            ).fetchall() if p.parent.parent.parent == self.lake else []
+            row = row[0] if row else None
             if row is None:
                 problems.append(f"lake file missing for loaded delivery: {p}")
                 continue
@@ -247,7 +248,7 @@ class _Run:
                     "outcome, rows_loaded, rows_rejected, size_bytes, seen_size, seen_mtime_ns, first_seen_at, "
                     "decided_at, run_id) VALUES (nextval('file_ids'), ?, false, ?, ?, ?, ?, ?, 'PENDING', 0, 0, ?, ?, ?, ?, ?, ?)",
                     [c.rel, c.source_dir, c.feed_dir, c.file_name, bd, seq, c.size, c.size, c.mtime_ns, now, now, self.run_id])
-                fid = con.execute("SELECT currval('file_ids')").fetchone()[0]
+                fid = con.execute("SELECT currval('file_ids')").fetchall()[0][0]
                 self.decided[fid] = (c.source_dir, "PENDING")
             elif action == "to_pending":
                 con.execute(
@@ -274,151 +275,6 @@ class _Run:
             "first_seen_at": row["first_seen_at"] if row else now, "decided_at": now,
             "load_order": row["load_order"] if row else None, "run_id": self.run_id, "lake_stem": None,
         }
-
-    def _process(self, c: Candidate, row: dict | None) -> None:
-        src = self.registry.get(c.source_dir)
-        rec = self._base_row(c, row, src)
-        ctl = read_control(c.ctl_path)
-        rec["rows_declared"] = ctl.rows
-        parsed = parse_name(c.file_name)
-
-        if src is None:
-            return self._quarantine(c, rec, "unknown_source", f"folder {c.source_dir!r} is not in the registry")
-        if c.feed_dir not in src.feeds:
-            return self._quarantine(c, rec, "unknown_source",
-                                    f"feed folder {c.feed_dir!r} is not a feed of {src.kind} source {src.id}")
-        if parsed is None or parsed.source_id != c.source_dir or parsed.feed != c.feed_dir:
-            return self._quarantine(c, rec, "bad_control",
-                                    f"file name does not read as {c.source_dir}_{c.feed_dir}_<YYYYMMDD>_<NN>.<ext>; "
-                                    "its business date cannot be matched to the control file")
-        if ctl.problem:
-            return self._quarantine(c, rec, "bad_control", ctl.problem)
-        if ctl.business_date != parsed.business_date.isoformat():
-            return self._quarantine(c, rec, "bad_control",
-                                    f"control business_date {ctl.business_date} disagrees with the file name")
-        want_ext = ("csv", "txt") if src.format == "csv" else ("jsonl",)
-        if parsed.ext not in want_ext or parsed.gzip != (src.compression == "gzip"):
-            return self._quarantine(c, rec, "unreadable",
-                                    f"extension .{parsed.ext}{'.gz' if parsed.gzip else ''} does not match the "
-                                    f"registry ({src.format}, compression {src.compression})")
-        clash = self.con.execute(
-            "SELECT file_name FROM files WHERE NOT is_conflict AND source_id=? AND feed=? AND business_date=? AND seq=? "
-            "AND rel<>? AND outcome IN ('LOADED','SUPERSEDED') LIMIT 1",
-            [c.source_dir, c.feed_dir, parsed.business_date, parsed.seq, c.rel]).fetchone()
-        if clash:
-            return self._quarantine(c, rec, "conflicting_redelivery",
-                                    f"delivery {parsed.stem} was already loaded as {clash[0]}")
-        self._read_and_decide(c, rec, src, parsed, ctl)
-
-    def _read_and_decide(self, c, rec, src: Source, parsed, ctl) -> None:
-        con, feed = self.con, c.feed_dir
-        fields = FEEDS[feed]
-        keep_raw = feed in UNIQUE_ID
-        cols = ", ".join(f"{f.name} {f.sql_type}" for f in fields)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE v (line_no BIGINT, raw VARCHAR, reason VARCHAR, {cols})")
-        reader = DeliveryReader(c.path, src, feed)
-        refused: FileRefused | None = None
-        try:
-            for batch in reader.batches():
-                con.register("batch", batch)
-                try:
-                    q = validation_sql(feed, f"({_source_query(src, feed, reader)})", parsed.business_date)
-                    out = ", ".join(f.name for f in fields)
-                    raw = "raw" if keep_raw else "CASE WHEN reason IS NOT NULL THEN raw END"
-                    con.execute(f"INSERT INTO v SELECT line_no, {raw}, reason, {out} FROM ({q})")
-                finally:
-                    con.unregister("batch")
-        except FileRefused as e:
-            refused = e
-        rec["md5"] = reader.md5
-        rec["size_bytes"] = reader.size
-        if reader.md5 != ctl.md5:
-            return self._quarantine(c, rec, "checksum_mismatch",
-                                    f"md5 of the file is {reader.md5}, the control file says {ctl.md5}")
-        if refused:
-            return self._quarantine(c, rec, refused.reason, refused.detail)
-        if reader.records != ctl.rows:
-            return self._quarantine(c, rec, "row_count_mismatch",
-                                    f"control file declares {ctl.rows} records, the file holds {reader.records}")
-        self._load(c, rec, src, parsed)
-
-    def _load(self, c: Candidate, rec: dict, src: Source, parsed) -> None:
-        con, feed = self.con, c.feed_dir
-        key = [c.source_dir, feed, parsed.business_date]
-        higher = con.execute(
-            "SELECT max(seq) FROM files WHERE NOT is_conflict AND source_id=? AND feed=? AND business_date=? "
-            "AND outcome='LOADED' AND seq>?", key + [parsed.seq]).fetchone()[0]
-        if higher is not None:
-            rec.update(outcome="SUPERSEDED", detail=f"sequence {higher:02d} of this business date is already loaded")
-            con.execute("BEGIN")
-            fid = self._write_row(rec)
-            con.execute("COMMIT")
-            self.decided[fid] = (c.source_dir, "SUPERSEDED")
-            return
-        lower = con.execute(
-            "SELECT file_id, lake_stem, rows_rejected, file_name FROM files WHERE NOT is_conflict AND source_id=? "
-            "AND feed=? AND business_date=? AND outcome='LOADED' AND seq<?", key + [parsed.seq]).fetchall()
-        lower_ids = [r[0] for r in lower]
-        con.execute("BEGIN")
-        try:
-            ev = None
-            if feed in UNIQUE_ID:
-                idc = UNIQUE_ID[feed]
-                ev = state.event_table(con, c.source_dir)
-                excl = f"AND file_id NOT IN ({', '.join(map(str, lower_ids))})" if lower_ids else ""
-                con.execute(
-                    f"UPDATE v SET reason='duplicate_id' WHERE reason IS NULL AND line_no IN ("
-                    f"SELECT line_no FROM (SELECT line_no, {idc}, row_number() OVER (PARTITION BY {idc} ORDER BY line_no) AS rn "
-                    f"FROM v WHERE reason IS NULL) d WHERE rn > 1 OR {idc} IN (SELECT event_id FROM {ev} WHERE true {excl}))")
-            loaded, rejected = con.execute(
-                "SELECT count(*) FILTER (WHERE reason IS NULL), count(*) FILTER (WHERE reason IS NOT NULL) FROM v").fetchone()
-            load_order = con.execute("SELECT coalesce(max(load_order), 0) + 1 FROM files").fetchone()[0]
-            stem = parsed.stem
-            lineage = (f"{lit(c.source_dir)}::VARCHAR AS source_id, {lit(c.file_name)}::VARCHAR AS file_name, "
-                       f"DATE '{parsed.business_date}' AS business_date, {parsed.seq}::INTEGER AS seq, "
-                       f"line_no::INTEGER AS line_no, {load_order}::BIGINT AS load_order")
-            out = ", ".join(f.name for f in FEEDS[feed])
-            dpath = lake.data_path(self.lake, feed, c.source_dir, stem)
-            rpath = lake.rejects_path(self.lake, feed, c.source_dir, stem)
-            lake.copy_to_parquet(con, f"SELECT {lineage}, {out} FROM v WHERE reason IS NULL", dpath)
-            if rejected:
-                lake.copy_to_parquet(
-                    con, f"SELECT {lit(c.source_dir)}::VARCHAR AS source_id, {lit(feed)}::VARCHAR AS feed, "
-                         f"{lit(c.file_name)}::VARCHAR AS file_name, DATE '{parsed.business_date}' AS business_date, "
-                         f"{parsed.seq}::INTEGER AS seq, line_no::INTEGER AS line_no, reason, raw "
-                         f"FROM v WHERE reason IS NOT NULL ORDER BY line_no", rpath)
-            elif rpath.exists():
-                rpath.unlink()
-            written = pq.read_metadata(dpath).num_rows
-            written_rej = pq.read_metadata(rpath).num_rows if rejected else 0
-            if written != loaded or written_rej != rejected or loaded + rejected != rec["rows_declared"]:
-                raise RuntimeError(f"{c.file_name}: wrote {written}+{written_rej} records, expected {loaded}+{rejected} "
-                                   f"of {rec['rows_declared']} declared")
-            if lower_ids:
-                con.execute(
-                    f"UPDATE files SET outcome='SUPERSEDED', rows_loaded=0, rows_rejected=0, decided_at=?, run_id=?, "
-                    f"detail=? WHERE file_id IN ({', '.join(map(str, lower_ids))})",
-                    [state.now_cst(), self.run_id, f"replaced by {c.file_name}"])
-                if ev is not None:
-                    con.execute(f"DELETE FROM {ev} WHERE file_id IN ({', '.join(map(str, lower_ids))})")
-            rec.update(outcome="LOADED", rows_loaded=loaded, rows_rejected=rejected, load_order=load_order,
-                       lake_stem=stem)
-            file_id = self._write_row(rec)
-            if ev is not None:
-                con.execute(f"INSERT INTO {ev} SELECT {UNIQUE_ID[feed]}, {file_id} FROM v WHERE reason IS NULL")
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        for fid, old_stem, old_rej, old_name in lower:
-            for p in (lake.data_path(self.lake, feed, c.source_dir, old_stem),
-                      lake.rejects_path(self.lake, feed, c.source_dir, old_stem)):
-                if old_stem != stem and p.exists():
-                    p.unlink()
-            self.decided[fid] = (c.source_dir, "SUPERSEDED")
-            log.info("%s superseded by %s", old_name, c.file_name)
-        self.decided[file_id] = (c.source_dir, "LOADED")
-        log.info("%s: LOADED %d records, %d rejected", c.file_name, loaded, rejected)
 
     def _quarantine(self, c: Candidate, rec: dict, reason: str, detail: str, *, conflict: bool = False) -> None:
         if rec["md5"] is None:
@@ -457,7 +313,7 @@ class _Run:
     def _write_row(self, rec: dict) -> int:
         cols = [k for k in rec if not k.startswith("_")]
         if rec.get("file_id") is None:
-            rec["file_id"] = self.con.execute("SELECT nextval('file_ids')").fetchone()[0]
+            rec["file_id"] = self.con.execute("SELECT nextval('file_ids')").fetchall()[0][0]
             self.con.execute(f"INSERT INTO files ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
                              [rec[k] for k in cols])
         else:
@@ -492,23 +348,6 @@ def _load_key(c: Candidate) -> tuple:
     """Load order within a run: business date, sequence, then source and name (stable)."""
     bd, seq = _name_bd_seq(c.file_name)
     return (bd or dt.date.max, seq if seq is not None else 99, c.source_dir, c.feed_dir, c.file_name)
-
-
-def _source_query(src: Source, feed: str, reader: DeliveryReader) -> str:
-    """Raw text columns ``c_<field>`` for one batch, from CSV columns or JSON keys."""
-    fields = FEEDS[feed]
-    if src.format == "jsonl":
-        paths = []
-        for f in fields:
-            paths += [f'$."{f.name}"', f'$."{f.zh}"']
-        plist = "[" + ", ".join(lit(p) for p in paths) + "]"
-        cols = ", ".join(f"coalesce(nullif(e[{2 * i + 1}], ''), e[{2 * i + 2}]) AS c_{f.name}"
-                         for i, f in enumerate(fields))
-        return (f"SELECT line_no, raw, j IS NULL AS malformed, {cols} FROM ("
-                f"SELECT line_no, raw, j, json_extract_string(j, {plist}) AS e FROM ("
-                f"SELECT line_no, raw, CASE WHEN try(json_type(raw)) = 'OBJECT' THEN raw END AS j FROM batch))")
-    cols = ", ".join(f"c_{f.name}" if f.name in reader.columns else f"NULL::VARCHAR AS c_{f.name}" for f in fields)
-    return f"SELECT line_no, raw, malformed, {cols} FROM batch"
 
 
 def decide_action(c: Candidate, row: dict | None, registry: dict[str, Source]) -> str | None:

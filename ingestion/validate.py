@@ -22,6 +22,7 @@ SEGMENT_RE = "1[0-9]{2,6}"
 COMPACT_TS_RE = "[0-9]{14}"
 SLASH_TS_RE = "[0-9]{4}/[0-9]{2}/[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}"
 ISO_TS_RE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?"
+PLAIN_ISO_RE = "[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}"
 OFFSET_RE = r"([+-])([0-9]{2}):?([0-9]{2})?$"
 
 
@@ -53,8 +54,10 @@ def timestamp_sql(v: str) -> str:
         f"(CASE WHEN {sign} = '-' THEN -1 ELSE 1 END) * ({hours} * 60 + {minutes}) - 480) END"
     )
     return (
-        f"CASE WHEN regexp_full_match({v}, '{COMPACT_TS_RE}') THEN try_strptime({v}, '%Y%m%d%H%M%S') "
-        f"WHEN regexp_full_match({v}, '{SLASH_TS_RE}') THEN try_strptime({v}, '%Y/%m/%d %H:%M:%S') "
+        f"CASE WHEN length({v}) = 19 AND regexp_full_match({v}, '{PLAIN_ISO_RE}') "
+        f"THEN CASE WHEN substr({v}, 12, 2) < '24' THEN try_cast({v} AS TIMESTAMP) END "
+        f"WHEN length({v}) = 14 AND regexp_full_match({v}, '{COMPACT_TS_RE}') THEN try_strptime({v}, '%Y%m%d%H%M%S') "
+        f"WHEN length({v}) = 19 AND regexp_full_match({v}, '{SLASH_TS_RE}') THEN try_strptime({v}, '%Y/%m/%d %H:%M:%S') "
         f"WHEN regexp_full_match({v}, '{ISO_TS_RE}') THEN {iso} END"
     )
 
@@ -74,11 +77,19 @@ def code_sql(v: str, f: Field) -> str:
     return f"CASE upper({v}) {whens} END"
 
 
+def _trimmed(c: str) -> str:
+    """Surrounding spaces removed, empty -> NULL (trim itself only where needed: it is slow)."""
+    return (f"CASE WHEN {c} = '' THEN NULL WHEN starts_with({c}, ' ') OR ends_with({c}, ' ') "
+            f"THEN nullif(trim({c}), '') ELSE {c} END")
+
+
 def _normalised(f: Field, v: str) -> str:
     if f.type == TEXT:
         return v
     if f.type == MSISDN:
-        return SQL_NORMALIZE.format(x=v)
+        # 11 characters without spaces or hyphens are already normalised (a prefix needs 13+)
+        return (f"CASE WHEN length({v}) = 11 AND NOT contains({v}, ' ') AND NOT contains({v}, '-') "
+                f"THEN {v} ELSE {SQL_NORMALIZE.format(x=v)} END")
     if f.type == CODE:
         return code_sql(v, f)
     if f.type == TIMESTAMP:
@@ -90,14 +101,20 @@ def _normalised(f: Field, v: str) -> str:
     raise ValueError(f.type)
 
 
-def validation_sql(feed: str, stage: str, business_date: dt.date) -> str:
+def validation_sql(feed: str, stage: str, business_date: dt.date | None = None, *,
+                   bound_sql: str | None = None, extra: tuple[str, ...] = ()) -> str:
     """Query over `stage` (line_no, raw, malformed, c_<field>...) giving, per record,
-    ``line_no, raw, reason`` (NULL when loaded) and the typed canonical fields."""
+    ``line_no, raw, reason`` (NULL when loaded), the `extra` pass-through columns and the
+    typed canonical fields. Timestamps at or after `bound_sql` (default: the business date
+    + 2 days, 00:00) are ``time_after_business_date``."""
     fields = FEEDS[feed]
-    bound = dt.datetime.combine(business_date + dt.timedelta(days=2), dt.time())
+    if bound_sql is None:
+        bound = dt.datetime.combine(business_date + dt.timedelta(days=2), dt.time())
+        bound_sql = f"TIMESTAMP '{bound:%Y-%m-%d %H:%M:%S}'"
+    ex = "".join(f"{c}, " for c in extra)
     v = {f.name: f"v_{f.name}" for f in fields}
     n = {f.name: f"n_{f.name}" for f in fields}
-    trimmed = ", ".join(f"nullif(trim(c_{f.name}), '') AS {v[f.name]}" for f in fields)
+    trimmed = ", ".join(f"{_trimmed('c_' + f.name)} AS {v[f.name]}" for f in fields)
     normalised = ", ".join(f"{_normalised(f, v[f.name])} AS {n[f.name]}" for f in fields)
 
     missing = []
@@ -114,13 +131,13 @@ def validation_sql(feed: str, stage: str, business_date: dt.date) -> str:
     invalid_msisdn = failing((MSISDN,), "({v} IS NOT NULL AND NOT regexp_full_match({n}, '" + VALID_MSISDN_RE + "'))")
     invalid_code = failing((CODE, SEGMENT), "({v} IS NOT NULL AND {n} IS NULL)")
     invalid_time = failing((TIMESTAMP, DATE), "({v} IS NOT NULL AND {n} IS NULL)")
-    too_late = [f"{n[f.name]} >= TIMESTAMP '{bound:%Y-%m-%d %H:%M:%S}'" for f in fields if f.name in BUSINESS_DATE_BOUND_FIELDS]
+    too_late = [f"{n[f.name]} >= {bound_sql}" for f in fields if f.name in BUSINESS_DATE_BOUND_FIELDS]
 
     checks = [("malformed_row", ["malformed"]), ("missing_field", missing), ("invalid_msisdn", invalid_msisdn),
               ("invalid_code", invalid_code), ("invalid_time", invalid_time), ("time_after_business_date", too_late)]
     whens = " ".join(f"WHEN {' OR '.join(conds)} THEN '{reason}'" for reason, conds in checks if conds)
     outputs = ", ".join(f"{n[f.name]}::{f.sql_type} AS {f.name}" for f in fields)
     return (
-        f"SELECT line_no, raw, CASE {whens} END AS reason, {outputs} "
-        f"FROM (SELECT *, {normalised} FROM (SELECT line_no, raw, malformed, {trimmed} FROM {stage}))"
+        f"SELECT {ex}line_no, raw, CASE {whens} END AS reason, {outputs} "
+        f"FROM (SELECT *, {normalised} FROM (SELECT {ex}line_no, raw, malformed, {trimmed} FROM {stage}))"
     )
