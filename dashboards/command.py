@@ -1,6 +1,7 @@
 """`numlake dashboards [--home]`: rebuild the dashboard site from the home's warehouse."""
 from __future__ import annotations
 
+import sys
 import time
 
 
@@ -16,12 +17,16 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    from dashboards.site import PrivacyError, build_site
     from numlake.paths import Home
-    from dashboards.site import build_site
 
     home = Home.resolve(args.home)
     start = time.perf_counter()
-    files = build_site(home.warehouse, home.dashboards)
+    try:
+        files = build_site(home.warehouse, home.dashboards)
+    except PrivacyError as e:
+        print(f"numlake: error: {e}", file=sys.stderr)
+        return 1
     size = sum(f.stat().st_size for f in files)
     print(f"dashboards: {len(files)} files, {size / 1e6:.1f} MB in {time.perf_counter() - start:.1f} s "
           f"-> {home.dashboards / 'index.html'}")
