@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,7 +29,7 @@ from ingestion.validate import lit, validation_sql
 
 log = logging.getLogger("numlake.ingestion")
 
-GROUP_FILES = 400
+GROUP_FILES = int(os.environ.get("NUMLAKE_INGEST_GROUP_FILES", "400"))
 DIRECT_ROWS = 50_000
 GROUP_BYTES = 64 << 20
 ARROW_WRITE_MAX_ROWS = 300_000

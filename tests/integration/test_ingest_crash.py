@@ -53,7 +53,7 @@ def snapshot(home: Home) -> dict:
 def run_cli(home: Home, landing: Path, registry: Path, kill_after: float | None) -> int | None:
     cmd = [sys.executable, "-m", "ingestion", "--home", str(home.root), "--landing", str(landing),
            "--registry", str(registry), "--lock-timeout", "60"]
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(os.environ, PYTHONPATH=str(ROOT), NUMLAKE_INGEST_GROUP_FILES="4")  # many commit points
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     if kill_after is None:
         out, err = proc.communicate(timeout=600)
