@@ -11,7 +11,9 @@ import contextlib
 import fcntl
 import json
 import logging
+import os
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -88,6 +90,37 @@ def _phase_seconds(instance, run_id: str) -> tuple[dict[str, float], list[str]]:
     return phases, failures
 
 
+class _PhaseWatcher(threading.Thread):
+    """On a terminal, print each step as it starts and ends (logs stay quiet: no TTY, no lines)."""
+
+    def __init__(self, instance, run_id: str):
+        super().__init__(daemon=True)
+        self.instance, self.run_id = instance, run_id
+        self._stop_event = threading.Event()
+        self._seen = 0
+
+    def run(self) -> None:
+        while not self._stop_event.wait(1.0):
+            self._drain()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=5)
+        self._drain()
+
+    def _drain(self) -> None:
+        try:
+            logs = self.instance.all_logs(self.run_id)
+        except Exception:  # noqa: BLE001 - progress display must never break a run
+            return
+        for entry in logs[self._seen:]:
+            ev = entry.dagster_event
+            if ev is not None and ev.step_key and ev.event_type_value in ("STEP_START", "STEP_SUCCESS", "STEP_FAILURE"):
+                what = {"STEP_START": "started", "STEP_SUCCESS": "done", "STEP_FAILURE": "FAILED"}[ev.event_type_value]
+                print(f"  {PHASES.get(ev.step_key, ev.step_key)}: {what}", file=sys.__stderr__, flush=True)
+        self._seen = len(logs)
+
+
 def run_pipeline(settings: Settings, job: str = "pipeline", sources: list[str] | None = None,
                  wait_s: float = 0.0) -> RunSummary:
     """Execute the pipeline (`job`="pipeline") or ingestion only (`job`="ingest") in-process."""
@@ -114,10 +147,23 @@ def run_pipeline(settings: Settings, job: str = "pipeline", sources: list[str] |
         }
         started = datetime.now(CST)
         t0 = time.monotonic()
-        if sys.stderr.isatty():
+        tty = sys.stderr.isatty()
+        if tty:
             print(f"numlake {job}: running on {settings.home.root} (run {run_id[:8]})", file=sys.stderr)
-        result = job_def.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False,
-                                            run_id=run_id, tags={"numlake/trigger": "cli"})
+            os.environ["NUMLAKE_PROGRESS"] = "1"
+        # dbt's own log lines go to the run's log file, not the terminal or the caller's logs.
+        log_path = settings.home.logs / f"run-{started:%Y%m%dT%H%M%S}-{run_id[:8]}.log"
+        settings.home.logs.mkdir(parents=True, exist_ok=True)
+        watcher = _PhaseWatcher(instance, run_id) if tty else None
+        with open(log_path, "w", encoding="utf-8") as log_fh, contextlib.redirect_stdout(log_fh):
+            if watcher:
+                watcher.start()
+            try:
+                result = job_def.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False,
+                                                    run_id=run_id, tags={"numlake/trigger": "cli"})
+            finally:
+                if watcher:
+                    watcher.stop()
         phases, failures = _phase_seconds(instance, run_id)
         summary = RunSummary(run_id=run_id, job=job, success=result.success, started=started.isoformat(),
                              seconds=time.monotonic() - t0, phases=phases, failures=failures)

@@ -10,6 +10,9 @@ per-source table of outcomes.
 
 import hashlib
 import json
+import os
+import sys
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -26,6 +29,22 @@ SOURCES_KEY = dg.AssetKey(["lake", "sources"])
 class IngestConfig(dg.Config):
     sources: list[str] = []
     """Source ids to ingest; empty means every folder in the landing area."""
+
+
+def _terminal_progress():
+    """A `progress(done, total)` printer when the CLI runs on a terminal (NUMLAKE_PROGRESS=1), else None."""
+    if os.environ.get("NUMLAKE_PROGRESS") != "1":
+        return None
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        now = time.monotonic()
+        if done == total or now - last[0] >= 1.0:
+            last[0] = now
+            end = "\n" if done == total else ""
+            print(f"\r  ingestion: {done}/{total} files", end=end, file=sys.__stderr__, flush=True)
+
+    return progress
 
 
 def _per_source_table(result) -> dg.MetadataValue:
@@ -59,7 +78,7 @@ def ingest_deliveries(context: dg.AssetExecutionContext, config: IngestConfig):
 
     settings = Settings.resolve().validate()
     result = ingest(settings.home, settings.landing, settings.registry,
-                    sources=config.sources or None, run_id=context.run_id)
+                    sources=config.sources or None, run_id=context.run_id, progress=_terminal_progress())
     common = {
         "files_processed": int(getattr(result, "files_processed", 0)),
         "records_loaded": int(getattr(result, "records_loaded", 0)),
