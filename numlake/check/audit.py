@@ -26,6 +26,7 @@ from numlake.msisdn import SHA256_RE, normalize
 from numlake.paths import Home
 
 _CODE = {"yes": "y", "no": "n", "no_data": "d", None: "e"}
+_WORD = {"y": "yes", "n": "no", "d": "no_data", "e": "error"}
 
 
 def _item_key(number: int, query: object) -> bytes:
@@ -129,5 +130,9 @@ class AuditLog:
             mine = {self._hash(salt, f) for f in forms}
             positions = [i for i, h in enumerate(rec["hashes"]) if h in mine]
             if positions:
-                found.append({k: v for k, v in rec.items() if k not in ("hashes", "salt")} | {"positions": positions})
+                summary = {k: v for k, v in rec.items() if k not in ("hashes", "salt", "answers")}
+                codes = rec.get("answers", "")
+                summary["positions"] = positions
+                summary["answers"] = [_WORD.get(codes[i:i + 1], "error") for i in positions]
+                found.append(summary)
         return found

@@ -88,6 +88,14 @@ def _keys_list(args) -> int:
     return 0
 
 
+def _keys_audit(args) -> int:
+    from numlake.check.audit import AuditLog
+
+    for rec in AuditLog(Home.resolve(args.home)).find(args.msisdn, org=args.org):
+        print(json.dumps(rec, ensure_ascii=False))
+    return 0
+
+
 def register(subparsers) -> None:
     """Add `check`, `serve` and `keys` to the numlake CLI."""
     p = subparsers.add_parser(
@@ -129,7 +137,16 @@ def register(subparsers) -> None:
     kl.add_argument("--home", default=argparse.SUPPRESS)
     kl.set_defaults(func=_keys_list)
 
+    ka = ksub.add_parser("audit", help="the audited requests that asked for a number (proof of checking)",
+                         description="Prints one JSON line per audited request in which MSISDN (any shape, or "
+                                     "its SHA-256) was asked: request_id, ts, org, key_id, endpoint, as_of, "
+                                     "and the answers given at its positions. Never prints the number.")
+    ka.add_argument("msisdn", metavar="MSISDN")
+    ka.add_argument("--org", help="only requests of this organisation")
+    ka.add_argument("--home", default=argparse.SUPPRESS)
+    ka.set_defaults(func=_keys_audit)
+
     def _keys_usage(args) -> int:
-        raise UsageError("keys: give an ACTION: create ORG | revoke KEY_ID | list")
+        raise UsageError("keys: give an ACTION: create ORG | revoke KEY_ID | list | audit MSISDN")
 
     k.set_defaults(func=_keys_usage)

@@ -315,6 +315,19 @@ def test_audit_log_records_who_and_how_many_with_salted_hashes_never_the_number(
     assert [(f["request_id"], f["positions"]) for f in found] == [
         (records[0]["request_id"], [0]), (r.json()["request_id"], [0])]
     assert len(AuditLog(home).find("13700000000")) == 2  # once as a number, once as its hash
+    assert [f["answers"] for f in found] == [["yes"], ["yes"]]
+
+
+def test_keys_audit_lists_the_requests_that_asked_for_a_number_without_printing_it(api, capsys):
+    client, home, _ = api
+    client.get("/v1/reassigned", params={"msisdn": "+8613900000002", "since": "2024-10-01"})
+    client.get("/v1/reassigned", params={"msisdn": "13900000001", "since": "2024-10-01"})
+    rc, out, _ = run_cli(["keys", "audit", "139-0000-0002", "--home", str(home.root)], capsys)
+    lines = [json.loads(x) for x in out.splitlines()]
+    assert rc == 0 and len(lines) == 1 and lines[0]["org"] == "BANK-1" and lines[0]["answers"] == ["no"]
+    assert "13900000002" not in out
+    rc, out, _ = run_cli(["keys", "audit", "13900000002", "--org", "OTHER", "--home", str(home.root)], capsys)
+    assert rc == 0 and out == ""
 
 
 def test_rate_limit_is_per_key_with_a_clear_429(home):
