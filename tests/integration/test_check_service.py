@@ -441,3 +441,35 @@ def test_the_openapi_docs_page_loads_nothing_from_the_internet(home):
         assert not re.search(r"(src|href)=\"https?://", page.text)
         assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
         assert client.get("/openapi.json").json()["info"]["title"] == "numlake check"
+
+
+def test_requests_during_repeated_publishes_never_fail(api):
+    import threading
+
+    client, home, _ = api
+    stop = threading.Event()
+    errors: list = []
+
+    def publish_three_times():
+        try:
+            for _ in range(3):
+                snapshot.publish(home)
+        except Exception as e:  # surfaced below
+            errors.append(e)
+        finally:
+            stop.set()
+
+    t = threading.Thread(target=publish_three_times)
+    t.start()
+    answers = []
+    while not stop.is_set():
+        r = client.get("/v1/reassigned", params={"msisdn": "13900000001", "since": "2024-04-15"})
+        answers.append((r.status_code, r.json().get("answer")))
+    t.join()
+    assert not errors and answers and set(answers) == {(200, "yes")}
+    # a snapshot the watcher was still reading during the last publish goes at the next collection
+    deadline = time.time() + 5
+    while len(list(home.snapshots.iterdir())) > 2 and time.time() < deadline:
+        snapshot.collect_garbage(home)
+        time.sleep(0.05)
+    assert sorted(p.name for p in home.snapshots.iterdir()) == sorted([snapshot.current_stamp(home), "CURRENT"])
