@@ -101,6 +101,7 @@ class GroupProcessor:
         self.items = [Item(i, c, row, run._base_row(c, row, run.registry.get(c.source_dir)))
                       for i, (c, row) in enumerate(pairs)]
         self.stages: set[tuple[str, str]] = set()
+        self.pending: dict[tuple[str, str], list[pa.Table]] = {}
 
     # ------------------------------------------------------------------ phase A: read
     def process(self) -> list[Item]:
@@ -178,7 +179,7 @@ class GroupProcessor:
 
     def _read(self, it: Item) -> tuple[str, str] | None:
         c, src, feed, con = it.c, it.src, it.c.feed_dir, self.con
-        stage = self._stage(feed, src.format)
+        self._stage(feed, src.format)
         reader = DeliveryReader(c.path, src, feed)
         refused = None
         try:
@@ -187,11 +188,12 @@ class GroupProcessor:
                 try:
                     if batch.num_rows >= DIRECT_ROWS:  # big enough to pay for planning the validation alone
                         self._validate_into_v(feed, src.format, "batch")
+                        it.staged = True
                     else:
-                        con.execute(f"INSERT INTO {stage} BY NAME SELECT * FROM batch")
+                        self.pending.setdefault((feed, src.format), []).append(
+                            _stage_batch(batch, it.idx, it.parsed.business_date, feed, src.format))
                 finally:
                     con.unregister("batch")
-                it.staged = True
         except FileRefused as e:
             refused = e
         it.rec["md5"], it.rec["size_bytes"] = reader.md5, reader.size
@@ -203,9 +205,11 @@ class GroupProcessor:
         elif reader.records != it.ctl.rows:
             problem = ("row_count_mismatch",
                        f"control file declares {it.ctl.rows} records, the file holds {reader.records}")
-        if problem and it.staged:
-            con.execute(f"DELETE FROM {stage} WHERE fidx = ?", [it.idx])
-            con.execute(f"DELETE FROM {_v_name(feed)} WHERE fidx = ?", [it.idx])
+        if problem:
+            key = (feed, src.format)
+            self.pending[key] = [b for b in self.pending.get(key, []) if b["fidx"][0].as_py() != it.idx]
+            if it.staged:
+                con.execute(f"DELETE FROM {_v_name(feed)} WHERE fidx = ?", [it.idx])
         return problem
 
     def _quarantine(self, it: Item, reason: str, detail: str) -> None:
@@ -235,10 +239,18 @@ class GroupProcessor:
 
     # ------------------------------------------------------------------ phase B: validate
     def _validate(self) -> None:
-        for feed, fmt in sorted(self.stages):
+        """Small batches of the whole group go through one staging insert and one validation
+        query per feed and format."""
+        for (feed, fmt), batches in sorted(self.pending.items()):
+            if not batches:
+                continue
             stage = _stage_name(feed, fmt)
-            if self.con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {stage} LIMIT 1)").fetchall()[0][0]:
-                self._validate_into_v(feed, fmt, stage)
+            self.con.register("staged", pa.concat_tables(batches))
+            try:
+                self.con.execute(f"INSERT INTO {stage} BY NAME SELECT * FROM staged")
+            finally:
+                self.con.unregister("staged")
+            self._validate_into_v(feed, fmt, stage)
 
     def _validate_into_v(self, feed: str, fmt: str, table: str) -> None:
         """One validation query for every staged record of `feed` (or one big batch); `v_<feed>`
@@ -293,17 +305,14 @@ class GroupProcessor:
                       and it.load_order is not None]
             if not active:
                 continue
-            sources = sorted({it.c.source_dir for it in active})
             fmap = pa.table({"fidx": pa.array([it.idx for it in active], pa.int32()),
                              "source_id": [it.c.source_dir for it in active]})
-            index = " UNION ALL ".join(
-                f"SELECT {lit(s)} AS source_id, event_id, file_id FROM {state.event_table(con, s)}" for s in sources)
             con.register("fmap", fmap)
             try:
                 cur = con.execute(f"""
                     WITH c AS (SELECT v.fidx, v.line_no, v.{idc} AS id, m.source_id FROM {_v_name(feed)} v
                                JOIN fmap m USING (fidx) WHERE v.reason IS NULL),
-                    ix AS ({index}),
+                    ix AS (SELECT source_id, event_id, file_id FROM event_ids),
                     hits AS (SELECT ix.source_id, ix.event_id AS id, ix.file_id FROM ix
                              SEMI JOIN c ON c.source_id = ix.source_id AND c.id = ix.event_id),
                     multi AS (SELECT source_id, id FROM c GROUP BY ALL HAVING count(*) > 1)
@@ -476,10 +485,8 @@ class GroupProcessor:
                         con.execute("UPDATE files SET outcome='SUPERSEDED', rows_loaded=0, rows_rejected=0, "
                                     "decided_at=?, run_id=?, detail=? WHERE file_id=?",
                                     [now, run.run_id, f"replaced by {it.c.file_name}", r[4]])
-                for feed, rows in by_feed.items():
-                    if feed in UNIQUE_ID:
-                        for s in {r[0] for r in rows}:
-                            con.execute(f"DELETE FROM {state.event_table(con, s)} WHERE file_id IN ({ids})")
+                if any(feed in UNIQUE_ID for feed in by_feed):
+                    con.execute(f"DELETE FROM event_ids WHERE file_id IN ({ids})")
             if old_ids:
                 con.execute(f"DELETE FROM files WHERE file_id IN ({', '.join(map(str, old_ids))})")
             recs = [it.rec for it in self.items]
@@ -491,16 +498,17 @@ class GroupProcessor:
                 con.unregister("recs")
             for feed, idc in UNIQUE_ID.items():
                 final = [it for it in self.items if it.outcome == "LOADED" and it.c.feed_dir == feed]
-                for s in sorted({it.c.source_dir for it in final}):
-                    mine = [it for it in final if it.c.source_dir == s]
-                    m = pa.table({"fidx": pa.array([it.idx for it in mine], pa.int32()),
-                                  "file_id": pa.array([it.rec["file_id"] for it in mine], pa.int64())})
-                    con.register("fids", m)
-                    try:
-                        con.execute(f"INSERT INTO {state.event_table(con, s)} SELECT v.{idc}, m.file_id "
-                                    f"FROM {_v_name(feed)} v JOIN fids m USING (fidx) WHERE v.reason IS NULL")
-                    finally:
-                        con.unregister("fids")
+                if not final:
+                    continue
+                m = pa.table({"fidx": pa.array([it.idx for it in final], pa.int32()),
+                              "source_id": pa.array([it.c.source_dir for it in final], pa.string()),
+                              "file_id": pa.array([it.rec["file_id"] for it in final], pa.int64())})
+                con.register("fids", m)
+                try:
+                    con.execute(f"INSERT INTO event_ids SELECT m.source_id, v.{idc}, m.file_id "
+                                f"FROM {_v_name(feed)} v JOIN fids m USING (fidx) WHERE v.reason IS NULL")
+                finally:
+                    con.unregister("fids")
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -542,8 +550,8 @@ def _stage_batch(batch: pa.Table, idx: int, bd: dt.date, feed: str, fmt: str) ->
         names = set(batch.column_names)
         for f in FEEDS[feed]:
             c = f"c_{f.name}"
-            cols[c] = batch[c] if c in names else pa.nulls(n, pa.string())
-    return pa.table(cols)
+            cols[c] = batch[c] if c in names else pa.nulls(n, pa.large_string())
+    return pa.table({k: pc.cast(v, pa.large_string()) if pa.types.is_string(v.type) else v for k, v in cols.items()})
 
 
 def _json_source(feed: str, stage: str) -> str:

@@ -219,7 +219,7 @@ class _Run:
             log.warning("lake file %s missing: loading %s again", p, file_name)
             con.execute("BEGIN")
             if feed in UNIQUE_ID:
-                con.execute(f"DELETE FROM {state.event_table(con, source_id)} WHERE file_id=?", [file_id])
+                con.execute("DELETE FROM event_ids WHERE file_id=?", [file_id])
             con.execute("UPDATE files SET outcome='PENDING', rows_loaded=0, rows_rejected=0, seen_size=-1 "
                         "WHERE file_id=?", [file_id])
             con.execute("COMMIT")

@@ -1,6 +1,7 @@
 """Ingestion's own DuckDB state: the ledger of data files and the event-id index.
 
-Only ingestion opens this file (``Home.ingest_state``). Every decision about a data file is
+``event_ids`` holds the ``event_id`` of every record of every currently LOADED lifecycle
+delivery (with its ledger ``file_id``), for ``duplicate_id``. Only ingestion opens this file (``Home.ingest_state``). Every decision about a data file is
 committed in one transaction together with the event ids it adds or withdraws, after its
 Parquet files are renamed into place; see ``ingestion.pipeline`` for the crash argument.
 Readers that must not wait for a running ingest use the exports under ``lake/_meta``.
@@ -26,6 +27,7 @@ CREATE TABLE IF NOT EXISTS files (
     first_seen_at TIMESTAMP, decided_at TIMESTAMP, load_order BIGINT, run_id VARCHAR,
     lake_stem VARCHAR
 );
+CREATE TABLE IF NOT EXISTS event_ids (source_id VARCHAR NOT NULL, event_id VARCHAR NOT NULL, file_id BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
     run_id VARCHAR, started_at TIMESTAMP, finished_at TIMESTAMP,
     files_processed INTEGER, records_loaded BIGINT, records_rejected BIGINT, violations INTEGER
@@ -48,14 +50,3 @@ def connect(path: Path, *, threads: int = 2, memory_limit: str = "4GB") -> duckd
     con.execute("SET preserve_insertion_order = true")
     con.execute(SCHEMA)
     return con
-
-
-def event_table(con: duckdb.DuckDBPyConnection, source_id: str) -> str:
-    """Name of the per-source event-id table, created on first use.
-
-    One small table per source keeps the duplicate check proportional to that source's
-    history instead of the whole platform's.
-    """
-    name = "ev_" + source_id.replace("-", "_")
-    con.execute(f'CREATE TABLE IF NOT EXISTS "{name}" (event_id VARCHAR, file_id BIGINT)')
-    return f'"{name}"'
