@@ -145,6 +145,16 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _fsync_tree(folder: Path) -> None:
+    for p in sorted(folder.rglob("*"), key=lambda p: -len(p.parts)):
+        if p.is_file():
+            with open(p, "rb") as f:
+                os.fsync(f.fileno())
+        else:
+            _fsync_dir(p)
+    _fsync_dir(folder)
+
+
 def _write_pointer(snapshots: Path, stamp: str) -> None:
     tmp = snapshots / (POINTER + ".tmp")
     with open(tmp, "w") as f:
@@ -189,6 +199,7 @@ def write_snapshot(home: Home, table_sql: str, con, as_of: str, built_at: str | 
         }
         (tmp / META_FILE).write_text(json.dumps(meta, indent=1) + "\n")
         (tmp / LOCK_FILE).touch()
+        _fsync_tree(tmp)  # CURRENT must never point at files a crash could leave half-written
         final = snapshots / stamp
         os.rename(tmp, final)
     except BaseException:
