@@ -25,7 +25,7 @@ def test_definitions_load_with_jobs_schedule_and_sensor(defs):
 def test_lineage_runs_from_ingestion_assets_through_dbt_to_publishing(defs):
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert {"lake/lifecycle", "lake/ledger", "check_snapshot", "dashboard_site"} <= keys
+    assert {"lake/lifecycle", "lake/file_loads", "check_snapshot", "dashboard_site"} <= keys
     # some dbt model reads the lifecycle lake asset (sources.yml meta.dagster.asset_key)
     children = {k.to_user_string() for k in graph.get(dg.AssetKey(["lake", "lifecycle"])).child_keys}
     assert children, "no dbt model depends on lake/lifecycle"
