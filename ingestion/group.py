@@ -184,14 +184,14 @@ class GroupProcessor:
         refused = None
         try:
             for batch in reader.batches():
-                con.register("batch", _stage_batch(batch, it.idx, it.parsed.business_date, feed, src.format))
+                staged = _stage_batch(batch, it.idx, it.parsed.business_date, feed, src.format)
+                if batch.num_rows < DIRECT_ROWS:
+                    self.pending.setdefault((feed, src.format), []).append(staged)
+                    continue
+                con.register("batch", staged)  # big enough to pay for planning the validation alone
                 try:
-                    if batch.num_rows >= DIRECT_ROWS:  # big enough to pay for planning the validation alone
-                        self._validate_into_v(feed, src.format, "batch")
-                        it.staged = True
-                    else:
-                        self.pending.setdefault((feed, src.format), []).append(
-                            _stage_batch(batch, it.idx, it.parsed.business_date, feed, src.format))
+                    self._validate_into_v(feed, src.format, "batch")
+                    it.staged = True
                 finally:
                     con.unregister("batch")
         except FileRefused as e:
