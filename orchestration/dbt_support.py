@@ -7,8 +7,11 @@ dbt artefact live under the home folder (`<home>/dbt/target`), never in the work
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from numlake.errors import UsageError
@@ -42,6 +45,13 @@ def ensure_manifest(home: Home) -> Path:
     if manifest.exists() and stamp.exists() and stamp.read_text() == fp:
         return manifest
     tp.mkdir(parents=True, exist_ok=True)
+    # The manifest depends only on the project's files, not on the home: parse once per
+    # project version and share it through the system temp dir (tests make many homes).
+    cached = Path(tempfile.gettempdir()) / f"numlake-dbt-manifest-{fp[:16]}.json"
+    if cached.exists():
+        shutil.copyfile(cached, manifest)
+        stamp.write_text(fp)
+        return manifest
     proc = subprocess.run(
         [dbt_executable(), "parse", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir",
          str(DBT_PROJECT_DIR), "--target-path", str(tp), "--quiet"],
@@ -51,4 +61,7 @@ def ensure_manifest(home: Home) -> Path:
         tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
         raise UsageError("dbt parse failed: " + " | ".join(tail))
     stamp.write_text(fp)
+    tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+    shutil.copyfile(manifest, tmp)
+    os.replace(tmp, cached)
     return manifest
