@@ -48,7 +48,7 @@ def assert_clean(r):
         assert not FULL_NUMBER.search(r.text), r.text
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=120, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(msisdn=numbers, since=dates)
 def test_single_lookup_never_fails_on_any_query_string(client, msisdn, since):
     r = client.get("/v1/reassigned", params={"msisdn": msisdn, "since": since})
@@ -56,7 +56,7 @@ def test_single_lookup_never_fails_on_any_query_string(client, msisdn, since):
     assert r.status_code in (200, 400)
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=120, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=st.one_of(json_values, st.fixed_dictionaries({"items": items}, optional={"since": st.one_of(dates, json_values)})))
 def test_bulk_never_fails_on_any_json_body(client, body):
     r = client.post("/v1/reassigned/bulk", json=body)
@@ -65,7 +65,7 @@ def test_bulk_never_fails_on_any_json_body(client, body):
         assert r.json()["count"] == len(body["items"])
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=80, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=st.one_of(json_values, st.fixed_dictionaries({"phoneNumber": numbers, "specifiedDate": dates}),
                       st.binary(max_size=40)))
 def test_camara_never_fails_on_any_body(client, body):

@@ -16,8 +16,10 @@ import pytest
 from lake_builder import run_dbt, write_lake
 from test_dbt_oracle import SOURCES, draw_world
 
-TABLES = ["number_tenures", "rule_findings", "monthly_number_stats", "number_first_events", "source_coverage",
-          "source_freshness", "file_loads", "monthly_carrier_stats", "monthly_rule_findings"]
+TABLES = ["marts." + t for t in (
+    "number_tenures", "rule_findings", "monthly_number_stats", "number_first_events", "source_coverage",
+    "source_freshness", "file_loads", "monthly_carrier_stats", "monthly_rule_findings")] + [
+    "intermediate." + t for t in ("int_number_events__replayed", "int_tenures__assembled", "int_tenures__responsibility")]
 
 
 def split_world():
@@ -48,10 +50,13 @@ def snapshot(wh):
     try:
         out = {}
         for t in TABLES:
+            schema, name = t.split(".")
             cols = [r[0] for r in con.execute(
-                f"select column_name from information_schema.columns where table_schema = 'marts' "
-                f"and table_name = '{t}' and column_name not in ('built_at') order by ordinal_position").fetchall()]
-            out[t] = sorted(con.execute(f"select {', '.join(cols)} from marts.{t}").fetchall(), key=repr)
+                f"select column_name from information_schema.columns where table_schema = '{schema}' "
+                f"and table_name = '{name}' and column_name not in ('built_at', 'replay_batch') "
+                f"order by ordinal_position").fetchall()]
+            assert cols, t
+            out[t] = sorted(con.execute(f"select {', '.join(cols)} from {t}").fetchall(), key=repr)
         return out
     finally:
         con.close()

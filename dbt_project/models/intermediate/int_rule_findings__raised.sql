@@ -23,6 +23,15 @@ per_event as (
     where finding_rule is not null
 ),
 
+last_before_horizon as (
+    {#- Each number's last event before the end of as_of (hash aggregation, no sort). -#}
+    select events.msisdn, max(events.event_seq) as event_seq
+    from events
+    cross join as_of
+    where events.event_time < as_of.as_of + interval 1 day
+    group by events.msisdn
+),
+
 state_at_as_of as (
     select
         events.msisdn,
@@ -33,9 +42,11 @@ state_at_as_of as (
         events.tenure_seq,
         as_of.as_of
     from events
+    inner join last_before_horizon
+        on last_before_horizon.msisdn = events.msisdn
+        and last_before_horizon.event_seq = events.event_seq
     cross join as_of
-    where events.event_time < as_of.as_of + interval 1 day
-    qualify row_number() over (partition by events.msisdn order by events.event_seq desc) = 1
+    where events.state_after = 'SUSPENDED'
 ),
 
 idle as (

@@ -1,7 +1,22 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='msisdn',
+        on_schema_change='fail',
+        post_hook="delete from {{ this }} as t where not exists (select 1 from {{ ref('int_number_events__replayed') }} as u where u.msisdn = t.msisdn and u.replay_batch = t.replay_batch)"
+    )
+}}
+{#- Incremental like the replay: only numbers replayed since this table was last built are
+    rebuilt (delete+insert by msisdn); the post-hook drops rows of numbers replayed again
+    without them, or gone (every row carries the replay_batch of its number's history). -#}
 {#- RULES 1: one row per tenure, from its starting event to its ending event (CANCEL or
     RECYCLE) or to the ACTIVATE of another subscriber that implicitly ends it. -#}
 with events as (
     select * from {{ ref('int_number_events__replayed') }}
+    {% if is_incremental() %}
+    where replay_batch > (select coalesce(max(replay_batch), 0) from {{ this }})
+    {% endif %}
 ),
 
 starts as (
@@ -12,7 +27,8 @@ starts as (
         event_time as start_time,
         source_id as start_source_id,
         event_id as start_event_id,
-        event_type as start_event_type
+        event_type as start_event_type,
+        replay_batch
     from events
     where is_tenure_start
 ),

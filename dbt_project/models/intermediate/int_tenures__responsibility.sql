@@ -1,11 +1,29 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='msisdn',
+        on_schema_change='fail',
+        post_hook="delete from {{ this }} as t where not exists (select 1 from {{ ref('int_tenures__assembled') }} as u where u.msisdn = t.msisdn and u.replay_batch = t.replay_batch)"
+    )
+}}
+{#- Incremental like the replay: only numbers replayed since this table was last built are
+    rebuilt (delete+insert by msisdn); the post-hook drops rows of numbers replayed again
+    without them, or gone (every row carries the replay_batch of its number's history). -#}
 {#- RULES 1: the responsible source at t is the source of the last ACTIVATE or PORT_IN of the
     tenure open at t. One row per interval [valid_from, valid_to) during which it holds. -#}
-with events as (
-    select * from {{ ref('int_number_events__replayed') }}
+with tenures as (
+    select * from {{ ref('int_tenures__assembled') }}
+    {% if is_incremental() %}
+    where replay_batch > (select coalesce(max(replay_batch), 0) from {{ this }})
+    {% endif %}
 ),
 
-tenures as (
-    select * from {{ ref('int_tenures__assembled') }}
+events as (
+    select * from {{ ref('int_number_events__replayed') }}
+    {% if is_incremental() %}
+    where msisdn in (select msisdn from tenures)
+    {% endif %}
 ),
 
 changes as (
@@ -31,7 +49,8 @@ final as (
             when changes.next_change is null then tenures.end_time
             when tenures.end_time is null then changes.next_change
             else least(changes.next_change, tenures.end_time)
-        end as valid_to
+        end as valid_to,
+        tenures.replay_batch
     from changes
     inner join tenures
         on tenures.msisdn = changes.msisdn and tenures.tenure_seq = changes.tenure_seq
