@@ -181,10 +181,16 @@ def render_text(src: Source, feed: str, records: list, blank_at: int = -1) -> tu
             if isinstance(r, Raw):
                 row = d.join(_csv_field(v, d, src.quote_all) for v in r.fields)
             else:
-                vals = [_csv_field(r[i], d, src.quote_all) for i in order]
+                vals = [r[i] or "" for i in order]
                 if extra:
                     vals.append("")
                 row = d.join(vals)
+                # fast path: no field needs quoting; otherwise quote field by field
+                if src.quote_all or row.count(d) != len(vals) - 1 or '"' in row or "\n" in row or "\r" in row:
+                    vals = [_csv_field(r[i], d, src.quote_all) for i in order]
+                    if extra:
+                        vals.append("")
+                    row = d.join(vals)
             starts.append(line)
             lines.append(row)
             line += 1 + row.count("\n")
@@ -206,6 +212,8 @@ def render_text(src: Source, feed: str, records: list, blank_at: int = -1) -> tu
                         v = ""
                     if src.json_numbers and names[i] in NUMBER_FIELDS and v.isdigit() and not v.startswith("0"):
                         parts.append(f'"{keys[i]}": {v}')
+                    elif v.isprintable() and '"' not in v and "\\" not in v:
+                        parts.append(f'"{keys[i]}": "{v}"')
                     else:
                         parts.append(f'"{keys[i]}": ' + json.dumps(v, ensure_ascii=False))
                 row = "{" + ", ".join(parts) + "}"
