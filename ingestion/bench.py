@@ -87,6 +87,8 @@ def worker(args: list[str]) -> None:
     from ingestion.pipeline import ingest
 
     import duckdb
+    import pandas  # noqa: F401  (imported lazily by pyarrow/duckdb on first use: keep it out of the timing)
+    import pyarrow.csv  # noqa: F401
 
     if kind == "baseline":
         f = next(Path(landing).rglob("*.csv"))

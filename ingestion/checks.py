@@ -18,7 +18,9 @@ DAILY_FEEDS = frozenset({"lifecycle", "complaints"})
 
 
 def _con() -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(config={"threads": 2, "memory_limit": "2GB"})
+    con = duckdb.connect(config={"threads": 2, "memory_limit": "2GB"})
+    con.execute("SET enable_progress_bar = false")
+    return con
 
 
 def _file_loads(home: Home) -> Path | None:

@@ -45,6 +45,7 @@ def now_cst() -> dt.datetime:
 def connect(path: Path, *, threads: int = 2, memory_limit: str = "4GB") -> duckdb.DuckDBPyConnection:
     path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path), config={"threads": threads, "memory_limit": memory_limit})
+    con.execute("SET enable_progress_bar = false")
     tmp = path.parent / "duckdb_tmp"
     con.execute(f"SET temp_directory = '{tmp.as_posix()}'")
     con.execute("SET preserve_insertion_order = true")
