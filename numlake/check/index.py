@@ -75,10 +75,12 @@ def _parse_sinces(sinces: Sequence[object]) -> tuple[np.ndarray, dict[int, str]]
     n = len(sinces)
     days = np.zeros(n, dtype=np.int32)
     errors: dict[int, str] = {}
-    try:
-        codes, uniques = _factorize(sinces)
-    except (TypeError, ValueError):
-        codes, uniques = None, None
+    codes = uniques = None
+    if n > 64:  # below that, factorising costs more than it saves
+        try:
+            codes, uniques = _factorize(sinces)
+        except (TypeError, ValueError):
+            pass
     if codes is None:
         for i, s in enumerate(sinces):
             try:
