@@ -184,13 +184,15 @@ class GroupProcessor:
         refused = None
         try:
             for batch in reader.batches():
+                if batch.num_rows < DIRECT_ROWS and batch["raw"].null_count:
+                    batch = _with_raw(batch, reader)
                 staged = _stage_batch(batch, it.idx, it.parsed.business_date, feed, src.format)
                 if batch.num_rows < DIRECT_ROWS:
                     self.pending.setdefault((feed, src.format), []).append(staged)
                     continue
                 con.register("batch", staged)  # big enough to pay for planning the validation alone
                 try:
-                    self._validate_into_v(feed, src.format, "batch")
+                    self._validate_into_v(feed, src.format, "batch", reader.raw_sql())
                     it.staged = True
                 finally:
                     con.unregister("batch")
@@ -252,12 +254,12 @@ class GroupProcessor:
                 self.con.unregister("staged")
             self._validate_into_v(feed, fmt, stage)
 
-    def _validate_into_v(self, feed: str, fmt: str, table: str) -> None:
+    def _validate_into_v(self, feed: str, fmt: str, table: str, raw_sql: str = "raw") -> None:
         """One validation query for every staged record of `feed` (or one big batch); `v_<feed>`
         keeps the typed fields and, for rejected records only, the raw text."""
         fields = FEEDS[feed]
         src_q = _json_source(feed, table) if fmt == "jsonl" else \
-            f"SELECT fidx, bd, line_no, raw, malformed, {', '.join('c_' + f.name for f in fields)} FROM {table}"
+            f"SELECT fidx, bd, line_no, {raw_sql} AS raw, malformed, {', '.join('c_' + f.name for f in fields)} FROM {table}"
         q = validation_sql(feed, f"({src_q})", bound_sql="(bd::TIMESTAMP + INTERVAL 2 DAY)", extra=("fidx", "bd"))
         out = ", ".join(f.name for f in fields)
         self.con.execute(f"INSERT INTO {_v_name(feed)} SELECT fidx, line_no, CASE WHEN reason IS NOT NULL "
@@ -371,8 +373,9 @@ class GroupProcessor:
         by_idx = {it.idx: it for it in self.items}
         for (fidx,) in missing:
             it = by_idx[fidx]
-            for batch in DeliveryReader(it.c.path, it.src, feed).batches():
-                con.register("rawb", batch.select(["line_no", "raw"]))
+            reader = DeliveryReader(it.c.path, it.src, feed)
+            for batch in reader.batches():
+                con.register("rawb", _with_raw(batch, reader).select(["line_no", "raw"]))
                 try:
                     con.execute(f"UPDATE {v} SET raw = b.raw FROM rawb b WHERE {v}.fidx = {fidx} AND "
                                 f"{v}.line_no = b.line_no AND {v}.reason = 'duplicate_id' AND {v}.raw IS NULL")
@@ -524,6 +527,17 @@ class GroupProcessor:
             run.decided[it.rec["file_id"]] = (it.c.source_dir, it.outcome)
             if it.outcome == "LOADED":
                 log.info("%s: LOADED %d records, %d rejected", it.c.file_name, it.loaded, it.rejected)
+
+
+def _with_raw(batch: pa.Table, reader: DeliveryReader) -> pa.Table:
+    """The batch with `raw` filled in where the reader's fast path left it NULL."""
+    if not batch["raw"].null_count or not reader.raw_fields:
+        return batch
+    d = reader.source.delimiter
+    parts = [batch[f"c_{n}"] for n in reader.raw_fields]
+    joined = pc.binary_join_element_wise(*parts, d)
+    return batch.set_column(batch.column_names.index("raw"), "raw",
+                            pc.coalesce(batch["raw"], pc.cast(joined, pa.large_string())))
 
 
 def _stage_name(feed: str, fmt: str) -> str:

@@ -38,14 +38,14 @@ def copy_to_parquet(con: duckdb.DuckDBPyConnection, query: str, path: Path) -> N
     """COPY a query to `path` atomically (temp name in the same folder, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = tmp_name(path)
-    con.execute(f"COPY ({query}) TO '{tmp.as_posix()}' (FORMAT parquet, COMPRESSION zstd)")
+    con.execute(f"COPY ({query}) TO '{tmp.as_posix()}' (FORMAT parquet)")
     os.replace(tmp, path)
 
 
 def write_table(table: pa.Table, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = tmp_name(path)
-    pq.write_table(table, tmp, compression="zstd")
+    pq.write_table(table, tmp)
     os.replace(tmp, path)
 
 

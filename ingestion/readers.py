@@ -43,6 +43,10 @@ SLOW_BATCH = 65536
 BOM = "\ufeff"
 
 
+def _lit(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
 class FileRefused(Exception):
     """The whole file is refused; `reason` is a quarantine reason of INTERCHANGE 4."""
 
@@ -109,8 +113,25 @@ class DeliveryReader:
         self._hdr_done = source.format == "jsonl" or source.header == "none"
         if source.header == "none":
             self.columns = {name: i for i, name in enumerate(self.fields)}
+        self.raw_fields = self._raw_fields()
         d = source.delimiter if source.format == "csv" else None
         self.blank_chars = "".join(ch for ch in " \t\r" if ch != d)
+
+    def _raw_fields(self) -> list[str] | None:
+        """Fields in file column order when every column is a canonical field, so that an
+        unquoted record's raw text is its fields joined by the delimiter; else None."""
+        if self.source.format != "csv" or len(self.columns) != self.ncols:
+            return None
+        by_pos = {i: name for name, i in self.columns.items()}
+        return [by_pos[i] for i in range(self.ncols)]
+
+    def raw_sql(self, prefix: str = "") -> str:
+        """SQL rebuilding `raw` where a fast batch left it NULL (see :meth:`_fast`)."""
+        if not self.raw_fields:
+            return f"{prefix}raw"
+        sep = "\t" if self.source.delimiter == "\t" else self.source.delimiter
+        joined = f" || {_lit(sep)} || ".join(f"{prefix}c_{n}" for n in self.raw_fields)
+        return f"coalesce({prefix}raw, {joined})"
 
     # bytes -> text blocks ------------------------------------------------------------
     def _text_blocks(self, raw: _Hashing) -> Iterator[tuple[int, str]]:
@@ -216,6 +237,7 @@ class DeliveryReader:
         self.columns = columns
         self.ncols = len(cells)
         self._hdr_done = True
+        self.raw_fields = self._raw_fields()
 
     # fast path -----------------------------------------------------------------------------
     @staticmethod
@@ -230,6 +252,15 @@ class DeliveryReader:
         return pa.table({"line_no": line_no, "raw": lines}).filter(keep)
 
     def _fast(self, first: int, text: str) -> pa.Table:
+        if self.raw_fields and "\r" not in text and "\n\n" not in text and not text.startswith("\n"):
+            # no blank line can hide here (a line of spaces would be an invalid row for Arrow),
+            # so record i is line first + i and its raw text is its fields joined again
+            n = text.count("\n") + (0 if text.endswith("\n") else 1)
+            cols = self._arrow_csv(text, n)
+            if cols is not None:
+                return pa.table({"line_no": pa.array(np.arange(first, first + n, dtype=np.int64)),
+                                 "raw": pa.nulls(n, pa.large_string()),
+                                 "malformed": pa.array(np.zeros(n, dtype=bool)), **cols})
         t = self._lines_table(first, text, self.blank_chars)
         cols = self._arrow_csv(text, t.num_rows)
         if cols is not None:

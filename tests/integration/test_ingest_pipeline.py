@@ -398,3 +398,19 @@ def test_a_control_file_without_data_and_stray_files_are_ignored(world):
     (world.landing / "README.txt").write_text("x")
     r = world.run()
     assert r.files_processed == 0 and lake_rows(world.home, "file_loads") == []
+
+
+@pytest.mark.parametrize("direct_rows", [1, 10**9])
+def test_raw_text_of_rejections_is_exact_whether_validated_per_file_or_per_group(world, monkeypatch, direct_rows):
+    # regression: the fast path leaves raw NULL and rebuilds it from the fields
+    import ingestion.group as group
+
+    monkeypatch.setattr(group, "DIRECT_ROWS", direct_rows)
+    src = source("CM-GD", delimiter="|", header="zh")
+    world.sources = [src]
+    recs = [ev(i) for i in range(50)] + [{**ev(3), "msisdn": "+86 138 0000 0003"}, {**ev(60), "msisdn": "12"}]
+    write_delivery(world.landing, src, "lifecycle", D1, 1, recs)
+    world.run()
+    rej = sorted((r["line_no"], r["reason"], r["raw"]) for r in lake_rows(world.home, "rejects"))
+    assert rej == [(52, "duplicate_id", "E3|+86 138 0000 0003|ACTIVATE|2025-03-01T08:00:00|u"),
+                   (53, "invalid_msisdn", "E60|12|ACTIVATE|2025-03-01T08:00:00|u")]
