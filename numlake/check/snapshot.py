@@ -109,6 +109,9 @@ def _connect(path: Path | None = None) -> duckdb.DuckDBPyConnection:
     except duckdb.Error as e:
         raise SnapshotError(f"cannot open the warehouse {path} read-only: {str(e).splitlines()[0]}") from None
     con.execute("set enable_progress_bar = false")
+    # RULES: dates are CST dates. Marts hold naive CST timestamps (LAKE.md), which this leaves
+    # alone; should a mart ever hold TIMESTAMPTZ, its casts to DATE still give the CST date.
+    con.execute("set TimeZone = 'Asia/Shanghai'")
     return con
 
 

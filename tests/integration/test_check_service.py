@@ -473,3 +473,23 @@ def test_requests_during_repeated_publishes_never_fail(api):
         snapshot.collect_garbage(home)
         time.sleep(0.05)
     assert sorted(p.name for p in home.snapshots.iterdir()) == sorted([snapshot.current_stamp(home), "CURRENT"])
+
+
+def test_tenure_times_with_a_time_zone_still_compare_as_cst_dates(tmp_path):
+    # 2024-06-01 00:30 in China is 2024-05-31 in UTC: the answer for D = 2024-05-31 must be `yes`
+    h = Home(tmp_path / "tz")
+    testing.build_warehouse(h.warehouse, [], [], "2024-12-31")
+    con = duckdb.connect(str(h.warehouse))
+    try:
+        con.execute("alter table marts.number_tenures alter start_time type timestamptz")
+        con.execute("alter table marts.number_tenures alter end_time type timestamptz")
+        con.execute("insert into marts.number_tenures values ('13900000009', 1, 's', "
+                    "'2024-06-01 00:30:00+08:00', null, null, 'CM-GD', false)")
+        con.execute("insert into marts.number_first_events values ('13900000009', '2024-06-01 00:30:00', "
+                    "'CM-GD', '2024-01-01')")
+    finally:
+        con.close()
+    snapshot.publish(h)
+    index = snapshot.load_index(h)
+    assert index.answer_one("13900000009", "2024-05-31")["answer"] == "yes"
+    assert index.answer_one("13900000009", "2024-06-01")["answer"] == "no"
