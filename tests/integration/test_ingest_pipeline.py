@@ -2,12 +2,10 @@
 INTERCHANGE 4, each dialect, and the spec's sample deliveries."""
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import hashlib
 import json
 import os
-import shutil
 import time
 from pathlib import Path
 
