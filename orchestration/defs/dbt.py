@@ -11,7 +11,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from numlake.paths import DBT_PROJECT_DIR, Home
-from orchestration.dbt_support import dbt_executable, ensure_manifest, target_path
+from orchestration.dbt_support import dbt_executable, ensure_manifest, project_fingerprint, target_path
 
 
 class NumlakeTranslator(DagsterDbtTranslator):
@@ -46,8 +46,15 @@ def build_dbt_assets(home: Home) -> tuple[dg.AssetsDefinition, DbtCliResource]:
     )
     def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         """`dbt build` of the warehouse: staging, number histories, findings and published marts,
-        with every dbt test reported as an asset check."""
-        yield from dbt.cli(["build"], context=context).stream()
+        with every dbt data test reported as an asset check (dbt unit tests run in the test suite,
+        not in every production build). Incremental models are rebuilt from
+        scratch (`--full-refresh`) when the dbt project changed since the warehouse was built."""
+        marker = target_path(home).parent / "warehouse_built_with"
+        fingerprint = project_fingerprint()
+        full = not home.warehouse.exists() or not marker.exists() or marker.read_text() != fingerprint
+        args = ["build", "--exclude-resource-type", "unit_test"] + (["--full-refresh"] if full else [])
+        yield from dbt.cli(args, context=context).stream()
+        marker.write_text(fingerprint)
 
     resource = DbtCliResource(project_dir=project, dbt_executable=dbt_executable(), profiles_dir=str(DBT_PROJECT_DIR))
     return warehouse_models, resource
