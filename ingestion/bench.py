@@ -80,6 +80,14 @@ def build_small(root: Path, sources: int, days: int, per_file: int = 10) -> tupl
     return landing, registry
 
 
+def _peak_rss_mb() -> float:
+    """This process's high-water resident memory (VmHWM; ru_maxrss would include the parent's)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def worker(args: list[str]) -> None:
     """Run one measured ingest (or the DuckDB baseline) and print a JSON line."""
     kind, home, landing, registry = args[:4]
@@ -107,7 +115,7 @@ def worker(args: list[str]) -> None:
         el = time.perf_counter() - t
         res = {"seconds": el, "records": r.records_loaded + r.records_rejected, "files": r.files_processed,
                "violations": len(r.violations)}
-    res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    res["peak_rss_mb"] = _peak_rss_mb()
     print(json.dumps(res))
 
 
