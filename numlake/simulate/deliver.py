@@ -8,11 +8,8 @@ otherwise good file. Every fault is recorded with the outcome the platform must 
 from __future__ import annotations
 
 import hashlib
-import json
-import os
-import shutil
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Callable
 
@@ -20,8 +17,7 @@ import numpy as np
 
 from numlake.simulate import render as R
 from numlake.simulate.registry import Source
-from numlake.simulate.world import (CATEGORIES, EVENT_TYPES, MS_DAY, ORG_TYPES, RESOLUTIONS, World,
-                                    subscriber_ids)
+from numlake.simulate.world import CATEGORIES, EVENT_TYPES, MS_DAY, RESOLUTIONS, World, subscriber_ids
 
 FEEDS = ("lifecycle", "complaints", "segments", "orgs", "adoption")
 DAILY = ("lifecycle", "complaints")

@@ -403,7 +403,6 @@ class _Sim:
 
     # ---- the run ----------------------------------------------------------------------------
     def run(self) -> World:
-        rng = self.rng
         self._pools()
         S = len(self.msisdn)
         self.state = np.full(S, FREE, np.int8)
@@ -420,13 +419,11 @@ class _Sim:
         self._init_population()
         self._init_orgs()
         cp_rows: list[tuple[np.ndarray, ...]] = []
-        snap_done = set()
         for day in range(self.days):
             self._step(day)
             cp_rows.append(self._complaints(day))
             for s in np.flatnonzero(self.coverage == day):
                 self._snapshot(int(s), day)
-                snap_done.add(int(s))
         return self._finish(cp_rows)
 
     def _init_population(self) -> None:
@@ -482,7 +479,6 @@ class _Sim:
         return out
 
     def _step(self, day: int) -> None:
-        rng = self.rng
         due = np.flatnonzero(self.next_day == day)
         if len(due):
             evs = self.next_ev[due]
@@ -566,12 +562,11 @@ class _Sim:
         for k, (od, size) in self.pool_campaign.items():
             if 0 <= day - od < 60:
                 n_new[k] += rng.poisson(size / 60.0 * 0.9)
-        picked, srcs, reused = [], [], []
+        picked, reused = [], []
         for k in np.flatnonzero(n_new):
             n = int(n_new[k])
             h = int(self.pool_home[k])
-            camp = k in self.pool_campaign
-            if not camp:
+            if k not in self.pool_campaign:  # campaign pools hand out fresh numbers of their segment
                 av = by_home.get(h)
                 nr = min(int(rng.binomial(n, REUSE_SHARE)), 0 if av is None else len(av))
                 if nr:
