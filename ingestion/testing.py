@@ -118,6 +118,7 @@ def write_registry(path: Path, sources: list[Source]) -> Path:
     import yaml
 
     entries = [{"id": s.id, **{k: v for k, v in s.as_row().items() if k != "source_id"}} for s in sources]
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(yaml.safe_dump({"sources": entries}, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return Path(path)
 
