@@ -189,6 +189,14 @@ def _summary(sources, world, tables, deliveries, info, written, files, ten, fnd,
                     "files (each then LOADED, superseding its _01 with the same records), conflicting "
                     "redeliveries (QUARANTINED conflicting_redelivery) and identical redeliveries (no change)",
             **written.later,
+            "outcomes_after": {
+                "LOADED": outcome.get("LOADED", 0),
+                "PENDING": 0,
+                "SUPERSEDED": outcome.get("SUPERSEDED", 0) + written.later["control_for_pending"],
+                "QUARANTINED": dict(sorted({**quarantined, **({"conflicting_redelivery":
+                                            written.later["conflicting_redelivery"]}
+                                            if written.later["conflicting_redelivery"] else {})}.items())),
+            },
         },
         "records": {
             "lifecycle_loaded": int(len(loaded)),
