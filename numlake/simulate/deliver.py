@@ -83,7 +83,11 @@ class Tables:
         self.lc_ev = k  # row -> world event
         self.lc_src = w.ev_src[k]
         self.lc_day = bday[k].astype(np.int32)
-        self.lc_time = w.ev_time[k]
+        t = w.ev_time[k]
+        frac = np.array([s.iso_fraction for s in self.sources])[self.lc_src]
+        # what the file says is the truth: a source without fractions reports whole seconds (a
+        # number ported on the day a snapshot is taken carries its donor's time)
+        self.lc_time = np.where(frac, t, t - t % 1000)
         self.lc_type = w.ev_type[k]
         self.lc_msisdn = w.msisdn[w.ev_slot[k]]
         self.lc_snap = snap[k]

@@ -345,33 +345,33 @@ def lifecycle_events(home: Path) -> list[tuple]:
     return out
 
 
-def check_rules(events: list[tuple], as_of: date) -> tuple[Counter, int]:
-    """RULES 1-2, replayed per number. Returns (findings per rule, tenures)."""
+def check_rules(events: list[tuple], as_of: date) -> tuple[Counter, list]:
+    """RULES 1-2, replayed per number. Returns (findings per rule, (msisdn, start, subscriber) per tenure)."""
     prio = {"PORT_OUT": 0, "PORT_IN": 2}
     by_num = defaultdict(list)
     for e in events:
         by_num[e[0]].append(e)
-    findings, tenures = Counter(), 0
+    findings, tenures = Counter(), []
     end_of_as_of = datetime.combine(as_of + timedelta(days=1), datetime.min.time())
     for evs in by_num.values():
         evs.sort(key=lambda e: (e[2], prio.get(e[1], 1), e[3], e[4]))
         state, holder, susp_at, last_end, last_holder = None, None, None, None, None
-        for _, typ, t, _, _, sub in evs:
+        for num, typ, t, _, _, sub in evs:
             if typ == "ACTIVATE":
                 if state:
                     findings["INVALID_TRANSITION"] += 1
                     if sub != holder:
-                        tenures += 1
+                        tenures.append((num, t, sub))
                         state, holder = "ACTIVE", sub
                     continue
                 if last_end and sub != last_holder and t - last_end < timedelta(days=90):
                     findings["COOLING_VIOLATION"] += 1
                 state, holder = "ACTIVE", sub
-                tenures += 1
+                tenures.append((num, t, sub))
             elif typ == "PORT_IN":
                 if not state:
                     state, holder = "ACTIVE", sub
-                    tenures += 1
+                    tenures.append((num, t, sub))
             elif typ == "PORT_OUT":
                 if not state:
                     findings["INVALID_TRANSITION"] += 1
@@ -415,7 +415,8 @@ def test_fault_free_lifecycles_raise_no_rule_finding_and_match_the_truth_tenures
     findings, tenures = check_rules(events, date.fromisoformat(summary["as_of"]))
     assert findings == Counter()
     ten = truth(home, "tenures")
-    assert tenures == len(ten) == summary["population"]["tenures"]
+    assert len(tenures) == len(ten) == summary["population"]["tenures"]
+    assert sorted(tenures) == sorted((r["msisdn"], r["start_time"], r["subscriber_id"]) for r in ten)
     assert summary["rule_findings_expected"] == {}
     assert any(t["is_reassignment"] for t in ten)
     kinds = Counter(e[1] for e in events)
