@@ -18,7 +18,7 @@
     (docs/LAKE.md: lake/lifecycle/<source_id>/<file name without extensions>.parquet), keeping
     only files that exist (a delivery without records may have none). -#}
 {% macro new_lifecycle_files(replayed) %}
-    {% set lake = env_var('NUMLAKE_LAKE', '../.numlake/lake') %}
+    {% set lake = env_var('NUMLAKE_LAKE', '../.numlake/lake').rstrip('/') %}
     {% set query %}
         with ledger as (
             select distinct

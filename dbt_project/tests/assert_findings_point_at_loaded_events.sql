@@ -1,5 +1,6 @@
 -- Catches a finding whose event is not in the merged history (wrong source, event id, number
 -- or time copied into rule_findings).
+{{ config(meta={'dagster': {'ref': {'name': 'rule_findings'}}}) }}
 select findings.*
 from {{ ref('rule_findings') }} as findings
 left join {{ ref('int_number_events__replayed') }} as events

@@ -2,6 +2,7 @@
 -- went missing: per file, the rows the lake holds must equal the ledger's rows_loaded, and
 -- only LOADED files may have rows. Lifecycle rows are counted in the replayed history, which
 -- must hold exactly the lake's records (this also catches drift of its incremental updates).
+{{ config(meta={'dagster': {'ref': {'name': 'int_number_events__replayed'}}}) }}
 with lake as (
     select 'lifecycle' as feed, source_id, file_name, count(*) as n from {{ ref('int_number_events__replayed') }} group by 1, 2, 3
     union all

@@ -1,5 +1,6 @@
 -- Catches rejected records lost or invented between ingestion and the warehouse: for every file
 -- the number of rows in rejected_records must equal the ledger's rows_rejected (0 if not LOADED).
+{{ config(meta={'dagster': {'ref': {'name': 'rejected_records'}}}) }}
 with ledger as (
     select source_id, feed, file_name, sum(rows_rejected) as rows_rejected
     from {{ ref('file_loads') }}

@@ -1,6 +1,7 @@
 -- Catches tenures lost between the replay and the published table: every event that starts a
 -- tenure has exactly one number_tenures row, and the number of open tenures equals the number
 -- of numbers whose last event leaves one open.
+{{ config(meta={'dagster': {'ref': {'name': 'number_tenures'}}}) }}
 with starts as (
     select count(*) as n from {{ ref('int_number_events__replayed') }} where is_tenure_start
 ),
