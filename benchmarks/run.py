@@ -84,7 +84,7 @@ def world(out: Path, scale: float, days: int) -> tuple[Path, Path, str]:
         summary = json.loads((wdir / "simulation_summary.json").read_text())
         record("simulate.benchmark_world", seconds=secs, peak_rss_mib=rss, bytes=du(landing),
                files=sum(1 for _ in landing.rglob("*") if _.is_file()),
-               lifecycle_records=summary.get("records", {}).get("lifecycle", summary.get("lifecycle_records")))
+               lifecycle_records=summary.get("records", {}).get("lifecycle_loaded"))
     dates = sorted({d for p in landing.rglob("*.ctl") if (d := business_date(p.name.split(".")[0]))})
     return landing, registry, dates[-1]
 
@@ -129,8 +129,7 @@ def ingest_dialects(out: Path, landing: Path, registry: Path, last: str) -> None
                 if not files:
                     continue
                 if fmt == "jsonl":
-                    src = f"read_json({files!r}, format='newline_delimited', columns={{}})" if False else \
-                        f"read_ndjson_auto({files!r})"
+                    src = f"read_ndjson_auto({files!r})"
                 else:
                     src = (f"read_csv({files!r}, delim={delim!r}, header={str(header != 'none').lower()}, "
                            f"all_varchar=true, union_by_name=false, null_padding=true, ignore_errors=true)")
