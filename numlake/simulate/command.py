@@ -93,4 +93,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"  numbers:   {p['numbers']:,} numbers, {p['tenures']:,} tenures, {p['reassignments']:,} reassignments; "
           f"rule findings expected: {sum(s['rule_findings_expected'].values())}")
     print(f"  summary:   {landing.parent / 'simulation_summary.json'}; truth in {landing.parent / 'simulation_truth'}")
+    if home.lake.is_dir() and any(home.lake.iterdir()):
+        # same arguments rewrite identical bytes (ingestion sees nothing new); other arguments
+        # rewrite files an earlier ingest already loaded, which it must treat as redeliveries
+        print(f"  note:      {home.lake} holds an earlier ingest; unless these are the arguments it was "
+              "simulated with, use a fresh --home")
     return 0
