@@ -13,6 +13,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import queue
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,7 +25,7 @@ import pyarrow.parquet as pq
 from ingestion import lake, state
 from ingestion.discover import Candidate, Control, ParsedName, parse_name, read_control
 from ingestion.feeds import FEEDS, UNIQUE_ID
-from ingestion.readers import DeliveryReader, FileRefused
+from ingestion.readers import BLOCK_CHARS, DeliveryReader, FileRefused
 from ingestion.registry import Source
 from ingestion.validate import lit, validation_sql
 
@@ -33,6 +35,8 @@ GROUP_FILES = int(os.environ.get("NUMLAKE_INGEST_GROUP_FILES", "400"))
 DIRECT_ROWS = 50_000
 GROUP_BYTES = 64 << 20
 ARROW_WRITE_MAX_ROWS = 300_000
+PREFETCH_BYTES = 16 << 20
+PREFETCH_BLOCK_CHARS = 8 << 20
 
 LEDGER_SCHEMA = pa.schema([
     ("file_id", pa.int64()), ("rel", pa.string()), ("is_conflict", pa.bool_()), ("source_id", pa.string()),
@@ -180,14 +184,20 @@ class GroupProcessor:
     def _read(self, it: Item) -> tuple[str, str] | None:
         c, src, feed, con = it.c, it.src, it.c.feed_dir, self.con
         self._stage(feed, src.format)
-        reader = DeliveryReader(c.path, src, feed)
-        refused = None
-        try:
+        reader = DeliveryReader(c.path, src, feed, block_chars=PREFETCH_BLOCK_CHARS if c.size > PREFETCH_BYTES
+                                else BLOCK_CHARS)
+
+        def staged_batches():
             for batch in reader.batches():
                 if batch.num_rows < DIRECT_ROWS and batch["raw"].null_count:
                     batch = _with_raw(batch, reader)
-                staged = _stage_batch(batch, it.idx, it.parsed.business_date, feed, src.format)
-                if batch.num_rows < DIRECT_ROWS:
+                yield batch.num_rows, _stage_batch(batch, it.idx, it.parsed.business_date, feed, src.format)
+
+        refused = None
+        try:
+            batches = _prefetched(staged_batches()) if c.size > PREFETCH_BYTES else staged_batches()
+            for num_rows, staged in batches:
+                if num_rows < DIRECT_ROWS:
                     self.pending.setdefault((feed, src.format), []).append(staged)
                     continue
                 con.register("batch", staged)  # big enough to pay for planning the validation alone
@@ -258,12 +268,15 @@ class GroupProcessor:
         """One validation query for every staged record of `feed` (or one big batch); `v_<feed>`
         keeps the typed fields and, for rejected records only, the raw text."""
         fields = FEEDS[feed]
+        raw_cols = tuple("c_" + f.name for f in fields)
         src_q = _json_source(feed, table) if fmt == "jsonl" else \
-            f"SELECT fidx, bd, line_no, {raw_sql} AS raw, malformed, {', '.join('c_' + f.name for f in fields)} FROM {table}"
-        q = validation_sql(feed, f"({src_q})", bound_sql="(bd::TIMESTAMP + INTERVAL 2 DAY)", extra=("fidx", "bd"))
+            f"SELECT fidx, bd, line_no, raw, malformed, {', '.join(raw_cols)} FROM {table}"
+        # raw is rebuilt from the fields only for rejected records: most records never need it
+        extra = ("fidx", "bd") + (raw_cols if raw_sql != "raw" else ())
+        q = validation_sql(feed, f"({src_q})", bound_sql="(bd::TIMESTAMP + INTERVAL 2 DAY)", extra=extra)
         out = ", ".join(f.name for f in fields)
         self.con.execute(f"INSERT INTO {_v_name(feed)} SELECT fidx, line_no, CASE WHEN reason IS NOT NULL "
-                         f"THEN raw END, reason, {out} FROM ({q})")
+                         f"THEN {raw_sql} END, reason, {out} FROM ({q})")
 
     # ------------------------------------------------------------------ phase C: sequences
     def _decide_sequences(self) -> None:
@@ -538,6 +551,51 @@ def _with_raw(batch: pa.Table, reader: DeliveryReader) -> pa.Table:
     joined = pc.binary_join_element_wise(*parts, d)
     return batch.set_column(batch.column_names.index("raw"), "raw",
                             pc.coalesce(batch["raw"], pc.cast(joined, pa.large_string())))
+
+
+def _prefetched(gen):
+    """Items of `gen`, produced one ahead in a thread: the next block of a big delivery is
+    read, decompressed, hashed and split while DuckDB validates this one (both release the
+    GIL for most of their work). An exception of `gen` is raised here, after its cleanup has
+    run in the thread; stopping early closes `gen` in its thread and waits for it."""
+    box: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+    end = object()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                box.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work():
+        try:
+            for item in gen:
+                if not put((item, None)):
+                    break
+            else:
+                put((end, None))
+        except BaseException as e:  # handed to the consumer, which raises it
+            put((end, e))
+        finally:
+            gen.close()
+
+    t = threading.Thread(target=work, name="ingest-prefetch", daemon=True)
+    t.start()
+    try:
+        while True:
+            item, err = box.get()
+            if item is end:
+                if err is not None:
+                    raise err
+                return
+            yield item
+    finally:
+        stop.set()
+        t.join()
 
 
 def _stage_name(feed: str, fmt: str) -> str:

@@ -16,7 +16,7 @@ from numlake.paths import Home
 from ingestion.checks import accounting_violations, freshness
 from ingestion.lock import ingest_lock
 from ingestion.pipeline import ingest, pending_work
-from ingestion.testing import lake_rows, source, write_delivery, write_registry
+from ingestion.testing import lake_rows, render, source, write_delivery, write_registry
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 D1, D2, D3 = dt.date(2025, 3, 1), dt.date(2025, 3, 2), dt.date(2025, 3, 3)
@@ -412,3 +412,72 @@ def test_raw_text_of_rejections_is_exact_whether_validated_per_file_or_per_group
     rej = sorted((r["line_no"], r["reason"], r["raw"]) for r in lake_rows(world.home, "rejects"))
     assert rej == [(52, "duplicate_id", "E3|+86 138 0000 0003|ACTIVATE|2025-03-01T08:00:00|u"),
                    (53, "invalid_msisdn", "E60|12|ACTIVATE|2025-03-01T08:00:00|u")]
+
+
+def _build_mixed_landing(landing: Path) -> list:
+    """Deliveries spanning many small blocks: clean, quoted late, rejected records, duplicates,
+    an encoding error deep in the file, a checksum mismatch, gzip and jsonl."""
+    gz, js, bar = source("CT-SC", compression="gzip"), source("CU-BJ", format="jsonl"), \
+        source("CM-HN", delimiter="|", header="zh")
+    recs = [ev(i, t=f"2025-03-01T{i % 24:02d}:00:00") for i in range(120)]
+    other = [ev(1000 + i, t=f"2025-03-01T{i % 24:02d}:00:00") for i in range(120)]
+    bad = other[:50] + [ev(1007), {**ev(1051), "msisdn": "12"}, {**ev(1052), "event_time": "2025-03-09T00:00:00"}] \
+        + [{**ev(1000 + i), "subscriber_id": 'a"b,c'} for i in range(60, 70)] + other[80:]
+    write_delivery(landing, GD, "lifecycle", D1, 1, recs)
+    write_delivery(landing, GD, "lifecycle", D2, 1, bad)
+    body = render(GD, "lifecycle", recs) + b"E999,\xff\xfe,ACTIVATE,2025-03-01T08:00:00,u\n"
+    write_delivery(landing, GD, "lifecycle", D3, 1, body=body, rows=121)
+    write_delivery(landing, GD, "lifecycle", D3, 2, recs, ctl={"md5": "0" * 32})
+    for src in (gz, js, bar):
+        write_delivery(landing, src, "lifecycle", D1, 1, bad)
+    return [GD, gz, js, bar]
+
+
+def test_reading_big_deliveries_one_block_ahead_gives_the_same_lake(tmp_path, monkeypatch):
+    import ingestion.group as group
+
+    landing = tmp_path / "landing"
+    registry = write_registry(tmp_path / "registry.yaml", _build_mixed_landing(landing))
+    monkeypatch.setattr(group, "DIRECT_ROWS", 20)
+    monkeypatch.setattr(group, "PREFETCH_BLOCK_CHARS", 1500)
+    results = []
+    for name, threshold in (("inline", 1 << 60), ("ahead", 0)):
+        monkeypatch.setattr(group, "PREFETCH_BYTES", threshold)
+        home = Home(tmp_path / name)
+        assert ingest(home, landing, registry).violations == []
+        drop = {"first_seen_at", "decided_at", "run_id"}
+        results.append(([{k: v for k, v in r.items() if k not in drop} for r in lake_rows(home, "file_loads")],
+                         sorted(map(tuple, (r.values() for r in lake_rows(home, "lifecycle")))),
+                         sorted(map(tuple, (r.values() for r in lake_rows(home, "rejects"))))))
+    inline, ahead = results
+    assert ahead == inline
+    outcomes = {r["file_name"]: (r["outcome"], r["reason"], r["rows_loaded"], r["rows_rejected"]) for r in inline[0]}
+    assert outcomes["CM-GD_lifecycle_20250303_01.csv"][:2] == ("QUARANTINED", "encoding_error")
+    assert outcomes["CM-GD_lifecycle_20250303_02.csv"][:2] == ("QUARANTINED", "checksum_mismatch")
+    assert outcomes["CM-GD_lifecycle_20250302_01.csv"] == ("LOADED", None, 100, 3)
+    assert {r[-2] for r in inline[2]} == {"duplicate_id", "invalid_msisdn", "time_after_business_date"}
+
+
+def test_a_reader_failure_in_the_prefetch_thread_reaches_the_caller_after_its_cleanup():
+    import ingestion.group as group
+
+    cleaned = []
+
+    def gen():
+        try:
+            yield 1
+            yield 2
+            raise ValueError("boom")
+        finally:
+            cleaned.append(True)
+
+    got = []
+    with pytest.raises(ValueError, match="boom"):
+        for x in group._prefetched(gen()):
+            got.append(x)
+    assert got == [1, 2] and cleaned == [True]
+    cleaned.clear()
+    it = group._prefetched(gen())
+    assert next(it) == 1
+    it.close()
+    assert cleaned == [True]
