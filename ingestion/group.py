@@ -436,7 +436,7 @@ class GroupProcessor:
             n = good.num_rows
             cols = _lineage(it, n) + [pc.cast(good["line_no"], pa.int32()), pa.array([it.load_order] * n, pa.int64())]
             cols += [good[f] for f in fields]
-            out = pa.Table.from_arrays([pc.cast(c, f.type) for c, f in zip(cols, schema)], schema=schema)
+            out = pa.Table.from_arrays([_as(c, f.type) for c, f in zip(cols, schema)], schema=schema)
             lake.write_table(out, lake.data_path(self.run.lake, feed, it.c.source_dir, it.parsed.stem))
             rpath = lake.rejects_path(self.run.lake, feed, it.c.source_dir, it.parsed.stem)
             if bad.num_rows:
@@ -444,7 +444,7 @@ class GroupProcessor:
                 rcols = [pa.array([it.c.source_dir] * m), pa.array([feed] * m), pa.array([it.c.file_name] * m),
                          pa.array([it.parsed.business_date] * m, pa.date32()), pa.array([it.parsed.seq] * m, pa.int32()),
                          pc.cast(bad["line_no"], pa.int32()), bad["reason"], bad["raw"]]
-                lake.write_table(pa.Table.from_arrays([pc.cast(c, f.type) for c, f in zip(rcols, rschema)],
+                lake.write_table(pa.Table.from_arrays([_as(c, f.type) for c, f in zip(rcols, rschema)],
                                                       schema=rschema), rpath)
             elif rpath.exists():
                 rpath.unlink()
@@ -551,6 +551,11 @@ def _with_raw(batch: pa.Table, reader: DeliveryReader) -> pa.Table:
     joined = pc.binary_join_element_wise(*parts, d)
     return batch.set_column(batch.column_names.index("raw"), "raw",
                             pc.coalesce(batch["raw"], pc.cast(joined, pa.large_string())))
+
+
+def _as(column, type_):
+    """`column` as `type_`, without a cast call when it already is (small files pay per call)."""
+    return column if column.type == type_ else pc.cast(column, type_)
 
 
 def _prefetched(gen):

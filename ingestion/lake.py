@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 from ingestion.feeds import FEEDS, REJECT_COLUMNS, lake_columns
 
 TMP_SUFFIX = ".tmp"
+DICTIONARY_LIMIT = 1000
 
 
 def data_path(lake: Path, feed: str, source_id: str, stem: str) -> Path:
@@ -35,10 +36,13 @@ def tmp_name(path: Path) -> Path:
 
 
 def copy_to_parquet(con: duckdb.DuckDBPyConnection, query: str, path: Path) -> None:
-    """COPY a query to `path` atomically (temp name in the same folder, then rename)."""
+    """COPY a query to `path` atomically (temp name in the same folder, then rename).
+
+    A small dictionary limit makes the writer give up early on high-cardinality columns (ids,
+    numbers, times), where a dictionary never pays; codes and lineage still get one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = tmp_name(path)
-    con.execute(f"COPY ({query}) TO '{tmp.as_posix()}' (FORMAT parquet)")
+    con.execute(f"COPY ({query}) TO '{tmp.as_posix()}' (FORMAT parquet, DICTIONARY_SIZE_LIMIT {DICTIONARY_LIMIT})")
     os.replace(tmp, path)
 
 

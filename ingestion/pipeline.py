@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from numlake.errors import UsageError
@@ -180,11 +181,13 @@ class _Run:
         self.result._tally(self.decided)
         loaded_ids = [fid for fid, (_, o) in self.decided.items() if o == "LOADED"]
         if loaded_ids:
-            con.execute("CREATE OR REPLACE TEMP TABLE run_loaded (file_id BIGINT)")
-            con.executemany("INSERT INTO run_loaded VALUES (?)", [[i] for i in loaded_ids])
-            self.result.records_loaded, self.result.records_rejected = con.execute(
-                "SELECT coalesce(sum(rows_loaded), 0), coalesce(sum(rows_rejected), 0) FROM files "
-                "WHERE file_id IN (SELECT file_id FROM run_loaded)").fetchall()[0]
+            con.register("run_loaded", pa.table({"file_id": pa.array(loaded_ids, pa.int64())}))
+            try:
+                self.result.records_loaded, self.result.records_rejected = con.execute(
+                    "SELECT coalesce(sum(rows_loaded), 0), coalesce(sum(rows_rejected), 0) FROM files "
+                    "WHERE file_id IN (SELECT file_id FROM run_loaded)").fetchall()[0]
+            finally:
+                con.unregister("run_loaded")
         else:
             self.result.records_loaded = self.result.records_rejected = 0
         self.result.violations += ledger_violations(con)

@@ -69,8 +69,7 @@ class Source:
     @property
     def fingerprint(self) -> str:
         """Hash of the dialect fields: a quarantined delivery is re-examined when it changes."""
-        d = asdict(self)
-        text = "\x1f".join(f"{k}={d[k]}" for k in ("format", "encoding", "delimiter", "header", "compression"))
+        text = "\x1f".join(f"{k}={getattr(self, k)}" for k in ("format", "encoding", "delimiter", "header", "compression"))
         return hashlib.sha1(text.encode()).hexdigest()[:16]
 
     def as_row(self) -> dict[str, str]:
