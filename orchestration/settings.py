@@ -61,6 +61,8 @@ class Settings:
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
             "DO_NOT_TRACK": "1",
             "DBT_LOG_PATH": str(self.home.logs / "dbt"),
+            # dagster-dbt puts each invocation's artefacts under $DBT_TARGET_PATH/<step>-<run>-<id>.
+            "DBT_TARGET_PATH": str(self.home.root / "dbt" / "target"),
             "DBT_PROFILES_DIR": str(Path(__file__).resolve().parent.parent / "dbt_project"),
         }
         os.environ.update(env)

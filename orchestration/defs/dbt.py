@@ -4,7 +4,9 @@ dbt sources point at the ingestion assets through `meta.dagster.asset_key` in
 `dbt_project/models/sources.yml`, so the lineage graph runs from the landing area to the marts.
 """
 
+import shutil
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -27,6 +29,13 @@ class NumlakeTranslator(DagsterDbtTranslator):
             if layer in fqn:
                 return f"warehouse_{layer}"
         return "warehouse"
+
+
+def _keep_latest_invocations(target: Path, keep: int) -> None:
+    """Each dbt invocation leaves a folder of compiled SQL and run results; keep the last few."""
+    runs = sorted((p for p in target.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    for old in runs[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def dbt_project_for(home: Home) -> DbtProject:
@@ -55,6 +64,7 @@ def build_dbt_assets(home: Home) -> tuple[dg.AssetsDefinition, DbtCliResource]:
         args = ["build", "--exclude-resource-type", "unit_test"] + (["--full-refresh"] if full else [])
         yield from dbt.cli(args, context=context).stream()
         marker.write_text(fingerprint)
+        _keep_latest_invocations(target_path(home), keep=5)
 
     resource = DbtCliResource(project_dir=project, dbt_executable=dbt_executable(), profiles_dir=str(DBT_PROJECT_DIR))
     return warehouse_models, resource
