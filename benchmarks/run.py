@@ -188,10 +188,11 @@ def dbt_vs_sql(out: Path, home: Path) -> None:
     models = [r for r in rr["results"] if r["unique_id"].startswith("model.")]
     dbt_model_s = sum(r["execution_time"] for r in models)
     dbt_total_s = rr.get("elapsed_time")
-    copy = out / "warehouse-copy.duckdb"
+    copy = out / "direct" / "warehouse.duckdb"   # same file stem: compiled SQL names the catalog
+    copy.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(home / "warehouse.duckdb", copy)
     con = duckdb.connect(str(copy))
-    con.execute("SET threads=2; SET memory_limit='8GB'")
+    con.execute("SET threads=2; SET memory_limit='4GB'; SET TimeZone='Asia/Shanghai'")
     t0 = time.perf_counter()
     for r in models:
         node = manifest["nodes"][r["unique_id"]]
