@@ -23,6 +23,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -33,19 +34,60 @@ BIN = Path(sys.executable).parent
 RESULTS: dict = {}
 
 
+def _tree_hwm_kib(root: int) -> int:
+    """Largest VmHWM (peak RSS) among `root` and its descendants, read from /proc."""
+    parents: dict[int, int] = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as fh:
+                    parents[int(d)] = int(fh.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    tree, frontier = {root}, [root]
+    while frontier:
+        p = frontier.pop()
+        kids = [c for c, pp in parents.items() if pp == p and c not in tree]
+        tree.update(kids)
+        frontier.extend(kids)
+    best = 0
+    for pid in tree:
+        try:
+            with open(f"/proc/{pid}/status") as fh:
+                for line in fh:
+                    if line.startswith("VmHWM:"):
+                        best = max(best, int(line.split()[1]))
+        except OSError:
+            continue
+    return best
+
+
 def sh(cmd: list[str], env: dict | None = None, label: str = "") -> tuple[float, float]:
-    """Run `cmd`; return (seconds, peak RSS in MiB of that process tree's largest process)."""
+    """Run `cmd`; return (seconds, peak RSS in MiB of the largest process of its tree).
+
+    Peak memory is polled from /proc (VmHWM) rather than taken from wait4's rusage, which on
+    Linux inherits the parent's high-water mark across fork+exec."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
+    peak = [0]
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.wait(0.25):
+            peak[0] = max(peak[0], _tree_hwm_kib(proc.pid))
+
+    watcher = threading.Thread(target=poll, daemon=True)
+    watcher.start()
     out = proc.stdout.read()
-    _, status, rusage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc.wait()
+    done.set()
+    watcher.join()
     secs = time.perf_counter() - t0
     if proc.returncode != 0:
         print(out[-3000:])
         raise SystemExit(f"benchmark step failed ({label or cmd[0]}): exit {proc.returncode}")
-    return secs, rusage.ru_maxrss / 1024.0
+    return secs, peak[0] / 1024.0
 
 
 def du(path: Path) -> int:
