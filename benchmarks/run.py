@@ -175,10 +175,11 @@ def ingest_dialects(out: Path, landing: Path, registry: Path, last: str) -> None
                 if not files:
                     continue
                 if fmt == "jsonl":
-                    src = f"read_ndjson_auto({files!r})"
+                    src = f"read_ndjson_auto({files!r}, union_by_name=true, ignore_errors=true)"
                 else:
+                    cols = "{" + ", ".join(f"'c{k}': 'VARCHAR'" for k in range(5)) + "}"
                     src = (f"read_csv({files!r}, delim={delim!r}, header={str(header != 'none').lower()}, "
-                           f"all_varchar=true, union_by_name=false, null_padding=true, ignore_errors=true)")
+                           f"auto_detect=false, columns={cols}, null_padding=true, ignore_errors=true)")
                 con.execute(f"COPY (SELECT * FROM {src}) TO '{sub}/baseline_{i}.parquet' (FORMAT parquet)")
             base = time.perf_counter() - t0
         record(f"ingest.dialect.{name}", files=len(data_files), rows=rows, seconds=secs,
