@@ -54,3 +54,26 @@ def test_a_bad_registry_is_refused_with_one_line_naming_entry_and_field(samples_
     assert run.returncode == 2
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and "CM-GD" in lines[0] and "encoding" in lines[0], run.stderr
+
+
+def test_a_run_where_every_delivery_is_quarantined_still_succeeds(samples_world, tmp_path):
+    # Regression: with nothing loaded there is no as_of; the check snapshot step used to fail
+    # the whole run although quarantining is a data outcome.
+    import json
+    import shutil
+
+    landing = tmp_path / "only-bad"
+    src = samples_world["landing"] / "CM-GD" / "lifecycle"
+    dst = landing / "CM-GD" / "lifecycle"
+    dst.mkdir(parents=True)
+    shutil.copy(src / "CM-GD_lifecycle_20250301_01.csv", dst)
+    ctl = json.loads((src / "CM-GD_lifecycle_20250301_01.csv.ctl").read_text())
+    ctl["md5"] = "0" * 32
+    (dst / "CM-GD_lifecycle_20250301_01.csv.ctl").write_text(json.dumps(ctl))
+    run = subprocess.run([NUMLAKE, "run", "--home", str(tmp_path / "home"), "--landing", str(landing),
+                          "--registry", str(samples_world["registry"])], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    import duckdb
+
+    con = duckdb.connect(str(tmp_path / "home" / "warehouse.duckdb"), read_only=True)
+    assert con.execute("select outcome, reason from marts.file_loads").fetchall() == [("QUARANTINED", "checksum_mismatch")]

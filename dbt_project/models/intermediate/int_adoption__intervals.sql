@@ -1,6 +1,7 @@
 {#- RULES 4 / INTERCHANGE 3.5: an organisation supports a segment at t when its latest report
     at or before t says SUPPORTED. Reports of unregistered organisations or unknown segments
-    are ignored; at equal checked_time the later report (load order, then line) wins. One row
+    are ignored; at equal checked_time the later report wins: the most recent report in the
+    spec's sense (INTERCHANGE 3.2: latest business date, then highest sequence, then last line). One row
     per (org, segment, checked_time): the status from valid_from until valid_to (exclusive). -#}
 with adoption as (
     select * from {{ ref('stg_lake__adoption') }}
@@ -21,7 +22,8 @@ known as (
         adoption.segment,
         adoption.status,
         adoption.checked_time,
-        adoption.load_order,
+        adoption.business_date,
+        adoption.seq,
         adoption.line_no
     from adoption
     inner join orgs on orgs.org_id = adoption.org_id
@@ -32,7 +34,7 @@ winners as (
     select *
     from known
     qualify row_number() over (
-        partition by org_id, segment, checked_time order by load_order desc, line_no desc
+        partition by org_id, segment, checked_time order by business_date desc, seq desc, line_no desc
     ) = 1
 ),
 
