@@ -134,9 +134,9 @@ def run_pipeline(settings: Settings, job: str = "pipeline", sources: list[str] |
         settings.apply_env()
         from dagster import DagsterInstance
 
-        from orchestration.definitions import build_definitions
+        from orchestration.definitions import build_definitions, build_ingestion_definitions
 
-        defs = build_definitions(settings)
+        defs = build_definitions(settings) if job == "pipeline" else build_ingestion_definitions(settings)
         job_name = PIPELINE_JOB if job == "pipeline" else INGEST_JOB
         job_def = defs.resolve_job_def(job_name)
         instance = DagsterInstance.get()
