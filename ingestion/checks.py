@@ -1,6 +1,6 @@
 """Checks over what ingestion published, for Dagster asset checks and the CLI.
 
-They read only the lake (``lake/_meta`` exports and the per-delivery Parquet files), never
+They read only the lake (``lake/_meta`` exports and the batch Parquet files), never
 the ingestion state database, so they run while another process holds it.
 """
 from __future__ import annotations
@@ -49,21 +49,37 @@ def accounting_violations(home: Home) -> list[str]:
         for feed in FEEDS:
             g = home.lake / feed / "*" / "*.parquet"
             if list((home.lake / feed).glob("*/*.parquet")):
-                parts.append(f"SELECT source_id, file_name, count(*) AS n, 'loaded' AS kind FROM read_parquet('{g.as_posix()}') GROUP BY ALL")
+                parts.append(f"SELECT source_id, file_name, load_order, count(*) AS n, 'loaded' AS kind "
+                             f"FROM read_parquet('{g.as_posix()}') GROUP BY ALL")
             g = home.lake / "_rejects" / feed / "*" / "*.parquet"
             if list((home.lake / "_rejects" / feed).glob("*/*.parquet")):
-                parts.append(f"SELECT source_id, file_name, count(*) AS n, 'rejected' AS kind FROM read_parquet('{g.as_posix()}') GROUP BY ALL")
-        counts = " UNION ALL ".join(parts) if parts else \
-            "SELECT NULL::VARCHAR AS source_id, NULL::VARCHAR AS file_name, 0::BIGINT AS n, NULL::VARCHAR AS kind LIMIT 0"
+                parts.append(f"SELECT source_id, file_name, NULL::BIGINT AS load_order, count(*) AS n, 'rejected' AS kind "
+                             f"FROM read_parquet('{g.as_posix()}') GROUP BY ALL")
+        counts = " UNION ALL ".join(parts) if parts else (
+            "SELECT NULL::VARCHAR AS source_id, NULL::VARCHAR AS file_name, NULL::BIGINT AS load_order, "
+            "0::BIGINT AS n, NULL::VARCHAR AS kind LIMIT 0")
+        # a batch file may still hold the records of a delivery superseded since it was written
+        # (docs/LAKE.md): those are withdrawn, not orphans; records of no delivery the ledger
+        # ever loaded (or of another load of it) are
         rows = con.execute(f"""
             WITH c AS ({counts}),
-            lake AS (SELECT source_id, file_name, sum(n) FILTER (WHERE kind='loaded') AS loaded,
-                            sum(n) FILTER (WHERE kind='rejected') AS rejected FROM c GROUP BY ALL),
-            ledger AS (SELECT source_id, file_name, rows_loaded, rows_rejected FROM fl WHERE outcome='LOADED')
-            SELECT coalesce(l.source_id, k.source_id), coalesce(l.file_name, k.file_name),
-                   l.rows_loaded, l.rows_rejected, coalesce(k.loaded, 0), coalesce(k.rejected, 0), l.file_name IS NULL
-            FROM ledger l FULL JOIN lake k USING (source_id, file_name)
-            WHERE l.file_name IS NULL OR l.rows_loaded <> coalesce(k.loaded, 0) OR l.rows_rejected <> coalesce(k.rejected, 0)
+            seen AS (SELECT source_id, file_name, load_order, outcome FROM fl WHERE outcome IN ('LOADED', 'SUPERSEDED')),
+            ledger AS (SELECT source_id, file_name, load_order, rows_loaded, rows_rejected FROM fl WHERE outcome='LOADED'),
+            got AS (SELECT l.source_id, l.file_name, l.rows_loaded, l.rows_rejected,
+                           coalesce((SELECT sum(n) FROM c WHERE c.kind = 'loaded' AND c.source_id = l.source_id
+                                     AND c.file_name = l.file_name AND c.load_order = l.load_order), 0) AS loaded,
+                           coalesce((SELECT sum(n) FROM c WHERE c.kind = 'rejected' AND c.source_id = l.source_id
+                                     AND c.file_name = l.file_name), 0) AS rejected
+                    FROM ledger l),
+            orphans AS (SELECT c.source_id, c.file_name, sum(n) FILTER (WHERE kind = 'loaded') AS loaded,
+                               sum(n) FILTER (WHERE kind = 'rejected') AS rejected FROM c
+                        WHERE NOT EXISTS (SELECT 1 FROM seen s WHERE s.source_id = c.source_id AND s.file_name = c.file_name
+                                          AND (c.kind = 'rejected' OR s.load_order = c.load_order))
+                        GROUP BY ALL)
+            SELECT source_id, file_name, rows_loaded, rows_rejected, loaded, rejected, false FROM got
+            WHERE rows_loaded <> loaded OR rows_rejected <> rejected
+            UNION ALL
+            SELECT source_id, file_name, NULL, NULL, coalesce(loaded, 0), coalesce(rejected, 0), true FROM orphans
             ORDER BY 1, 2""").fetchall()
         for src, name, rl, rr, kl, kr, orphan in rows:
             if orphan:

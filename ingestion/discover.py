@@ -7,6 +7,7 @@ area is ever written, renamed or deleted.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 import re
@@ -69,6 +70,7 @@ class ParsedName:
         return f"{self.source_id}_{self.feed}_{self.business_date:%Y%m%d}_{self.seq:02d}"
 
 
+@functools.lru_cache(maxsize=65536)
 def parse_name(file_name: str) -> ParsedName | None:
     """The parts of ``<source>_<feed>_<YYYYMMDD>_<NN>.<ext>[.gz]``, or None when it does not parse."""
     m = NAME_RE.match(file_name)

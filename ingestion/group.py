@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 import os
 import queue
+import shutil
 import threading
 from dataclasses import dataclass, field
 
@@ -23,6 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ingestion import lake, state
+from ingestion.bulk import BulkFile, lines_sql, meta_table, prepare, quoted_files_sql, stage_sql, texts_table
 from ingestion.discover import Candidate, Control, ParsedName, parse_name, read_control
 from ingestion.feeds import FEEDS, UNIQUE_ID
 from ingestion.readers import BLOCK_CHARS, DeliveryReader, FileRefused
@@ -33,7 +35,7 @@ log = logging.getLogger("numlake.ingestion")
 
 GROUP_FILES = int(os.environ.get("NUMLAKE_INGEST_GROUP_FILES", "400"))
 DIRECT_ROWS = 50_000
-GROUP_BYTES = 64 << 20
+GROUP_BYTES = int(os.environ.get("NUMLAKE_INGEST_GROUP_BYTES", str(64 << 20)))
 ARROW_WRITE_MAX_ROWS = 300_000
 PREFETCH_BYTES = 16 << 20
 PREFETCH_BLOCK_CHARS = 8 << 20
@@ -73,6 +75,9 @@ class Item:
     parsed: ParsedName | None = None
     ctl: Control | None = None
     staged: bool = False
+    bulk: bool = False
+    pre_problem: tuple[str, str] | None = None
+    read_problem: tuple[str, str] | None = None
     quarantine: tuple[str, str] | None = None
     outcome: str | None = None
     load_order: int | None = None
@@ -80,6 +85,7 @@ class Item:
     supersedes_ledger: list[tuple] = field(default_factory=list)
     loaded: int = 0
     rejected: int = 0
+    lake_stem: str | None = None
 
 
 def make_groups(items: list, size_of) -> list[list]:
@@ -110,25 +116,45 @@ class GroupProcessor:
     # ------------------------------------------------------------------ phase A: read
     def process(self) -> list[Item]:
         con = self.con
+        timed = self.run.timed
         self.ledger = self._ledger_for_keys()
+        bulk: dict[tuple[str, str], list[BulkFile]] = {}
+        with timed("read"):
+            for it in self.items:
+                it.pre_problem = self._prechecks(it)
+                if it.pre_problem is None:
+                    it.read_problem = self._read(it, bulk)
+        with timed("split"):
+            self._stage_bulk(bulk)
+        # decided in load order, as if one delivery after the other: a delivery whose identity
+        # an earlier one of the group already holds is a conflicting redelivery
         loadable_ident: dict[tuple, str] = {}
+        dropped: list[Item] = []
         for it in self.items:
-            problem = self._prechecks(it, loadable_ident)
+            problem = it.pre_problem
             if problem is None:
-                problem = self._read(it)
+                problem = self._clash(it, loadable_ident) or it.read_problem
+                if problem:
+                    dropped.append(it)
             if problem:
                 self._quarantine(it, *problem)
             else:
                 loadable_ident[(it.c.source_dir, it.c.feed_dir, it.parsed.business_date, it.parsed.seq)] = it.c.file_name
-        self._validate()
+        self._drop(dropped)
+        with timed("validate"):
+            self._validate(bulk)
         self._decide_sequences()
-        self._duplicates()
-        self._count_and_write()
-        self._commit()
-        for (feed, fmt) in self.stages:
-            con.execute(f"DELETE FROM {_stage_name(feed, fmt)}")
-        for feed in {f for f, _ in self.stages}:
-            con.execute(f"DELETE FROM {_v_name(feed)}")
+        with timed("duplicate_ids"):
+            self._duplicates()
+        with timed("write"):
+            self._count_and_write()
+        with timed("commit"):
+            self._commit()
+        with timed("cleanup"):
+            for (feed, fmt) in self.stages:
+                con.execute(f"DELETE FROM {_stage_name(feed, fmt)}")
+            for feed in {f for f, _ in self.stages}:
+                con.execute(f"DELETE FROM {_v_name(feed)}")
         return self.items
 
     def _ledger_for_keys(self) -> dict[tuple, list[tuple]]:
@@ -151,7 +177,7 @@ class GroupProcessor:
             out.setdefault((r[0], r[1], r[2]), []).append(r)
         return out
 
-    def _prechecks(self, it: Item, loadable_ident) -> tuple[str, str] | None:
+    def _prechecks(self, it: Item) -> tuple[str, str] | None:
         c, rec = it.c, it.rec
         it.ctl = ctl = read_control(c.ctl_path)
         rec["rows_declared"] = ctl.rows
@@ -172,6 +198,10 @@ class GroupProcessor:
         if parsed.ext not in want_ext or parsed.gzip != (src.compression == "gzip"):
             return ("unreadable", f"extension .{parsed.ext}{'.gz' if parsed.gzip else ''} does not match the "
                     f"registry ({src.format}, compression {src.compression})")
+        return None
+
+    def _clash(self, it: Item, loadable_ident) -> tuple[str, str] | None:
+        c, parsed = it.c, it.parsed
         ident = (c.source_dir, c.feed_dir, parsed.business_date, parsed.seq)
         clash = loadable_ident.get(ident)
         for r in self.ledger.get(ident[:3], []):
@@ -181,9 +211,76 @@ class GroupProcessor:
             return "conflicting_redelivery", f"delivery {parsed.stem} was already loaded as {clash}"
         return None
 
-    def _read(self, it: Item) -> tuple[str, str] | None:
-        c, src, feed, con = it.c, it.src, it.c.feed_dir, self.con
+    def _read(self, it: Item, bulk: dict[tuple[str, str], list[BulkFile]]) -> tuple[str, str] | None:
+        """Read one delivery: into `bulk` when it is plain (see ingestion.bulk; its record
+        count is checked once the group is staged), else with the streaming reader."""
+        c, src, feed = it.c, it.src, it.c.feed_dir
         self._stage(feed, src.format)
+        prep = prepare(c.path, src, feed, it.idx, it.parsed.business_date, it.ctl.md5)
+        if prep is None or (prep.bulk is None and prep.problem is None):
+            return self._read_stream(it)
+        it.rec["md5"], it.rec["size_bytes"] = prep.md5, prep.size
+        if prep.problem:
+            return prep.problem
+        bulk.setdefault((feed, src.format), []).append(prep.bulk)
+        it.bulk = True
+        return None
+
+    def _stage_bulk(self, bulk: dict[tuple[str, str], list[BulkFile]]) -> None:
+        """One statement per feed and format splits every plain delivery of the group; a
+        delivery whose record count differs from its control file is refused here."""
+        con = self.con
+        by_idx = {it.idx: it for it in self.items}
+        for (feed, fmt), files in sorted(bulk.items()):
+            stage = _stage_name(feed, fmt)
+            con.register("bulk_texts", texts_table(files))
+            con.register("bulk_meta", meta_table(files, feed))
+            try:
+                con.execute(lines_sql("bulk_texts", "bulk_lines"))
+                con.unregister("bulk_texts")
+                con.execute(stage_sql(feed, fmt, stage, "bulk_lines", "bulk_meta"))
+                con.execute("DROP TABLE bulk_lines")
+                if fmt == "csv" and any(f.quoted for f in files):
+                    con.register("bulk_meta", meta_table([f for f in files if f.quoted], feed))
+                    hard = {r[0] for r in con.execute(quoted_files_sql(stage, "bulk_meta")).fetchall()}
+                else:
+                    hard = set()
+            finally:
+                con.unregister("bulk_texts")
+                con.unregister("bulk_meta")
+            if hard:
+                con.execute(f"DELETE FROM {stage} WHERE fidx IN ({', '.join(map(str, sorted(hard)))})")
+                for f in files:
+                    if f.fidx in hard:
+                        it = by_idx[f.fidx]
+                        it.bulk = False
+                        it.read_problem = self._read_stream(it)
+            counts = dict(con.execute(f"SELECT fidx, count(*) FROM {stage} GROUP BY fidx").fetchall())
+            for f in files:
+                if f.fidx in hard:
+                    continue
+                it = by_idx[f.fidx]
+                n = counts.get(f.fidx, 0)
+                if n != it.ctl.rows:
+                    it.read_problem = ("row_count_mismatch",
+                                       f"control file declares {it.ctl.rows} records, the file holds {n}")
+
+    def _drop(self, items: list[Item]) -> None:
+        """Forget the staged records of deliveries that turned out to be quarantined."""
+        if not items:
+            return
+        ids = {it.idx for it in items}
+        for key in self.pending:
+            self.pending[key] = [b for b in self.pending[key] if b["fidx"][0].as_py() not in ids]
+        in_list = ", ".join(map(str, sorted(ids)))
+        for feed, fmt in self.stages:
+            if any(it.bulk for it in items):
+                self.con.execute(f"DELETE FROM {_stage_name(feed, fmt)} WHERE fidx IN ({in_list})")
+            if any(it.staged for it in items):
+                self.con.execute(f"DELETE FROM {_v_name(feed)} WHERE fidx IN ({in_list})")
+
+    def _read_stream(self, it: Item) -> tuple[str, str] | None:
+        c, src, feed, con = it.c, it.src, it.c.feed_dir, self.con
         reader = DeliveryReader(c.path, src, feed, block_chars=PREFETCH_BLOCK_CHARS if c.size > PREFETCH_BYTES
                                 else BLOCK_CHARS)
 
@@ -250,18 +347,20 @@ class GroupProcessor:
         return name
 
     # ------------------------------------------------------------------ phase B: validate
-    def _validate(self) -> None:
-        """Small batches of the whole group go through one staging insert and one validation
+    def _validate(self, bulk: dict[tuple[str, str], list[BulkFile]]) -> None:
+        """Bulk deliveries and small batches of the whole group go through one validation
         query per feed and format."""
-        for (feed, fmt), batches in sorted(self.pending.items()):
-            if not batches:
-                continue
+        for feed, fmt in sorted(set(self.pending) | set(bulk)):
+            batches = self.pending.get((feed, fmt))
             stage = _stage_name(feed, fmt)
-            self.con.register("staged", pa.concat_tables(batches))
-            try:
-                self.con.execute(f"INSERT INTO {stage} BY NAME SELECT * FROM staged")
-            finally:
-                self.con.unregister("staged")
+            if batches:
+                self.con.register("staged", pa.concat_tables(batches))
+                try:
+                    self.con.execute(f"INSERT INTO {stage} BY NAME SELECT * FROM staged")
+                finally:
+                    self.con.unregister("staged")
+            elif not bulk.get((feed, fmt)):
+                continue
             self._validate_into_v(feed, fmt, stage)
 
     def _validate_into_v(self, feed: str, fmt: str, table: str, raw_sql: str = "raw") -> None:
@@ -351,11 +450,15 @@ class GroupProcessor:
                 else:
                     per_file.setdefault(fidx, []).append((line_no, (s, i)))
             dups: list[tuple[int, int]] = []
+            replaced_by: dict[int, list[Item]] = {}
+            for p in active:
+                if p.superseded_by is not None:
+                    replaced_by.setdefault(p.superseded_by.idx, []).append(p)
             for it in active:
                 for r in it.supersedes_ledger:
                     for key in by_owner.pop(("L", r[4]), ()):
                         owners.pop(key, None)
-                for prev in (p for p in active if p.superseded_by is it):
+                for prev in replaced_by.get(it.idx, ()):
                     for key in by_owner.pop(("G", prev.idx), ()):
                         owners.pop(key, None)
                 for line_no, key in per_file.get(it.idx, ()):
@@ -410,65 +513,66 @@ class GroupProcessor:
                 raise RuntimeError(f"{it.c.file_name}: {it.loaded} loaded + {it.rejected} rejected records "
                                    f"but {it.rec['rows_declared']} declared")
         for feed in sorted({it.c.feed_dir for it in final}):
-            items = [it for it in final if it.c.feed_dir == feed]
-            if sum(it.loaded + it.rejected for it in items) <= ARROW_WRITE_MAX_ROWS:
-                self._write_arrow(feed, items)
-            else:
-                for it in items:
-                    self._write_copy(feed, it)
+            self._write_batches(feed, [it for it in final if it.c.feed_dir == feed])
 
-    def _write_arrow(self, feed: str, items: list[Item]) -> None:
-        fields = [f.name for f in FEEDS[feed]]
-        ids = ", ".join(str(it.idx) for it in items)
-        t = self.con.sql(
-            f"SELECT fidx, line_no, reason, raw, {', '.join(fields)} FROM {_v_name(feed)} WHERE fidx IN ({ids}) "
-            ).to_arrow_table()
-        fidx = t["fidx"].to_numpy()
-        if len(fidx) and not (np.all(np.diff(fidx) >= 0)):
-            t = t.sort_by([("fidx", "ascending"), ("line_no", "ascending")])
-            fidx = t["fidx"].to_numpy()
-        schema, rschema = lake_schema(feed), REJECT_SCHEMA
+    def _write_batches(self, feed: str, items: list[Item]) -> None:
+        """One Parquet file of records and one of rejections per source for all of the group's
+        loaded deliveries of `feed` (docs/LAKE.md), named after their load orders; a delivery
+        without any record has no file. Two COPY statements per feed, partitioned by source."""
+        con, lake_root = self.con, self.run.lake
+        parts: dict[str, list[Item]] = {}
         for it in items:
-            lo, hi = np.searchsorted(fidx, it.idx, "left"), np.searchsorted(fidx, it.idx, "right")
-            part = t.slice(lo, hi - lo)
-            ok = pc.is_null(part["reason"])
-            good, bad = part.filter(ok), part.filter(pc.invert(ok))
-            n = good.num_rows
-            cols = _lineage(it, n) + [pc.cast(good["line_no"], pa.int32()), pa.array([it.load_order] * n, pa.int64())]
-            cols += [good[f] for f in fields]
-            out = pa.Table.from_arrays([_as(c, f.type) for c, f in zip(cols, schema)], schema=schema)
-            lake.write_table(out, lake.data_path(self.run.lake, feed, it.c.source_dir, it.parsed.stem))
-            rpath = lake.rejects_path(self.run.lake, feed, it.c.source_dir, it.parsed.stem)
-            if bad.num_rows:
-                m = bad.num_rows
-                rcols = [pa.array([it.c.source_dir] * m), pa.array([feed] * m), pa.array([it.c.file_name] * m),
-                         pa.array([it.parsed.business_date] * m, pa.date32()), pa.array([it.parsed.seq] * m, pa.int32()),
-                         pc.cast(bad["line_no"], pa.int32()), bad["reason"], bad["raw"]]
-                lake.write_table(pa.Table.from_arrays([_as(c, f.type) for c, f in zip(rcols, rschema)],
-                                                      schema=rschema), rpath)
-            elif rpath.exists():
-                rpath.unlink()
-
-    def _write_copy(self, feed: str, it: Item) -> None:
-        con, src, bd, seq = self.con, it.c.source_dir, it.parsed.business_date, it.parsed.seq
-        out = ", ".join(f.name for f in FEEDS[feed])
-        lineage = (f"{lit(src)}::VARCHAR AS source_id, {lit(it.c.file_name)}::VARCHAR AS file_name, "
-                   f"DATE '{bd}' AS business_date, {seq}::INTEGER AS seq, line_no::INTEGER AS line_no, "
-                   f"{it.load_order}::BIGINT AS load_order")
-        lake.copy_to_parquet(con, f"SELECT {lineage}, {out} FROM {_v_name(feed)} WHERE fidx = {it.idx} "
-                                  f"AND reason IS NULL",
-                             lake.data_path(self.run.lake, feed, src, it.parsed.stem))
-        rpath = lake.rejects_path(self.run.lake, feed, src, it.parsed.stem)
-        if it.rejected:
-            lake.copy_to_parquet(
-                con, f"SELECT {lit(src)}::VARCHAR AS source_id, {lit(feed)}::VARCHAR AS feed, "
-                     f"{lit(it.c.file_name)}::VARCHAR AS file_name, DATE '{bd}' AS business_date, {seq}::INTEGER AS seq, "
-                     f"line_no::INTEGER AS line_no, reason, raw FROM {_v_name(feed)} WHERE fidx = {it.idx} "
-                     f"AND reason IS NOT NULL ORDER BY line_no", rpath)
-        elif rpath.exists():
-            rpath.unlink()
-        if pq.read_metadata(lake.data_path(self.run.lake, feed, src, it.parsed.stem)).num_rows != it.loaded:
-            raise RuntimeError(f"{it.c.file_name}: the lake file does not hold {it.loaded} records")
+            if it.loaded + it.rejected:
+                parts.setdefault(it.c.source_dir, []).append(it)
+        if not parts:
+            return
+        sources = sorted(parts)
+        for part, source_id in enumerate(sources):
+            group = parts[source_id]
+            stem = f"b{min(it.load_order for it in group):010d}-{max(it.load_order for it in group):010d}"
+            for it in group:
+                it.lake_stem = stem
+        fmap = pa.table({
+            "fidx": pa.array([it.idx for s in sources for it in parts[s]], pa.int32()),
+            "part": pa.array([p for p, s in enumerate(sources) for _ in parts[s]], pa.int32()),
+            "source_id": pa.array([it.c.source_dir for s in sources for it in parts[s]], pa.string()),
+            "file_name": pa.array([it.c.file_name for s in sources for it in parts[s]], pa.string()),
+            "business_date": pa.array([it.parsed.business_date for s in sources for it in parts[s]], pa.date32()),
+            "seq": pa.array([it.parsed.seq for s in sources for it in parts[s]], pa.int32()),
+            "load_order": pa.array([it.load_order for s in sources for it in parts[s]], pa.int64()),
+        })
+        fields = ", ".join(f.name for f in FEEDS[feed])
+        tmp = lake_root / f".partitions-{os.getpid()}"
+        con.register("fmap", fmap)
+        try:
+            for kind, cols, cond, final in (
+                ("data", f"m.source_id, m.file_name, m.business_date, m.seq, v.line_no::INTEGER AS line_no, "
+                         f"m.load_order, {fields}", "reason IS NULL", lake.data_path),
+                ("rejects", f"m.source_id, {lit(feed)} AS feed, m.file_name, m.business_date, m.seq, "
+                            f"v.line_no::INTEGER AS line_no, v.reason, v.raw", "reason IS NOT NULL", lake.rejects_path),
+            ):
+                want = {p: sum((it.loaded if kind == "data" else it.rejected) for it in parts[s])
+                        for p, s in enumerate(sources)}
+                if not any(want.values()):
+                    continue
+                shutil.rmtree(tmp, ignore_errors=True)
+                con.execute(f"COPY (SELECT m.part, {cols} FROM {_v_name(feed)} v JOIN fmap m USING (fidx) "
+                            f"WHERE v.{cond}) TO '{tmp.as_posix()}' "
+                            f"(FORMAT parquet, PARTITION_BY (part), DICTIONARY_SIZE_LIMIT {lake.DICTIONARY_LIMIT})")
+                for p, source_id in enumerate(sources):
+                    if not want[p]:
+                        continue
+                    written = list((tmp / f"part={p}").glob("*.parquet"))
+                    n = sum(pq.read_metadata(w).num_rows for w in written)
+                    if len(written) != 1 or n != want[p]:
+                        raise RuntimeError(f"{feed} {kind} of {source_id}: {n} rows written in {len(written)} "
+                                           f"file(s), {want[p]} expected")
+                    dest = final(lake_root, feed, source_id, parts[source_id][0].lake_stem)
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(written[0], dest)
+        finally:
+            con.unregister("fmap")
+            shutil.rmtree(tmp, ignore_errors=True)
 
     # ------------------------------------------------------------------ phase E: commit
     def _commit(self) -> None:
@@ -489,7 +593,7 @@ class GroupProcessor:
                 rec["decided_at"] = now
                 if it.outcome == "LOADED":
                     rec.update(outcome="LOADED", rows_loaded=it.loaded, rows_rejected=it.rejected,
-                               load_order=it.load_order, lake_stem=it.parsed.stem)
+                               load_order=it.load_order, lake_stem=it.lake_stem)
                 elif it.outcome == "SUPERSEDED":
                     rec.update(outcome="SUPERSEDED", rows_loaded=0, rows_rejected=0, load_order=it.load_order)
             if replaced:
@@ -529,17 +633,28 @@ class GroupProcessor:
         except BaseException:
             con.execute("ROLLBACK")
             raise
+        withdrawn = {(it.c.feed_dir, r[0], r[7]) for it in self.items for r in it.supersedes_ledger if r[7]}
+        remove_unreferenced(con, run.lake, withdrawn)
         for it in self.items:
             for r in it.supersedes_ledger:
-                for p in (lake.data_path(run.lake, it.c.feed_dir, r[0], r[7]),
-                          lake.rejects_path(run.lake, it.c.feed_dir, r[0], r[7])):
-                    if r[7] != it.parsed.stem and p.exists():
-                        p.unlink()
                 run.decided[r[4]] = (r[0], "SUPERSEDED")
                 log.info("%s superseded by %s", r[5], it.c.file_name)
             run.decided[it.rec["file_id"]] = (it.c.source_dir, it.outcome)
             if it.outcome == "LOADED":
                 log.info("%s: LOADED %d records, %d rejected", it.c.file_name, it.loaded, it.rejected)
+
+
+def remove_unreferenced(con, lake_root, stems: set[tuple[str, str, str]]) -> None:
+    """Delete the lake files of (feed, source, stem) batches no LOADED delivery is in any more
+    (their records are withdrawn; while another delivery of a batch is still loaded the file
+    stays, and readers skip the withdrawn rows by the ledger)."""
+    for feed, source_id, stem in sorted(stems):
+        n = con.execute("SELECT count(*) FROM files WHERE outcome = 'LOADED' AND feed = ? AND source_id = ? "
+                        "AND lake_stem = ?", [feed, source_id, stem]).fetchall()[0][0]
+        if n == 0:
+            for p in (lake.data_path(lake_root, feed, source_id, stem), lake.rejects_path(lake_root, feed, source_id, stem)):
+                if p.exists():
+                    p.unlink()
 
 
 def _with_raw(batch: pa.Table, reader: DeliveryReader) -> pa.Table:

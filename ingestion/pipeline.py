@@ -14,6 +14,7 @@ the process anywhere therefore converges to the same lake and ledger, nothing lo
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -49,7 +50,7 @@ SEEN_FILE = "seen.parquet"
 FILE_LOADS_SQL = """
 SELECT source_id, feed, business_date, seq, file_name, outcome, reason,
        rows_declared, rows_loaded, rows_rejected,
-       rel AS path, md5, size_bytes, first_seen_at, decided_at, load_order, run_id, detail
+       rel AS path, md5, size_bytes, first_seen_at, decided_at, load_order, run_id, detail, lake_stem
 FROM files ORDER BY source_id, feed, business_date NULLS LAST, seq NULLS LAST, file_name, file_id
 """
 
@@ -68,6 +69,7 @@ class IngestResult:
     records_rejected: int = 0
     duration_s: float = 0.0
     violations: list[str] = field(default_factory=list)
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per phase of deciding the groups
 
     def _tally(self, decided: dict[int, tuple[str, str]]) -> None:
         """Counts by each file's final outcome in this run (a file loaded and then superseded
@@ -134,6 +136,16 @@ class _Run:
         self.lake = home.lake
         self.result = IngestResult(run_id=run_id)
         self.decided: dict[int, tuple[str, str]] = {}  # file_id -> (source folder, outcome)
+        self.timings: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def timed(self, phase: str):
+        """Seconds spent per phase of the group processing, summed over groups (debug log)."""
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[phase] = self.timings.get(phase, 0.0) + time.perf_counter() - t
 
     # ---------------------------------------------------------------- the run
     def execute(self, selected: set[str] | None, progress) -> IngestResult:
@@ -198,37 +210,44 @@ class _Run:
             self.result.records_loaded, self.result.records_rejected, len(self.result.violations)])
         for v in self.result.violations:
             log.error("accounting violation: %s", v)
+        self.result.phases = dict(self.timings)
+        if self.timings:
+            log.debug("ingest %s phases: %s", self.run_id,
+                      ", ".join(f"{k} {v:.2f}s" for k, v in sorted(self.timings.items(), key=lambda kv: -kv[1])))
         return self.result
 
     def _heal(self, missing: list[Path]) -> list[str]:
-        """A LOADED delivery whose lake file vanished (deleted by hand) is loaded again from
-        the landing area when its data file is still there; otherwise it is a violation."""
+        """LOADED deliveries whose lake file vanished (deleted by hand) are loaded again from
+        the landing area when their data files are still there; otherwise it is a violation.
+        The batch's other file (records or rejections) is removed with them, so nothing is
+        counted twice."""
         problems = []
         con = self.con
         for p in missing:
-            stem = p.stem
-            row = con.execute(
-                "SELECT file_id, rel, source_id, feed, file_name FROM files WHERE outcome='LOADED' AND lake_stem=? "
-                "AND source_id=? AND feed=?", [stem, p.parent.name, p.parent.parent.name if p.parent.parent.name != "_rejects" else None]
-            ).fetchall() if p.parent.parent.parent == self.lake else []
-            row = row[0] if row else None
-            if row is None:
+            rejects = p.parent.parent.parent.name == "_rejects"
+            feed, source_id, stem = p.parent.parent.name, p.parent.name, p.stem
+            rows = con.execute(
+                "SELECT file_id, rel, file_name FROM files WHERE outcome='LOADED' AND lake_stem=? AND source_id=? "
+                "AND feed=? ORDER BY load_order", [stem, source_id, feed]).fetchall()
+            if not rows:
                 problems.append(f"lake file missing for loaded delivery: {p}")
                 continue
-            file_id, rel, source_id, feed, file_name = row
-            if not (self.landing / rel).exists():
-                problems.append(f"lake file missing for loaded delivery {file_name} and its data file is gone: {p}")
+            gone = [name for _, rel, name in rows if not (self.landing / rel).exists()]
+            if gone:
+                problems.append(f"lake file missing for loaded delivery {gone[0]} and its data file is gone: {p}")
                 continue
-            log.warning("lake file %s missing: loading %s again", p, file_name)
+            log.warning("lake file %s missing: loading %s again", p, ", ".join(name for _, _, name in rows))
+            ids = ", ".join(str(fid) for fid, _, _ in rows)
             con.execute("BEGIN")
             if feed in UNIQUE_ID:
-                con.execute("DELETE FROM event_ids WHERE file_id=?", [file_id])
-            con.execute("UPDATE files SET outcome='PENDING', rows_loaded=0, rows_rejected=0, seen_size=-1 "
-                        "WHERE file_id=?", [file_id])
+                con.execute(f"DELETE FROM event_ids WHERE file_id IN ({ids})")
+            con.execute("UPDATE files SET outcome='PENDING', rows_loaded=0, rows_rejected=0, seen_size=-1, "
+                        f"lake_stem=NULL WHERE file_id IN ({ids})")
             con.execute("COMMIT")
-            r = lake.rejects_path(self.lake, feed, source_id, stem)
-            if r.exists():
-                r.unlink()
+            other = lake.data_path(self.lake, feed, source_id, stem) if rejects else \
+                lake.rejects_path(self.lake, feed, source_id, stem)
+            if other.exists():
+                other.unlink()
         return problems
 
     def _ledger(self) -> dict[str, dict]:
@@ -386,16 +405,20 @@ def decide_action(c: Candidate, row: dict | None, registry: dict[str, Source]) -
 
 
 def reconcile(con: duckdb.DuckDBPyConnection, lake_root: Path) -> list[Path]:
-    """Delete lake files that no LOADED ledger row backs; return LOADED rows' missing files."""
+    """Delete lake files that no LOADED ledger row backs; return LOADED batches' missing files."""
     expected: set[Path] = set()
-    for feed, source_id, stem, rej in con.execute(
-            "SELECT feed, source_id, lake_stem, rows_rejected FROM files WHERE outcome='LOADED'").fetchall():
-        expected.add(lake.data_path(lake_root, feed, source_id, stem))
-        if rej:
+    for feed, source_id, stem, loaded, rejected in con.execute(
+            "SELECT feed, source_id, lake_stem, sum(rows_loaded), sum(rows_rejected) FROM files "
+            "WHERE outcome='LOADED' AND lake_stem IS NOT NULL GROUP BY ALL").fetchall():
+        if loaded:
+            expected.add(lake.data_path(lake_root, feed, source_id, stem))
+        if rejected:
             expected.add(lake.rejects_path(lake_root, feed, source_id, stem))
     for folder in (lake_root / "_meta", lake_root / "_rejects", *(lake_root / f for f in FEEDS)):
         for leftover in folder.glob(".*.tmp") if folder.is_dir() else ():
             leftover.unlink()
+    for leftover in lake_root.glob(".partitions-*") if lake_root.is_dir() else ():
+        shutil.rmtree(leftover, ignore_errors=True)
     present = set(lake.existing_delivery_files(lake_root))
     for p in sorted(present - expected):
         log.warning("removing lake file not backed by the ledger: %s", p)

@@ -135,7 +135,12 @@ def lake_rows(home, what: str) -> list[dict]:
     else:
         glob = lake / what / "**" / "*.parquet"
     con = duckdb.connect(config={"threads": 1})
-    cur = con.execute(f"SELECT * FROM read_parquet('{glob.as_posix()}', union_by_name=true)")
+    query = f"SELECT * FROM read_parquet('{glob.as_posix()}', union_by_name=true)"
+    ledger = lake / "_meta" / "file_loads.parquet"
+    if what != "file_loads" and ledger.exists():  # what readers see: records of LOADED deliveries
+        query = (f"SELECT t.* FROM ({query}) t SEMI JOIN (SELECT source_id, file_name FROM "
+                 f"read_parquet('{ledger.as_posix()}') WHERE outcome = 'LOADED') l USING (source_id, file_name)")
+    cur = con.execute(query)
     names = [d[0] for d in cur.description]
     rows = [dict(zip(names, r)) for r in cur.fetchall()]
     con.close()

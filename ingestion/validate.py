@@ -38,21 +38,18 @@ def timestamp_sql(v: str) -> str:
     CST; a value without offset is already CST. Impossible dates and times (Feb 30, 24:00,
     second 60) are NULL, i.e. ``invalid_time``.
     """
-    frac = f"left(regexp_extract({v}, '\\.([0-9]+)', 1), 6)"
-    base = (
-        f"try_cast(substr({v}, 1, 10) || ' ' || substr({v}, 12, 8) "
-        f"|| CASE WHEN {frac} = '' THEN '' ELSE '.' || {frac} END AS TIMESTAMP)"
-    )
-    sign = f"regexp_extract({v}, '{OFFSET_RE}', 1)"
-    hours = f"try_cast(regexp_extract({v}, '{OFFSET_RE}', 2) AS INTEGER)"
-    minutes = f"coalesce(try_cast(nullif(regexp_extract({v}, '{OFFSET_RE}', 3), '') AS INTEGER), 0)"
-    iso = (
-        f"CASE WHEN substr({v}, 12, 2) > '23' THEN NULL "
-        f"WHEN suffix({v}, 'Z') THEN {base} + INTERVAL 8 HOUR "
-        f"WHEN NOT regexp_matches(substr({v}, 20), '[+-]') THEN {base} "
-        f"WHEN {hours} <= 23 AND {minutes} <= 59 THEN {base} - to_minutes("
-        f"(CASE WHEN {sign} = '-' THEN -1 ELSE 1 END) * ({hours} * 60 + {minutes}) - 480) END"
-    )
+    # the shape is already checked by ISO_TS_RE: date and time sit at fixed positions, a
+    # fraction starts at 20; the offset is read once as a struct (no string rebuilt per row)
+    off = f"regexp_extract({v}, '{OFFSET_RE}', ['s', 'h', 'm'])"
+    hours = f"try_cast(({off}).h AS INTEGER)"
+    minutes = f"coalesce(try_cast(nullif(({off}).m, '') AS INTEGER), 0)"
+    micros = (f"CASE WHEN substr({v}, 20, 1) = '.' THEN "
+              f"rpad(left(regexp_extract({v}, '^.{{19}}[.]([0-9]+)', 1), 6), 6, '0')::BIGINT ELSE 0 END")
+    shift = (f"CASE WHEN suffix({v}, 'Z') THEN -480 WHEN NOT regexp_matches(substr({v}, 20), '[+-]') THEN 0 "
+             f"WHEN {hours} <= 23 AND {minutes} <= 59 "
+             f"THEN (CASE WHEN ({off}).s = '-' THEN -1 ELSE 1 END) * ({hours} * 60 + {minutes}) - 480 END")
+    iso = (f"CASE WHEN substr({v}, 12, 2) > '23' THEN NULL ELSE try_cast(substr({v}, 1, 19) AS TIMESTAMP) "
+           f"+ to_microseconds({micros}) - to_minutes({shift}) END")
     return (
         f"CASE WHEN length({v}) = 19 AND regexp_full_match({v}, '{PLAIN_ISO_RE}') "
         f"THEN CASE WHEN substr({v}, 12, 2) < '24' THEN try_cast({v} AS TIMESTAMP) END "

@@ -14,19 +14,17 @@
         cast(load_order as bigint) as load_order
 {% endmacro %}
 
-{#- Paths of the lifecycle Parquet files of LOADED deliveries the replay has not seen yet
-    (docs/LAKE.md: lake/lifecycle/<source_id>/<file name without extensions>.parquet), keeping
-    only files that exist (a delivery without records may have none). -#}
+{#- Paths of the lifecycle Parquet files holding LOADED deliveries the replay has not seen yet
+    (docs/LAKE.md: lake/lifecycle/<source_id>/<lake_stem>.parquet, one file per ingestion batch
+    and source), keeping only files that exist (a delivery without records has none). The
+    caller keeps only the rows of those deliveries (`new_lifecycle_deliveries`). -#}
 {% macro new_lifecycle_files(replayed) %}
     {% set lake = env_var('NUMLAKE_LAKE', '../.numlake/lake').rstrip('/') %}
     {% set query %}
         with ledger as (
             select distinct
-                '{{ lake }}/lifecycle/' || source_id || '/' || split_part(file_name, '.', 1) || '.parquet' as path
-            from {{ ref('stg_lake__file_loads') }}
-            where outcome = 'LOADED'
-                and feed = 'lifecycle'
-                and file_name not in (select distinct file_name from {{ replayed }})
+                '{{ lake }}/lifecycle/' || source_id || '/' || lake_stem || '.parquet' as path
+            from {{ new_lifecycle_deliveries(replayed) }}
         ),
 
         present as (
@@ -42,4 +40,15 @@
         {% endfor %}
     {% endif %}
     {{ return(paths) }}
+{% endmacro %}
+
+{% macro new_lifecycle_deliveries(replayed) %}
+    (
+        select source_id, file_name, lake_stem
+        from {{ ref('stg_lake__file_loads') }}
+        where outcome = 'LOADED'
+            and feed = 'lifecycle'
+            and lake_stem is not null
+            and file_name not in (select distinct file_name from {{ replayed }})
+    )
 {% endmacro %}

@@ -56,6 +56,7 @@ FILE_LOADS_SCHEMA = pa.schema([
     ("rows_rejected", pa.int32()), ("path", pa.string()), ("md5", pa.string()),
     ("size_bytes", pa.int64()), ("first_seen_at", pa.timestamp("us")),
     ("decided_at", pa.timestamp("us")), ("load_order", pa.int64()), ("run_id", pa.string()),
+    ("lake_stem", pa.string()),
 ])
 SOURCES_SCHEMA = pa.schema([(c, pa.string()) for c in (
     "source_id", "name", "kind", "carrier", "province", "format", "encoding", "delimiter",
@@ -116,6 +117,9 @@ def write_lake(lake: Path, *, records: dict[str, list[dict]] | None = None,
                 "load_order": r["load_order"], "run_id": "test"})
             d["rows_declared"] += 1
             d["rows_loaded"] += 1
+    for r in loads + list(derived.values()):  # this builder writes one lake file per delivery
+        if r.get("outcome") == "LOADED" and "lake_stem" not in r:
+            r["lake_stem"] = _stem(r["file_name"])
     _write(_table(loads + list(derived.values()), FILE_LOADS_SCHEMA), lake / "_meta" / "file_loads.parquet")
     _write(_table(sources or [], SOURCES_SCHEMA), lake / "_meta" / "sources.parquet")
     return lake

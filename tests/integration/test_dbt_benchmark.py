@@ -161,7 +161,7 @@ def add_day(lake: Path, rows: int) -> int:
         """)
         loads.append({"source_id": source_id, "feed": "lifecycle", "business_date": bd, "seq": 1, "file_name": fn,
                       "outcome": "LOADED", "rows_declared": per, "rows_loaded": per, "rows_rejected": 0,
-                      "load_order": order + i, "run_id": "bench-day"})
+                      "load_order": order + i, "run_id": "bench-day", "lake_stem": fn.split('.')[0]})
     new = pa.Table.from_pylist([{f.name: r.get(f.name) for f in ledger.schema} for r in loads], schema=ledger.schema)
     pq.write_table(pa.concat_tables([ledger, new]), lake / "_meta" / "file_loads.parquet")
     con.close()

@@ -40,7 +40,8 @@ new_events as (
     {% if new_paths %}
     select
         {{ lifecycle_columns() }}
-    from read_parquet([{% for p in new_paths %}'{{ p }}'{% if not loop.last %}, {% endif %}{% endfor %}])
+    from read_parquet([{% for p in new_paths %}'{{ p }}'{% if not loop.last %}, {% endif %}{% endfor %}]) as lake
+    semi join {{ new_lifecycle_deliveries(this) }} as new_deliveries using (source_id, file_name)
     {% else %}
     select * from {{ ref('stg_lake__lifecycle') }} where false
     {% endif %}

@@ -20,7 +20,8 @@ renamed as (
         cast(first_seen_at as timestamp) as first_seen_at,
         cast(decided_at as timestamp) as decided_at,
         cast(load_order as bigint) as load_order,
-        cast(run_id as varchar) as run_id
+        cast(run_id as varchar) as run_id,
+        cast(lake_stem as varchar) as lake_stem
     from source
 )
 
