@@ -92,6 +92,11 @@ def prepare(path: Path, src: Source, feed: str, fidx: int, business_date: dt.dat
             data = text.encode("utf-8")
         elif len(text) != len(data) and text and data.startswith(b"\xef\xbb\xbf"):
             data = text.encode("utf-8")
+    quoted = src.format == "csv" and b'"' in data
+    if data.endswith(b"\r") or (quoted and data.count(b"\r") != data.count(b"\r\n")):
+        # a lone CR ending the file stays in its last record; in a quoted file a lone CR makes
+        # the csv module refuse the record: leave both to the streaming reader
+        return Prepared(md5, size, None)
     reader = DeliveryReader(path, src, feed)
     header_line = 0
     if src.format == "csv" and src.header != "none":
@@ -107,7 +112,7 @@ def prepare(path: Path, src: Source, feed: str, fidx: int, business_date: dt.dat
     return Prepared(md5, size, BulkFile(fidx, business_date, data, src.format,
                                         src.delimiter if src.format == "csv" else "",
                                         reader.blank_chars, header_line, reader.ncols, positions,
-                                        quoted=src.format == "csv" and b'"' in data))
+                                        quoted=quoted))
 
 
 def _first_nonblank(data: bytes, blank: str) -> tuple[int, str | None]:
@@ -156,36 +161,36 @@ def lines_sql(texts: str, lines: str) -> str:
             f"unnest(p) AS line FROM (SELECT fidx, string_split(text, chr(10)) AS p FROM {texts})")
 
 
-def stage_sql(feed: str, fmt: str, stage: str, lines: str, meta: str) -> str:
-    """INSERT every record of the `lines` table (see lines_sql) into `stage` (the staging
-    table of ``ingestion.group``): line_no, raw (without its line end), and for csv the
+def records_sql(feed: str, fmt: str, lines: str, meta: str) -> str:
+    """The records of the `lines` table (see lines_sql) in the shape of the staging tables of
+    ``ingestion.group``: fidx, bd, line_no, raw (without its line end), and for csv the
     ``malformed`` flag and one ``c_<field>`` column per canonical field. Blank lines and the
     header are not records; trim only runs on lines that start with a blank character."""
-    raw = "CASE WHEN suffix(l.line, chr(13)) THEN left(l.line, length(l.line) - 1) ELSE l.line END"
+    raw = _NO_CR.format(x="l.line")
     records = (f"SELECT l.fidx, m.bd, l.line_no, {raw} AS raw, m.* EXCLUDE (fidx, bd) "
                f"FROM {lines} l JOIN {meta} m USING (fidx) WHERE l.line_no > m.hdr")
     keep = "CASE WHEN raw = '' THEN false WHEN ascii(raw) IN (32, 9, 13) THEN trim(raw, blank) <> '' ELSE true END"
     if fmt == "jsonl":
-        return f"INSERT INTO {stage} (fidx, bd, line_no, raw) SELECT fidx, bd, line_no, raw FROM ({records}) WHERE {keep}"
+        return f"SELECT fidx, bd, line_no, raw FROM ({records}) WHERE {keep}"
     fields = FEEDS[feed]
-    cols = ", ".join(f"CASE WHEN NOT malformed THEN parts[p_{f.name}] END" for f in fields)
-    names = ", ".join(f"c_{f.name}" for f in fields)
+    cols = ", ".join(f"CASE WHEN NOT malformed THEN parts[p_{f.name}] END AS c_{f.name}" for f in fields)
     # a field wrapped in double quotes is read without them; any other use of quotes makes
     # the file one for the streaming reader (see quoted_files_sql)
     parts = (f"CASE WHEN contains(raw, '\"') THEN list_transform(string_split(raw, delim), "
              f"lambda x: CASE WHEN {_WRAPPED.format(x='x')} THEN x[2:-2] ELSE x END) ELSE string_split(raw, delim) END")
-    return (f"INSERT INTO {stage} (fidx, bd, line_no, raw, malformed, {names}) "
-            f"SELECT fidx, bd, line_no, raw, malformed, {cols} FROM ("
+    return (f"SELECT fidx, bd, line_no, raw, malformed, {cols} FROM ("
             f"SELECT *, len(parts) <> ncols AS malformed FROM ("
             f"SELECT *, {parts} AS parts FROM ({records}) WHERE {keep}))")
 
 
+_NO_CR = "CASE WHEN suffix({x}, chr(13)) THEN left({x}, length({x}) - 1) ELSE {x} END"  # CRLF -> LF
 _WRAPPED = "(length({x}) >= 2 AND starts_with({x}, '\"') AND ends_with({x}, '\"') AND NOT contains({x}[2:-2], '\"'))"
 
 
-def quoted_files_sql(stage: str, meta: str) -> str:
-    """fidx of the staged csv files where a double quote is used other than to wrap a whole
+def quoted_files_sql(lines: str, meta: str) -> str:
+    """fidx of the csv files in `meta` where a double quote is used other than to wrap a whole
     field: quoted delimiters, line breaks or doubled quotes need RFC 4180 parsing."""
     bad = f"contains(x, '\"') AND NOT {_WRAPPED.format(x='x')}"
-    return (f"SELECT DISTINCT s.fidx FROM {stage} s JOIN {meta} m USING (fidx) WHERE contains(s.raw, '\"') "
-            f"AND list_bool_or(list_transform(string_split(s.raw, m.delim), lambda x: {bad}))")
+    return (f"SELECT DISTINCT l.fidx FROM {lines} l JOIN {meta} m USING (fidx) "
+            f"WHERE l.line_no > m.hdr AND contains(l.line, '\"') "
+            f"AND list_bool_or(list_transform(string_split({_NO_CR.format(x='l.line')}, m.delim), lambda x: {bad}))")

@@ -14,7 +14,6 @@ import datetime as dt
 import logging
 import os
 import queue
-import shutil
 import threading
 from dataclasses import dataclass, field
 
@@ -24,7 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ingestion import lake, state
-from ingestion.bulk import BulkFile, lines_sql, meta_table, prepare, quoted_files_sql, stage_sql, texts_table
+from ingestion.bulk import _NO_CR, BulkFile, Prepared, lines_sql, meta_table, prepare, quoted_files_sql, records_sql, texts_table
 from ingestion.discover import Candidate, Control, ParsedName, parse_name, read_control
 from ingestion.feeds import FEEDS, UNIQUE_ID
 from ingestion.readers import BLOCK_CHARS, DeliveryReader, FileRefused
@@ -33,10 +32,9 @@ from ingestion.validate import lit, validation_sql
 
 log = logging.getLogger("numlake.ingestion")
 
-GROUP_FILES = int(os.environ.get("NUMLAKE_INGEST_GROUP_FILES", "400"))
+GROUP_FILES = int(os.environ.get("NUMLAKE_INGEST_GROUP_FILES", "2000"))
 DIRECT_ROWS = 50_000
-GROUP_BYTES = int(os.environ.get("NUMLAKE_INGEST_GROUP_BYTES", str(64 << 20)))
-ARROW_WRITE_MAX_ROWS = 300_000
+GROUP_BYTES = int(os.environ.get("NUMLAKE_INGEST_GROUP_BYTES", str(256 << 20)))
 PREFETCH_BYTES = 16 << 20
 PREFETCH_BLOCK_CHARS = 8 << 20
 
@@ -49,20 +47,6 @@ LEDGER_SCHEMA = pa.schema([
     ("dialect_fp", pa.string()), ("first_seen_at", pa.timestamp("us")), ("decided_at", pa.timestamp("us")),
     ("load_order", pa.int64()), ("run_id", pa.string()), ("lake_stem", pa.string()),
 ])
-_ARROW_TYPES = {"VARCHAR": pa.string(), "TIMESTAMP": pa.timestamp("us"), "DATE": pa.date32(),
-                "INTEGER": pa.int32(), "BIGINT": pa.int64()}
-
-
-def lake_schema(feed: str) -> pa.Schema:
-    from ingestion.feeds import lake_columns
-    return pa.schema([(n, _ARROW_TYPES[t]) for n, t in lake_columns(feed)])
-
-
-REJECT_SCHEMA = pa.schema([("source_id", pa.string()), ("feed", pa.string()), ("file_name", pa.string()),
-                           ("business_date", pa.date32()), ("seq", pa.int32()), ("line_no", pa.int32()),
-                           ("reason", pa.string()), ("raw", pa.string())])
-
-
 @dataclass
 class Item:
     """One delivery of the group and what is being decided about it."""
@@ -77,6 +61,7 @@ class Item:
     staged: bool = False
     bulk: bool = False
     pre_problem: tuple[str, str] | None = None
+    prep: Prepared | None = None
     read_problem: tuple[str, str] | None = None
     quarantine: tuple[str, str] | None = None
     outcome: str | None = None
@@ -111,6 +96,8 @@ class GroupProcessor:
         self.items = [Item(i, c, row, run._base_row(c, row, run.registry.get(c.source_dir)))
                       for i, (c, row) in enumerate(pairs)]
         self.stages: set[tuple[str, str]] = set()
+        self.prefetched = False
+        self.bulk_lines: set[tuple[str, str]] = set()
         self.pending: dict[tuple[str, str], list[pa.Table]] = {}
 
     # ------------------------------------------------------------------ phase A: read
@@ -120,12 +107,16 @@ class GroupProcessor:
         self.ledger = self._ledger_for_keys()
         bulk: dict[tuple[str, str], list[BulkFile]] = {}
         with timed("read"):
+            if not self.prefetched:
+                self.prefetch()
             for it in self.items:
-                it.pre_problem = self._prechecks(it)
                 if it.pre_problem is None:
                     it.read_problem = self._read(it, bulk)
         with timed("split"):
             self._stage_bulk(bulk)
+        with timed("validate"):
+            self._validate(bulk)
+        self._check_bulk_counts(bulk)
         # decided in load order, as if one delivery after the other: a delivery whose identity
         # an earlier one of the group already holds is a conflicting redelivery
         loadable_ident: dict[tuple, str] = {}
@@ -141,8 +132,6 @@ class GroupProcessor:
             else:
                 loadable_ident[(it.c.source_dir, it.c.feed_dir, it.parsed.business_date, it.parsed.seq)] = it.c.file_name
         self._drop(dropped)
-        with timed("validate"):
-            self._validate(bulk)
         self._decide_sequences()
         with timed("duplicate_ids"):
             self._duplicates()
@@ -151,11 +140,25 @@ class GroupProcessor:
         with timed("commit"):
             self._commit()
         with timed("cleanup"):
+            for feed, fmt in self.bulk_lines:
+                con.execute(f"DROP TABLE {_lines_name(feed, fmt)}")
+            # dropped, not emptied: a temp table that was filled and emptied scans slower
             for (feed, fmt) in self.stages:
-                con.execute(f"DELETE FROM {_stage_name(feed, fmt)}")
+                con.execute(f"DROP TABLE IF EXISTS {_stage_name(feed, fmt)}")
             for feed in {f for f, _ in self.stages}:
-                con.execute(f"DELETE FROM {_v_name(feed)}")
+                con.execute(f"DROP TABLE IF EXISTS {_v_name(feed)}")
         return self.items
+
+    def prefetch(self) -> None:
+        """Everything about the group's deliveries that needs only their files: control files,
+        names, and for plain ones the bytes, md5, decoding and header (ingestion.bulk). Pure
+        Python and I/O, no database: the pipeline runs it for the next group in a thread while
+        DuckDB works on this one."""
+        for it in self.items:
+            it.pre_problem = self._prechecks(it)
+            if it.pre_problem is None and it.src.format in ("csv", "jsonl"):
+                it.prep = prepare(it.c.path, it.src, it.c.feed_dir, it.idx, it.parsed.business_date, it.ctl.md5)
+        self.prefetched = True
 
     def _ledger_for_keys(self) -> dict[tuple, list[tuple]]:
         keys = {(it.c.source_dir, it.c.feed_dir, it.rec["business_date"]) for it in self.items
@@ -214,9 +217,9 @@ class GroupProcessor:
     def _read(self, it: Item, bulk: dict[tuple[str, str], list[BulkFile]]) -> tuple[str, str] | None:
         """Read one delivery: into `bulk` when it is plain (see ingestion.bulk; its record
         count is checked once the group is staged), else with the streaming reader."""
-        c, src, feed = it.c, it.src, it.c.feed_dir
+        src, feed = it.src, it.c.feed_dir
         self._stage(feed, src.format)
-        prep = prepare(c.path, src, feed, it.idx, it.parsed.business_date, it.ctl.md5)
+        prep, it.prep = it.prep, None
         if prep is None or (prep.bulk is None and prep.problem is None):
             return self._read_stream(it)
         it.rec["md5"], it.rec["size_bytes"] = prep.md5, prep.size
@@ -227,40 +230,49 @@ class GroupProcessor:
         return None
 
     def _stage_bulk(self, bulk: dict[tuple[str, str], list[BulkFile]]) -> None:
-        """One statement per feed and format splits every plain delivery of the group; a
-        delivery whose record count differs from its control file is refused here."""
+        """One statement per feed and format splits every plain delivery of the group into
+        lines (``bulk_lines_<feed>_<fmt>``, validated straight from there by _validate). A
+        csv delivery that uses quotes for more than wrapping whole fields goes to the
+        streaming reader instead."""
         con = self.con
         by_idx = {it.idx: it for it in self.items}
         for (feed, fmt), files in sorted(bulk.items()):
-            stage = _stage_name(feed, fmt)
+            lines = _lines_name(feed, fmt)
             con.register("bulk_texts", texts_table(files))
-            con.register("bulk_meta", meta_table(files, feed))
             try:
-                con.execute(lines_sql("bulk_texts", "bulk_lines"))
-                con.unregister("bulk_texts")
-                con.execute(stage_sql(feed, fmt, stage, "bulk_lines", "bulk_meta"))
-                con.execute("DROP TABLE bulk_lines")
-                if fmt == "csv" and any(f.quoted for f in files):
-                    con.register("bulk_meta", meta_table([f for f in files if f.quoted], feed))
-                    hard = {r[0] for r in con.execute(quoted_files_sql(stage, "bulk_meta")).fetchall()}
-                else:
-                    hard = set()
+                con.execute(lines_sql("bulk_texts", lines))
             finally:
                 con.unregister("bulk_texts")
-                con.unregister("bulk_meta")
+            con.register(_meta_name(feed, fmt), meta_table(files, feed))
+            quoted = [f for f in files if f.quoted]
+            if not quoted:
+                continue
+            con.register("bulk_quoted", meta_table(quoted, feed))
+            try:
+                hard = {r[0] for r in con.execute(quoted_files_sql(lines, "bulk_quoted")).fetchall()}
+            finally:
+                con.unregister("bulk_quoted")
             if hard:
-                con.execute(f"DELETE FROM {stage} WHERE fidx IN ({', '.join(map(str, sorted(hard)))})")
-                for f in files:
-                    if f.fidx in hard:
-                        it = by_idx[f.fidx]
-                        it.bulk = False
-                        it.read_problem = self._read_stream(it)
-            counts = dict(con.execute(f"SELECT fidx, count(*) FROM {stage} GROUP BY fidx").fetchall())
-            for f in files:
-                if f.fidx in hard:
-                    continue
-                it = by_idx[f.fidx]
-                n = counts.get(f.fidx, 0)
+                con.execute(f"DELETE FROM {lines} WHERE fidx IN ({', '.join(map(str, sorted(hard)))})")
+                bulk[(feed, fmt)] = [f for f in files if f.fidx not in hard]
+                for fidx in sorted(hard):
+                    it = by_idx[fidx]
+                    it.bulk = False
+                    it.read_problem = self._read_stream(it)
+
+    def _check_bulk_counts(self, bulk: dict[tuple[str, str], list[BulkFile]]) -> None:
+        """A bulk delivery whose record count (validated or not) differs from its control
+        file is refused, as the streaming reader refuses it."""
+        by_idx = {it.idx: it for it in self.items}
+        for feed in sorted({f for f, _ in bulk}):
+            ids = [f.fidx for (fd, _), files in bulk.items() if fd == feed for f in files]
+            if not ids:
+                continue
+            counts = dict(self.con.execute(
+                f"SELECT fidx, count(*) FROM {_v_name(feed)} WHERE fidx IN ({', '.join(map(str, ids))}) "
+                f"GROUP BY fidx").fetchall())
+            for fidx in ids:
+                it, n = by_idx[fidx], counts.get(fidx, 0)
                 if n != it.ctl.rows:
                     it.read_problem = ("row_count_mismatch",
                                        f"control file declares {it.ctl.rows} records, the file holds {n}")
@@ -273,10 +285,8 @@ class GroupProcessor:
         for key in self.pending:
             self.pending[key] = [b for b in self.pending[key] if b["fidx"][0].as_py() not in ids]
         in_list = ", ".join(map(str, sorted(ids)))
-        for feed, fmt in self.stages:
-            if any(it.bulk for it in items):
-                self.con.execute(f"DELETE FROM {_stage_name(feed, fmt)} WHERE fidx IN ({in_list})")
-            if any(it.staged for it in items):
+        if any(it.bulk or it.staged for it in items):
+            for feed in {f for f, _ in self.stages}:
                 self.con.execute(f"DELETE FROM {_v_name(feed)} WHERE fidx IN ({in_list})")
 
     def _read_stream(self, it: Item) -> tuple[str, str] | None:
@@ -348,20 +358,24 @@ class GroupProcessor:
 
     # ------------------------------------------------------------------ phase B: validate
     def _validate(self, bulk: dict[tuple[str, str], list[BulkFile]]) -> None:
-        """Bulk deliveries and small batches of the whole group go through one validation
-        query per feed and format."""
+        """Bulk deliveries (from their lines table) and small batches of the whole group (via
+        one staging insert) go through one validation query per feed and format."""
         for feed, fmt in sorted(set(self.pending) | set(bulk)):
             batches = self.pending.get((feed, fmt))
-            stage = _stage_name(feed, fmt)
             if batches:
+                stage = _stage_name(feed, fmt)
                 self.con.register("staged", pa.concat_tables(batches))
                 try:
                     self.con.execute(f"INSERT INTO {stage} BY NAME SELECT * FROM staged")
                 finally:
                     self.con.unregister("staged")
-            elif not bulk.get((feed, fmt)):
-                continue
-            self._validate_into_v(feed, fmt, stage)
+                self._validate_into_v(feed, fmt, stage)
+            if (feed, fmt) in bulk:
+                lines, meta = _lines_name(feed, fmt), _meta_name(feed, fmt)
+                if bulk[(feed, fmt)]:
+                    self._validate_into_v(feed, fmt, f"({records_sql(feed, fmt, lines, meta)})")
+                self.con.unregister(meta)
+                self.bulk_lines.add((feed, fmt))  # kept for _restore_raw, dropped by process()
 
     def _validate_into_v(self, feed: str, fmt: str, table: str, raw_sql: str = "raw") -> None:
         """One validation query for every staged record of `feed` (or one big batch); `v_<feed>`
@@ -481,6 +495,11 @@ class GroupProcessor:
         """Raw text of records that became duplicates: from the staging table, or by reading
         the (small number of) affected files again for records validated straight from Arrow."""
         con, v = self.con, _v_name(feed)
+        for f, fmt in self.bulk_lines:
+            if f == feed:
+                con.execute(f"UPDATE {v} SET raw = {_NO_CR.format(x='l.line')} FROM {_lines_name(feed, fmt)} l "
+                            f"WHERE {v}.fidx = l.fidx AND {v}.line_no = l.line_no AND {v}.reason = 'duplicate_id' "
+                            f"AND {v}.raw IS NULL")
         for f, fmt in self.stages:
             if f == feed:
                 con.execute(f"UPDATE {v} SET raw = s.raw FROM {_stage_name(feed, fmt)} s WHERE {v}.fidx = s.fidx "
@@ -516,63 +535,44 @@ class GroupProcessor:
             self._write_batches(feed, [it for it in final if it.c.feed_dir == feed])
 
     def _write_batches(self, feed: str, items: list[Item]) -> None:
-        """One Parquet file of records and one of rejections per source for all of the group's
-        loaded deliveries of `feed` (docs/LAKE.md), named after their load orders; a delivery
-        without any record has no file. Two COPY statements per feed, partitioned by source."""
+        """One Parquet file of records and one of rejections for all of the group's loaded
+        deliveries of `feed` (docs/LAKE.md: ``lake/<feed>/batches/<stem>.parquet``), named
+        after their load orders; a delivery without any record is in neither."""
         con, lake_root = self.con, self.run.lake
-        parts: dict[str, list[Item]] = {}
-        for it in items:
-            if it.loaded + it.rejected:
-                parts.setdefault(it.c.source_dir, []).append(it)
-        if not parts:
+        held = [it for it in items if it.loaded + it.rejected]
+        if not held:
             return
-        sources = sorted(parts)
-        for part, source_id in enumerate(sources):
-            group = parts[source_id]
-            stem = f"b{min(it.load_order for it in group):010d}-{max(it.load_order for it in group):010d}"
-            for it in group:
-                it.lake_stem = stem
+        stem = f"{lake.BATCH_DIR}/g{min(it.load_order for it in held):010d}-{max(it.load_order for it in held):010d}"
+        for it in held:
+            it.lake_stem = stem
         fmap = pa.table({
-            "fidx": pa.array([it.idx for s in sources for it in parts[s]], pa.int32()),
-            "part": pa.array([p for p, s in enumerate(sources) for _ in parts[s]], pa.int32()),
-            "source_id": pa.array([it.c.source_dir for s in sources for it in parts[s]], pa.string()),
-            "file_name": pa.array([it.c.file_name for s in sources for it in parts[s]], pa.string()),
-            "business_date": pa.array([it.parsed.business_date for s in sources for it in parts[s]], pa.date32()),
-            "seq": pa.array([it.parsed.seq for s in sources for it in parts[s]], pa.int32()),
-            "load_order": pa.array([it.load_order for s in sources for it in parts[s]], pa.int64()),
+            "fidx": pa.array([it.idx for it in held], pa.int32()),
+            "source_id": pa.array([it.c.source_dir for it in held], pa.string()),
+            "file_name": pa.array([it.c.file_name for it in held], pa.string()),
+            "business_date": pa.array([it.parsed.business_date for it in held], pa.date32()),
+            "seq": pa.array([it.parsed.seq for it in held], pa.int32()),
+            "load_order": pa.array([it.load_order for it in held], pa.int64()),
         })
         fields = ", ".join(f.name for f in FEEDS[feed])
-        tmp = lake_root / f".partitions-{os.getpid()}"
         con.register("fmap", fmap)
         try:
-            for kind, cols, cond, final in (
+            for kind, cols, cond, want, final in (
                 ("data", f"m.source_id, m.file_name, m.business_date, m.seq, v.line_no::INTEGER AS line_no, "
-                         f"m.load_order, {fields}", "reason IS NULL", lake.data_path),
+                         f"m.load_order, {fields}", "reason IS NULL", sum(it.loaded for it in held), lake.data_path),
                 ("rejects", f"m.source_id, {lit(feed)} AS feed, m.file_name, m.business_date, m.seq, "
-                            f"v.line_no::INTEGER AS line_no, v.reason, v.raw", "reason IS NOT NULL", lake.rejects_path),
+                            f"v.line_no::INTEGER AS line_no, v.reason, v.raw", "reason IS NOT NULL",
+                 sum(it.rejected for it in held), lake.rejects_path),
             ):
-                want = {p: sum((it.loaded if kind == "data" else it.rejected) for it in parts[s])
-                        for p, s in enumerate(sources)}
-                if not any(want.values()):
+                if not want:
                     continue
-                shutil.rmtree(tmp, ignore_errors=True)
-                con.execute(f"COPY (SELECT m.part, {cols} FROM {_v_name(feed)} v JOIN fmap m USING (fidx) "
-                            f"WHERE v.{cond}) TO '{tmp.as_posix()}' "
-                            f"(FORMAT parquet, PARTITION_BY (part), DICTIONARY_SIZE_LIMIT {lake.DICTIONARY_LIMIT})")
-                for p, source_id in enumerate(sources):
-                    if not want[p]:
-                        continue
-                    written = list((tmp / f"part={p}").glob("*.parquet"))
-                    n = sum(pq.read_metadata(w).num_rows for w in written)
-                    if len(written) != 1 or n != want[p]:
-                        raise RuntimeError(f"{feed} {kind} of {source_id}: {n} rows written in {len(written)} "
-                                           f"file(s), {want[p]} expected")
-                    dest = final(lake_root, feed, source_id, parts[source_id][0].lake_stem)
-                    dest.parent.mkdir(parents=True, exist_ok=True)
-                    os.replace(written[0], dest)
+                dest = final(lake_root, feed, None, stem)
+                lake.copy_to_parquet(con, f"SELECT {cols} FROM {_v_name(feed)} v JOIN fmap m USING (fidx) "
+                                          f"WHERE v.{cond}", dest)
+                n = pq.read_metadata(dest).num_rows
+                if n != want:
+                    raise RuntimeError(f"{feed} {kind} batch {stem}: {n} rows written, {want} expected")
         finally:
             con.unregister("fmap")
-            shutil.rmtree(tmp, ignore_errors=True)
 
     # ------------------------------------------------------------------ phase E: commit
     def _commit(self) -> None:
@@ -649,8 +649,12 @@ def remove_unreferenced(con, lake_root, stems: set[tuple[str, str, str]]) -> Non
     (their records are withdrawn; while another delivery of a batch is still loaded the file
     stays, and readers skip the withdrawn rows by the ledger)."""
     for feed, source_id, stem in sorted(stems):
-        n = con.execute("SELECT count(*) FROM files WHERE outcome = 'LOADED' AND feed = ? AND source_id = ? "
-                        "AND lake_stem = ?", [feed, source_id, stem]).fetchall()[0][0]
+        if lake.is_batch(stem):
+            n = con.execute("SELECT count(*) FROM files WHERE outcome = 'LOADED' AND feed = ? AND lake_stem = ?",
+                            [feed, stem]).fetchall()[0][0]
+        else:
+            n = con.execute("SELECT count(*) FROM files WHERE outcome = 'LOADED' AND feed = ? AND source_id = ? "
+                            "AND lake_stem = ?", [feed, source_id, stem]).fetchall()[0][0]
         if n == 0:
             for p in (lake.data_path(lake_root, feed, source_id, stem), lake.rejects_path(lake_root, feed, source_id, stem)):
                 if p.exists():
@@ -666,11 +670,6 @@ def _with_raw(batch: pa.Table, reader: DeliveryReader) -> pa.Table:
     joined = pc.binary_join_element_wise(*parts, d)
     return batch.set_column(batch.column_names.index("raw"), "raw",
                             pc.coalesce(batch["raw"], pc.cast(joined, pa.large_string())))
-
-
-def _as(column, type_):
-    """`column` as `type_`, without a cast call when it already is (small files pay per call)."""
-    return column if column.type == type_ else pc.cast(column, type_)
 
 
 def _prefetched(gen):
@@ -722,13 +721,16 @@ def _stage_name(feed: str, fmt: str) -> str:
     return f"stage_{feed}_{fmt}"
 
 
+def _lines_name(feed: str, fmt: str) -> str:
+    return f"bulk_lines_{feed}_{fmt}"
+
+
+def _meta_name(feed: str, fmt: str) -> str:
+    return f"bulk_meta_{feed}_{fmt}"
+
+
 def _v_name(feed: str) -> str:
     return f"v_{feed}"
-
-
-def _lineage(it: Item, n: int) -> list:
-    return [pa.array([it.c.source_dir] * n, pa.string()), pa.array([it.c.file_name] * n, pa.string()),
-            pa.array([it.parsed.business_date] * n, pa.date32()), pa.array([it.parsed.seq] * n, pa.int32())]
 
 
 def _stage_batch(batch: pa.Table, idx: int, bd: dt.date, feed: str, fmt: str) -> pa.Table:

@@ -19,12 +19,23 @@ TMP_SUFFIX = ".tmp"
 DICTIONARY_LIMIT = 1000
 
 
-def data_path(lake: Path, feed: str, source_id: str, stem: str) -> Path:
-    return lake / feed / source_id / f"{stem}.parquet"
+BATCH_DIR = "batches"
 
 
-def rejects_path(lake: Path, feed: str, source_id: str, stem: str) -> Path:
-    return lake / "_rejects" / feed / source_id / f"{stem}.parquet"
+def is_batch(stem: str) -> bool:
+    """A ledger ``lake_stem`` naming a batch file (``batches/g<first>-<last>``) rather than a
+    per-delivery file of the first lake layout (``<source_id>/<stem>``)."""
+    return stem.startswith(BATCH_DIR + "/")
+
+
+def data_path(lake: Path, feed: str, source_id: str | None, stem: str) -> Path:
+    if is_batch(stem):
+        return lake / feed / f"{stem}.parquet"
+    return lake / feed / str(source_id) / f"{stem}.parquet"
+
+
+def rejects_path(lake: Path, feed: str, source_id: str | None, stem: str) -> Path:
+    return data_path(lake / "_rejects", feed, source_id, stem)
 
 
 def meta_dir(lake: Path) -> Path:

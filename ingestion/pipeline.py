@@ -22,6 +22,7 @@ import os
 import shutil
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -36,7 +37,7 @@ from numlake.paths import Home
 from ingestion import lake, state
 from ingestion.discover import Candidate, parse_name, read_control, scan
 from ingestion.feeds import FEEDS, UNIQUE_ID
-from ingestion.group import GroupProcessor, make_groups
+from ingestion.group import GroupProcessor, make_groups, remove_unreferenced
 from ingestion.lock import ingest_lock
 from ingestion.readers import file_md5
 from ingestion.registry import Source, load_registry
@@ -46,6 +47,7 @@ log = logging.getLogger("numlake.ingestion")
 OUTCOMES = ("LOADED", "PENDING", "QUARANTINED", "SUPERSEDED")
 DEFAULT_LOCK_TIMEOUT = float(os.environ.get("NUMLAKE_INGEST_LOCK_TIMEOUT", "30"))
 SEEN_FILE = "seen.parquet"
+PREFETCH = os.environ.get("NUMLAKE_INGEST_PREFETCH", "1") != "0"
 
 FILE_LOADS_SQL = """
 SELECT source_id, feed, business_date, seq, file_name, outcome, reason,
@@ -179,11 +181,23 @@ class _Run:
         total = len(process) + len(recheck)
         done = 0
         self.load_order = con.execute("SELECT coalesce(max(load_order), 0) FROM files").fetchall()[0][0]
-        for group in make_groups(process, lambda cr: cr[0].size):
-            GroupProcessor(self, group).process()
-            done += len(group)
-            if progress:
-                progress(done, total)
+        # while DuckDB decides one group, a thread reads the next one's files (GroupProcessor.prefetch)
+        processors = [GroupProcessor(self, group) for group in make_groups(process, lambda cr: cr[0].size)]
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-read") as pool:
+            ahead = pool.submit(processors[0].prefetch) if processors else None
+            for i, gp in enumerate(processors):
+                if ahead is not None:
+                    ahead.result()
+                ahead = pool.submit(processors[i + 1].prefetch) if i + 1 < len(processors) and PREFETCH else None
+                try:
+                    gp.process()
+                except BaseException:
+                    if ahead is not None:
+                        ahead.cancel()
+                    raise
+                done += len(gp.items)
+                if progress:
+                    progress(done, total)
         for c, row in recheck:
             self._recheck(c, row, conflicts)
             done += 1
@@ -216,38 +230,40 @@ class _Run:
                       ", ".join(f"{k} {v:.2f}s" for k, v in sorted(self.timings.items(), key=lambda kv: -kv[1])))
         return self.result
 
-    def _heal(self, missing: list[Path]) -> list[str]:
+    def _heal(self, missing: dict[Path, list[tuple]]) -> list[str]:
         """LOADED deliveries whose lake file vanished (deleted by hand) are loaded again from
         the landing area when their data files are still there; otherwise it is a violation.
-        The batch's other file (records or rejections) is removed with them, so nothing is
-        counted twice."""
+        The unit is the batch: every LOADED delivery of the batch is loaded again and the
+        batch's other file is removed, so nothing is counted twice."""
         problems = []
         con = self.con
-        for p in missing:
-            rejects = p.parent.parent.parent.name == "_rejects"
-            feed, source_id, stem = p.parent.parent.name, p.parent.name, p.stem
+        batches: dict[tuple[str, str, str], Path] = {}
+        for p, rows in missing.items():
+            ids = ", ".join(str(r[0]) for r in rows)
+            for feed, source_id, stem in con.execute(
+                    f"SELECT DISTINCT feed, source_id, lake_stem FROM files WHERE file_id IN ({ids})").fetchall():
+                batches.setdefault((feed, None if lake.is_batch(stem) else source_id, stem), p)
+        withdrawn: set[tuple[str, str, str]] = set()
+        for (feed, source_id, stem), p in sorted(batches.items(), key=lambda kv: str(kv[0])):
             rows = con.execute(
-                "SELECT file_id, rel, file_name FROM files WHERE outcome='LOADED' AND lake_stem=? AND source_id=? "
-                "AND feed=? ORDER BY load_order", [stem, source_id, feed]).fetchall()
+                "SELECT file_id, rel, file_name, source_id FROM files WHERE outcome='LOADED' AND feed=? AND lake_stem=? "
+                "AND (? IS NULL OR source_id=?) ORDER BY load_order", [feed, stem, source_id, source_id]).fetchall()
             if not rows:
-                problems.append(f"lake file missing for loaded delivery: {p}")
                 continue
-            gone = [name for _, rel, name in rows if not (self.landing / rel).exists()]
+            gone = [name for _, rel, name, _ in rows if not (self.landing / rel).exists()]
             if gone:
                 problems.append(f"lake file missing for loaded delivery {gone[0]} and its data file is gone: {p}")
                 continue
-            log.warning("lake file %s missing: loading %s again", p, ", ".join(name for _, _, name in rows))
-            ids = ", ".join(str(fid) for fid, _, _ in rows)
+            log.warning("lake file %s missing: loading %s again", p, ", ".join(name for _, _, name, _ in rows))
+            ids = ", ".join(str(r[0]) for r in rows)
             con.execute("BEGIN")
             if feed in UNIQUE_ID:
                 con.execute(f"DELETE FROM event_ids WHERE file_id IN ({ids})")
             con.execute("UPDATE files SET outcome='PENDING', rows_loaded=0, rows_rejected=0, seen_size=-1, "
                         f"lake_stem=NULL WHERE file_id IN ({ids})")
             con.execute("COMMIT")
-            other = lake.data_path(self.lake, feed, source_id, stem) if rejects else \
-                lake.rejects_path(self.lake, feed, source_id, stem)
-            if other.exists():
-                other.unlink()
+            withdrawn |= {(feed, sid, stem) for *_, sid in rows}
+        remove_unreferenced(con, self.lake, withdrawn)
         return problems
 
     def _ledger(self) -> dict[str, dict]:
@@ -404,26 +420,26 @@ def decide_action(c: Candidate, row: dict | None, registry: dict[str, Source]) -
     return None
 
 
-def reconcile(con: duckdb.DuckDBPyConnection, lake_root: Path) -> list[Path]:
-    """Delete lake files that no LOADED ledger row backs; return LOADED batches' missing files."""
-    expected: set[Path] = set()
-    for feed, source_id, stem, loaded, rejected in con.execute(
-            "SELECT feed, source_id, lake_stem, sum(rows_loaded), sum(rows_rejected) FROM files "
-            "WHERE outcome='LOADED' AND lake_stem IS NOT NULL GROUP BY ALL").fetchall():
-        if loaded:
-            expected.add(lake.data_path(lake_root, feed, source_id, stem))
-        if rejected:
-            expected.add(lake.rejects_path(lake_root, feed, source_id, stem))
+def reconcile(con: duckdb.DuckDBPyConnection, lake_root: Path) -> dict[Path, list[tuple]]:
+    """Delete lake files that no LOADED ledger row backs; return each missing file that LOADED
+    deliveries should be in, with those deliveries (file_id, rel, file_name, feed)."""
+    expected: dict[Path, list[tuple]] = {}
+    for file_id, rel, file_name, feed, source_id, stem, loaded, rejected in con.execute(
+            "SELECT file_id, rel, file_name, feed, source_id, lake_stem, rows_loaded, rows_rejected FROM files "
+            "WHERE outcome='LOADED' AND lake_stem IS NOT NULL ORDER BY load_order").fetchall():
+        row = (file_id, rel, file_name, feed)
+        paths = [lake.data_path(lake_root, feed, source_id, stem)] if loaded else []
+        paths += [lake.rejects_path(lake_root, feed, source_id, stem)] if rejected else []
+        for p in paths:
+            expected.setdefault(p, []).append(row)
     for folder in (lake_root / "_meta", lake_root / "_rejects", *(lake_root / f for f in FEEDS)):
         for leftover in folder.glob(".*.tmp") if folder.is_dir() else ():
             leftover.unlink()
-    for leftover in lake_root.glob(".partitions-*") if lake_root.is_dir() else ():
-        shutil.rmtree(leftover, ignore_errors=True)
     present = set(lake.existing_delivery_files(lake_root))
-    for p in sorted(present - expected):
+    for p in sorted(present - set(expected)):
         log.warning("removing lake file not backed by the ledger: %s", p)
         p.unlink()
-    return sorted(expected - present)
+    return {p: rows for p, rows in sorted(expected.items()) if p not in present}
 
 
 def ledger_violations(con: duckdb.DuckDBPyConnection) -> list[str]:

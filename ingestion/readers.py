@@ -223,7 +223,10 @@ class DeliveryReader:
         return first, ""
 
     def _parse_header(self, line: str, line_no: int) -> None:
-        cells = next(csv.reader([line], delimiter=self.source.delimiter))
+        try:
+            cells = next(csv.reader([line], delimiter=self.source.delimiter))
+        except csv.Error as e:  # e.g. a carriage return inside the header line
+            raise FileRefused("bad_header", f"line {line_no}: the header line cannot be read ({e})") from None
         lookup = header_lookup(self.feed)
         columns: dict[str, int] = {}
         for i, cell in enumerate(cells):
@@ -252,7 +255,7 @@ class DeliveryReader:
         return pa.table({"line_no": line_no, "raw": lines}).filter(keep)
 
     def _fast(self, first: int, text: str) -> pa.Table:
-        if self.raw_fields and "\r" not in text and "\n\n" not in text and not text.startswith("\n"):
+        if self.raw_fields and "\r" not in text and BOM not in text and "\n\n" not in text and not text.startswith("\n"):
             # no blank line can hide here (a line of spaces would be an invalid row for Arrow),
             # so record i is line first + i and its raw text is its fields joined again
             n = text.count("\n") + (0 if text.endswith("\n") else 1)
@@ -262,7 +265,9 @@ class DeliveryReader:
                                  "raw": pa.nulls(n, pa.large_string()),
                                  "malformed": pa.array(np.zeros(n, dtype=bool)), **cols})
         t = self._lines_table(first, text, self.blank_chars)
-        cols = self._arrow_csv(text, t.num_rows)
+        # Arrow's parser ends a line at a lone \r and drops a BOM at the start of the block:
+        # both are data here (INTERCHANGE 2.3: lines end with \n or \r\n)
+        cols = self._arrow_csv(text, t.num_rows) if "\r" not in text and BOM not in text else None
         if cols is not None:
             return pa.table({"line_no": t["line_no"], "raw": t["raw"],
                              "malformed": pa.repeat(False, t.num_rows) if hasattr(pa, "repeat")

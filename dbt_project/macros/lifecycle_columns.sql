@@ -15,15 +15,18 @@
 {% endmacro %}
 
 {#- Paths of the lifecycle Parquet files holding LOADED deliveries the replay has not seen yet
-    (docs/LAKE.md: lake/lifecycle/<source_id>/<lake_stem>.parquet, one file per ingestion batch
-    and source), keeping only files that exist (a delivery without records has none). The
+    (docs/LAKE.md: lake/lifecycle/batches/<batch>.parquet, one file per ingestion batch, or
+    lake/lifecycle/<source_id>/<stem>.parquet of the first layout), keeping only files that
+    exist (a delivery without records has none). The
     caller keeps only the rows of those deliveries (`new_lifecycle_deliveries`). -#}
 {% macro new_lifecycle_files(replayed) %}
     {% set lake = env_var('NUMLAKE_LAKE', '../.numlake/lake').rstrip('/') %}
     {% set query %}
         with ledger as (
             select distinct
-                '{{ lake }}/lifecycle/' || source_id || '/' || lake_stem || '.parquet' as path
+                '{{ lake }}/lifecycle/'
+                || case when starts_with(lake_stem, 'batches/') then lake_stem else source_id || '/' || lake_stem end
+                || '.parquet' as path
             from {{ new_lifecycle_deliveries(replayed) }}
         ),
 

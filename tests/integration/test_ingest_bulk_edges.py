@@ -263,44 +263,18 @@ CASES: dict[str, Case] = {
     "checksum_mismatch_and_bad_header": Case(utf8("event_id", "E1"), 1, ("QUARANTINED", "checksum_mismatch"),
                                              md5="f" * 32),
     # a lone CR in the header line, or CR-only line ends (the whole file is one header line)
-    "lone_cr_in_header": Case(utf8("event_id,msisdn\r,event_type,event_time,subscriber_id", line(A)), 1, None),
-    "cr_only_line_ends": Case(utf8(line(HDR), line(A), line(B), nl="\r"), 2, None),
+    "lone_cr_in_header": Case(utf8("event_id,msisdn\r,event_type,event_time,subscriber_id", line(A)), 1,
+                              ("QUARANTINED", "bad_header")),
+    "cr_only_line_ends": Case(utf8(line(HDR), line(A), line(B), nl="\r"), 2, ("QUARANTINED", "bad_header")),
     "checksum_mismatch_gzip_corrupt": Case(_GOOD_GZ[:-12], 3, ("QUARANTINED", "checksum_mismatch"), dialect=GZ,
                                            md5="e" * 32),
 }
 
-# Known today: the bulk path and the streaming reader disagree on these deliveries ...
-_ARROW_BOM = "streaming: Arrow's CSV parser drops a U+FEFF at the start of the block after the header"
-_ARROW_CR = "streaming: Arrow's CSV parser reads a lone CR as a line end"
-_CSV_CR = "streaming: Python's csv raises 'new-line character seen in unquoted field'"
-XFAIL: dict[str, str] = {
-    "bom_before_first_record": f"bulk loads event_id '\\ufeffE1', streaming 'E1' ({_ARROW_BOM})",
-    "bom_before_first_record_rejected":
-        f"rejects.raw: bulk '\\ufeffE3,12345,KEEP,2025-01-01T10:00:00,', streaming the same without the BOM "
-        f"({_ARROW_BOM}; raw is rebuilt from its fields)",
-    "triple_bom_header_none": f"bulk strips two BOMs and loads event_id '\\ufeffE1', streaming 'E1' ({_ARROW_BOM})",
-    "lone_cr_at_line_start": f"line '\\rE1,...': bulk loads event_id '\\rE1', streaming 'E1' ({_ARROW_CR})",
-    "lone_cr_at_line_start_of_a_quoted_file":
-        f"line '\\rE1,...' in a file whose quotes only wrap fields: bulk loads it (event_id '\\rE1', 2 loaded / "
-        f"1 rejected), streaming rejects it as malformed_row (1 / 2) ({_CSV_CR})",
-    "lone_cr_inside_unquoted_field_of_a_quoted_file":
-        f"field 'S\\r1' in a file whose quotes only wrap fields: bulk loads subscriber_id 'S\\r1' (2 loaded / "
-        f"1 rejected), streaming rejects the line as malformed_row (1 / 2) ({_CSV_CR})",
-    "cr_cr_lf_line_end": f"line 'E1,...,S1\\r\\r\\n': bulk loads subscriber_id 'S1\\r', streaming 'S1' ({_ARROW_CR})",
-    "cr_cr_lf_line_end_of_a_quoted_file":
-        "line 'E1,...,S1\\r\\r\\n' in a file whose quotes only wrap fields: bulk loads subscriber_id 'S1\\r', "
-        "streaming 'S1' (Python's csv ends the record at the first CR)",
-    "lone_cr_at_end_of_file":
-        "file ends 'E3,12345,KEEP,2025-01-01T10:00:00,\\r' (no LF): rejects.raw bulk without the CR, "
-        "streaming with it (bulk strips a final CR from every line, the streaming reader only before LF)",
-    "jsonl_invalid_line_with_lone_cr_at_end_of_file":
-        "jsonl file ends 'not json\\r' (no LF): rejects.raw bulk 'not json', streaming 'not json\\r'",
-    # ... and these crash both paths alike (not a disagreement: ingest raises instead of deciding the file)
-    "lone_cr_in_header": "both paths: ingest raises _csv.Error from DeliveryReader._parse_header "
-                         "(a CR inside the header line) instead of quarantining the delivery",
-    "cr_only_line_ends": "both paths: ingest raises _csv.Error from DeliveryReader._parse_header "
-                         "(CR-only line ends make the whole file one header line) instead of quarantining it",
-}
+# Cases where the two paths once disagreed (Arrow's CSV parser reading a lone CR as a line end
+# and dropping a BOM at a block start; a lone CR in a quoted file; a CR ending the file) or
+# crashed (a CR in the header line) now agree; a strict xfail belongs here only for a known,
+# documented disagreement.
+XFAIL: dict[str, str] = {}
 
 
 def _params():

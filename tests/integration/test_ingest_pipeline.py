@@ -381,7 +381,7 @@ def test_a_registry_fix_re_examines_a_quarantined_delivery(world):
 def test_a_deleted_lake_file_is_rebuilt_from_the_landing_area(world):
     write_delivery(world.landing, GD, "lifecycle", D1, 1, [ev(1), {**ev(2), "msisdn": "x"}])
     world.run()
-    folder = world.home.lake / "lifecycle" / "CM-GD"
+    folder = world.home.lake / "lifecycle" / "batches"
     [lake_file] = folder.glob("*.parquet")  # the batch file holding the delivery (docs/LAKE.md)
     lake_file.unlink()
     assert accounting_violations(world.home) != []
