@@ -187,10 +187,24 @@ _NO_CR = "CASE WHEN suffix({x}, chr(13)) THEN left({x}, length({x}) - 1) ELSE {x
 _WRAPPED = "(length({x}) >= 2 AND starts_with({x}, '\"') AND ends_with({x}, '\"') AND NOT contains({x}[2:-2], '\"'))"
 
 
+def _simple_quoting_re(delimiter: str) -> str:
+    """A line whose every field is quote-free or wholly wrapped in quotes (a CRLF's CR aside)."""
+    d = {"\t": "\\t", "|": "\\|"}.get(delimiter, delimiter)
+    piece = f'([^"{d}]*|"[^"{d}]*")'
+    return f"{piece}({d}{piece})*\\r?"
+
+
 def quoted_files_sql(lines: str, meta: str) -> str:
     """fidx of the csv files in `meta` where a double quote is used other than to wrap a whole
-    field: quoted delimiters, line breaks or doubled quotes need RFC 4180 parsing."""
+    field: quoted delimiters, line breaks or doubled quotes need RFC 4180 parsing. The usual
+    delimiters get a constant regular expression; any other goes field by field."""
     bad = f"contains(x, '\"') AND NOT {_WRAPPED.format(x='x')}"
+    by_list = f"list_bool_or(list_transform(string_split({_NO_CR.format(x='l.line')}, m.delim), lambda x: {bad}))"
+    by_re = " ".join(f"WHEN {_sql_lit(d)} THEN NOT regexp_full_match(l.line, {_sql_lit(_simple_quoting_re(d))})"
+                     for d in (",", "|", "\t"))
     return (f"SELECT DISTINCT l.fidx FROM {lines} l JOIN {meta} m USING (fidx) "
-            f"WHERE l.line_no > m.hdr AND contains(l.line, '\"') "
-            f"AND list_bool_or(list_transform(string_split({_NO_CR.format(x='l.line')}, m.delim), lambda x: {bad}))")
+            f"WHERE l.line_no > m.hdr AND contains(l.line, '\"') AND CASE m.delim {by_re} ELSE {by_list} END")
+
+
+def _sql_lit(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"

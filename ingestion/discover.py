@@ -76,8 +76,9 @@ def parse_name(file_name: str) -> ParsedName | None:
     m = NAME_RE.match(file_name)
     if not m:
         return None
+    ds = m["date"]
     try:
-        d = dt.datetime.strptime(m["date"], "%Y%m%d").date()
+        d = dt.date(int(ds[:4]), int(ds[4:6]), int(ds[6:]))
     except ValueError:
         return None
     return ParsedName(m["source"], m["feed"], d, int(m["seq"]), m["ext"], bool(m["gz"]))
