@@ -230,19 +230,16 @@ class _Run:
                       ", ".join(f"{k} {v:.2f}s" for k, v in sorted(self.timings.items(), key=lambda kv: -kv[1])))
         return self.result
 
-    def _heal(self, missing: dict[Path, list[tuple]]) -> list[str]:
+    def _heal(self, missing: dict[Path, tuple[str, str | None, str]]) -> list[str]:
         """LOADED deliveries whose lake file vanished (deleted by hand) are loaded again from
         the landing area when their data files are still there; otherwise it is a violation.
         The unit is the batch: every LOADED delivery of the batch is loaded again and the
         batch's other file is removed, so nothing is counted twice."""
         problems = []
         con = self.con
-        batches: dict[tuple[str, str, str], Path] = {}
-        for p, rows in missing.items():
-            ids = ", ".join(str(r[0]) for r in rows)
-            for feed, source_id, stem in con.execute(
-                    f"SELECT DISTINCT feed, source_id, lake_stem FROM files WHERE file_id IN ({ids})").fetchall():
-                batches.setdefault((feed, None if lake.is_batch(stem) else source_id, stem), p)
+        batches: dict[tuple[str, str | None, str], Path] = {}
+        for p, key in missing.items():
+            batches.setdefault(key, p)
         withdrawn: set[tuple[str, str, str]] = set()
         for (feed, source_id, stem), p in sorted(batches.items(), key=lambda kv: str(kv[0])):
             rows = con.execute(
@@ -420,18 +417,19 @@ def decide_action(c: Candidate, row: dict | None, registry: dict[str, Source]) -
     return None
 
 
-def reconcile(con: duckdb.DuckDBPyConnection, lake_root: Path) -> dict[Path, list[tuple]]:
+def reconcile(con: duckdb.DuckDBPyConnection, lake_root: Path) -> dict[Path, tuple[str, str | None, str]]:
     """Delete lake files that no LOADED ledger row backs; return each missing file that LOADED
-    deliveries should be in, with those deliveries (file_id, rel, file_name, feed)."""
-    expected: dict[Path, list[tuple]] = {}
-    for file_id, rel, file_name, feed, source_id, stem, loaded, rejected in con.execute(
-            "SELECT file_id, rel, file_name, feed, source_id, lake_stem, rows_loaded, rows_rejected FROM files "
-            "WHERE outcome='LOADED' AND lake_stem IS NOT NULL ORDER BY load_order").fetchall():
-        row = (file_id, rel, file_name, feed)
-        paths = [lake.data_path(lake_root, feed, source_id, stem)] if loaded else []
-        paths += [lake.rejects_path(lake_root, feed, source_id, stem)] if rejected else []
-        for p in paths:
-            expected.setdefault(p, []).append(row)
+    deliveries should be in, with its batch (feed, source or None for a batch file, stem)."""
+    expected: dict[Path, tuple[str, str | None, str]] = {}
+    for feed, source_id, stem, loaded, rejected in con.execute(
+            f"SELECT feed, CASE WHEN starts_with(lake_stem, '{lake.BATCH_DIR}/') THEN NULL ELSE source_id END, "
+            "lake_stem, sum(rows_loaded) > 0, sum(rows_rejected) > 0 FROM files "
+            "WHERE outcome='LOADED' AND lake_stem IS NOT NULL GROUP BY ALL").fetchall():
+        key = (feed, source_id, stem)
+        if loaded:
+            expected[lake.data_path(lake_root, feed, source_id, stem)] = key
+        if rejected:
+            expected[lake.rejects_path(lake_root, feed, source_id, stem)] = key
     for folder in (lake_root / "_meta", lake_root / "_rejects", *(lake_root / f for f in FEEDS)):
         for leftover in folder.glob(".*.tmp") if folder.is_dir() else ():
             leftover.unlink()
@@ -439,7 +437,7 @@ def reconcile(con: duckdb.DuckDBPyConnection, lake_root: Path) -> dict[Path, lis
     for p in sorted(present - set(expected)):
         log.warning("removing lake file not backed by the ledger: %s", p)
         p.unlink()
-    return {p: rows for p, rows in sorted(expected.items()) if p not in present}
+    return {p: key for p, key in sorted(expected.items()) if p not in present}
 
 
 def ledger_violations(con: duckdb.DuckDBPyConnection) -> list[str]:
