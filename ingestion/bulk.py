@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
+import functools
 import gzip
 import hashlib
 import os
@@ -57,14 +58,16 @@ class Prepared:
     problem: tuple[str, str] | None = None
 
 
-def prepare(path: Path, src: Source, feed: str, fidx: int, business_date: dt.date,
-            expected_md5: str | None) -> Prepared | None:
+def prepare(path: str | Path, src: Source, feed: str, fidx: int, business_date: dt.date,
+            expected_md5: str | None, size: int | None = None) -> Prepared | None:
     """Read one delivery's bytes once: md5, decompression, decoding and header. Returns None
-    when the file is too big to hold in memory (stream it instead)."""
+    when the file is too big to hold in memory (stream it instead). `size` is the file's size
+    when the caller knows it already."""
     try:
-        if os.stat(path).st_size > BULK_MAX_BYTES:
+        if (os.stat(path).st_size if size is None else size) > BULK_MAX_BYTES:
             return None
-        data = path.read_bytes()
+        with open(path, "rb") as f:
+            data = f.read()
     except OSError:
         return None
     md5 = hashlib.md5(data).hexdigest()
@@ -86,33 +89,46 @@ def prepare(path: Path, src: Source, feed: str, fidx: int, business_date: dt.dat
             text = data.decode(src.encoding)
         except UnicodeDecodeError:
             return Prepared(md5, size, None)
-        if text.startswith("\ufeff"):
-            text = text[1:]
-        if src.encoding.replace("-", "").lower() != "utf8":
-            data = text.encode("utf-8")
-        elif len(text) != len(data) and text and data.startswith(b"\xef\xbb\xbf"):
-            data = text.encode("utf-8")
+        second_bom = text.startswith("\ufeff")  # the streaming reader drops it too
+        if second_bom or src.encoding.replace("-", "").lower() != "utf8":
+            data = (text[1:] if second_bom else text).encode("utf-8")
     quoted = src.format == "csv" and b'"' in data
     if data.endswith(b"\r") or (quoted and data.count(b"\r") != data.count(b"\r\n")):
         # a lone CR ending the file stays in its last record; in a quoted file a lone CR makes
         # the csv module refuse the record: leave both to the streaming reader
         return Prepared(md5, size, None)
-    reader = DeliveryReader(path, src, feed)
-    header_line = 0
+    blank = _blank_chars(src)
+    header_line, line = 0, None
     if src.format == "csv" and src.header != "none":
-        header_line, line = _first_nonblank(data, reader.blank_chars)
+        header_line, line = _first_nonblank(data, blank)
         if line is None:  # nothing but blank lines: no header, no records
             return Prepared(md5, size, BulkFile(fidx, business_date, b"", src.format, src.delimiter,
-                                                reader.blank_chars, 0, reader.ncols, {}))
-        try:
-            reader._parse_header(line, header_line)
-        except FileRefused as e:
-            return Prepared(md5, size, None, (e.reason, e.detail))
-    positions = {name: i + 1 for name, i in reader.columns.items()}
+                                                blank, 0, len(FEEDS[feed]), {}))
+    layout = _layout(src, feed, line, header_line)
+    if isinstance(layout, FileRefused):
+        return Prepared(md5, size, None, (layout.reason, layout.detail))
+    ncols, positions = layout
     return Prepared(md5, size, BulkFile(fidx, business_date, data, src.format,
                                         src.delimiter if src.format == "csv" else "",
-                                        reader.blank_chars, header_line, reader.ncols, positions,
-                                        quoted=quoted))
+                                        blank, header_line, ncols, positions, quoted=quoted))
+
+
+def _blank_chars(src: Source) -> str:
+    d = src.delimiter if src.format == "csv" else None
+    return "".join(ch for ch in " \t\r" if ch != d)
+
+
+@functools.lru_cache(maxsize=4096)
+def _layout(src: Source, feed: str, header: str | None, line_no: int) -> tuple[int, dict[str, int]] | FileRefused:
+    """(column count, canonical field -> 1-based column) from a header line (None: no header),
+    exactly as the streaming reader reads it; the deliveries of a source share a few headers."""
+    reader = DeliveryReader(Path("."), src, feed)
+    if header is not None:
+        try:
+            reader._parse_header(header, line_no)
+        except FileRefused as e:
+            return e
+    return reader.ncols, {name: i + 1 for name, i in reader.columns.items()}
 
 
 def _first_nonblank(data: bytes, blank: str) -> tuple[int, str | None]:

@@ -39,13 +39,17 @@ class Candidate:
     def rel(self) -> str:
         return f"{self.source_dir}/{self.feed_dir}/{self.file_name}"
 
+    @functools.cached_property
+    def path_str(self) -> str:
+        return os.path.join(self.landing, self.source_dir, self.feed_dir, self.file_name)
+
     @property
     def path(self) -> Path:
-        return self.landing / self.source_dir / self.feed_dir / self.file_name
+        return Path(self.path_str)
 
     @property
     def ctl_path(self) -> Path:
-        return self.landing / self.source_dir / self.feed_dir / (self.file_name + ".ctl")
+        return Path(self.path_str + ".ctl")
 
     @property
     def complete(self) -> bool:
@@ -133,10 +137,11 @@ class Control:
     problem: str | None  # why it is not a valid control file; None when valid
 
 
-def read_control(path: Path) -> Control:
+def read_control(path: str | Path) -> Control:
     """Parse ``{"rows": int, "md5": hex, "business_date": "YYYY-MM-DD"}``; never raises."""
     try:
-        data = json.loads(path.read_bytes().decode("utf-8-sig"))
+        with open(path, "rb") as f:
+            data = json.loads(f.read().decode("utf-8-sig"))
     except (OSError, UnicodeDecodeError, ValueError) as e:
         return Control(None, None, None, f"control file is not valid JSON ({type(e).__name__})")
     if not isinstance(data, dict):

@@ -74,10 +74,13 @@ class Item:
 
 
 def make_groups(items: list, size_of) -> list[list]:
+    """Consecutive groups of at most GROUP_FILES files / GROUP_BYTES bytes; the first is an
+    eighth of that, so DuckDB starts early while the next group is read ahead."""
     groups, cur, cur_bytes = [], [], 0
     for it in items:
         s = size_of(it)
-        if cur and (len(cur) >= GROUP_FILES or cur_bytes + s > GROUP_BYTES):
+        part = 1 if groups else 8
+        if cur and (len(cur) >= max(1, GROUP_FILES // part) or cur_bytes + s > GROUP_BYTES // part):
             groups.append(cur)
             cur, cur_bytes = [], 0
         cur.append(it)
@@ -157,7 +160,8 @@ class GroupProcessor:
         for it in self.items:
             it.pre_problem = self._prechecks(it)
             if it.pre_problem is None and it.src.format in ("csv", "jsonl"):
-                it.prep = prepare(it.c.path, it.src, it.c.feed_dir, it.idx, it.parsed.business_date, it.ctl.md5)
+                it.prep = prepare(it.c.path_str, it.src, it.c.feed_dir, it.idx, it.parsed.business_date, it.ctl.md5,
+                                  it.c.size)
         self.prefetched = True
 
     def _ledger_for_keys(self) -> dict[tuple, list[tuple]]:
@@ -182,7 +186,7 @@ class GroupProcessor:
 
     def _prechecks(self, it: Item) -> tuple[str, str] | None:
         c, rec = it.c, it.rec
-        it.ctl = ctl = read_control(c.ctl_path)
+        it.ctl = ctl = read_control(c.path_str + ".ctl")
         rec["rows_declared"] = ctl.rows
         it.parsed = parsed = parse_name(c.file_name)
         it.src = src = self.run.registry.get(c.source_dir)

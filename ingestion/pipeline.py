@@ -156,26 +156,28 @@ class _Run:
         self.lake.mkdir(parents=True, exist_ok=True)
         for leftover in [*self.home.ingest_state.parent.glob(".*.tmp"), *self.home.quarantine.glob("**/.*.tmp")]:
             leftover.unlink()
-        missing = reconcile(con, self.lake)
-        self.result.violations += self._heal(missing)
-        lake.ensure_schema_files(con, self.lake)
+        with self.timed("reconcile"):
+            missing = reconcile(con, self.lake)
+            self.result.violations += self._heal(missing)
+            lake.ensure_schema_files(con, self.lake)
 
-        ledger = self._ledger()
-        conflicts = {(r, m) for r, m in con.execute(
-            "SELECT rel, md5 FROM files WHERE is_conflict").fetchall()}
-        process: list[tuple[Candidate, dict | None]] = []
-        recheck: list[tuple[Candidate, dict]] = []
-        touch: list[tuple[Candidate, dict | None, str]] = []
-        for c in scan(self.landing, selected):
-            row = ledger.get(c.rel)
-            action = decide_action(c, row, self.registry)
-            if action == "process":
-                process.append((c, row))
-            elif action == "recheck":
-                recheck.append((c, row))
-            elif action in ("new_pending", "to_pending", "touch"):
-                touch.append((c, row, action))
-        self._apply_touches(touch)
+        with self.timed("scan"):
+            ledger = self._ledger()
+            conflicts = {(r, m) for r, m in con.execute(
+                "SELECT rel, md5 FROM files WHERE is_conflict").fetchall()}
+            process: list[tuple[Candidate, dict | None]] = []
+            recheck: list[tuple[Candidate, dict]] = []
+            touch: list[tuple[Candidate, dict | None, str]] = []
+            for c in scan(self.landing, selected):
+                row = ledger.get(c.rel)
+                action = decide_action(c, row, self.registry)
+                if action == "process":
+                    process.append((c, row))
+                elif action == "recheck":
+                    recheck.append((c, row))
+                elif action in ("new_pending", "to_pending", "touch"):
+                    touch.append((c, row, action))
+            self._apply_touches(touch)
 
         process.sort(key=lambda cr: _load_key(cr[0]))
         total = len(process) + len(recheck)
@@ -187,7 +189,8 @@ class _Run:
             ahead = pool.submit(processors[0].prefetch) if processors else None
             for i, gp in enumerate(processors):
                 if ahead is not None:
-                    ahead.result()
+                    with self.timed("read_wait"):
+                        ahead.result()
                 ahead = pool.submit(processors[i + 1].prefetch) if i + 1 < len(processors) and PREFETCH else None
                 try:
                     gp.process()
@@ -216,8 +219,9 @@ class _Run:
                 con.unregister("run_loaded")
         else:
             self.result.records_loaded = self.result.records_rejected = 0
-        self.result.violations += ledger_violations(con)
-        self._export()
+        with self.timed("export"):
+            self.result.violations += ledger_violations(con)
+            self._export()
         self.result.ledger = dict(con.execute("SELECT outcome, count(*) FROM files GROUP BY 1").fetchall())
         con.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)", [
             self.run_id, started, state.now_cst(), self.result.files_processed,
