@@ -96,8 +96,8 @@ class GroupProcessor:
     def __init__(self, run, pairs: list[tuple[Candidate, dict | None]]):
         self.run = run
         self.con = run.con
-        self.items = [Item(i, c, row, run._base_row(c, row, run.registry.get(c.source_dir)))
-                      for i, (c, row) in enumerate(pairs)]
+        self.pairs = pairs
+        self.items: list[Item] = []  # built by prefetch, in the read-ahead thread
         self.stages: set[tuple[str, str]] = set()
         self.prefetched = False
         self.bulk_lines: set[tuple[str, str]] = set()
@@ -157,6 +157,9 @@ class GroupProcessor:
         names, and for plain ones the bytes, md5, decoding and header (ingestion.bulk). Pure
         Python and I/O, no database: the pipeline runs it for the next group in a thread while
         DuckDB works on this one."""
+        run = self.run
+        self.items = [Item(i, c, row, run._base_row(c, row, run.registry.get(c.source_dir)))
+                      for i, (c, row) in enumerate(self.pairs)]
         for it in self.items:
             it.pre_problem = self._prechecks(it)
             if it.pre_problem is None and it.src.format in ("csv", "jsonl"):
