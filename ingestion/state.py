@@ -49,6 +49,5 @@ def connect(path: Path, *, threads: int = 2, memory_limit: str = "4GB") -> duckd
     tmp = path.parent / "duckdb_tmp"
     con.execute(f"SET temp_directory = '{tmp.as_posix()}'")
     con.execute("SET preserve_insertion_order = true")
-    con.execute("SET allocator_background_threads = true")  # frees memory off the query threads
     con.execute(SCHEMA)
     return con
