@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ingestion import lake, state
-from ingestion.bulk import _NO_CR, BulkFile, Prepared, lines_sql, meta_table, prepare, quoted_files_sql, records_sql, texts_table
+from ingestion.bulk import _NO_CR, BulkFile, Prepared, lines_sql, meta_table, prepare, records_sql, texts_table
 from ingestion.discover import Candidate, Control, ParsedName, parse_name, read_control
 from ingestion.feeds import FEEDS, UNIQUE_ID
 from ingestion.readers import BLOCK_CHARS, DeliveryReader, FileRefused
@@ -37,6 +37,7 @@ DIRECT_ROWS = 50_000
 GROUP_BYTES = int(os.environ.get("NUMLAKE_INGEST_GROUP_BYTES", str(256 << 20)))
 PREFETCH_BYTES = 16 << 20
 PREFETCH_BLOCK_CHARS = 8 << 20
+HARD_QUOTING = "~hard_quoting"  # internal reason of bulk records whose file needs the streaming reader
 
 LEDGER_SCHEMA = pa.schema([
     ("file_id", pa.int64()), ("rel", pa.string()), ("is_conflict", pa.bool_()), ("source_id", pa.string()),
@@ -119,7 +120,7 @@ class GroupProcessor:
             self._stage_bulk(bulk)
         with timed("validate"):
             self._validate(bulk)
-        self._check_bulk_counts(bulk)
+            self._settle_bulk(bulk)
         # decided in load order, as if one delivery after the other: a delivery whose identity
         # an earlier one of the group already holds is a conflicting redelivery
         loadable_ident: dict[tuple, str] = {}
@@ -238,51 +239,49 @@ class GroupProcessor:
 
     def _stage_bulk(self, bulk: dict[tuple[str, str], list[BulkFile]]) -> None:
         """One statement per feed and format splits every plain delivery of the group into
-        lines (``bulk_lines_<feed>_<fmt>``, validated straight from there by _validate). A
-        csv delivery that uses quotes for more than wrapping whole fields goes to the
-        streaming reader instead."""
+        lines (``bulk_lines_<feed>_<fmt>``, validated straight from there by _validate)."""
         con = self.con
-        by_idx = {it.idx: it for it in self.items}
         for (feed, fmt), files in sorted(bulk.items()):
-            lines = _lines_name(feed, fmt)
             con.register("bulk_texts", texts_table(files))
             try:
-                con.execute(lines_sql("bulk_texts", lines))
+                con.execute(lines_sql("bulk_texts", _lines_name(feed, fmt)))
             finally:
                 con.unregister("bulk_texts")
             con.register(_meta_name(feed, fmt), meta_table(files, feed))
-            quoted = [f for f in files if f.quoted]
-            if not quoted:
-                continue
-            con.register("bulk_quoted", meta_table(quoted, feed))
-            try:
-                hard = {r[0] for r in con.execute(quoted_files_sql(lines, "bulk_quoted")).fetchall()}
-            finally:
-                con.unregister("bulk_quoted")
+
+    def _settle_bulk(self, bulk: dict[tuple[str, str], list[BulkFile]]) -> None:
+        """After validation, one pass over each feed's records: a csv delivery that uses quotes
+        for more than wrapping whole fields (validation marked its records ``HARD_QUOTING``)
+        is read again by the streaming reader, and a bulk delivery whose record count
+        (validated or not) differs from its control file is refused, as the streaming reader
+        refuses it."""
+        con = self.con
+        by_idx = {it.idx: it for it in self.items}
+        for feed in sorted({f for f, _ in bulk}):
+            counts, hard = {}, set()
+            for fidx, n, h in con.execute(f"SELECT fidx, count(*), bool_or(reason = '{HARD_QUOTING}') "
+                                          f"FROM {_v_name(feed)} GROUP BY fidx").fetchall():
+                counts[fidx] = n
+                if h:
+                    hard.add(fidx)
             if hard:
-                con.execute(f"DELETE FROM {lines} WHERE fidx IN ({', '.join(map(str, sorted(hard)))})")
-                bulk[(feed, fmt)] = [f for f in files if f.fidx not in hard]
+                in_list = ", ".join(map(str, sorted(hard)))
+                con.execute(f"DELETE FROM {_v_name(feed)} WHERE fidx IN ({in_list})")
+                for fmt in {fmt for fd, fmt in bulk if fd == feed}:
+                    con.execute(f"DELETE FROM {_lines_name(feed, fmt)} WHERE fidx IN ({in_list})")
+                    bulk[(feed, fmt)] = [f for f in bulk[(feed, fmt)] if f.fidx not in hard]
+                self.pending = {}  # validated already; only the hard files' batches follow
                 for fidx in sorted(hard):
                     it = by_idx[fidx]
                     it.bulk = False
                     it.read_problem = self._read_stream(it)
-
-    def _check_bulk_counts(self, bulk: dict[tuple[str, str], list[BulkFile]]) -> None:
-        """A bulk delivery whose record count (validated or not) differs from its control
-        file is refused, as the streaming reader refuses it."""
-        by_idx = {it.idx: it for it in self.items}
-        for feed in sorted({f for f, _ in bulk}):
-            ids = [f.fidx for (fd, _), files in bulk.items() if fd == feed for f in files]
-            if not ids:
-                continue
-            counts = dict(self.con.execute(
-                f"SELECT fidx, count(*) FROM {_v_name(feed)} WHERE fidx IN ({', '.join(map(str, ids))}) "
-                f"GROUP BY fidx").fetchall())
-            for fidx in ids:
-                it, n = by_idx[fidx], counts.get(fidx, 0)
-                if n != it.ctl.rows:
-                    it.read_problem = ("row_count_mismatch",
-                                       f"control file declares {it.ctl.rows} records, the file holds {n}")
+                self._validate({})
+            for fmt in {fmt for fd, fmt in bulk if fd == feed}:
+                for f in bulk[(feed, fmt)]:
+                    it, n = by_idx[f.fidx], counts.get(f.fidx, 0)
+                    if n != it.ctl.rows:
+                        it.read_problem = ("row_count_mismatch",
+                                           f"control file declares {it.ctl.rows} records, the file holds {n}")
 
     def _drop(self, items: list[Item]) -> None:
         """Forget the staged records of deliveries that turned out to be quarantined."""
@@ -305,7 +304,7 @@ class GroupProcessor:
             for batch in reader.batches():
                 if batch.num_rows < DIRECT_ROWS and batch["raw"].null_count:
                     batch = _with_raw(batch, reader)
-                yield batch.num_rows, _stage_batch(batch, it.idx, it.parsed.business_date, feed, src.format)
+                yield batch.num_rows, _stage_batch(batch, it.idx, it.parsed.business_date, src.id, feed, src.format)
 
         refused = None
         try:
@@ -353,13 +352,14 @@ class GroupProcessor:
     def _stage(self, feed: str, fmt: str) -> str:
         name = _stage_name(feed, fmt)
         if (feed, fmt) not in self.stages:
-            cols = "fidx INTEGER, bd DATE, line_no BIGINT, raw VARCHAR"
+            cols = "fidx INTEGER, bd DATE, source_id VARCHAR, line_no BIGINT, raw VARCHAR"
             if fmt == "csv":
                 cols += ", malformed BOOLEAN, " + ", ".join(f"c_{f.name} VARCHAR" for f in FEEDS[feed])
             self.con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({cols})")
             fields = ", ".join(f"{f.name} {f.sql_type}" for f in FEEDS[feed])
+            key = ", k UHUGEINT" if feed in UNIQUE_ID else ""
             self.con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_v_name(feed)} "
-                             f"(fidx INTEGER, line_no BIGINT, raw VARCHAR, reason VARCHAR, {fields})")
+                             f"(fidx INTEGER, line_no BIGINT, raw VARCHAR, reason VARCHAR, {fields}{key})")
             self.stages.add((feed, fmt))
         return name
 
@@ -370,31 +370,38 @@ class GroupProcessor:
         for feed, fmt in sorted(set(self.pending) | set(bulk)):
             batches = self.pending.get((feed, fmt))
             if batches:
-                stage = _stage_name(feed, fmt)
+                # kept in the staging table for _restore_raw; validated from Arrow, as a later
+                # call (after _settle_bulk) validates only its new batches
                 self.con.register("staged", pa.concat_tables(batches))
                 try:
-                    self.con.execute(f"INSERT INTO {stage} BY NAME SELECT * FROM staged")
+                    self.con.execute(f"INSERT INTO {_stage_name(feed, fmt)} BY NAME SELECT * FROM staged")
+                    self._validate_into_v(feed, fmt, "staged")
                 finally:
                     self.con.unregister("staged")
-                self._validate_into_v(feed, fmt, stage)
             if (feed, fmt) in bulk:
                 lines, meta = _lines_name(feed, fmt), _meta_name(feed, fmt)
                 if bulk[(feed, fmt)]:
-                    self._validate_into_v(feed, fmt, f"({records_sql(feed, fmt, lines, meta)})")
+                    self._validate_into_v(feed, fmt, f"({records_sql(feed, fmt, lines, meta)})", hard=fmt == "csv")
                 self.con.unregister(meta)
                 self.bulk_lines.add((feed, fmt))  # kept for _restore_raw, dropped by process()
 
-    def _validate_into_v(self, feed: str, fmt: str, table: str, raw_sql: str = "raw") -> None:
+    def _validate_into_v(self, feed: str, fmt: str, table: str, raw_sql: str = "raw", hard: bool = False) -> None:
         """One validation query for every staged record of `feed` (or one big batch); `v_<feed>`
-        keeps the typed fields and, for rejected records only, the raw text."""
+        keeps the typed fields, for rejected records only the raw text, and for loaded records
+        of a feed with unique ids the event-id key (``state.EVENT_KEY_SQL``)."""
         fields = FEEDS[feed]
         raw_cols = tuple("c_" + f.name for f in fields)
         src_q = _json_source(feed, table) if fmt == "jsonl" else \
-            f"SELECT fidx, bd, line_no, raw, malformed, {', '.join(raw_cols)} FROM {table}"
+            f"SELECT fidx, bd, source_id, line_no, raw, malformed, {', '.join(raw_cols)}{', hard' if hard else ''} FROM {table}"
         # raw is rebuilt from the fields only for rejected records: most records never need it
-        extra = ("fidx", "bd") + (raw_cols if raw_sql != "raw" else ())
+        extra = ("fidx", "bd", "source_id") + (raw_cols if raw_sql != "raw" else ()) + (("hard",) if hard else ())
         q = validation_sql(feed, f"({src_q})", bound_sql="(bd::TIMESTAMP + INTERVAL 2 DAY)", extra=extra)
+        if hard:
+            q = f"SELECT * REPLACE (CASE WHEN hard THEN '{HARD_QUOTING}' ELSE reason END AS reason) FROM ({q})"
         out = ", ".join(f.name for f in fields)
+        if feed in UNIQUE_ID:
+            key = state.EVENT_KEY_SQL.format(s="source_id", i=UNIQUE_ID[feed])
+            out += f", CASE WHEN reason IS NULL THEN {key} END"
         self.con.execute(f"INSERT INTO {_v_name(feed)} SELECT fidx, line_no, CASE WHEN reason IS NOT NULL "
                          f"THEN {raw_sql} END, reason, {out} FROM ({q})")
 
@@ -430,8 +437,9 @@ class GroupProcessor:
     # ------------------------------------------------------------------ duplicate ids
     def _duplicates(self) -> None:
         """First wins, in load order: earlier runs (the event-id index), then earlier files of
-        the group, then earlier lines. Only ids seen twice in the group or already in the index
-        are walked in Python; the rest cannot be duplicates."""
+        the group, then earlier lines, by the event-id keys validation put in ``v_<feed>.k``.
+        Only keys seen twice in the group or already in the index are walked in Python; the
+        rest cannot be duplicates."""
         con = self.con
         for feed, idc in UNIQUE_ID.items():
             if not any(f == feed for f, _ in self.stages):
@@ -440,36 +448,31 @@ class GroupProcessor:
                       and it.load_order is not None]
             if not active:
                 continue
-            fmap = pa.table({"fidx": pa.array([it.idx for it in active], pa.int32()),
-                             "source_id": [it.c.source_dir for it in active]})
-            con.register("fmap", fmap)
+            con.register("fmap", pa.table({"fidx": pa.array([it.idx for it in active], pa.int32())}))
             try:
-                cur = con.execute(f"""
-                    WITH c AS (SELECT v.fidx, v.line_no, v.{idc} AS id, m.source_id FROM {_v_name(feed)} v
-                               JOIN fmap m USING (fidx) WHERE v.reason IS NULL),
-                    ix AS (SELECT source_id, event_id, file_id FROM event_ids),
-                    hits AS (SELECT ix.source_id, ix.event_id AS id, ix.file_id FROM ix
-                             SEMI JOIN c ON c.source_id = ix.source_id AND c.id = ix.event_id),
-                    multi AS (SELECT source_id, id FROM c GROUP BY ALL HAVING count(*) > 1)
-                    SELECT 0 AS k, source_id, id, NULL::INTEGER AS fidx, NULL::BIGINT AS line_no, file_id FROM hits
+                rows = con.execute(f"""
+                    WITH c AS (SELECT fidx, line_no, k FROM {_v_name(feed)} SEMI JOIN fmap USING (fidx)
+                               WHERE k IS NOT NULL),
+                    hits AS (SELECT ix.k, ix.file_id FROM event_keys ix SEMI JOIN c ON c.k = ix.k),
+                    multi AS (SELECT k FROM c GROUP BY k HAVING count(*) > 1)
+                    SELECT 0 AS o, k, NULL::INTEGER AS fidx, NULL::BIGINT AS line_no, file_id FROM hits
                     UNION ALL
-                    SELECT 1, c.source_id, c.id, c.fidx, c.line_no, NULL FROM c
-                    WHERE (c.source_id, c.id) IN (SELECT source_id, id FROM multi UNION SELECT source_id, id FROM hits)
-                    ORDER BY k, fidx, line_no""")
-                rows = cur.fetchall()
+                    SELECT 1, c.k, c.fidx, c.line_no, NULL FROM c
+                    WHERE c.k IN (SELECT k FROM multi UNION SELECT k FROM hits)
+                    ORDER BY o, fidx, line_no""").fetchall()
             finally:
                 con.unregister("fmap")
             if not rows:
                 continue
-            owners: dict[tuple[str, str], tuple] = {}
+            owners: dict[int, tuple] = {}
             by_owner: dict[tuple, set] = {}
-            per_file: dict[int, list[tuple[int, tuple[str, str]]]] = {}
-            for k, s, i, fidx, line_no, file_id in rows:
-                if k == 0:
-                    owners[(s, i)] = ("L", file_id)
-                    by_owner.setdefault(("L", file_id), set()).add((s, i))
+            per_file: dict[int, list[tuple[int, int]]] = {}
+            for o, key, fidx, line_no, file_id in rows:
+                if o == 0:
+                    owners[key] = ("L", file_id)
+                    by_owner.setdefault(("L", file_id), set()).add(key)
                 else:
-                    per_file.setdefault(fidx, []).append((line_no, (s, i)))
+                    per_file.setdefault(fidx, []).append((line_no, key))
             dups: list[tuple[int, int]] = []
             replaced_by: dict[int, list[Item]] = {}
             for p in active:
@@ -492,7 +495,7 @@ class GroupProcessor:
                 con.register("dups", pa.table({"fidx": pa.array([d[0] for d in dups], pa.int32()),
                                                "line_no": pa.array([d[1] for d in dups], pa.int64())}))
                 try:
-                    con.execute(f"UPDATE {_v_name(feed)} v SET reason = 'duplicate_id' FROM dups d "
+                    con.execute(f"UPDATE {_v_name(feed)} v SET reason = 'duplicate_id', k = NULL FROM dups d "
                                 f"WHERE v.fidx = d.fidx AND v.line_no = d.line_no")
                 finally:
                     con.unregister("dups")
@@ -613,7 +616,7 @@ class GroupProcessor:
                                     "decided_at=?, run_id=?, detail=? WHERE file_id=?",
                                     [now, run.run_id, f"replaced by {it.c.file_name}", r[4]])
                 if any(feed in UNIQUE_ID for feed in by_feed):
-                    con.execute(f"DELETE FROM event_ids WHERE file_id IN ({ids})")
+                    con.execute(f"DELETE FROM event_keys WHERE file_id IN ({ids})")
             if old_ids:
                 con.execute(f"DELETE FROM files WHERE file_id IN ({', '.join(map(str, old_ids))})")
             recs = [it.rec for it in self.items]
@@ -623,17 +626,16 @@ class GroupProcessor:
                 con.execute("INSERT INTO files BY NAME SELECT * FROM recs")
             finally:
                 con.unregister("recs")
-            for feed, idc in UNIQUE_ID.items():
+            for feed in UNIQUE_ID:
                 final = [it for it in self.items if it.outcome == "LOADED" and it.c.feed_dir == feed]
-                if not final:
+                if not final or not any(f == feed for f, _ in self.stages):
                     continue
                 m = pa.table({"fidx": pa.array([it.idx for it in final], pa.int32()),
-                              "source_id": pa.array([it.c.source_dir for it in final], pa.string()),
                               "file_id": pa.array([it.rec["file_id"] for it in final], pa.int64())})
                 con.register("fids", m)
                 try:
-                    con.execute(f"INSERT INTO event_ids SELECT m.source_id, v.{idc}, m.file_id "
-                                f"FROM {_v_name(feed)} v JOIN fids m USING (fidx) WHERE v.reason IS NULL")
+                    con.execute(f"INSERT INTO event_keys SELECT v.k, m.file_id FROM {_v_name(feed)} v "
+                                f"JOIN fids m USING (fidx) WHERE v.k IS NOT NULL")
                 finally:
                     con.unregister("fids")
             con.execute("COMMIT")
@@ -740,11 +742,12 @@ def _v_name(feed: str) -> str:
     return f"v_{feed}"
 
 
-def _stage_batch(batch: pa.Table, idx: int, bd: dt.date, feed: str, fmt: str) -> pa.Table:
+def _stage_batch(batch: pa.Table, idx: int, bd: dt.date, source_id: str, feed: str, fmt: str) -> pa.Table:
     n = batch.num_rows
     days = (bd - dt.date(1970, 1, 1)).days
     cols = {"fidx": pa.array(np.full(n, idx, dtype=np.int32)),
             "bd": pa.array(np.full(n, days, dtype=np.int32)).cast(pa.date32()),
+            "source_id": pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), [source_id]),
             "line_no": batch["line_no"], "raw": batch["raw"]}
     if fmt == "csv":
         cols["malformed"] = batch["malformed"]
@@ -764,6 +767,7 @@ def _json_source(feed: str, stage: str) -> str:
         paths += [f'$."{f.name}"', f'$."{f.zh}"']
     plist = "[" + ", ".join(lit(p) for p in paths) + "]"
     cols = ", ".join(f"coalesce(nullif(e[{2 * i + 1}], ''), e[{2 * i + 2}]) AS c_{f.name}" for i, f in enumerate(fields))
-    return (f"SELECT fidx, bd, line_no, raw, j IS NULL AS malformed, {cols} FROM ("
-            f"SELECT fidx, bd, line_no, raw, j, json_extract_string(j, {plist}) AS e FROM ("
-            f"SELECT fidx, bd, line_no, raw, CASE WHEN try(json_type(raw)) = 'OBJECT' THEN raw END AS j FROM {stage}))")
+    return (f"SELECT fidx, bd, source_id, line_no, raw, j IS NULL AS malformed, {cols} FROM ("
+            f"SELECT fidx, bd, source_id, line_no, raw, j, json_extract_string(j, {plist}) AS e FROM ("
+            f"SELECT fidx, bd, source_id, line_no, raw, CASE WHEN try(json_type(raw)) = 'OBJECT' THEN raw END AS j "
+            f"FROM {stage}))")

@@ -259,7 +259,7 @@ class _Run:
             ids = ", ".join(str(r[0]) for r in rows)
             con.execute("BEGIN")
             if feed in UNIQUE_ID:
-                con.execute(f"DELETE FROM event_ids WHERE file_id IN ({ids})")
+                con.execute(f"DELETE FROM event_keys WHERE file_id IN ({ids})")
             con.execute("UPDATE files SET outcome='PENDING', rows_loaded=0, rows_rejected=0, seen_size=-1, "
                         f"lake_stem=NULL WHERE file_id IN ({ids})")
             con.execute("COMMIT")

@@ -23,31 +23,38 @@ COMPACT_TS_RE = "[0-9]{14}"
 SLASH_TS_RE = "[0-9]{4}/[0-9]{2}/[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}"
 ISO_TS_RE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?"
 PLAIN_ISO_RE = "[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}"
-OFFSET_RE = r"([+-])([0-9]{2}):?([0-9]{2})?$"
+ISO_PARTS_RE = r"^.{19}(?:[.]([0-9]+))?(?:(Z)|([+-])([0-9]{2}):?([0-9]{2})?)?$"
 
 
 def lit(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
-def timestamp_sql(v: str) -> str:
+def iso_parts_sql(v: str) -> str:
+    """Fraction and offset of an ISO timestamp longer than 19 characters as one struct
+    (f: fraction digits, z: 'Z', s/h/m: sign, hours, minutes of the offset; '' when absent),
+    else NULL. Computed once per value by validation_sql: DuckDB evaluates a repeated
+    subexpression every time it appears."""
+    return f"CASE WHEN length({v}) > 19 THEN regexp_extract({v}, '{ISO_PARTS_RE}', ['f', 'z', 's', 'h', 'm']) END"
+
+
+def timestamp_sql(v: str, parts: str | None = None) -> str:
     """CST ``TIMESTAMP`` from any of the three timestamp forms, or NULL.
 
     ISO values may carry a fraction (kept to the microsecond, further digits truncated) and
     an offset (``Z``, ``±HH``, ``±HHMM``, ``±HH:MM``, hours ≤ 23, minutes ≤ 59), converted to
     CST; a value without offset is already CST. Impossible dates and times (Feb 30, 24:00,
-    second 60) are NULL, i.e. ``invalid_time``.
+    second 60) are NULL, i.e. ``invalid_time``. `parts` names a column holding
+    ``iso_parts_sql(v)`` (default: computed inline).
     """
-    # the shape is already checked by ISO_TS_RE: date and time sit at fixed positions, a
-    # fraction starts at 20; the offset is read once as a struct (no string rebuilt per row)
-    off = f"regexp_extract({v}, '{OFFSET_RE}', ['s', 'h', 'm'])"
-    hours = f"try_cast(({off}).h AS INTEGER)"
-    minutes = f"coalesce(try_cast(nullif(({off}).m, '') AS INTEGER), 0)"
-    micros = (f"CASE WHEN substr({v}, 20, 1) = '.' THEN "
-              f"rpad(left(regexp_extract({v}, '^.{{19}}[.]([0-9]+)', 1), 6), 6, '0')::BIGINT ELSE 0 END")
-    shift = (f"CASE WHEN suffix({v}, 'Z') THEN -480 WHEN NOT regexp_matches(substr({v}, 20), '[+-]') THEN 0 "
+    # the shape is already checked by ISO_TS_RE: date and time sit at fixed positions
+    x = parts or f"({iso_parts_sql(v)})"
+    hours = f"try_cast(nullif({x}.h, '') AS INTEGER)"
+    minutes = f"coalesce(try_cast(nullif({x}.m, '') AS INTEGER), 0)"
+    micros = f"CASE WHEN {x}.f <> '' THEN rpad(left({x}.f, 6), 6, '0')::BIGINT ELSE 0 END"
+    shift = (f"CASE WHEN {x}.z = 'Z' THEN -480 WHEN {x}.s = '' THEN 0 "
              f"WHEN {hours} <= 23 AND {minutes} <= 59 "
-             f"THEN (CASE WHEN ({off}).s = '-' THEN -1 ELSE 1 END) * ({hours} * 60 + {minutes}) - 480 END")
+             f"THEN (CASE WHEN {x}.s = '-' THEN -1 ELSE 1 END) * ({hours} * 60 + {minutes}) - 480 END")
     iso = (f"CASE WHEN substr({v}, 12, 2) > '23' THEN NULL ELSE try_cast(substr({v}, 1, 19) AS TIMESTAMP) "
            f"+ to_microseconds({micros}) - to_minutes({shift}) END")
     return (
@@ -80,7 +87,7 @@ def _trimmed(c: str) -> str:
             f"THEN nullif(trim({c}), '') ELSE {c} END")
 
 
-def _normalised(f: Field, v: str) -> str:
+def _normalised(f: Field, v: str, x: str) -> str:
     if f.type == TEXT:
         return v
     if f.type == MSISDN:
@@ -90,7 +97,7 @@ def _normalised(f: Field, v: str) -> str:
     if f.type == CODE:
         return code_sql(v, f)
     if f.type == TIMESTAMP:
-        return timestamp_sql(v)
+        return timestamp_sql(v, x)
     if f.type == DATE:
         return date_sql(v)
     if f.type == SEGMENT:
@@ -112,7 +119,9 @@ def validation_sql(feed: str, stage: str, business_date: dt.date | None = None, 
     v = {f.name: f"v_{f.name}" for f in fields}
     n = {f.name: f"n_{f.name}" for f in fields}
     trimmed = ", ".join(f"{_trimmed('c_' + f.name)} AS {v[f.name]}" for f in fields)
-    normalised = ", ".join(f"{_normalised(f, v[f.name])} AS {n[f.name]}" for f in fields)
+    x = {f.name: f"x_{f.name}" for f in fields}
+    parts = "".join(f", {iso_parts_sql(v[f.name])} AS {x[f.name]}" for f in fields if f.type == TIMESTAMP)
+    normalised = ", ".join(f"{_normalised(f, v[f.name], x[f.name])} AS {n[f.name]}" for f in fields)
 
     missing = []
     for f in fields:
@@ -136,5 +145,6 @@ def validation_sql(feed: str, stage: str, business_date: dt.date | None = None, 
     outputs = ", ".join(f"{n[f.name]}::{f.sql_type} AS {f.name}" for f in fields)
     return (
         f"SELECT {ex}line_no, raw, CASE {whens} END AS reason, {outputs} "
-        f"FROM (SELECT *, {normalised} FROM (SELECT {ex}line_no, raw, malformed, {trimmed} FROM {stage}))"
+        f"FROM (SELECT *, {normalised} FROM (SELECT *{parts} FROM "
+        f"(SELECT {ex}line_no, raw, malformed, {trimmed} FROM {stage})))"
     )
