@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from ingestion.discover import read_bytes
 from ingestion.feeds import FEEDS
 from ingestion.readers import DeliveryReader, FileRefused
 from ingestion.registry import Source
@@ -65,10 +66,9 @@ def prepare(path: str | Path, src: Source, feed: str, fidx: int, business_date: 
     when the file is too big to hold in memory (stream it instead). `size` is the file's size
     when the caller knows it already."""
     try:
-        if (os.stat(path).st_size if size is None else size) > BULK_MAX_BYTES:
+        if (size := os.stat(path).st_size if size is None else size) > BULK_MAX_BYTES:
             return None
-        with open(path, "rb") as f:
-            data = f.read()
+        data = read_bytes(path, size)
     except OSError:
         return None
     md5 = hashlib.md5(data).hexdigest()
@@ -132,6 +132,7 @@ def _valid_utf8(data: bytes) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=1024)
 def _blank_chars(src: Source) -> str:
     d = src.delimiter if src.format == "csv" else None
     return "".join(ch for ch in " \t\r" if ch != d)

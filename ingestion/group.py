@@ -32,7 +32,7 @@ from ingestion.validate import lit, validation_sql
 
 log = logging.getLogger("numlake.ingestion")
 
-GROUP_FILES = int(os.environ.get("NUMLAKE_INGEST_GROUP_FILES", "2000"))
+GROUP_FILES = int(os.environ.get("NUMLAKE_INGEST_GROUP_FILES", "20000"))
 DIRECT_ROWS = 50_000
 GROUP_BYTES = int(os.environ.get("NUMLAKE_INGEST_GROUP_BYTES", str(256 << 20)))
 PREFETCH_BYTES = 16 << 20
@@ -75,12 +75,13 @@ class Item:
 
 
 def make_groups(items: list, size_of) -> list[list]:
-    """Consecutive groups of at most GROUP_FILES files / GROUP_BYTES bytes; the first is an
-    eighth of that, so DuckDB starts early while the next group is read ahead."""
+    """Consecutive groups of at most GROUP_FILES files / GROUP_BYTES bytes. The first is an
+    eighth of that and each next one doubles: DuckDB starts early, and each group is read
+    ahead (several times faster than it is processed) while the one before it is processed."""
     groups, cur, cur_bytes = [], [], 0
     for it in items:
         s = size_of(it)
-        part = 1 if groups else 8
+        part = 1 << max(0, 3 - len(groups))
         if cur and (len(cur) >= max(1, GROUP_FILES // part) or cur_bytes + s > GROUP_BYTES // part):
             groups.append(cur)
             cur, cur_bytes = [], 0
