@@ -442,7 +442,7 @@ class GroupProcessor:
         Only keys seen twice in the group or already in the index are walked in Python; the
         rest cannot be duplicates."""
         con = self.con
-        for feed, idc in UNIQUE_ID.items():
+        for feed in UNIQUE_ID:
             if not any(f == feed for f, _ in self.stages):
                 continue
             active = [it for it in self.items if it.c.feed_dir == feed and it.outcome in ("LOADED", "SUPERSEDED")
@@ -455,20 +455,23 @@ class GroupProcessor:
                     WITH c AS (SELECT fidx, line_no, k FROM {_v_name(feed)} SEMI JOIN fmap USING (fidx)
                                WHERE k IS NOT NULL),
                     hits AS (SELECT ix.k, ix.file_id FROM event_keys ix SEMI JOIN c ON c.k = ix.k),
-                    multi AS (SELECT k FROM c GROUP BY k HAVING count(*) > 1)
-                    SELECT 0 AS o, k, NULL::INTEGER AS fidx, NULL::BIGINT AS line_no, file_id FROM hits
-                    UNION ALL
-                    SELECT 1, c.k, c.fidx, c.line_no, NULL FROM c
-                    WHERE c.k IN (SELECT k FROM multi UNION SELECT k FROM hits)
-                    ORDER BY o, fidx, line_no""").fetchall()
+                    cand AS (SELECT k FROM c GROUP BY k HAVING count(*) > 1 UNION SELECT k FROM hits),
+                    rows AS (SELECT 0 AS o, k, NULL::INTEGER AS fidx, NULL::BIGINT AS line_no, file_id FROM hits
+                             UNION ALL
+                             SELECT 1, c.k, c.fidx, c.line_no, NULL FROM c SEMI JOIN cand USING (k))
+                    -- a key reaches Python as two 64-bit halves: DuckDB converts a 128-bit
+                    -- integer to a Python int some thousand times slower
+                    SELECT o, (k >> 64)::UBIGINT, (k & {(1 << 64) - 1}::UHUGEINT)::UBIGINT, fidx, line_no, file_id
+                    FROM rows ORDER BY o, fidx, line_no""").fetchall()
             finally:
                 con.unregister("fmap")
             if not rows:
                 continue
-            owners: dict[int, tuple] = {}
+            owners: dict[tuple[int, int], tuple] = {}
             by_owner: dict[tuple, set] = {}
-            per_file: dict[int, list[tuple[int, int]]] = {}
-            for o, key, fidx, line_no, file_id in rows:
+            per_file: dict[int, list[tuple[int, tuple[int, int]]]] = {}
+            for o, hi, lo, fidx, line_no, file_id in rows:
+                key = (hi, lo)
                 if o == 0:
                     owners[key] = ("L", file_id)
                     by_owner.setdefault(("L", file_id), set()).add(key)
