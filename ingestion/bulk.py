@@ -167,13 +167,26 @@ def _first_nonblank(data: bytes, blank: str) -> tuple[int, str | None]:
     return line_no, None
 
 
-def texts_table(files: list[BulkFile]) -> pa.Table:
-    """fidx and text of every file, as an Arrow table DuckDB scans without copying twice."""
+def texts_table(files: list[BulkFile], chunk_bytes: int = 4 << 20) -> pa.Table:
+    """fidx and text of every file, as an Arrow table DuckDB scans without copying twice, in
+    record batches of about `chunk_bytes` (DuckDB scans one batch per thread)."""
+    batches, start, size = [], 0, 0
+    for i, f in enumerate(files):
+        size += len(f.text)
+        if size >= chunk_bytes or i == len(files) - 1:
+            batches.append(_texts_batch(files[start:i + 1]))
+            start, size = i + 1, 0
+    if not batches:
+        batches.append(_texts_batch([]))
+    return pa.Table.from_batches(batches)
+
+
+def _texts_batch(files: list[BulkFile]) -> pa.RecordBatch:
     offsets = np.zeros(len(files) + 1, dtype=np.int64)
     np.cumsum([len(f.text) for f in files], out=offsets[1:])
     data = pa.py_buffer(b"".join(f.text for f in files))
     text = pa.Array.from_buffers(pa.large_string(), len(files), [None, pa.py_buffer(offsets.tobytes()), data])
-    return pa.table({"fidx": pa.array([f.fidx for f in files], pa.int32()), "text": text})
+    return pa.RecordBatch.from_arrays([pa.array([f.fidx for f in files], pa.int32()), text], ["fidx", "text"])
 
 
 def meta_table(files: list[BulkFile], feed: str) -> pa.Table:

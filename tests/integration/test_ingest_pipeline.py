@@ -326,6 +326,41 @@ def test_duplicate_ids_are_per_source_and_only_for_lifecycle(world):
     assert lake_rows(world.home, "rejects") == []
 
 
+def test_an_event_id_index_of_an_older_home_is_converted_and_still_finds_duplicates(world):
+    import duckdb
+
+    from ingestion import state
+
+    write_delivery(world.landing, GD, "lifecycle", D1, 1, [ev(1), ev(2)])
+    world.run()
+    # rebuild the index as homes before the keyed index held it: (source, event id, file id)
+    con = duckdb.connect(str(world.home.ingest_state))
+    con.execute("CREATE TABLE event_ids AS SELECT 'CM-GD' AS source_id, 'E' || (range + 1) AS event_id, "
+                "(SELECT file_id FROM files WHERE outcome = 'LOADED') AS file_id FROM range(2)")
+    con.execute("DROP TABLE event_keys")
+    con.close()
+    write_delivery(world.landing, GD, "lifecycle", D2, 1, [ev(3), ev(2), ev(1)])
+    world.run()
+    rej = sorted((r["line_no"], r["reason"]) for r in lake_rows(world.home, "rejects"))
+    assert rej == [(3, "duplicate_id"), (4, "duplicate_id")]
+    con = state.connect(world.home.ingest_state)
+    tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    assert "event_ids" not in tables and con.execute("SELECT count(*) FROM event_keys").fetchone()[0] == 3
+    con.close()
+
+
+def test_a_history_sent_again_under_new_dates_is_rejected_record_by_record(world):
+    # every record of the second run is already in the index, several times over in the group
+    write_delivery(world.landing, GD, "lifecycle", D1, 1, [ev(i) for i in range(300)])
+    world.run()
+    write_delivery(world.landing, GD, "lifecycle", D2, 1, [ev(i) for i in range(300)])
+    write_delivery(world.landing, GD, "lifecycle", D3, 1, [ev(i) for i in range(299, -1, -1)] + [ev(300)])
+    world.run()
+    rej = [(r["file_name"][-15:-7], r["reason"]) for r in lake_rows(world.home, "rejects")]
+    assert len(rej) == 600 and set(rej) == {("20250302", "duplicate_id"), ("20250303", "duplicate_id")}
+    assert [r["event_id"] for r in lake_rows(world.home, "lifecycle") if "20250303" in r["file_name"]] == ["E300"]
+
+
 def test_late_records_and_late_deliveries_are_accepted(world):
     write_delivery(world.landing, GD, "lifecycle", D3, 1, [ev(1, "2019-06-01T08:00:00")])
     world.run()
