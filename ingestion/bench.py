@@ -146,10 +146,11 @@ def main(argv: list[str] | None = None) -> int:
         home = out / "homes" / name
         shutil.rmtree(home, ignore_errors=True)
         results[f"ingest_{name}"] = _run("ingest", home, lnd, reg)
-    landing, registry = build_small(out / "small", args.sources, args.days)
+    small = out / f"small-{args.sources}x{args.days}"  # a landing area is reused only for the same size
+    landing, registry = build_small(small, args.sources, args.days)
     home = out / "homes" / "small"
     shutil.rmtree(home, ignore_errors=True)
-    nxt = out / "small" / "next_day"
+    nxt = small / "next_day"
     for p in nxt.rglob("*"):  # a previous run may have moved the new day into the landing area
         if p.is_file():
             (landing / p.relative_to(nxt)).unlink(missing_ok=True)
