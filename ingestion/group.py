@@ -104,6 +104,8 @@ class GroupProcessor:
         self.prefetched = False
         self.bulk_lines: set[tuple[str, str]] = set()
         self.pending: dict[tuple[str, str], list[pa.Table]] = {}
+        # (feed, format) -> (fidx of the files, texts table, meta table), built by prefetch
+        self.bulk_tables: dict[tuple[str, str], tuple[tuple[int, ...], pa.Table, pa.Table]] = {}
 
     # ------------------------------------------------------------------ phase A: read
     def process(self) -> list[Item]:
@@ -167,6 +169,15 @@ class GroupProcessor:
             if it.pre_problem is None and it.src.format in ("csv", "jsonl"):
                 it.prep = prepare(it.c.path_str, it.src, it.c.feed_dir, it.idx, it.parsed.business_date, it.ctl.md5,
                                   it.c.size)
+        # the Arrow tables of the bulk statement too (copying the texts into one buffer is
+        # Python work the DuckDB thread would otherwise wait for); _stage_bulk checks they
+        # hold exactly the files _read chose
+        by_kind: dict[tuple[str, str], list[BulkFile]] = {}
+        for it in self.items:
+            if it.pre_problem is None and it.prep is not None and it.prep.bulk is not None and not it.prep.problem:
+                by_kind.setdefault((it.c.feed_dir, it.src.format), []).append(it.prep.bulk)
+        self.bulk_tables = {key: (tuple(f.fidx for f in files), texts_table(files), meta_table(files, key[0]))
+                            for key, files in by_kind.items()}
         self.prefetched = True
 
     def _ledger_for_keys(self) -> dict[tuple, list[tuple]]:
@@ -243,12 +254,16 @@ class GroupProcessor:
         lines (``bulk_lines_<feed>_<fmt>``, validated straight from there by _validate)."""
         con = self.con
         for (feed, fmt), files in sorted(bulk.items()):
-            con.register("bulk_texts", texts_table(files))
+            fidxs, texts, meta = self.bulk_tables.get((feed, fmt), ((), None, None))
+            if fidxs != tuple(f.fidx for f in files):
+                texts, meta = texts_table(files), meta_table(files, feed)
+            con.register("bulk_texts", texts)
             try:
                 con.execute(lines_sql("bulk_texts", _lines_name(feed, fmt)))
             finally:
                 con.unregister("bulk_texts")
-            con.register(_meta_name(feed, fmt), meta_table(files, feed))
+            con.register(_meta_name(feed, fmt), meta)
+        self.bulk_tables = {}
 
     def _settle_bulk(self, bulk: dict[tuple[str, str], list[BulkFile]]) -> None:
         """After validation, one pass over each feed's records: a csv delivery that uses quotes
