@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ingestion import lake, state
-from ingestion.bulk import _NO_CR, BulkFile, Prepared, lines_sql, meta_table, prepare, records_sql, texts_table
+from ingestion.bulk import BulkFile, Prepared, lines_sql, meta_table, prepare, records_sql, texts_table
 from ingestion.discover import Candidate, Control, ParsedName, parse_name, read_control
 from ingestion.feeds import FEEDS, UNIQUE_ID
 from ingestion.readers import BLOCK_CHARS, DeliveryReader, FileRefused
@@ -526,7 +526,7 @@ class GroupProcessor:
         con, v = self.con, _v_name(feed)
         for f, fmt in self.bulk_lines:
             if f == feed:
-                con.execute(f"UPDATE {v} SET raw = {_NO_CR.format(x='l.line')} FROM {_lines_name(feed, fmt)} l "
+                con.execute(f"UPDATE {v} SET raw = l.line FROM {_lines_name(feed, fmt)} l "
                             f"WHERE {v}.fidx = l.fidx AND {v}.line_no = l.line_no AND {v}.reason = 'duplicate_id' "
                             f"AND {v}.raw IS NULL")
         for f, fmt in self.stages:
