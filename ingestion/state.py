@@ -4,8 +4,10 @@
 lifecycle delivery (with its ledger ``file_id``), for ``duplicate_id``: the 128-bit md5 of
 ``source_id NUL event_id`` (``EVENT_KEY_SQL``). A fixed-width key joins and stores several
 times faster than the two strings, md5 is the same in every DuckDB version (the index outlives
-upgrades), and two different ids sharing a key is as likely as a random 128-bit collision. Only ingestion opens this file (``Home.ingest_state``). Every decision about a data file is
-committed in one transaction together with the event ids it adds or withdraws, after its
+upgrades), and two different ids sharing a key is as likely as a random 128-bit collision.
+
+Only ingestion opens this file (``Home.ingest_state``). Every decision about a data file is
+committed in one transaction together with the event-id keys it adds or withdraws, after its
 Parquet files are renamed into place; see ``ingestion.pipeline`` for the crash argument.
 Readers that must not wait for a running ingest use the exports under ``lake/_meta``.
 """
