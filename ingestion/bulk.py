@@ -49,7 +49,6 @@ class BulkFile:
     header_line: int  # line number of the header (0: no header)
     ncols: int
     positions: dict[str, int]  # canonical field -> 1-based column
-    quoted: bool = False  # holds a double quote somewhere
 
 
 @dataclass
@@ -115,7 +114,7 @@ def prepare(path: str | Path, src: Source, feed: str, fidx: int, business_date: 
     ncols, positions = layout
     return Prepared(md5, size, BulkFile(fidx, business_date, src.id, data, src.format,
                                         src.delimiter if src.format == "csv" else "",
-                                        blank, header_line, ncols, positions, quoted=quoted))
+                                        blank, header_line, ncols, positions))
 
 
 def _is_utf8(encoding: str) -> bool:
