@@ -144,7 +144,8 @@ def load_registry(path: str | Path) -> dict[str, Source]:
     if not p.is_file():
         raise UsageError(f"{where}: file not found")
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        # libyaml's loader when present: the pure-Python one takes ~0.15 s for 106 sources
+        data = yaml.load(p.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except UnicodeDecodeError:
         raise UsageError(f"{where}: not UTF-8 text") from None
     except yaml.YAMLError as e:
