@@ -88,12 +88,6 @@ def parse_name(file_name: str) -> ParsedName | None:
     return ParsedName(m["source"], m["feed"], d, int(m["seq"]), m["ext"], bool(m["gz"]))
 
 
-def name_parts_loose(file_name: str) -> tuple[dt.date | None, int | None]:
-    """Business date and sequence for the ledger even when the whole name is not valid."""
-    p = parse_name(file_name)
-    return (p.business_date, p.seq) if p else (None, None)
-
-
 def _visible_dirs(path: Path) -> list[os.DirEntry]:
     try:
         with os.scandir(path) as it:

@@ -24,7 +24,7 @@ import ingestion.bulk as bulk
 from ingestion.checks import accounting_violations
 from ingestion.pipeline import ingest
 from ingestion.registry import Source
-from ingestion.testing import data_name, lake_rows, source, write_registry
+from tests.support.ingestion import data_name, lake_rows, source, write_registry
 from numlake.paths import Home
 
 BD = dt.date(2025, 1, 2)
@@ -82,7 +82,7 @@ class Case:
     rows: int  # records declared in the control file
     expect: tuple[str, str | None] | None  # (outcome, reason) of the delivery; None: any, but no crash
     feed: str = "lifecycle"
-    dialect: dict | None = None  # registry fields other than the defaults of ingestion.testing.source
+    dialect: dict | None = None  # registry fields other than the defaults of tests.support.ingestion.source
     md5: str | None = None  # control file md5 (default: the real one)
 
 

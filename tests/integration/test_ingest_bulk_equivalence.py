@@ -12,7 +12,7 @@ import ingestion.bulk as bulk
 from ingestion.checks import accounting_violations
 from ingestion.feeds import FEEDS
 from ingestion.pipeline import ingest
-from ingestion.testing import lake_rows
+from tests.support.ingestion import lake_rows
 from numlake.paths import Home
 
 simulate = pytest.importorskip("numlake.simulate.core").simulate

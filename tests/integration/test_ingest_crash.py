@@ -15,7 +15,7 @@ import pytest
 
 from numlake.paths import Home
 from ingestion.checks import accounting_violations
-from ingestion.testing import lake_rows, source, write_delivery, write_registry
+from tests.support.ingestion import lake_rows, source, write_delivery, write_registry
 
 ROOT = Path(__file__).resolve().parents[2]
 # when, by which run, and which batch file holds a delivery (batches follow the groups of the

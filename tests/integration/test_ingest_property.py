@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from numlake.paths import Home
 from ingestion.checks import accounting_violations
 from ingestion.pipeline import ingest
-from ingestion.testing import lake_rows, render, source, write_registry
+from tests.support.ingestion import lake_rows, render, source, write_registry
 
 DIALECTS = [
     dict(), dict(delimiter="|", header="none"), dict(delimiter="\t", header="zh", codes="zh"),

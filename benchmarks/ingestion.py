@@ -1,4 +1,4 @@
-"""Ingestion benchmark: ``python -m ingestion.bench [--rows N] [--sources S] [--days D] [--out DIR]``.
+"""Ingestion benchmark: ``python -m benchmarks.ingestion [--rows N] [--sources S] [--days D] [--out DIR]``.
 
 Measures, each in a fresh worker process (timings exclude Python start-up and imports):
 
@@ -41,7 +41,7 @@ def _records(n: int, seed: int = 1) -> list[dict]:
 
 def build_big(root: Path, rows: int) -> dict[str, tuple[Path, Path]]:
     """One delivery of `rows` records per dialect; returns name -> (landing, registry)."""
-    from ingestion.testing import source, write_delivery, write_registry
+    from tests.support.ingestion import source, write_delivery, write_registry
 
     recs = _records(rows)
     out = {}
@@ -57,7 +57,7 @@ def build_big(root: Path, rows: int) -> dict[str, tuple[Path, Path]]:
 
 
 def build_small(root: Path, sources: int, days: int, per_file: int = 10) -> tuple[Path, Path]:
-    from ingestion.testing import source, write_delivery, write_registry
+    from tests.support.ingestion import source, write_delivery, write_registry
 
     landing, registry = root / "landing", root / "registry.yaml"
     srcs = [source(f"S{i:03d}") for i in range(sources)]
@@ -120,7 +120,7 @@ def worker(args: list[str]) -> None:
 
 
 def _run(kind: str, home: Path, landing: Path, registry: Path) -> dict:
-    p = subprocess.run([sys.executable, "-m", "ingestion.bench", "--worker", kind, str(home), str(landing), str(registry)],
+    p = subprocess.run([sys.executable, "-m", "benchmarks.ingestion", "--worker", kind, str(home), str(landing), str(registry)],
                        cwd=ROOT, capture_output=True, text=True, check=True)
     return json.loads(p.stdout.strip().splitlines()[-1])
 
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "--worker":
         worker(argv[1:])
         return 0
-    ap = argparse.ArgumentParser(prog="python -m ingestion.bench")
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.ingestion")
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--sources", type=int, default=105)
     ap.add_argument("--days", type=int, default=30)
