@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from ingestion.pull.config import check_pull_entry
 from numlake.errors import UsageError
 
 ID_RE = re.compile(r"^[A-Z0-9]+(-[A-Z0-9]+)*$")
@@ -133,6 +134,8 @@ def parse_registry(data: object, where: str = "registry") -> dict[str, Source]:
             raise UsageError(f"{where}: {label}: field 'carrier' must name a carrier for kind {values['kind']}")
         if values["id"] in out:
             raise UsageError(f"{where}: {label}: field 'id' duplicates an earlier entry")
+        if "pull" in entry:  # INTERCHANGE 5: the one optional field, checked by pull mode's own module
+            check_pull_entry(entry["pull"], label, where)
         out[values["id"]] = Source(**values)
     return out
 
