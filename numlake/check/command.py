@@ -63,9 +63,9 @@ def _serve(args) -> int:
 def _keys_create(args) -> int:
     from numlake.check.keys import KeyStore
 
-    rec, token = KeyStore(Home.resolve(args.home)).create(args.org)
+    rec, token = KeyStore(Home.resolve(args.home)).create(args.org, getattr(args, "role", None))
     print(token)
-    print(f"key {rec.key_id} for {rec.org}: shown once, stored hashed; revoke with "
+    print(f"key {rec.key_id} {rec.org} ({rec.describe()}): shown once, stored hashed; revoke with "
           f"`numlake keys revoke {rec.key_id}`", file=sys.stderr)
     return 0
 
@@ -82,9 +82,9 @@ def _keys_list(args) -> int:
     from numlake.check.keys import KeyStore
 
     rows = KeyStore(Home.resolve(args.home)).list()
-    print(f"{'key_id':<14}{'org':<24}{'created_at':<28}revoked_at")
+    print(f"{'key_id':<14}{'name':<24}{'role':<28}{'created_at':<28}revoked_at")
     for k in rows:
-        print(f"{k.key_id:<14}{k.org:<24}{k.created_at:<28}{k.revoked_at or '-'}")
+        print(f"{k.key_id:<14}{k.org:<24}{k.describe():<28}{k.created_at:<28}{k.revoked_at or '-'}")
     return 0
 
 
@@ -125,8 +125,10 @@ def register(subparsers) -> None:
     k = subparsers.add_parser("keys", help="API keys of the check service: create, revoke, list")
     k.add_argument("--home", help="home folder (default $NUMLAKE_HOME or .numlake)")
     ksub = k.add_subparsers(dest="keys_command", metavar="ACTION")
-    kc = ksub.add_parser("create", help="create a key for an organisation; prints it once")
-    kc.add_argument("org", metavar="ORG")
+    kc = ksub.add_parser("create", help="create a key; prints it once")
+    kc.add_argument("org", metavar="NAME", help="the key's name (without --role: the org_id it acts for)")
+    kc.add_argument("--role", metavar="ROLE", help="org:<org_id> (the check and notices; the default), "
+                                                   "carrier:<source_id> (that source's report) or regulator")
     kc.add_argument("--home", default=argparse.SUPPRESS)
     kc.set_defaults(func=_keys_create)
     kr = ksub.add_parser("revoke", help="revoke a key by id")

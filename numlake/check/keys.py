@@ -1,9 +1,19 @@
-"""API keys per organisation, stored hashed in ``<home>/check/keys.json``.
+"""API keys, stored hashed in ``<home>/check/keys.json``, each with a role.
 
 A key is shown once, when created: ``nlk_<key_id>_<secret>``. The file keeps only the key's
 SHA-256 (the secret is 256 random bits, so a fast hash is enough: there is nothing to guess),
-the organisation, and when it was created and revoked. The server re-reads the file when it
+its name, its role, and when it was created and revoked. The server re-reads the file when it
 changes, so a revocation takes effect without a restart.
+
+Roles (``numlake keys create NAME --role ROLE``):
+
+- ``org:<org_id>`` — an organisation of the ``orgs`` feed (INTERCHANGE 3.4): the check, and its
+  own watchlist, webhook and notices (RULES 8);
+- ``carrier:<source_id>`` — a carrier's data-quality report of that source only;
+- ``regulator`` — the regulator and operations pages.
+
+A key without a role (every key made before roles existed) is an organisation key whose
+``org_id`` is its name, so old key files keep working unchanged.
 """
 from __future__ import annotations
 
@@ -17,13 +27,15 @@ import re
 import secrets
 import threading
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from numlake.errors import UsageError
 from numlake.paths import Home
 
 ORG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+ROLE_KINDS = ("org", "carrier", "regulator")
+ROLE_HELP = "ROLE is org:<org_id>, carrier:<source_id> or regulator"
 _TOKEN_RE = re.compile(r"^nlk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 
 
@@ -32,17 +44,62 @@ def check_dir(home: Home) -> Path:
     return home.root / "check"
 
 
+def parse_role(role: str | None) -> str | None:
+    """The canonical role string (None: a plain organisation key); UsageError naming what is wrong."""
+    if role is None:
+        return None
+    text = role.strip()
+    kind, sep, ident = text.partition(":")
+    kind = kind.lower()
+    if kind == "regulator" and not sep:
+        return "regulator"
+    if kind in ("org", "carrier") and sep and ORG_RE.match(ident):
+        return f"{kind}:{ident}"
+    raise UsageError(f"--role {role!r}: {ROLE_HELP} (ids: 1-64 of letters, digits, '_', '.', '-')")
+
+
 @dataclass(frozen=True)
 class ApiKey:
     key_id: str
-    org: str
+    org: str  # the key's name (NAME of `keys create`); the org_id of a key without a role
     created_at: str
     revoked_at: str | None
     sha256: str
+    role: str | None = None
 
     @property
     def active(self) -> bool:
         return self.revoked_at is None
+
+    @property
+    def role_kind(self) -> str:
+        """``org``, ``carrier`` or ``regulator``; a key without a role is an organisation's."""
+        return "org" if self.role is None else self.role.partition(":")[0]
+
+    @property
+    def org_id(self) -> str | None:
+        """The organisation this key acts for (the check, watchlists, notices); None for other roles."""
+        if self.role is None:
+            return self.org
+        return self.role.partition(":")[2] if self.role_kind == "org" else None
+
+    @property
+    def source_id(self) -> str | None:
+        """The source whose report a carrier key may read; None for other roles."""
+        return self.role.partition(":")[2] if self.role_kind == "carrier" else None
+
+    @property
+    def is_regulator(self) -> bool:
+        return self.role_kind == "regulator"
+
+    @property
+    def may_check(self) -> bool:
+        """Only organisations ask the check (RULES 6); carriers and the regulator read pages."""
+        return self.role_kind == "org"
+
+    def describe(self) -> str:
+        """The role as `keys list` shows it (``org:<name>`` for a key without a role)."""
+        return self.role or f"org:{self.org}"
 
 
 def _now() -> str:
@@ -81,23 +138,27 @@ class KeyStore:
         tmp = self.path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
-            json.dump({"keys": [asdict(k) for k in keys]}, f, indent=1)
+            # a key without a role is written as before roles existed (older readers keep working)
+            rows = [{k: v for k, v in asdict(key).items() if k != "role" or v is not None} for key in keys]
+            json.dump({"keys": rows}, f, indent=1)
             f.write("\n")
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self.path)
 
-    def create(self, org: str) -> tuple[ApiKey, str]:
-        """A new key for `org`; returns the record and the key itself (shown only now)."""
+    def create(self, org: str, role: str | None = None) -> tuple[ApiKey, str]:
+        """A new key named `org` with `role` (None: an organisation key for org_id `org`);
+        returns the record and the key itself (shown only now)."""
         if not ORG_RE.match(org or ""):
-            raise UsageError(f"ORG must be 1-64 of letters, digits, '_', '.', '-' (got {org!r})")
+            raise UsageError(f"NAME must be 1-64 of letters, digits, '_', '.', '-' (got {org!r})")
+        role = parse_role(role)
         with self._exclusive():
             keys = self._read()
             key_id = secrets.token_hex(6)
             while any(k.key_id == key_id for k in keys):
                 key_id = secrets.token_hex(6)
             token = f"nlk_{key_id}_{secrets.token_urlsafe(32)}"
-            rec = ApiKey(key_id, org, _now(), None, hashlib.sha256(token.encode()).hexdigest())
+            rec = ApiKey(key_id, org, _now(), None, hashlib.sha256(token.encode()).hexdigest(), role)
             self._write(keys + [rec])
         return rec, token
 
@@ -108,7 +169,7 @@ class KeyStore:
             for i, k in enumerate(keys):
                 if k.key_id == key_id:
                     if k.revoked_at is None:
-                        keys[i] = ApiKey(k.key_id, k.org, k.created_at, _now(), k.sha256)
+                        keys[i] = replace(k, revoked_at=_now())
                         self._write(keys)
                     return keys[i]
         raise UsageError(f"no API key with id {key_id!r} (see `numlake keys list`)")
