@@ -1,0 +1,70 @@
+"""`create_app`: the check API assembled from its routers, state and error handlers."""
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from numlake.check.api import camara, dashboards, v1
+from numlake.check.api.errors import install_error_handlers
+from numlake.check.api.models import MAX_BULK
+from numlake.check.api.state import IndexStore, RateLimiter, Service
+from numlake.check.audit import AuditLog
+from numlake.check.keys import KeyStore
+from numlake.paths import Home
+
+DESCRIPTION = (
+    "Has this number changed hands since D? (RULES 6). `yes`: the holder of D has left "
+    "the number since, or nobody held it on D; `no`: the same holder throughout; "
+    "`no_data`: the platform cannot know. Send the number in any INTERCHANGE 2.3 shape "
+    "or the lowercase hex SHA-256 of the 11-digit number. Every call needs an API key "
+    "(`numlake keys create ORG`) and is audited with a salted hash of each number."
+)
+
+
+def _mount_docs(app: FastAPI) -> None:
+    """/docs with Swagger UI served from the local `swagger-ui-bundle-v2` package when installed:
+    FastAPI's default loads it from a CDN, which renders a blank page offline."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    assets = {}
+    try:
+        import swagger_ui_bundle
+        from starlette.staticfiles import StaticFiles
+
+        app.mount("/docs-assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
+        assets = {"swagger_js_url": "/docs-assets/swagger-ui-bundle.js",
+                  "swagger_css_url": "/docs-assets/swagger-ui.css",
+                  "swagger_favicon_url": "/docs-assets/favicon-32x32.png"}
+    except ImportError:
+        pass
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs():
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} - API docs", **assets)
+
+
+def create_app(home: Home, *, rate: float = 50.0, burst: int = 100, reload_interval: float = 1.0,
+               max_bulk: int = MAX_BULK, store: IndexStore | None = None) -> FastAPI:
+    """The check API over `home`. Raises SnapshotError (one line) when there is nothing to serve."""
+    svc = Service(store=store or IndexStore(home, reload_interval), keys=KeyStore(home), audit=AuditLog(home),
+                  limiter=RateLimiter(rate, burst), max_bulk=max_bulk, dashboards=home.dashboards)
+
+    @asynccontextmanager
+    async def lifespan(app):
+        svc.store.start()
+        try:
+            yield
+        finally:
+            svc.store.stop()
+
+    app = FastAPI(title="numlake check", version="1", description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
+    _mount_docs(app)
+    app.state.service = svc
+    app.state.store, app.state.keys, app.state.audit, app.state.limiter = svc.store, svc.keys, svc.audit, svc.limiter
+    install_error_handlers(app)
+    app.include_router(v1.router)
+    app.include_router(camara.router)
+    app.include_router(dashboards.router)
+    return app

@@ -1,0 +1,102 @@
+"""Dependencies of the routes: the service state, the presented API key, authorisation with the
+per-key rate limit, a bounded JSON body, one checked answer and its audit record.
+
+FastAPI resolves a route's dependencies in the order of its parameters: routes declare the key
+before the body, so an unauthenticated caller never gets a large body read.
+"""
+from __future__ import annotations
+
+import ipaddress
+import json
+import math
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from numlake.check.api.errors import ApiError
+from numlake.check.api.state import Service
+from numlake.check.index import Answers, CheckIndex
+from numlake.check.keys import ApiKey
+
+MAX_BODY_BYTES = 64 * 1024 * 1024
+bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API key>")
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="or X-API-Key: <API key>")
+
+
+def service(request: Request) -> Service:
+    return request.app.state.service
+
+
+def presented_token(cred: HTTPAuthorizationCredentials | None = Depends(bearer),
+                    header_key: str | None = Depends(api_key_header)) -> str | None:
+    """The key sent as `X-API-Key` or `Authorization: Bearer`, unchecked (None when absent)."""
+    return header_key or (cred.credentials if cred else None)
+
+
+def presented_key(token: str | None = Depends(presented_token), svc: Service = Depends(service)) -> ApiKey | None:
+    """The active key presented, or None when absent, unknown or revoked."""
+    return svc.keys.authenticate(token)
+
+
+def require_key(token: str | None = Depends(presented_token), key: ApiKey | None = Depends(presented_key)) -> ApiKey:
+    """401 unless an active key was presented."""
+    if key is None:
+        why = "missing API key" if not token else "invalid or revoked API key"
+        raise ApiError(401, "Authorization", f"Authorization: {why} (send `Authorization: Bearer <key>`)",
+                       headers={"WWW-Authenticate": "Bearer"})
+    return key
+
+
+def authorize(key: ApiKey = Depends(require_key), svc: Service = Depends(service)) -> ApiKey:
+    """An active key within its rate limit (429 with Retry-After otherwise): what every API call needs."""
+    limiter = svc.limiter
+    wait = limiter.take(key.key_id)
+    if wait > 0:
+        raise ApiError(429, None, f"rate limit of key {key.key_id} exceeded ({limiter.rate:g} requests/s, "
+                       f"bursts of {limiter.burst}); retry after {wait:.2f} s",
+                       headers={"Retry-After": str(max(1, math.ceil(wait)))})
+    return key
+
+
+def is_loopback(host: str | None) -> bool:
+    try:
+        return host is not None and ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def _no_constants(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+async def json_body(request: Request) -> object:
+    """The request body parsed as strict JSON (no NaN/Infinity), at most MAX_BODY_BYTES read."""
+    size, chunks = 0, []
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise ApiError(413, "body", f"body: larger than {MAX_BODY_BYTES // 2**20} MB")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw.strip():
+        raise ApiError(400, "body", "body: required, a JSON object")
+    try:
+        return json.loads(raw, parse_constant=_no_constants)
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
+        raise ApiError(400, "body", f"body: not valid JSON ({str(e).splitlines()[0][:120]})") from None
+
+
+def answer_single(index: CheckIndex, query: str, since: str, field_q: str, field_s: str) -> Answers:
+    """One answer; a bad number or date is a 400 naming the caller's field for it."""
+    answers = index.answer_many([query], [since])
+    err = answers.error[0]
+    if err:
+        field = field_q if err.startswith("msisdn") else field_s
+        raise ApiError(400, field, field + err[err.index(":"):])
+    return answers
+
+
+def audit_answers(svc: Service, request: Request, key: ApiKey, answers: Answers) -> str:
+    """Append the request to the audit log; returns its request id."""
+    return svc.audit.record(org=key.org, key_id=key.key_id, client=request.client.host if request.client else None,
+                            endpoint=request.url.path, answers=answers)

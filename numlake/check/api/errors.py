@@ -1,0 +1,64 @@
+"""Every failure becomes a JSON body: `{detail, field}` for the platform's API, `{status, code,
+message}` under the CAMARA prefix. Messages are masked; an unexpected error is logged (masked)
+and answered 500 without a traceback."""
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from numlake.msisdn import mask_text
+
+CAMARA_PREFIX = "/number-recycling/"
+_CAMARA_CODES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 413: "INVALID_ARGUMENT", 429: "TOO_MANY_REQUESTS"}
+log = logging.getLogger("numlake.check.server")
+
+
+class ApiError(Exception):
+    """A client error: HTTP status, the field at fault and a one-line message."""
+
+    def __init__(self, status: int, field: str | None, message: str, headers: dict | None = None,
+                 camara_code: str | None = None):
+        super().__init__(message)
+        self.status, self.field, self.message = status, field, message
+        self.headers = headers or {}
+        self.camara_code = camara_code
+
+
+def error_body(e: ApiError, camara: bool) -> dict:
+    if camara:
+        code = e.camara_code or _CAMARA_CODES.get(e.status, "INVALID_ARGUMENT")
+        return {"status": e.status, "code": code, "message": mask_text(e.message)}
+    return {"detail": mask_text(e.message), "field": e.field}
+
+
+async def _api_error(request: Request, e: ApiError):
+    camara = request.url.path.startswith(CAMARA_PREFIX)
+    return JSONResponse(error_body(e, camara), status_code=e.status, headers=e.headers)
+
+
+async def _validation_error(request: Request, e: RequestValidationError):
+    err = (e.errors() or [{}])[0]
+    loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("query", "body"))
+    msg = f"{loc or 'request'}: {err.get('msg', 'invalid')}"
+    return await _api_error(request, ApiError(400, loc or None, msg))
+
+
+async def _http_error(request: Request, e: StarletteHTTPException):
+    return JSONResponse({"detail": mask_text(str(e.detail)), "field": None}, status_code=e.status_code,
+                        headers=getattr(e, "headers", None))
+
+
+async def _unexpected(request: Request, e: Exception):
+    log.error("internal error on %s: %s", request.url.path, mask_text(repr(e)))
+    return JSONResponse({"detail": "internal error", "field": None}, status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
