@@ -1,0 +1,74 @@
+"""What the portal's feeds say, read once per raising run from the warehouse (read-only).
+
+The segment notices of RULES 8.2 need the registered organisations (INTERCHANGE 3.4, latest
+report of each org_id), each segment's latest report (3.3) and which organisations support a
+segment at the end of `opened_date` + 30 days (3.5, RULES 4). dbt already computes each of
+these in one intermediate model (`int_orgs__current`, `int_segments__current`,
+`int_adoption__intervals`); this module only reads them, so the rules stay in one place.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from numlake.check.snapshot import DUCKDB_CONFIG
+
+REMINDER_DAYS = 30
+TABLES = {"orgs": "int_orgs__current", "segments": "int_segments__current", "adoption": "int_adoption__intervals"}
+
+
+@dataclass
+class Portal:
+    as_of: str | None = None
+    orgs: dict[str, dict] = field(default_factory=dict)  # org_id -> {org_type, joined_date}
+    segments: dict[str, dict] = field(default_factory=dict)  # segment -> {segment_type, source_id, opened_date}
+    supported_at_reminder: set[tuple[str, str]] = field(default_factory=set)  # (org_id, segment)
+    missing: list[str] = field(default_factory=list)
+
+
+def _locate(con, name: str) -> str | None:
+    rows = con.execute("select table_schema from information_schema.tables where table_name = ? "
+                       "order by table_schema = 'intermediate' desc, table_schema", [name]).fetchall()
+    return f'"{rows[0][0]}"."{name}"' if rows else None
+
+
+def load_portal(warehouse: Path) -> Portal:
+    """The portal's state as of the warehouse; an empty Portal when there is no warehouse yet."""
+    portal = Portal()
+    if not Path(warehouse).exists():
+        portal.missing.append("warehouse")
+        return portal
+    con = duckdb.connect(str(warehouse), read_only=True, config=DUCKDB_CONFIG)
+    try:
+        con.execute("set enable_progress_bar = false")
+        row = con.execute("select cast(as_of as varchar) from marts.platform_status limit 1").fetchone()
+        portal.as_of = row[0] if row else None
+        tables = {k: _locate(con, v) for k, v in TABLES.items()}
+        portal.missing = [TABLES[k] for k, v in tables.items() if v is None]
+        if tables["orgs"]:
+            for org_id, org_type, joined in con.execute(
+                    f"select org_id, org_type, cast(joined_date as varchar) from {tables['orgs']} "
+                    "where org_id is not null").fetchall():
+                portal.orgs[org_id] = {"org_type": org_type, "joined_date": joined}
+        if tables["segments"]:
+            for seg, seg_type, source_id, opened in con.execute(
+                    f"select segment, segment_type, source_id, cast(opened_date as varchar) from {tables['segments']} "
+                    "where segment is not null and opened_date is not null").fetchall():
+                portal.segments[seg] = {"segment_type": seg_type, "source_id": source_id, "opened_date": opened}
+        if tables["adoption"] and tables["segments"] and portal.as_of:
+            # supported at the end of opened_date + 30: the interval in force at the next midnight
+            rows = con.execute(f"""
+                select distinct a.org_id, a.segment
+                from {tables['adoption']} a
+                join {tables['segments']} s on s.segment = a.segment
+                where a.status = 'SUPPORTED'
+                  and a.valid_from < cast(s.opened_date + interval {REMINDER_DAYS + 1} day as timestamp)
+                  and (a.valid_to is null
+                       or a.valid_to >= cast(s.opened_date + interval {REMINDER_DAYS + 1} day as timestamp))
+            """).fetchall()
+            portal.supported_at_reminder = {(o, s) for o, s in rows}
+    finally:
+        con.close()
+    return portal

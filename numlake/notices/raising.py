@@ -1,0 +1,259 @@
+"""Raising the notices of RULES 8.1 and 8.2 after a run has published new data.
+
+Every watchlist entry is judged as RULES 6 with D = its bound_date, all at once: DuckDB joins
+the entries' hashes with the CURRENT check snapshot's index file (on the 60-bit hash prefix,
+confirmed by the full SHA-256), and `numlake.check.rules.decide` — the one implementation of the
+rule — answers every entry in one numpy expression. Only the entries whose answer moved across
+`yes` raise anything.
+
+Exactly once (RULES 8.3): everything one run decides — its notices with their seq, the entries'
+new states, the segments and reminders told, the run record — is written in one SQLite
+transaction that took the store's write lock before reading anything. A crash before the commit
+leaves the store as it was, and the re-run decides the same notices with the same seq and
+notice_id (both are derived from the inputs, not from the clock); a crash after it leaves
+nothing to do. A re-run with nothing new finds every entry already in the state its answer
+implies, and raises nothing.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from numlake.check import rules, snapshot
+from numlake.check.index import CheckIndex
+from numlake.crashpoints import crash_point
+from numlake.notices.portal import REMINDER_DAYS, Portal, load_portal
+from numlake.notices.store import ARMED, KINDS, NOTIFIED, NoticeStore, utc_now
+from numlake.paths import Home
+
+CRASH_POINTS = ("notices.after_judge", "notices.after_insert", "notices.before_commit", "notices.after_commit")
+
+NID = object()
+JOIN_SQL = """
+select w.i, s.open_start, s.last_end, s.first_event, s.coverage
+from w
+join read_parquet({index}) s
+  on s.sha256_prefix = cast(('0x' || left(w.sha256, 15)) as bigint)
+ and sha256(cast(s.msisdn as varchar)) = w.sha256
+"""
+
+
+@dataclass
+class RaiseResult:
+    run: int | None = None
+    stamp: str | None = None
+    as_of: str | None = None
+    entries: int = 0
+    raised: dict[str, int] = field(default_factory=lambda: {k: 0 for k in KINDS})
+    orgs_told: int = 0
+    seconds: float = 0.0
+    judge_seconds: float = 0.0
+    skipped: str | None = None
+
+    def line(self) -> str:
+        if self.skipped:
+            return f"notices: nothing judged ({self.skipped})"
+        kinds = ", ".join(f"{k} {v:,}" for k, v in self.raised.items())
+        return (f"notices: run {self.run} on as_of {self.as_of}: {self.entries:,} watchlist entries judged in "
+                f"{self.judge_seconds:.2f} s; raised {kinds} for {self.orgs_told} organisation(s) "
+                f"in {self.seconds:.2f} s")
+
+
+@dataclass
+class _Notice:
+    org_id: str
+    kind: str
+    subject: str
+    fields: dict
+    on_commit: tuple | None = None  # (sql, params) committed with the notice; NID stands for its id
+
+
+def _notice_id(org_id: str, seq: int, kind: str, subject: str) -> str:
+    return "ntc_" + hashlib.sha256(f"{org_id}\x1f{seq}\x1f{kind}\x1f{subject}".encode()).hexdigest()[:32]
+
+
+def _days(iso: str) -> int:
+    return rules.parse_since(iso)
+
+
+def judge(watch: pa.Table, index_file) -> tuple[np.ndarray, np.ndarray]:
+    """RULES 6 answer codes and last end days for the entries of `watch` (columns sha256, bound_date)."""
+    n = watch.num_rows
+    w = watch.append_column("i", pa.array(np.arange(n, dtype=np.int64)))
+    con = duckdb.connect(config=snapshot.DUCKDB_CONFIG)
+    try:
+        con.execute("set enable_progress_bar = false")
+        con.register("w", w.select(["i", "sha256"]))
+        hit = con.sql(JOIN_SQL.format(index=snapshot._sql_str(index_file))).to_arrow_table()
+    finally:
+        con.close()
+    rows = hit.column("i").to_numpy()
+    known = np.zeros(n, dtype=bool)
+    known[rows] = True
+    full = {}
+    for name, fill in (("open_start", rules.NO_OPEN), ("last_end", rules.NO_END), ("first_event", 0), ("coverage", 0)):
+        a = np.full(n, fill, dtype=np.int32)
+        a[rows] = CheckIndex._column(hit, name, np.int32)
+        full[name] = a
+    since = watch.column("bound_days").to_numpy()
+    codes = rules.decide(known, since, full["open_start"], full["first_event"], full["coverage"])
+    return codes, full["last_end"]
+
+
+def _load_watch(con) -> pa.Table:
+    """The entries of registered organisations (the temp table `current_orgs`), as Arrow columns."""
+    rows = con.execute("select org_id, sha256, bound_date, ref, state, open_notice from watch "
+                       "where org_id in (select org_id from current_orgs)").fetchall()
+    cols = list(zip(*rows)) if rows else [()] * 6
+    table = pa.table({
+        "org_id": pa.array(cols[0], pa.string()), "sha256": pa.array(cols[1], pa.string()),
+        "bound_date": pa.array(cols[2], pa.string()), "ref": pa.array(cols[3], pa.string()),
+        "state": pa.array(cols[4], pa.int8()), "open_notice": pa.array(cols[5], pa.string()),
+    })
+    return table.append_column("bound_days", table.column("bound_date").cast(pa.date32()).cast(pa.int32()))
+
+
+def _watch_notices(table: pa.Table, codes: np.ndarray, last_end: np.ndarray, as_of: str) -> list[_Notice]:
+    state = table.column("state").to_numpy(zero_copy_only=False)
+    yes = codes == rules.YES
+    changed = np.flatnonzero((state == ARMED) & yes)
+    withdrawn = np.flatnonzero((state == NOTIFIED) & ~yes)
+    org = table.column("org_id")
+    sha = table.column("sha256")
+    bound = table.column("bound_date")
+    ref = table.column("ref")
+    out = []
+    for i in changed.tolist():
+        o, h = org[i].as_py(), sha[i].as_py()
+        out.append(_Notice(o, "CHANGED_HANDS", h, {
+            "msisdn_sha256": h, "bound_date": bound[i].as_py(), "ref": ref[i].as_py(),
+            "last_disconnect_date": rules.day_to_iso(int(last_end[i])), "as_of": as_of},
+            ("update watch set state = 1, open_notice = ? where org_id = ? and sha256 = ?", (NID, o, h))))
+    opened = table.column("open_notice")
+    for i in withdrawn.tolist():
+        o, h = org[i].as_py(), sha[i].as_py()
+        out.append(_Notice(o, "WITHDRAWN", h, {
+            "msisdn_sha256": h, "bound_date": bound[i].as_py(), "ref": ref[i].as_py(),
+            "withdraws": opened[i].as_py(), "as_of": as_of},
+            ("update watch set state = 0, open_notice = null where org_id = ? and sha256 = ?", (o, h))))
+    return out
+
+
+def _segment_notices(con, portal: Portal, run: int) -> list[_Notice]:
+    """SEGMENT_NOTICE and SEGMENT_REMINDER of RULES 8.2 (see docs/NOTICES.md for the choices)."""
+    seen = dict(con.execute("select segment, first_run from segments_seen").fetchall())
+    for seg in sorted(portal.segments):
+        if seg not in seen:
+            con.execute("insert into segments_seen values (?, ?)", [seg, run])
+            seen[seg] = run
+    org_first = dict(con.execute("select org_id, first_run from orgs").fetchall())
+    told = {(o, s): (d, t) for o, s, d, t in con.execute(
+        "select org_id, segment, opened_date, segment_type from segment_told").fetchall()}
+    reminded = {tuple(r) for r in con.execute("select org_id, segment, opened_date from reminders").fetchall()}
+    notices, reminders = [], []
+    as_of_days = _days(portal.as_of) if portal.as_of else None
+    for seg in sorted(portal.segments):
+        s = portal.segments[seg]
+        opened = s["opened_date"]
+        fields = {"segment": seg, "segment_type": s["segment_type"], "source_id": s["source_id"],
+                  "opened_date": opened, "as_of": portal.as_of}
+        remind_day = _days(opened) + REMINDER_DAYS
+        for org_id in sorted(portal.orgs):
+            org = portal.orgs[org_id]
+            due = seen[seg] >= org_first[org_id] or (org["joined_date"] is not None and opened >= org["joined_date"])
+            if due and told.get((org_id, seg)) != (opened, s["segment_type"]):
+                notices.append(_Notice(org_id, "SEGMENT_NOTICE", seg, dict(fields), (
+                    "insert into segment_told values (?, ?, ?, ?) on conflict (org_id, segment) do update set "
+                    "opened_date = excluded.opened_date, segment_type = excluded.segment_type",
+                    (org_id, seg, opened, s["segment_type"]))))
+            joined_by_then = org["joined_date"] is None or _days(org["joined_date"]) <= remind_day
+            if (as_of_days is not None and remind_day <= as_of_days and joined_by_then
+                    and (org_id, seg) not in portal.supported_at_reminder
+                    and (org_id, seg, opened) not in reminded):
+                reminders.append(_Notice(org_id, "SEGMENT_REMINDER", seg, {
+                    **fields, "reminder_date": rules.day_to_iso(remind_day)},
+                    ("insert into reminders values (?, ?, ?) on conflict do nothing", (org_id, seg, opened))))
+    return notices + reminders
+
+
+def _sync_orgs(con, portal: Portal, run: int) -> None:
+    con.execute("create temp table if not exists current_orgs (org_id text primary key, org_type text, joined text)")
+    con.execute("delete from current_orgs")
+    con.executemany("insert into current_orgs values (?, ?, ?)",
+                    [(o, v["org_type"], v["joined_date"]) for o, v in portal.orgs.items()])
+    con.execute("delete from orgs where org_id not in (select org_id from current_orgs)")
+    con.execute("insert into orgs select org_id, org_type, joined, ? from current_orgs where true "
+                "on conflict (org_id) do update set org_type = excluded.org_type, joined_date = excluded.joined_date",
+                [run])
+
+
+def _write(con, notices: list[_Notice], run: int, raised_at: str) -> dict[str, int]:
+    order = {k: i for i, k in enumerate(KINDS)}
+    notices.sort(key=lambda n: (order[n.kind], n.subject, n.org_id))
+    last = dict(con.execute("select org_id, max(seq) from notices group by org_id").fetchall())
+    rows, updates = [], []
+    counts = {k: 0 for k in KINDS}
+    for n in notices:
+        seq = last.get(n.org_id, 0) + 1
+        last[n.org_id] = seq
+        nid = _notice_id(n.org_id, seq, n.kind, n.subject)
+        body = {"notice_id": nid, "seq": seq, "kind": n.kind, "org_id": n.org_id, **n.fields, "raised_at": raised_at}
+        rows.append((n.org_id, seq, nid, n.kind, n.subject, json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+                     run, raised_at, n.fields.get("as_of")))
+        if n.on_commit:
+            sql, params = n.on_commit
+            updates.append((sql, tuple(nid if p is NID else p for p in params)))
+        counts[n.kind] += 1
+    con.executemany("insert into notices (org_id, seq, notice_id, kind, subject, body, run, raised_at, as_of) "
+                    "values (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    crash_point("notices.after_insert")
+    by_sql: dict[str, list] = {}
+    for sql, params in updates:
+        by_sql.setdefault(sql, []).append(params)
+    for sql, params in by_sql.items():
+        con.executemany(sql, params)
+    return counts
+
+
+def raise_notices(home: Home) -> RaiseResult:
+    """Judge every watchlist entry and the portal's segments against the CURRENT snapshot and
+    warehouse, and commit the notices due (RULES 8.1, 8.2). Safe to run at any time, any number
+    of times: what was already raised is never raised again."""
+    t0 = time.perf_counter()
+    result = RaiseResult()
+    stamp = snapshot.current_stamp(home)
+    if stamp is None:
+        result.skipped = "no check snapshot published yet"
+        return result
+    portal = load_portal(home.warehouse)
+    store = NoticeStore(home)
+    folder = home.snapshots / stamp
+    started = utc_now()
+    with snapshot.reading(folder), store.write() as con:
+        meta = json.loads((folder / snapshot.META_FILE).read_text())
+        result.stamp, result.as_of = stamp, meta["as_of"]
+        run = con.execute("select coalesce(max(run), 0) + 1 from runs").fetchone()[0]
+        result.run = run
+        _sync_orgs(con, portal, run)
+        t1 = time.perf_counter()
+        watch = _load_watch(con)
+        codes, last_end = judge(watch, folder / snapshot.INDEX_FILE)
+        result.judge_seconds = time.perf_counter() - t1
+        result.entries = watch.num_rows
+        notices = _watch_notices(watch, codes, last_end, meta["as_of"]) + _segment_notices(con, portal, run)
+        crash_point("notices.after_judge")
+        result.raised = _write(con, notices, run, started)
+        result.orgs_told = len({n.org_id for n in notices})
+        result.seconds = time.perf_counter() - t0
+        con.execute("insert into runs values (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [run, stamp, meta["as_of"], started, utc_now(), result.entries, len(notices), result.seconds])
+        crash_point("notices.before_commit")
+    crash_point("notices.after_commit")
+    return result
+

@@ -1,0 +1,51 @@
+"""Small published worlds for the notice tests: a warehouse with the check's marts and the portal's
+intermediate tables (organisations, segments, adoption intervals), published as a check snapshot.
+
+Each call replaces the warehouse and publishes a new snapshot, as one pipeline run would.
+"""
+from __future__ import annotations
+
+import duckdb
+
+from numlake.check import snapshot
+from numlake.check.testing import build_warehouse, first_events_from_tenures
+from numlake.paths import Home
+
+PORTAL_DDL = """
+create schema if not exists intermediate;
+create or replace table intermediate.int_orgs__current (
+    org_id varchar, org_name varchar, org_type varchar, joined_date date);
+create or replace table intermediate.int_segments__current (
+    segment varchar, segment_type varchar, source_id varchar, opened_date date);
+create or replace table intermediate.int_adoption__intervals (
+    org_id varchar, org_type varchar, segment varchar, status varchar, valid_from timestamp, valid_to timestamp);
+"""
+
+
+def tenure(msisdn: str, start: str, end: str | None = None, seq: int = 1, sub: str = "s1") -> dict:
+    return {"msisdn": msisdn, "tenure_seq": seq, "subscriber_id": sub, "start_time": f"{start} 09:00:00",
+            "end_time": f"{end} 09:00:00" if end else None, "end_reason": "CANCEL" if end else None,
+            "is_reassignment": seq > 1}
+
+
+def publish_world(home: Home, tenures: list[dict], as_of: str, orgs=(), segments=(), adoption=(),
+                  coverage_start: str = "2020-01-01") -> None:
+    """orgs: (org_id, org_type, joined_date); segments: (segment, type, source_id, opened_date);
+    adoption: (org_id, segment, status, valid_from, valid_to or None)."""
+    build_warehouse(home.warehouse, tenures, first_events_from_tenures(tenures, {"CM-GD": coverage_start}), as_of)
+    con = duckdb.connect(str(home.warehouse))
+    try:
+        con.execute(PORTAL_DDL)
+        for org_id, org_type, joined in orgs:
+            con.execute("insert into intermediate.int_orgs__current values (?, ?, ?, ?)",
+                        [org_id, f"name of {org_id}", org_type, joined])
+        for seg, seg_type, source_id, opened in segments:
+            con.execute("insert into intermediate.int_segments__current values (?, ?, ?, ?)",
+                        [seg, seg_type, source_id, opened])
+        types = {o[0]: o[1] for o in orgs}
+        for org_id, seg, status, start, end in adoption:
+            con.execute("insert into intermediate.int_adoption__intervals values (?, ?, ?, ?, ?, ?)",
+                        [org_id, types.get(org_id), seg, status, start, end])
+    finally:
+        con.close()
+    snapshot.publish(home)
