@@ -13,6 +13,7 @@ import duckdb
 from numlake.paths import Home
 
 from ingestion.feeds import FEEDS
+from ingestion.ledger import accounting_violations as ledger_accounting_violations
 
 DAILY_FEEDS = frozenset({"lifecycle", "complaints"})
 
@@ -41,10 +42,7 @@ def accounting_violations(home: Home) -> list[str]:
     con = _con()
     try:
         con.execute(f"CREATE TEMP VIEW fl AS SELECT * FROM read_parquet('{fl.as_posix()}')")
-        out = [f"{n}: {o} with declared {d}, loaded {l}, rejected {r}" for n, o, d, l, r in con.execute(
-            "SELECT file_name, outcome, rows_declared, rows_loaded, rows_rejected FROM fl "
-            "WHERE (outcome='LOADED' AND (rows_declared IS NULL OR rows_declared <> rows_loaded + rows_rejected)) "
-            "OR (outcome<>'LOADED' AND (rows_loaded<>0 OR rows_rejected<>0)) ORDER BY 1").fetchall()]
+        out = ledger_accounting_violations(con, "fl")
         parts = []
         for feed in FEEDS:
             g = home.lake / feed / "*" / "*.parquet"

@@ -14,7 +14,7 @@ import datetime as dt
 from numlake.msisdn import SQL_NORMALIZE
 
 from ingestion.feeds import (
-    BUSINESS_DATE_BOUND_FIELDS, CODE, DATE, FEEDS, MSISDN, SEGMENT, TEXT, TIMESTAMP, Field,
+    BUSINESS_DATE_BOUND_FIELDS, CODE, DATE, FEEDS, MSISDN, REJECTION_REASONS, SEGMENT, TEXT, TIMESTAMP, Field,
 )
 
 VALID_MSISDN_RE = "1[3-9][0-9]{9}"
@@ -24,6 +24,17 @@ SLASH_TS_RE = "[0-9]{4}/[0-9]{2}/[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}"
 ISO_TS_RE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?"
 PLAIN_ISO_RE = "[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}"
 ISO_PARTS_RE = r"^.{19}(?:[.]([0-9]+))?(?:(Z)|([+-])([0-9]{2}):?([0-9]{2})?)?$"
+
+
+# INTERCHANGE 2.2: a time later than the end of the day after the business date is
+# ``time_after_business_date``, i.e. at or after 00:00 of business date + 2 days
+BUSINESS_DATE_BOUND_DAYS = 2
+
+
+def business_date_bound_sql(business_date_sql: str) -> str:
+    """The first invalid timestamp for a record of a delivery whose business date is the SQL
+    DATE expression `business_date_sql`."""
+    return f"({business_date_sql}::TIMESTAMP + INTERVAL {BUSINESS_DATE_BOUND_DAYS} DAY)"
 
 
 def lit(s: str) -> str:
@@ -113,8 +124,7 @@ def validation_sql(feed: str, stage: str, business_date: dt.date | None = None, 
     + 2 days, 00:00) are ``time_after_business_date``."""
     fields = FEEDS[feed]
     if bound_sql is None:
-        bound = dt.datetime.combine(business_date + dt.timedelta(days=2), dt.time())
-        bound_sql = f"TIMESTAMP '{bound:%Y-%m-%d %H:%M:%S}'"
+        bound_sql = business_date_bound_sql(f"DATE '{business_date.isoformat()}'")
     ex = "".join(f"{c}, " for c in extra)
     v = {f.name: f"v_{f.name}" for f in fields}
     n = {f.name: f"n_{f.name}" for f in fields}
@@ -139,9 +149,11 @@ def validation_sql(feed: str, stage: str, business_date: dt.date | None = None, 
     invalid_time = failing((TIMESTAMP, DATE), "({v} IS NOT NULL AND {n} IS NULL)")
     too_late = [f"{n[f.name]} >= {bound_sql}" for f in fields if f.name in BUSINESS_DATE_BOUND_FIELDS]
 
-    checks = [("malformed_row", ["malformed"]), ("missing_field", missing), ("invalid_msisdn", invalid_msisdn),
-              ("invalid_code", invalid_code), ("invalid_time", invalid_time), ("time_after_business_date", too_late)]
-    whens = " ".join(f"WHEN {' OR '.join(conds)} THEN '{reason}'" for reason, conds in checks if conds)
+    checks = {"malformed_row": ["malformed"], "missing_field": missing, "invalid_msisdn": invalid_msisdn,
+              "invalid_code": invalid_code, "invalid_time": invalid_time, "time_after_business_date": too_late}
+    # a record failing several checks gets the first reason of INTERCHANGE 4's table
+    whens = " ".join(f"WHEN {' OR '.join(checks[reason])} THEN '{reason}'"
+                     for reason in REJECTION_REASONS if checks.get(reason))
     outputs = ", ".join(f"{n[f.name]}::{f.sql_type} AS {f.name}" for f in fields)
     return (
         f"SELECT {ex}line_no, raw, CASE {whens} END AS reason, {outputs} "

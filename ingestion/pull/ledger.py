@@ -1,0 +1,157 @@
+"""Pull mode's own records in the home: the pull ledger, what was fetched, and per-source locks.
+
+- `<home>/pull/ledger.jsonl`: one line per fetch attempt of a source (INTERCHANGE 5: when,
+  how many files and bytes, and for a failure one reason). Appended under an exclusive lock,
+  read by Dagster's metadata, the asset check and the dashboards.
+- `<home>/pull/state/<source>.json`: for every delivery copied into the landing area, the
+  remote (size, mtime) of its data and control file when it was fetched, so the next pull
+  fetches only what is new or changed and never re-reads an unchanged file.
+- `<home>/pull/locks/<source>.lock`: held while a source is fetched, so two pulls at once
+  (two runs, a run and `numlake pull`) take turns per source instead of writing one copy twice.
+- `<home>/pull/partial/<source>/<feed>/`: files being downloaded; a cut transfer resumes there.
+  The landing area only ever sees complete files.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from numlake.paths import Home
+
+CST = timezone(timedelta(hours=8))
+REASONS = ("unreachable", "auth_failed", "host_key_mismatch", "permission_denied", "transfer_interrupted", "timeout")
+LEDGER_FIELDS = ("started_at", "source_id", "run_id", "try", "outcome", "reason", "detail", "files", "bytes",
+                 "duration_s", "remote_files", "url")
+
+
+def pull_dir(home: Home) -> Path:
+    return home.root / "pull"
+
+
+def ledger_path(home: Home) -> Path:
+    return pull_dir(home) / "ledger.jsonl"
+
+
+def partial_dir(home: Home, source_id: str) -> Path:
+    return pull_dir(home) / "partial" / source_id
+
+
+def now_cst() -> str:
+    return datetime.now(CST).isoformat(timespec="seconds")
+
+
+def append_attempt(home: Home, row: dict) -> None:
+    """Append one attempt; concurrent pulls never interleave half lines."""
+    path = ledger_path(home)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = (json.dumps({k: row.get(k) for k in LEDGER_FIELDS}, ensure_ascii=False) + "\n").encode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+
+
+def read_attempts(home: Home) -> list[dict]:
+    """Every recorded attempt, oldest first (a torn last line of a killed process is skipped)."""
+    path = ledger_path(home)
+    if not path.is_file():
+        return []
+    out = []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return out
+
+
+def source_status(home: Home, attempts: list[dict] | None = None) -> list[dict]:
+    """Per pull source, its latest attempt plus since when it has been failing.
+
+    One row per source id that has any attempt: `outcome`/`reason`/`detail` of the latest
+    attempt, `last_ok` (time of the latest successful attempt or None), `failing_since`
+    (first attempt of the current run of failures, None when the latest succeeded) and
+    `failures` (how many attempts in a row failed).
+    """
+    rows: dict[str, dict] = {}
+    for a in attempts if attempts is not None else read_attempts(home):
+        sid = a.get("source_id")
+        if not sid:
+            continue
+        prev = rows.get(sid, {"last_ok": None, "failing_since": None, "failures": 0})
+        row = {**a, "last_ok": prev["last_ok"], "failing_since": prev["failing_since"], "failures": prev["failures"]}
+        if a.get("outcome") == "ok":
+            row.update(last_ok=a.get("started_at"), failing_since=None, failures=0)
+        else:
+            row.update(failing_since=prev["failing_since"] or a.get("started_at"), failures=prev["failures"] + 1)
+        rows[sid] = row
+    return [rows[k] for k in sorted(rows)]
+
+
+class FetchedState:
+    """What was fetched for one source: ``"feed/name" -> [size, mtime, ctl_size, ctl_mtime]`` (remote)."""
+
+    def __init__(self, home: Home, source_id: str):
+        self.path = pull_dir(home) / "state" / f"{source_id}.json"
+        self.files: dict[str, list[int]] = {}
+        self._dirty = 0
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            self.files = {k: list(v) for k, v in data.get("files", {}).items()}
+        except (FileNotFoundError, json.JSONDecodeError, AttributeError):
+            self.files = {}
+
+    def get(self, key: str) -> list[int] | None:
+        return self.files.get(key)
+
+    def put(self, key: str, signature: list[int]) -> None:
+        self.files[key] = signature
+        self._dirty += 1
+        if self._dirty >= 500:  # a killed pull loses at most this many entries (refetched, identical)
+            self.save()
+
+    def save(self) -> None:
+        if not self._dirty and self.path.exists():
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"files": self.files}, separators=(",", ":")), encoding="utf-8")
+        os.replace(tmp, self.path)
+        self._dirty = 0
+
+
+@contextlib.contextmanager
+def source_lock(home: Home, source_id: str, wait_s: float) -> Iterator[bool]:
+    """Hold `<home>/pull/locks/<source>.lock`; yields False when it stayed busy for `wait_s` seconds.
+
+    The kernel drops the lock when its holder dies, so a killed pull never blocks the next one.
+    """
+    path = pull_dir(home) / "locks" / f"{source_id}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + max(0.0, wait_s)
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    yield False
+                    return
+                time.sleep(0.1)
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
