@@ -88,6 +88,20 @@ class AuditLog:
             "salt": salt.hex(),
             "hashes": hashes,
         }
+        self._append(line)
+        return request_id
+
+    def record_event(self, *, org: str, key_id: str | None, client: str | None, endpoint: str, event: str,
+                     **details) -> str:
+        """Append a line for an access that answers no number (a notice feed read, a webhook
+        delivery); `details` must hold no full number. Returns its request id."""
+        request_id = uuid.uuid4().hex
+        self._append({"ts": dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds"),
+                      "request_id": request_id, "org": org, "key_id": key_id, "client": client,
+                      "endpoint": endpoint, "event": event, **details})
+        return request_id
+
+    def _append(self, line: dict) -> None:
         data = (json.dumps(line, separators=(",", ":")) + "\n").encode()
         with self._lock:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -98,7 +112,6 @@ class AuditLog:
                     view = view[os.write(fd, view):]
             finally:
                 os.close(fd)
-        return request_id
 
     def records(self):
         """Every audit line, oldest first."""
@@ -124,7 +137,7 @@ class AuditLog:
             forms.append(_item_key(0, query))
         found = []
         for rec in self.records():
-            if org is not None and rec.get("org") != org:
+            if (org is not None and rec.get("org") != org) or "hashes" not in rec:
                 continue
             salt = bytes.fromhex(rec["salt"])
             mine = {self._hash(salt, f) for f in forms}
