@@ -1,8 +1,10 @@
-"""One ingest at a time per home: an fcntl lock on ``<home>/ingest/.lock``.
+"""Exclusive fcntl locks on files of the home: one ingest at a time (``<home>/ingest/.lock``),
+and, through the same function, one pipeline run at a time (``<home>/.run.lock``, taken by
+``orchestration.runner``).
 
-The kernel releases the lock when the holder dies, so a killed ingest never leaves a stale
-lock behind. A second ingest waits up to `timeout` seconds, then refuses with a one-line
-error instead of touching the lake.
+The kernel releases the lock when the holder dies, so a killed process never leaves a stale
+lock behind. A second process waits up to `timeout` seconds, then refuses with a one-line
+error instead of touching the lake or the warehouse.
 """
 from __future__ import annotations
 
@@ -22,8 +24,9 @@ def lock_path(home: Home) -> Path:
 
 
 @contextmanager
-def ingest_lock(home: Home, timeout: float) -> Iterator[None]:
-    path = lock_path(home)
+def exclusive(path: Path, timeout: float, busy: str) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (created if missing; it records the holder's pid);
+    after waiting `timeout` seconds for another holder, raise UsageError(`busy`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -34,9 +37,7 @@ def ingest_lock(home: Home, timeout: float) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    raise UsageError(
-                        f"another ingest is running on {home.root} (waited {timeout:g}s for {path}); try again later"
-                    ) from None
+                    raise UsageError(busy) from None
                 time.sleep(0.2)
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
@@ -46,3 +47,9 @@ def ingest_lock(home: Home, timeout: float) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def ingest_lock(home: Home, timeout: float) -> Iterator[None]:
+    path = lock_path(home)
+    return exclusive(path, timeout,
+                     f"another ingest is running on {home.root} (waited {timeout:g}s for {path}); try again later")

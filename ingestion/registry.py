@@ -12,6 +12,7 @@ import hashlib
 import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Iterable
 
 import yaml
 
@@ -156,3 +157,12 @@ def load_registry(path: str | Path) -> dict[str, Source]:
         at = f" at line {mark.line + 1}" if mark is not None else ""
         raise UsageError(f"{where}: invalid YAML{at}: {getattr(e, 'problem', None) or e}".replace("\n", " ")) from None
     return parse_registry(data, where)
+
+
+def check_selected_sources(registry: dict[str, Source], landing: Path, sources: Iterable[str]) -> None:
+    """A `--source` selection names sources of the registry or folders of the landing area
+    (an unregistered folder is ingested as `unknown_source`); anything else is a usage error,
+    raised before a run starts."""
+    unknown = sorted(s for s in set(sources) if s not in registry and not (Path(landing) / s).is_dir())
+    if unknown:
+        raise UsageError(f"unknown source {unknown[0]!r}: not in the registry and no folder in {landing}")
