@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "numlake.simulate.command",
     "orchestration.command",
     "numlake.check.command",
+    "numlake.notices.command",
     "dashboards.command",
 )
 

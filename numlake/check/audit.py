@@ -103,6 +103,7 @@ class AuditLog:
 
     def _append(self, line: dict) -> None:
         data = (json.dumps(line, separators=(",", ":")) + "\n").encode()
+        self.dir.mkdir(parents=True, exist_ok=True)
         with self._lock:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
