@@ -5,7 +5,8 @@ snapshot (CURRENT changed) and swaps the index in without a restart, so the serv
 answering while `numlake run` rebuilds the warehouse — it never opens the warehouse while a
 snapshot exists. Every answered request is audited (audit.py); every API call needs a key
 (keys.py) and is rate-limited per key. Bad input is a 4xx naming the field, never a 500.
-Uvicorn's access log is off: a query string holds a full number.
+Uvicorn's access log is off: a query string holds a full number. A request no route can serve (NUL
+byte, undecodable or over-long target) gets a JSON 4xx from api/guard.py, even one uvicorn cannot parse.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import sys
 
 from numlake.check.api.app import create_app
 from numlake.check.api.errors import ApiError
+from numlake.check.api.guard import GuardedHttpToolsProtocol
 from numlake.check.api.models import MAX_BULK
 from numlake.check.api.state import IndexStore, RateLimiter
 from numlake.paths import Home
@@ -30,5 +32,5 @@ def serve(home: Home, host: str, port: int, *, rate: float, burst: int, reload_i
     idx = app.state.service.store.index
     print(f"numlake check API on http://{host}:{port} (docs at /docs); {len(idx):,} numbers, as_of {idx.as_of}, "
           f"from {idx.meta.get('source')}", file=sys.stderr)
-    uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
+    uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning", http=GuardedHttpToolsProtocol)
     return 0

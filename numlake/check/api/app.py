@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from numlake.check.api import camara, dashboards, v1
 from numlake.check.api.errors import install_error_handlers
+from numlake.check.api.guard import RequestGuard
 from numlake.check.api.models import MAX_BULK
 from numlake.check.api.state import IndexStore, RateLimiter, Service
 from numlake.check.audit import AuditLog
@@ -64,6 +65,7 @@ def create_app(home: Home, *, rate: float = 50.0, burst: int = 100, reload_inter
     app.state.service = svc
     app.state.store, app.state.keys, app.state.audit, app.state.limiter = svc.store, svc.keys, svc.audit, svc.limiter
     install_error_handlers(app)
+    app.add_middleware(RequestGuard)
     app.include_router(v1.router)
     app.include_router(camara.router)
     app.include_router(dashboards.router)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import mimetypes
 import time
+from pathlib import Path
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, RedirectResponse
@@ -42,13 +43,23 @@ async def dashboards(path: str, request: Request, key: ApiKey | None = Depends(p
     if not is_loopback(host) and key is None:
         raise ApiError(401, "Authorization", "Authorization: the dashboards need an API key from outside localhost",
                        headers={"WWW-Authenticate": "Bearer"})
-    root = svc.dashboards.resolve()
-    target = (root / path).resolve()
-    if not target.is_relative_to(root):
-        raise ApiError(404, "path", "path: not found")
-    if target.is_dir():
-        target = target / "index.html"
-    if not target.is_file():
+    target = _page(svc.dashboards, path)
+    if target is None:
         raise ApiError(404, "path", "path: not found")
     media = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
     return FileResponse(target, media_type=media)
+
+
+def _page(site: Path, path: str) -> Path | None:
+    """The file under `site` that `path` names (a folder means its index.html), or None: outside the
+    site, missing, or a name the filesystem refuses (NUL byte, too long) — never an exception."""
+    try:
+        root = site.resolve()
+        target = (root / path).resolve()
+        if not target.is_relative_to(root):
+            return None
+        if target.is_dir():
+            target = target / "index.html"
+        return target if target.is_file() else None
+    except (OSError, ValueError):
+        return None

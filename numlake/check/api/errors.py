@@ -1,9 +1,7 @@
 """Every failure becomes a JSON body: `{detail, field}` for the platform's API, `{status, code,
-message}` under the CAMARA prefix. Messages are masked; an unexpected error is logged (masked)
-and answered 500 without a traceback."""
+message}` under the CAMARA prefix. Messages are masked. An unexpected error never reaches these
+handlers: guard.RequestGuard logs it (masked) and answers 500 without a traceback."""
 from __future__ import annotations
-
-import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -13,8 +11,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from numlake.msisdn import mask_text
 
 CAMARA_PREFIX = "/number-recycling/"
-_CAMARA_CODES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 413: "INVALID_ARGUMENT", 429: "TOO_MANY_REQUESTS"}
-log = logging.getLogger("numlake.check.server")
+_CAMARA_CODES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 404: "NOT_FOUND", 413: "INVALID_ARGUMENT",
+                 429: "TOO_MANY_REQUESTS"}
 
 
 class ApiError(Exception):
@@ -48,17 +46,11 @@ async def _validation_error(request: Request, e: RequestValidationError):
 
 
 async def _http_error(request: Request, e: StarletteHTTPException):
-    return JSONResponse({"detail": mask_text(str(e.detail)), "field": None}, status_code=e.status_code,
-                        headers=getattr(e, "headers", None))
-
-
-async def _unexpected(request: Request, e: Exception):
-    log.error("internal error on %s: %s", request.url.path, mask_text(repr(e)))
-    return JSONResponse({"detail": "internal error", "field": None}, status_code=500)
+    """Starlette's own errors (no such route, method not allowed) in the same shapes."""
+    return await _api_error(request, ApiError(e.status_code, None, str(e.detail), getattr(e, "headers", None)))
 
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,115 @@
+"""What stands before the routes: request targets that no route can serve get a JSON 4xx, and an
+unexpected failure a JSON 500 with one masked log line — never a plain-text error, a traceback on
+stderr or a full number in the log (issue 15).
+
+Two layers, because a request can fail before the application sees it:
+- `GuardedHttpToolsProtocol` (uvicorn's httptools protocol) answers a request line it cannot parse
+  (raw bytes that are not ASCII, a URL over MAX_URL_BYTES) with JSON instead of uvicorn's text/plain.
+- `RequestGuard` (ASGI middleware) turns away a path holding a NUL or control character, a
+  percent-escape that is not UTF-8, or more than MAX_PATH_BYTES as 404 (no page has such a name),
+  and a query string that is not UTF-8 or longer than MAX_URL_BYTES as 400 / 414.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+from urllib.parse import unquote_to_bytes
+
+from fastapi.responses import JSONResponse
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from numlake.check.api.errors import CAMARA_PREFIX, ApiError, error_body
+from numlake.msisdn import mask_text
+
+MAX_PATH_BYTES = 1024
+MAX_URL_BYTES = 8192
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+log = logging.getLogger("numlake.check.server")
+
+
+def loggable(path: str, limit: int = 200) -> str:
+    """A request path fit for a log line: numbers masked, control characters escaped, cut at `limit`."""
+    cut = path if len(path) <= limit else path[:limit] + f"...({len(path)} chars)"
+    escaped = mask_text(cut).encode("ascii", "backslashreplace").decode("ascii")
+    return _CONTROL_RE.sub(lambda m: f"\\x{ord(m.group()):02x}", escaped)
+
+
+def _utf8(raw: bytes) -> bool:
+    try:
+        unquote_to_bytes(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def target_problem(path: str, raw_path: bytes, query: bytes) -> ApiError | None:
+    """Why a request target cannot be served whatever the route, or None."""
+    if len(raw_path) > MAX_PATH_BYTES or _CONTROL_RE.search(path) or not _utf8(raw_path):
+        return ApiError(404, "path", "path: not found")
+    if len(query) > MAX_URL_BYTES:
+        return ApiError(414, "query", f"query: longer than {MAX_URL_BYTES} bytes")
+    if not _utf8(query.replace(b"+", b" ")):
+        return ApiError(400, "query", "query: not valid UTF-8 once percent-decoded")
+    return None
+
+
+class RequestGuard:
+    """ASGI middleware: refuses unservable targets, and is the last net under every route."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path = scope["path"]
+        raw_path = scope.get("raw_path") or path.encode("utf-8", "surrogateescape")
+        problem = target_problem(path, raw_path, scope.get("query_string", b""))
+        if problem is not None:
+            body = error_body(problem, path.startswith(CAMARA_PREFIX))
+            return await JSONResponse(body, status_code=problem.status)(scope, receive, send)
+        started = False
+
+        async def tracked_send(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked_send)
+        except Exception as e:
+            log.error("internal error on %s: %s", loggable(path), loggable(repr(e), 300))
+            if not started:
+                await JSONResponse({"detail": "internal error", "field": None}, status_code=500)(scope, receive, send)
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol answering unparseable requests in JSON (and a URL over
+    MAX_URL_BYTES with 414): the request line is never logged, so no number reaches the log."""
+
+    _url_too_long = False
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._url_too_long = False
+
+    def on_url(self, url: bytes) -> None:
+        super().on_url(url)
+        if len(self.url) > MAX_URL_BYTES:
+            self._url_too_long = True
+            raise ValueError("URL too long")  # httptools stops parsing; data_received answers
+
+    def send_400_response(self, msg: str) -> None:
+        if self._url_too_long:
+            status, detail, field = 414, f"URL: longer than {MAX_URL_BYTES} bytes", "url"
+        else:
+            status, detail, field = 400, "request: not a valid HTTP/1.1 request (a URL must be ASCII)", None
+        body = json.dumps({"detail": detail, "field": field}).encode()
+        content = [STATUS_LINE[status]]
+        for name, value in self.server_state.default_headers:
+            content.extend([name, b": ", value, b"\r\n"])
+        content.extend([b"content-type: application/json\r\n", b"content-length: %d\r\n" % len(body),
+                        b"connection: close\r\n", b"\r\n", body])
+        self.transport.write(b"".join(content))
+        self.transport.close()
