@@ -1,0 +1,91 @@
+"""A real HTTPS webhook receiver on 127.0.0.1 for the notice tests, with a private CA.
+
+Each organisation gets its own path (`/hooks/<org>`); a path can be told to fail its next N
+requests (HTTP 503) or to answer slowly. Everything received is kept, in order, with headers.
+"""
+from __future__ import annotations
+
+import ssl
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from numlake.notices.tls import make_certificates
+
+
+@dataclass
+class Behaviour:
+    fail_next: int = 0
+    delay: float = 0.0
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict
+    body: bytes
+    at: float
+
+
+class HttpsReceiver:
+    def __init__(self, folder: Path):
+        self.certs = make_certificates(folder)
+        self.received: list[Received] = []
+        self.behaviour: dict[str, Behaviour] = {}
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with receiver.lock:
+                    b = receiver.behaviour.setdefault(self.path, Behaviour())
+                    failing = b.fail_next > 0
+                    if failing:
+                        b.fail_next -= 1
+                    delay = b.delay
+                if delay:
+                    time.sleep(delay)
+                if failing:
+                    status = 503
+                else:
+                    status = 200
+                    with receiver.lock:
+                        receiver.received.append(Received(self.path, dict(self.headers), body, time.time()))
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(self.certs["cert"], self.certs["key"])
+        self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def url(self, org: str) -> str:
+        return f"https://127.0.0.1:{self.port}/hooks/{org}"
+
+    def set(self, org: str, fail_next: int = 0, delay: float = 0.0) -> None:
+        with self.lock:
+            self.behaviour[f"/hooks/{org}"] = Behaviour(fail_next, delay)
+
+    def bodies(self, org: str) -> list[Received]:
+        with self.lock:
+            return [r for r in self.received if r.path == f"/hooks/{org}"]
+
+    def __enter__(self) -> "HttpsReceiver":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
