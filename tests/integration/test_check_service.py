@@ -211,6 +211,12 @@ def test_api_single_answer_carries_as_of_and_a_request_id(api):
     assert re.fullmatch(r"[0-9a-f]{32}", r.headers["x-request-id"])
 
 
+def test_a_bulk_answer_carries_its_request_id_as_a_header_too(api):
+    client, _, _ = api
+    r = client.post("/v1/reassigned/bulk", json={"since": "2024-06-01", "items": [{"msisdn": "13900000001"}]})
+    assert r.status_code == 200 and r.headers["x-request-id"] == r.json()["request_id"]
+
+
 @pytest.mark.parametrize("params, field", [
     ({"msisdn": "1390000000", "since": "2024-01-01"}, "msisdn"),
     ({"msisdn": "13900000001", "since": "01/01/2024"}, "since"),

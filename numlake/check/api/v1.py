@@ -43,8 +43,9 @@ def _item_problem(item: object, since: object) -> str | None:
     return None
 
 
-def bulk_answer(body: object, key: ApiKey, request: Request, svc: Service) -> bytes:
-    """The bulk answer as JSON bytes; runs in a worker thread (a large request takes a while)."""
+def bulk_answer(body: object, key: ApiKey, request: Request, svc: Service) -> tuple[bytes, str]:
+    """The bulk answer as JSON bytes, and its request id; runs in a worker thread (a large
+    request takes a while)."""
     if not isinstance(body, dict):
         raise ApiError(400, "body", "body: must be a JSON object {\"items\": [...], \"since\": ...}")
     items = body.get("items")
@@ -73,8 +74,9 @@ def bulk_answer(body: object, key: ApiKey, request: Request, svc: Service) -> by
         answers.error[i], answers.answer[i], answers.last_disconnect_date[i] = err, None, None
     request_id = audit_answers(svc, request, key, answers)
     results = [answers.record(i) for i in range(len(answers))]
-    return json.dumps({"request_id": request_id, "as_of": answers.as_of, "count": len(results),
-                       "results": results}, ensure_ascii=False, separators=(",", ":")).encode()
+    payload = json.dumps({"request_id": request_id, "as_of": answers.as_of, "count": len(results),
+                          "results": results}, ensure_ascii=False, separators=(",", ":")).encode()
+    return payload, request_id
 
 
 @router.post("/reassigned/bulk", response_model=BulkResponse,
@@ -83,5 +85,5 @@ def bulk_answer(body: object, key: ApiKey, request: Request, svc: Service) -> by
 async def reassigned_bulk(request: Request, key: ApiKey = Depends(authorize), body: object = Depends(json_body),
                           svc: Service = Depends(service)):
     """Up to 250,000 questions in one call; results in item order, bad items get `error`."""
-    payload = await run_in_threadpool(bulk_answer, body, key, request, svc)
-    return Response(payload, media_type="application/json")
+    payload, request_id = await run_in_threadpool(bulk_answer, body, key, request, svc)
+    return Response(payload, media_type="application/json", headers={"X-Request-Id": request_id})
