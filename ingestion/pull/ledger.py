@@ -13,12 +13,10 @@
 """
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import json
 import os
 import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -129,29 +127,41 @@ class FetchedState:
         self._dirty = 0
 
 
-@contextlib.contextmanager
-def source_lock(home: Home, source_id: str, wait_s: float) -> Iterator[bool]:
-    """Hold `<home>/pull/locks/<source>.lock`; yields False when it stayed busy for `wait_s` seconds.
+class SourceLock:
+    """`<home>/pull/locks/<source>.lock`, held while a source is fetched.
 
     The kernel drops the lock when its holder dies, so a killed pull never blocks the next one.
+    `acquire` waits up to `wait_s` seconds and returns False when the lock stayed busy.
     """
-    path = pull_dir(home) / "locks" / f"{source_id}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        deadline = time.monotonic() + max(0.0, wait_s)
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    yield False
-                    return
-                time.sleep(0.1)
+
+    def __init__(self, home: Home, source_id: str):
+        self.path = pull_dir(home) / "locks" / f"{source_id}.lock"
+        self._fd: int | None = None
+
+    def try_acquire(self) -> bool:
+        """Take the lock if it is free; never waits (async callers poll this)."""
+        if self._fd is not None:
+            return True
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            yield True
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def acquire(self, wait_s: float) -> bool:
+        deadline = time.monotonic() + max(0.0, wait_s)
+        while not self.try_acquire():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.1)
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None

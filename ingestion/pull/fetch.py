@@ -1,0 +1,404 @@
+"""Fetch one source's deliveries over SFTP into the landing area, exactly as INTERCHANGE 5 says.
+
+One attempt of a source: connect with its credential to a server whose host key must be the
+pinned one (refused before anything is read), list `<path>/<feed>/` once per feed folder
+(SFTP's directory listing carries size and mtime, so no file is stat'ed one by one), keep
+the data files whose control file exists on the server, and fetch those whose remote (size,
+mtime) of data or control file differs from what was fetched before, or whose copy is gone
+from the landing area. A file is downloaded into `<home>/pull/partial/` (a cut transfer
+resumes there at its length), then renamed into `<landing>/<source>/<feed>/`; its control
+file is written last. A re-fetch first removes the old control file so that it never vouches
+for new bytes. Nothing on the server is ever written, renamed or deleted: the client only
+opens files for reading and lists folders.
+
+Failures are classified into the reasons of INTERCHANGE 5 by :func:`classify`; a failure is
+of one source only. Many files of one source travel at once on its one connection (SFTP
+pipelines requests), and a watchdog aborts a connection on which nothing has moved for
+`io_timeout` seconds.
+"""
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import posixpath
+import shutil
+import socket
+import stat
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ingestion.pull.config import PullEntry
+from ingestion.pull.ledger import FetchedState, now_cst, partial_dir
+from ingestion.pull.secrets import SecretError, load_credential
+from numlake.crashpoints import crash_point
+from numlake.msisdn import mask_text
+from numlake.paths import Home
+
+TEMP_SUFFIX = ".numlake-pull"
+RETRYABLE = frozenset({"unreachable", "timeout", "transfer_interrupted"})
+
+
+@dataclass(frozen=True)
+class PullOptions:
+    """How hard pull mode leans on a source's server; see docs/PULL.md for the defaults."""
+
+    connections: int = 4  # sources fetched at once, one SSH connection each
+    files_per_connection: int = 16  # files in flight on one connection
+    connect_timeout: float = 20.0  # TCP connect + SSH handshake + authentication
+    io_timeout: float = 60.0  # a connection on which nothing moved this long is abandoned
+    retries: int = 2  # further attempts of a failing source within one pull
+    backoff_s: float = 2.0  # wait before the first retry, doubled each time
+    lock_wait_s: float = 900.0  # wait for another pull of the same source to finish
+    chunk_bytes: int = 4 << 20  # a resumed download restarts at most this far back
+
+
+@dataclass
+class Hooks:
+    """Test hooks (in-process only): `on_chunk(source_id, "feed/name", bytes_so_far)`."""
+
+    on_chunk: Callable[[str, str, int], None] | None = None
+
+
+@dataclass
+class Context:
+    home: Home
+    landing: Path
+    options: PullOptions
+    hooks: Hooks = field(default_factory=Hooks)
+    run_id: str | None = None
+
+
+@dataclass
+class Attempt:
+    """One fetch attempt of one source: a row of the pull ledger."""
+
+    source_id: str
+    url: str
+    started_at: str
+    try_no: int = 1
+    outcome: str = "ok"  # ok | failed
+    reason: str | None = None
+    detail: str | None = None
+    files: int = 0  # data files copied into the landing area
+    bytes: int = 0  # bytes read from the server (data and control files)
+    duration_s: float = 0.0
+    remote_files: int = 0  # complete deliveries seen on the server
+
+    @property
+    def retryable(self) -> bool:
+        return self.outcome != "ok" and self.reason in RETRYABLE
+
+    def row(self, run_id: str | None) -> dict:
+        return {"started_at": self.started_at, "source_id": self.source_id, "run_id": run_id, "try": self.try_no,
+                "outcome": self.outcome, "reason": self.reason, "detail": self.detail, "files": self.files,
+                "bytes": self.bytes, "duration_s": round(self.duration_s, 3), "remote_files": self.remote_files,
+                "url": self.url}
+
+
+@dataclass(frozen=True)
+class Remote:
+    """A complete delivery on the server: data file and control file, with their listed attributes."""
+
+    feed: str
+    name: str
+    size: int
+    mtime: int
+    ctl_size: int
+    ctl_mtime: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.feed}/{self.name}"
+
+    @property
+    def signature(self) -> list[int]:
+        return [self.size, self.mtime, self.ctl_size, self.ctl_mtime]
+
+
+class Failure(Exception):
+    """A classified failure of the current attempt."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason, self.detail = reason, detail
+
+
+class _Watchdog:
+    """Aborts the connection when requests are outstanding and none has completed for `timeout` s."""
+
+    def __init__(self, timeout: float):
+        self.timeout, self.busy, self.last, self.fired = timeout, 0, time.monotonic(), False
+        self.conn = None
+        self._task: asyncio.Task | None = None
+
+    def start(self, conn) -> None:
+        self.conn = conn
+        self._task = asyncio.get_running_loop().create_task(self._watch())
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(min(1.0, self.timeout / 4))
+            if self.busy and time.monotonic() - self.last > self.timeout:
+                self.fired = True
+                self.conn.abort()
+                return
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    def __enter__(self) -> "_Watchdog":
+        self.busy += 1
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.busy -= 1
+        self.last = time.monotonic()
+
+
+def classify(exc: BaseException, connected: bool, timed_out: bool = False) -> tuple[str, str]:
+    """The INTERCHANGE 5 reason of a failure, and a one-line detail that holds no secret."""
+    import asyncssh
+
+    if isinstance(exc, Failure):
+        return exc.reason, exc.detail
+    if isinstance(exc, SecretError):
+        return "auth_failed", str(exc)
+    if timed_out:
+        return "timeout", "no data moved on the connection within the transfer timeout"
+    if isinstance(exc, asyncssh.HostKeyNotVerifiable):
+        return "host_key_mismatch", "the server's host key is not the pinned pull.host_key; nothing was read"
+    if isinstance(exc, asyncssh.PermissionDenied):
+        return "auth_failed", "the server refused the credential"
+    if isinstance(exc, asyncssh.SFTPPermissionDenied):
+        return "permission_denied", "the server refused to open or list a file or folder"
+    if isinstance(exc, TimeoutError):
+        return "timeout", "no answer within the " + ("transfer" if connected else "connect") + " timeout"
+    if isinstance(exc, socket.gaierror):
+        return "unreachable", "the host name does not resolve"
+    lost = (asyncssh.ConnectionLost, asyncssh.DisconnectError, asyncssh.SFTPConnectionLost, ConnectionError,
+            asyncssh.SFTPEOFError, EOFError, BrokenPipeError)
+    if isinstance(exc, lost):
+        if connected:
+            return "transfer_interrupted", "the connection was cut during the transfer"
+        return "unreachable", "the server closed the connection during the handshake"
+    if isinstance(exc, OSError) and exc.errno in (errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH,
+                                                 errno.EHOSTDOWN, errno.ECONNRESET, errno.EADDRNOTAVAIL):
+        return "unreachable", f"cannot connect ({os.strerror(exc.errno)})"
+    if isinstance(exc, asyncssh.SFTPError):
+        return "transfer_interrupted", f"the server answered {type(exc).__name__}"
+    if isinstance(exc, OSError) and not connected:
+        return "unreachable", f"cannot connect ({type(exc).__name__})"
+    return "transfer_interrupted", f"unexpected {type(exc).__name__}"
+
+
+async def attempt(entry: PullEntry, state: FetchedState, ctx: Context, try_no: int) -> Attempt:
+    """One connection to the source's server: list, decide, fetch. Never raises for a server's fault."""
+    import asyncssh
+
+    a = Attempt(entry.source_id, entry.url, now_cst(), try_no)
+    t0 = time.monotonic()
+    dog = _Watchdog(ctx.options.io_timeout)
+    connected = False
+    try:
+        cred = load_credential(ctx.home, entry.credential)
+        host_key = asyncssh.import_public_key(entry.host_key)
+        conn = await asyncssh.connect(
+            entry.host, entry.port, username=entry.user, known_hosts=([host_key], [], []), config=None,
+            connect_timeout=ctx.options.connect_timeout, login_timeout=ctx.options.connect_timeout,
+            **cred.connect_options())
+        connected = True
+        dog.start(conn)
+        async with conn:
+            with dog:
+                sftp = await conn.start_sftp_client()
+            remote, problems = await _list(sftp, entry.path, dog)
+            a.remote_files = len(remote)
+            todo = decide(remote, state, ctx.landing / entry.source_id)
+            problems += await _fetch_all(sftp, entry, todo, state, ctx, dog, a)
+        if problems:
+            a.outcome, (a.reason, a.detail) = "failed", problems[0]
+            if len(problems) > 1:
+                a.detail += f" (and {len(problems) - 1} more)"
+    except asyncio.CancelledError:
+        raise
+    except BaseException as e:  # noqa: BLE001 - every server fault becomes this source's reason
+        a.outcome = "failed"
+        a.reason, a.detail = classify(e, connected, dog.fired)
+    finally:
+        dog.stop()
+        a.duration_s = time.monotonic() - t0
+        if a.detail:
+            a.detail = mask_text(a.detail)[:300]
+    return a
+
+
+def _is(attrs, kind: int) -> bool:
+    perms = attrs.permissions
+    return perms is not None and stat.S_IFMT(perms) == kind
+
+
+async def _list(sftp, base: str, dog: _Watchdog) -> tuple[list[Remote], list[tuple[str, str]]]:
+    import asyncssh
+
+    try:
+        with dog:
+            top = await sftp.readdir(base)
+    except asyncssh.SFTPNoSuchFile:
+        raise Failure("permission_denied", f"folder {base} does not exist on the server (or is hidden from us)")
+    except asyncssh.SFTPPermissionDenied:
+        raise Failure("permission_denied", f"the server refused to list {base}")
+    feeds = sorted(n.filename for n in top if not n.filename.startswith(".") and _is(n.attrs, stat.S_IFDIR))
+
+    async def listing(feed: str):
+        with dog:
+            return await sftp.readdir(posixpath.join(base, feed))
+
+    results = await asyncio.gather(*(listing(f) for f in feeds), return_exceptions=True)
+    remote: list[Remote] = []
+    problems: list[tuple[str, str]] = []
+    for feed, names in zip(feeds, results):
+        if isinstance(names, asyncssh.SFTPPermissionDenied):
+            problems.append(("permission_denied", f"the server refused to list {feed}/"))
+            continue
+        if isinstance(names, asyncssh.SFTPNoSuchFile):
+            continue  # removed between the two listings
+        if isinstance(names, BaseException):
+            raise names
+        files = {n.filename: n.attrs for n in names
+                 if not n.filename.startswith(".") and _is(n.attrs, stat.S_IFREG)}
+        for name, attrs in files.items():
+            ctl = files.get(name + ".ctl")
+            if name.endswith(".ctl") or ctl is None:
+                continue  # no control file yet: for the platform the delivery does not exist
+            remote.append(Remote(feed, name, attrs.size, int(attrs.mtime or 0), ctl.size, int(ctl.mtime or 0)))
+    remote.sort(key=lambda r: (r.feed, r.name))
+    return remote, problems
+
+
+def decide(remote: list[Remote], state: FetchedState, local_source: Path) -> list[Remote]:
+    """The deliveries to fetch: new, changed on the server, or missing from the landing area."""
+    present: dict[str, set[str]] = {}
+    todo = []
+    for r in remote:
+        if r.feed not in present:
+            try:
+                present[r.feed] = set(os.listdir(local_source / r.feed))
+            except (FileNotFoundError, NotADirectoryError):
+                present[r.feed] = set()
+        here = present[r.feed]
+        if state.get(r.key) != r.signature or r.name not in here or r.name + ".ctl" not in here:
+            todo.append(r)
+    return todo
+
+
+async def _fetch_all(sftp, entry: PullEntry, todo: list[Remote], state: FetchedState, ctx: Context,
+                     dog: _Watchdog, a: Attempt) -> list[tuple[str, str]]:
+    import asyncssh
+
+    queue = deque(todo)
+    problems: list[tuple[str, str]] = []
+    fatal: list[BaseException] = []
+
+    async def worker() -> None:
+        while queue and not fatal:
+            r = queue.popleft()
+            try:
+                await _fetch_one(sftp, entry, r, state, ctx, dog, a)
+            except asyncssh.SFTPPermissionDenied:
+                problems.append(("permission_denied", f"the server refused to read {r.key}"))
+            except asyncssh.SFTPNoSuchFile:
+                continue  # withdrawn between listing and reading: the next listing decides
+            except asyncio.CancelledError:
+                raise
+            except BaseException as e:  # noqa: BLE001 - stops the other workers, classified by attempt()
+                fatal.append(e)
+
+    await asyncio.gather(*(worker() for _ in range(max(1, min(ctx.options.files_per_connection, len(todo))))))
+    if fatal:
+        raise fatal[0]
+    return problems
+
+
+async def _fetch_one(sftp, entry: PullEntry, r: Remote, state: FetchedState, ctx: Context, dog: _Watchdog,
+                     a: Attempt) -> None:
+    folder = partial_dir(ctx.home, entry.source_id) / r.feed
+    folder.mkdir(parents=True, exist_ok=True)
+    part = folder / f"{r.name}@{r.size}-{r.mtime}"
+    have = part.stat().st_size if part.exists() else 0
+    if have > r.size:
+        part.unlink()
+        have = 0
+    if have == 0:
+        for stale in folder.glob(f"{r.name}@*"):  # an earlier version's unfinished download
+            stale.unlink(missing_ok=True)
+    remote_path = posixpath.join(entry.path, r.feed, r.name)
+    with open(part, "ab") as out:
+        if have < r.size:
+            with dog:
+                fh = await sftp.open(remote_path, "rb")
+            try:
+                while have < r.size:
+                    with dog:
+                        buf = await fh.read(min(ctx.options.chunk_bytes, r.size - have), have)
+                    if not buf:
+                        raise Failure("transfer_interrupted", f"{r.key} ended before its listed size (changing?)")
+                    out.write(buf)
+                    out.flush()
+                    have += len(buf)
+                    a.bytes += len(buf)
+                    crash_point("pull.mid_file")
+                    if ctx.hooks.on_chunk:
+                        ctx.hooks.on_chunk(entry.source_id, r.key, have)
+            finally:
+                with dog:
+                    await fh.close()
+    with dog:
+        async with sftp.open(remote_path + ".ctl", "rb") as fh:
+            ctl = await fh.read(r.ctl_size, 0) if r.ctl_size else b""
+    a.bytes += len(ctl)
+    place(part, r, ctl, ctx.landing / entry.source_id / r.feed)
+    state.put(r.key, r.signature)
+    a.files += 1
+
+
+def place(part: Path, r: Remote, ctl: bytes, dest: Path) -> None:
+    """Move a complete download into the landing area: data file first, control file last."""
+    dest.mkdir(parents=True, exist_ok=True)
+    data, ctl_path = dest / r.name, dest / (r.name + ".ctl")
+    os.utime(part, (r.mtime, r.mtime))
+    try:
+        os.unlink(ctl_path)  # a re-fetch: the old control file must not vouch for the new bytes
+    except FileNotFoundError:
+        pass
+    try:
+        os.rename(part, data)
+    except OSError as e:
+        if e.errno != errno.EXDEV:
+            raise
+        tmp = dest / f".{r.name}{TEMP_SUFFIX}"  # another filesystem: copy beside, then rename
+        shutil.copy2(part, tmp)
+        os.replace(tmp, data)
+        part.unlink()
+    crash_point("pull.after_data")
+    tmp = dest / f".{r.name}.ctl{TEMP_SUFFIX}"
+    tmp.write_bytes(ctl)
+    os.utime(tmp, (r.ctl_mtime, r.ctl_mtime))
+    os.replace(tmp, ctl_path)
+
+
+def remove_leftovers(local_source: Path) -> None:
+    """Hidden temporary files of a pull killed while copying across filesystems."""
+    try:
+        feeds = [e.path for e in os.scandir(local_source) if e.is_dir(follow_symlinks=False)]
+    except FileNotFoundError:
+        return
+    for feed in feeds:
+        with os.scandir(feed) as it:
+            for e in it:
+                if e.name.startswith(".") and e.name.endswith(TEMP_SUFFIX):
+                    os.unlink(e.path)

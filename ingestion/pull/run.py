@@ -1,0 +1,144 @@
+"""`pull()`: fetch every pull source of the registry (or the chosen ones), each failing alone.
+
+Sources are fetched at once up to `PullOptions.connections` connections; a source whose
+attempt fails for a passing reason (unreachable, timeout, transfer_interrupted) is tried
+again within the same pull after a doubling back-off, and every attempt is a row of the
+pull ledger. A source is fetched under its lock (`ingestion.pull.ledger.SourceLock`), so two
+pulls at once take turns per source and the second finds nothing new.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ingestion.pull.config import PullEntry, load_pull_entries
+from ingestion.pull.fetch import Attempt, Context, Hooks, PullOptions, attempt, remove_leftovers
+from ingestion.pull.ledger import FetchedState, SourceLock, append_attempt, now_cst
+from numlake.errors import UsageError
+from numlake.paths import Home
+
+log = logging.getLogger("numlake.pull")
+ENV_PREFIX = "NUMLAKE_PULL_"
+
+
+def options_from_env(**overrides) -> PullOptions:
+    """Defaults, then `NUMLAKE_PULL_<FIELD>` variables (e.g. NUMLAKE_PULL_CONNECTIONS=8), then `overrides`."""
+    values = {}
+    for f in dataclasses.fields(PullOptions):
+        raw = os.environ.get(ENV_PREFIX + f.name.upper())
+        if raw is None:
+            continue
+        try:
+            values[f.name] = type(f.default)(raw)
+        except ValueError:
+            raise UsageError(f"{ENV_PREFIX}{f.name.upper()} must be a number, got {raw!r}") from None
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    opts = PullOptions(**values)
+    if opts.connections < 1 or opts.files_per_connection < 1 or opts.chunk_bytes < 1:
+        raise UsageError("pull: connections, files_per_connection and chunk_bytes must be at least 1")
+    if opts.retries < 0 or min(opts.connect_timeout, opts.io_timeout, opts.backoff_s, opts.lock_wait_s) < 0:
+        raise UsageError("pull: retries, timeouts and waits cannot be negative")
+    return opts
+
+
+@dataclass
+class PullReport:
+    """Every attempt of every source of one pull; the last attempt is the source's result."""
+
+    attempts: dict[str, list[Attempt]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def final(self) -> dict[str, Attempt]:
+        return {s: a[-1] for s, a in self.attempts.items()}
+
+    @property
+    def failed(self) -> dict[str, Attempt]:
+        return {s: a for s, a in self.final.items() if a.outcome != "ok"}
+
+    @property
+    def files(self) -> int:
+        return sum(a.files for tries in self.attempts.values() for a in tries)
+
+    @property
+    def bytes(self) -> int:
+        return sum(a.bytes for tries in self.attempts.values() for a in tries)
+
+    @property
+    def sources_with_new_files(self) -> list[str]:
+        return sorted(s for s, tries in self.attempts.items() if any(a.files for a in tries))
+
+    def line(self) -> str:
+        n = len(self.attempts)
+        bad = f", {len(self.failed)} failed" if self.failed else ""
+        return (f"numlake pull: {n} source{'s' if n != 1 else ''}{bad}; {self.files:,} files, "
+                f"{self.bytes / 1e6:,.1f} MB fetched in {self.seconds:.1f}s")
+
+
+async def _pull_source(entry: PullEntry, ctx: Context, slots: asyncio.Semaphore) -> list[Attempt]:
+    lock = SourceLock(ctx.home, entry.source_id)
+    deadline = time.monotonic() + ctx.options.lock_wait_s
+    while not lock.try_acquire():
+        if time.monotonic() >= deadline:
+            a = Attempt(entry.source_id, entry.url, now_cst(), outcome="failed", reason="timeout",
+                        detail=f"another pull of {entry.source_id} held its lock for {ctx.options.lock_wait_s:g}s")
+            append_attempt(ctx.home, a.row(ctx.run_id))
+            return [a]
+        await asyncio.sleep(0.2)
+    attempts: list[Attempt] = []
+    try:
+        remove_leftovers(ctx.landing / entry.source_id)
+        state = FetchedState(ctx.home, entry.source_id)
+        for try_no in range(1, ctx.options.retries + 2):
+            async with slots:
+                a = await attempt(entry, state, ctx, try_no)
+            state.save()
+            append_attempt(ctx.home, a.row(ctx.run_id))
+            attempts.append(a)
+            if a.outcome == "ok":
+                log.info("pull %s: %d files, %d bytes in %.1fs", entry.source_id, a.files, a.bytes, a.duration_s)
+                break
+            log.warning("pull %s: try %d failed: %s (%s)", entry.source_id, try_no, a.reason, a.detail)
+            if not a.retryable or try_no > ctx.options.retries:
+                break
+            await asyncio.sleep(ctx.options.backoff_s * 2 ** (try_no - 1))
+    finally:
+        lock.release()
+    return attempts
+
+
+async def _pull_all(entries: list[PullEntry], ctx: Context) -> dict[str, list[Attempt]]:
+    slots = asyncio.Semaphore(ctx.options.connections)
+    results = await asyncio.gather(*(_pull_source(e, ctx, slots) for e in entries))
+    return {e.source_id: r for e, r in zip(entries, results)}
+
+
+def pull(home: Home, registry: Path, landing: Path, sources: list[str] | None = None,
+         options: PullOptions | None = None, hooks: Hooks | None = None, run_id: str | None = None) -> PullReport:
+    """Fetch the pull sources of `registry` (all, or `sources`) into `landing`; see the module docstring.
+
+    `sources` may name sources without a pull entry (a run limited to uploading sources):
+    they are skipped. An id that is in no registry entry is a UsageError.
+    """
+    entries = load_pull_entries(registry)
+    if sources:
+        from ingestion.registry import load_registry
+
+        known = load_registry(registry)
+        unknown = [s for s in sources if s not in known]
+        if unknown:
+            raise UsageError(f"pull: source {unknown[0]} is not in the registry {registry}")
+        entries = {s: e for s, e in entries.items() if s in set(sources)}
+    logging.getLogger("asyncssh").setLevel(logging.WARNING)
+    ctx = Context(home, Path(landing), options or options_from_env(), hooks or Hooks(), run_id)
+    t0 = time.monotonic()
+    report = PullReport()
+    if entries:
+        report.attempts = asyncio.run(_pull_all(list(entries.values()), ctx))
+    report.seconds = time.monotonic() - t0
+    return report
