@@ -15,6 +15,7 @@ from numlake.msisdn import mask_text
 COMMAND_MODULES = (
     "numlake.simulate.command",
     "orchestration.command",
+    "ingestion.pull.command",
     "numlake.check.command",
     "numlake.notices.command",
     "dashboards.command",

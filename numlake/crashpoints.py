@@ -31,6 +31,8 @@ POINTS = (
     "snapshot.after_publish",
     "dashboards.after_write",
     "dashboards.after_publish",
+    "pull.mid_file",
+    "pull.after_data",
 )
 
 _hits: dict[str, int] = {}
