@@ -17,7 +17,6 @@ from plotly.subplots import make_subplots
 from dashboards.labels import (
     CARRIERS,
     CATEGORIES,
-    ORG_TYPES,
     OUTCOMES,
     PROVINCE_TILES,
     PROVINCES,
@@ -187,11 +186,25 @@ def build_secondary_on_reassigned(frame: pd.DataFrame) -> go.Figure:
 
 
 def build_series_by_group(frame: pd.DataFrame, group: str, value: str, title: str,
-                          y_title: str, percent: bool = False, names: dict | None = None) -> go.Figure:
-    """One line per group (carrier, province, …) over months. Columns: month, `group`, `value`."""
-    if is_empty(frame, "month", group, value):
+                          y_title: str, percent: bool = False, names: dict | None = None,
+                          band: tuple[str, str, str] | None = None) -> go.Figure:
+    """One line per group (carrier, province, …) over months. Columns: month, `group`, `value`.
+
+    `band` (first month, last month, label) shades a span of the month axis, e.g. the warm-up; with a
+    band, months whose values are all left out still draw (the band says why they are empty).
+    """
+    if is_empty(frame, "month", group) or (is_empty(frame, value) and not band):
         return no_data_figure(title)
     fig = go.Figure()
+    if band:
+        months = sorted(set(frame["month"]))
+        inside = [m for m in months if band[0] <= m <= band[1]]
+        fig.add_trace(go.Bar(x=inside, y=[1.0] * len(inside), marker_color="rgba(120,120,120,0.15)", name=band[2],
+                             hoverinfo="skip", width=1, yaxis="y2", showlegend=False))
+        fig.update_layout(yaxis2=dict(overlaying="y", range=[0, 1], visible=False))
+        if inside:
+            fig.add_annotation(x=inside[0], y=1, yref="paper", yanchor="top", xanchor="left", showarrow=False,
+                               text=band[2], font=dict(size=10, color="#666"))
     fmt = ".2%" if percent else ",.1f"
     for key in sorted(frame[group].dropna().unique(), key=str):
         part = frame[frame[group] == key].sort_values("month")
@@ -212,23 +225,30 @@ def build_complaints_by_carrier(frame: pd.DataFrame) -> go.Figure:
                                  "投诉（件） complaints", names=CARRIERS)
 
 
-def build_recycle_rate_by_carrier(frame: pd.DataFrame) -> go.Figure:
-    """Monthly recycle rate (recycled / in service at month start). Columns: month, carrier, recycle_rate."""
+WARMUP_LABEL = "预热期（覆盖起始+90天） warm-up (coverage start + 90 days)"
+
+
+def build_recycle_rate_by_carrier(frame: pd.DataFrame, warmup: tuple[str, str] | None = None) -> go.Figure:
+    """Monthly recycle rate (recycled / in service at month start). Columns: month, carrier, recycle_rate.
+
+    `warmup` (first, last month as ``YYYY-MM``) is shaded: months in which some source is still
+    within 90 days of its coverage start.
+    """
     return build_series_by_group(frame, "carrier", "recycle_rate",
                                  "号码回收率（按运营商、月） Recycle rate by carrier and month",
-                                 "回收率 recycle rate",
-                                 percent=True, names=CARRIERS)
+                                 "回收率 recycle rate", percent=True, names=CARRIERS,
+                                 band=(*warmup, WARMUP_LABEL) if warmup else None)
 
 
-def build_reassignment_rate_by_carrier(frame: pd.DataFrame) -> go.Figure:
+def build_reassignment_rate_by_carrier(frame: pd.DataFrame, warmup: tuple[str, str] | None = None) -> go.Figure:
     """Monthly reassignment rate (reassignments / in service at month start).
 
-    Columns: month, carrier, reassignment_rate.
+    Columns: month, carrier, reassignment_rate; `warmup` as for the recycle rate.
     """
     return build_series_by_group(frame, "carrier", "reassignment_rate",
                                  "号码重新分配率（按运营商、月） Reassignment rate by carrier and month",
-                                 "重新分配率 reassignment rate",
-                                 percent=True, names=CARRIERS)
+                                 "重新分配率 reassignment rate", percent=True, names=CARRIERS,
+                                 band=(*warmup, WARMUP_LABEL) if warmup else None)
 
 
 def build_province_tiles(frame: pd.DataFrame, title: str, value_label: str,
@@ -290,77 +310,6 @@ def build_findings_by_group(frame: pd.DataFrame, group: str, title: str,
     order = frame.drop_duplicates(group).sort_values(group, key=lambda s: s.astype(str))["label"]
     fig.update_xaxes(type="category", categoryorder="array", categoryarray=list(order))
     return _layout(fig, title, None, "发现（条） findings")
-
-
-def build_adoption_curves(frame: pd.DataFrame) -> go.Figure:
-    """Share of organisations supporting each segment 30, 90 and 180 days after it opened.
-
-    Columns: segment, org_type, orgs_total, supported_30d, supported_90d, supported_180d.
-    One panel per organisation type; a point is missing where that day is after `as_of`.
-    """
-    title = "新号段支持曲线 New-segment adoption: share of organisations supporting it"
-    cols = ("segment", "org_type", "orgs_total", "supported_30d", "supported_90d", "supported_180d")
-    if is_empty(frame, *cols):
-        return no_data_figure(title)
-    types = [t for t in ORG_TYPES if t in set(frame["org_type"])] + sorted(
-        set(frame["org_type"].dropna()) - set(ORG_TYPES))
-    fig = make_subplots(rows=1, cols=len(types), shared_yaxes=True,
-                        subplot_titles=[both(t, ORG_TYPES) for t in types])
-    segments = sorted(frame["segment"].dropna().unique(), key=str)
-    colour = {s: PALETTE[i % len(PALETTE)] for i, s in enumerate(segments)}
-    for col, org_type in enumerate(types, start=1):
-        part = frame[frame["org_type"] == org_type]
-        for _, row in part.sort_values("segment").iterrows():
-            total = row["orgs_total"]
-            if not total or pd.isna(total):
-                continue
-            ys = [None if pd.isna(row[c]) else round(float(row[c]) / float(total), 4)
-                  for c in ("supported_30d", "supported_90d", "supported_180d")]
-            fig.add_trace(go.Scatter(
-                x=[30, 90, 180], y=ys, mode="lines+markers", name=f"号段 {row['segment']}",
-                legendgroup=str(row["segment"]), showlegend=(col == 1),
-                line=dict(color=colour[row["segment"]]),
-                hovertemplate=f"号段 segment {row['segment']}<br>{both(org_type, ORG_TYPES)}"
-                              "<br>开通后 %{x} 天 days after opening<br>%{y:.0%}<extra></extra>",
-            ), row=1, col=col)
-        fig.update_xaxes(title_text="开通后天数 days after opening", tickvals=[30, 90, 180], row=1, col=col)
-    fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
-    fig.update_yaxes(title_text="支持比例 share supporting", row=1, col=1)
-    fig = _layout(fig, title, height=440)
-    fig.update_layout(legend=dict(orientation="v", x=1.01, y=1, yanchor="top", xanchor="left",
-                                  title=dict(text="号段 segment")))
-    return fig
-
-
-def build_days_to_half(frame: pd.DataFrame) -> go.Figure:
-    """Days until half the organisations of a type supported a segment. Columns: segment, org_type, days_to_half."""
-    title = "半数支持所需天数 Days until half of the organisations support the segment"
-    if is_empty(frame, "segment", "org_type", "days_to_half"):
-        return no_data_figure(title)
-    fig = go.Figure()
-    for org_type in [t for t in ORG_TYPES if t in set(frame["org_type"])] + sorted(
-            set(frame["org_type"].dropna()) - set(ORG_TYPES)):
-        part = frame[(frame["org_type"] == org_type) & frame["days_to_half"].notna()].sort_values("segment")
-        label = both(org_type, ORG_TYPES)
-        fig.add_trace(go.Bar(x=[str(s) for s in part["segment"]], y=[int(v) for v in part["days_to_half"]],
-                             name=label, hovertemplate=f"{label}<br>号段 %{{x}}<br>%{{y}} 天 days<extra></extra>"))
-    fig.update_layout(barmode="group")
-    fig.update_xaxes(type="category")
-    return _layout(fig, title, "号段 segment", "天 days")
-
-
-def build_verification_by_segment(frame: pd.DataFrame) -> go.Figure:
-    """VERIFICATION_SMS complaints per segment. Columns: segment, verification_complaints."""
-    title = "验证码投诉（按号段） VERIFICATION_SMS complaints per segment"
-    if is_empty(frame, "segment", "verification_complaints"):
-        return no_data_figure(title)
-    frame = frame.sort_values("segment")
-    fig = go.Figure(go.Bar(x=[str(s) for s in frame["segment"]],
-                           y=[int(v) if pd.notna(v) else 0 for v in frame["verification_complaints"]],
-                           marker_color="#ff7f0e", hovertemplate="号段 %{x}<br>%{y:,} 件<extra></extra>"))
-    fig.update_xaxes(type="category")
-    _counts_axis(fig, frame["verification_complaints"].max())
-    return _layout(fig, title, "号段 segment", "投诉（件） complaints")
 
 
 def build_deliveries_by_outcome(frame: pd.DataFrame) -> go.Figure:

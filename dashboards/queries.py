@@ -64,16 +64,48 @@ def complaints_by_province(wh: Warehouse, as_of) -> pd.DataFrame:
         group by all""", [as_of, as_of])
 
 
+WARMUP_DAYS = 90
+
+
+def _warmup_ends(wh: Warehouse) -> str | None:
+    """SQL of (source_id, warmup_end): each source's lifecycle coverage start + the 90-day freeze."""
+    if not wh.has("marts.source_freshness", "source_id", "feed", "coverage_start"):
+        return None
+    return (f"select source_id, min(coverage_start) + interval {WARMUP_DAYS} day as warmup_end "
+            "from marts.source_freshness where feed = 'lifecycle' group by source_id")
+
+
+def warmup_periods(wh: Warehouse) -> pd.DataFrame:
+    """Per carrier: the earliest coverage start and the latest warm-up end of its sources."""
+    cols = ("carrier", "coverage_start", "warmup_end", "sources")
+    if not wh.has("marts.source_freshness", "source_id", "feed", "coverage_start"):
+        return _empty(*cols)
+    return wh.df(f"""
+        select coalesce(d.carrier, '?') as carrier, min(f.coverage_start) as coverage_start,
+               max(f.coverage_start + interval {WARMUP_DAYS} day)::date as warmup_end, count(*) as sources
+        from marts.source_freshness f left join dim_sources d using (source_id)
+        where f.feed = 'lifecycle' group by all order by 1""")
+
+
 def number_rates_by_carrier(wh: Warehouse) -> pd.DataFrame:
-    """Recycle and reassignment rates per month and carrier, both over numbers in service at month start."""
+    """Recycle and reassignment rates per month and carrier, both over numbers in service at month start.
+
+    A source's months that start before its warm-up ends (coverage start + 90 days: nothing can
+    be reassigned before the freeze has run) are left out, so the first months do not jump.
+    """
     t = "marts.monthly_number_stats"
     if not wh.has(t, "month", "carrier", "in_service_start", "recycled", "reassignments"):
         return _empty("month", "carrier", "recycle_rate", "reassignment_rate")
+    ends = _warmup_ends(wh) if wh.has(t, "source_id") else None
+    join = f"left join ({ends}) w using (source_id)" if ends else ""
+    past = "(w.warmup_end is null or s.month >= w.warmup_end)" if ends else "true"
     return wh.df(f"""
-        select month, carrier,
-               sum(recycled) / nullif(sum(in_service_start), 0) as recycle_rate,
-               sum(reassignments) / nullif(sum(in_service_start), 0) as reassignment_rate
-        from {t} group by all order by 1, 2""")
+        select s.month, s.carrier,
+               sum(s.recycled) filter (where {past})
+                   / nullif(sum(s.in_service_start) filter (where {past}), 0) as recycle_rate,
+               sum(s.reassignments) filter (where {past})
+                   / nullif(sum(s.in_service_start) filter (where {past}), 0) as reassignment_rate
+        from {t} s {join} group by all order by 1, 2""")
 
 
 def number_rates_by_province(wh: Warehouse, as_of) -> pd.DataFrame:
@@ -96,6 +128,26 @@ def findings_by_month(wh: Warehouse) -> pd.DataFrame:
     return wh.df("""
         select date_trunc('month', event_time)::date as month, rule, count(*) as findings
         from marts.rule_findings group by all order by 1, 2""")
+
+
+def months_covered(wh: Warehouse, table: str, as_of) -> tuple[str, str, int] | None:
+    """First and last month with data among the 12 months up to `as_of`, and how many there are."""
+    if as_of is None or not wh.has(table, "month"):
+        return None
+    row = wh.con.execute(f"""
+        select strftime(min(month), '%Y-%m'), strftime(max(month), '%Y-%m'), count(distinct month) from {table}
+        where month > ?::date - interval 12 month and month <= ?::date""", [as_of, as_of]).fetchone()
+    return (row[0], row[1], int(row[2])) if row and row[0] else None
+
+
+def findings_by_national_source(wh: Warehouse) -> pd.DataFrame:
+    """Findings per national source (province NAT: CU, CBN, MVNOs) and rule, kept apart from provinces."""
+    if not wh.has("marts.rule_findings", "rule", "source_id"):
+        return _empty("source_id", "rule", "findings")
+    return wh.df("""
+        select f.source_id, f.rule, count(*) as findings
+        from marts.rule_findings f join dim_sources d using (source_id)
+        where d.province = 'NAT' group by all order by 1, 2""")
 
 
 def findings_by(wh: Warehouse, group: str) -> pd.DataFrame:
@@ -156,7 +208,7 @@ def laggard_orgs(wh: Warehouse, as_of, limit: int = 20) -> pd.DataFrame:
         select o.org_id, o.org_name, o.org_type,
                count(*) filter (where coalesce(l.status, 'UNSUPPORTED') <> 'SUPPORTED') as unsupported,
                count(*) as mature_segments,
-               string_agg(s.segment, ' ' order by s.segment)
+               string_agg(s.segment, ', ' order by s.segment)
                    filter (where coalesce(l.status, 'UNSUPPORTED') <> 'SUPPORTED') as segments_missing
         from org o cross join seg s
         left join latest l on l.org_id = o.org_id and l.segment = s.segment
@@ -204,7 +256,7 @@ def delivery_gaps(wh: Warehouse, as_of) -> pd.DataFrame:
         group by r.source_id, r.feed, r.grp order by 1, 2, 3""", [as_of, as_of, as_of])
 
 
-_ARRIVALS = """
+ARRIVALS = """
     select * from (
         select source_id, feed, file_name, business_date, seq, first_seen_at, outcome,
                greatest(coalesce(max(business_date) over (
@@ -228,7 +280,7 @@ def lateness(wh: Warehouse) -> pd.DataFrame:
     if not wh.has("marts.file_loads", "source_id", "feed", "business_date", "seq", "first_seen_at"):
         return _empty("source_id", "days_late", "files")
     return wh.df(f"""
-        select source_id, days_late, count(*) as files from ({_ARRIVALS}) group by all order by 1, 2""")
+        select source_id, days_late, count(*) as files from ({ARRIVALS}) group by all order by 1, 2""")
 
 
 def late_files(wh: Warehouse, limit: int = 15) -> pd.DataFrame:
@@ -236,7 +288,7 @@ def late_files(wh: Warehouse, limit: int = 15) -> pd.DataFrame:
     if not wh.has("marts.file_loads", "source_id", "feed", "business_date", "seq", "first_seen_at", "file_name"):
         return _empty(*cols)
     return wh.df(f"""
-        select {", ".join(cols)} from ({_ARRIVALS}) where days_late > 0
+        select {", ".join(cols)} from ({ARRIVALS}) where days_late > 0
         qualify row_number() over (partition by source_id order by days_late desc, file_name) <= {int(limit)}
         order by source_id, days_late desc, file_name""")
 
@@ -245,14 +297,15 @@ def refused_files(wh: Warehouse, outcomes: tuple[str, ...] = ("QUARANTINED", "PE
                   per_source: int | None = None) -> pd.DataFrame:
     """Quarantined and pending files, newest business date first."""
     t = "marts.file_loads"
-    cols = ("source_id", "feed", "business_date", "file_name", "outcome", "reason", "first_seen_at", "decided_at")
+    cols = ("source_id", "feed", "business_date", "file_name", "outcome", "reason", "detail", "first_seen_at",
+            "decided_at")
     if not wh.has(t, "source_id", "feed", "business_date", "file_name", "outcome", "reason"):
         return _empty(*cols)
     wanted = ", ".join(f"'{o}'" for o in outcomes)
     qualify = (f"qualify row_number() over (partition by source_id order by business_date desc nulls first, "
                f"file_name) <= {int(per_source)}" if per_source else "")
     return wh.df(f"""
-        select source_id, feed, business_date, file_name, outcome, reason,
+        select source_id, feed, business_date, file_name, outcome, reason, {_opt(wh, t, 'detail')},
                {_opt(wh, t, 'first_seen_at')}, {_opt(wh, t, 'decided_at')}
         from {t} where outcome in ({wanted}) {qualify}
         order by business_date desc nulls first, source_id, file_name""")
@@ -309,56 +362,6 @@ def accounting(wh: Warehouse) -> pd.DataFrame:
             from {t} group by all)
         select a.*, {'coalesce(r.n, 0)' if rejected else 'null'} as rejected_records
         from a {rejected} order by 1, 2""")
-
-
-def freshness(wh: Warehouse, as_of) -> pd.DataFrame:
-    t = "marts.source_freshness"
-    cols = ("source_id", "feed", "coverage_start", "latest_business_date", "gap_days", "days_behind", "daily")
-    if not wh.has(t, "source_id", "feed", "coverage_start", "latest_business_date"):
-        return _empty(*cols)
-    return wh.df(f"""
-        select source_id, feed, coverage_start, latest_business_date, {_opt(wh, t, 'gap_days')},
-               ?::date - latest_business_date as days_behind, feed in {_DAILY} as daily
-        from {t} order by daily desc, days_behind desc nulls first, source_id, feed""", [as_of])
-
-
-def freshness_grid(wh: Warehouse, as_of) -> pd.DataFrame:
-    """One state per source and business date, from the source's first delivery to `as_of`.
-
-    3 every daily feed the source delivers was loaded, 2 some were, 1 only quarantined or
-    pending files, 0 nothing; sources with sparse feeds only have a cell just where they
-    delivered. Sources outside the registry (unknown_source) are left out.
-    """
-    cols = ("source_id", "business_date", "state")
-    if as_of is None or not wh.has("marts.file_loads", "source_id", "feed", "business_date", "outcome"):
-        return _empty(*cols)
-    return wh.df(f"""
-        with fl as (
-            select source_id, feed, business_date as d, outcome from marts.file_loads
-            where business_date is not null and business_date <= ?::date
-              and source_id in (select source_id from dim_sources)),
-        src as (
-            select source_id, min(d) as first_day,
-                   count(distinct feed) filter (where feed in {_DAILY}) as daily_feeds
-            from fl group by all),
-        per_day as (
-            select source_id, d,
-                   count(distinct feed) filter (where outcome = 'LOADED' and feed in {_DAILY}) as loaded_daily,
-                   count(*) filter (where outcome = 'LOADED') as loaded_any,
-                   count(*) filter (where outcome in ('QUARANTINED', 'PENDING')) as refused
-            from fl group by all),
-        cells as (
-            select s.source_id, s.daily_feeds, unnest(generate_series(s.first_day, ?::date, interval 1 day))::date as d
-            from src s)
-        select c.source_id, c.d as business_date,
-               case when c.daily_feeds = 0 then
-                        case when p.loaded_any > 0 then 3 when p.refused > 0 then 1 end
-                    when coalesce(p.loaded_daily, 0) >= c.daily_feeds then 3
-                    when coalesce(p.loaded_daily, 0) > 0 then 2
-                    when coalesce(p.refused, 0) > 0 then 1
-                    else 0 end as state
-        from cells c left join per_day p using (source_id, d)
-        where state is not null order by 1, 2""", [as_of, as_of])
 
 
 def ingest_runs(wh: Warehouse, limit: int = 20) -> pd.DataFrame:

@@ -40,6 +40,7 @@ th{background:#f0f3f7;font-weight:600}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 td code,.raw{font-family:monospace;font-size:12px;white-space:pre-wrap;word-break:break-all}
 .bad{color:#c62828;font-weight:600}
+.big{font-size:18px;margin:6px 0}
 .ok{color:#2e7d32}
 .cards{display:flex;flex-wrap:wrap;gap:10px}
 .card{background:#fff;border:1px solid #e1e4e8;border-radius:6px;padding:10px 14px;min-width:150px}

@@ -44,10 +44,11 @@ def benchmark_sources(n: int = 105) -> list[tuple]:
 
 
 def make_warehouse(path: Path, sources: list[tuple] | None = None, days: int = 60,
-                   as_of: date = date(2025, 6, 30), seed: float = 0.42) -> Path:
+                   as_of: date = date(2025, 6, 30), seed: float = 0.42, silent: tuple[str, ...] = ()) -> Path:
     """Create `path` (a DuckDB file): schema `marts`, plus the registry, organisations and
     adoption reports where the dbt project keeps them (`staging.stg_lake__sources`,
-    `intermediate.int_orgs__current`, `staging.stg_lake__adoption`)."""
+    `intermediate.int_orgs__current`, `staging.stg_lake__adoption`). Sources in `silent` are
+    registered but never delivered: no row of theirs anywhere in the marts."""
     path = Path(path)
     if path.exists():
         path.unlink()
@@ -68,6 +69,9 @@ def make_warehouse(path: Path, sources: list[tuple] | None = None, days: int = 6
         _monthly(con, first, as_of)
         _findings(con, first, as_of)
         _adoption(con, as_of)
+        for table in ("file_loads", "rejected_records", "source_freshness", "monthly_number_stats",
+                      "monthly_complaints", "rule_findings"):
+            con.execute(f"delete from marts.{table} where source_id in (select unnest(?::varchar[]))", [list(silent)])
     finally:
         con.close()
     return path
@@ -100,6 +104,9 @@ def _file_loads(con, first: date, as_of: date) -> None:
         select source_id, feed, business_date, seq,
                source_id || '_' || feed || '_' || strftime(business_date, '%Y%m%d') || '_0' || seq || '.csv' as file_name,
                outcome, reason,
+               case reason when 'checksum_mismatch' then 'md5 expected ' || left(md5(source_id || business_date::varchar), 12)
+                                || '…, found ' || left(md5(feed || business_date::varchar), 12) || '…'
+                           when 'bad_header' then 'missing required column: msisdn (号码)' end as detail,
                case when outcome = 'PENDING' then null else rows end as rows_declared,
                case when outcome = 'LOADED' then rows - (rows % 7 = 0)::integer * 2 else 0 end as rows_loaded,
                case when outcome = 'LOADED' then (rows % 7 = 0)::integer * 2 else 0 end as rows_rejected,
@@ -190,7 +197,7 @@ def _findings(con, first: date, as_of: date) -> None:
 
 
 def _adoption(con, as_of: date) -> None:
-    con.execute(f"""
+    con.execute("""
         create table intermediate.int_orgs__current as
         select 'ORG' || lpad(i::varchar, 3, '0') as org_id,
                (['招商银行', '支付宝', '微信', '工商银行', '某某金融APP', '京东支付'])[1 + (i % 6)::integer] || i as org_name,
@@ -202,19 +209,22 @@ def _adoption(con, as_of: date) -> None:
                case when random() < 0.75 then 'SUPPORTED' else 'UNSUPPORTED' end as status,
                date '{as_of}' - interval (floor(random() * 200)) day as checked_time,
                row_number() over () as load_order, 2 as line_no
-        from intermediate.int_orgs__current o, (values ('192'), ('1740'), ('1349')) s(segment)""")
+        from intermediate.int_orgs__current o, (values ('1660'), ('1710'), ('1925')) s(segment)
+        where o.org_id <> 'ORG000'  -- one organisation that never reported: a laggard on every segment""")
     con.execute(f"""
         create table marts.segment_adoption as
         with seg(segment, segment_type, opened_date, source_id, vc) as (
-            values ('192', 'BASIC', date '{as_of}' - interval 250 day, 'CBN-NAT', 37),
-                   ('1740', 'IOT', date '{as_of}' - interval 120 day, 'CT-SC', 5),
-                   ('1349', 'BASIC', date '{as_of}' - interval 40 day, 'CM-GD', 12))
+            values ('1925', 'BASIC', date '{as_of}' - interval 250 day, 'CBN-NAT', 37),
+                   ('1710', 'IOT', date '{as_of}' - interval 120 day, 'CT-SC', 5),
+                   ('1660', 'BASIC', date '{as_of}' - interval 95 day, 'CM-GD', 12))
         select s.segment, t.org_type, s.opened_date::date as opened_date, s.segment_type, s.source_id,
                10 as orgs_total, 2 + (length(t.org_type) % 3) as supported_30d,
                case when s.opened_date + interval 90 day <= date '{as_of}' then 5 + (length(t.org_type) % 3) end as supported_90d,
                case when s.opened_date + interval 180 day <= date '{as_of}' then 8 + (length(t.org_type) % 2) end as supported_180d,
                9 as supported_now,
-               case when s.opened_date + interval 90 day <= date '{as_of}' then 60 + length(t.org_type) * 5 end as days_to_half,
+               case when s.segment = '1660' and t.org_type = 'APP' then null
+                    when s.opened_date + interval 90 day <= date '{as_of}' then 60 + length(t.org_type) * 5
+                    end as days_to_half,
                s.vc as verification_complaints
         from seg s, (values ('BANK'), ('PAYMENT'), ('APP')) t(org_type)""")
 

@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 import pytest
 
 from dashboards import figures as F
+from dashboards import figures_adoption as FA
 from dashboards.labels import PROVINCE_TILES
 
 
@@ -26,9 +27,9 @@ EMPTY_CASES = [
     (F.build_recycle_rate_by_carrier, ("month", "carrier", "recycle_rate")),
     (F.build_reassignment_rate_by_carrier, ("month", "carrier", "reassignment_rate")),
     (F.build_findings_trend, ("month", "rule", "findings")),
-    (F.build_adoption_curves, ("segment", "org_type", "orgs_total", "supported_30d", "supported_90d", "supported_180d")),
-    (F.build_days_to_half, ("segment", "org_type", "days_to_half")),
-    (F.build_verification_by_segment, ("segment", "verification_complaints")),
+    (FA.build_adoption_curves, ("segment", "org_type", "orgs_total", "supported_30d", "supported_90d", "supported_180d")),
+    (FA.build_days_to_half, ("segment", "org_type", "days_to_half")),
+    (FA.build_verification_by_segment, ("segment", "verification_complaints")),
     (F.build_deliveries_by_outcome, ("business_date", "outcome", "files")),
     (F.build_lateness, ("days_late", "files")),
     (F.build_rejections_by_reason, ("reason", "feed", "rejected")),
@@ -105,9 +106,9 @@ def test_adoption_curves_show_the_share_supporting_at_30_90_180_days_one_panel_p
     frame = pd.DataFrame({"segment": ["192", "192", "1740"], "org_type": ["BANK", "APP", "BANK"],
                           "orgs_total": [10, 4, 10], "supported_30d": [2, 1, 5], "supported_90d": [5, 2, None],
                           "supported_180d": [9, None, None]})
-    fig = F.build_adoption_curves(frame)
+    fig = FA.build_adoption_curves(frame)
     bank_192 = [t for t in fig.data if t.name == "号段 192" and t.xaxis == "x"][0]
-    assert list(bank_192.x) == [30, 90, 180]
+    assert [c[0] for c in bank_192.customdata] == [30, 90, 180]
     assert list(bank_192.y) == [0.2, 0.5, 0.9]
     app = [t for t in fig.data if t.xaxis == "x2"][0]
     assert list(app.y) == [0.25, 0.5, None]
@@ -117,13 +118,32 @@ def test_adoption_curves_show_the_share_supporting_at_30_90_180_days_one_panel_p
 def test_an_org_type_with_no_registered_organisations_draws_no_curve():
     frame = pd.DataFrame({"segment": ["192"], "org_type": ["PAYMENT"], "orgs_total": [0], "supported_30d": [0],
                           "supported_90d": [0], "supported_180d": [0]})
-    assert len(F.build_adoption_curves(frame).data) == 0
+    assert len(FA.build_adoption_curves(frame).data) == 0
 
 
-def test_days_to_half_skips_segments_that_never_reached_half():
+def test_days_to_half_says_not_yet_for_segments_that_have_not_reached_half():
     frame = pd.DataFrame({"segment": ["192", "1349"], "org_type": ["BANK", "BANK"], "days_to_half": [40, None]})
-    fig = F.build_days_to_half(frame)
+    fig = FA.build_days_to_half(frame)
     assert list(fig.data[0].x) == ["192"] and list(fig.data[0].y) == [40]
+    assert list(fig.data[1].x) == ["1349"] and list(fig.data[1].text) == [FA.NOT_YET]
+
+
+def test_adoption_curves_end_with_supported_now_at_the_segments_age_on_as_of():
+    frame = pd.DataFrame({"segment": ["192"], "org_type": ["BANK"], "orgs_total": [10], "supported_30d": [2],
+                          "supported_90d": [5], "supported_180d": [None], "supported_now": [7],
+                          "opened_date": [date(2025, 1, 1)]})
+    fig = FA.build_adoption_curves(frame, as_of=date(2025, 5, 1))
+    days = [c[0] for c in fig.data[0].customdata]
+    assert days == [30, 90, 120]
+    assert list(fig.data[0].y) == [0.2, 0.5, 0.7]
+
+
+def test_overlapping_adoption_markers_differ_in_shape_and_position():
+    frame = pd.DataFrame({"segment": ["192", "1349"], "org_type": ["BANK", "BANK"], "orgs_total": [10, 10],
+                          "supported_30d": [2, 2], "supported_90d": [5, 5], "supported_180d": [9, 9]})
+    a, b = FA.build_adoption_curves(frame).data
+    assert a.marker.symbol != b.marker.symbol
+    assert list(a.y) == list(b.y) and list(a.x) != list(b.x)
 
 
 def test_deliveries_are_stacked_by_outcome_in_outcome_colours():

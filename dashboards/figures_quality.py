@@ -1,0 +1,83 @@
+"""Figures of delivery quality over time and of the pipeline's runs, for carriers and the platform team."""
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from dashboards.figures import PALETTE, _layout, _rounded, is_empty, no_data_figure
+from dashboards.privacy import mask_raw
+
+WEEK_AXIS = "周（业务日期，周一起） week of business date (from Monday)"
+
+
+def _weeks(frame: pd.DataFrame) -> list[str]:
+    return [pd.Timestamp(w).strftime("%Y-%m-%d") for w in frame["week"]]
+
+
+def build_weekly_rejection_rate(frame: pd.DataFrame) -> go.Figure:
+    """Share of records rejected per week, with the records read as bars. Columns: week, rows_read, rows_rejected, rate."""
+    title = "每周拒收率 Weekly rejection rate (records rejected / records read)"
+    if is_empty(frame, "week", "rows_read", "rate"):
+        return no_data_figure(title)
+    frame = frame.sort_values("week")
+    weeks = _weeks(frame)
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(go.Bar(x=weeks, y=[int(v) for v in frame["rows_read"].fillna(0)], name="读取记录 records read",
+                         marker_color="#c6dbef", hovertemplate="%{x}<br>%{y:,} 条 records<extra></extra>"),
+                  secondary_y=False)
+    fig.add_trace(go.Scatter(x=weeks, y=_rounded(frame["rate"], 5), name="拒收率 rejection rate",
+                             mode="lines+markers", line=dict(color="#c62828"),
+                             customdata=[int(v) for v in frame["rows_rejected"].fillna(0)],
+                             hovertemplate="%{x}<br>%{y:.2%} (%{customdata:,} 条 rejected)<extra></extra>"),
+                  secondary_y=True)
+    fig.update_yaxes(title_text="读取记录 records read", secondary_y=False)
+    top = frame["rate"].max()
+    fig.update_yaxes(title_text="拒收率 rejection rate", tickformat=".1%", secondary_y=True, showgrid=False,
+                     range=[0, max(0.01, float(top) * 1.2 if pd.notna(top) else 0.01)])
+    fig.update_xaxes(type="category")
+    return _layout(fig, title, WEEK_AXIS, None)
+
+
+def build_weekly_lateness(frame: pd.DataFrame) -> go.Figure:
+    """Late first deliveries per week: their share (bars) and mean days late (line).
+
+    Columns: week, files, late, late_share, mean_days_late.
+    """
+    title = "每周迟到交付 Weekly late deliveries (share late, mean days late)"
+    if is_empty(frame, "week", "files", "late_share"):
+        return no_data_figure(title)
+    frame = frame.sort_values("week")
+    weeks = _weeks(frame)
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(go.Bar(x=weeks, y=_rounded(frame["late_share"], 4), name="迟到占比 share late",
+                         marker_color="#e65100", customdata=[[int(a), int(b)] for a, b in zip(frame["late"], frame["files"])],
+                         hovertemplate="%{x}<br>%{y:.0%} (%{customdata[0]}/%{customdata[1]} 个文件 files)<extra></extra>"),
+                  secondary_y=False)
+    fig.add_trace(go.Scatter(x=weeks, y=_rounded(frame["mean_days_late"], 1), name="平均迟到天数 mean days late",
+                             mode="lines+markers", line=dict(color="#6a1b9a"), connectgaps=False,
+                             hovertemplate="%{x}<br>%{y:.1f} 天 days<extra></extra>"), secondary_y=True)
+    fig.update_yaxes(title_text="迟到占比 share late", tickformat=".0%", range=[0, 1.05], secondary_y=False)
+    fig.update_yaxes(title_text="天 days", rangemode="tozero", showgrid=False, secondary_y=True)
+    fig.update_xaxes(type="category")
+    return _layout(fig, title, WEEK_AXIS, None)
+
+
+def build_run_steps(frame: pd.DataFrame) -> go.Figure:
+    """Step durations of the latest runs, stacked per run. Columns: run_id, start, step, seconds, current."""
+    title = "最近运行各步骤耗时 Latest runs: duration of each step"
+    if is_empty(frame, "run_id", "start", "step", "seconds"):
+        return no_data_figure(title)
+    runs = frame.drop_duplicates("run_id").sort_values("start")
+    labels = {r: f"{s} · {mask_raw(str(r))[:8]}{' (当前 current)' if c else ''}"
+              for r, s, c in zip(runs["run_id"], runs["start"], runs["current"])}
+    order = [labels[r] for r in runs["run_id"]]
+    fig = go.Figure()
+    for i, step in enumerate(dict.fromkeys(frame["step"])):
+        part = frame[frame["step"] == step]
+        fig.add_trace(go.Bar(x=[labels[r] for r in part["run_id"]], y=_rounded(part["seconds"], 1),
+                             name=mask_raw(str(step)), marker_color=PALETTE[i % len(PALETTE)],
+                             hovertemplate=f"{mask_raw(str(step))}<br>%{{x}}<br>%{{y:,.1f}} 秒 s<extra></extra>"))
+    fig.update_layout(barmode="stack")
+    fig.update_xaxes(type="category", categoryorder="array", categoryarray=order)
+    return _layout(fig, title, "运行开始（北京时间） run start (CST)", "耗时（秒） duration (s)", height=420)
