@@ -19,6 +19,7 @@ from numlake.notices.tls import make_certificates
 class Behaviour:
     fail_next: int = 0
     delay: float = 0.0
+    gate: threading.Event | None = None  # when set: answer only once the test opens the gate
 
 
 @dataclass
@@ -50,9 +51,11 @@ class HttpsReceiver:
                     failing = b.fail_next > 0
                     if failing:
                         b.fail_next -= 1
-                    delay = b.delay
+                    delay, gate = b.delay, b.gate
                 if delay:
                     time.sleep(delay)
+                if gate is not None:
+                    gate.wait()
                 if failing:
                     status = 503
                 else:
@@ -74,9 +77,9 @@ class HttpsReceiver:
     def url(self, org: str) -> str:
         return f"https://127.0.0.1:{self.port}/hooks/{org}"
 
-    def set(self, org: str, fail_next: int = 0, delay: float = 0.0) -> None:
+    def set(self, org: str, fail_next: int = 0, delay: float = 0.0, gate: threading.Event | None = None) -> None:
         with self.lock:
-            self.behaviour[f"/hooks/{org}"] = Behaviour(fail_next, delay)
+            self.behaviour[f"/hooks/{org}"] = Behaviour(fail_next, delay, gate)
 
     def bodies(self, org: str) -> list[Received]:
         with self.lock:

@@ -1,0 +1,115 @@
+"""Webhook delivery (RULES 8.3) against a real HTTPS server on 127.0.0.1 with a private CA."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+
+import pytest
+
+from numlake.notices.delivery import Deliverer, DeliveryWorker, retry_delay
+from numlake.notices.raising import raise_notices
+from numlake.notices.status import delivery_state
+from numlake.notices.store import NoticeStore
+from numlake.paths import Home
+from tests.support.https_receiver import HttpsReceiver
+from tests.support.notices_world import publish_world
+
+SECRET = "s3cret-of-sixteen-chars"
+ORGS = [(f"ORG-{i}", "BANK", "2020-01-01") for i in range(3)]
+SEGMENTS = [(f"17{i:02d}", "MVNO", "MV-001", "2025-06-01") for i in range(6)]
+HANG_GUARD_S = 120  # only against a hang; nothing here depends on speed
+
+
+@pytest.fixture
+def world(tmp_path):
+    home = Home(tmp_path / "home")
+    publish_world(home, [], "2025-05-01", ORGS, SEGMENTS)
+    raise_notices(home)  # six SEGMENT_NOTICEs per organisation
+    with HttpsReceiver(tmp_path / "tls") as receiver:
+        store = NoticeStore(home)
+        for org, _, _ in ORGS:
+            store.set_webhook(org, receiver.url(org), SECRET)
+        yield home, receiver, store
+
+
+def deliverer(home, receiver, **kw):
+    return Deliverer(home, ca_file=str(receiver.certs["ca"]), base_delay=0.01, max_delay=0.05, **kw)
+
+
+def until(condition, what):
+    end = time.monotonic() + HANG_GUARD_S
+    while not condition():
+        assert time.monotonic() < end, f"still waiting for {what}"
+        time.sleep(0.02)
+
+
+def test_each_notice_is_posted_in_order_with_a_signature_that_verifies(world):
+    home, receiver, store = world
+    summary = deliverer(home, receiver).run_once()
+    assert summary.delivered == 18 and not summary.failed_orgs
+    for org, _, _ in ORGS:
+        got = receiver.bodies(org)
+        feed = store.feed(org)
+        assert [json.loads(r.body) for r in got] == feed
+        for r in got:
+            expected = "sha256=" + hmac.new(SECRET.encode(), r.body, hashlib.sha256).hexdigest()
+            assert hmac.compare_digest(r.headers["X-Numlake-Signature"], expected)
+            assert r.headers["X-Numlake-Notice"] == json.loads(r.body)["notice_id"]
+    assert deliverer(home, receiver).run_once().delivered == 0  # nothing twice
+    state = {s["org_id"]: s for s in delivery_state(home)}
+    assert state["ORG-0"]["last_delivered_seq"] == 6 and state["ORG-0"]["pending"] == 0
+
+
+def test_a_receiver_failing_for_a_while_gets_every_notice_once_it_recovers(world):
+    home, receiver, store = world
+    receiver.set("ORG-1", fail_next=4)
+    d = deliverer(home, receiver)
+    first = d.run_once()
+    assert first.failed_orgs == ["ORG-1"]
+    state = {s["org_id"]: s for s in delivery_state(home)}["ORG-1"]
+    assert state["failures"] == 1 and state["next_retry_at"] and state["last_error"] == "HTTP 503"
+
+    def recovered():
+        d.run_once()  # ORG-1 is tried whenever its back-off has passed
+        return len(receiver.bodies("ORG-1")) == 6
+
+    until(recovered, "ORG-1 to recover")
+    assert [json.loads(r.body)["seq"] for r in receiver.bodies("ORG-1")] == [1, 2, 3, 4, 5, 6]
+    assert {s["org_id"]: s for s in delivery_state(home)}["ORG-1"]["failures"] == 0
+    audited = [json.loads(line) for line in (home.root / "check" / "audit.jsonl").read_text().splitlines()]
+    webhook_lines = [a for a in audited if a.get("event") == "notices.webhook" and a["org"] == "ORG-1"]
+    assert sum(not a["ok"] for a in webhook_lines) == 4 and sum(a["ok"] for a in webhook_lines) == 6
+
+
+def test_a_slow_receiver_does_not_hold_up_the_other_organisations(world):
+    home, receiver, store = world
+    gate = threading.Event()
+    receiver.set("ORG-0", gate=gate)  # answers nothing until the test opens the gate
+    worker = DeliveryWorker(home, interval=0.02, ca_file=str(receiver.certs["ca"]), timeout=HANG_GUARD_S)
+    worker.start()
+    try:
+        until(lambda: len(receiver.bodies("ORG-1")) == 6 and len(receiver.bodies("ORG-2")) == 6, "the others")
+        assert receiver.bodies("ORG-0") == []
+        gate.set()
+        until(lambda: len(receiver.bodies("ORG-0")) == 6, "the slow one")
+    finally:
+        gate.set()
+        worker.stop()
+    assert [json.loads(r.body)["seq"] for r in receiver.bodies("ORG-0")] == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_certificate_the_ca_bundle_does_not_vouch_for_is_refused(world, monkeypatch):
+    home, receiver, store = world
+    monkeypatch.delenv("NUMLAKE_WEBHOOK_CA_FILE", raising=False)
+    summary = Deliverer(home, base_delay=0.01).run_once()  # system CAs only: the private CA is unknown
+    assert summary.delivered == 0 and sorted(summary.failed_orgs) == ["ORG-0", "ORG-1", "ORG-2"]
+    assert receiver.received == []
+    assert "CERTIFICATE_VERIFY_FAILED" in {s["org_id"]: s for s in delivery_state(home)}["ORG-0"]["last_error"]
+
+
+def test_retry_delays_grow_up_to_a_cap():
+    delays = [retry_delay(n, base=2, cap=60) for n in range(1, 10)]
+    assert delays == [2, 4, 8, 16, 32, 60, 60, 60, 60]
