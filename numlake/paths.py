@@ -64,6 +64,11 @@ class Home:
         return self.root / "dashboards"
 
     @property
+    def dbt_docs(self) -> Path:
+        """The dbt docs site of the warehouse (one self-contained index.html), linked from the dashboards."""
+        return self.root / "dbt" / "docs"
+
+    @property
     def dagster_home(self) -> Path:
         return self.root / "dagster"
 

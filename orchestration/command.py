@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 
@@ -32,6 +34,8 @@ def _run(args, job: str) -> int:
 
 
 def _ui(args) -> int:
+    """`dagster dev` on this home, in a session of its own: SIGINT and SIGTERM sent to numlake are
+    passed on once, so stopping `numlake ui` stops the webserver, the daemon and the code server."""
     settings = _settings(args).validate()
     settings.apply_env()
     from orchestration.dbt_support import ensure_manifest
@@ -40,9 +44,22 @@ def _ui(args) -> int:
     cmd = [os.path.join(os.path.dirname(sys.executable), "dagster"), "dev", "-m", "orchestration.dagster_entry",
            "--host", args.host, "--port", str(args.port)]
     try:
-        return subprocess.call(cmd, cwd=str(settings.home.root))
+        child = subprocess.Popen(cmd, cwd=str(settings.home.root), start_new_session=True)
     except FileNotFoundError as e:
         raise UsageError(f"cannot start dagster: {e}") from None
+
+    def forward(signum, _frame):
+        with contextlib.suppress(ProcessLookupError):
+            child.send_signal(signum)
+
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        print(f"numlake ui: Dagster on http://{args.host}:{args.port} for {settings.home.root} (Ctrl-C stops it)",
+              file=sys.stderr)
+        return child.wait()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def register(sub) -> None:
@@ -57,8 +74,10 @@ def register(sub) -> None:
         p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                        help="wait this long for a concurrent run on the same home instead of refusing")
         p.set_defaults(func=lambda a, job=job: _run(a, job))
-    p = sub.add_parser("ui", help="open the Dagster UI on this home (schedule and sensor visible)")
+    text = "open the Dagster UI on this home (schedule and sensor visible); Ctrl-C or SIGTERM stops all of it"
+    p = sub.add_parser("ui", help=text, description=text)
     _common(p)
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=3000)
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address the webserver listens on (default: %(default)s, this machine only)")
+    p.add_argument("--port", type=int, default=3000, help="port of the webserver (default: %(default)s)")
     p.set_defaults(func=_ui)

@@ -65,3 +65,25 @@ def ensure_manifest(home: Home) -> Path:
     shutil.copyfile(manifest, tmp)
     os.replace(tmp, cached)
     return manifest
+
+
+def build_args(full_refresh: bool) -> list[str]:
+    """`dbt build` of a pipeline run: data tests as asset checks, unit tests left to the test suite."""
+    return ["build", "--exclude-resource-type", "unit_test"] + (["--full-refresh"] if full_refresh else [])
+
+
+def docs_args() -> list[str]:
+    """`dbt docs generate --static`: one self-contained HTML file (manifest and catalog inlined),
+    so the docs open offline from the file system and through `numlake serve` alike."""
+    return ["docs", "generate", "--static"]
+
+
+def publish_docs(generated: Path, home: Home) -> Path:
+    """Put the generated `static_index.html` at `<home>/dbt/docs/index.html` (written to a temp
+    name, then renamed, so a reader never sees half a file)."""
+    home.dbt_docs.mkdir(parents=True, exist_ok=True)
+    out = home.dbt_docs / "index.html"
+    tmp = out.with_suffix(f".{os.getpid()}.tmp")
+    shutil.copyfile(Path(generated) / "static_index.html", tmp)
+    os.replace(tmp, out)
+    return out

@@ -8,7 +8,6 @@ data outcomes, not failures; a failed step makes the command exit non-zero.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -18,18 +17,18 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
-from numlake.errors import UsageError
+from ingestion.state import CST
 from numlake.msisdn import mask_text
 from orchestration.settings import Settings
 
-CST = timezone(timedelta(hours=8))
 log = logging.getLogger("numlake.run")
 
 # Which Dagster steps make up each phase of a run, for the timing summary.
 PHASES = {"ingest_deliveries": "ingestion", "warehouse_models": "dbt",
-          "dashboard_site": "dashboards", "check_snapshot": "check_snapshot"}
+          "dashboard_site": "dashboards", "check_snapshot": "check_snapshot",
+          "lake__file_loads_accounting_invariant": "checks", "source_freshness_checks": "checks"}
 
 
 @dataclass
@@ -50,23 +49,13 @@ class RunSummary:
 
 @contextlib.contextmanager
 def run_lock(settings: Settings, wait_s: float = 0.0) -> Iterator[None]:
+    """One pipeline run per home (the same lock function as ingestion's own, on `.run.lock`)."""
+    from ingestion.lock import exclusive
+
     settings.home.ensure()
-    fh = open(settings.home.lock_file, "a+")
-    deadline = time.monotonic() + wait_s
-    while True:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                fh.close()
-                raise UsageError(f"another numlake run is using {settings.home.root}; wait for it or pass --wait SECONDS")
-            time.sleep(0.5)
-    try:
+    busy = f"another numlake run is using {settings.home.root}; wait for it or pass --wait SECONDS"
+    with exclusive(settings.home.lock_file, wait_s, busy):
         yield
-    finally:
-        fcntl.flock(fh, fcntl.LOCK_UN)
-        fh.close()
 
 
 def _phase_seconds(instance, run_id: str) -> tuple[dict[str, float], list[str]]:
@@ -127,9 +116,10 @@ def run_pipeline(settings: Settings, job: str = "pipeline", sources: list[str] |
     from orchestration.definitions import INGEST_JOB, PIPELINE_JOB
 
     settings.validate()
-    from ingestion.registry import load_registry
+    from ingestion.registry import check_selected_sources, load_registry
 
-    load_registry(settings.registry)  # a bad registry is a one-line error before anything runs
+    # a bad registry or an unknown --source is a one-line usage error before anything runs
+    check_selected_sources(load_registry(settings.registry), settings.landing, sources or [])
     with run_lock(settings, wait_s):
         settings.apply_env()
         from dagster import DagsterInstance

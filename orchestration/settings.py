@@ -16,6 +16,8 @@ from numlake.paths import Home
 DAGSTER_YAML = """\
 telemetry:
   enabled: false
+nux:
+  enabled: false
 run_coordinator:
   module: dagster._core.run_coordinator
   class: QueuedRunCoordinator
@@ -48,7 +50,8 @@ class Settings:
         """Export the settings (and the dbt/dagster environment they imply) to this process."""
         self.home.ensure()
         dagster_yaml = self.home.dagster_home / "dagster.yaml"
-        if not dagster_yaml.exists():
+        # numlake owns this file: an older home gets the current settings (e.g. no community pop-up)
+        if not dagster_yaml.exists() or dagster_yaml.read_text(encoding="utf-8") != DAGSTER_YAML:
             dagster_yaml.write_text(DAGSTER_YAML, encoding="utf-8")
         venv_bin = str(Path(sys.executable).parent)
         env = {

@@ -1,9 +1,10 @@
 """The dbt project's models and tests as Dagster assets and asset checks.
 
-dbt sources point at the ingestion assets through `meta.dagster.asset_key` in
-`dbt_project/models/sources.yml`, so the lineage graph runs from the landing area to the marts.
+dbt sources name the ingestion assets that write them through `meta.dagster.asset_key` in
+`dbt_project/models/sources.yml`, which dagster-dbt's default translator honours, so the lineage
+graph runs from the landing area to the marts. After each build the dbt docs site (with the
+catalog of the warehouse just built) is regenerated into the home, for the dashboards to link.
 """
-
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -13,15 +14,21 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from numlake.paths import DBT_PROJECT_DIR, Home
-from orchestration.dbt_support import dbt_executable, ensure_manifest, project_fingerprint, target_path
+from orchestration.dbt_support import (
+    build_args,
+    dbt_executable,
+    docs_args,
+    ensure_manifest,
+    project_fingerprint,
+    publish_docs,
+    target_path,
+)
+from orchestration.settings import Settings
 
 
 class NumlakeTranslator(DagsterDbtTranslator):
-    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
-        # Every dbt source is a table of the lake written by the ingestion multi-asset.
-        if dbt_resource_props.get("resource_type") == "source":
-            return dg.AssetKey(["lake", dbt_resource_props["name"]])
-        return super().get_asset_key(dbt_resource_props)
+    """Asset keys are dagster-dbt's defaults (sources: `meta.dagster.asset_key`); only the
+    groups follow the project's layers so the UI shows staging, intermediate and marts apart."""
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         fqn = dbt_resource_props.get("fqn") or []
@@ -57,14 +64,25 @@ def build_dbt_assets(home: Home) -> tuple[dg.AssetsDefinition, DbtCliResource]:
         """`dbt build` of the warehouse: staging, number histories, findings and published marts,
         with every dbt data test reported as an asset check (dbt unit tests run in the test suite,
         not in every production build). Incremental models are rebuilt from
-        scratch (`--full-refresh`) when the dbt project changed since the warehouse was built."""
+        scratch (`--full-refresh`) when the dbt project changed since the warehouse was built.
+        Then `dbt docs generate` writes the docs site of the warehouse just built into the home."""
         marker = target_path(home).parent / "warehouse_built_with"
         fingerprint = project_fingerprint()
         full = not home.warehouse.exists() or not marker.exists() or marker.read_text() != fingerprint
-        args = ["build", "--exclude-resource-type", "unit_test"] + (["--full-refresh"] if full else [])
-        yield from dbt.cli(args, context=context).stream()
+        yield from dbt.cli(build_args(full), context=context).stream()
         marker.write_text(fingerprint)
+        docs = dbt.cli(docs_args(), raise_on_error=False)
+        docs.wait()
+        if docs.is_successful():
+            publish_docs(docs.target_path, home)
+        else:
+            context.log.warning("dbt docs generate failed; the previous docs site stays")
         _keep_latest_invocations(target_path(home), keep=5)
 
     resource = DbtCliResource(project_dir=project, dbt_executable=dbt_executable(), profiles_dir=str(DBT_PROJECT_DIR))
     return warehouse_models, resource
+
+
+def defs(settings: Settings) -> dg.Definitions:
+    warehouse_models, dbt_resource = build_dbt_assets(settings.home)
+    return dg.Definitions(assets=[warehouse_models], resources={"dbt": dbt_resource})

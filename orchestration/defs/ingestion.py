@@ -4,19 +4,21 @@ One multi-asset writes the five feed folders of the lake and the ledger in one p
 source, because a delivery's outcome (supersede, duplicate ids, quarantine) is decided per
 source across feeds' shared ledger. Per-source status, retries and backfills come from the
 `sources` run config: the sensor launches runs for exactly the sources with new complete
-deliveries, `numlake ingest --source X` re-runs one, and each materialisation carries a
-per-source table of outcomes.
+deliveries, `numlake ingest --source X` re-runs one, and each materialisation of the ledger
+carries a per-source table of outcomes, records, business dates and decision times.
 """
 
-import hashlib
-import json
+import datetime as dt
 import os
 import sys
 import time
-from pathlib import Path
 
 import dagster as dg
+import duckdb
 
+from ingestion.state import CST
+from orchestration.metadata import PER_SOURCE_SCHEMA, iso, iso_duration, per_source_rows, table
+from orchestration.resources import NumlakeResource
 from orchestration.settings import Settings
 
 FEEDS = ("lifecycle", "complaints", "segments", "orgs", "adoption")
@@ -24,6 +26,7 @@ FEED_KEYS = {f: dg.AssetKey(["lake", f]) for f in FEEDS}
 LEDGER_KEY = dg.AssetKey(["lake", "file_loads"])
 REJECTS_KEY = dg.AssetKey(["lake", "rejected_records"])
 SOURCES_KEY = dg.AssetKey(["lake", "sources"])
+INGEST_JOB = "numlake_ingest"
 
 
 class IngestConfig(dg.Config):
@@ -47,11 +50,19 @@ def _terminal_progress():
     return progress
 
 
-def _per_source_table(result) -> dg.MetadataValue:
-    rows = []
-    for src, counts in sorted(getattr(result, "per_source", {}).items()):
-        rows.append({"source": src, **{k: int(v) for k, v in dict(counts).items()}})
-    return dg.MetadataValue.json(rows)
+def ledger_rows_of_run(settings: Settings, run_id: str) -> list[dict]:
+    """This run's rows of the exported ledger (`lake/_meta/file_loads.parquet`)."""
+    path = settings.home.lake / "_meta" / "file_loads.parquet"
+    if not path.exists():
+        return []
+    con = duckdb.connect(config={"threads": 1})
+    try:
+        cur = con.execute("select source_id, business_date, rows_loaded, rows_rejected, decided_at "
+                          "from read_parquet(?) where run_id = ?", [str(path), run_id])
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r)) for r in cur.fetchall()]
+    finally:
+        con.close()
 
 
 @dg.multi_asset(
@@ -71,82 +82,49 @@ def _per_source_table(result) -> dg.MetadataValue:
     can_subset=False,
     pool="lake_writer",
 )
-def ingest_deliveries(context: dg.AssetExecutionContext, config: IngestConfig):
+def ingest_deliveries(context: dg.AssetExecutionContext, config: IngestConfig, numlake: NumlakeResource):
     """Read complete deliveries (data file + control file) from the landing area, decide each
-    file's outcome, load or reject every record, and account for all of them (INTERCHANGE 4)."""
+    file's outcome, load or reject every record, and account for all of them (INTERCHANGE 4).
+    The ledger's metadata holds one row per source decided in this run (`per_source`)."""
     from ingestion.pipeline import ingest
 
-    settings = Settings.resolve().validate()
+    settings = numlake.settings.validate()
+    started = time.time()
     result = ingest(settings.home, settings.landing, settings.registry,
                     sources=config.sources or None, run_id=context.run_id, progress=_terminal_progress())
-    common = {
-        "files_processed": int(getattr(result, "files_processed", 0)),
-        "records_loaded": int(getattr(result, "records_loaded", 0)),
-        "records_rejected": int(getattr(result, "records_rejected", 0)),
-        "outcomes": dg.MetadataValue.json(dict(getattr(result, "totals", {}))),
-        "per_source": _per_source_table(result),
-        "sources_selected": dg.MetadataValue.json(config.sources or "all"),
-        "duration_s": float(getattr(result, "duration", 0.0)),
+    rows = per_source_rows(result.by_source, ledger_rows_of_run(settings, context.run_id))
+    run_metadata = {
+        "files_processed": result.files_processed,
+        "records_loaded": result.records_loaded,
+        "records_rejected": result.records_rejected,
+        "outcomes": dg.MetadataValue.json(dict(sorted(result.totals.items()))),
+        "per_source": table(rows, PER_SOURCE_SCHEMA),
+        "sources_decided": len(rows),
+        "sources_selected": dg.MetadataValue.json(sorted(config.sources) or "all"),
+        "started_at": iso(dt.datetime.fromtimestamp(started, CST).replace(microsecond=0)),
+        "duration_s": round(result.duration_s, 3),
+        "duration": iso_duration(result.duration_s),
     }
     for f in FEEDS:
-        yield dg.MaterializeResult(asset_key=FEED_KEYS[f], metadata={"files_processed": common["files_processed"]})
-    yield dg.MaterializeResult(asset_key=LEDGER_KEY, metadata=common)
-    yield dg.MaterializeResult(asset_key=REJECTS_KEY, metadata={"records_rejected": common["records_rejected"]})
+        yield dg.MaterializeResult(asset_key=FEED_KEYS[f], metadata={"files_processed": result.files_processed})
+    yield dg.MaterializeResult(asset_key=LEDGER_KEY, metadata=run_metadata)
+    yield dg.MaterializeResult(asset_key=REJECTS_KEY, metadata={"records_rejected": result.records_rejected})
     yield dg.MaterializeResult(asset_key=SOURCES_KEY)
 
 
 @dg.asset_check(asset=LEDGER_KEY, description="Per LOADED file: rows declared = rows loaded + rows rejected; "
                 "files not LOADED have no loaded or rejected records.", blocking=True)
-def accounting_invariant(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+def accounting_invariant(numlake: NumlakeResource) -> dg.AssetCheckResult:
     from ingestion.checks import accounting_violations
 
-    settings = Settings.resolve()
-    problems = accounting_violations(settings.home)
+    problems = accounting_violations(numlake.settings.home)
     return dg.AssetCheckResult(passed=not problems, metadata={
         "violations": len(problems), "first": dg.MetadataValue.json(problems[:20])})
 
 
-@dg.asset_check(asset=LEDGER_KEY, description="Every source's daily feeds are delivered without gaps "
-                "up to the latest business date of the platform.")
-def source_freshness(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-    from ingestion.checks import freshness
-
-    rows = freshness(Settings.resolve().home)
-    gaps = [r for r in rows if r.get("gaps")]
-    return dg.AssetCheckResult(
-        passed=not gaps,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={"feeds": len(rows), "feeds_with_gaps": len(gaps),
-                  "with_gaps": dg.MetadataValue.json([{k: str(v) for k, v in r.items()} for r in gaps[:50]])},
-    )
+ingest_job = dg.define_asset_job(INGEST_JOB, selection=dg.AssetSelection.groups("ingestion"),
+                                 description="Ingestion only: landing area -> Parquet lake and ledger.")
 
 
-def new_deliveries_sensor_factory(job_name: str) -> dg.SensorDefinition:
-    @dg.sensor(name="new_deliveries", job_name=job_name, minimum_interval_seconds=60,
-               default_status=dg.DefaultSensorStatus.RUNNING,
-               description="Notices new complete deliveries (data + control file) and runs the pipeline "
-                           "for exactly the sources that have them.")
-    def new_deliveries(context: dg.SensorEvaluationContext):
-        from ingestion.pipeline import pending_work
-
-        settings = Settings.resolve()
-        if not settings.landing.is_dir() or not settings.registry.is_file():
-            return dg.SkipReason(f"landing {settings.landing} or registry {settings.registry} missing")
-        pending = {s: n for s, n in pending_work(settings.landing, settings.registry, settings.home).items() if n}
-        if not pending:
-            return dg.SkipReason("no new complete deliveries")
-        key = hashlib.sha256(json.dumps(sorted(pending.items())).encode()).hexdigest()[:16]
-        if key == context.cursor:
-            return dg.SkipReason("already requested a run for these deliveries")
-        context.update_cursor(key)
-        return dg.RunRequest(
-            run_key=key,
-            run_config={"ops": {"ingest_deliveries": {"config": {"sources": sorted(pending)}}}},
-            tags={"numlake/trigger": "sensor", "numlake/sources": ",".join(sorted(pending))[:200]},
-        )
-
-    return new_deliveries
-
-
-def registry_path_hint() -> Path:
-    return Settings.resolve().registry
+def defs(settings: Settings) -> dg.Definitions:
+    return dg.Definitions(assets=[ingest_deliveries], asset_checks=[accounting_invariant], jobs=[ingest_job])

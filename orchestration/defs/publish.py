@@ -1,23 +1,11 @@
 """What the warehouse feeds once it is built: the dashboard site and the check service's snapshot."""
-
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 import dagster as dg
 
+from ingestion.state import CST
+from orchestration.resources import NumlakeResource
 from orchestration.settings import Settings
-
-CST = timezone(timedelta(hours=8))
-SCHEDULE_CRON = "0 6 * * *"
-SCHEDULE_TZ = "Asia/Shanghai"
-
-
-def next_scheduled_run(now: datetime | None = None) -> str:
-    """The next 06:00 China time after `now` (the daily safety-net schedule)."""
-    now = (now or datetime.now(CST)).astimezone(CST)
-    nxt = now.replace(hour=6, minute=0, second=0, microsecond=0)
-    if nxt <= now:
-        nxt += timedelta(days=1)
-    return nxt.isoformat()
 
 
 def recent_runs(instance: dg.DagsterInstance, limit: int = 30) -> list[dict]:
@@ -40,13 +28,13 @@ def recent_runs(instance: dg.DagsterInstance, limit: int = 30) -> list[dict]:
 def build_publish_assets(warehouse_keys: list[dg.AssetKey]) -> list[dg.AssetsDefinition]:
     @dg.asset(name="check_snapshot", group_name="publish", deps=warehouse_keys, kinds={"duckdb"},
               pool="warehouse_reader")
-    def check_snapshot(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    def check_snapshot(context: dg.AssetExecutionContext, numlake: NumlakeResource) -> dg.MaterializeResult:
         """Read-only index the check service answers from, switched atomically after each good run
         so `numlake serve` keeps answering while the warehouse is rebuilt."""
         from numlake.check.snapshot import SnapshotError, publish
 
         try:
-            path = publish(Settings.resolve().home)
+            path = publish(numlake.settings.home)
         except SnapshotError as e:
             # Nothing loaded yet (every delivery quarantined or pending) is a data outcome, not a
             # failed run: there is simply no as_of to answer from.
@@ -58,13 +46,18 @@ def build_publish_assets(warehouse_keys: list[dg.AssetKey]) -> list[dg.AssetsDef
 
     @dg.asset(name="dashboard_site", group_name="publish", deps=warehouse_keys, kinds={"html"},
               pool="warehouse_reader")
-    def dashboard_site(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    def dashboard_site(context: dg.AssetExecutionContext, numlake: NumlakeResource) -> dg.MaterializeResult:
         """Offline HTML site for regulators, carriers and the platform team (`<home>/dashboards`)."""
         from dashboards.site import build_site
+        from orchestration.defs.automation import next_scheduled_run
 
-        home = Settings.resolve().home
+        home = numlake.settings.home
         ops = {"runs": recent_runs(context.instance), "next_scheduled_run": next_scheduled_run()}
         pages = build_site(home.warehouse, home.dashboards, ops=ops)
         return dg.MaterializeResult(metadata={"pages": len(pages), "index": str(home.dashboards / "index.html")})
 
     return [check_snapshot, dashboard_site]
+
+
+def defs(settings: Settings, warehouse_keys: list[dg.AssetKey]) -> dg.Definitions:
+    return dg.Definitions(assets=build_publish_assets(warehouse_keys))

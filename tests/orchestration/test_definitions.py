@@ -2,7 +2,7 @@
 import dagster as dg
 import pytest
 
-from orchestration.defs.publish import next_scheduled_run
+from orchestration.defs.automation import next_daily_run, next_scheduled_run
 from orchestration.settings import Settings
 
 
@@ -37,3 +37,14 @@ def test_next_scheduled_run_is_the_next_six_oclock_china_time():
     cst = timezone(timedelta(hours=8))
     assert next_scheduled_run(datetime(2025, 3, 1, 5, 59, tzinfo=cst)).startswith("2025-03-01T06:00")
     assert next_scheduled_run(datetime(2025, 3, 1, 6, 0, tzinfo=cst)).startswith("2025-03-02T06:00")
+
+
+def test_the_next_run_follows_the_cron_string_not_a_second_copy_of_the_hour():
+    from datetime import datetime, timedelta, timezone
+
+    utc_evening = datetime(2025, 3, 1, 23, 30, tzinfo=timezone.utc)  # 07:30 on 2 March in China
+    assert next_daily_run("15 4 * * *", "Asia/Shanghai", utc_evening).isoformat() == "2025-03-03T04:15:00+08:00"
+    assert next_daily_run("15 9 * * *", "Asia/Shanghai", utc_evening) == datetime(
+        2025, 3, 2, 9, 15, tzinfo=timezone(timedelta(hours=8)))
+    with pytest.raises(ValueError, match="daily cron"):
+        next_daily_run("0 6 * * 1", "Asia/Shanghai", utc_evening)

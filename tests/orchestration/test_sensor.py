@@ -9,7 +9,8 @@ from orchestration.settings import Settings
 def _evaluate(defs, cursor=None):
     sensor = defs.resolve_sensor_def("new_deliveries")
     with dg.instance_for_test() as instance:
-        ctx = dg.build_sensor_context(instance=instance, cursor=cursor)
+        ctx = dg.build_sensor_context(instance=instance, cursor=cursor,
+                                      resources={"numlake": defs.resources["numlake"]})
         return sensor.evaluate_tick(ctx)
 
 

@@ -1,0 +1,74 @@
+"""When the pipeline runs: the full-pipeline job, its daily schedule and the new-deliveries sensor.
+
+The schedule's time of day lives in `SCHEDULE_CRON` only; `next_scheduled_run` reads it from
+there, so the operations page can never announce another hour than the one Dagster runs.
+"""
+import hashlib
+import json
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from orchestration.resources import NumlakeResource
+
+PIPELINE_JOB = "numlake_pipeline"
+SCHEDULE_NAME = "daily_0600_china"
+SCHEDULE_CRON = "0 6 * * *"
+SCHEDULE_TZ = "Asia/Shanghai"
+
+
+def next_daily_run(cron: str, tz: str, now: datetime) -> datetime:
+    """The next tick after `now` of a daily cron string `M H * * *` in time zone `tz`."""
+    fields = cron.split()
+    if len(fields) != 5 or fields[2:] != ["*", "*", "*"] or not (fields[0].isdigit() and fields[1].isdigit()):
+        raise ValueError(f"not a daily cron string 'M H * * *': {cron!r}")
+    local = now.astimezone(ZoneInfo(tz))
+    nxt = local.replace(hour=int(fields[1]), minute=int(fields[0]), second=0, microsecond=0)
+    if nxt <= local:
+        nxt += timedelta(days=1)
+    return nxt
+
+
+def next_scheduled_run(now: datetime | None = None) -> str:
+    """ISO time of the schedule's next tick (China time)."""
+    return next_daily_run(SCHEDULE_CRON, SCHEDULE_TZ, now or datetime.now(ZoneInfo(SCHEDULE_TZ))).isoformat()
+
+
+pipeline_job = dg.define_asset_job(
+    PIPELINE_JOB, selection=dg.AssetSelection.all(),
+    description="Ingest every new delivery, rebuild the warehouse, publish dashboards and the check snapshot.")
+
+daily_schedule = dg.ScheduleDefinition(
+    name=SCHEDULE_NAME, job=pipeline_job, cron_schedule=SCHEDULE_CRON, execution_timezone=SCHEDULE_TZ,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Safety net: the full pipeline every day (see the cron string, China time).",
+)
+
+
+@dg.sensor(name="new_deliveries", job=pipeline_job, minimum_interval_seconds=60,
+           default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Notices new complete deliveries (data + control file) and runs the pipeline "
+                       "for exactly the sources that have them.")
+def new_deliveries(context: dg.SensorEvaluationContext, numlake: NumlakeResource):
+    from ingestion.pipeline import pending_work
+
+    settings = numlake.settings
+    if not settings.landing.is_dir() or not settings.registry.is_file():
+        return dg.SkipReason(f"landing {settings.landing} or registry {settings.registry} missing")
+    pending = {s: n for s, n in pending_work(settings.landing, settings.registry, settings.home).items() if n}
+    if not pending:
+        return dg.SkipReason("no new complete deliveries")
+    key = hashlib.sha256(json.dumps(sorted(pending.items())).encode()).hexdigest()[:16]
+    if key == context.cursor:
+        return dg.SkipReason("already requested a run for these deliveries")
+    context.update_cursor(key)
+    return dg.RunRequest(
+        run_key=key,
+        run_config={"ops": {"ingest_deliveries": {"config": {"sources": sorted(pending)}}}},
+        tags={"numlake/trigger": "sensor", "numlake/sources": ",".join(sorted(pending))[:200]},
+    )
+
+
+def defs() -> dg.Definitions:
+    return dg.Definitions(jobs=[pipeline_job], schedules=[daily_schedule], sensors=[new_deliveries])
