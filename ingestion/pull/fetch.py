@@ -40,6 +40,7 @@ from numlake.paths import Home
 
 TEMP_SUFFIX = ".numlake-pull"
 RETRYABLE = frozenset({"unreachable", "timeout", "transfer_interrupted"})
+UNREACHABLE_ERRNOS = (errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.EADDRNOTAVAIL)
 
 
 @dataclass(frozen=True)
@@ -180,15 +181,14 @@ def classify(exc: BaseException, connected: bool, timed_out: bool = False) -> tu
         return "timeout", "no answer within the " + ("transfer" if connected else "connect") + " timeout"
     if isinstance(exc, socket.gaierror):
         return "unreachable", "the host name does not resolve"
+    if not connected and isinstance(exc, OSError) and exc.errno in UNREACHABLE_ERRNOS:
+        return "unreachable", f"cannot connect ({os.strerror(exc.errno)})"
     lost = (asyncssh.ConnectionLost, asyncssh.DisconnectError, asyncssh.SFTPConnectionLost, ConnectionError,
             asyncssh.SFTPEOFError, EOFError, BrokenPipeError)
     if isinstance(exc, lost):
         if connected:
             return "transfer_interrupted", "the connection was cut during the transfer"
         return "unreachable", "the server closed the connection during the handshake"
-    if isinstance(exc, OSError) and exc.errno in (errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH,
-                                                 errno.EHOSTDOWN, errno.ECONNRESET, errno.EADDRNOTAVAIL):
-        return "unreachable", f"cannot connect ({os.strerror(exc.errno)})"
     if isinstance(exc, asyncssh.SFTPError):
         return "transfer_interrupted", f"the server answered {type(exc).__name__}"
     if isinstance(exc, OSError) and not connected:

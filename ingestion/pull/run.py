@@ -103,7 +103,7 @@ async def _pull_source(entry: PullEntry, ctx: Context, slots: asyncio.Semaphore)
             if a.outcome == "ok":
                 log.info("pull %s: %d files, %d bytes in %.1fs", entry.source_id, a.files, a.bytes, a.duration_s)
                 break
-            log.warning("pull %s: try %d failed: %s (%s)", entry.source_id, try_no, a.reason, a.detail)
+            log.info("pull %s: try %d failed: %s (%s)", entry.source_id, try_no, a.reason, a.detail)
             if not a.retryable or try_no > ctx.options.retries:
                 break
             await asyncio.sleep(ctx.options.backoff_s * 2 ** (try_no - 1))

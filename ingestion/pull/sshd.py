@@ -176,7 +176,7 @@ def _config(state: Path, port: int, user: str) -> str:
         f"PidFile {state / 'sshd.pid'}",
         f"AuthorizedKeysFile {state / 'authorized_keys'}",
         f"AllowUsers {user}",
-        "PermitRootLogin yes" if user == "root" else "PermitRootLogin no",
+        "PermitRootLogin prohibit-password" if user == "root" else "PermitRootLogin no",
         "StrictModes no",
         "UsePAM no",
         "PubkeyAuthentication yes",

@@ -32,6 +32,9 @@ def register(subparsers) -> None:
     p.add_argument("--scale", default="1", help="population size: 1 = 200,000 numbers in service (default 1)")
     p.add_argument("--seed", default="1", help="random seed (default 1)")
     p.add_argument("--faults", default="on", help="inject faults and rule-breaking: on|off (default on)")
+    p.add_argument("--pull-sources", default="0", metavar="N",
+                   help="publish N provincial carriers' deliveries on a local SFTP demo server instead of "
+                        "uploading them (default 0; `make demo` uses 8; docs/PULL.md)")
     p.set_defaults(func=run)
 
 
@@ -59,6 +62,16 @@ def _parse(args: argparse.Namespace) -> dict:
     return {"start": start, "days": days, "scale": scale, "seed": seed, "faults": args.faults == "on"}
 
 
+def _pull_sources(args: argparse.Namespace) -> int:
+    try:
+        n = int(getattr(args, "pull_sources", 0) or 0)
+    except ValueError:
+        raise UsageError(f"--pull-sources must be a whole number, got {args.pull_sources!r}") from None
+    if n < 0:
+        raise UsageError(f"--pull-sources must be 0 or more, got {n}")
+    return n
+
+
 def run(args: argparse.Namespace) -> int:
     from numlake.simulate.core import simulate  # numpy/pyarrow only when the command runs
 
@@ -76,7 +89,11 @@ def run(args: argparse.Namespace) -> int:
             last[0] = now
             print(f"[{now - t0:6.1f}s] {msg}", file=sys.stderr, flush=True)
 
+    pull_n = _pull_sources(args)
     s = simulate(landing, registry, progress=progress, **opts)
+    from numlake.simulate.pull import make_pull_sources
+
+    pulled = make_pull_sources(home, landing, registry, pull_n)
     f = s["files"]
     q = sum(f["outcomes"]["QUARANTINED"].values())
     print(f"simulated {s['parameters']['days']} days from {s['parameters']['start']} at scale {opts['scale']:g} "
@@ -93,6 +110,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"  numbers:   {p['numbers']:,} numbers, {p['tenures']:,} tenures, {p['reassignments']:,} reassignments; "
           f"rule findings expected: {sum(s['rule_findings_expected'].values())}")
     print(f"  summary:   {landing.parent / 'simulation_summary.json'}; truth in {landing.parent / 'simulation_truth'}")
+    if pulled:
+        print(f"  pulled:    {len(pulled)} sources publish on the demo SFTP server instead of uploading "
+              f"({', '.join(pulled)}): {landing.parent / 'remote'}")
     if home.lake.is_dir() and any(home.lake.iterdir()):
         # same arguments rewrite identical bytes (ingestion sees nothing new); other arguments
         # rewrite files an earlier ingest already loaded, which it must treat as redeliveries
