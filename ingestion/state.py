@@ -18,6 +18,8 @@ from pathlib import Path
 
 import duckdb
 
+from numlake.china_time import CST
+
 SCHEMA = """
 CREATE SEQUENCE IF NOT EXISTS file_ids START 1;
 CREATE TABLE IF NOT EXISTS files (
@@ -43,7 +45,6 @@ CREATE TABLE IF NOT EXISTS runs (
 # holds a NUL, so the pair is unambiguous
 EVENT_KEY_SQL = "md5_number({s} || chr(0) || {i})"
 
-CST = dt.timezone(dt.timedelta(hours=8))
 
 
 def now_cst() -> dt.datetime:

@@ -17,13 +17,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from numlake.check import rules
-from numlake.msisdn import SHA256_RE, normalize, sha256_hex
+from numlake.msisdn import SHA256_RE, VALID_PATTERN, VALID_RE, normalize, sha256_hex
 
 # Columns of the snapshot file (snapshot.INDEX_SQL); `hash_rank` is optional.
 COLUMNS = ("msisdn", "sha256_prefix", "open_start", "last_end", "first_event", "coverage", "tenures")
 _DATE_COLUMNS = ("open_start", "last_end", "first_event", "coverage")
 _SENTINEL = {"open_start": rules.NO_OPEN, "last_end": rules.NO_END}
-_VALID_SECOND = frozenset("3456789")
 ARRAYS = ("msisdn", "sha_prefix", "open_start", "last_end", "first_event", "coverage", "tenures",
           "hash_order", "hash_sorted")
 
@@ -37,7 +36,7 @@ def hash_prefix(hex_digest: str) -> int:
 
 def _as_number(query: str) -> int | None:
     """Fast path of `normalize` for the plain 11-digit shape, else the full rule."""
-    if len(query) == 11 and query.isdigit() and query[0] == "1" and query[1] in _VALID_SECOND:
+    if len(query) == 11 and VALID_RE.match(query):
         return int(query)
     n = normalize(query)
     return int(n) if n else None
@@ -61,7 +60,7 @@ def _plain_numbers(queries: Sequence[object]):
         arr = pa.array(queries, type=pa.string())
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return None
-    match = pc.match_substring_regex(arr, r"^1[3-9][0-9]{9}$").fill_null(False)
+    match = pc.match_substring_regex(arr, f"^{VALID_PATTERN}$").fill_null(False)
     mask = match.to_numpy(zero_copy_only=False)
     values = pc.cast(pc.filter(arr, match), pa.int64()).to_numpy(zero_copy_only=False)
     return mask, values

@@ -9,6 +9,10 @@ the index keeps only what the rule needs:
 - ``first_event`` and ``coverage``: the date of its first lifecycle event and the coverage
   start of the source that reported it;
 - ``last_end``: the latest end date of any of its tenures (``NO_END`` when none ended).
+
+A number always has a first event in the warehouse; should the first-event mart lack it (or
+its source's coverage start), `NO_DATA_FALLBACKS` says what stands in, and the snapshot's SQL
+is written from it (`fallback_sql`): the no_data test is then "D before the first event".
 """
 from __future__ import annotations
 
@@ -49,11 +53,27 @@ def day_to_iso(day: int) -> str | None:
     return (_EPOCH + dt.timedelta(days=day)).isoformat()
 
 
+# What `first_event` and `coverage` are, in order of preference: the first-event mart's date and
+# coverage start, else the first event's date, else the number's earliest tenure start.
+NO_DATA_FALLBACKS = {
+    "first_event": ("first_event_date", "first_start"),
+    "coverage": ("coverage_start", "first_event_date", "first_start"),
+}
+
+
+def fallback_sql(column: str, columns: dict[str, str]) -> str:
+    """`column` of the index as a SQL expression over the named inputs (`columns` maps each
+    name of NO_DATA_FALLBACKS to an expression): a coalesce, so the snapshot stays one set
+    operation over all numbers."""
+    return "coalesce(" + ", ".join(columns[name] for name in NO_DATA_FALLBACKS[column]) + ")"
+
+
 def decide(known, since, open_start, first_event, coverage) -> np.ndarray:
     """The RULES 6 answer codes (YES/NO/NO_DATA) for aligned arrays (or scalars).
 
     - no_data: the platform knows no tenure of the number (`known` false), or D is before
-      both the coverage start of the source of its first event and that event's date;
+      both the coverage start of the source of its first event and that event's date
+      (NO_DATA_FALLBACKS when either is unknown);
     - no: a tenure that started on or before D is still open;
     - yes: otherwise (D's holder has left since, or nobody held the number on D).
 

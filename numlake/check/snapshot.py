@@ -36,9 +36,11 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from numlake.check import rules
 from numlake.check.index import CheckIndex, hash_prefix
+from numlake.china_time import TZ_NAME
 from numlake.errors import UsageError
-from numlake.msisdn import SHA256_RE, normalize
+from numlake.msisdn import SHA256_RE, SQL_VALID, normalize
 from numlake.paths import Home
 
 FORMAT = "numlake-check-index/1"
@@ -49,10 +51,10 @@ LOCK_FILE = ".lock"
 POINTER = "CURRENT"
 DUCKDB_CONFIG = {"threads": 2, "memory_limit": "4GB"}
 
-# One row per number with a tenure: everything RULES 6 needs (rules.py explains each column).
-# A number missing from number_first_events falls back to its earliest tenure start; a
-# missing coverage start to the first event's date (the no_data test then reduces to
-# "D before the first event", which is what both conditions together would give).
+_FALLBACK_INPUTS = {"first_event_date": "f.first_event_date", "coverage_start": "f.coverage_start",
+                    "first_start": "p.first_start"}
+# One row per number with a tenure: everything RULES 6 needs (rules.py explains each column,
+# and what stands in for a first event or coverage start the marts lack).
 INDEX_SQL = """
 with tenures as (
     select cast(msisdn as varchar) as msisdn, start_time, end_time from {tenures}
@@ -65,7 +67,7 @@ per_number as (
         min(cast(start_time as date)) as first_start,
         cast(count(*) as integer) as tenures
     from tenures
-    where regexp_full_match(msisdn, '1[3-9][0-9]{{9}}')
+    where {valid}
     group by msisdn
 ),
 first_events as (
@@ -79,8 +81,8 @@ select
     cast(('0x' || left(sha256(p.msisdn), 15)) as bigint) as sha256_prefix,
     p.open_start,
     p.last_end,
-    coalesce(f.first_event_date, p.first_start) as first_event,
-    coalesce(f.coverage_start, f.first_event_date, p.first_start) as coverage,
+    {first_event} as first_event,
+    {coverage} as coverage,
     p.tenures
 from per_number p
 left join first_events f on f.msisdn = p.msisdn
@@ -111,7 +113,7 @@ def _connect(path: Path | None = None) -> duckdb.DuckDBPyConnection:
     con.execute("set enable_progress_bar = false")
     # RULES: dates are CST dates. Marts hold naive CST timestamps (LAKE.md), which this leaves
     # alone; should a mart ever hold TIMESTAMPTZ, its casts to DATE still give the CST date.
-    con.execute("set TimeZone = 'Asia/Shanghai'")
+    con.execute(f"set TimeZone = '{TZ_NAME}'")
     return con
 
 
@@ -137,7 +139,10 @@ def _index_sql(con) -> str:
             con.execute(f"select * from {table} limit 0")
         except duckdb.Error:
             raise SnapshotError(f"warehouse has no {table}: run the pipeline first") from None
-    return INDEX_SQL.format(tenures="marts.number_tenures", first_events="marts.number_first_events")
+    return INDEX_SQL.format(tenures="marts.number_tenures", first_events="marts.number_first_events",
+                            valid=SQL_VALID.format(x="msisdn"),
+                            first_event=rules.fallback_sql("first_event", _FALLBACK_INPUTS),
+                            coverage=rules.fallback_sql("coverage", _FALLBACK_INPUTS))
 
 
 def _fsync_dir(path: Path) -> None:

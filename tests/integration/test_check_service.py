@@ -500,3 +500,18 @@ def test_tenure_times_with_a_time_zone_still_compare_as_cst_dates(tmp_path):
     index = snapshot.load_index(h)
     assert index.answer_one("13900000009", "2024-05-31")["answer"] == "yes"
     assert index.answer_one("13900000009", "2024-06-01")["answer"] == "no"
+
+
+def test_a_number_the_first_event_mart_lacks_is_no_data_only_before_its_first_tenure(tmp_path):
+    # the fallbacks of rules.NO_DATA_FALLBACKS, as the snapshot's SQL applies them
+    h = Home(tmp_path / "fallback")
+    testing.build_warehouse(h.warehouse, [{"msisdn": "13900000007", "start_time": "2024-03-10 12:00:00"},
+                                          {"msisdn": "13900000008", "start_time": "2024-03-10 12:00:00"}],
+                            [{"msisdn": "13900000008", "first_event_time": "2024-02-01 00:00:00",
+                              "first_source_coverage_start": None}], "2024-12-31")
+    snapshot.publish(h)
+    index = snapshot.load_index(h)
+    assert index.answer_one("13900000007", "2024-03-09")["answer"] == "no_data"
+    assert index.answer_one("13900000007", "2024-03-10")["answer"] == "no"
+    assert index.answer_one("13900000008", "2024-01-31")["answer"] == "no_data"
+    assert index.answer_one("13900000008", "2024-02-01")["answer"] == "yes"

@@ -1,0 +1,9 @@
+"""China Standard Time (UTC+8, no daylight saving): the clock of business dates, of every stored
+timestamp (naive CST wall time) and of every time a person reads (INTERCHANGE 2.3)."""
+from __future__ import annotations
+
+from datetime import timedelta, timezone
+
+CST = timezone(timedelta(hours=8), "CST")
+# the same zone by name, for DuckDB's `TimeZone` setting and Dagster's schedules
+TZ_NAME = "Asia/Shanghai"
