@@ -12,6 +12,7 @@ from numlake.check.api.models import MAX_BULK
 from numlake.check.api.state import IndexStore, RateLimiter, Service
 from numlake.check.audit import AuditLog
 from numlake.check.keys import KeyStore
+from numlake.notices import api as notices_api
 from numlake.paths import Home
 
 DESCRIPTION = (
@@ -69,4 +70,5 @@ def create_app(home: Home, *, rate: float = 50.0, burst: int = 100, reload_inter
     app.include_router(v1.router)
     app.include_router(camara.router)
     app.include_router(dashboards.router)
+    app.include_router(notices_api.router)
     return app
