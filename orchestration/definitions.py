@@ -26,11 +26,12 @@ def _before_warehouse(settings: Settings) -> list[dg.Definitions]:
 
 def _from_warehouse(settings: Settings) -> list[dg.Definitions]:
     """The dbt warehouse and everything it feeds; each step depends on every warehouse model."""
-    from orchestration.defs import dbt, freshness, publish
+    from orchestration.defs import dbt, freshness, notices, publish
 
     warehouse = dbt.defs(settings)
     models = [key for assets in warehouse.assets for key in assets.keys]
-    return [warehouse, freshness.defs(settings, models), publish.defs(settings, models), automation.defs()]
+    return [warehouse, freshness.defs(settings, models), publish.defs(settings, models), notices.defs(settings),
+            automation.defs()]
 
 
 def _shared(settings: Settings) -> dg.Definitions:
