@@ -10,7 +10,7 @@ is that process's own maximum RSS:
 - `numlake run` from empty and after one more business day, split into phases;
 - a re-run with nothing new;
 - the dbt build against the same compiled SQL run directly in DuckDB;
-- the dashboard site's build time and size; the check service (numlake.check.bench).
+- the dashboard site's build time and size; the check service (benchmarks/check.py).
 
 Prints a table of figures and ratios and writes `<out>/results.json`. BENCHMARKS.md records
 the figures with the command that produced them.
@@ -311,7 +311,7 @@ def main() -> None:
     if "pipeline" not in a.skip:
         pipeline(out, landing, registry, last, with_dbt_vs_sql="dbt" not in a.skip)
     if "check" not in a.skip:
-        secs, rss = sh([str(BIN / "python"), "-m", "numlake.check.bench", "--numbers", "10000000",
+        secs, rss = sh([str(BIN / "python"), "-m", "benchmarks.check", "--numbers", "10000000",
                         "--json", str(out / "check.json")], label="check bench")
         record("check.bench", seconds=secs, peak_rss_mib=rss,
                **(json.loads((out / "check.json").read_text()) if (out / "check.json").exists() else {}))

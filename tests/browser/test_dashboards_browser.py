@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from dashboards.site import build_site
-from dashboards.synthetic import make_warehouse
+from tests.support.dashboards_warehouse import make_warehouse
 
 pytestmark = pytest.mark.browser
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"

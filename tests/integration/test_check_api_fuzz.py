@@ -18,10 +18,11 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from numlake.check import snapshot, testing
+from numlake.check import snapshot
 from numlake.check.keys import KeyStore
 from numlake.check.server import create_app
 from numlake.paths import Home
+from tests.support import check_warehouse
 
 FULL_NUMBER = re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
 numbers = st.one_of(
@@ -41,7 +42,7 @@ items = st.lists(st.one_of(json_values, st.fixed_dictionaries({"msisdn": numbers
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     home = Home(tmp_path_factory.mktemp("fuzz"))
-    testing.build_warehouse(home.warehouse, [{"msisdn": "13900000001", "start_time": "2024-01-01 00:00:00"}],
+    check_warehouse.build_warehouse(home.warehouse, [{"msisdn": "13900000001", "start_time": "2024-01-01 00:00:00"}],
                             [{"msisdn": "13900000001", "first_event_time": "2024-01-01 00:00:00",
                               "first_source_coverage_start": "2023-01-01"}], "2024-12-31")
     snapshot.publish(home)

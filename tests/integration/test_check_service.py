@@ -12,12 +12,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from numlake import cli
-from numlake.check import snapshot, testing
+from numlake.check import snapshot
 from numlake.check.audit import AuditLog
 from numlake.check.keys import KeyStore
 from numlake.check.server import create_app
 from numlake.msisdn import sha256_hex
 from numlake.paths import Home
+from tests.support import check_warehouse
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 TRUTH = json.loads((FIXTURES / "samples_truth.json").read_text())
@@ -62,7 +63,7 @@ def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
 @pytest.fixture
 def home(tmp_path) -> Home:
     h = Home(tmp_path / "home")
-    testing.build_warehouse(h.warehouse, TENURES, FIRST_EVENTS, "2024-12-31")
+    check_warehouse.build_warehouse(h.warehouse, TENURES, FIRST_EVENTS, "2024-12-31")
     snapshot.publish(h)
     return h
 
@@ -70,8 +71,8 @@ def home(tmp_path) -> Home:
 @pytest.fixture
 def sample_home(tmp_path) -> Home:
     h = Home(tmp_path / "samples")
-    fe = testing.first_events_from_tenures(TRUTH["number_tenures"], TRUTH["coverage_start"])
-    testing.build_warehouse(h.warehouse, TRUTH["number_tenures"], fe, TRUTH["as_of"])
+    fe = check_warehouse.first_events_from_tenures(TRUTH["number_tenures"], TRUTH["coverage_start"])
+    check_warehouse.build_warehouse(h.warehouse, TRUTH["number_tenures"], fe, TRUTH["as_of"])
     return h
 
 
@@ -378,7 +379,7 @@ def test_dashboards_are_served_read_only_and_need_a_key_outside_localhost(home):
     home.dashboards.mkdir(parents=True)
     (home.dashboards / "index.html").write_text("<h1>numlake</h1>")
     (home.root / "secret.txt").write_text("no")
-    _, token = KeyStore(home).create("OPS")
+    _, token = KeyStore(home).create("OPS", role="regulator")
     app = create_app(home, reload_interval=0)
     with TestClient(app, client=LOCAL) as local:
         assert local.get("/dashboards/").text == "<h1>numlake</h1>"
@@ -485,7 +486,7 @@ def test_requests_during_repeated_publishes_never_fail(api):
 def test_tenure_times_with_a_time_zone_still_compare_as_cst_dates(tmp_path):
     # 2024-06-01 00:30 in China is 2024-05-31 in UTC: the answer for D = 2024-05-31 must be `yes`
     h = Home(tmp_path / "tz")
-    testing.build_warehouse(h.warehouse, [], [], "2024-12-31")
+    check_warehouse.build_warehouse(h.warehouse, [], [], "2024-12-31")
     con = duckdb.connect(str(h.warehouse))
     try:
         con.execute("alter table marts.number_tenures alter start_time type timestamptz")
@@ -505,7 +506,7 @@ def test_tenure_times_with_a_time_zone_still_compare_as_cst_dates(tmp_path):
 def test_a_number_the_first_event_mart_lacks_is_no_data_only_before_its_first_tenure(tmp_path):
     # the fallbacks of rules.NO_DATA_FALLBACKS, as the snapshot's SQL applies them
     h = Home(tmp_path / "fallback")
-    testing.build_warehouse(h.warehouse, [{"msisdn": "13900000007", "start_time": "2024-03-10 12:00:00"},
+    check_warehouse.build_warehouse(h.warehouse, [{"msisdn": "13900000007", "start_time": "2024-03-10 12:00:00"},
                                           {"msisdn": "13900000008", "start_time": "2024-03-10 12:00:00"}],
                             [{"msisdn": "13900000008", "first_event_time": "2024-02-01 00:00:00",
                               "first_source_coverage_start": None}], "2024-12-31")

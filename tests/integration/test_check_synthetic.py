@@ -8,9 +8,11 @@ import random
 import duckdb
 import pytest
 
-from numlake.check import bench, snapshot
+from benchmarks import check as bench
+from numlake.check import snapshot
 from numlake.msisdn import sha256_hex
 from numlake.paths import Home
+from tests.support import check_warehouse
 
 # RULES 6 as the spec words it, one EXISTS per clause: an independent formulation.
 RULES_6_SQL = """
@@ -31,7 +33,7 @@ from q order by q.i
 
 def test_index_answers_match_rules_6_in_sql_on_a_synthetic_world(tmp_path):
     home = Home(tmp_path / "world")
-    bench.build_synthetic_warehouse(home, 3000, seed=5)
+    check_warehouse.build_synthetic_warehouse(home, 3000, seed=5)
     snapshot.publish(home)
     index = snapshot.load_index(home)
     assert len(index) == 3000
@@ -39,7 +41,7 @@ def test_index_answers_match_rules_6_in_sql_on_a_synthetic_world(tmp_path):
     rnd = random.Random(5)
     rows = []
     for i in range(4000):
-        n = str(bench.BASE + rnd.randrange(3200) * bench.STRIDE)  # some beyond the 3000 known
+        n = str(check_warehouse.BASE + rnd.randrange(3200) * check_warehouse.STRIDE)  # some beyond the 3000 known
         d = f"{rnd.randrange(2011, 2027)}-{rnd.randrange(1, 13):02d}-{rnd.randrange(1, 29):02d}"
         q = rnd.choice([n, sha256_hex(n), f"+86 {n[:3]} {n[3:7]} {n[7:]}"])
         rows.append((i, n, d, q))

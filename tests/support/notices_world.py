@@ -8,7 +8,7 @@ from __future__ import annotations
 import duckdb
 
 from numlake.check import snapshot
-from numlake.check.testing import build_warehouse, first_events_from_tenures
+from tests.support.check_warehouse import build_warehouse, first_events_from_tenures
 from numlake.paths import Home
 
 PORTAL_DDL = """

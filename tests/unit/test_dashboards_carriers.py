@@ -11,7 +11,7 @@ import pytest
 from dashboards.guidance import GUIDANCE, QUARANTINE_GUIDANCE, REJECTION_GUIDANCE, markdown_table
 from dashboards.runs import runs_from_instance
 from dashboards.site import build_site
-from dashboards.synthetic import SMALL_SOURCES, make_warehouse
+from tests.support.dashboards_warehouse import SMALL_SOURCES, make_warehouse
 from ingestion.feeds import REJECTION_REASONS
 
 SILENT = "MV-017"

@@ -12,7 +12,7 @@ from dashboards import pages as pages_module
 from dashboards.command import register
 from dashboards.privacy import FULL_NUMBER_RE
 from dashboards.site import build_site, source_page_name
-from dashboards.synthetic import RAW_NUMBERS, SMALL_SOURCES, make_warehouse
+from tests.support.dashboards_warehouse import RAW_NUMBERS, SMALL_SOURCES, make_warehouse
 from numlake.errors import UsageError
 from numlake.msisdn import normalize
 

@@ -1,4 +1,4 @@
-"""Benchmark of the check service: `python -m numlake.check.bench --numbers 10000000`.
+"""Benchmark of the check service: `python -m benchmarks.check --numbers 10000000`.
 
 Builds a synthetic warehouse (realistic tenure histories: 1-3 tenures per number, gaps,
 implicit ends, most numbers still held, sources onboarded after the first activation),
@@ -31,65 +31,13 @@ import threading
 import time
 from pathlib import Path
 
-import duckdb
-
 from numlake.check import snapshot
 from numlake.check.keys import KeyStore
-from numlake.check.testing import MARTS_DDL
 from numlake.msisdn import sha256_hex
 from numlake.paths import Home
+from tests.support.check_warehouse import BASE, STRIDE, build_synthetic_warehouse
 
 CLI = "import sys; from numlake import cli; cli.COMMAND_MODULES = ('numlake.check.command',); sys.exit(cli.main(sys.argv[1:]))"
-BASE = 13_000_000_000
-STRIDE = 7  # numbers spread over 130..., 131..., keeping every one valid
-
-
-def build_synthetic_warehouse(home: Home, numbers: int, seed: int = 7) -> dict:
-    """A warehouse with `numbers` numbers: per number 1 (70 %), 2 (22 %) or 3 (8 %) tenures."""
-    home.root.mkdir(parents=True, exist_ok=True)
-    if home.warehouse.exists():
-        home.warehouse.unlink()
-    con = duckdb.connect(str(home.warehouse), config=snapshot.DUCKDB_CONFIG)
-    con.execute("set enable_progress_bar = false")
-    con.execute(MARTS_DDL)
-    con.execute(f"select setseed({seed / 100})")
-    con.execute(f"""
-        create temp table n as
-        select i, msisdn, k,
-               -- the last tenure starts by 2024-11: some numbers start after their source's
-               -- coverage start, most long before it (onboarding snapshot)
-               timestamp '2012-01-01 00:00:00' + to_days(cast(floor(random() * (4700 - (k - 1) * 700)) as integer))
-                   + to_seconds(cast(floor(random() * 86400) as integer)) as first_start,
-               random() < 0.85 as last_open,
-               random() < 0.5 as implicit_gap
-        from (
-            select i, cast({BASE} + i * {STRIDE} as varchar) as msisdn,
-                   case when r < 0.70 then 1 when r < 0.92 then 2 else 3 end as k
-            from (select i, random() as r from range({numbers}) t(i))
-        )
-    """)
-    con.execute("""
-        insert into marts.number_tenures
-        select msisdn, j, 's' || i || '-' || j,
-               first_start + to_days((j - 1) * 700) as start_time,
-               case when j < k then first_start + to_days((j - 1) * 700 + (case when implicit_gap then 700 else 500 end))
-                    when last_open then null
-                    else first_start + to_days((j - 1) * 700 + 400) end as end_time,
-               case when j < k then (case when implicit_gap then 'IMPLICIT' else 'CANCEL' end)
-                    when last_open then null else 'RECYCLE' end,
-               'CM-GD', j > 1
-        from n, range(1, 4) r(j) where j <= k
-    """)
-    con.execute("""
-        insert into marts.number_first_events
-        select msisdn, first_start, 'CM-GD', date '2024-01-01' - to_days(cast(i % 400 as integer)) from n
-    """)
-    con.execute("insert into marts.platform_status values (date '2025-06-30', current_timestamp)")
-    tenures = con.execute("select count(*) from marts.number_tenures").fetchone()[0]
-    con.close()
-    return {"numbers": numbers, "tenures": tenures}
-
-
 def sample_queries(numbers: int, count: int, seed: int = 11) -> list[tuple[str, str]]:
     """A mix: 45 % plain known numbers, 15 % other shapes, 20 % hashes, 20 % unknown numbers."""
     rnd = random.Random(seed)
@@ -220,7 +168,7 @@ def bench_bulk_file(home: Home, numbers: int, rows: int, work: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m numlake.check.bench", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.check", description=__doc__.splitlines()[0])
     ap.add_argument("--numbers", type=int, default=10_000_000)
     ap.add_argument("--home", help="work folder (default: a new temp folder)")
     ap.add_argument("--lookups", type=int, default=50_000, help="in-process single lookups")
@@ -311,7 +259,7 @@ def run(args, home: Home) -> int:
 
 def render(r: dict) -> str:
     lines = [f"Check service benchmark: {r['numbers']:,} numbers, {r['cpus']} CPUs "
-             f"(`python -m numlake.check.bench --numbers {r['numbers']}`)", "", "| measure | figure |", "|---|---|"]
+             f"(`python -m benchmarks.check --numbers {r['numbers']}`)", "", "| measure | figure |", "|---|---|"]
     if "warehouse" in r:
         w = r["warehouse"]
         lines.append(f"| synthetic warehouse | {w['numbers']:,} numbers, {w['tenures']:,} tenures, {w['seconds']:.1f} s |")

@@ -1,7 +1,7 @@
 """Benchmark: build every dashboard for the benchmark world and measure time and size on disk.
 
-``python -m dashboards.bench [--sources 105] [--days 365] [--out bench-output/dashboards]``
-writes a synthetic warehouse (``dashboards.synthetic``) and times ``build_site`` on it; the
+``python -m benchmarks.dashboards [--sources 105] [--days 365] [--out bench-output/dashboards]``
+writes a synthetic warehouse (``tests/support/dashboards_warehouse.py``) and times ``build_site`` on it; the
 figures go to BENCHMARKS.md.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from dashboards.site import build_site
-from dashboards.synthetic import benchmark_sources, make_warehouse
+from tests.support.dashboards_warehouse import benchmark_sources, make_warehouse
 from numlake.paths import PROJECT_ROOT
 
 

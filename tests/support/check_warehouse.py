@@ -1,4 +1,5 @@
-"""Small warehouses with just the marts the check service reads, for tests and the benchmark.
+"""Warehouses with just the marts the check service reads, for tests and the benchmark
+(benchmarks/check.py): small hand-written ones, and large synthetic ones.
 
 The real marts come from dbt; building these three tables directly lets the check service be
 tested on exact, hand-written histories (and on the spec's samples) without running the
@@ -11,6 +12,7 @@ from pathlib import Path
 import duckdb
 
 from numlake.check.snapshot import DUCKDB_CONFIG
+from numlake.paths import Home
 
 MARTS_DDL = """
 create schema if not exists marts;
@@ -64,3 +66,53 @@ def first_events_from_tenures(tenures: list[dict], coverage_start: dict[str, str
                 "first_source_coverage_start": coverage_start[src],
             }
     return list(first.values())
+
+
+BASE = 13_000_000_000
+STRIDE = 7  # numbers spread over 130..., 131..., keeping every one valid
+
+
+def build_synthetic_warehouse(home: Home, numbers: int, seed: int = 7) -> dict:
+    """A warehouse with `numbers` numbers: per number 1 (70 %), 2 (22 %) or 3 (8 %) tenures."""
+    home.root.mkdir(parents=True, exist_ok=True)
+    if home.warehouse.exists():
+        home.warehouse.unlink()
+    con = duckdb.connect(str(home.warehouse), config=DUCKDB_CONFIG)
+    con.execute("set enable_progress_bar = false")
+    con.execute(MARTS_DDL)
+    con.execute(f"select setseed({seed / 100})")
+    con.execute(f"""
+        create temp table n as
+        select i, msisdn, k,
+               -- the last tenure starts by 2024-11: some numbers start after their source's
+               -- coverage start, most long before it (onboarding snapshot)
+               timestamp '2012-01-01 00:00:00' + to_days(cast(floor(random() * (4700 - (k - 1) * 700)) as integer))
+                   + to_seconds(cast(floor(random() * 86400) as integer)) as first_start,
+               random() < 0.85 as last_open,
+               random() < 0.5 as implicit_gap
+        from (
+            select i, cast({BASE} + i * {STRIDE} as varchar) as msisdn,
+                   case when r < 0.70 then 1 when r < 0.92 then 2 else 3 end as k
+            from (select i, random() as r from range({numbers}) t(i))
+        )
+    """)
+    con.execute("""
+        insert into marts.number_tenures
+        select msisdn, j, 's' || i || '-' || j,
+               first_start + to_days((j - 1) * 700) as start_time,
+               case when j < k then first_start + to_days((j - 1) * 700 + (case when implicit_gap then 700 else 500 end))
+                    when last_open then null
+                    else first_start + to_days((j - 1) * 700 + 400) end as end_time,
+               case when j < k then (case when implicit_gap then 'IMPLICIT' else 'CANCEL' end)
+                    when last_open then null else 'RECYCLE' end,
+               'CM-GD', j > 1
+        from n, range(1, 4) r(j) where j <= k
+    """)
+    con.execute("""
+        insert into marts.number_first_events
+        select msisdn, first_start, 'CM-GD', date '2024-01-01' - to_days(cast(i % 400 as integer)) from n
+    """)
+    con.execute("insert into marts.platform_status values (date '2025-06-30', current_timestamp)")
+    tenures = con.execute("select count(*) from marts.number_tenures").fetchone()[0]
+    con.close()
+    return {"numbers": numbers, "tenures": tenures}
