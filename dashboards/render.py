@@ -14,10 +14,10 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboards.figures import FONT, NO_DATA
+from dashboards.names import PLOTLY_JS
 from dashboards.privacy import mask_raw
 
 CST = timezone(timedelta(hours=8), "CST")
-PLOTLY_JS = "plotly.min.js"
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True,
                  "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
 

@@ -6,9 +6,7 @@ good site untouched.
 """
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 import shutil
 import time
 import uuid
@@ -17,22 +15,13 @@ from pathlib import Path
 from plotly.offline import get_plotlyjs
 
 from dashboards.data import open_warehouse
+from dashboards.names import source_page_name
 from dashboards.pages import INDEX, OPERATIONS, REGULATOR, index_page, load, operations_page, regulator_page, source_page
 from dashboards.privacy import find_full_numbers
 from dashboards.render import PLOTLY_JS, now_cst
 
-_SAFE_ID = re.compile(r"^[A-Z0-9]+(-[A-Z0-9]+)*$")
-
-
 class PrivacyError(RuntimeError):
     """A page would have shown a full phone number; the site is not published."""
-
-
-def source_page_name(source_id: str) -> str:
-    """``sources/CM-GD.html``; an id outside the registry's pattern gets a hashed file name."""
-    if _SAFE_ID.match(source_id):
-        return f"sources/{source_id}.html"
-    return f"sources/src-{hashlib.sha1(source_id.encode('utf-8')).hexdigest()[:12]}.html"
 
 
 def build_site(warehouse: Path, out_dir: Path, ops: dict | None = None) -> list[Path]:

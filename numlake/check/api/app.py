@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from numlake.check.api import camara, dashboards, v1
 from numlake.check.api.errors import install_error_handlers
 from numlake.check.api.guard import RequestGuard
-from numlake.check.api.models import MAX_BULK
+from numlake.check.api.models import MAX_BULK, without_unused_schemas
 from numlake.check.api.state import IndexStore, RateLimiter, Service
 from numlake.check.audit import AuditLog
 from numlake.check.keys import KeyStore
@@ -46,6 +46,14 @@ def _mount_docs(app: FastAPI) -> None:
         return get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} - API docs", **assets)
 
 
+def _document(app: FastAPI) -> dict:
+    from fastapi.openapi.utils import get_openapi
+
+    app.openapi_schema = without_unused_schemas(get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes))
+    return app.openapi_schema
+
+
 def create_app(home: Home, *, rate: float = 50.0, burst: int = 100, reload_interval: float = 1.0,
                max_bulk: int = MAX_BULK, store: IndexStore | None = None) -> FastAPI:
     """The check API over `home`. Raises SnapshotError (one line) when there is nothing to serve."""
@@ -67,8 +75,10 @@ def create_app(home: Home, *, rate: float = 50.0, burst: int = 100, reload_inter
     app.state.store, app.state.keys, app.state.audit, app.state.limiter = svc.store, svc.keys, svc.audit, svc.limiter
     install_error_handlers(app)
     app.add_middleware(RequestGuard)
+    app.add_middleware(camara.CorrelatorEcho)  # outermost: the guard's own answers echo it too
     app.include_router(v1.router)
     app.include_router(camara.router)
     app.include_router(dashboards.router)
+    app.openapi = lambda: app.openapi_schema or _document(app)
     app.include_router(notices_api.router)
     return app

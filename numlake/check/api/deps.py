@@ -58,6 +58,15 @@ def authorize(key: ApiKey = Depends(require_key), svc: Service = Depends(service
     return key
 
 
+def authorize_check(key: ApiKey = Depends(authorize)) -> ApiKey:
+    """An organisation's key (RULES 6: organisations ask the check); 403 for carrier and regulator keys,
+    which read pages (docs/CHECK.md "Roles")."""
+    if not key.may_check:
+        raise ApiError(403, "Authorization", f"Authorization: a {key.role_kind} key may not ask the check "
+                       "(only organisation keys may)")
+    return key
+
+
 def is_loopback(host: str | None) -> bool:
     try:
         return host is not None and ipaddress.ip_address(host).is_loopback

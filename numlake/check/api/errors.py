@@ -11,7 +11,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from numlake.msisdn import mask_text
 
 CAMARA_PREFIX = "/number-recycling/"
-_CAMARA_CODES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 404: "NOT_FOUND", 413: "INVALID_ARGUMENT",
+_CAMARA_CODES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
+                 405: "METHOD_NOT_ALLOWED", 413: "INVALID_ARGUMENT", 422: "SERVICE_NOT_APPLICABLE",
                  429: "TOO_MANY_REQUESTS"}
 
 

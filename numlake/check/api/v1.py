@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from numlake.check.api.deps import answer_single, audit_answers, authorize, json_body, service
+from numlake.check.api.deps import answer_single, audit_answers, authorize_check, json_body, service
 from numlake.check.api.errors import ApiError
 from numlake.check.api.models import ERROR_RESPONSES, BulkRequest, BulkResponse, CheckAnswer, json_request_body
 from numlake.check.api.state import Service
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/v1", tags=["check"])
 async def reassigned(request: Request,
                      msisdn: str | None = Query(None, description="number (any INTERCHANGE 2.3 shape) or its SHA-256"),
                      since: str | None = Query(None, description="D, YYYY-MM-DD"),
-                     key: ApiKey = Depends(authorize), svc: Service = Depends(service)):
+                     key: ApiKey = Depends(authorize_check), svc: Service = Depends(service)):
     """Has this number changed hands since `since`?"""
     if not msisdn:
         raise ApiError(400, "msisdn", "msisdn: required (a number or its SHA-256)")
@@ -82,7 +82,8 @@ def bulk_answer(body: object, key: ApiKey, request: Request, svc: Service) -> tu
 @router.post("/reassigned/bulk", response_model=BulkResponse,
              responses=ERROR_RESPONSES | {413: {"description": "too many items or too large a body"}},
              openapi_extra=json_request_body(BulkRequest))
-async def reassigned_bulk(request: Request, key: ApiKey = Depends(authorize), body: object = Depends(json_body),
+async def reassigned_bulk(request: Request, key: ApiKey = Depends(authorize_check),
+                          body: object = Depends(json_body),
                           svc: Service = Depends(service)):
     """Up to 250,000 questions in one call; results in item order, bad items get `error`."""
     payload, request_id = await run_in_threadpool(bulk_answer, body, key, request, svc)
