@@ -30,6 +30,10 @@ def _run(args, job: str) -> int:
     print(summary.line(), file=sys.stderr)
     for f in summary.failures:
         print(f"numlake {job}: step failed: {f}", file=sys.stderr)
+    from ingestion.pull.ledger import failures_of_run
+
+    for line in failures_of_run(_settings(args).home, summary.run_id):  # a failing pull source fails alone
+        print(f"numlake {job}: pull failed: {line}", file=sys.stderr)
     return 0 if summary.success else 1
 
 

@@ -11,7 +11,7 @@ environment set by `Settings.apply_env`; the CLI builds the same definitions in-
 """
 import dagster as dg
 
-from orchestration.defs import automation, ingestion
+from orchestration.defs import automation, ingestion, pull
 from orchestration.resources import NumlakeResource
 from orchestration.settings import Settings
 
@@ -21,7 +21,7 @@ INGEST_JOB = ingestion.INGEST_JOB
 
 def _before_warehouse(settings: Settings) -> list[dg.Definitions]:
     """Steps up to the lake: the whole of `numlake ingest` (no dbt manifest to load)."""
-    return [ingestion.defs(settings)]
+    return [pull.defs(settings), ingestion.defs(settings)]
 
 
 def _from_warehouse(settings: Settings) -> list[dg.Definitions]:

@@ -26,7 +26,7 @@ from orchestration.settings import Settings
 log = logging.getLogger("numlake.run")
 
 # Which Dagster steps make up each phase of a run, for the timing summary.
-PHASES = {"ingest_deliveries": "ingestion", "warehouse_models": "dbt",
+PHASES = {"landing__pulled": "pull", "ingest_deliveries": "ingestion", "warehouse_models": "dbt",
           "dashboard_site": "dashboards", "check_snapshot": "check_snapshot",
           "lake__file_loads_accounting_invariant": "checks", "source_freshness_checks": "checks"}
 
@@ -135,6 +135,8 @@ def run_pipeline(settings: Settings, job: str = "pipeline", sources: list[str] |
             "ops": {"ingest_deliveries": {"config": {"sources": list(sources or [])}}},
             "loggers": {"console": {"config": {"log_level": "WARNING"}}},
         }
+        if job == "pipeline" and sources:  # pull mode fetches the same selection (non-pull ids are skipped)
+            run_config["ops"]["landing__pulled"] = {"config": {"sources": list(sources)}}
         started = datetime.now(CST)
         t0 = time.monotonic()
         tty = sys.stderr.isatty()

@@ -165,3 +165,13 @@ class SourceLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+
+
+def failures_of_run(home: Home, run_id: str) -> list[str]:
+    """One line per source whose last attempt in run `run_id` failed: "ID: reason: detail"."""
+    last: dict[str, dict] = {}
+    for a in read_attempts(home):
+        if a.get("run_id") == run_id and a.get("source_id"):
+            last[a["source_id"]] = a
+    return [f"{sid}: {a.get('reason')}: {a.get('detail')}" for sid, a in sorted(last.items())
+            if a.get("outcome") != "ok"]

@@ -17,6 +17,7 @@ import dagster as dg
 import duckdb
 
 from ingestion.state import CST
+from orchestration.defs.pull import PULL_KEY
 from orchestration.metadata import PER_SOURCE_SCHEMA, iso, iso_duration, per_source_rows, table
 from orchestration.resources import NumlakeResource
 from orchestration.settings import Settings
@@ -74,7 +75,7 @@ def ledger_rows_of_run(settings: Settings, run_id: str) -> list[dict]:
         for f in FEEDS
     ] + [
         dg.AssetSpec(LEDGER_KEY, description="Ledger: one row per data file seen, with its outcome, reason "
-                     "and row counts.", kinds={"parquet"}),
+                     "and row counts.", kinds={"parquet"}, deps=[PULL_KEY]),  # pull mode fills landing first
         dg.AssetSpec(REJECTS_KEY, description="Every rejected record of a loaded file, with its reason and "
                      "raw text.", kinds={"parquet"}),
         dg.AssetSpec(SOURCES_KEY, description="The source registry in force at the last ingest.", kinds={"parquet"}),
