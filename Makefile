@@ -27,10 +27,11 @@ demo: $(STAMP)
 ## 2. The whole test suite (installs Debian chromium + CJK fonts for the browser tests if missing)
 test: $(STAMP)
 	bash scripts/setup_browser.sh
+	bash scripts/setup_scale.sh
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow and not browser"
+	$(BIN)/python -m pytest -q -m "not slow and not browser and not scale"
 
 ## Benchmarks: prints ratios measured side by side; results go in BENCHMARKS.md
 bench: $(STAMP)
