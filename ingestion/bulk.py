@@ -18,6 +18,7 @@ import datetime as dt
 import functools
 import gzip
 import hashlib
+import io
 import os
 import zlib
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ import pyarrow as pa
 
 from ingestion.discover import read_bytes
 from ingestion.feeds import FEEDS
+from ingestion import readers
 from ingestion.readers import DeliveryReader, FileRefused
 from ingestion.registry import Source
 
@@ -76,12 +78,16 @@ def prepare(path: str | Path, src: Source, feed: str, fidx: int, business_date: 
         return Prepared(md5, size, None, ("checksum_mismatch",
                                           f"md5 of the file is {md5}, the control file says {expected_md5}"))
     if src.compression == "gzip":
-        try:
-            data = gzip.decompress(data)
+        limit = min(BULK_MAX_BYTES, readers.MAX_DECOMPRESSED_BYTES)
+        try:  # never more than the limit + 1 byte in memory, whatever the stream decompresses to
+            with gzip.GzipFile(fileobj=io.BytesIO(data), mode="rb") as gz:
+                data = gz.read(limit + 1)
         except (OSError, EOFError, zlib.error):
             return Prepared(md5, size, None)
-        if len(data) > BULK_MAX_BYTES:
-            return Prepared(md5, size, None)
+        if len(data) > limit:
+            return Prepared(md5, size, None)  # the streaming reader refuses it, or reads it in blocks
+    if readers.has_long_line(data, readers.MAX_LINE_CHARS):
+        return Prepared(md5, size, None)  # the streaming reader judges it in characters
     if data.startswith(_BOM):
         data = data[3:]
     if not data.isascii():

@@ -3,14 +3,24 @@
 Only stat calls here: whether anything changed is decided from (size, mtime) of the data file
 and its control file, so a run with nothing new reads no file contents. Nothing in the landing
 area is ever written, renamed or deleted.
+
+A source must never make the platform read a file outside the landing area: entries are
+examined with ``lstat`` (a link is never followed, its target never opened), an entry where a
+data file is expected that is not a regular file is still a candidate (its ``kind`` says what
+it is, and ingestion refuses it without opening it), and every file is opened through
+:func:`open_regular` (``O_NOFOLLOW``, non-blocking, refused unless it is a regular file).
+Names are kept as the file system gives them for opening, and shown (ledger, logs, lake)
+through :func:`shown_name`, which escapes what is not printable UTF-8.
 """
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import functools
 import json
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,10 +31,74 @@ NAME_RE = re.compile(
 MD5_RE = re.compile(r"^[0-9a-fA-F]{32}$")
 DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
+# the ledger's rows_declared and the lake's line_no are 32-bit: no delivery can hold more records
+MAX_ROWS = 2**31 - 1
+# a control file is a one-line JSON object; anything bigger is not one
+MAX_CONTROL_BYTES = 64 << 10
+
+
+def shown_name(name: str) -> str:
+    """`name` as the ledger, the logs and the lake show it: unchanged when it is printable
+    text without a backslash; otherwise a backslash is doubled, a byte that is not UTF-8 is
+    ``\\xNN`` and any other unprintable character ``\\uNNNN``, so distinct names stay distinct."""
+    if name.isprintable() and "\\" not in name:
+        try:
+            name.encode("utf-8")
+            return name
+        except UnicodeEncodeError:
+            pass
+    out = []
+    for ch in name:
+        o = ord(ch)
+        if ch == "\\":
+            out.append("\\\\")
+        elif 0xDC80 <= o <= 0xDCFF:  # a byte os.fsdecode could not decode (surrogateescape)
+            out.append(f"\\x{o - 0xDC00:02x}")
+        elif not ch.isprintable() or 0xD800 <= o <= 0xDFFF:
+            out.append(f"\\u{o:04x}" if o <= 0xFFFF else f"\\U{o:08x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def entry_kind(mode: int) -> str:
+    """What an lstat mode is, in the words docs/INGESTION.md uses."""
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISLNK(mode):
+        return "symbolic link"
+    if stat.S_ISDIR(mode):
+        return "directory"
+    if stat.S_ISFIFO(mode):
+        return "FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    return "special file"
+
+
+def open_regular(path: str | Path) -> int:
+    """A read-only descriptor of `path` if it is a regular file (never through a link, never
+    blocking on a FIFO); OSError otherwise."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        os.set_blocking(fd, True)
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
 
 @dataclass(frozen=True)
 class Candidate:
-    """One data file in the landing area, with its control file if present."""
+    """One data file in the landing area, with its control file if present. `source_dir`,
+    `feed_dir` and `file_name` are shown names (:func:`shown_name`); `fs_parts` are the same
+    three as the file system spells them, used only to open the file. `kind` is ``file`` for a
+    regular file, else what stands where a data file is expected (:func:`entry_kind`);
+    `ctl_kind` likewise for the control file."""
 
     landing: Path
     source_dir: str
@@ -34,6 +108,9 @@ class Candidate:
     mtime_ns: int
     ctl_size: int | None
     ctl_mtime_ns: int | None
+    fs_parts: tuple[str, str, str] | None = None
+    kind: str = "file"
+    ctl_kind: str | None = "file"
 
     @property
     def rel(self) -> str:
@@ -41,7 +118,8 @@ class Candidate:
 
     @functools.cached_property
     def path_str(self) -> str:
-        return os.path.join(self.landing, self.source_dir, self.feed_dir, self.file_name)
+        parts = self.fs_parts or (self.source_dir, self.feed_dir, self.file_name)
+        return os.path.join(self.landing, *parts)
 
     @property
     def path(self) -> Path:
@@ -98,7 +176,8 @@ def _visible_dirs(path: Path) -> list[os.DirEntry]:
 
 
 def scan(landing: Path, sources: set[str] | None = None) -> list[Candidate]:
-    """Every data file at ``<landing>/<source>/<feed>/``; hidden files and files elsewhere are ignored."""
+    """Every entry at ``<landing>/<source>/<feed>/`` other than a control file; hidden entries
+    and anything at another depth are ignored, and a folder that is a link is not entered."""
     landing = Path(landing)
     out: list[Candidate] = []
     for sdir in _visible_dirs(landing):
@@ -106,20 +185,26 @@ def scan(landing: Path, sources: set[str] | None = None) -> list[Candidate]:
             continue
         for fdir in _visible_dirs(Path(sdir.path)):
             stats: dict[str, os.stat_result] = {}
-            with os.scandir(fdir.path) as it:
-                for e in it:
-                    if e.name.startswith(".") or not e.is_file(follow_symlinks=True):
-                        continue
-                    try:
-                        stats[e.name] = e.stat()
-                    except FileNotFoundError:
-                        continue
+            try:
+                with os.scandir(fdir.path) as it:
+                    for e in it:
+                        if e.name.startswith("."):
+                            continue
+                        try:
+                            stats[e.name] = e.stat(follow_symlinks=False)
+                        except FileNotFoundError:
+                            continue
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            source_dir, feed_dir = shown_name(sdir.name), shown_name(fdir.name)
             for name, st in stats.items():
                 if name.endswith(".ctl"):
                     continue
                 ctl = stats.get(name + ".ctl")
-                out.append(Candidate(landing, sdir.name, fdir.name, name, st.st_size, st.st_mtime_ns,
-                                     ctl.st_size if ctl else None, ctl.st_mtime_ns if ctl else None))
+                out.append(Candidate(landing, source_dir, feed_dir, shown_name(name), st.st_size, st.st_mtime_ns,
+                                     ctl.st_size if ctl else None, ctl.st_mtime_ns if ctl else None,
+                                     (sdir.name, fdir.name, name), entry_kind(st.st_mode),
+                                     entry_kind(ctl.st_mode) if ctl else None))
     return out
 
 
@@ -131,34 +216,51 @@ class Control:
     problem: str | None  # why it is not a valid control file; None when valid
 
 
-def read_bytes(path: str | Path, size: int | None = None) -> bytes:
-    """The whole file, through the os module: a buffered file object costs more than the
-    read of a small file (the landing area holds tens of thousands of them)."""
-    fd = os.open(path, os.O_RDONLY)
+def read_bytes(path: str | Path, size: int | None = None, limit: int | None = None) -> bytes:
+    """The whole file (at most `limit` + 1 bytes), through the os module: a buffered file
+    object costs more than the read of a small file (the landing area holds tens of thousands
+    of them). Only a regular file is read (:func:`open_regular`)."""
+    fd = open_regular(path)
     try:
         if size is None:
             size = os.fstat(fd).st_size
+        if limit is not None:
+            size = min(size, limit)
         parts = [os.read(fd, size + 1)]
-        while parts[-1]:  # the file grew, or it is bigger than st_size said
-            parts.append(os.read(fd, 1 << 20))
+        got = len(parts[0])
+        while parts[-1] and (limit is None or got <= limit):  # the file grew, or is bigger than st_size said
+            parts.append(os.read(fd, 1 << 20 if limit is None else min(1 << 20, limit + 1 - got)))
+            got += len(parts[-1])
         return b"".join(parts)
     finally:
         os.close(fd)
 
 
 def read_control(path: str | Path) -> Control:
-    """Parse ``{"rows": int, "md5": hex, "business_date": "YYYY-MM-DD"}``; never raises."""
+    """Parse ``{"rows": int, "md5": hex, "business_date": "YYYY-MM-DD"}``; never raises, whatever
+    the file holds (any JSON value, any size, any nesting, a link or a FIFO: never followed
+    or waited for)."""
     try:
-        data = json.loads(read_bytes(path).decode("utf-8-sig"))
-    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raw = read_bytes(path, limit=MAX_CONTROL_BYTES)
+    except OSError as e:
+        what = "not a regular file" if e.errno in (errno.ELOOP, errno.EINVAL) else f"unreadable ({e.strerror})"
+        return Control(None, None, None, f"control file is {what}")
+    if len(raw) > MAX_CONTROL_BYTES:
+        return Control(None, None, None, f"control file is larger than {MAX_CONTROL_BYTES} bytes")
+    try:
+        data = json.loads(raw.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
         return Control(None, None, None, f"control file is not valid JSON ({type(e).__name__})")
     if not isinstance(data, dict):
         return Control(None, None, None, "control file is not a JSON object")
     rows, md5, bd = data.get("rows"), data.get("md5"), data.get("business_date")
-    rows_ok = isinstance(rows, int) and not isinstance(rows, bool) and rows >= 0
+    rows_ok = isinstance(rows, int) and not isinstance(rows, bool) and 0 <= rows <= MAX_ROWS
     problems = []
     if not rows_ok:
-        problems.append("'rows' is not a non-negative integer")
+        if isinstance(rows, int) and not isinstance(rows, bool) and rows > MAX_ROWS:
+            problems.append(f"'rows' is more records than a delivery can hold (at most {MAX_ROWS})")
+        else:
+            problems.append("'rows' is not a non-negative integer")
     if not (isinstance(md5, str) and MD5_RE.match(md5)):
         problems.append("'md5' is not 32 hex digits")
     bd_ok = isinstance(bd, str) and DATE_RE.match(bd)
@@ -169,5 +271,5 @@ def read_control(path: str | Path) -> Control:
             bd_ok = False
     if not bd_ok:
         problems.append("'business_date' is not a YYYY-MM-DD date")
-    return Control(rows if rows_ok else None, md5.lower() if isinstance(md5, str) else None,
+    return Control(rows if rows_ok else None, md5.lower() if isinstance(md5, str) and MD5_RE.match(md5) else None,
                    bd if bd_ok else None, "; ".join(problems) or None)

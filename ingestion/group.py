@@ -255,7 +255,9 @@ class GroupProcessor:
             refused = e
         it.rec["md5"], it.rec["size_bytes"] = reader.md5, reader.size
         problem = None
-        if reader.md5 != it.ctl.md5:
+        if refused and reader.md5 is None:  # not even opened (not a regular file any more)
+            problem = refused.reason, refused.detail
+        elif reader.md5 != it.ctl.md5:
             problem = "checksum_mismatch", f"md5 of the file is {reader.md5}, the control file says {it.ctl.md5}"
         elif refused:
             problem = refused.reason, refused.detail

@@ -7,6 +7,7 @@ files).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 from numlake.paths import Home
 
 from ingestion import state
-from ingestion.discover import Candidate
+from ingestion.discover import Candidate, open_regular
 from ingestion.ledger import write_row
 from ingestion.readers import file_md5
 
@@ -28,27 +29,58 @@ if TYPE_CHECKING:
 log = logging.getLogger("numlake.ingestion")
 
 
-def copy_to_quarantine(home: Home, c: Candidate, md5: str, reason: str, detail: str) -> Path:
+# a name in the quarantine longer than this many bytes is shortened (the file system allows
+# 255, and the copy needs room for ``.ctl``, ``.reason.json`` and a temp suffix)
+MAX_NAME_BYTES = 200
+
+
+def quarantine_name(name: str) -> str:
+    """`name` (a shown name) as a file name in the quarantine: itself when short enough, else
+    its first bytes, ``~`` and a hash of the whole name (distinct names stay distinct)."""
+    data = name.encode("utf-8")
+    if len(data) <= MAX_NAME_BYTES:
+        return name
+    head = data[: MAX_NAME_BYTES - 17].decode("utf-8", "ignore")
+    return f"{head}~{hashlib.sha1(data).hexdigest()[:16]}"
+
+
+def _copy_regular(src: Path, dest: Path) -> bool:
+    """Copy `src` byte for byte with its times, only if it is a regular file (a link is never
+    followed); False when there was nothing to copy."""
+    try:
+        fd = open_regular(src)
+    except OSError:
+        return False
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    with open(fd, "rb", closefd=True) as f, open(tmp, "wb") as out:
+        shutil.copyfileobj(f, out, 8 << 20)
+        st = os.fstat(f.fileno())
+    os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
+    os.replace(tmp, dest)
+    return True
+
+
+def copy_to_quarantine(home: Home, c: Candidate, md5: str | None, reason: str, detail: str) -> Path:
     """Copy data file and control file untouched beside a reason file; never overwrite a
-    different earlier copy (it goes to a sub-folder named by its md5)."""
-    dest = home.quarantine / c.source_dir / c.feed_dir
-    reason_file = dest / f"{c.file_name}.reason.json"
+    different earlier copy (it goes to a sub-folder named by its md5). Only regular files are
+    copied: for a link or a special file, the reason file alone says what stood there."""
+    dest = home.quarantine / quarantine_name(c.source_dir) / quarantine_name(c.feed_dir)
+    name = quarantine_name(c.file_name)
+    reason_file = dest / f"{name}.reason.json"
     if reason_file.exists():
         try:
             old = json.loads(reason_file.read_text(encoding="utf-8")).get("md5")
         except (OSError, ValueError):
             old = None
         if old != md5:
-            dest = dest / md5[:12]
-            reason_file = dest / f"{c.file_name}.reason.json"
+            dest = dest / (md5 or "no-content")[:12]
+            reason_file = dest / f"{name}.reason.json"
     dest.mkdir(parents=True, exist_ok=True)
-    for srcp in (c.path, c.ctl_path):
-        if srcp.exists():
-            tmp = dest / f".{srcp.name}.{os.getpid()}.tmp"
-            shutil.copy2(srcp, tmp)
-            os.replace(tmp, dest / srcp.name)
+    copied = {"data": _copy_regular(c.path, dest / name) if c.kind == "file" else False,
+              "control": _copy_regular(c.ctl_path, dest / f"{name}.ctl") if c.ctl_kind == "file" else False}
     tmp = dest / f".{reason_file.name}.tmp"
-    tmp.write_text(json.dumps({"file": c.rel, "reason": reason, "detail": detail, "md5": md5,
+    tmp.write_text(json.dumps({"file": c.rel, "kind": c.kind, "reason": reason, "detail": detail, "md5": md5,
+                               "copied": [k for k, v in copied.items() if v],
                                "quarantined_at": state.now_cst().isoformat()}, ensure_ascii=False, indent=1),
                    encoding="utf-8")
     os.replace(tmp, reason_file)
@@ -57,7 +89,7 @@ def copy_to_quarantine(home: Home, c: Candidate, md5: str, reason: str, detail: 
 
 def quarantine_delivery(home: Home, it: Delivery, reason: str, detail: str) -> None:
     """A delivery of a group refused; its row is committed with the group's."""
-    if it.rec["md5"] is None:
+    if it.rec["md5"] is None and it.c.kind == "file":
         it.rec["md5"] = file_md5(it.c.path)
     it.quarantine = (reason, detail)
     it.outcome = "QUARANTINED"
@@ -70,7 +102,7 @@ def quarantine_file(ctx: RunContext, c: Candidate, rec: dict, reason: str, detai
                     conflict: bool = False) -> None:
     """A file refused on its own, committed at once; a ``conflict`` gets its own row beside the
     delivery of the same name already loaded (INTERCHANGE 4 ``conflicting_redelivery``)."""
-    if rec["md5"] is None:
+    if rec["md5"] is None and c.kind == "file":
         rec["md5"] = file_md5(c.path)
     rec.update(outcome="QUARANTINED", reason=reason, detail=detail, rows_loaded=0, rows_rejected=0)
     if conflict:

@@ -22,6 +22,7 @@ import csv
 import gzip
 import hashlib
 import io
+import os
 import sys
 import zlib
 from pathlib import Path
@@ -32,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from ingestion.discover import open_regular
 from ingestion.feeds import FEEDS, header_lookup
 from ingestion.registry import Source
 
@@ -39,6 +41,10 @@ csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 RAW_CHUNK = 8 << 20
 BLOCK_CHARS = 32 << 20
+# limits that bound memory whatever a delivery holds (docs/INGESTION.md): a gzip delivery that
+# decompresses to more bytes, or a line longer than this many characters, is ``unreadable``
+MAX_DECOMPRESSED_BYTES = int(os.environ.get("NUMLAKE_INGEST_MAX_DECOMPRESSED_BYTES", str(4 << 30)))
+MAX_LINE_CHARS = int(os.environ.get("NUMLAKE_INGEST_MAX_LINE_CHARS", str(64 << 20)))
 SLOW_BATCH = 65536
 BOM = "\ufeff"
 
@@ -54,6 +60,22 @@ class FileRefused(Exception):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+
+
+def has_long_line(text: str | bytes, limit: int) -> bool:
+    """Whether a line of `text` is longer than `limit` characters (one search per `limit`)."""
+    nl = "\n" if isinstance(text, str) else b"\n"
+    pos, n = 0, len(text)
+    while n - pos > limit:
+        cut = text.rfind(nl, pos, pos + limit + 1)
+        if cut < 0:
+            return True
+        pos = cut + 1
+    return False
+
+
+def _line_too_long() -> FileRefused:
+    return FileRefused("unreadable", f"a line is longer than {MAX_LINE_CHARS} characters, the limit per line")
 
 
 class _Hashing(io.RawIOBase):
@@ -83,9 +105,14 @@ class _Hashing(io.RawIOBase):
             self.size += len(chunk)
 
 
-def file_md5(path: Path) -> str:
+def file_md5(path: Path) -> str | None:
+    """md5 of a regular file's bytes; None when `path` is not one (a link is never followed)."""
     h = hashlib.md5()
-    with open(path, "rb") as f:
+    try:
+        fd = open_regular(path)
+    except OSError:
+        return None
+    with open(fd, "rb", closefd=True) as f:
         while chunk := f.read(RAW_CHUNK):
             h.update(chunk)
     return h.hexdigest()
@@ -138,12 +165,16 @@ class DeliveryReader:
         """Yield (line number of the block's first line, text of whole lines)."""
         stream = gzip.GzipFile(fileobj=raw, mode="rb") if self.source.compression == "gzip" else raw
         decoder = codecs.getincrementaldecoder(self.source.encoding)("strict")
-        first, carry, line_no, started = True, "", 1, False
+        first, carry, line_no, started, total = True, "", 1, False, 0
         while True:
             try:
                 data = stream.read(RAW_CHUNK)
             except (OSError, EOFError, zlib.error) as e:
                 raise FileRefused("unreadable", f"cannot decompress: {e}") from None
+            total += len(data)
+            if stream is not raw and total > MAX_DECOMPRESSED_BYTES:
+                raise FileRefused("unreadable", f"decompresses to more than {MAX_DECOMPRESSED_BYTES} bytes, "
+                                  "the limit per delivery")
             final = not data
             if first and data:
                 first = False
@@ -164,20 +195,30 @@ class DeliveryReader:
                 if text.startswith(BOM):
                     text = text[1:]
             carry += text
+            if len(carry) > MAX_LINE_CHARS and carry.rfind("\n", len(carry) - MAX_LINE_CHARS - 1) < 0:
+                raise _line_too_long()
             if final:
                 if carry:
+                    if has_long_line(carry, MAX_LINE_CHARS):
+                        raise _line_too_long()
                     yield line_no, carry
                 return
             if len(carry) >= self.block_chars:
                 cut = carry.rfind("\n")
                 if cut >= 0:
                     block, carry = carry[: cut + 1], carry[cut + 1:]
+                    if has_long_line(block, MAX_LINE_CHARS):
+                        raise _line_too_long()
                     yield line_no, block
                     line_no += block.count("\n")
 
     # public ------------------------------------------------------------------------------
     def batches(self) -> Iterator[pa.Table]:
-        with open(self.path, "rb", buffering=0) as f:
+        try:
+            fd = open_regular(self.path)
+        except OSError as e:
+            raise FileRefused("unreadable", f"cannot open a regular file ({e.strerror})") from None
+        with open(fd, "rb", buffering=0, closefd=True) as f:
             raw = _Hashing(f)
             try:
                 yield from self._batches(raw)

@@ -73,8 +73,8 @@ def recheck(ctx: RunContext, c: Candidate, row: dict, conflicts: set[tuple[str, 
     rec = base_row(ctx.run_id, c, None, ctx.registry.get(c.source_dir))
     rec["md5"] = md5
     rec["rows_declared"] = read_control(c.ctl_path).rows
+    what = f"different bytes (md5 {md5}, loaded {row['md5']})" if md5 else f"now a {c.kind}, not a regular file"
     quarantine_file(ctx, c, rec, "conflicting_redelivery",
-                    f"same file name as the delivery already {row['outcome'].lower()}, different bytes "
-                    f"(md5 {md5}, loaded {row['md5']})", conflict=True)
+                    f"same file name as the delivery already {row['outcome'].lower()}, {what}", conflict=True)
     conflicts.add((c.rel, md5))
     note_seen(ctx.con, c, row["file_id"])
