@@ -83,7 +83,7 @@ class PostgresServer:
 
     def stop(self) -> None:
         if self.data.exists():
-            subprocess.run(self._server_cmd("-m", "immediate", "-w", "stop"), capture_output=True, timeout=60)
+            subprocess.run(self._server_cmd("-m", "immediate", "-w", "stop"), capture_output=True, timeout=60, check=False)
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -99,7 +99,7 @@ def start_postgres() -> PostgresServer:
     init = subprocess.run(
         [*prefix, str(pg_bin / "initdb"), "-D", str(server.data), "-U", SUPERUSER, "--auth=trust",
          "-E", "UTF8", "--no-locale", "--no-sync"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=300, check=False,
     )
     if init.returncode != 0:
         shutil.rmtree(folder, ignore_errors=True)
@@ -109,7 +109,7 @@ def start_postgres() -> PostgresServer:
                "-c fsync=off -c max_connections=60 -c shared_buffers=32MB")
     start = subprocess.run(
         server._server_cmd("-l", str(server.log), "-o", options, "-w", "-t", "120", "start"),
-        capture_output=True, text=True, timeout=180,
+        capture_output=True, text=True, timeout=180, check=False,
     )
     if start.returncode != 0:
         detail = log_tail(server.log)

@@ -17,7 +17,12 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.servers import ServerUnavailable, free_port, stop_process, wait_for_port
+from tests.support.servers import (
+    ServerUnavailable,
+    free_port,
+    stop_process,
+    wait_for_port,
+)
 
 ACCESS_KEY = "numlake"
 SECRET_KEY = "numlake-test-secret"

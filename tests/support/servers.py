@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ingestion.pull.sshd import free_port
 
-__all__ = ["ServerUnavailable", "free_port", "wait_for_port", "stop_process", "log_tail"]
+__all__ = ["ServerUnavailable", "free_port", "log_tail", "stop_process", "wait_for_port"]
 
 
 class ServerUnavailable(Exception):

@@ -18,7 +18,13 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.servers import ServerUnavailable, free_port, log_tail, stop_process, wait_for_port
+from tests.support.servers import (
+    ServerUnavailable,
+    free_port,
+    log_tail,
+    stop_process,
+    wait_for_port,
+)
 
 
 def find_java() -> str:
@@ -73,10 +79,9 @@ class SparkCluster:
         spark_class = Path(sys.executable).with_name("spark-class")
         if not os.access(spark_class, os.X_OK):
             spark_class = spark_home() / "bin" / "spark-class"
-        log = open(self.folder / f"{name}.log", "ab")
-        proc = subprocess.Popen([str(spark_class), *args], stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, env=spark_env(self.folder), start_new_session=True)
-        log.close()
+        with open(self.folder / f"{name}.log", "ab") as log:
+            proc = subprocess.Popen([str(spark_class), *args], stdout=log, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, env=spark_env(self.folder), start_new_session=True)
         self.procs.append(proc)
         return proc
 
