@@ -1,0 +1,234 @@
+"""Pull mode against a real sshd (INTERCHANGE 5): what is fetched, when, and how each failure stays one source's.
+
+Every test has the fetch talk to OpenSSH's own sshd on 127.0.0.1 (tests/support/sshd.py);
+faults are made the way they happen in production (a key the server does not know, a folder
+the account may not read, a connection killed or frozen mid-file), at a point chosen by a
+hook, never by timing.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+
+import duckdb
+import pytest
+
+from ingestion.pull.fetch import Hooks
+from ingestion.pull.ledger import read_attempts
+from ingestion.pull.sshd import generate_keypair, prepare
+from tests.support.sshd import pull_world  # noqa: F401 - fixture
+
+LC = "lifecycle/CU-NAT_lifecycle_20250301_01.jsonl"
+
+
+def outcomes(world) -> list[tuple]:
+    from ingestion.pipeline import ingest
+
+    ingest(world.home, world.landing, world.registry)
+    con = duckdb.connect()
+    try:
+        return con.execute("select file_name, outcome, reason from read_parquet(?) order by all",
+                           [str(world.home.lake / "_meta" / "file_loads.parquet")]).fetchall()
+    finally:
+        con.close()
+
+
+def control(data: bytes, rows: int) -> bytes:
+    return json.dumps({"rows": rows, "md5": hashlib.md5(data).hexdigest(), "business_date": "2025-03-01"}).encode()
+
+
+def assert_landing_is_complete_copies(world, source_id: str) -> None:
+    """No partial file: every file in the landing area is byte for byte the server's."""
+    for rel in world.landing_files(source_id):
+        assert (world.landing / source_id / rel).read_bytes() == (world.remote(source_id) / rel).read_bytes(), rel
+
+
+def test_a_pull_copies_every_complete_delivery_and_a_second_pull_reads_nothing_again(pull_world):
+    w = pull_world
+    w.add_source("CU-NAT")
+    first = w.pull()
+    assert first.final["CU-NAT"].outcome == "ok" and first.files == 2
+    assert w.landing_files("CU-NAT") == sorted(str(p.relative_to(w.remote("CU-NAT")))
+                                               for p in w.remote("CU-NAT").rglob("*") if p.is_file())
+    assert_landing_is_complete_copies(w, "CU-NAT")
+    again = w.pull()
+    assert (again.files, again.bytes, again.final["CU-NAT"].remote_files) == (0, 0, 2)
+
+
+def test_a_data_file_without_its_control_file_is_fetched_only_once_the_control_file_arrives(pull_world):
+    w = pull_world
+    remote = w.add_source("CU-NAT")
+    ctl = remote / (LC + ".ctl")
+    held = ctl.read_bytes()
+    ctl.unlink()
+    w.pull()
+    assert LC not in w.landing_files("CU-NAT")
+    assert all(name != "CU-NAT_lifecycle_20250301_01.jsonl" for name, *_ in outcomes(w))
+    ctl.write_bytes(held)
+    os.chmod(ctl, 0o644)
+    assert w.pull().files == 1
+    assert ("CU-NAT_lifecycle_20250301_01.jsonl", "LOADED", None) in outcomes(w)
+
+
+def test_an_identical_reupload_changes_nothing_and_new_bytes_are_a_conflicting_redelivery(pull_world):
+    w = pull_world
+    remote = w.add_source("CU-NAT")
+    w.pull()
+    before = outcomes(w)
+    data = remote / LC
+    st = data.stat()
+    os.utime(data, (st.st_atime, st.st_mtime + 120))  # same bytes uploaded again later
+    assert w.pull().files == 1
+    assert outcomes(w) == before
+    changed = data.read_bytes() + b"\n"  # a blank line: same records, other bytes
+    data.write_bytes(changed)
+    (remote / (LC + ".ctl")).write_bytes(control(changed, 2))
+    os.utime(data, (st.st_atime, st.st_mtime + 240))
+    assert w.pull().files == 1
+    assert (w.landing / "CU-NAT" / LC).read_bytes() == changed
+    rows = outcomes(w)
+    assert ("CU-NAT_lifecycle_20250301_01.jsonl", "QUARANTINED", "conflicting_redelivery") in rows
+    assert ("CU-NAT_lifecycle_20250301_01.jsonl", "LOADED", None) in rows
+
+
+def _healthy_and(w, bad: str, **pull_entry) -> None:
+    w.add_source("CU-NAT")
+    w.add_source(bad, **pull_entry)
+
+
+def _only_failure(report, source_id: str, reason: str) -> None:
+    assert report.final["CU-NAT"].outcome == "ok"
+    assert report.failed.keys() == {source_id}, report.final
+    assert report.failed[source_id].reason == reason, report.failed[source_id]
+    assert "\n" not in (report.failed[source_id].detail or "")
+
+
+def test_a_server_whose_host_key_is_not_the_pinned_one_is_refused_and_nothing_is_read(pull_world, tmp_path):
+    w = pull_world
+    other = generate_keypair(tmp_path / "other")
+    _healthy_and(w, "CM-GD", host_key=" ".join(other.split()[:2]))
+    report = w.pull()
+    _only_failure(report, "CM-GD", "host_key_mismatch")
+    assert report.failed["CM-GD"].bytes == 0 and w.landing_files("CM-GD") == []
+    w.sources["CM-GD"]["host_key"] = w.server.host_key
+    w.write_registry()
+    assert w.pull().final["CM-GD"].outcome == "ok" and len(w.landing_files("CM-GD")) == 4
+
+
+@pytest.mark.parametrize("secret", ["unknown key", "wrong password"])
+def test_a_credential_the_server_refuses_fails_as_auth_failed_for_that_source_only(pull_world, secret):
+    w = pull_world
+    path = w.home.root / "secrets" / "CM-GD-bad"
+    if secret == "unknown key":
+        generate_keypair(path)  # never added to the server's authorized_keys
+    else:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.write(fd, b"not-the-password\n")
+        os.close(fd)
+    _healthy_and(w, "CM-GD", credential="CM-GD-bad")
+    _only_failure(w.pull(), "CM-GD", "auth_failed")
+    assert w.landing_files("CM-GD") == []
+
+
+def test_a_secret_readable_by_others_is_refused_in_one_line_that_names_the_file_only(pull_world):
+    w = pull_world
+    _healthy_and(w, "CM-GD")
+    secret = w.home.root / "secrets" / "CM-GD-key"
+    os.chmod(secret, 0o644)
+    report = w.pull()
+    _only_failure(report, "CM-GD", "auth_failed")
+    detail = report.failed["CM-GD"].detail
+    assert str(secret) in detail and "group or others" in detail
+    assert "PRIVATE KEY" not in detail and secret.read_text().splitlines()[1] not in detail
+    os.chmod(secret, 0o600)
+    assert w.pull().final["CM-GD"].outcome == "ok"
+
+
+def test_a_server_that_is_down_is_unreachable_and_the_next_pull_recovers(pull_world):
+    w = pull_world
+    second = prepare(w.base / "sshd2", user=w.server.user)
+    _healthy_and(w, "CM-GD", url=second.url(w.remote("CM-GD")), host_key=second.host_key)
+    second.state.joinpath("authorized_keys").write_text((w.server.state / "authorized_keys").read_text())
+    _only_failure(w.pull(), "CM-GD", "unreachable")
+    assert w.landing_files("CM-GD") == []
+    with second:
+        assert w.pull().final["CM-GD"].outcome == "ok"
+    assert_landing_is_complete_copies(w, "CM-GD")
+
+
+def test_a_folder_the_account_may_not_read_is_permission_denied_and_the_rest_is_fetched(pull_world):
+    w = pull_world
+    _healthy_and(w, "CM-GD")
+    folder = w.remote("CM-GD") / "complaints"
+    os.chmod(folder, 0o000)
+    try:
+        report = w.pull()
+    finally:
+        os.chmod(folder, 0o755)
+    _only_failure(report, "CM-GD", "permission_denied")
+    assert "complaints" in report.failed["CM-GD"].detail
+    assert [f.split("/")[0] for f in w.landing_files("CM-GD")] == ["lifecycle", "lifecycle"]
+    assert w.pull().final["CM-GD"].outcome == "ok" and len(w.landing_files("CM-GD")) == 4
+
+
+def _cut_on_first_chunk_of(w, rel: str, action) -> Hooks:
+    done = []
+
+    def on_chunk(source_id, key, have):
+        if key == rel and not done:
+            done.append(have)
+            action()
+
+    return Hooks(on_chunk=on_chunk)
+
+
+def test_a_transfer_cut_mid_file_leaves_no_partial_file_in_landing_and_the_next_pull_resumes(pull_world):
+    w = pull_world
+    _healthy_and(w, "CM-GD")
+    rel = "lifecycle/CM-GD_lifecycle_20250301_01.csv"
+    size = (w.remote("CM-GD") / rel).stat().st_size
+    hooks = _cut_on_first_chunk_of(w, rel, w.server.kill_sessions)
+    report = w.pull(hooks=hooks, chunk_bytes=64, connections=1)  # one connection at a time: only CM-GD's is cut
+    _only_failure(report, "CM-GD", "transfer_interrupted")
+    assert rel not in w.landing_files("CM-GD")
+    assert_landing_is_complete_copies(w, "CM-GD")
+    partial = [p for p in (w.home.root / "pull" / "partial" / "CM-GD").rglob("*") if p.is_file()]
+    assert (rel.split("/")[1], 64) in [(p.name.split("@")[0], p.stat().st_size) for p in partial]
+    assert w.pull(chunk_bytes=64).final["CM-GD"].outcome == "ok"  # resumes at byte 64
+    assert len(w.landing_files("CM-GD")) == 4
+    assert_landing_is_complete_copies(w, "CM-GD")
+    assert (w.landing / "CM-GD" / rel).stat().st_size == size
+
+
+def test_a_cut_connection_is_retried_within_the_same_pull(pull_world):
+    w = pull_world
+    _healthy_and(w, "CM-GD")
+    hooks = _cut_on_first_chunk_of(w, "lifecycle/CM-GD_lifecycle_20250301_01.csv", w.server.kill_sessions)
+    report = w.pull(hooks=hooks, chunk_bytes=64, connections=1, retries=2)
+    assert [a.reason for a in report.attempts["CM-GD"]] == ["transfer_interrupted", None]
+    assert report.final["CM-GD"].outcome == "ok" and len(w.landing_files("CM-GD")) == 4
+    assert [r["try"] for r in read_attempts(w.home) if r["source_id"] == "CM-GD"] == [1, 2]
+
+
+def test_a_server_that_stops_answering_mid_file_times_out(pull_world):
+    w = pull_world
+    _healthy_and(w, "CM-GD")
+    frozen: list[int] = []
+
+    def freeze():
+        frozen.extend(w.server.session_pids())
+        for pid in frozen:
+            os.kill(pid, signal.SIGSTOP)
+
+    hooks = _cut_on_first_chunk_of(w, "lifecycle/CM-GD_lifecycle_20250301_01.csv", freeze)
+    try:
+        report = w.pull(hooks=hooks, chunk_bytes=64, connections=1, io_timeout=1.0)
+    finally:
+        for pid in frozen:
+            os.kill(pid, signal.SIGKILL)
+            os.kill(pid, signal.SIGCONT)
+    _only_failure(report, "CM-GD", "timeout")
+    assert_landing_is_complete_copies(w, "CM-GD")
+    assert w.pull().final["CM-GD"].outcome == "ok"
