@@ -18,6 +18,8 @@ from dashboards import trends as T
 from dashboards.data import Warehouse, platform_status, sources
 from dashboards.labels import FEEDS, both
 from dashboards.render import figure, fmt_time, nodata
+from numlake.notices.status import dashboard_figures as notice_figures
+from numlake.paths import Home
 
 REGULATOR = "regulator.html"
 OPERATIONS = "operations.html"
@@ -85,6 +87,7 @@ def load(wh: Warehouse, ops: dict | None, built_at) -> SiteData:
     extras = {
         "complaints_months": Q.months_covered(wh, "marts.monthly_complaints", as_of),
         "rates_months": Q.months_covered(wh, "marts.monthly_number_stats", as_of),
+        "notices": notice_figures(Home(wh.lake.parent)) if wh.lake is not None else None,
     }
     by_source = {}
     for name in PER_SOURCE:

@@ -11,6 +11,7 @@ from dashboards import figures as F
 from dashboards import figures_quality as FQ
 from dashboards.labels import OUTCOMES, REASONS, both
 from dashboards.pages.common import MAIN_NAV, Charts, SiteData, feed_label, labelled, meta
+from dashboards.pages.notices import operations_notices
 from dashboards.render import cards, esc, fmt_time, page, section, table
 
 
@@ -135,6 +136,7 @@ def runs_section(data: SiteData, chart: Charts) -> str:
 
 OPERATIONS_SECTIONS: list[Callable[[SiteData, Charts], str]] = [
     key_figures, silent_section, heatmap_section, feeds_section, refused_section, runs_section,
+    operations_notices,
 ]
 
 

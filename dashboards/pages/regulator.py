@@ -11,6 +11,7 @@ from dashboards import figures as F
 from dashboards import figures_adoption as FA
 from dashboards.labels import CARRIERS, ORG_TYPES, PROVINCES, RULES, both
 from dashboards.pages.common import MAIN_NAV, REGULATOR, Charts, SiteData, labelled, meta, month_label
+from dashboards.pages.notices import regulator_notices
 from dashboards.queries import WARMUP_DAYS
 from dashboards.render import cards, charts, page, section, table
 
@@ -166,6 +167,7 @@ def adoption_section(data: SiteData, chart: Charts) -> str:
 
 REGULATOR_SECTIONS: list[Callable[[SiteData, Charts], str]] = [
     key_figures, complaints_section, secondary_section, recycling_section, findings_section, adoption_section,
+    regulator_notices,
 ]
 
 

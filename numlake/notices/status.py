@@ -95,3 +95,9 @@ def reassignment_reach(home: Home) -> dict:
                   for r in delivered]
         out["median_minutes_raised_to_delivery"] = round(statistics.median(raised), 2)
     return out
+
+
+def dashboard_figures(home: Home) -> dict:
+    """Everything the operations and regulator pages show about notices, read once."""
+    return {"delivery": delivery_state(home), "runs": raising_runs(home), "totals": totals(home),
+            "reach": reassignment_reach(home)}
