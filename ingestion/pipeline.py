@@ -27,8 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from numlake.crashpoints import crash_point
-from numlake.errors import UsageError
-from numlake.paths import Home
+from numlake.paths import Home, check_path
 
 from ingestion import lake, state
 from ingestion.context import RunContext
@@ -38,7 +37,7 @@ from ingestion.ledger import OUTCOMES, accounting_violations, apply_touches, exp
 from ingestion.lock import ingest_lock
 from ingestion.recovery import heal, reconcile
 from ingestion.redelivery import recheck
-from ingestion.registry import Source, load_registry
+from ingestion.registry import Source, check_selected_sources, load_registry
 
 log = logging.getLogger("numlake.ingestion")
 
@@ -95,15 +94,11 @@ def ingest(
     """
     t0 = time.monotonic()
     registry = load_registry(registry_path)
-    landing = Path(landing)
-    if not landing.is_dir():
-        raise UsageError(f"landing area {landing}: not a folder")
+    landing = check_path(landing, "folder", "landing area")
     selected = None
     if sources is not None:
         selected = set(sources)
-        unknown = sorted(s for s in selected if s not in registry and not (landing / s).is_dir())
-        if unknown:
-            raise UsageError(f"unknown source {unknown[0]!r}: not in the registry and no folder in {landing}")
+        check_selected_sources(registry, landing, selected)
     run_id = run_id or f"ingest-{state.now_cst():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     timeout = DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout
     with ingest_lock(home, timeout):

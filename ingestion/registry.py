@@ -18,6 +18,7 @@ import yaml
 
 from ingestion.pull.config import check_pull_entry
 from numlake.errors import UsageError
+from numlake.paths import MISSING, path_problem
 
 ID_RE = re.compile(r"^[A-Z0-9]+(-[A-Z0-9]+)*$")
 
@@ -145,8 +146,9 @@ def load_registry(path: str | Path) -> dict[str, Source]:
     """Read and validate the registry at `path`; returns sources by id in file order."""
     p = Path(path)
     where = f"registry {p}"
-    if not p.is_file():
-        raise UsageError(f"{where}: file not found")
+    problem = path_problem(p, "file")
+    if problem:  # a directory, a FIFO, a path below a file... is named as what it is
+        raise UsageError(f"{where}: {'file not found' if problem == MISSING else problem}")
     try:
         # libyaml's loader when present: the pure-Python one takes ~0.15 s for 106 sources
         data = yaml.load(p.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))

@@ -18,9 +18,16 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _settings(args):
+    from ingestion.registry import check_selected_sources, load_registry
+    from numlake.paths import check_path
     from orchestration.settings import Settings
 
-    return Settings.resolve(args.home, args.landing, args.registry)
+    settings = Settings.resolve(args.home, args.landing, args.registry)
+    # every path and --source is judged before Dagster starts: one line naming the problem, exit 2
+    check_path(settings.landing, "folder", "landing area",
+               missing="does not exist (run `numlake simulate` or pass --landing)")
+    check_selected_sources(load_registry(settings.registry), settings.landing, getattr(args, "source", None) or [])
+    return settings
 
 
 def _run(args, job: str) -> int:

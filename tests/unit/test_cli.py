@@ -1,4 +1,5 @@
 """The `numlake` command: help everywhere, one-line errors with exit 2, never a traceback."""
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -56,3 +57,118 @@ def test_a_second_run_on_a_busy_home_refuses_with_a_clear_message(tmp_path):
         with pytest.raises(UsageError, match="another numlake run"):
             with run_lock(s, wait_s=0.2):
                 pass
+
+
+# issue 15: every command, every bad --home/--landing/--registry/--source: one line, exit 2, no traceback.
+# Each command with the arguments it needs besides the one under test.
+COMMAND_ARGS = {
+    "simulate": ["simulate", "--days", "1"],
+    "ingest": ["ingest"],
+    "run": ["run"],
+    "ui": ["ui", "--port", "3999"],
+    "check": ["check", "13800138000", "--since", "2025-01-01"],
+    "serve": ["serve", "--port", "8799"],
+    "keys": ["keys", "list"],
+    "dashboards": ["dashboards"],
+}
+WITH_LANDING = ("ingest", "run", "ui")
+
+
+@pytest.fixture
+def places(tmp_path):
+    """A usable home, landing area and registry, and every kind of bad path."""
+    from tests.support.ingestion import source, write_registry
+
+    good = {"home": tmp_path / "home", "landing": tmp_path / "landing", "registry": tmp_path / "registry.yaml"}
+    good["landing"].mkdir()
+    write_registry(good["registry"], [source("CM-GD")])
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    fifo = tmp_path / "a_fifo"
+    os.mkfifo(fifo)
+    bad = {
+        "home": {"a file": a_file, "below a file": a_file / "home", "under /proc": "/proc/self/numlake",
+                 "under /sys": "/sys/kernel/numlake"},
+        "landing": {"missing": tmp_path / "nowhere", "a file": a_file, "below a file": a_file / "landing",
+                    "under /proc": "/proc/self"},
+        "registry": {"a directory": tmp_path, "missing": tmp_path / "none.yaml", "a FIFO": fifo,
+                     "below a file": a_file / "registry.yaml"},
+    }
+    return good, bad
+
+
+def _cases():
+    for command in COMMAND_ARGS:
+        for form in ("a file", "below a file", "under /proc", "under /sys"):
+            yield command, "home", form
+        if command in WITH_LANDING:
+            for form in ("missing", "a file", "below a file", "under /proc"):
+                yield command, "landing", form
+            for form in ("a directory", "missing", "a FIFO", "below a file"):
+                yield command, "registry", form
+        if command in ("ingest", "run"):
+            yield command, "source", "NOPE"
+
+
+def _argv(command, good, option=None, value=None):
+    argv = list(COMMAND_ARGS[command])
+    places = {"home": good["home"]}
+    if command in WITH_LANDING:
+        places.update(landing=good["landing"], registry=good["registry"])
+    if option in places:
+        places[option] = value
+    for k, v in places.items():
+        argv += [f"--{k}", str(v)]
+    if option == "source":
+        argv += ["--source", value]
+    return argv
+
+
+@pytest.mark.parametrize("command,option,form", list(_cases()))
+def test_every_command_refuses_a_bad_path_or_source_in_one_line_with_exit_2(places, command, option, form,
+                                                                             capsys, monkeypatch):
+    from numlake import cli
+
+    good, bad = places
+    value = form if option == "source" else bad[option][form]
+    monkeypatch.setattr(subprocess, "Popen", _never)  # `ui` must refuse before it starts Dagster
+    monkeypatch.setattr("numlake.check.server.serve", _never)
+    monkeypatch.setenv("NUMLAKE_HOME", str(good["home"]))
+    rc = cli.main(_argv(command, good, option, value))
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    if option != "source":
+        assert str(value).split("/")[-1] in err or "/proc" in err or "/sys" in err, err
+    else:
+        assert "NOPE" in err
+    expected = {"a directory": "is a folder, not a file", "a FIFO": "is a FIFO", "a file": "is a file",
+                "below a file": "is below", "under /proc": "/proc", "under /sys": "/sys"}.get(form)
+    if expected:
+        assert expected in err, err
+
+
+def _never(*a, **k):
+    raise AssertionError("started although an argument was bad")
+
+
+@pytest.mark.parametrize("args", [
+    ["ingest", "--home", "/proc/self/numlake"],
+    ["keys", "list", "--home", "/sys/kernel/numlake"],
+])
+def test_a_bad_home_is_one_line_and_exit_2_from_the_real_command(args):
+    out = numlake(*args)
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert "Traceback" not in out.stderr and "kernel file system" in out.stderr
+
+
+def test_an_unknown_source_is_refused_before_dagster_starts(tmp_path):
+    from tests.support.ingestion import source, write_registry
+
+    (tmp_path / "landing").mkdir()
+    write_registry(tmp_path / "registry.yaml", [source("CM-GD")])
+    out = numlake("ingest", "--home", str(tmp_path / "home"), "--landing", str(tmp_path / "landing"),
+                  "--registry", str(tmp_path / "registry.yaml"), "--source", "NOPE")
+    assert out.returncode == 2 and out.stderr.strip().splitlines() == [
+        f"numlake: error: unknown source 'NOPE': not in the registry and no folder in {tmp_path / 'landing'}"]
+    assert not (tmp_path / "home" / "dagster").exists()
