@@ -32,5 +32,11 @@ def serve(home: Home, host: str, port: int, *, rate: float, burst: int, reload_i
     idx = app.state.service.store.index
     print(f"numlake check API on http://{host}:{port} (docs at /docs); {len(idx):,} numbers, as_of {idx.as_of}, "
           f"from {idx.meta.get('source')}", file=sys.stderr)
-    uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning", http=GuardedHttpToolsProtocol)
+    from numlake.notices.delivery import DeliveryWorker
+
+    worker = DeliveryWorker(home).start()  # notices to webhooks, while the service runs (docs/NOTICES.md)
+    try:
+        uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning", http=GuardedHttpToolsProtocol)
+    finally:
+        worker.stop()
     return 0

@@ -85,6 +85,7 @@ class Deliverer:
         self.workers, self.batch = workers, batch
         self.lock_dir = home.root / "notices" / "locks"
         self._ssl: ssl.SSLContext | None = None
+        self.stopping = threading.Event()  # set: finish the POST in flight and stop
 
     def ssl_context(self) -> ssl.SSLContext:
         if self._ssl is None:
@@ -133,13 +134,15 @@ class Deliverer:
             last_seq, failures = row if row else (0, 0)
             host = urlsplit(url).hostname
             with httpx.Client(verify=self.ssl_context(), timeout=self.timeout, follow_redirects=False) as client:
-                while deadline is None or time.time() < deadline:
+                while (deadline is None or time.time() < deadline) and not self.stopping.is_set():
                     with self.store.read() as con:
                         batch = con.execute("select seq, notice_id, body from notices where org_id = ? and seq > ? "
                                             "order by seq limit ?", [org_id, last_seq, self.batch]).fetchall()
                     if not batch:
                         return delivered, False
                     for seq, notice_id, body in batch:
+                        if self.stopping.is_set():
+                            break
                         data = body.encode("utf-8")
                         headers = {"Content-Type": "application/json", "X-Numlake-Notice": notice_id,
                                    "X-Numlake-Signature": sign(secret, data), "User-Agent": "numlake-notices/1"}
@@ -208,7 +211,7 @@ class Deliverer:
     def loop(self, stop: threading.Event | None = None, interval: float = 1.0) -> None:
         """Deliver until `stop` is set: due organisations go to the pool as soon as they are due and
         not already being delivered, so a slow webhook never delays another organisation's."""
-        stop = stop or threading.Event()
+        stop = self.stopping = stop or threading.Event()
         busy: set[str] = set()
         guard = threading.Lock()
 
