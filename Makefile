@@ -18,10 +18,12 @@ $(STAMP): requirements.lock pyproject.toml
 
 setup: $(STAMP)
 
-## 1. Simulated country -> ingestion -> dbt warehouse -> dashboards + check snapshot, in $(NUMLAKE_HOME)
+## 1. Simulated country -> ingestion -> dbt warehouse -> dashboards + check snapshot, in $(NUMLAKE_HOME);
+##    then a few organisations' watchlists and a local webhook receiver (notices raised and delivered)
 demo: $(STAMP)
 	$(BIN)/numlake simulate --home "$(NUMLAKE_HOME)"
 	$(BIN)/numlake run --home "$(NUMLAKE_HOME)"
+	$(BIN)/numlake notices demo --home "$(NUMLAKE_HOME)"
 	@echo "dashboards: $(NUMLAKE_HOME)/dashboards/index.html"
 
 ## 2. The whole test suite (installs Debian chromium + CJK fonts for the browser tests if missing)
