@@ -18,7 +18,7 @@ import pytest
 from ingestion.pull.fetch import Hooks
 from ingestion.pull.ledger import read_attempts
 from ingestion.pull.sshd import generate_keypair, prepare
-from tests.support.sshd import pull_world  # noqa: F401 - fixture
+from tests.support.sshd import assert_landing_is_complete_copies, pull_world  # noqa: F401 - fixture
 
 LC = "lifecycle/CU-NAT_lifecycle_20250301_01.jsonl"
 
@@ -37,12 +37,6 @@ def outcomes(world) -> list[tuple]:
 
 def control(data: bytes, rows: int) -> bytes:
     return json.dumps({"rows": rows, "md5": hashlib.md5(data).hexdigest(), "business_date": "2025-03-01"}).encode()
-
-
-def assert_landing_is_complete_copies(world, source_id: str) -> None:
-    """No partial file: every file in the landing area is byte for byte the server's."""
-    for rel in world.landing_files(source_id):
-        assert (world.landing / source_id / rel).read_bytes() == (world.remote(source_id) / rel).read_bytes(), rel
 
 
 def test_a_pull_copies_every_complete_delivery_and_a_second_pull_reads_nothing_again(pull_world):

@@ -105,6 +105,12 @@ class PullWorld:
         return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) if root.exists() else []
 
 
+def assert_landing_is_complete_copies(world, source_id: str) -> None:
+    """No partial file: every file in the landing area is byte for byte the server's."""
+    for rel in world.landing_files(source_id):
+        assert (world.landing / source_id / rel).read_bytes() == (world.remote(source_id) / rel).read_bytes(), rel
+
+
 def make_world(prefix: str = "numlake-pull-") -> PullWorld:
     """A world under a fresh temp folder that the server's account can traverse."""
     require_sshd()
