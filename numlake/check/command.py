@@ -25,12 +25,12 @@ def _check(args) -> int:
         if args.msisdn:
             raise UsageError("give either MSISDN or --file, not both")
         path = Path(args.file)
-        queries, _, _, _ = bulk.read_requests(path, args.since)
-        only = queries if len(queries) <= SMALL_FILE_ROWS else None
+        req = bulk.read_requests(path, args.since)
+        only = req.queries if len(req.queries) <= SMALL_FILE_ROWS else None
         index = snapshot.load_index(home, only=only)
-        answers, fmt = bulk.answer_file(index, path, args.since)
+        answers = bulk.answer_file(index, req)
         out = Path(args.out) if args.out else None
-        bulk.write_output(answers, out, bulk.output_format(out, fmt))
+        bulk.write_output(answers, out, bulk.output_format(out, req.fmt), req)
         errors = sum(e is not None for e in answers.error)
         if out is not None:
             print(f"numlake check: {len(answers):,} rows -> {out} ({errors:,} with an error; as_of {answers.as_of})",

@@ -146,10 +146,10 @@ def test_bulk_csv_keeps_row_order_and_gives_bad_rows_an_error(home, capsys, tmp_
                                "--home", str(home.root)], capsys)
     assert rc == 0 and stdout == ""
     rows = out.read_text().splitlines()
-    assert rows[0] == "query,since,answer,last_disconnect_date,as_of,error"
-    assert rows[1] == "13900000001,2024-04-15,yes,2024-03-05,2024-12-31,"
+    assert rows[0] == "query,since,answer,last_disconnect_date,as_of,error,note"
+    assert rows[1] == "13900000001,2024-04-15,yes,2024-03-05,2024-12-31,,a"
     assert rows[2].startswith("not-a-number,2024-04-15,,,,msisdn:")
-    assert rows[3] == "139-0000-0002,2024-10-01,no,,2024-12-31,"
+    assert rows[3] == "139-0000-0002,2024-10-01,no,,2024-12-31,,default since"
     assert rows[4].startswith("13900000004,2024-02-30,,,,since:")
     assert rows[5].split(",")[2] == "yes" and len(rows) == 6
 
