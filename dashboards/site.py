@@ -14,6 +14,8 @@ from pathlib import Path
 
 from plotly.offline import get_plotlyjs
 
+from numlake.crashpoints import crash_point
+
 from dashboards.data import open_warehouse
 from dashboards.names import source_page_name
 from dashboards.pages import INDEX, OPERATIONS, REGULATOR, index_page, load, operations_page, regulator_page, source_page
@@ -59,7 +61,9 @@ def build_site(warehouse: Path, out_dir: Path, ops: dict | None = None) -> list[
         (tmp / PLOTLY_JS).write_text(get_plotlyjs(), encoding="utf-8")
         for name, text in pages.items():
             (tmp / name).write_text(text, encoding="utf-8")
+        crash_point("dashboards.after_write")
         _swap(tmp, out_dir)
+        crash_point("dashboards.after_publish")
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

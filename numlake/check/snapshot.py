@@ -39,6 +39,7 @@ import pyarrow.parquet as pq
 from numlake.check import rules
 from numlake.check.index import CheckIndex, hash_prefix
 from numlake.china_time import TZ_NAME
+from numlake.crashpoints import crash_point
 from numlake.errors import UsageError
 from numlake.msisdn import SHA256_RE, SQL_VALID, normalize
 from numlake.paths import Home
@@ -214,7 +215,9 @@ def write_snapshot(home: Home, table_sql: str, con, as_of: str, built_at: str | 
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     _fsync_dir(snapshots)
+    crash_point("snapshot.after_write")
     _write_pointer(snapshots, stamp)
+    crash_point("snapshot.after_publish")
     collect_garbage(home)
     return final
 

@@ -13,6 +13,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
+from numlake.crashpoints import crash_point
 from numlake.paths import DBT_PROJECT_DIR, Home
 from orchestration.dbt_support import (
     build_args,
@@ -69,7 +70,9 @@ def build_dbt_assets(home: Home) -> tuple[dg.AssetsDefinition, DbtCliResource]:
         marker = target_path(home).parent / "warehouse_built_with"
         fingerprint = project_fingerprint()
         full = not home.warehouse.exists() or not marker.exists() or marker.read_text() != fingerprint
+        crash_point("dbt.before_build")
         yield from dbt.cli(build_args(full), context=context).stream()
+        crash_point("dbt.after_build")
         marker.write_text(fingerprint)
         docs = dbt.cli(docs_args(), raise_on_error=False)
         docs.wait()
