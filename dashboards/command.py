@@ -23,7 +23,9 @@ def run(args) -> int:
     home = Home.resolve(args.home)
     start = time.perf_counter()
     try:
-        files = build_site(home.warehouse, home.dashboards)
+        from ingestion.pull.ledger import source_status
+
+        files = build_site(home.warehouse, home.dashboards, ops={"pull": source_status(home)})
     except PrivacyError as e:
         print(f"numlake: error: {e}", file=sys.stderr)
         return 1

@@ -83,6 +83,16 @@ PROVINCE_TILES = {
     "HI": (4, 7),
 }
 
+# INTERCHANGE 5: why fetching a pull source's deliveries from its SFTP server failed
+PULL_REASONS = {
+    "unreachable": "无法连接",
+    "auth_failed": "认证失败",
+    "host_key_mismatch": "主机密钥不符",
+    "permission_denied": "权限不足",
+    "transfer_interrupted": "传输中断",
+    "timeout": "超时",
+}
+
 
 def both(code: object, names: dict[str, str]) -> str:
     """``二次号码 SECONDARY_NUMBER``; an unknown or missing code is shown as it is."""

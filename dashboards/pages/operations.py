@@ -9,7 +9,7 @@ import pandas as pd
 
 from dashboards import figures as F
 from dashboards import figures_quality as FQ
-from dashboards.labels import OUTCOMES, REASONS, both
+from dashboards.labels import OUTCOMES, PULL_REASONS, REASONS, both
 from dashboards.pages.common import MAIN_NAV, Charts, SiteData, feed_label, labelled, meta
 from dashboards.pages.notices import operations_notices
 from dashboards.render import cards, esc, fmt_time, page, section, table
@@ -134,8 +134,32 @@ def runs_section(data: SiteData, chart: Charts) -> str:
                    "（北京时间 CST）</p>", anchor="runs")
 
 
+def pull_section(data: SiteData, chart: Charts) -> str:
+    """Pull sources (INTERCHANGE 5): each one's latest fetch from its SFTP server, failing ones first."""
+    rows = (data.ops or {}).get("pull") or []
+    if not rows:
+        return ""
+    frame = pd.DataFrame([{
+        "source_id": r.get("source_id"), "state": "正常 ok" if r.get("outcome") == "ok" else "失败 FAILED",
+        "reason": both(r.get("reason"), PULL_REASONS) if r.get("reason") else "", "detail": r.get("detail") or "",
+        "failing_since": fmt_time(r.get("failing_since")), "last_ok": fmt_time(r.get("last_ok")),
+        "latest": fmt_time(r.get("started_at")), "files": r.get("files"), "bad": r.get("outcome") != "ok",
+    } for r in rows]).sort_values(["bad", "source_id"], ascending=[False, True])
+    failing = int(frame["bad"].sum())
+    head = (f'<p class="bad">{failing} 个拉取来源最近一次拉取失败 · {failing} pull sources failed their latest '
+            "fetch: their new deliveries are not arriving.</p>" if failing else
+            '<p>所有拉取来源最近一次拉取正常 · every pull source\'s latest fetch succeeded.</p>')
+    return section("SFTP 拉取 Pull sources", head,
+                   table(frame, [("source_id", "来源 source"), ("state", "状态 state"), ("reason", "原因 reason"),
+                                 ("detail", "说明 detail"), ("failing_since", "失败起始 failing since (CST)"),
+                                 ("last_ok", "上次成功 last ok (CST)"), ("latest", "最近拉取 latest (CST)"),
+                                 ("files", "最近拉取文件 files fetched")]),
+                   note="平台从这些来源自己的 SFTP 服务器拉取交付文件 · the platform fetches these sources' deliveries "
+                        "from their own SFTP servers (docs/PULL.md)", anchor="pull")
+
+
 OPERATIONS_SECTIONS: list[Callable[[SiteData, Charts], str]] = [
-    key_figures, silent_section, heatmap_section, feeds_section, refused_section, runs_section,
+    key_figures, silent_section, pull_section, heatmap_section, feeds_section, refused_section, runs_section,
     operations_notices,
 ]
 

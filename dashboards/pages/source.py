@@ -16,7 +16,7 @@ import pandas as pd
 from dashboards import figures as F
 from dashboards import figures_quality as FQ
 from dashboards.guidance import guidance
-from dashboards.labels import CARRIERS, KINDS, OUTCOMES, PROVINCES, REASONS, both
+from dashboards.labels import CARRIERS, KINDS, OUTCOMES, PROVINCES, PULL_REASONS, REASONS, both
 from dashboards.pages.common import INDEX, Charts, SiteData, feed_label, labelled, meta
 from dashboards.render import cards, charts, page, section, table
 
@@ -55,6 +55,24 @@ def silence_banner(v: SourceView) -> str:
             f'registration: no file of any feed {html.escape(span)}.</p>'
             '<p class="note">登记表未记录登记日期，从平台首个业务日期起算 · the registry keeps no registration '
             "date, so the count starts at the platform's first business date.</p></section>")
+
+
+def pull_banner(v: SourceView) -> str:
+    """For a source the platform fetches from its own SFTP server: whether the latest fetch worked, and why not."""
+    row = next((r for r in (v.data.ops or {}).get("pull") or [] if r.get("source_id") == v.sid), None)
+    if row is None:
+        return ""
+    from dashboards.render import esc, fmt_time
+
+    if row.get("outcome") == "ok":
+        when = esc(fmt_time(row.get("started_at")))
+        return (f'<p class="note">平台从贵方 SFTP 服务器拉取交付文件；最近一次拉取正常（{when}）'
+                " · the platform fetches your deliveries from your SFTP server; the latest fetch succeeded.</p>")
+    return ('<section id="pull"><p class="bad big">从贵方 SFTP 服务器拉取失败 · Fetching from your SFTP server fails: '
+            f'{esc(both(row.get("reason"), PULL_REASONS))}</p><p>{esc(row.get("detail") or "")} · '
+            f'失败起始 failing since {esc(fmt_time(row.get("failing_since")))}，上次成功 last success '
+            f'{esc(fmt_time(row.get("last_ok")) or "—")}（北京时间 CST）。新的交付文件在修复前不会到达平台 · '
+            "new deliveries cannot reach the platform until this is fixed.</p></section>")
 
 
 def key_figures(v: SourceView) -> str:
@@ -188,8 +206,8 @@ def accounting_section(v: SourceView) -> str:
 
 
 SOURCE_SECTIONS: list[Callable[[SourceView], str]] = [
-    silence_banner, key_figures, freshness_section, next_steps_section, quarantine_section, deliveries_section,
-    trends_section, gaps_section, rejections_section, accounting_section,
+    silence_banner, pull_banner, key_figures, freshness_section, next_steps_section, quarantine_section,
+    deliveries_section, trends_section, gaps_section, rejections_section, accounting_section,
 ]
 
 

@@ -52,7 +52,10 @@ def build_publish_assets(warehouse_keys: list[dg.AssetKey]) -> list[dg.AssetsDef
         from orchestration.defs.automation import next_scheduled_run
 
         home = numlake.settings.home
-        ops = {"runs": recent_runs(context.instance), "next_scheduled_run": next_scheduled_run()}
+        from ingestion.pull.ledger import source_status
+
+        ops = {"runs": recent_runs(context.instance), "next_scheduled_run": next_scheduled_run(),
+               "pull": source_status(home)}
         pages = build_site(home.warehouse, home.dashboards, ops=ops)
         return dg.MaterializeResult(metadata={"pages": len(pages), "index": str(home.dashboards / "index.html")})
 

@@ -18,7 +18,7 @@ import pytest
 from ingestion.pull.fetch import Hooks
 from ingestion.pull.ledger import read_attempts
 from ingestion.pull.sshd import generate_keypair, prepare
-from tests.support.sshd import assert_landing_is_complete_copies, pull_world  # noqa: F401 - fixture
+from tests.support.sshd import assert_landing_is_complete_copies, pull_world_fixture  # noqa: F401 - fixture
 
 LC = "lifecycle/CU-NAT_lifecycle_20250301_01.jsonl"
 

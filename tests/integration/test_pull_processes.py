@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from ingestion.pull.ledger import read_attempts
-from tests.support.sshd import assert_landing_is_complete_copies, pull_world  # noqa: F401 - fixture
+from tests.support.sshd import assert_landing_is_complete_copies, pull_world_fixture  # noqa: F401 - fixture
 
 NUMLAKE = str(Path(sys.executable).parent / "numlake")
 
@@ -61,6 +61,7 @@ def test_two_pulls_at_once_fetch_each_delivery_once_and_never_write_a_corrupt_co
         assert proc.returncode == 0, err
     for sid in ("CM-GD", "CU-NAT", "CT-SC"):
         assert_landing_is_complete_copies(w, sid)
-    deliveries = sum(len([f for f in w.landing_files(s) if not f.endswith(".ctl")]) for s in ("CM-GD", "CU-NAT", "CT-SC"))
+    deliveries = sum(len([f for f in w.landing_files(s) if not f.endswith(".ctl")])
+                     for s in ("CM-GD", "CU-NAT", "CT-SC"))
     assert sum(a["files"] for a in read_attempts(w.home)) == deliveries
     assert len(read_attempts(w.home)) == 6  # each pull recorded an attempt per source

@@ -123,8 +123,8 @@ def make_world(prefix: str = "numlake-pull-") -> PullWorld:
     return PullWorld(base, server)
 
 
-@pytest.fixture
-def pull_world():
+@pytest.fixture(name="pull_world")
+def pull_world_fixture():
     """A PullWorld whose sshd is running; stopped and removed afterwards."""
     world = make_world()
     try:
