@@ -1,12 +1,13 @@
 """`simulate()`: registry, world, deliveries, ground truth and summary, in that order."""
+
 from __future__ import annotations
 
 import json
 import shutil
 from collections import Counter
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -14,9 +15,12 @@ import pyarrow.parquet as pq
 
 from numlake.errors import UsageError
 from numlake.simulate import deliver as D
+from numlake.simulate.model import CATEGORIES, EVENT_TYPES, MS_DAY
+from numlake.simulate.plan import plan
 from numlake.simulate.registry import DIALECT_FIELDS, build_sources, write_registry
+from numlake.simulate.tables import Tables
 from numlake.simulate.truth import replay
-from numlake.simulate.world import CATEGORIES, EVENT_TYPES, MS_DAY, simulate_world
+from numlake.simulate.world import simulate_world
 
 MARKER = ".numlake-simulate"
 SUMMARY = "simulation_summary.json"
@@ -43,8 +47,10 @@ def prepare_landing(landing: Path) -> None:
         raise UsageError(f"landing {landing} exists and is not a folder")
     if landing.is_dir() and any(landing.iterdir()):
         if not (landing / MARKER).is_file():
-            raise UsageError(f"landing {landing} is not empty and was not made by `numlake simulate`: "
-                             "give an empty or new folder with --landing (or --home)")
+            raise UsageError(
+                f"landing {landing} is not empty and was not made by `numlake simulate`: "
+                "give an empty or new folder with --landing (or --home)"
+            )
         shutil.rmtree(landing)
     for extra in (landing.parent / D.LATER, landing.parent / TRUTH):
         if extra.is_dir() and (extra / MARKER).is_file():
@@ -63,9 +69,16 @@ def _ts(ms: list) -> list:
     return [None if v is None else np.datetime64(int(v), "ms") for v in ms]
 
 
-def simulate(landing: Path, registry_out: Path, start: date = DEFAULT_START, days: int = DEFAULT_DAYS,
-             scale: float = 1.0, seed: int = 1, faults: bool = True,
-             progress: Callable[[str], None] | None = None) -> dict:
+def simulate(
+    landing: Path,
+    registry_out: Path,
+    start: date = DEFAULT_START,
+    days: int = DEFAULT_DAYS,
+    scale: float = 1.0,
+    seed: int = 1,
+    faults: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> dict:
     """Simulate the country into `landing`, write the registry, truth and summary; return the summary."""
     _check_args(start, days, scale, seed)
     landing = Path(landing)
@@ -80,13 +93,14 @@ def simulate(landing: Path, registry_out: Path, start: date = DEFAULT_START, day
     say("simulating the population")
     world = simulate_world(sources, start, days, scale, seed, faults)
     rng = np.random.default_rng([seed, 4242])
-    tables = D.Tables(world, rng)
-    deliveries, info = D.plan(tables, faults, rng)
+    tables = Tables(world, rng)
+    deliveries, info = plan(tables, faults, rng)
     say(f"writing {len(deliveries):,} deliveries")
     later.mkdir(parents=True, exist_ok=True)
     (later / MARKER).write_text("made by numlake simulate: copy over the landing area after a first ingest\n")
-    written = D.write_all(tables, deliveries, info, landing, later, rng,
-                          progress=lambda n, tot: say(f"  {n:,}/{tot:,} files"))
+    written = D.write_all(
+        tables, deliveries, info, landing, later, rng, progress=lambda n, tot: say(f"  {n:,}/{tot:,} files")
+    )
     files = written.files
     if faults:
         files = files + D.write_unknown_source(landing, tables, rng)
@@ -95,15 +109,38 @@ def simulate(landing: Path, registry_out: Path, start: date = DEFAULT_START, day
     loaded = written.loaded_lifecycle
     as_of_day = max((f["business_date"] for f in files if f["outcome"] == "LOADED"), default=start)
     as_of_end = (as_of_day - date(1970, 1, 1)).days * MS_DAY + MS_DAY
-    ten, fnd = replay(tables.lc_msisdn[loaded], tables.lc_type[loaded], tables.lc_time[loaded],
-                      [sources[i].id for i in tables.lc_src[loaded].tolist()], tables.lc_id[loaded].tolist(),
-                      tables.lc_sub[loaded].tolist(), as_of_end)
+    ten, fnd = replay(
+        tables.lc_msisdn[loaded],
+        tables.lc_type[loaded],
+        tables.lc_time[loaded],
+        [sources[i].id for i in tables.lc_src[loaded].tolist()],
+        tables.lc_id[loaded].tolist(),
+        tables.lc_sub[loaded].tolist(),
+        as_of_end,
+    )
     truth_dir.mkdir(parents=True, exist_ok=True)
     (truth_dir / MARKER).write_text("made by numlake simulate\n")
     _write_truth(truth_dir, ten, fnd, files, written.rejections)
 
-    summary = _summary(sources, world, tables, deliveries, info, written, files, ten, fnd, as_of_day,
-                       start, days, scale, seed, faults, registry_out, landing)
+    summary = _summary(
+        sources,
+        world,
+        tables,
+        deliveries,
+        info,
+        written,
+        files,
+        ten,
+        fnd,
+        as_of_day,
+        start,
+        days,
+        scale,
+        seed,
+        faults,
+        registry_out,
+        landing,
+    )
     tmp = landing.parent / (SUMMARY + ".tmp")
     tmp.write_text(json.dumps(summary, indent=1, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8")
     tmp.replace(landing.parent / SUMMARY)
@@ -112,36 +149,116 @@ def simulate(landing: Path, registry_out: Path, start: date = DEFAULT_START, day
 
 def _write_truth(truth_dir: Path, ten: dict, fnd: dict, files: list, rejections: list) -> None:
     ms = [str(m) for m in ten["msisdn"]]
-    pq.write_table(_table({**ten, "msisdn": ms, "start_time": _ts(ten["start_time"]), "end_time": _ts(ten["end_time"])},
-                          pa.schema([("msisdn", pa.string()), ("tenure_seq", pa.int32()), ("subscriber_id", pa.string()),
-                                     ("start_time", pa.timestamp("ms")), ("end_time", pa.timestamp("ms")),
-                                     ("end_reason", pa.string()), ("start_source_id", pa.string()),
-                                     ("is_reassignment", pa.bool_())])),
-                   truth_dir / "tenures.parquet")
-    pq.write_table(_table({**fnd, "msisdn": [str(m) for m in fnd["msisdn"]], "event_time": _ts(fnd["event_time"])},
-                          pa.schema([("rule", pa.string()), ("msisdn", pa.string()), ("source_id", pa.string()),
-                                     ("event_id", pa.string()), ("event_time", pa.timestamp("ms"))])),
-                   truth_dir / "rule_findings.parquet")
-    cols = ("source_id", "feed", "business_date", "seq", "file_name", "path", "outcome", "reason", "rows_declared",
-            "rows_loaded", "rows_rejected", "md5", "size_bytes")
+    pq.write_table(
+        _table(
+            {**ten, "msisdn": ms, "start_time": _ts(ten["start_time"]), "end_time": _ts(ten["end_time"])},
+            pa.schema(
+                [
+                    ("msisdn", pa.string()),
+                    ("tenure_seq", pa.int32()),
+                    ("subscriber_id", pa.string()),
+                    ("start_time", pa.timestamp("ms")),
+                    ("end_time", pa.timestamp("ms")),
+                    ("end_reason", pa.string()),
+                    ("start_source_id", pa.string()),
+                    ("is_reassignment", pa.bool_()),
+                ]
+            ),
+        ),
+        truth_dir / "tenures.parquet",
+    )
+    pq.write_table(
+        _table(
+            {**fnd, "msisdn": [str(m) for m in fnd["msisdn"]], "event_time": _ts(fnd["event_time"])},
+            pa.schema(
+                [
+                    ("rule", pa.string()),
+                    ("msisdn", pa.string()),
+                    ("source_id", pa.string()),
+                    ("event_id", pa.string()),
+                    ("event_time", pa.timestamp("ms")),
+                ]
+            ),
+        ),
+        truth_dir / "rule_findings.parquet",
+    )
+    cols = (
+        "source_id",
+        "feed",
+        "business_date",
+        "seq",
+        "file_name",
+        "path",
+        "outcome",
+        "reason",
+        "rows_declared",
+        "rows_loaded",
+        "rows_rejected",
+        "md5",
+        "size_bytes",
+    )
     files = sorted(files, key=lambda f: f["path"])
-    pq.write_table(_table({c: [f[c] for f in files] for c in cols},
-                          pa.schema([("source_id", pa.string()), ("feed", pa.string()), ("business_date", pa.date32()),
-                                     ("seq", pa.int32()), ("file_name", pa.string()), ("path", pa.string()),
-                                     ("outcome", pa.string()), ("reason", pa.string()), ("rows_declared", pa.int32()),
-                                     ("rows_loaded", pa.int32()), ("rows_rejected", pa.int32()), ("md5", pa.string()),
-                                     ("size_bytes", pa.int64())])),
-                   truth_dir / "file_loads.parquet")
+    pq.write_table(
+        _table(
+            {c: [f[c] for f in files] for c in cols},
+            pa.schema(
+                [
+                    ("source_id", pa.string()),
+                    ("feed", pa.string()),
+                    ("business_date", pa.date32()),
+                    ("seq", pa.int32()),
+                    ("file_name", pa.string()),
+                    ("path", pa.string()),
+                    ("outcome", pa.string()),
+                    ("reason", pa.string()),
+                    ("rows_declared", pa.int32()),
+                    ("rows_loaded", pa.int32()),
+                    ("rows_rejected", pa.int32()),
+                    ("md5", pa.string()),
+                    ("size_bytes", pa.int64()),
+                ]
+            ),
+        ),
+        truth_dir / "file_loads.parquet",
+    )
     rcols = ("source_id", "feed", "file_name", "line_no", "reason")
     rejections = sorted(rejections, key=lambda r: (r["file_name"], r["line_no"]))
-    pq.write_table(_table({c: [r[c] for r in rejections] for c in rcols},
-                          pa.schema([("source_id", pa.string()), ("feed", pa.string()), ("file_name", pa.string()),
-                                     ("line_no", pa.int32()), ("reason", pa.string())])),
-                   truth_dir / "rejected_records.parquet")
+    pq.write_table(
+        _table(
+            {c: [r[c] for r in rejections] for c in rcols},
+            pa.schema(
+                [
+                    ("source_id", pa.string()),
+                    ("feed", pa.string()),
+                    ("file_name", pa.string()),
+                    ("line_no", pa.int32()),
+                    ("reason", pa.string()),
+                ]
+            ),
+        ),
+        truth_dir / "rejected_records.parquet",
+    )
 
 
-def _summary(sources, world, tables, deliveries, info, written, files, ten, fnd, as_of_day, start, days, scale, seed,
-             faults, registry_out, landing) -> dict:
+def _summary(
+    sources,
+    world,
+    tables,
+    deliveries,
+    info,
+    written,
+    files,
+    ten,
+    fnd,
+    as_of_day,
+    start,
+    days,
+    scale,
+    seed,
+    faults,
+    registry_out,
+    landing,
+) -> dict:
     outcome = Counter(f["outcome"] for f in files)
     quarantined = Counter(f["reason"] for f in files if f["outcome"] == "QUARANTINED")
     by_feed = Counter(f["feed"] for f in files)
@@ -160,42 +277,69 @@ def _summary(sources, world, tables, deliveries, info, written, files, ten, fnd,
     kinds = Counter(s.kind for s in sources)
     dialects = {f: dict(sorted(Counter(getattr(s, f) for s in sources).items())) for f in DIALECT_FIELDS}
     return {
-        "parameters": {"start": start.isoformat(), "days": days, "scale": scale, "seed": seed,
-                       "faults": "on" if faults else "off"},
+        "parameters": {
+            "start": start.isoformat(),
+            "days": days,
+            "scale": scale,
+            "seed": seed,
+            "faults": "on" if faults else "off",
+        },
         "as_of": as_of_day.isoformat(),
         "end_date": (start + timedelta(days=days - 1)).isoformat(),
-        "sources": {"registry": len(sources), **dict(sorted(kinds.items())),
-                    "late_onboarding": {s.id: (start + timedelta(days=int(world.coverage[i]))).isoformat()
-                                        for i, s in enumerate(sources) if s.late_onboarding_day and world.coverage[i] > 0},
-                    "dialects": dialects},
+        "sources": {
+            "registry": len(sources),
+            **dict(sorted(kinds.items())),
+            "late_onboarding": {
+                s.id: (start + timedelta(days=int(world.coverage[i]))).isoformat()
+                for i, s in enumerate(sources)
+                if s.late_onboarding_day and world.coverage[i] > 0
+            },
+            "dialects": dialects,
+        },
         "files": {
             "data_files": len(files),
             "bytes": sum(f["size_bytes"] for f in files),
             "by_feed": dict(sorted(by_feed.items())),
-            "outcomes": {"LOADED": outcome.get("LOADED", 0), "PENDING": outcome.get("PENDING", 0),
-                         "SUPERSEDED": outcome.get("SUPERSEDED", 0),
-                         "QUARANTINED": dict(sorted(quarantined.items()))},
-            "unknown_source": {"folder": D.UNKNOWN_SOURCE if faults else None,
-                               "files": quarantined.get("unknown_source", 0)},
+            "outcomes": {
+                "LOADED": outcome.get("LOADED", 0),
+                "PENDING": outcome.get("PENDING", 0),
+                "SUPERSEDED": outcome.get("SUPERSEDED", 0),
+                "QUARANTINED": dict(sorted(quarantined.items())),
+            },
+            "unknown_source": {
+                "folder": D.UNKNOWN_SOURCE if faults else None,
+                "files": quarantined.get("unknown_source", 0),
+            },
             "gaps": len(info["gaps"]),
-            "gap_list": [{"source_id": g[0], "feed": g[1], "business_date": (start + timedelta(days=g[2])).isoformat()}
-                         for g in info["gaps"]],
-            "late_sources": {k: v for k, v in sorted(info["lagging"].items())},
+            "gap_list": [
+                {"source_id": g[0], "feed": g[1], "business_date": (start + timedelta(days=g[2])).isoformat()}
+                for g in info["gaps"]
+            ],
+            "late_sources": dict(sorted(info["lagging"].items())),
             "blank_lines": info["blank_lines"],
         },
         "later_deliveries": {
             "folder": D.LATER,
             "note": "copy over the landing area after a first ingest: pending files get their control "
-                    "files (each then LOADED, superseding its _01 with the same records), conflicting "
-                    "redeliveries (QUARANTINED conflicting_redelivery) and identical redeliveries (no change)",
+            "files (each then LOADED, superseding its _01 with the same records), conflicting "
+            "redeliveries (QUARANTINED conflicting_redelivery) and identical redeliveries (no change)",
             **written.later,
             "outcomes_after": {
                 "LOADED": outcome.get("LOADED", 0),
                 "PENDING": 0,
                 "SUPERSEDED": outcome.get("SUPERSEDED", 0) + written.later["control_for_pending"],
-                "QUARANTINED": dict(sorted({**quarantined, **({"conflicting_redelivery":
-                                            written.later["conflicting_redelivery"]}
-                                            if written.later["conflicting_redelivery"] else {})}.items())),
+                "QUARANTINED": dict(
+                    sorted(
+                        {
+                            **quarantined,
+                            **(
+                                {"conflicting_redelivery": written.later["conflicting_redelivery"]}
+                                if written.later["conflicting_redelivery"]
+                                else {}
+                            ),
+                        }.items()
+                    )
+                ),
             },
         },
         "records": {
@@ -206,15 +350,28 @@ def _summary(sources, world, tables, deliveries, info, written, files, ten, fnd,
             "rejected": dict(sorted(rej.items())),
             "rejected_by_feed": dict(sorted(rej_feed.items())),
         },
-        "complaints": {"reports_loaded": int(len(rp)), "complaints": int(len(cp_ids)),
-                       "by_category": dict(sorted(cats.items()))},
-        "segments": [{"segment": g.segment, "segment_type": g.segment_type, "source_id": sources[g.source].id,
-                      "opened_date": (start + timedelta(days=g.opened_day)).isoformat()} for g in world.segments],
+        "complaints": {
+            "reports_loaded": int(len(rp)),
+            "complaints": int(len(cp_ids)),
+            "by_category": dict(sorted(cats.items())),
+        },
+        "segments": [
+            {
+                "segment": g.segment,
+                "segment_type": g.segment_type,
+                "source_id": sources[g.source].id,
+                "opened_date": (start + timedelta(days=g.opened_day)).isoformat(),
+            }
+            for g in world.segments
+        ],
         "orgs": len(tables.org_rows),
         "adoption_reports": len(tables.ad_rows),
-        "population": {"numbers": int(len(np.unique(tables.lc_msisdn[loaded]))),
-                       "subscribers": int(len(set(tables.lc_sub[loaded].tolist()))),
-                       "tenures": len(ten["msisdn"]), "reassignments": reassign},
+        "population": {
+            "numbers": int(len(np.unique(tables.lc_msisdn[loaded]))),
+            "subscribers": int(len(set(tables.lc_sub[loaded].tolist()))),
+            "tenures": len(ten["msisdn"]),
+            "reassignments": reassign,
+        },
         "rule_findings_injected": _injected(world, tables, loaded) if faults else {},
         "rule_findings_expected": dict(sorted(Counter(fnd["rule"]).items())),
     }
@@ -224,7 +381,9 @@ def _injected(world, tables, loaded) -> dict:
     """Rule-breaking the world did on purpose, counted over the records that load."""
     flag = tables.lc_flag[loaded]
     typ = tables.lc_type[loaded]
-    return {"COOLING_VIOLATION": int(np.count_nonzero((flag == 2) & (typ == 0))),
-            "IDLE_SUSPENDED": int(world.injected["IDLE_SUSPENDED"]),
-            "INVALID_TRANSITION": int(np.count_nonzero(flag == 4)),
-            "PREMATURE_RECYCLE": int(np.count_nonzero((flag == 2) & (typ == 5)))}
+    return {
+        "COOLING_VIOLATION": int(np.count_nonzero((flag == 2) & (typ == 0))),
+        "IDLE_SUSPENDED": int(world.injected["IDLE_SUSPENDED"]),
+        "INVALID_TRANSITION": int(np.count_nonzero(flag == 4)),
+        "PREMATURE_RECYCLE": int(np.count_nonzero((flag == 2) & (typ == 5))),
+    }

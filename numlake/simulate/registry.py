@@ -25,15 +25,6 @@ PROVINCE_CODES = tuple(p[0] for p in PROVINCES)
 
 N_MVNO = 41
 DIALECT_FIELDS = ("format", "encoding", "delimiter", "header", "codes", "time_format", "compression")
-DIALECT_VALUES = {
-    "format": ("csv", "jsonl"),
-    "encoding": ("utf-8", "gb18030"),
-    "delimiter": (",", "|", "\t"),
-    "header": ("en", "zh", "none"),
-    "codes": ("en", "zh"),
-    "time_format": ("iso", "compact", "slash"),
-    "compression": ("none", "gzip"),
-}
 FIELDS = ("id", "name", "kind", "carrier", "province") + DIALECT_FIELDS
 
 _MVNO_NAMES = (

@@ -3,6 +3,7 @@
 Everything here is a pure function of its inputs and a numpy Generator, so a run is
 reproducible byte for byte.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -15,33 +16,70 @@ from numlake.simulate.registry import Source, _h
 
 COLUMNS = {
     "lifecycle": ("event_id", "msisdn", "event_type", "event_time", "subscriber_id"),
-    "complaints": ("complaint_id", "received_time", "msisdn", "category", "org_id", "status", "resolved_time",
-                   "resolution"),
+    "complaints": (
+        "complaint_id",
+        "received_time",
+        "msisdn",
+        "category",
+        "org_id",
+        "status",
+        "resolved_time",
+        "resolution",
+    ),
     "segments": ("segment", "segment_type", "opened_date"),
     "orgs": ("org_id", "org_name", "org_type", "joined_date"),
     "adoption": ("org_id", "segment", "status", "checked_time"),
 }
 ZH_HEADER = {
-    "event_id": "事件编号", "msisdn": "号码", "event_type": "事件类型", "event_time": "事件时间",
-    "subscriber_id": "用户标识", "complaint_id": "投诉编号", "received_time": "受理时间", "category": "投诉类别",
-    "org_id": "涉及企业", "status": "处理状态", "resolved_time": "办结时间", "resolution": "处理结果",
-    "segment": "号段", "segment_type": "号段类型", "opened_date": "启用日期", "org_name": "企业名称",
-    "org_type": "企业类型", "joined_date": "加入日期", "checked_time": "核验时间",
+    "event_id": "事件编号",
+    "msisdn": "号码",
+    "event_type": "事件类型",
+    "event_time": "事件时间",
+    "subscriber_id": "用户标识",
+    "complaint_id": "投诉编号",
+    "received_time": "受理时间",
+    "category": "投诉类别",
+    "org_id": "涉及企业",
+    "status": "处理状态",
+    "resolved_time": "办结时间",
+    "resolution": "处理结果",
+    "segment": "号段",
+    "segment_type": "号段类型",
+    "opened_date": "启用日期",
+    "org_name": "企业名称",
+    "org_type": "企业类型",
+    "joined_date": "加入日期",
+    "checked_time": "核验时间",
 }
 ZH_CODE = {
-    "ACTIVATE": "开户", "SUSPEND": "停机", "RESUME": "复机", "KEEP": "保号", "CANCEL": "销户", "RECYCLE": "回收",
-    "PORT_OUT": "携出", "PORT_IN": "携入",
-    "SECONDARY_NUMBER": "二次号码", "MISMARKED": "号码标记", "VERIFICATION_SMS": "验证码", "OTHER": "其他",
-    "OPEN": "处理中", "RESOLVED": "已办结",
-    "UNBOUND": "解绑", "NUMBER_CHANGED": "换号", "FROZEN": "冻结", "EXPLAINED": "解释说明", "REJECTED": "不予受理",
-    "BASIC": "基础", "MVNO": "转售", "IOT": "物联网",
-    "BANK": "银行", "PAYMENT": "支付机构", "APP": "互联网应用",
-    "SUPPORTED": "已支持", "UNSUPPORTED": "未支持",
+    "ACTIVATE": "开户",
+    "SUSPEND": "停机",
+    "RESUME": "复机",
+    "KEEP": "保号",
+    "CANCEL": "销户",
+    "RECYCLE": "回收",
+    "PORT_OUT": "携出",
+    "PORT_IN": "携入",
+    "SECONDARY_NUMBER": "二次号码",
+    "MISMARKED": "号码标记",
+    "VERIFICATION_SMS": "验证码",
+    "OTHER": "其他",
+    "OPEN": "处理中",
+    "RESOLVED": "已办结",
+    "UNBOUND": "解绑",
+    "NUMBER_CHANGED": "换号",
+    "FROZEN": "冻结",
+    "EXPLAINED": "解释说明",
+    "REJECTED": "不予受理",
+    "BASIC": "基础",
+    "MVNO": "转售",
+    "IOT": "物联网",
+    "BANK": "银行",
+    "PAYMENT": "支付机构",
+    "APP": "互联网应用",
+    "SUPPORTED": "已支持",
+    "UNSUPPORTED": "未支持",
 }
-CODE_FIELDS = {"event_type", "category", "status", "resolution", "segment_type", "org_type"}
-# adoption.status is a code too, but shares its name with complaints.status
-TIME_FIELDS = {"event_time", "received_time", "resolved_time", "checked_time"}
-DATE_FIELDS = {"opened_date", "joined_date"}
 NUMBER_FIELDS = {"msisdn", "event_id", "complaint_id", "segment"}  # may be JSON numbers when digit-only
 
 MS_H = 3_600_000
@@ -107,8 +145,11 @@ def format_dates(days: list, src: Source) -> list[str]:
     out = []
     for d in days:
         s = d.isoformat()
-        out.append(s if src.time_format == "iso" else (s.replace("-", "") if src.time_format == "compact"
-                                                          else s.replace("-", "/")))
+        out.append(
+            s
+            if src.time_format == "iso"
+            else (s.replace("-", "") if src.time_format == "compact" else s.replace("-", "/"))
+        )
     return out
 
 

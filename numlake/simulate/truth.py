@@ -3,11 +3,10 @@
 This is the simulator's own reading of RULES, written from the spec and independent of the
 dbt models, so the marts can be compared with it (`simulation_truth/*.parquet`).
 """
+
 from __future__ import annotations
 
 import numpy as np
-
-from numlake.simulate.world import EVENT_TYPES
 
 MS_DAY = 86_400_000
 NINETY = 90 * MS_DAY
@@ -16,8 +15,15 @@ ACTIVATE, SUSPEND, RESUME, KEEP, CANCEL, RECYCLE, PORT_OUT, PORT_IN = range(8)
 NONE, ACTIVE, SUSPENDED, KEPT = 0, 1, 2, 3
 
 
-def replay(msisdn: np.ndarray, etype: np.ndarray, t: np.ndarray, src: list[str], event_id: list[str],
-           sub: list[str | None], as_of_end_ms: int) -> tuple[dict, dict]:
+def replay(
+    msisdn: np.ndarray,
+    etype: np.ndarray,
+    t: np.ndarray,
+    src: list[str],
+    event_id: list[str],
+    sub: list[str | None],
+    as_of_end_ms: int,
+) -> tuple[dict, dict]:
     """Merge events per number (RULES 1 order) and return (tenures, findings) as column dicts.
 
     Order: event time; at equal times PORT_OUT before PORT_IN (other events between them);
@@ -38,8 +44,16 @@ def replay(msisdn: np.ndarray, etype: np.ndarray, t: np.ndarray, src: list[str],
     eid_l = eid_a[order].tolist()
     sub_l = [sub[i] for i in order.tolist()]
 
-    ten = {"msisdn": [], "tenure_seq": [], "subscriber_id": [], "start_time": [], "end_time": [], "end_reason": [],
-           "start_source_id": [], "is_reassignment": []}
+    ten = {
+        "msisdn": [],
+        "tenure_seq": [],
+        "subscriber_id": [],
+        "start_time": [],
+        "end_time": [],
+        "end_reason": [],
+        "start_source_id": [],
+        "is_reassignment": [],
+    }
     fnd = {"rule": [], "msisdn": [], "source_id": [], "event_id": [], "event_time": []}
 
     def finding(rule, i):
@@ -141,7 +155,3 @@ def replay(msisdn: np.ndarray, etype: np.ndarray, t: np.ndarray, src: list[str],
     if cur is not None:
         idle_check()
     return ten, fnd
-
-
-def event_name(code: int) -> str:
-    return EVENT_TYPES[code]

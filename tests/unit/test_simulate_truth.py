@@ -14,7 +14,7 @@ import yaml
 
 from numlake.msisdn import normalize
 from numlake.simulate.truth import replay
-from numlake.simulate.world import EVENT_TYPES
+from numlake.simulate.model import EVENT_TYPES
 from test_simulate import code, parse_ts, read_records  # the independent INTERCHANGE reader
 
 SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "samples"
