@@ -100,7 +100,7 @@ def _import_key(path: Path, raw: bytes):
     try:
         return asyncssh.import_private_key(raw)
     except asyncssh.KeyImportError as e:
-        if "passphrase" in str(e).lower():
+        if any(w in str(e).lower() for w in ("passphrase", "encrypted", "bcrypt")):
             raise SecretError(f"secret {path} is an encrypted private key; numlake needs an unencrypted one "
                               "(protected by its file mode)") from None
         raise SecretError(f"secret {path} starts like a private key but is not a valid one") from None
