@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 from dashboards.figures import FONT, NO_DATA
 from dashboards.names import PLOTLY_JS
 from dashboards.privacy import mask_raw
+from numlake.display import shorten
 
 CST = timezone(timedelta(hours=8), "CST")
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True,
@@ -139,8 +140,8 @@ def table(frame: pd.DataFrame | None, columns: list[tuple[str, str]], max_rows: 
             numeric = isinstance(value, (int, float)) and not isinstance(value, bool) and col not in formats
             cls = ' class="num"' if numeric else ""
             body = esc(text)
-            if col in raw_columns:
-                body = f'<span class="raw">{body}</span>'
+            if col in raw_columns:  # a record's raw text can be megabytes: masked whole, then shortened
+                body = f'<span class="raw">{html.escape(shorten(mask_raw(fmt_cell(text))))}</span>'
             cells.append(f"<td{cls}>{body}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     more = ""
