@@ -1,4 +1,5 @@
 """`create_app`: the check API assembled from its routers, state and error handlers."""
+
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
@@ -35,9 +36,11 @@ def _mount_docs(app: FastAPI) -> None:
         from starlette.staticfiles import StaticFiles
 
         app.mount("/docs-assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
-        assets = {"swagger_js_url": "/docs-assets/swagger-ui-bundle.js",
-                  "swagger_css_url": "/docs-assets/swagger-ui.css",
-                  "swagger_favicon_url": "/docs-assets/favicon-32x32.png"}
+        assets = {
+            "swagger_js_url": "/docs-assets/swagger-ui-bundle.js",
+            "swagger_css_url": "/docs-assets/swagger-ui.css",
+            "swagger_favicon_url": "/docs-assets/favicon-32x32.png",
+        }
     except ImportError:
         pass
 
@@ -49,16 +52,30 @@ def _mount_docs(app: FastAPI) -> None:
 def _document(app: FastAPI) -> dict:
     from fastapi.openapi.utils import get_openapi
 
-    app.openapi_schema = without_unused_schemas(get_openapi(
-        title=app.title, version=app.version, description=app.description, routes=app.routes))
+    app.openapi_schema = without_unused_schemas(
+        get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    )
     return app.openapi_schema
 
 
-def create_app(home: Home, *, rate: float = 50.0, burst: int = 100, reload_interval: float = 1.0,
-               max_bulk: int = MAX_BULK, store: IndexStore | None = None) -> FastAPI:
+def create_app(
+    home: Home,
+    *,
+    rate: float = 50.0,
+    burst: int = 100,
+    reload_interval: float = 1.0,
+    max_bulk: int = MAX_BULK,
+    store: IndexStore | None = None,
+) -> FastAPI:
     """The check API over `home`. Raises SnapshotError (one line) when there is nothing to serve."""
-    svc = Service(store=store or IndexStore(home, reload_interval), keys=KeyStore(home), audit=AuditLog(home),
-                  limiter=RateLimiter(rate, burst), max_bulk=max_bulk, dashboards=home.dashboards)
+    svc = Service(
+        store=store or IndexStore(home, reload_interval),
+        keys=KeyStore(home),
+        audit=AuditLog(home),
+        limiter=RateLimiter(rate, burst),
+        max_bulk=max_bulk,
+        dashboards=home.dashboards,
+    )
 
     @asynccontextmanager
     async def lifespan(app):
@@ -68,8 +85,9 @@ def create_app(home: Home, *, rate: float = 50.0, burst: int = 100, reload_inter
         finally:
             svc.store.stop()
 
-    app = FastAPI(title="numlake check", version="1", description=DESCRIPTION, lifespan=lifespan,
-                  docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="numlake check", version="1", description=DESCRIPTION, lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     _mount_docs(app)
     app.state.service = svc
     app.state.store, app.state.keys, app.state.audit, app.state.limiter = svc.store, svc.keys, svc.audit, svc.limiter

@@ -7,6 +7,7 @@ alias with the same behaviour. CAMARA's phoneNumber is E.164 with a leading `+`
 INVALID_ARGUMENT here, though the platform's own `/v1` API takes them all; an E.164 number that is
 not a Chinese mobile number (`+86 1[3-9]…`) is a 422 SERVICE_NOT_APPLICABLE. docs/CHECK.md has the table.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -66,11 +67,18 @@ def _phone(body: dict) -> str:
     if phone is None or phone == "":
         raise ApiError(400, "phoneNumber", "phoneNumber: required, E.164 with a leading + (e.g. +8613812345678)")
     if not isinstance(phone, str) or not E164_RE.match(phone):
-        raise ApiError(400, "phoneNumber", "phoneNumber: must be E.164 with a leading + and digits only "
-                       "(^\\+[1-9][0-9]{4,14}$, e.g. +8613812345678)")
+        raise ApiError(
+            400,
+            "phoneNumber",
+            "phoneNumber: must be E.164 with a leading + and digits only (^\\+[1-9][0-9]{4,14}$, e.g. +8613812345678)",
+        )
     if not CHINA_MOBILE_RE.match(phone):
-        raise ApiError(422, "phoneNumber", "phoneNumber: the platform knows Chinese mobile numbers only "
-                       "(+86 followed by 1[3-9] and 9 digits)", camara_code="SERVICE_NOT_APPLICABLE")
+        raise ApiError(
+            422,
+            "phoneNumber",
+            "phoneNumber: the platform knows Chinese mobile numbers only (+86 followed by 1[3-9] and 9 digits)",
+            camara_code="SERVICE_NOT_APPLICABLE",
+        )
     return phone
 
 
@@ -83,15 +91,26 @@ def _date(body: dict, as_of: str) -> str:
     except ValueError:
         raise ApiError(400, "specifiedDate", "specifiedDate: not a calendar date (YYYY-MM-DD)") from None
     if date > as_of:
-        raise ApiError(400, "specifiedDate", f"specifiedDate: after {as_of}, the latest business date the platform "
-                       "has loaded; nothing can be said about it yet", camara_code="OUT_OF_RANGE")
+        raise ApiError(
+            400,
+            "specifiedDate",
+            f"specifiedDate: after {as_of}, the latest business date the platform "
+            "has loaded; nothing can be said about it yet",
+            camara_code="OUT_OF_RANGE",
+        )
     return date
 
 
-async def check(request: Request, response: Response, key: ApiKey = Depends(authorize_check),
-                body: object = Depends(json_body), svc: Service = Depends(service),
-                x_correlator: str | None = Header(None, alias="x-correlator", pattern=X_CORRELATOR_PATTERN,
-                                                  description="echoed on every response (CAMARA)")):
+async def check(
+    request: Request,
+    response: Response,
+    key: ApiKey = Depends(authorize_check),
+    body: object = Depends(json_body),
+    svc: Service = Depends(service),
+    x_correlator: str | None = Header(
+        None, alias="x-correlator", pattern=X_CORRELATOR_PATTERN, description="echoed on every response (CAMARA)"
+    ),
+):
     """Has the number been recycled (changed hands) since `specifiedDate`?
 
     `yes` -> phoneNumberRecycled true, `no` -> false; `no_data` (an unknown number, or a date
@@ -108,14 +127,28 @@ async def check(request: Request, response: Response, key: ApiKey = Depends(auth
     response.headers["X-Request-Id"] = audit_answers(svc, request, key, answers)
     response.headers["X-As-Of"] = answers.as_of
     if answers.answer[0] == "no_data":
-        raise ApiError(422, "phoneNumber", "no data: the platform cannot tell whether this number changed "
-                       "hands since specifiedDate", camara_code="SERVICE_NOT_APPLICABLE",
-                       headers={"X-Request-Id": response.headers["X-Request-Id"], "X-As-Of": answers.as_of})
+        raise ApiError(
+            422,
+            "phoneNumber",
+            "no data: the platform cannot tell whether this number changed hands since specifiedDate",
+            camara_code="SERVICE_NOT_APPLICABLE",
+            headers={"X-Request-Id": response.headers["X-Request-Id"], "X-As-Of": answers.as_of},
+        )
     return {"phoneNumberRecycled": answers.answer[0] == "yes", "asOf": answers.as_of}
 
 
-_ROUTE = {"response_model": CamaraResponse, "responses": CAMARA_RESPONSES,
-          "openapi_extra": json_request_body(CamaraRequest)}
+_ROUTE = {
+    "response_model": CamaraResponse,
+    "responses": CAMARA_RESPONSES,
+    "openapi_extra": json_request_body(CamaraRequest),
+}
 router.add_api_route("/v0.3/check", check, methods=["POST"], operation_id="checkNumberRecycling", **_ROUTE)
-router.add_api_route("/v0/check", check, methods=["POST"], operation_id="checkNumberRecyclingV0", deprecated=True,
-                     summary="Alias of /number-recycling/v0.3/check (deprecated)", **_ROUTE)
+router.add_api_route(
+    "/v0/check",
+    check,
+    methods=["POST"],
+    operation_id="checkNumberRecyclingV0",
+    deprecated=True,
+    summary="Alias of /number-recycling/v0.3/check (deprecated)",
+    **_ROUTE,
+)

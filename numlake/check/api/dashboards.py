@@ -1,5 +1,6 @@
 """The dashboards site (read-only files under the home, served by role), the service's health and the
 root redirect."""
+
 from __future__ import annotations
 
 import base64
@@ -23,9 +24,14 @@ router = APIRouter(tags=["service"])
 async def health(svc: Service = Depends(service)):
     """Liveness and freshness: the snapshot in force and its as_of (no key needed)."""
     idx = svc.store.index
-    return {"status": "ok", "as_of": idx.as_of, "numbers": len(idx), "source": idx.meta.get("source"),
-            "snapshot": idx.meta.get("stamp"),
-            "loaded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(svc.store.loaded_at))}
+    return {
+        "status": "ok",
+        "as_of": idx.as_of,
+        "numbers": len(idx),
+        "source": idx.meta.get("source"),
+        "snapshot": idx.meta.get("stamp"),
+        "loaded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(svc.store.loaded_at)),
+    }
 
 
 @router.get("/", include_in_schema=False)
@@ -66,8 +72,9 @@ def may_read(key: ApiKey, rel: str) -> bool:
 
 
 @router.get("/dashboards/{path:path}")
-async def dashboards(path: str, request: Request, token: str | None = Depends(dashboards_token),
-                     svc: Service = Depends(service)):
+async def dashboards(
+    path: str, request: Request, token: str | None = Depends(dashboards_token), svc: Service = Depends(service)
+):
     """The dashboards site, read-only, by role (docs/DASHBOARDS.md "Who sees what"): a `regulator` key
     every page; a `carrier:<source_id>` key its source's page only; from localhost without a key,
     everything (the operator). The key may come as a Bearer token, X-API-Key, or the password of
@@ -77,8 +84,12 @@ async def dashboards(path: str, request: Request, token: str | None = Depends(da
     if token and key is None:
         raise ApiError(401, "Authorization", "Authorization: invalid or revoked API key", headers=_CHALLENGE)
     if key is None and not is_loopback(host):
-        raise ApiError(401, "Authorization", "Authorization: the dashboards need an API key from outside localhost",
-                       headers=_CHALLENGE)
+        raise ApiError(
+            401,
+            "Authorization",
+            "Authorization: the dashboards need an API key from outside localhost",
+            headers=_CHALLENGE,
+        )
     target = _page(svc.dashboards, path)
     if target is None:
         raise ApiError(404, "path", "path: not found")

@@ -4,6 +4,7 @@ per-key rate limit, a bounded JSON body, one checked answer and its audit record
 FastAPI resolves a route's dependencies in the order of its parameters: routes declare the key
 before the body, so an unauthenticated caller never gets a large body read.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -27,8 +28,9 @@ def service(request: Request) -> Service:
     return request.app.state.service
 
 
-def presented_token(cred: HTTPAuthorizationCredentials | None = Depends(bearer),
-                    header_key: str | None = Depends(api_key_header)) -> str | None:
+def presented_token(
+    cred: HTTPAuthorizationCredentials | None = Depends(bearer), header_key: str | None = Depends(api_key_header)
+) -> str | None:
     """The key sent as `X-API-Key` or `Authorization: Bearer`, unchecked (None when absent)."""
     return header_key or (cred.credentials if cred else None)
 
@@ -42,8 +44,12 @@ def require_key(token: str | None = Depends(presented_token), key: ApiKey | None
     """401 unless an active key was presented."""
     if key is None:
         why = "missing API key" if not token else "invalid or revoked API key"
-        raise ApiError(401, "Authorization", f"Authorization: {why} (send `Authorization: Bearer <key>`)",
-                       headers={"WWW-Authenticate": "Bearer"})
+        raise ApiError(
+            401,
+            "Authorization",
+            f"Authorization: {why} (send `Authorization: Bearer <key>`)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     return key
 
 
@@ -52,9 +58,13 @@ def authorize(key: ApiKey = Depends(require_key), svc: Service = Depends(service
     limiter = svc.limiter
     wait = limiter.take(key.key_id)
     if wait > 0:
-        raise ApiError(429, None, f"rate limit of key {key.key_id} exceeded ({limiter.rate:g} requests/s, "
-                       f"bursts of {limiter.burst}); retry after {wait:.2f} s",
-                       headers={"Retry-After": str(max(1, math.ceil(wait)))})
+        raise ApiError(
+            429,
+            None,
+            f"rate limit of key {key.key_id} exceeded ({limiter.rate:g} requests/s, "
+            f"bursts of {limiter.burst}); retry after {wait:.2f} s",
+            headers={"Retry-After": str(max(1, math.ceil(wait)))},
+        )
     return key
 
 
@@ -62,8 +72,11 @@ def authorize_check(key: ApiKey = Depends(authorize)) -> ApiKey:
     """An organisation's key (RULES 6: organisations ask the check); 403 for carrier and regulator keys,
     which read pages (docs/CHECK.md "Roles")."""
     if not key.may_check:
-        raise ApiError(403, "Authorization", f"Authorization: a {key.role_kind} key may not ask the check "
-                       "(only organisation keys may)")
+        raise ApiError(
+            403,
+            "Authorization",
+            f"Authorization: a {key.role_kind} key may not ask the check (only organisation keys may)",
+        )
     return key
 
 
@@ -101,11 +114,16 @@ def answer_single(index: CheckIndex, query: str, since: str, field_q: str, field
     err = answers.error[0]
     if err:
         field = field_q if err.startswith("msisdn") else field_s
-        raise ApiError(400, field, field + err[err.index(":"):])
+        raise ApiError(400, field, field + err[err.index(":") :])
     return answers
 
 
 def audit_answers(svc: Service, request: Request, key: ApiKey, answers: Answers) -> str:
     """Append the request to the audit log; returns its request id."""
-    return svc.audit.record(org=key.org, key_id=key.key_id, client=request.client.host if request.client else None,
-                            endpoint=request.url.path, answers=answers)
+    return svc.audit.record(
+        org=key.org,
+        key_id=key.key_id,
+        client=request.client.host if request.client else None,
+        endpoint=request.url.path,
+        answers=answers,
+    )

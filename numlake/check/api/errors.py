@@ -1,6 +1,7 @@
 """Every failure becomes a JSON body: `{detail, field}` for the platform's API, `{status, code,
 message}` under the CAMARA prefix. Messages are masked. An unexpected error never reaches these
 handlers: guard.RequestGuard logs it (masked) and answers 500 without a traceback."""
+
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
@@ -11,16 +12,24 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from numlake.msisdn import mask_text
 
 CAMARA_PREFIX = "/number-recycling/"
-_CAMARA_CODES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-                 405: "METHOD_NOT_ALLOWED", 413: "INVALID_ARGUMENT", 422: "SERVICE_NOT_APPLICABLE",
-                 429: "TOO_MANY_REQUESTS"}
+_CAMARA_CODES = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "INVALID_ARGUMENT",
+    422: "SERVICE_NOT_APPLICABLE",
+    429: "TOO_MANY_REQUESTS",
+}
 
 
 class ApiError(Exception):
     """A client error: HTTP status, the field at fault and a one-line message."""
 
-    def __init__(self, status: int, field: str | None, message: str, headers: dict | None = None,
-                 camara_code: str | None = None):
+    def __init__(
+        self, status: int, field: str | None, message: str, headers: dict | None = None, camara_code: str | None = None
+    ):
         super().__init__(message)
         self.status, self.field, self.message = status, field, message
         self.headers = headers or {}

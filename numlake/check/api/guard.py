@@ -9,6 +9,7 @@ Two layers, because a request can fail before the application sees it:
   percent-escape that is not UTF-8, or more than MAX_PATH_BYTES as 404 (no page has such a name),
   and a query string that is not UTF-8 or longer than MAX_URL_BYTES as 400 / 414.
 """
+
 from __future__ import annotations
 
 import json
@@ -109,7 +110,14 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         content = [STATUS_LINE[status]]
         for name, value in self.server_state.default_headers:
             content.extend([name, b": ", value, b"\r\n"])
-        content.extend([b"content-type: application/json\r\n", b"content-length: %d\r\n" % len(body),
-                        b"connection: close\r\n", b"\r\n", body])
+        content.extend(
+            [
+                b"content-type: application/json\r\n",
+                b"content-length: %d\r\n" % len(body),
+                b"connection: close\r\n",
+                b"\r\n",
+                body,
+            ]
+        )
         self.transport.write(b"".join(content))
         self.transport.close()

@@ -1,4 +1,5 @@
 """The documented request and answer shapes (OpenAPI); answers are built as plain dicts for speed."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -46,85 +47,149 @@ X_CORRELATOR_PATTERN = r"^[a-zA-Z0-9-_:;.\/<>{}]{0,256}$"
 
 
 class CamaraRequest(BaseModel):
-    model_config = {"json_schema_extra": {"examples": [
-        {"phoneNumber": "+8613812345678", "specifiedDate": "2025-03-01"}]}}
-    phoneNumber: str = Field(pattern=r"^\+[1-9][0-9]{4,14}$",
-                             description="E.164 with a leading +; other shapes are a 400 INVALID_ARGUMENT, an "
-                                         "E.164 number outside +86 1[3-9]… a 422 SERVICE_NOT_APPLICABLE")
-    specifiedDate: str = Field(json_schema_extra={"format": "date"},
-                               description="YYYY-MM-DD (CST); after the data's as_of: 400 OUT_OF_RANGE")
+    model_config = {
+        "json_schema_extra": {"examples": [{"phoneNumber": "+8613812345678", "specifiedDate": "2025-03-01"}]}
+    }
+    phoneNumber: str = Field(
+        pattern=r"^\+[1-9][0-9]{4,14}$",
+        description="E.164 with a leading +; other shapes are a 400 INVALID_ARGUMENT, an "
+        "E.164 number outside +86 1[3-9]… a 422 SERVICE_NOT_APPLICABLE",
+    )
+    specifiedDate: str = Field(
+        json_schema_extra={"format": "date"}, description="YYYY-MM-DD (CST); after the data's as_of: 400 OUT_OF_RANGE"
+    )
 
 
 class CamaraResponse(BaseModel):
     model_config = {"json_schema_extra": {"examples": [{"phoneNumberRecycled": True, "asOf": "2025-04-30"}]}}
-    phoneNumberRecycled: bool = Field(description="true: the holder on specifiedDate has left the number since, or "
-                                                  "nobody held it that day (RULES 6 `yes`)")
+    phoneNumberRecycled: bool = Field(
+        description="true: the holder on specifiedDate has left the number since, or "
+        "nobody held it that day (RULES 6 `yes`)"
+    )
     asOf: str | None = Field(None, description="extension: the latest business date the platform has loaded")
 
 
 class ErrorInfo(BaseModel):
     """CAMARA's error body."""
+
     status: int = Field(description="the HTTP status")
-    code: str = Field(description="INVALID_ARGUMENT, OUT_OF_RANGE, UNAUTHENTICATED, PERMISSION_DENIED, "
-                                  "SERVICE_NOT_APPLICABLE, TOO_MANY_REQUESTS, NOT_FOUND")
+    code: str = Field(
+        description="INVALID_ARGUMENT, OUT_OF_RANGE, UNAUTHENTICATED, PERMISSION_DENIED, "
+        "SERVICE_NOT_APPLICABLE, TOO_MANY_REQUESTS, NOT_FOUND"
+    )
     message: str = Field(description="what is wrong, numbers masked")
 
 
 def _camara_error(description: str, *examples: tuple[int, str, str]) -> dict:
-    return {"description": description, "model": ErrorInfo,
-            "headers": {"x-correlator": {"description": "the request's x-correlator, echoed",
-                                         "schema": {"type": "string"}}},
-            "content": {"application/json": {"examples": {
-                code: {"value": {"status": status, "code": code, "message": message}}
-                for status, code, message in examples}}}}
+    return {
+        "description": description,
+        "model": ErrorInfo,
+        "headers": {
+            "x-correlator": {"description": "the request's x-correlator, echoed", "schema": {"type": "string"}}
+        },
+        "content": {
+            "application/json": {
+                "examples": {
+                    code: {"value": {"status": status, "code": code, "message": message}}
+                    for status, code, message in examples
+                }
+            }
+        },
+    }
 
 
 CAMARA_RESPONSES = {
-    200: {"headers": {"x-correlator": {"description": "the request's x-correlator, echoed",
-                                       "schema": {"type": "string"}}},
-          "content": {"application/json": {"examples": {
-              "recycled": {"value": {"phoneNumberRecycled": True, "asOf": "2025-04-30"}},
-              "same holder": {"value": {"phoneNumberRecycled": False, "asOf": "2025-04-30"}}}}}},
-    400: _camara_error("bad input",
-                       (400, "INVALID_ARGUMENT", "phoneNumber: must be E.164 with a leading + and digits only "
-                                                 "(^\\+[1-9][0-9]{4,14}$, e.g. +8613812345678)"),
-                       (400, "OUT_OF_RANGE", "specifiedDate: after 2025-04-30, the latest business date the "
-                                             "platform has loaded; nothing can be said about it yet")),
-    401: _camara_error("no valid API key", (401, "UNAUTHENTICATED", "Authorization: missing API key (send "
-                                                                     "`Authorization: Bearer <key>`)")),
-    403: _camara_error("a key that may not ask the check (carrier or regulator role)",
-                       (403, "PERMISSION_DENIED", "Authorization: a carrier key may not ask the check (only "
-                                                  "organisation keys may)")),
-    422: _camara_error("the platform cannot answer for this number",
-                       (422, "SERVICE_NOT_APPLICABLE", "no data: the platform cannot tell whether this number "
-                                                       "changed hands since specifiedDate"),
-                       (422, "SERVICE_NOT_APPLICABLE", "phoneNumber: the platform knows Chinese mobile numbers "
-                                                       "only (+86 followed by 1[3-9] and 9 digits)")),
-    429: _camara_error("rate limit of this key exceeded; see Retry-After",
-                       (429, "TOO_MANY_REQUESTS", "rate limit of key 3f9c0a1b2c4d exceeded (50 requests/s, bursts "
-                                                  "of 100); retry after 0.40 s")),
+    200: {
+        "headers": {
+            "x-correlator": {"description": "the request's x-correlator, echoed", "schema": {"type": "string"}}
+        },
+        "content": {
+            "application/json": {
+                "examples": {
+                    "recycled": {"value": {"phoneNumberRecycled": True, "asOf": "2025-04-30"}},
+                    "same holder": {"value": {"phoneNumberRecycled": False, "asOf": "2025-04-30"}},
+                }
+            }
+        },
+    },
+    400: _camara_error(
+        "bad input",
+        (
+            400,
+            "INVALID_ARGUMENT",
+            "phoneNumber: must be E.164 with a leading + and digits only (^\\+[1-9][0-9]{4,14}$, e.g. +8613812345678)",
+        ),
+        (
+            400,
+            "OUT_OF_RANGE",
+            "specifiedDate: after 2025-04-30, the latest business date the "
+            "platform has loaded; nothing can be said about it yet",
+        ),
+    ),
+    401: _camara_error(
+        "no valid API key",
+        (401, "UNAUTHENTICATED", "Authorization: missing API key (send `Authorization: Bearer <key>`)"),
+    ),
+    403: _camara_error(
+        "a key that may not ask the check (carrier or regulator role)",
+        (403, "PERMISSION_DENIED", "Authorization: a carrier key may not ask the check (only organisation keys may)"),
+    ),
+    422: _camara_error(
+        "the platform cannot answer for this number",
+        (
+            422,
+            "SERVICE_NOT_APPLICABLE",
+            "no data: the platform cannot tell whether this number changed hands since specifiedDate",
+        ),
+        (
+            422,
+            "SERVICE_NOT_APPLICABLE",
+            "phoneNumber: the platform knows Chinese mobile numbers only (+86 followed by 1[3-9] and 9 digits)",
+        ),
+    ),
+    429: _camara_error(
+        "rate limit of this key exceeded; see Retry-After",
+        (
+            429,
+            "TOO_MANY_REQUESTS",
+            "rate limit of key 3f9c0a1b2c4d exceeded (50 requests/s, bursts of 100); retry after 0.40 s",
+        ),
+    ),
 }
 
 
 class ErrorBody(BaseModel):
     """The platform's error body (every non-CAMARA error)."""
+
     detail: str = Field(description="one line saying what is wrong, numbers masked")
     field: str | None = Field(description="the request field at fault, when there is one")
 
 
 def _error(description: str, detail: str, field: str | None) -> dict:
-    return {"description": description, "model": ErrorBody,
-            "content": {"application/json": {"example": {"detail": detail, "field": field}}}}
+    return {
+        "description": description,
+        "model": ErrorBody,
+        "content": {"application/json": {"example": {"detail": detail, "field": field}}},
+    }
 
 
 ERROR_RESPONSES = {
     400: _error("bad input; `field` names it", "since: not a date YYYY-MM-DD (got '2025-13-01')", "since"),
-    401: _error("missing or invalid API key", "Authorization: missing API key (send `Authorization: Bearer <key>`)",
-                "Authorization"),
-    403: _error("a key that may not ask the check (carrier or regulator role)",
-                "Authorization: a carrier key may not ask the check (only organisation keys may)", "Authorization"),
-    429: _error("rate limit of this key exceeded; see Retry-After",
-                "rate limit of key 3f9c0a1b2c4d exceeded (50 requests/s, bursts of 100); retry after 0.40 s", None),
+    401: _error(
+        "missing or invalid API key",
+        "Authorization: missing API key (send `Authorization: Bearer <key>`)",
+        "Authorization",
+    ),
+    403: _error(
+        "a key that may not ask the check (carrier or regulator role)",
+        "Authorization: a carrier key may not ask the check (only organisation keys may)",
+        "Authorization",
+    ),
+    429: _error(
+        "rate limit of this key exceeded; see Retry-After",
+        "rate limit of key 3f9c0a1b2c4d exceeded (50 requests/s, bursts of 100); retry after 0.40 s",
+        None,
+    ),
 }
 
 

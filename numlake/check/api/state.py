@@ -1,5 +1,6 @@
 """What the API serves from: the index in force (swapped when a new snapshot is published), the
 per-key rate limiter, and the `Service` bundle the routes' dependencies read from `app.state`."""
+
 from __future__ import annotations
 
 import logging
@@ -43,8 +44,9 @@ class IndexStore:
             self.index = index
             self.loaded_stamp = index.meta.get("stamp")
             self.loaded_at = time.time()
-            log.warning("check index switched to snapshot %s (as_of %s, %d numbers)",
-                        self.loaded_stamp, index.as_of, len(index))
+            log.warning(
+                "check index switched to snapshot %s (as_of %s, %d numbers)", self.loaded_stamp, index.as_of, len(index)
+            )
             return True
 
     def _watch(self) -> None:

@@ -1,4 +1,5 @@
 """The platform's own check API (RULES 6): one number, or up to MAX_BULK in one call."""
+
 from __future__ import annotations
 
 import json
@@ -17,10 +18,13 @@ router = APIRouter(prefix="/v1", tags=["check"])
 
 
 @router.get("/reassigned", response_model=CheckAnswer, responses=ERROR_RESPONSES)
-async def reassigned(request: Request,
-                     msisdn: str | None = Query(None, description="number (any INTERCHANGE 2.3 shape) or its SHA-256"),
-                     since: str | None = Query(None, description="D, YYYY-MM-DD"),
-                     key: ApiKey = Depends(authorize_check), svc: Service = Depends(service)):
+async def reassigned(
+    request: Request,
+    msisdn: str | None = Query(None, description="number (any INTERCHANGE 2.3 shape) or its SHA-256"),
+    since: str | None = Query(None, description="D, YYYY-MM-DD"),
+    key: ApiKey = Depends(authorize_check),
+    svc: Service = Depends(service),
+):
     """Has this number changed hands since `since`?"""
     if not msisdn:
         raise ApiError(400, "msisdn", "msisdn: required (a number or its SHA-256)")
@@ -47,10 +51,10 @@ def bulk_answer(body: object, key: ApiKey, request: Request, svc: Service) -> tu
     """The bulk answer as JSON bytes, and its request id; runs in a worker thread (a large
     request takes a while)."""
     if not isinstance(body, dict):
-        raise ApiError(400, "body", "body: must be a JSON object {\"items\": [...], \"since\": ...}")
+        raise ApiError(400, "body", 'body: must be a JSON object {"items": [...], "since": ...}')
     items = body.get("items")
     if not isinstance(items, list):
-        raise ApiError(400, "items", "items: required, a list of {\"msisdn\", \"since\"} objects")
+        raise ApiError(400, "items", 'items: required, a list of {"msisdn", "since"} objects')
     if len(items) > svc.max_bulk:
         raise ApiError(413, "items", f"items: at most {svc.max_bulk:,} per request (got {len(items):,})")
     default = body.get("since")
@@ -61,7 +65,7 @@ def bulk_answer(body: object, key: ApiKey, request: Request, svc: Service) -> tu
         if not isinstance(it, dict):
             queries.append(None)
             sinces.append(None)
-            pre[i] = f"items[{i}]: must be an object {{\"msisdn\", \"since\"}}"
+            pre[i] = f'items[{i}]: must be an object {{"msisdn", "since"}}'
             continue
         s = it.get("since")
         queries.append(it.get("msisdn"))
@@ -74,17 +78,26 @@ def bulk_answer(body: object, key: ApiKey, request: Request, svc: Service) -> tu
         answers.error[i], answers.answer[i], answers.last_disconnect_date[i] = err, None, None
     request_id = audit_answers(svc, request, key, answers)
     results = [answers.record(i) for i in range(len(answers))]
-    payload = json.dumps({"request_id": request_id, "as_of": answers.as_of, "count": len(results),
-                          "results": results}, ensure_ascii=False, separators=(",", ":")).encode()
+    payload = json.dumps(
+        {"request_id": request_id, "as_of": answers.as_of, "count": len(results), "results": results},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    ).encode()
     return payload, request_id
 
 
-@router.post("/reassigned/bulk", response_model=BulkResponse,
-             responses=ERROR_RESPONSES | {413: {"description": "too many items or too large a body"}},
-             openapi_extra=json_request_body(BulkRequest))
-async def reassigned_bulk(request: Request, key: ApiKey = Depends(authorize_check),
-                          body: object = Depends(json_body),
-                          svc: Service = Depends(service)):
+@router.post(
+    "/reassigned/bulk",
+    response_model=BulkResponse,
+    responses=ERROR_RESPONSES | {413: {"description": "too many items or too large a body"}},
+    openapi_extra=json_request_body(BulkRequest),
+)
+async def reassigned_bulk(
+    request: Request,
+    key: ApiKey = Depends(authorize_check),
+    body: object = Depends(json_body),
+    svc: Service = Depends(service),
+):
     """Up to 250,000 questions in one call; results in item order, bad items get `error`."""
     payload, request_id = await run_in_threadpool(bulk_answer, body, key, request, svc)
     return Response(payload, media_type="application/json", headers={"X-Request-Id": request_id})
