@@ -69,12 +69,12 @@ def _notices_feed(args) -> int:
         raise UsageError("notices: --after must be >= 0 and --limit >= 1")
     store = _store(args)
     org = store.require_registered(args.org)
-    notices = store.feed(org, args.after, args.limit)
+    rows = store.feed_raw(org, args.after, args.limit)
     AuditLog(store.home).record_event(org=org, key_id=None, client="cli", endpoint="cli:notices",
-                                      event="notices.read", after=args.after, count=len(notices),
-                                      last_seq=notices[-1]["seq"] if notices else None)
-    for n in notices:
-        print(json.dumps(n, ensure_ascii=False))
+                                      event="notices.read", after=args.after, count=len(rows),
+                                      last_seq=rows[-1][0] if rows else None)
+    for _, body in rows:
+        print(body)
     return 0
 
 

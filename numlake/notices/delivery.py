@@ -168,7 +168,7 @@ class Deliverer:
 
     def _succeeded(self, org_id: str, seq: int) -> None:
         now = utc_now()
-        with self.store.write() as con:
+        with self.store.write(durable=False) as con:
             con.execute("""insert into delivery (org_id, last_seq, failures, next_retry_at, last_attempt_at,
                                last_success_at, last_error) values (?, ?, 0, null, ?, ?, null)
                            on conflict (org_id) do update set last_seq = excluded.last_seq, failures = 0,
@@ -181,7 +181,7 @@ class Deliverer:
     def _failed(self, org_id: str, failures: int, error: str) -> None:
         retry_at = time.time() + retry_delay(failures, self.base_delay, self.max_delay)
         log.warning("webhook of %s failed (%d in a row): %s", org_id, failures, error)
-        with self.store.write() as con:
+        with self.store.write(durable=False) as con:
             con.execute("""insert into delivery (org_id, last_seq, failures, next_retry_at, last_attempt_at, last_error)
                            values (?, 0, ?, ?, ?, ?)
                            on conflict (org_id) do update set failures = excluded.failures,

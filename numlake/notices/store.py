@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import os
 import sqlite3
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -84,44 +85,56 @@ class NoticeStore:
         self.path = store_path(home)
         self.timeout = timeout
         self._ready = False
+        self._connections: dict[tuple[int, int], sqlite3.Connection] = {}
 
     def connect(self) -> sqlite3.Connection:
-        """A connection in autocommit mode (transactions are explicit: `write`)."""
+        """This thread's connection, in autocommit mode (transactions are explicit: `write`).
+
+        Connections are kept per thread and process: opening one costs little, but closing the
+        last one checkpoints and removes the WAL, which made every short read cost milliseconds."""
+        key = (os.getpid(), threading.get_ident())
+        con = self._connections.get(key)
+        if con is not None:
+            return con
         if not self._ready:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if not self.path.exists():
                 os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+        alive = {t.ident for t in threading.enumerate()}
+        for (pid, ident), old in list(self._connections.items()):
+            if pid != os.getpid() or ident not in alive:  # a finished thread's (or a parent process's)
+                del self._connections[(pid, ident)]
+                if pid == os.getpid():
+                    old.close()
         con = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False)
         con.execute("pragma journal_mode = wal")
-        con.execute("pragma synchronous = full")
         con.execute(f"pragma busy_timeout = {int(self.timeout * 1000)}")
+        con.execute("pragma cache_size = -65536")
         if not self._ready:
             con.executescript(SCHEMA)
             self._ready = True
+        self._connections[key] = con
         return con
 
     @contextmanager
-    def write(self):
-        """A write transaction (BEGIN IMMEDIATE: the write lock is taken before anything is read)."""
+    def write(self, durable: bool = True):
+        """A write transaction (BEGIN IMMEDIATE: the write lock is taken before anything is read).
+
+        `durable`: the commit survives a power loss (fsync). Bookkeeping whose loss only makes a
+        notice go out again (delivery state, feed reads) does without: at least once allows it."""
         con = self.connect()
+        con.execute(f"pragma synchronous = {'full' if durable else 'normal'}")
+        con.execute("begin immediate")
         try:
-            con.execute("begin immediate")
-            try:
-                yield con
-            except BaseException:
-                con.execute("rollback")
-                raise
-            con.execute("commit")
-        finally:
-            con.close()
+            yield con
+        except BaseException:
+            con.execute("rollback")
+            raise
+        con.execute("commit")
 
     @contextmanager
     def read(self):
-        con = self.connect()
-        try:
-            yield con
-        finally:
-            con.close()
+        yield self.connect()
 
     def org(self, org_id: str) -> dict | None:
         with self.read() as con:
@@ -157,7 +170,7 @@ class NoticeStore:
                        state = case when watch.bound_date = excluded.bound_date then watch.state else 0 end,
                        open_notice = case when watch.bound_date = excluded.bound_date then watch.open_notice end,
                        bound_date = excluded.bound_date""",
-                ((org_id, h, d, r, now) for h, d, r in entries),
+                ((org_id, h, d, r, now) for h, d, r in sorted(entries)),
             )
             after = con.execute("select count(*) from watch where org_id = ?", [org_id]).fetchone()[0]
         return {"received": len(entries), "added": after - before, "replaced": len(entries) - (after - before),
@@ -184,14 +197,17 @@ class NoticeStore:
 
     def feed(self, org_id: str, after: int = 0, limit: int = FEED_LIMIT) -> list[dict]:
         """The organisation's notices with seq > `after`, in seq order (at most `limit`)."""
+        return [json.loads(body) for _, body in self.feed_raw(org_id, after, limit)]
+
+    def feed_raw(self, org_id: str, after: int = 0, limit: int = FEED_LIMIT) -> list[tuple[int, str]]:
+        """(seq, JSON text exactly as delivered) of the notices with seq > `after`, in seq order."""
         with self.read() as con:
-            rows = con.execute("select body from notices where org_id = ? and seq > ? order by seq limit ?",
+            return con.execute("select seq, body from notices where org_id = ? and seq > ? order by seq limit ?",
                                [org_id, int(after), int(limit)]).fetchall()
-        return [json.loads(r[0]) for r in rows]
 
     def mark_delivered(self, org_id: str, first_seq: int, last_seq: int, by: str) -> None:
         """Record when notices first reached the organisation (feed read or webhook), for the regulator."""
-        with self.write() as con:
+        with self.write(durable=False) as con:
             con.execute("update notices set delivered_at = ?, delivered_by = ? where org_id = ? and seq between ? "
                         "and ? and delivered_at is null", [utc_now(), by, org_id, int(first_seq), int(last_seq)])
 

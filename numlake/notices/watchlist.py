@@ -6,6 +6,7 @@ nothing is stored, and the errors name rows by position and field, never by numb
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from numlake.msisdn import SHA256_RE, normalize, sha256_hex
 MAX_ENTRIES = 250_000
 MAX_REF = 64
 MAX_ERRORS = 20
+_VALID_SECOND = frozenset("3456789")
 
 
 class BadEntries(UsageError):
@@ -34,6 +36,8 @@ def to_hash(value: object) -> str | None:
         value = str(value)
     if not isinstance(value, str):
         return None
+    if len(value) == 11 and value.isdigit() and value[0] == "1" and value[1] in _VALID_SECOND:
+        return hashlib.sha256(value.encode("ascii")).hexdigest()  # the plain shape: normalize's fast path
     n = normalize(value)
     if n:
         return sha256_hex(n)
@@ -51,6 +55,7 @@ def prepare(rows: list[tuple[object, object, object]], what: str = "row",
     out: dict[str, tuple[str, str, str | None]] = {}
     errors: list[tuple[int, str]] = []
     total = 0
+    dates: dict[object, str | None] = {}  # a list repeats a few thousand dates at most: each checked once
     for i, (number, bound, ref) in enumerate(rows, start=first):
         problem = None
         h = to_hash(number)
@@ -58,9 +63,13 @@ def prepare(rows: list[tuple[object, object, object]], what: str = "row",
             problem = "msisdn: not a valid number (INTERCHANGE 2.3 shapes) nor a lowercase hex SHA-256"
         else:
             try:
-                parse_since(bound)
-            except ValueError as e:
-                problem = f"bound_date: {e}"
+                problem = dates[bound]
+            except (KeyError, TypeError):
+                problem = _date_problem(bound)
+                try:
+                    dates[bound] = problem
+                except TypeError:
+                    pass
         if problem is None and ref not in (None, ""):
             if not isinstance(ref, str):
                 problem = "ref: must be text"
@@ -75,6 +84,14 @@ def prepare(rows: list[tuple[object, object, object]], what: str = "row",
     if total:
         raise BadEntries(errors, total, what)
     return list(out.values())
+
+
+def _date_problem(bound: object) -> str | None:
+    try:
+        parse_since(bound)
+    except ValueError as e:
+        return f"bound_date: {e}"
+    return None
 
 
 def hashes_of(numbers: list[object], what: str = "row", first: int = 0) -> list[str]:
