@@ -24,7 +24,9 @@ def operations_notices(data: SiteData, chart: Charts) -> str:
     failing = sum(1 for r in fig["delivery"] if r["failures"])
     kinds = pd.DataFrame([{"kind": KINDS_ZH[k], "raised": t["raised"][k], "delivered": t["delivered"][k]}
                           for k in KINDS_ZH])
-    delivery = pd.DataFrame(fig["delivery"]).reindex(columns=[
+    rows = sorted(fig["delivery"], key=lambda r: (r["webhook_host"] is None, -r["failures"], -(r["pending"] or 0),
+                                                  r["org_id"]))  # webhooks, failing first, then feed-only
+    delivery = pd.DataFrame(rows).reindex(columns=[
         "org_id", "notices", "latest_seq", "webhook_host", "last_delivered_seq", "pending", "failures",
         "next_retry_at", "last_success_at", "last_error"])
     if len(delivery):
