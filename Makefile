@@ -31,8 +31,9 @@ demo: $(STAMP)
 	$(BIN)/numlake notices demo --home "$(NUMLAKE_HOME)"
 	@echo "dashboards: $(NUMLAKE_HOME)/dashboards/index.html"
 
-## 2. The whole test suite (installs Debian chromium + CJK fonts for the browser tests if missing)
+## 2. Linters (scripts/lint.sh), then the whole test suite (installs Debian chromium + CJK fonts if missing)
 test: $(STAMP)
+	bash scripts/lint.sh
 	bash scripts/setup_browser.sh
 	bash scripts/setup_scale.sh
 	bash scripts/setup_sshd.sh

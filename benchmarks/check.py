@@ -15,6 +15,7 @@ Prints a Markdown table (also written to <home>/bench.md; `--json PATH` writes t
 flat). Everything stays under --home (default: a fresh folder in the system temp dir,
 removed at the end; ~2 GB for 10M numbers); the server only listens on 127.0.0.1.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,7 +38,12 @@ from numlake.msisdn import sha256_hex
 from numlake.paths import Home
 from tests.support.check_warehouse import BASE, STRIDE, build_synthetic_warehouse
 
-CLI = "import sys; from numlake import cli; cli.COMMAND_MODULES = ('numlake.check.command',); sys.exit(cli.main(sys.argv[1:]))"
+CLI = (
+    "import sys; from numlake import cli; cli.COMMAND_MODULES = ('numlake.check.command',); "
+    "sys.exit(cli.main(sys.argv[1:]))"
+)
+
+
 def sample_queries(numbers: int, count: int, seed: int = 11) -> list[tuple[str, str]]:
     """A mix: 45 % plain known numbers, 15 % other shapes, 20 % hashes, 20 % unknown numbers."""
     rnd = random.Random(seed)
@@ -83,10 +89,13 @@ def _free_port() -> int:
 
 
 def start_server(home: Home, port: int) -> subprocess.Popen:
-    code = ("import sys; from numlake.check.server import serve; from numlake.paths import Home; "
-            f"sys.exit(serve(Home.resolve(sys.argv[1]), '127.0.0.1', {port}, rate=0, burst=1, reload_interval=1.0))")
-    proc = subprocess.Popen([sys.executable, "-c", code, str(home.root)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    code = (
+        "import sys; from numlake.check.server import serve; from numlake.paths import Home; "
+        f"sys.exit(serve(Home.resolve(sys.argv[1]), '127.0.0.1', {port}, rate=0, burst=1, reload_interval=1.0))"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(home.root)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     import httpx
 
     deadline = time.time() + 300
@@ -113,8 +122,9 @@ def bench_http(port: int, token: str, numbers: int, concurrency: int, requests: 
 
     def worker(chunk):
         mine = []
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"},
-                          timeout=30) as c:
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}, timeout=30
+        ) as c:
             for q, s in chunk:
                 t = time.perf_counter()
                 r = c.get("/v1/reassigned", params={"msisdn": q, "since": s})
@@ -132,8 +142,14 @@ def bench_http(port: int, token: str, numbers: int, concurrency: int, requests: 
     for th in threads:
         th.join()
     wall = time.perf_counter() - t
-    return {"concurrency": concurrency, "requests": requests, "p50_ms": pct(latencies, 50) * 1e3,
-            "p99_ms": pct(latencies, 99) * 1e3, "rps": requests / wall, "errors": errors[0]}
+    return {
+        "concurrency": concurrency,
+        "requests": requests,
+        "p50_ms": pct(latencies, 50) * 1e3,
+        "p99_ms": pct(latencies, 99) * 1e3,
+        "rps": requests / wall,
+        "errors": errors[0],
+    }
 
 
 def bench_http_bulk(port: int, token: str, numbers: int, items: int) -> dict:
@@ -142,8 +158,12 @@ def bench_http_bulk(port: int, token: str, numbers: int, items: int) -> dict:
     body = {"items": [{"msisdn": q, "since": s} for q, s in sample_queries(numbers, items, seed=5)]}
     payload = json.dumps(body).encode()
     t = time.perf_counter()
-    r = httpx.post(f"http://127.0.0.1:{port}/v1/reassigned/bulk", content=payload, timeout=300,
-                   headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    r = httpx.post(
+        f"http://127.0.0.1:{port}/v1/reassigned/bulk",
+        content=payload,
+        timeout=300,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
     wall = time.perf_counter() - t
     assert r.status_code == 200 and r.json()["count"] == items, r.text[:200]
     return {"items": items, "seconds": wall}
@@ -156,8 +176,12 @@ def bench_bulk_file(home: Home, numbers: int, rows: int, work: Path) -> dict:
         f.writelines(f"{q},{s}\n" for q, s in sample_queries(numbers, rows, seed=3))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-c", CLI, "check", "--file", str(src), "--out", str(out), "--home",
-                    str(home.root)], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-c", CLI, "check", "--file", str(src), "--out", str(out), "--home", str(home.root)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     wall = time.perf_counter() - t
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -203,8 +227,11 @@ def flat(results: dict) -> dict:
     if "http_bulk" in results:
         out.update(http_bulk_items=results["http_bulk"]["items"], http_bulk_s=results["http_bulk"]["seconds"])
     if "bulk_file" in results:
-        out.update(bulk_file_rows=results["bulk_file"]["rows"], bulk_file_s=results["bulk_file"]["seconds"],
-                   bulk_file_cpu_s=results["bulk_file"]["cpu_seconds"])
+        out.update(
+            bulk_file_rows=results["bulk_file"]["rows"],
+            bulk_file_s=results["bulk_file"]["seconds"],
+            bulk_file_cpu_s=results["bulk_file"]["cpu_seconds"],
+        )
     out.update(load_before=results["load_before"], load_after=results["load_after"])
     return out
 
@@ -221,8 +248,10 @@ def run(args, home: Home) -> int:
         log(f"warehouse: {results['warehouse']}")
         t = time.perf_counter()
         path = snapshot.publish(home)
-        results["publish"] = {"seconds": time.perf_counter() - t,
-                              "bytes": sum(p.stat().st_size for p in path.rglob("*") if p.is_file())}
+        results["publish"] = {
+            "seconds": time.perf_counter() - t,
+            "bytes": sum(p.stat().st_size for p in path.rglob("*") if p.is_file()),
+        }
         log(f"publish: {results['publish']}")
     results["in_process"] = bench_in_process(home, args.numbers, args.lookups)
     log(f"in-process: {results['in_process']}")
@@ -258,25 +287,40 @@ def run(args, home: Home) -> int:
 
 
 def render(r: dict) -> str:
-    lines = [f"Check service benchmark: {r['numbers']:,} numbers, {r['cpus']} CPUs "
-             f"(`python -m benchmarks.check --numbers {r['numbers']}`)", "", "| measure | figure |", "|---|---|"]
+    lines = [
+        f"Check service benchmark: {r['numbers']:,} numbers, {r['cpus']} CPUs "
+        f"(`python -m benchmarks.check --numbers {r['numbers']}`)",
+        "",
+        "| measure | figure |",
+        "|---|---|",
+    ]
     if "warehouse" in r:
         w = r["warehouse"]
-        lines.append(f"| synthetic warehouse | {w['numbers']:,} numbers, {w['tenures']:,} tenures, {w['seconds']:.1f} s |")
-        lines.append(f"| snapshot publish (warehouse -> index.parquet) | {r['publish']['seconds']:.1f} s, "
-                     f"{r['publish']['bytes'] / 2**20:.0f} MiB |")
+        lines.append(
+            f"| synthetic warehouse | {w['numbers']:,} numbers, {w['tenures']:,} tenures, {w['seconds']:.1f} s |"
+        )
+        lines.append(
+            f"| snapshot publish (warehouse -> index.parquet) | {r['publish']['seconds']:.1f} s, "
+            f"{r['publish']['bytes'] / 2**20:.0f} MiB |"
+        )
     ip = r["in_process"]
     lines.append(f"| load snapshot into memory | {ip['load_s']:.2f} s |")
-    lines.append(f"| in-process single lookup ({ip['lookups']:,}) | p50 {ip['p50_us']:.1f} µs, p99 {ip['p99_us']:.1f} µs |")
+    lines.append(
+        f"| in-process single lookup ({ip['lookups']:,}) | p50 {ip['p50_us']:.1f} µs, p99 {ip['p99_us']:.1f} µs |"
+    )
     lines.append(f"| server start to first /health | {r['server_start_s']:.1f} s |")
     for h in r.get("http", []):
-        lines.append(f"| HTTP GET, concurrency {h['concurrency']} ({h['requests']:,} requests) | p50 {h['p50_ms']:.2f} ms, "
-                     f"p99 {h['p99_ms']:.2f} ms, {h['rps']:,.0f} req/s, {h['errors']} errors |")
+        lines.append(
+            f"| HTTP GET, concurrency {h['concurrency']} ({h['requests']:,} requests) | p50 {h['p50_ms']:.2f} ms, "
+            f"p99 {h['p99_ms']:.2f} ms, {h['rps']:,.0f} req/s, {h['errors']} errors |"
+        )
     if "http_bulk" in r:
         lines.append(f"| HTTP bulk POST, {r['http_bulk']['items']:,} items | {r['http_bulk']['seconds']:.2f} s |")
     if "bulk_file" in r:
-        lines.append(f"| `numlake check --file` {r['bulk_file']['rows']:,} rows CSV, end to end | "
-                     f"{r['bulk_file']['seconds']:.2f} s wall, {r['bulk_file']['cpu_seconds']:.2f} s CPU |")
+        lines.append(
+            f"| `numlake check --file` {r['bulk_file']['rows']:,} rows CSV, end to end | "
+            f"{r['bulk_file']['seconds']:.2f} s wall, {r['bulk_file']['cpu_seconds']:.2f} s CPU |"
+        )
     lines.append(f"| machine load average (1 min) before / after | {r['load_before']:.1f} / {r['load_after']:.1f} |")
     return "\n".join(lines) + "\n"
 

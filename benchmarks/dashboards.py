@@ -4,6 +4,7 @@
 writes a synthetic warehouse (``tests/support/dashboards_warehouse.py``) and times ``build_site`` on it; the
 figures go to BENCHMARKS.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -13,8 +14,8 @@ import time
 from pathlib import Path
 
 from dashboards.site import build_site
-from tests.support.dashboards_warehouse import benchmark_sources, make_warehouse
 from numlake.paths import PROJECT_ROOT
+from tests.support.dashboards_warehouse import benchmark_sources, make_warehouse
 
 
 def run(sources: int, days: int, out: Path) -> dict:

@@ -5,6 +5,7 @@ INTERCHANGE 2.3, segment lists and other digit text left alone); `mask_raw` is t
 function under the name the pages import. ``find_full_numbers`` is the last check a page
 passes before it is published.
 """
+
 from __future__ import annotations
 
 import re

@@ -1,5 +1,6 @@
 """China Standard Time (UTC+8, no daylight saving): the clock of business dates, of every stored
 timestamp (naive CST wall time) and of every time a person reads (INTERCHANGE 2.3)."""
+
 from __future__ import annotations
 
 from datetime import timedelta, timezone

@@ -6,6 +6,7 @@ the Python, Arrow and SQL forms below are derived). RULES 7: anything shown to a
 as ``138****5678`` — `mask_text` is the project's one masker for free text (logs, error messages,
 dashboards, raw rejected records).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -20,9 +21,7 @@ SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
 # The same normalisation as a DuckDB SQL expression template (`{x}` is a VARCHAR expression),
 # so vectorised code applies exactly the rule of `normalize`; SQL_VALID tests its result.
-SQL_NORMALIZE = (
-    "regexp_replace(regexp_replace({x}, '[ \\-]', '', 'g'), '^(\\+86|0086|86)([0-9]{{11}})$', '\\2')"
-)
+SQL_NORMALIZE = "regexp_replace(regexp_replace({x}, '[ \\-]', '', 'g'), '^(\\+86|0086|86)([0-9]{{11}})$', '\\2')"
 SQL_VALID = "regexp_full_match({x}, '" + VALID_PATTERN.replace("{", "{{").replace("}", "}}") + "')"
 
 _EMBEDDED_RE = re.compile(VALID_PATTERN)
@@ -86,7 +85,7 @@ def _mask_group(m: re.Match) -> str:
             digits += len(runs[j]) - runs[j].startswith("+")
             j += 1
             if digits >= 11:
-                hit = normalize("".join(parts[2 * i:2 * j - 1]))
+                hit = normalize("".join(parts[2 * i : 2 * j - 1]))
                 if hit is not None:
                     break
         if hit is not None:

@@ -9,6 +9,7 @@ the 10^10 possible numbers through the hashes; with it, the operator can prove t
 (as RND callers must be able to prove they checked) that a given number was asked for in a
 given request: `find` recomputes the hash.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -64,8 +65,7 @@ class AuditLog:
     def _hash(self, salt: bytes, item: bytes) -> str:
         return hashlib.blake2b(item, key=self._key(), salt=salt, digest_size=16).hexdigest()
 
-    def record(self, *, org: str, key_id: str | None, client: str | None, endpoint: str,
-               answers: Answers) -> str:
+    def record(self, *, org: str, key_id: str | None, client: str | None, endpoint: str, answers: Answers) -> str:
         """Append the request's line and return its request id (echoed to the caller)."""
         request_id = uuid.uuid4().hex
         salt = secrets.token_bytes(16)
@@ -76,7 +76,7 @@ class AuditLog:
             for n, q in zip(numbers, answers.queries)
         ]
         line = {
-            "ts": dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds"),
+            "ts": dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"),
             "request_id": request_id,
             "org": org,
             "key_id": key_id,
@@ -91,14 +91,24 @@ class AuditLog:
         self._append(line)
         return request_id
 
-    def record_event(self, *, org: str, key_id: str | None, client: str | None, endpoint: str, event: str,
-                     **details) -> str:
+    def record_event(
+        self, *, org: str, key_id: str | None, client: str | None, endpoint: str, event: str, **details
+    ) -> str:
         """Append a line for an access that answers no number (a notice feed read, a webhook
         delivery); `details` must hold no full number. Returns its request id."""
         request_id = uuid.uuid4().hex
-        self._append({"ts": dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds"),
-                      "request_id": request_id, "org": org, "key_id": key_id, "client": client,
-                      "endpoint": endpoint, "event": event, **details})
+        self._append(
+            {
+                "ts": dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"),
+                "request_id": request_id,
+                "org": org,
+                "key_id": key_id,
+                "client": client,
+                "endpoint": endpoint,
+                "event": event,
+                **details,
+            }
+        )
         return request_id
 
     def _append(self, line: dict) -> None:
@@ -110,7 +120,7 @@ class AuditLog:
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 view = memoryview(data)
                 while view:
-                    view = view[os.write(fd, view):]
+                    view = view[os.write(fd, view) :]
             finally:
                 os.close(fd)
 
@@ -147,6 +157,6 @@ class AuditLog:
                 summary = {k: v for k, v in rec.items() if k not in ("hashes", "salt", "answers")}
                 codes = rec.get("answers", "")
                 summary["positions"] = positions
-                summary["answers"] = [_WORD.get(codes[i:i + 1], "error") for i in positions]
+                summary["answers"] = [_WORD.get(codes[i : i + 1], "error") for i in positions]
                 found.append(summary)
         return found

@@ -7,6 +7,7 @@ rows without one. The caller's other columns or keys (a customer id, a note) com
 after the answer's, so results match back by key, not only by row order; one whose name is an
 answer column gets the prefix `input_`.
 """
+
 from __future__ import annotations
 
 import csv
@@ -38,6 +39,7 @@ def detect_format(path: Path) -> str:
 @dataclass
 class Requests:
     """The rows of an input file: what to ask, and the caller's own columns to hand back."""
+
     queries: list
     sinces: list
     pre: list
@@ -155,9 +157,15 @@ def write_answers(answers: Answers, out, fmt: str, req: Requests | None = None) 
         w.writerow(CSV_COLUMNS + tuple(extra))
         as_of = answers.as_of
         w.writerows(
-            (answers.queries[i], answers.sinces[i], answers.answer[i] or "",
-             answers.last_disconnect_date[i] or "", "" if answers.error[i] else as_of, answers.error[i] or "",
-             *(rows[i] if rows else ()))
+            (
+                answers.queries[i],
+                answers.sinces[i],
+                answers.answer[i] or "",
+                answers.last_disconnect_date[i] or "",
+                "" if answers.error[i] else as_of,
+                answers.error[i] or "",
+                *(rows[i] if rows else ()),
+            )
             for i in range(n)
         )
     else:
@@ -165,8 +173,9 @@ def write_answers(answers: Answers, out, fmt: str, req: Requests | None = None) 
         if rows is None:
             out.writelines(dumps(answers.record(i), ensure_ascii=False) + "\n" for i in range(n))
         else:
-            out.writelines(dumps({**answers.record(i), **dict(zip(extra, rows[i]))}, ensure_ascii=False) + "\n"
-                           for i in range(n))
+            out.writelines(
+                dumps({**answers.record(i), **dict(zip(extra, rows[i]))}, ensure_ascii=False) + "\n" for i in range(n)
+            )
 
 
 def output_format(out: Path | None, input_format: str) -> str:

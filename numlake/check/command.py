@@ -1,4 +1,5 @@
 """CLI of the check service: `numlake check`, `numlake serve`, `numlake keys`."""
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,10 @@ def _check(args) -> int:
         bulk.write_output(answers, out, bulk.output_format(out, req.fmt), req)
         errors = sum(e is not None for e in answers.error)
         if out is not None:
-            print(f"numlake check: {len(answers):,} rows -> {out} ({errors:,} with an error; as_of {answers.as_of})",
-                  file=sys.stderr)
+            print(
+                f"numlake check: {len(answers):,} rows -> {out} ({errors:,} with an error; as_of {answers.as_of})",
+                file=sys.stderr,
+            )
         return 0
     if args.out:
         raise UsageError("--out goes with --file")
@@ -56,8 +59,14 @@ def _serve(args) -> int:
 
     if not 0 < args.port < 65536:
         raise UsageError(f"--port must be 1-65535 (got {args.port})")
-    return server.serve(Home.resolve(args.home), args.host, args.port, rate=args.rate_limit,
-                        burst=args.burst, reload_interval=args.reload_interval)
+    return server.serve(
+        Home.resolve(args.home),
+        args.host,
+        args.port,
+        rate=args.rate_limit,
+        burst=args.burst,
+        reload_interval=args.reload_interval,
+    )
 
 
 def _keys_create(args) -> int:
@@ -65,8 +74,11 @@ def _keys_create(args) -> int:
 
     rec, token = KeyStore(Home.resolve(args.home)).create(args.org, getattr(args, "role", None))
     print(token)
-    print(f"key {rec.key_id} {rec.org} ({rec.describe()}): shown once, stored hashed; revoke with "
-          f"`numlake keys revoke {rec.key_id}`", file=sys.stderr)
+    print(
+        f"key {rec.key_id} {rec.org} ({rec.describe()}): shown once, stored hashed; revoke with "
+        f"`numlake keys revoke {rec.key_id}`",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -99,12 +111,17 @@ def _keys_audit(args) -> int:
 def register(subparsers) -> None:
     """Add `check`, `serve` and `keys` to the numlake CLI."""
     p = subparsers.add_parser(
-        "check", help="has this number changed hands since a date? (RULES 6)",
+        "check",
+        help="has this number changed hands since a date? (RULES 6)",
         description="Prints one JSON object: query, since, answer (yes/no/no_data), "
-                    "last_disconnect_date, as_of. With --file: one answer per row (CSV or JSONL).",
+        "last_disconnect_date, as_of. With --file: one answer per row (CSV or JSONL).",
     )
-    p.add_argument("msisdn", nargs="?", metavar="MSISDN",
-                   help="a number in any INTERCHANGE 2.3 shape, or the lowercase hex SHA-256 of the 11 digits")
+    p.add_argument(
+        "msisdn",
+        nargs="?",
+        metavar="MSISDN",
+        help="a number in any INTERCHANGE 2.3 shape, or the lowercase hex SHA-256 of the 11 digits",
+    )
     p.add_argument("--since", metavar="YYYY-MM-DD", help="the date D (with --file: default for rows without one)")
     p.add_argument("--file", metavar="IN", help="bulk input: CSV with msisdn,since columns, or JSON lines")
     p.add_argument("--out", metavar="OUT", help="bulk output (.csv or .jsonl); default stdout, input's format")
@@ -115,11 +132,21 @@ def register(subparsers) -> None:
     s.add_argument("--home", help="home folder (default $NUMLAKE_HOME or .numlake)")
     s.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     s.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    s.add_argument("--rate-limit", type=float, default=50.0, metavar="PER_SECOND",
-                   help="requests per second per API key (default 50; 0 = unlimited)")
+    s.add_argument(
+        "--rate-limit",
+        type=float,
+        default=50.0,
+        metavar="PER_SECOND",
+        help="requests per second per API key (default 50; 0 = unlimited)",
+    )
     s.add_argument("--burst", type=int, default=100, help="burst size per API key (default 100)")
-    s.add_argument("--reload-interval", type=float, default=1.0, metavar="SECONDS",
-                   help="how often to look for a newly published snapshot (default 1)")
+    s.add_argument(
+        "--reload-interval",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="how often to look for a newly published snapshot (default 1)",
+    )
     s.set_defaults(func=_serve)
 
     k = subparsers.add_parser("keys", help="API keys of the check service: create, revoke, list")
@@ -127,8 +154,12 @@ def register(subparsers) -> None:
     ksub = k.add_subparsers(dest="keys_command", metavar="ACTION")
     kc = ksub.add_parser("create", help="create a key; prints it once")
     kc.add_argument("org", metavar="NAME", help="the key's name (without --role: the org_id it acts for)")
-    kc.add_argument("--role", metavar="ROLE", help="org:<org_id> (the check and notices; the default), "
-                                                   "carrier:<source_id> (that source's report) or regulator")
+    kc.add_argument(
+        "--role",
+        metavar="ROLE",
+        help="org:<org_id> (the check and notices; the default), "
+        "carrier:<source_id> (that source's report) or regulator",
+    )
     kc.add_argument("--home", default=argparse.SUPPRESS)
     kc.set_defaults(func=_keys_create)
     kr = ksub.add_parser("revoke", help="revoke a key by id")
@@ -139,10 +170,13 @@ def register(subparsers) -> None:
     kl.add_argument("--home", default=argparse.SUPPRESS)
     kl.set_defaults(func=_keys_list)
 
-    ka = ksub.add_parser("audit", help="the audited requests that asked for a number (proof of checking)",
-                         description="Prints one JSON line per audited request in which MSISDN (any shape, or "
-                                     "its SHA-256) was asked: request_id, ts, org, key_id, endpoint, as_of, "
-                                     "and the answers given at its positions. Never prints the number.")
+    ka = ksub.add_parser(
+        "audit",
+        help="the audited requests that asked for a number (proof of checking)",
+        description="Prints one JSON line per audited request in which MSISDN (any shape, or "
+        "its SHA-256) was asked: request_id, ts, org, key_id, endpoint, as_of, "
+        "and the answers given at its positions. Never prints the number.",
+    )
     ka.add_argument("msisdn", metavar="MSISDN")
     ka.add_argument("--org", help="only requests of this organisation")
     ka.add_argument("--home", default=argparse.SUPPRESS)

@@ -6,11 +6,12 @@ hashing the candidate number, so prefix collisions cannot give a wrong answer). 
 numbers take about 50 bytes each in memory. Numbers the platform knows no tenure of are simply absent:
 RULES 6 answers `no_data` for them whatever else is known.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -23,8 +24,17 @@ from numlake.msisdn import SHA256_RE, VALID_PATTERN, VALID_RE, normalize, sha256
 COLUMNS = ("msisdn", "sha256_prefix", "open_start", "last_end", "first_event", "coverage", "tenures")
 _DATE_COLUMNS = ("open_start", "last_end", "first_event", "coverage")
 _SENTINEL = {"open_start": rules.NO_OPEN, "last_end": rules.NO_END}
-ARRAYS = ("msisdn", "sha_prefix", "open_start", "last_end", "first_event", "coverage", "tenures",
-          "hash_order", "hash_sorted")
+ARRAYS = (
+    "msisdn",
+    "sha_prefix",
+    "open_start",
+    "last_end",
+    "first_event",
+    "coverage",
+    "tenures",
+    "hash_order",
+    "hash_sorted",
+)
 
 BAD_NUMBER = "msisdn: not a valid number (INTERCHANGE 2.3 shapes) nor a lowercase hex SHA-256"
 
@@ -203,7 +213,7 @@ class CheckIndex:
             np.save(folder / f"{name}.npy", getattr(self, name), allow_pickle=False)
 
     @classmethod
-    def from_arrays(cls, folder: Path, as_of: str, meta: dict | None = None) -> "CheckIndex":
+    def from_arrays(cls, folder: Path, as_of: str, meta: dict | None = None) -> CheckIndex:
         """The index `save_arrays` wrote (what readers of a published snapshot use)."""
         self = cls.__new__(cls)
         self.as_of = as_of
@@ -233,7 +243,11 @@ class CheckIndex:
     def _row_of_number(self, numbers: np.ndarray) -> np.ndarray:
         pos = _search(self.msisdn, numbers)
         pos_c = np.minimum(pos, max(len(self.msisdn) - 1, 0))
-        found = (pos < len(self.msisdn)) & (self.msisdn[pos_c] == numbers) if len(self.msisdn) else np.zeros(len(numbers), bool)
+        found = (
+            (pos < len(self.msisdn)) & (self.msisdn[pos_c] == numbers)
+            if len(self.msisdn)
+            else np.zeros(len(numbers), bool)
+        )
         return np.where(found, pos_c, -1).astype(np.int64)
 
     def _row_of_hash(self, digest: str) -> int:

@@ -14,6 +14,7 @@ A number always has a first event in the warehouse; should the first-event mart 
 its source's coverage start), `NO_DATA_FALLBACKS` says what stands in, and the snapshot's SQL
 is written from it (`fallback_sql`): the no_data test is then "D before the first event".
 """
+
 from __future__ import annotations
 
 import datetime as dt

@@ -8,6 +8,7 @@ snapshot exists. Every answered request is audited (audit.py); every API call ne
 Uvicorn's access log is off: a query string holds a full number. A request no route can serve (NUL
 byte, undecodable or over-long target) gets a JSON 4xx from api/guard.py, even one uvicorn cannot parse.
 """
+
 from __future__ import annotations
 
 import logging
@@ -30,8 +31,11 @@ def serve(home: Home, host: str, port: int, *, rate: float, burst: int, reload_i
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
     app = create_app(home, rate=rate, burst=burst, reload_interval=reload_interval)
     idx = app.state.service.store.index
-    print(f"numlake check API on http://{host}:{port} (docs at /docs); {len(idx):,} numbers, as_of {idx.as_of}, "
-          f"from {idx.meta.get('source')}", file=sys.stderr)
+    print(
+        f"numlake check API on http://{host}:{port} (docs at /docs); {len(idx):,} numbers, as_of {idx.as_of}, "
+        f"from {idx.meta.get('source')}",
+        file=sys.stderr,
+    )
     from numlake.notices.delivery import DeliveryWorker
 
     worker = DeliveryWorker(home).start()  # notices to webhooks, while the service runs (docs/NOTICES.md)

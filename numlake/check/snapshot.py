@@ -20,6 +20,7 @@ Readers (the CLI and the server) follow CURRENT; the server polls it and swaps i
 in-memory index without a restart. A publish removes every other snapshot it can lock
 exclusively, i.e. that no reader is reading at that moment.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -28,9 +29,9 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Iterable
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable
 
 import duckdb
 import pyarrow as pa
@@ -52,8 +53,11 @@ LOCK_FILE = ".lock"
 POINTER = "CURRENT"
 DUCKDB_CONFIG = {"threads": 2, "memory_limit": "4GB"}
 
-_FALLBACK_INPUTS = {"first_event_date": "f.first_event_date", "coverage_start": "f.coverage_start",
-                    "first_start": "p.first_start"}
+_FALLBACK_INPUTS = {
+    "first_event_date": "f.first_event_date",
+    "coverage_start": "f.coverage_start",
+    "first_start": "p.first_start",
+}
 # One row per number with a tenure: everything RULES 6 needs (rules.py explains each column,
 # and what stands in for a first event or coverage start the marts lack).
 INDEX_SQL = """
@@ -140,10 +144,13 @@ def _index_sql(con) -> str:
             con.execute(f"select * from {table} limit 0")
         except duckdb.Error:
             raise SnapshotError(f"warehouse has no {table}: run the pipeline first") from None
-    return INDEX_SQL.format(tenures="marts.number_tenures", first_events="marts.number_first_events",
-                            valid=SQL_VALID.format(x="msisdn"),
-                            first_event=rules.fallback_sql("first_event", _FALLBACK_INPUTS),
-                            coverage=rules.fallback_sql("coverage", _FALLBACK_INPUTS))
+    return INDEX_SQL.format(
+        tenures="marts.number_tenures",
+        first_events="marts.number_first_events",
+        valid=SQL_VALID.format(x="msisdn"),
+        first_event=rules.fallback_sql("first_event", _FALLBACK_INPUTS),
+        coverage=rules.fallback_sql("coverage", _FALLBACK_INPUTS),
+    )
 
 
 def _fsync_dir(path: Path) -> None:
@@ -176,7 +183,7 @@ def _write_pointer(snapshots: Path, stamp: str) -> None:
 
 def _new_stamp(snapshots: Path) -> str:
     while True:
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
         if not (snapshots / stamp).exists():
             return stamp
         time.sleep(0.001)
@@ -203,7 +210,7 @@ def write_snapshot(home: Home, table_sql: str, con, as_of: str, built_at: str | 
             "stamp": stamp,
             "as_of": as_of,
             "built_at": built_at,
-            "published_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "published_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "numbers": numbers,
         }
         (tmp / META_FILE).write_text(json.dumps(meta, indent=1) + "\n")
@@ -344,7 +351,9 @@ def load_current(home: Home, only: list | None = None) -> CheckIndex | None:
         except (FileNotFoundError, duckdb.IOException):
             continue  # switched and collected between reading CURRENT and opening it
         except (ValueError, KeyError, OSError, pa.ArrowException, duckdb.Error) as e:
-            raise SnapshotError(f"check snapshot {d} is unreadable: {str(e).splitlines()[0] if str(e) else e!r}") from None
+            raise SnapshotError(
+                f"check snapshot {d} is unreadable: {str(e).splitlines()[0] if str(e) else e!r}"
+            ) from None
         meta["source"] = "snapshot"
         try:
             return CheckIndex(table, meta["as_of"], meta)

@@ -2,6 +2,7 @@
 (a lightweight stand-in for schemathesis, which is not installed). Hostile request targets (NUL
 bytes, over-long and undecodable paths and query strings) go through a real `numlake serve` too,
 since uvicorn itself answers some of them, and its log is scanned for numbers."""
+
 from __future__ import annotations
 
 import logging
@@ -42,9 +43,18 @@ items = st.lists(st.one_of(json_values, st.fixed_dictionaries({"msisdn": numbers
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     home = Home(tmp_path_factory.mktemp("fuzz"))
-    check_warehouse.build_warehouse(home.warehouse, [{"msisdn": "13900000001", "start_time": "2024-01-01 00:00:00"}],
-                            [{"msisdn": "13900000001", "first_event_time": "2024-01-01 00:00:00",
-                              "first_source_coverage_start": "2023-01-01"}], "2024-12-31")
+    check_warehouse.build_warehouse(
+        home.warehouse,
+        [{"msisdn": "13900000001", "start_time": "2024-01-01 00:00:00"}],
+        [
+            {
+                "msisdn": "13900000001",
+                "first_event_time": "2024-01-01 00:00:00",
+                "first_source_coverage_start": "2023-01-01",
+            }
+        ],
+        "2024-12-31",
+    )
     snapshot.publish(home)
     _, token = KeyStore(home).create("FUZZ")
     with TestClient(create_app(home, rate=0, reload_interval=0), client=("127.0.0.1", 1)) as c:
@@ -67,7 +77,11 @@ def test_single_lookup_never_fails_on_any_query_string(client, msisdn, since):
 
 
 @settings(max_examples=120, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(body=st.one_of(json_values, st.fixed_dictionaries({"items": items}, optional={"since": st.one_of(dates, json_values)})))
+@given(
+    body=st.one_of(
+        json_values, st.fixed_dictionaries({"items": items}, optional={"since": st.one_of(dates, json_values)})
+    )
+)
 def test_bulk_never_fails_on_any_json_body(client, body):
     r = client.post("/v1/reassigned/bulk", json=body)
     assert_clean(r)
@@ -76,16 +90,26 @@ def test_bulk_never_fails_on_any_json_body(client, body):
 
 
 @settings(max_examples=80, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(body=st.one_of(json_values, st.fixed_dictionaries({"phoneNumber": numbers, "specifiedDate": dates}),
-                      st.binary(max_size=40)))
+@given(
+    body=st.one_of(
+        json_values, st.fixed_dictionaries({"phoneNumber": numbers, "specifiedDate": dates}), st.binary(max_size=40)
+    )
+)
 def test_camara_never_fails_on_any_body(client, body):
     r = client.post("/number-recycling/v0/check", **({"content": body} if isinstance(body, bytes) else {"json": body}))
     assert_clean(r)
     assert r.status_code in (200, 400, 422)
 
 
-NUMBER_SHAPES = ["13800138000", "+8613800138000", "008613800138000", "8613800138000", "138 0013 8000",
-                 "138-0013-8000", "+86 138 0013 8000"]
+NUMBER_SHAPES = [
+    "13800138000",
+    "+8613800138000",
+    "008613800138000",
+    "8613800138000",
+    "138 0013 8000",
+    "138-0013-8000",
+    "+86 138 0013 8000",
+]
 # any 11 digits of a mobile number in a row once separators are dropped, glued to other digits or not
 UNMASKED = re.compile(r"1[3-9][0-9]{9}")
 hostile_bytes = st.one_of(
@@ -97,24 +121,38 @@ hostile_bytes = st.one_of(
 encodings = st.sampled_from([lambda b: b, lambda b: quote_from_bytes(b, safe="/").encode()])
 targets = st.builds(
     lambda prefix, tail, enc, query, qenc: prefix + enc(tail) + (b"?" + qenc(query) if query is not None else b""),
-    st.sampled_from([b"/dashboards/", b"/v1/reassigned", b"/v1/reassigned/", b"/number-recycling/v0/check/", b"/",
-                     b"/health/"]),
-    hostile_bytes, encodings, st.none() | st.builds(lambda a, b: b"msisdn=" + a + b"&since=" + b, hostile_bytes,
-                                                   hostile_bytes), encodings)
-ISSUE_CASES = [b"/dashboards/13800138000%00", b"/dashboards/index.html%00.png", b"/dashboards/" + b"x" * 70_000,
-               b"/dashboards/%ff%fe", b"/dashboards/\xff\xfe", b"/v1/reassigned?msisdn=%ff&since=2024-01-01",
-               b"/v1/reassigned?msisdn=\xff\xfe13800138000&since=2024-01-01", b"/dashboards/%2B86%20138%200013%208000%00"]
+    st.sampled_from(
+        [b"/dashboards/", b"/v1/reassigned", b"/v1/reassigned/", b"/number-recycling/v0/check/", b"/", b"/health/"]
+    ),
+    hostile_bytes,
+    encodings,
+    st.none() | st.builds(lambda a, b: b"msisdn=" + a + b"&since=" + b, hostile_bytes, hostile_bytes),
+    encodings,
+)
+ISSUE_CASES = [
+    b"/dashboards/13800138000%00",
+    b"/dashboards/index.html%00.png",
+    b"/dashboards/" + b"x" * 70_000,
+    b"/dashboards/%ff%fe",
+    b"/dashboards/\xff\xfe",
+    b"/v1/reassigned?msisdn=%ff&since=2024-01-01",
+    b"/v1/reassigned?msisdn=\xff\xfe13800138000&since=2024-01-01",
+    b"/dashboards/%2B86%20138%200013%208000%00",
+]
 
 
 def serve_in_subprocess(home: Home, log_path: Path) -> tuple[subprocess.Popen, int]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    code = ("import sys; from pathlib import Path; from numlake.check.server import serve; from numlake.paths import Home;"
-            f" sys.exit(serve(Home(Path({str(home.root)!r})), '127.0.0.1', {port}, rate=0, burst=1, reload_interval=0))")
+    code = (
+        "import sys; from pathlib import Path; from numlake.check.server import serve; from numlake.paths import Home;"
+        f" sys.exit(serve(Home(Path({str(home.root)!r})), '127.0.0.1', {port}, rate=0, burst=1, reload_interval=0))"
+    )
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-c", code], stdout=log, stderr=subprocess.STDOUT,
-                                cwd=Path(__file__).resolve().parents[2])
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code], stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[2]
+        )
     deadline = time.time() + 60
     while True:
         try:
@@ -128,8 +166,13 @@ def serve_in_subprocess(home: Home, log_path: Path) -> tuple[subprocess.Popen, i
 def raw_get(port: int, target: bytes, token: str) -> tuple[int, bytes, bytes]:
     """Send one request line byte for byte (no client library normalises it); status, headers, body."""
     with socket.create_connection(("127.0.0.1", port), 10) as c:
-        c.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + token.encode()
-                  + b"\r\nConnection: close\r\n\r\n")
+        c.sendall(
+            b"GET "
+            + target
+            + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+            + token.encode()
+            + b"\r\nConnection: close\r\n\r\n"
+        )
         out = b""
         while chunk := c.recv(65536):
             out += chunk

@@ -1,6 +1,7 @@
 """End to end on a simulated country: `numlake simulate` -> `numlake run` (which publishes the
 check snapshot) -> `numlake check --file` and the HTTP bulk API, against RULES 6 evaluated on
 the simulator's own ground-truth tenures."""
+
 from __future__ import annotations
 
 import csv
@@ -71,8 +72,11 @@ def test_check_answers_on_a_simulated_world_follow_the_ground_truth(tmp_path):
 
     _, token = KeyStore(home).create("E2E")
     with TestClient(create_app(home, reload_interval=0), client=("127.0.0.1", 1)) as client:
-        api = client.post("/v1/reassigned/bulk", headers={"X-API-Key": token},
-                          json={"items": [{"msisdn": q, "since": d} for q, d, _ in rows]}).json()["results"]
+        api = client.post(
+            "/v1/reassigned/bulk",
+            headers={"X-API-Key": token},
+            json={"items": [{"msisdn": q, "since": d} for q, d, _ in rows]},
+        ).json()["results"]
 
     checked = {"yes": 0, "no": 0, "no_data": 0}
     for (q, d, n), file_row, api_row in zip(rows, got, api):

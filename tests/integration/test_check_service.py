@@ -1,5 +1,6 @@
 """The check service end to end on hand-built warehouses: snapshot, CLI, bulk files, HTTP API,
 keys, audit, rate limit and the snapshot switch while serving."""
+
 from __future__ import annotations
 
 import json
@@ -28,16 +29,43 @@ LOCAL = ("127.0.0.1", 50000)
 # 13900000002: one holder since 2019 who ported CM-GD -> CT-SC in 2024: one tenure (RULES 1).
 # 13900000004: replaced by an ACTIVATE of another subscriber (IMPLICIT end) on 2024-05-01.
 TENURES = [
-    {"msisdn": "13900000001", "tenure_seq": 1, "subscriber_id": "a", "start_time": "2024-01-10 08:00:00",
-     "end_time": "2024-03-05 23:30:00", "end_reason": "CANCEL"},
-    {"msisdn": "13900000001", "tenure_seq": 2, "subscriber_id": "b", "start_time": "2024-06-01 23:59:00",
-     "is_reassignment": True},
-    {"msisdn": "13900000002", "tenure_seq": 1, "subscriber_id": "p", "start_time": "2019-05-20 10:00:00",
-     "start_source_id": "CM-GD"},
-    {"msisdn": "13900000004", "tenure_seq": 1, "subscriber_id": "c", "start_time": "2024-01-01 09:00:00",
-     "end_time": "2024-05-01 10:00:00", "end_reason": "IMPLICIT"},
-    {"msisdn": "13900000004", "tenure_seq": 2, "subscriber_id": "d", "start_time": "2024-05-01 10:00:00",
-     "is_reassignment": True},
+    {
+        "msisdn": "13900000001",
+        "tenure_seq": 1,
+        "subscriber_id": "a",
+        "start_time": "2024-01-10 08:00:00",
+        "end_time": "2024-03-05 23:30:00",
+        "end_reason": "CANCEL",
+    },
+    {
+        "msisdn": "13900000001",
+        "tenure_seq": 2,
+        "subscriber_id": "b",
+        "start_time": "2024-06-01 23:59:00",
+        "is_reassignment": True,
+    },
+    {
+        "msisdn": "13900000002",
+        "tenure_seq": 1,
+        "subscriber_id": "p",
+        "start_time": "2019-05-20 10:00:00",
+        "start_source_id": "CM-GD",
+    },
+    {
+        "msisdn": "13900000004",
+        "tenure_seq": 1,
+        "subscriber_id": "c",
+        "start_time": "2024-01-01 09:00:00",
+        "end_time": "2024-05-01 10:00:00",
+        "end_reason": "IMPLICIT",
+    },
+    {
+        "msisdn": "13900000004",
+        "tenure_seq": 2,
+        "subscriber_id": "d",
+        "start_time": "2024-05-01 10:00:00",
+        "is_reassignment": True,
+    },
 ]
 FIRST_EVENTS = [
     {"msisdn": "13900000001", "first_event_time": "2024-01-10 08:00:00", "first_source_coverage_start": "2023-12-01"},
@@ -90,22 +118,25 @@ def test_the_spec_samples_answer_as_the_truth_from_warehouse_and_from_snapshot(s
             assert got["query"] == c["query"] and got["as_of"] == TRUTH["as_of"]
 
 
-@pytest.mark.parametrize("query, since, answer", [
-    ("13900000001", "2024-06-01", "no"),       # since = start day of the open tenure (started 23:59 CST)
-    ("13900000001", "2024-01-10", "yes"),      # since = start day of an ended tenure
-    ("13900000001", "2024-03-05", "yes"),      # since = end day
-    ("13900000001", "2024-04-15", "yes"),      # inside the gap
-    ("13900000001", "2023-12-15", "yes"),      # covered, before the first event
-    ("13900000001", "2023-11-30", "no_data"),  # before coverage and first event
-    ("13900000002", "2024-10-01", "no"),       # ports do not count as a change of hands
-    ("13900000002", "2019-05-20", "no"),
-    ("13900000002", "2019-05-19", "no_data"),
-    ("13900000004", "2024-04-30", "yes"),      # implicit end by another subscriber's ACTIVATE
-    ("13900000004", "2024-05-01", "no"),       # the new tenure started on D (dates compare)
-    ("13900000005", "2024-06-01", "no_data"),  # events but no tenure
-    ("13700000000", "2024-06-01", "no_data"),  # unknown number
-    (sha256_hex("13900000001"), "2024-04-15", "yes"),  # hashed input
-])
+@pytest.mark.parametrize(
+    "query, since, answer",
+    [
+        ("13900000001", "2024-06-01", "no"),  # since = start day of the open tenure (started 23:59 CST)
+        ("13900000001", "2024-01-10", "yes"),  # since = start day of an ended tenure
+        ("13900000001", "2024-03-05", "yes"),  # since = end day
+        ("13900000001", "2024-04-15", "yes"),  # inside the gap
+        ("13900000001", "2023-12-15", "yes"),  # covered, before the first event
+        ("13900000001", "2023-11-30", "no_data"),  # before coverage and first event
+        ("13900000002", "2024-10-01", "no"),  # ports do not count as a change of hands
+        ("13900000002", "2019-05-20", "no"),
+        ("13900000002", "2019-05-19", "no_data"),
+        ("13900000004", "2024-04-30", "yes"),  # implicit end by another subscriber's ACTIVATE
+        ("13900000004", "2024-05-01", "no"),  # the new tenure started on D (dates compare)
+        ("13900000005", "2024-06-01", "no_data"),  # events but no tenure
+        ("13700000000", "2024-06-01", "no_data"),  # unknown number
+        (sha256_hex("13900000001"), "2024-04-15", "yes"),  # hashed input
+    ],
+)
 def test_cli_check_prints_one_json_object_per_rules_6(home, capsys, query, since, answer):
     rc, out, err = run_cli(["check", query, "--since", since, "--home", str(home.root)], capsys)
     assert rc == 0, err
@@ -123,8 +154,12 @@ def test_last_disconnect_date_is_the_latest_end_of_any_reason_whatever_the_date(
 
 
 def test_cli_bad_input_is_one_line_exit_2_and_nothing_on_stdout(home, capsys, tmp_path):
-    for argv in (["check", "1390000000", "--since", "2024-01-01"], ["check", "13900000001", "--since", "2024-13-01"],
-                 ["check", "13900000001"], ["check"]):
+    for argv in (
+        ["check", "1390000000", "--since", "2024-01-01"],
+        ["check", "13900000001", "--since", "2024-13-01"],
+        ["check", "13900000001"],
+        ["check"],
+    ):
         rc, out, err = run_cli(argv + ["--home", str(home.root)], capsys)
         assert rc == 2 and out == "" and err.count("\n") == 1, (argv, err)
     rc, out, err = run_cli(["check", "13900000001", "--since", "2024-01-01", "--home", str(tmp_path / "empty")], capsys)
@@ -132,18 +167,23 @@ def test_cli_bad_input_is_one_line_exit_2_and_nothing_on_stdout(home, capsys, tm
 
 
 def test_cli_reads_the_warehouse_read_only_when_nothing_is_published(sample_home, capsys):
-    rc, out, _ = run_cli(["check", "+86 138 0013 8000", "--since", "2025-03-01", "--home", str(sample_home.root)], capsys)
+    rc, out, _ = run_cli(
+        ["check", "+86 138 0013 8000", "--since", "2025-03-01", "--home", str(sample_home.root)], capsys
+    )
     assert rc == 0 and json.loads(out)["answer"] == "no"
     assert not sample_home.snapshots.exists()
 
 
 def test_bulk_csv_keeps_row_order_and_gives_bad_rows_an_error(home, capsys, tmp_path):
     src = tmp_path / "in.csv"
-    src.write_text("\ufeffsince,msisdn,note\n2024-04-15,13900000001,a\n2024-04-15,not-a-number,b\n\n"
-                   ",139-0000-0002,default since\n2024-02-30,13900000004,c\n" + f"2024-04-15,{sha256_hex('13900000001')},d\n")
+    src.write_text(
+        "\ufeffsince,msisdn,note\n2024-04-15,13900000001,a\n2024-04-15,not-a-number,b\n\n"
+        ",139-0000-0002,default since\n2024-02-30,13900000004,c\n" + f"2024-04-15,{sha256_hex('13900000001')},d\n"
+    )
     out = tmp_path / "out.csv"
-    rc, stdout, err = run_cli(["check", "--file", str(src), "--out", str(out), "--since", "2024-10-01",
-                               "--home", str(home.root)], capsys)
+    rc, stdout, err = run_cli(
+        ["check", "--file", str(src), "--out", str(out), "--since", "2024-10-01", "--home", str(home.root)], capsys
+    )
     assert rc == 0 and stdout == ""
     rows = out.read_text().splitlines()
     assert rows[0] == "query,since,answer,last_disconnect_date,as_of,error,note"
@@ -156,8 +196,10 @@ def test_bulk_csv_keeps_row_order_and_gives_bad_rows_an_error(home, capsys, tmp_
 
 def test_bulk_jsonl_to_stdout_answers_every_line_even_broken_ones(home, capsys, tmp_path):
     src = tmp_path / "in.jsonl"
-    src.write_text('{"msisdn": "13900000002", "since": "2024-10-01"}\n[1, 2]\nnot json\n'
-                   '{"query": "13900000001", "since": "2024-06-01"}\n{"since": "2024-06-01"}\n')
+    src.write_text(
+        '{"msisdn": "13900000002", "since": "2024-10-01"}\n[1, 2]\nnot json\n'
+        '{"query": "13900000001", "since": "2024-06-01"}\n{"since": "2024-06-01"}\n'
+    )
     rc, out, _ = run_cli(["check", "--file", str(src), "--home", str(home.root)], capsys)
     lines = [json.loads(x) for x in out.splitlines()]
     assert rc == 0 and len(lines) == 5
@@ -207,8 +249,13 @@ def test_api_single_answer_carries_as_of_and_a_request_id(api):
     client, _, _ = api
     r = client.get("/v1/reassigned", params={"msisdn": "+8613900000001", "since": "2024-06-01"})
     assert r.status_code == 200
-    assert r.json() == {"query": "+8613900000001", "since": "2024-06-01", "answer": "no",
-                        "last_disconnect_date": "2024-03-05", "as_of": "2024-12-31"}
+    assert r.json() == {
+        "query": "+8613900000001",
+        "since": "2024-06-01",
+        "answer": "no",
+        "last_disconnect_date": "2024-03-05",
+        "as_of": "2024-12-31",
+    }
     assert re.fullmatch(r"[0-9a-f]{32}", r.headers["x-request-id"])
 
 
@@ -218,12 +265,15 @@ def test_a_bulk_answer_carries_its_request_id_as_a_header_too(api):
     assert r.status_code == 200 and r.headers["x-request-id"] == r.json()["request_id"]
 
 
-@pytest.mark.parametrize("params, field", [
-    ({"msisdn": "1390000000", "since": "2024-01-01"}, "msisdn"),
-    ({"msisdn": "13900000001", "since": "01/01/2024"}, "since"),
-    ({"since": "2024-01-01"}, "msisdn"),
-    ({"msisdn": "13900000001"}, "since"),
-])
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({"msisdn": "1390000000", "since": "2024-01-01"}, "msisdn"),
+        ({"msisdn": "13900000001", "since": "01/01/2024"}, "since"),
+        ({"since": "2024-01-01"}, "msisdn"),
+        ({"msisdn": "13900000001"}, "since"),
+    ],
+)
 def test_api_bad_input_is_400_naming_the_field(api, params, field):
     client, _, _ = api
     r = client.get("/v1/reassigned", params=params)
@@ -232,12 +282,28 @@ def test_api_bad_input_is_400_naming_the_field(api, params, field):
 
 def test_api_without_a_valid_key_is_401_and_revocation_applies_without_restart(api):
     client, home, token = api
-    assert client.get("/v1/reassigned", params={"msisdn": "13900000001", "since": "2024-01-01"},
-                      headers={"Authorization": ""}).status_code == 401
-    assert client.get("/v1/reassigned", params={"msisdn": "13900000001", "since": "2024-01-01"},
-                      headers={"Authorization": "Bearer nlk_000000000000_" + "x" * 43}).status_code == 401
-    assert client.get("/v1/reassigned", params={"msisdn": "13900000001", "since": "2024-01-01"},
-                      headers={"Authorization": "", "X-API-Key": token}).status_code == 200
+    assert (
+        client.get(
+            "/v1/reassigned", params={"msisdn": "13900000001", "since": "2024-01-01"}, headers={"Authorization": ""}
+        ).status_code
+        == 401
+    )
+    assert (
+        client.get(
+            "/v1/reassigned",
+            params={"msisdn": "13900000001", "since": "2024-01-01"},
+            headers={"Authorization": "Bearer nlk_000000000000_" + "x" * 43},
+        ).status_code
+        == 401
+    )
+    assert (
+        client.get(
+            "/v1/reassigned",
+            params={"msisdn": "13900000001", "since": "2024-01-01"},
+            headers={"Authorization": "", "X-API-Key": token},
+        ).status_code
+        == 200
+    )
     key_id = token.split("_")[1]
     KeyStore(home).revoke(key_id)
     r = client.get("/v1/reassigned", params={"msisdn": "13900000001", "since": "2024-01-01"})
@@ -264,9 +330,18 @@ def test_bulk_api_answers_in_order_with_row_errors_and_refuses_oversize(home):
     _, token = KeyStore(home).create("BANK-2")
     with TestClient(create_app(home, max_bulk=4, reload_interval=0), client=LOCAL) as client:
         client.headers["Authorization"] = f"Bearer {token}"
-        r = client.post("/v1/reassigned/bulk", json={"since": "2024-04-15", "items": [
-            {"msisdn": "13900000001"}, {"msisdn": "bad"}, "not an object",
-            {"msisdn": sha256_hex("13900000002"), "since": "2024-10-01"}]})
+        r = client.post(
+            "/v1/reassigned/bulk",
+            json={
+                "since": "2024-04-15",
+                "items": [
+                    {"msisdn": "13900000001"},
+                    {"msisdn": "bad"},
+                    "not an object",
+                    {"msisdn": sha256_hex("13900000002"), "since": "2024-10-01"},
+                ],
+            },
+        )
         assert r.status_code == 200
         body = r.json()
         assert body["count"] == 4 and body["as_of"] == "2024-12-31"
@@ -285,6 +360,7 @@ def test_bulk_api_answers_in_order_with_row_errors_and_refuses_oversize(home):
 
 def test_the_default_bulk_limit_is_250000():
     from numlake.check.server import MAX_BULK
+
     assert MAX_BULK == 250_000
 
 
@@ -314,14 +390,19 @@ def test_audit_log_records_who_and_how_many_with_salted_hashes_never_the_number(
     assert not re.search(r"(?<![0-9a-f])1[3-9][0-9]{9}(?![0-9a-f])", text)
     records = [json.loads(x) for x in text.splitlines()]
     assert [(r["org"], r["count"], r["endpoint"]) for r in records] == [
-        ("BANK-1", 1, "/v1/reassigned"), ("BANK-1", 3, "/v1/reassigned/bulk"), ("BANK-1", 1, "/v1/reassigned")]
+        ("BANK-1", 1, "/v1/reassigned"),
+        ("BANK-1", 3, "/v1/reassigned/bulk"),
+        ("BANK-1", 1, "/v1/reassigned"),
+    ]
     assert len({r["salt"] for r in records}) == 3
     # the same number hashes differently in different requests (salted)...
     assert records[0]["hashes"][0] != records[1]["hashes"][0]
     # ...and the operator can still prove which requests asked for it
     found = AuditLog(home).find("+86 139 0000 0001")
     assert [(f["request_id"], f["positions"]) for f in found] == [
-        (records[0]["request_id"], [0]), (r.json()["request_id"], [0])]
+        (records[0]["request_id"], [0]),
+        (r.json()["request_id"], [0]),
+    ]
     assert len(AuditLog(home).find("13700000000")) == 2  # once as a number, once as its hash
     assert [f["answers"] for f in found] == [["yes"], ["yes"]]
 
@@ -358,8 +439,10 @@ def test_server_switches_to_a_new_snapshot_without_restart_while_the_warehouse_i
     # `numlake run` holds the warehouse read-write: the service keeps answering from its snapshot
     writer = duckdb.connect(str(home.warehouse))
     try:
-        writer.execute("update marts.number_tenures set end_time = '2024-11-02 08:00:00', end_reason = 'CANCEL' "
-                       "where msisdn = '13900000002'")
+        writer.execute(
+            "update marts.number_tenures set end_time = '2024-11-02 08:00:00', end_reason = 'CANCEL' "
+            "where msisdn = '13900000002'"
+        )
         writer.execute("update marts.platform_status set as_of = '2025-01-31'")
         for _ in range(20):
             r = client.get("/v1/reassigned", params=params)
@@ -390,7 +473,11 @@ def test_dashboards_are_served_read_only_and_need_a_key_outside_localhost(home):
         assert remote.get("/dashboards/index.html", headers={"X-API-Key": token}).status_code == 200
         assert remote.get("/health").status_code == 200
         assert remote.get("/openapi.json").json()["paths"].keys() >= {
-            "/v1/reassigned", "/v1/reassigned/bulk", "/number-recycling/v0/check", "/health"}
+            "/v1/reassigned",
+            "/v1/reassigned/bulk",
+            "/number-recycling/v0/check",
+            "/health",
+        }
 
 
 def test_a_small_jsonl_file_with_numbers_as_json_numbers_is_answered(home, capsys, tmp_path):
@@ -412,10 +499,16 @@ def test_numlake_serve_answers_over_real_http_on_localhost(home, tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    code = ("import sys; from numlake import cli; cli.COMMAND_MODULES = ('numlake.check.command',); "
-            "sys.exit(cli.main(sys.argv[1:]))")
-    proc = subprocess.Popen([sys.executable, "-c", code, "serve", "--home", str(home.root), "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=Path(__file__).resolve().parents[2])
+    code = (
+        "import sys; from numlake import cli; cli.COMMAND_MODULES = ('numlake.check.command',); "
+        "sys.exit(cli.main(sys.argv[1:]))"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "serve", "--home", str(home.root), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     try:
         deadline = time.time() + 60
         while True:
@@ -425,8 +518,11 @@ def test_numlake_serve_answers_over_real_http_on_localhost(home, tmp_path):
             except httpx.HTTPError:
                 assert proc.poll() is None and time.time() < deadline, proc.stderr.read().decode()
                 time.sleep(0.2)
-        r = httpx.get(f"http://127.0.0.1:{port}/v1/reassigned", params={"msisdn": "13900000001", "since": "2024-06-01"},
-                      headers={"Authorization": f"Bearer {token}"})
+        r = httpx.get(
+            f"http://127.0.0.1:{port}/v1/reassigned",
+            params={"msisdn": "13900000001", "since": "2024-06-01"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
         assert r.status_code == 200 and r.json()["answer"] == "no"
     finally:
         proc.terminate()
@@ -491,10 +587,13 @@ def test_tenure_times_with_a_time_zone_still_compare_as_cst_dates(tmp_path):
     try:
         con.execute("alter table marts.number_tenures alter start_time type timestamptz")
         con.execute("alter table marts.number_tenures alter end_time type timestamptz")
-        con.execute("insert into marts.number_tenures values ('13900000009', 1, 's', "
-                    "'2024-06-01 00:30:00+08:00', null, null, 'CM-GD', false)")
-        con.execute("insert into marts.number_first_events values ('13900000009', '2024-06-01 00:30:00', "
-                    "'CM-GD', '2024-01-01')")
+        con.execute(
+            "insert into marts.number_tenures values ('13900000009', 1, 's', "
+            "'2024-06-01 00:30:00+08:00', null, null, 'CM-GD', false)"
+        )
+        con.execute(
+            "insert into marts.number_first_events values ('13900000009', '2024-06-01 00:30:00', 'CM-GD', '2024-01-01')"
+        )
     finally:
         con.close()
     snapshot.publish(h)
@@ -506,10 +605,15 @@ def test_tenure_times_with_a_time_zone_still_compare_as_cst_dates(tmp_path):
 def test_a_number_the_first_event_mart_lacks_is_no_data_only_before_its_first_tenure(tmp_path):
     # the fallbacks of rules.NO_DATA_FALLBACKS, as the snapshot's SQL applies them
     h = Home(tmp_path / "fallback")
-    check_warehouse.build_warehouse(h.warehouse, [{"msisdn": "13900000007", "start_time": "2024-03-10 12:00:00"},
-                                          {"msisdn": "13900000008", "start_time": "2024-03-10 12:00:00"}],
-                            [{"msisdn": "13900000008", "first_event_time": "2024-02-01 00:00:00",
-                              "first_source_coverage_start": None}], "2024-12-31")
+    check_warehouse.build_warehouse(
+        h.warehouse,
+        [
+            {"msisdn": "13900000007", "start_time": "2024-03-10 12:00:00"},
+            {"msisdn": "13900000008", "start_time": "2024-03-10 12:00:00"},
+        ],
+        [{"msisdn": "13900000008", "first_event_time": "2024-02-01 00:00:00", "first_source_coverage_start": None}],
+        "2024-12-31",
+    )
     snapshot.publish(h)
     index = snapshot.load_index(h)
     assert index.answer_one("13900000007", "2024-03-09")["answer"] == "no_data"

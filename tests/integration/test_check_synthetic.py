@@ -1,5 +1,6 @@
 """The check index agrees with RULES 6 written directly in SQL over the marts, on a synthetic
 world with realistic histories (gaps, implicit ends, recycled numbers, late onboarding)."""
+
 from __future__ import annotations
 
 import json
@@ -64,8 +65,26 @@ def test_index_answers_match_rules_6_in_sql_on_a_synthetic_world(tmp_path):
 @pytest.mark.slow
 def test_the_benchmark_runs_end_to_end_on_a_small_world(tmp_path):
     out = tmp_path / "check.json"
-    rc = bench.main(["--numbers", "5000", "--home", str(tmp_path / "b"), "--lookups", "500", "--http-requests", "50",
-                     "--concurrency", "1,2", "--bulk-rows", "3000", "--http-bulk-items", "1000", "--json", str(out)])
+    rc = bench.main(
+        [
+            "--numbers",
+            "5000",
+            "--home",
+            str(tmp_path / "b"),
+            "--lookups",
+            "500",
+            "--http-requests",
+            "50",
+            "--concurrency",
+            "1,2",
+            "--bulk-rows",
+            "3000",
+            "--http-bulk-items",
+            "1000",
+            "--json",
+            str(out),
+        ]
+    )
     figures = json.loads(out.read_text())
     assert rc == 0 and figures["numbers"] == 5000 and figures["bulk_file_rows"] == 3000
     assert figures["lookup_p50_us"] > 0 and figures["http_c2_rps"] > 0

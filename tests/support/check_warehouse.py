@@ -5,6 +5,7 @@ The real marts come from dbt; building these three tables directly lets the chec
 tested on exact, hand-written histories (and on the spec's samples) without running the
 pipeline.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -37,15 +38,26 @@ def build_warehouse(path: Path, tenures: list[dict], first_events: list[dict], a
         for t in tenures:
             con.execute(
                 "insert into marts.number_tenures values (?, ?, ?, ?, ?, ?, ?, ?)",
-                [t["msisdn"], t.get("tenure_seq", 1), t.get("subscriber_id", "s"), t["start_time"],
-                 t.get("end_time"), t.get("end_reason"), t.get("start_source_id", "CM-GD"),
-                 bool(t.get("is_reassignment", False))],
+                [
+                    t["msisdn"],
+                    t.get("tenure_seq", 1),
+                    t.get("subscriber_id", "s"),
+                    t["start_time"],
+                    t.get("end_time"),
+                    t.get("end_reason"),
+                    t.get("start_source_id", "CM-GD"),
+                    bool(t.get("is_reassignment", False)),
+                ],
             )
         for f in first_events:
             con.execute(
                 "insert into marts.number_first_events values (?, ?, ?, ?)",
-                [f["msisdn"], f["first_event_time"], f.get("first_source_id", "CM-GD"),
-                 f["first_source_coverage_start"]],
+                [
+                    f["msisdn"],
+                    f["first_event_time"],
+                    f.get("first_source_id", "CM-GD"),
+                    f["first_source_coverage_start"],
+                ],
             )
         con.execute("insert into marts.platform_status values (?, current_timestamp)", [as_of])
     finally:
@@ -100,7 +112,8 @@ def build_synthetic_warehouse(home: Home, numbers: int, seed: int = 7) -> dict:
         insert into marts.number_tenures
         select msisdn, j, 's' || i || '-' || j,
                first_start + to_days((j - 1) * 700) as start_time,
-               case when j < k then first_start + to_days((j - 1) * 700 + (case when implicit_gap then 700 else 500 end))
+               case when j < k
+                    then first_start + to_days((j - 1) * 700 + (case when implicit_gap then 700 else 500 end))
                     when last_open then null
                     else first_start + to_days((j - 1) * 700 + 400) end as end_time,
                case when j < k then (case when implicit_gap then 'IMPLICIT' else 'CANCEL' end)

@@ -6,6 +6,7 @@ deliveries) takes seconds. The data is plausible, not consistent: it exercises e
 the Chinese names, gaps, quarantines, late arrivals and raw rejected records that hold phone
 numbers in every shape INTERCHANGE 2.3 allows (to prove the pages mask them).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,11 @@ def benchmark_sources(n: int = 105) -> list[tuple]:
     provinces = list(PROVINCE_TILES)
     out = [(f"CM-{p}", f"中国移动{PROVINCES[p]}公司", "carrier", "CM", p) for p in provinces]
     out += [(f"CT-{p}", f"中国电信{PROVINCES[p]}公司", "carrier", "CT", p) for p in provinces]
-    out += [("CU-NAT", "中国联通", "carrier", "CU", "NAT"), ("CBN-NAT", "中国广电", "carrier", "CBN", "NAT"),
-            ("PORTAL", "企业门户", "portal", None, "NAT")]
+    out += [
+        ("CU-NAT", "中国联通", "carrier", "CU", "NAT"),
+        ("CBN-NAT", "中国广电", "carrier", "CBN", "NAT"),
+        ("PORTAL", "企业门户", "portal", None, "NAT"),
+    ]
     hosts = ["CM", "CU", "CT"]
     i = 1
     while len(out) < n:
@@ -43,8 +47,14 @@ def benchmark_sources(n: int = 105) -> list[tuple]:
     return out[:n]
 
 
-def make_warehouse(path: Path, sources: list[tuple] | None = None, days: int = 60,
-                   as_of: date = date(2025, 6, 30), seed: float = 0.42, silent: tuple[str, ...] = ()) -> Path:
+def make_warehouse(
+    path: Path,
+    sources: list[tuple] | None = None,
+    days: int = 60,
+    as_of: date = date(2025, 6, 30),
+    seed: float = 0.42,
+    silent: tuple[str, ...] = (),
+) -> Path:
     """Create `path` (a DuckDB file): schema `marts`, plus the registry, organisations and
     adoption reports where the dbt project keeps them (`staging.stg_lake__sources`,
     `intermediate.int_orgs__current`, `staging.stg_lake__adoption`). Sources in `silent` are
@@ -58,19 +68,29 @@ def make_warehouse(path: Path, sources: list[tuple] | None = None, days: int = 6
     try:
         con.execute(f"select setseed({seed})")
         con.execute("create schema marts; create schema staging; create schema intermediate")
-        con.execute("create table staging.stg_lake__sources (source_id varchar, source_name varchar, kind varchar, "
-                    "carrier varchar, province varchar, format varchar)")
+        con.execute(
+            "create table staging.stg_lake__sources (source_id varchar, source_name varchar, kind varchar, "
+            "carrier varchar, province varchar, format varchar)"
+        )
         con.executemany("insert into staging.stg_lake__sources values (?, ?, ?, ?, ?, 'csv')", sources)
-        con.execute(f"create table marts.platform_status as select date '{as_of}' as as_of, "
-                    f"timestamp '{as_of + timedelta(days=1)} 02:10:00' as built_at")
+        con.execute(
+            f"create table marts.platform_status as select date '{as_of}' as as_of, "
+            f"timestamp '{as_of + timedelta(days=1)} 02:10:00' as built_at"
+        )
         _file_loads(con, first, as_of)
         _rejects(con)
         _freshness(con)
         _monthly(con, first, as_of)
         _findings(con, first, as_of)
         _adoption(con, as_of)
-        for table in ("file_loads", "rejected_records", "source_freshness", "monthly_number_stats",
-                      "monthly_complaints", "rule_findings"):
+        for table in (
+            "file_loads",
+            "rejected_records",
+            "source_freshness",
+            "monthly_number_stats",
+            "monthly_complaints",
+            "rule_findings",
+        ):
             con.execute(f"delete from marts.{table} where source_id in (select unnest(?::varchar[]))", [list(silent)])
     finally:
         con.close()
@@ -102,9 +122,11 @@ def _file_loads(con, first: date, as_of: date) -> None:
             select source_id, feed, business_date, 2, 'LOADED', null, (5 + floor(r * 100))::integer, lag
             from picked where r > 0.995)
         select source_id, feed, business_date, seq,
-               source_id || '_' || feed || '_' || strftime(business_date, '%Y%m%d') || '_0' || seq || '.csv' as file_name,
+               source_id || '_' || feed || '_' || strftime(business_date, '%Y%m%d') || '_0' || seq || '.csv'
+                   as file_name,
                outcome, reason,
-               case reason when 'checksum_mismatch' then 'md5 expected ' || left(md5(source_id || business_date::varchar), 12)
+               case reason when 'checksum_mismatch'
+                               then 'md5 expected ' || left(md5(source_id || business_date::varchar), 12)
                                 || '…, found ' || left(md5(feed || business_date::varchar), 12) || '…'
                            when 'bad_header' then 'missing required column: msisdn (号码)' end as detail,
                case when outcome = 'PENDING' then null else rows end as rows_declared,
@@ -149,7 +171,8 @@ def _freshness(con) -> None:
                         where outcome = 'LOADED' and business_date is not null)
         select source_id, feed, min(business_date) as coverage_start, max(business_date) as latest_business_date,
                case when feed in ('lifecycle', 'complaints') then
-                   (max(business_date) - min(business_date) + 1 - count(distinct business_date))::integer end as gap_days
+                   (max(business_date) - min(business_date) + 1 - count(distinct business_date))::integer
+               end as gap_days
         from loaded group by source_id, feed""")
 
 
@@ -187,7 +210,8 @@ def _monthly(con, first: date, as_of: date) -> None:
 def _findings(con, first: date, as_of: date) -> None:
     con.execute(f"""
         create table marts.rule_findings as
-        select (['PREMATURE_RECYCLE', 'COOLING_VIOLATION', 'IDLE_SUSPENDED', 'INVALID_TRANSITION'])[1 + (i % 4)::integer] as rule,
+        select (['PREMATURE_RECYCLE', 'COOLING_VIOLATION', 'IDLE_SUSPENDED', 'INVALID_TRANSITION'])
+                   [1 + (i % 4)::integer] as rule,
                '13' || (5 + i % 5)::varchar || lpad((i * 7919 % 100000000)::varchar, 8, '0') as msisdn,
                s.source_id, 'EV' || i as event_id,
                timestamp '{first}' + to_seconds((i * 7919 * 613) % ({(as_of - first).days} * 86400)) as event_time
@@ -200,7 +224,8 @@ def _adoption(con, as_of: date) -> None:
     con.execute("""
         create table intermediate.int_orgs__current as
         select 'ORG' || lpad(i::varchar, 3, '0') as org_id,
-               (['招商银行', '支付宝', '微信', '工商银行', '某某金融APP', '京东支付'])[1 + (i % 6)::integer] || i as org_name,
+               (['招商银行', '支付宝', '微信', '工商银行', '某某金融APP', '京东支付'])[1 + (i % 6)::integer] || i
+                   as org_name,
                (['BANK', 'PAYMENT', 'APP'])[1 + (i % 3)::integer] as org_type, date '2024-01-01' as joined_date
         from range(30) t(i)""")
     con.execute(f"""
@@ -219,8 +244,10 @@ def _adoption(con, as_of: date) -> None:
                    ('1660', 'BASIC', date '{as_of}' - interval 95 day, 'CM-GD', 12))
         select s.segment, t.org_type, s.opened_date::date as opened_date, s.segment_type, s.source_id,
                10 as orgs_total, 2 + (length(t.org_type) % 3) as supported_30d,
-               case when s.opened_date + interval 90 day <= date '{as_of}' then 5 + (length(t.org_type) % 3) end as supported_90d,
-               case when s.opened_date + interval 180 day <= date '{as_of}' then 8 + (length(t.org_type) % 2) end as supported_180d,
+               case when s.opened_date + interval 90 day <= date '{as_of}' then 5 + (length(t.org_type) % 3) end
+                   as supported_90d,
+               case when s.opened_date + interval 180 day <= date '{as_of}' then 8 + (length(t.org_type) % 2) end
+                   as supported_180d,
                9 as supported_now,
                case when s.segment = '1660' and t.org_type = 'APP' then null
                     when s.opened_date + interval 90 day <= date '{as_of}' then 60 + length(t.org_type) * 5

@@ -1,4 +1,5 @@
 """RULES 6 on the in-memory index, without DuckDB: the rule, date parsing, lookups and hashes."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -18,45 +19,80 @@ def day(iso: str) -> int:
 
 def table(rows: list[dict]) -> pa.Table:
     """An index table as the snapshot stores it (dates as DATE, None for no open tenure / no end)."""
+
     def d(v):
         return None if v is None else dt.date.fromisoformat(v)
 
-    return pa.table({
-        "msisdn": pa.array([int(r["msisdn"]) for r in rows], pa.int64()),
-        "sha256_prefix": pa.array([r.get("prefix", hash_prefix(sha256_hex(r["msisdn"]))) for r in rows], pa.int64()),
-        "open_start": pa.array([d(r.get("open_start")) for r in rows], pa.date32()),
-        "last_end": pa.array([d(r.get("last_end")) for r in rows], pa.date32()),
-        "first_event": pa.array([d(r["first_event"]) for r in rows], pa.date32()),
-        "coverage": pa.array([d(r["coverage"]) for r in rows], pa.date32()),
-        "tenures": pa.array([r.get("tenures", 1) for r in rows], pa.int32()),
-    })
+    return pa.table(
+        {
+            "msisdn": pa.array([int(r["msisdn"]) for r in rows], pa.int64()),
+            "sha256_prefix": pa.array(
+                [r.get("prefix", hash_prefix(sha256_hex(r["msisdn"]))) for r in rows], pa.int64()
+            ),
+            "open_start": pa.array([d(r.get("open_start")) for r in rows], pa.date32()),
+            "last_end": pa.array([d(r.get("last_end")) for r in rows], pa.date32()),
+            "first_event": pa.array([d(r["first_event"]) for r in rows], pa.date32()),
+            "coverage": pa.array([d(r["coverage"]) for r in rows], pa.date32()),
+            "tenures": pa.array([r.get("tenures", 1) for r in rows], pa.int32()),
+        }
+    )
 
 
 # 13900000001: tenure 2024-01-10 .. 2024-03-05 (cancelled), then a new holder from 2024-06-01, open.
 # 13900000002: activated 2019 (onboarding snapshot), source coverage from 2024-01-01, open.
 # 13900000003: two tenures, both ended (2024-02-01, 2024-08-31); nobody holds it now.
-INDEX = CheckIndex(table([
-    {"msisdn": "13900000001", "open_start": "2024-06-01", "last_end": "2024-03-05",
-     "first_event": "2024-01-10", "coverage": "2023-12-01", "tenures": 2},
-    {"msisdn": "13900000002", "open_start": "2019-05-20", "first_event": "2019-05-20", "coverage": "2024-01-01"},
-    {"msisdn": "13900000003", "last_end": "2024-08-31", "first_event": "2023-01-01", "coverage": "2023-01-01", "tenures": 2},
-]), as_of="2024-12-31")
+INDEX = CheckIndex(
+    table(
+        [
+            {
+                "msisdn": "13900000001",
+                "open_start": "2024-06-01",
+                "last_end": "2024-03-05",
+                "first_event": "2024-01-10",
+                "coverage": "2023-12-01",
+                "tenures": 2,
+            },
+            {
+                "msisdn": "13900000002",
+                "open_start": "2019-05-20",
+                "first_event": "2019-05-20",
+                "coverage": "2024-01-01",
+            },
+            {
+                "msisdn": "13900000003",
+                "last_end": "2024-08-31",
+                "first_event": "2023-01-01",
+                "coverage": "2023-01-01",
+                "tenures": 2,
+            },
+        ]
+    ),
+    as_of="2024-12-31",
+)
 
 
-@pytest.mark.parametrize("since, expected", [
-    ("2024-06-01", "no"),       # D = start day of the open tenure
-    ("2024-12-31", "no"),
-    ("2024-01-10", "yes"),      # D = start day of a tenure that has ended since
-    ("2024-03-05", "yes"),      # D = end day of a tenure: that holder left on D
-    ("2024-04-15", "yes"),      # inside the gap between two tenures: nobody held it on D
-    ("2024-05-31", "yes"),      # the day before the new holder
-    ("2023-12-15", "yes"),      # covered, before the first event: nobody held it
-    ("2023-11-30", "no_data"),  # before coverage and before the first event
-])
+@pytest.mark.parametrize(
+    "since, expected",
+    [
+        ("2024-06-01", "no"),  # D = start day of the open tenure
+        ("2024-12-31", "no"),
+        ("2024-01-10", "yes"),  # D = start day of a tenure that has ended since
+        ("2024-03-05", "yes"),  # D = end day of a tenure: that holder left on D
+        ("2024-04-15", "yes"),  # inside the gap between two tenures: nobody held it on D
+        ("2024-05-31", "yes"),  # the day before the new holder
+        ("2023-12-15", "yes"),  # covered, before the first event: nobody held it
+        ("2023-11-30", "no_data"),  # before coverage and before the first event
+    ],
+)
 def test_each_branch_of_rules_6_for_a_number_with_a_gap(since, expected):
     got = INDEX.answer_one("13900000001", since)
-    assert got == {"query": "13900000001", "since": since, "answer": expected,
-                   "last_disconnect_date": "2024-03-05", "as_of": "2024-12-31"}
+    assert got == {
+        "query": "13900000001",
+        "since": since,
+        "answer": expected,
+        "last_disconnect_date": "2024-03-05",
+        "as_of": "2024-12-31",
+    }
 
 
 def test_a_date_after_the_first_event_is_covered_even_before_the_source_coverage_start():
@@ -76,8 +112,18 @@ def test_an_unknown_number_is_no_data_without_a_disconnection_date():
     assert got["answer"] == "no_data" and got["last_disconnect_date"] is None
 
 
-@pytest.mark.parametrize("shape", ["13900000001", "+8613900000001", "8613900000001", "008613900000001",
-                                   "139-0000-0001", "139 0000 0001", "+86 139 0000 0001"])
+@pytest.mark.parametrize(
+    "shape",
+    [
+        "13900000001",
+        "+8613900000001",
+        "8613900000001",
+        "008613900000001",
+        "139-0000-0001",
+        "139 0000 0001",
+        "+86 139 0000 0001",
+    ],
+)
 def test_every_number_shape_of_interchange_gets_the_same_answer_and_is_echoed_as_sent(shape):
     got = INDEX.answer_one(shape, "2024-04-15")
     assert got["query"] == shape and got["answer"] == "yes"
@@ -92,10 +138,27 @@ def test_a_hashed_query_answers_like_the_number_and_echoes_the_hash():
 
 def test_a_hash_prefix_collision_is_resolved_by_the_full_hash():
     # Both numbers get the same 60-bit prefix: only the full SHA-256 tells them apart.
-    idx = CheckIndex(table([
-        {"msisdn": "13900000001", "prefix": 42, "open_start": "2024-01-01", "first_event": "2024-01-01", "coverage": "2024-01-01"},
-        {"msisdn": "13900000002", "prefix": 42, "last_end": "2024-02-01", "first_event": "2024-01-01", "coverage": "2024-01-01"},
-    ]), as_of="2024-12-31")
+    idx = CheckIndex(
+        table(
+            [
+                {
+                    "msisdn": "13900000001",
+                    "prefix": 42,
+                    "open_start": "2024-01-01",
+                    "first_event": "2024-01-01",
+                    "coverage": "2024-01-01",
+                },
+                {
+                    "msisdn": "13900000002",
+                    "prefix": 42,
+                    "last_end": "2024-02-01",
+                    "first_event": "2024-01-01",
+                    "coverage": "2024-01-01",
+                },
+            ]
+        ),
+        as_of="2024-12-31",
+    )
     idx.hash_sorted = np.array([hash_prefix(sha256_hex("13900000002"))] * 2, dtype=np.int64)
     assert idx.answer_one(sha256_hex("13900000002"), "2024-06-01")["answer"] == "yes"
     idx.hash_sorted = np.array([hash_prefix(sha256_hex("13900000001"))] * 2, dtype=np.int64)
@@ -115,8 +178,9 @@ def test_an_invalid_number_is_an_error_naming_the_field(bad):
 
 
 def test_bulk_answers_keep_input_order_and_mark_bad_rows():
-    a = INDEX.answer_many(["13900000003", "nope", "13900000001", "13900000001"],
-                          ["2024-09-30", "2024-01-01", "bad-date", "2023-11-30"])
+    a = INDEX.answer_many(
+        ["13900000003", "nope", "13900000001", "13900000001"], ["2024-09-30", "2024-01-01", "bad-date", "2023-11-30"]
+    )
     assert [a.answer[i] for i in range(4)] == ["yes", None, None, "no_data"]
     assert a.error[1] == BAD_NUMBER and a.error[2].startswith("since:")
     assert a.record(3)["query"] == "13900000001" and "error" not in a.record(3)
@@ -143,8 +207,14 @@ def test_the_vectorised_bulk_path_agrees_with_single_lookups():
     import random
 
     rnd = random.Random(3)
-    shapes = [lambda n: n, lambda n: "+86" + n, lambda n: f"{n[:3]}-{n[3:7]}-{n[7:]}", sha256_hex,
-              lambda n: n[:10], lambda n: None]
+    shapes = [
+        lambda n: n,
+        lambda n: "+86" + n,
+        lambda n: f"{n[:3]}-{n[3:7]}-{n[7:]}",
+        sha256_hex,
+        lambda n: n[:10],
+        lambda n: None,
+    ]
     known = ["13900000001", "13900000002", "13900000003", "13711112222"]
     dates = ["2019-05-19", "2020-01-01", "2023-11-30", "2024-03-05", "2024-04-15", "2024-06-01", "2024-13-01", None]
     queries = [rnd.choice(shapes)(rnd.choice(known)) for _ in range(6000)]

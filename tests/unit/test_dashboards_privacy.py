@@ -1,5 +1,6 @@
 """The pages mask with the project's one masker, and the last check before publishing finds
 bare numbers (the shapes are tested in test_msisdn_mask.py)."""
+
 from __future__ import annotations
 
 from dashboards.privacy import FULL_NUMBER_RE, find_full_numbers, mask_raw

@@ -1,5 +1,6 @@
 """The one masker (`numlake.msisdn.mask_text`): every shape of a number a source may deliver
 (INTERCHANGE 2.3) is masked; digit text that is not a number is left exactly as it was."""
+
 from __future__ import annotations
 
 import re
@@ -28,20 +29,24 @@ def test_every_delivered_shape_of_a_number_is_masked_in_a_raw_record(raw, expect
     assert mask_text(raw) == expected
 
 
-@pytest.mark.parametrize("text", [
-    "1660 1710 1925",  # the laggard table's segment list that the dashboards' masker mangled
-    "1660, 1710, 1925",
-    "segments 130, 131, 132, 1340, 1700, 19200",
-    "EV-20250301-000123", "CMGD20250301000001234567",  # event ids
-    "110101199003071234",  # an 18-digit identity-card number
-    "6222021234567890123",  # a 19-digit bank-card number
-    "amount 15,000.00, 1,234,567.89, ¥13,800,138.00",
-    "2025-03-01T08:15:00+08:00 20250301081500 2025/03/01 08:15:00",
-    "run 3f2c1a9e-1b2c-4d5e-8f90-123456789abc took 13.8 s",
-    'E-7|2025/03/01 08:15:00|"ACT,IVATE"|用户9\r\n',
-    "1380013800",  # ten digits: not a number
-    "010-12345678 0755 8888 1234",  # landlines
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1660 1710 1925",  # the laggard table's segment list that the dashboards' masker mangled
+        "1660, 1710, 1925",
+        "segments 130, 131, 132, 1340, 1700, 19200",
+        "EV-20250301-000123",
+        "CMGD20250301000001234567",  # event ids
+        "110101199003071234",  # an 18-digit identity-card number
+        "6222021234567890123",  # a 19-digit bank-card number
+        "amount 15,000.00, 1,234,567.89, ¥13,800,138.00",
+        "2025-03-01T08:15:00+08:00 20250301081500 2025/03/01 08:15:00",
+        "run 3f2c1a9e-1b2c-4d5e-8f90-123456789abc took 13.8 s",
+        'E-7|2025/03/01 08:15:00|"ACT,IVATE"|用户9\r\n',
+        "1380013800",  # ten digits: not a number
+        "010-12345678 0755 8888 1234",  # landlines
+    ],
+)
 def test_text_that_merely_looks_like_digits_is_left_exactly_as_it_was(text):
     assert mask_text(text) == text
 
@@ -72,15 +77,21 @@ def test_nothing_and_empty_text_give_empty_text():
 UNMASKED = re.compile(r"1[3-9][0-9]{9}")
 prefixes = st.sampled_from(["", "+86", "86", "0086", "+86 ", "86-"])
 groupings = st.sampled_from([(11,), (3, 4, 4), (3, 8), (7, 4)])
-filler = st.text(alphabet=st.sampled_from(list("abc,;:|\"{}[]/ 用户号码\t")), max_size=6)
+filler = st.text(alphabet=st.sampled_from(list('abc,;:|"{}[]/ 用户号码\t')), max_size=6)
 
 
-@given(number=st.from_regex(r"\A1[3-9][0-9]{9}\Z"), prefix=prefixes, grouping=groupings,
-       sep=st.sampled_from([" ", "-"]), before=filler, after=filler)
+@given(
+    number=st.from_regex(r"\A1[3-9][0-9]{9}\Z"),
+    prefix=prefixes,
+    grouping=groupings,
+    sep=st.sampled_from([" ", "-"]),
+    before=filler,
+    after=filler,
+)
 def test_no_delivered_shape_survives_masking_whatever_surrounds_it(number, prefix, grouping, sep, before, after):
     parts, k = [], 0
     for n in grouping:
-        parts.append(number[k:k + n])
+        parts.append(number[k : k + n])
         k += n
     text = before + prefix + sep.join(parts) + after
     masked = mask_text(text)

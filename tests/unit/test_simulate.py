@@ -3,6 +3,7 @@
 The files are read back here by a small reader written from INTERCHANGE alone (not the
 simulator's code, not ingestion's), and fault-free lifecycles are replayed against RULES 1.
 """
+
 from __future__ import annotations
 
 import csv
@@ -11,6 +12,7 @@ import hashlib
 import io
 import json
 import re
+import zlib
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -18,7 +20,6 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import yaml
-import zlib
 
 from numlake.errors import UsageError
 from numlake.msisdn import normalize
@@ -26,34 +27,82 @@ from numlake.simulate import simulate
 
 SCALE, DAYS = 0.03, 40
 
-ZH = {"事件编号": "event_id", "号码": "msisdn", "事件类型": "event_type", "事件时间": "event_time",
-      "用户标识": "subscriber_id", "投诉编号": "complaint_id", "受理时间": "received_time", "投诉类别": "category",
-      "涉及企业": "org_id", "处理状态": "status", "办结时间": "resolved_time", "处理结果": "resolution",
-      "号段": "segment", "号段类型": "segment_type", "启用日期": "opened_date", "企业编号": "org_id",
-      "企业名称": "org_name", "企业类型": "org_type", "加入日期": "joined_date", "支持状态": "status",
-      "核验时间": "checked_time"}
+ZH = {
+    "事件编号": "event_id",
+    "号码": "msisdn",
+    "事件类型": "event_type",
+    "事件时间": "event_time",
+    "用户标识": "subscriber_id",
+    "投诉编号": "complaint_id",
+    "受理时间": "received_time",
+    "投诉类别": "category",
+    "涉及企业": "org_id",
+    "处理状态": "status",
+    "办结时间": "resolved_time",
+    "处理结果": "resolution",
+    "号段": "segment",
+    "号段类型": "segment_type",
+    "启用日期": "opened_date",
+    "企业编号": "org_id",
+    "企业名称": "org_name",
+    "企业类型": "org_type",
+    "加入日期": "joined_date",
+    "支持状态": "status",
+    "核验时间": "checked_time",
+}
 CANON = {
     "lifecycle": ["event_id", "msisdn", "event_type", "event_time", "subscriber_id"],
-    "complaints": ["complaint_id", "received_time", "msisdn", "category", "org_id", "status", "resolved_time",
-                   "resolution"],
+    "complaints": [
+        "complaint_id",
+        "received_time",
+        "msisdn",
+        "category",
+        "org_id",
+        "status",
+        "resolved_time",
+        "resolution",
+    ],
     "segments": ["segment", "segment_type", "opened_date"],
     "orgs": ["org_id", "org_name", "org_type", "joined_date"],
     "adoption": ["org_id", "segment", "status", "checked_time"],
 }
-REQUIRED = {"lifecycle": ["event_id", "msisdn", "event_type", "event_time"],
-            "complaints": ["complaint_id", "received_time", "msisdn", "category", "status"]}
-CODES_ZH = {"开户": "ACTIVATE", "停机": "SUSPEND", "复机": "RESUME", "保号": "KEEP", "销户": "CANCEL",
-            "回收": "RECYCLE", "携出": "PORT_OUT", "携入": "PORT_IN", "二次号码": "SECONDARY_NUMBER",
-            "号码标记": "MISMARKED", "验证码": "VERIFICATION_SMS", "其他": "OTHER", "处理中": "OPEN",
-            "已办结": "RESOLVED"}
+REQUIRED = {
+    "lifecycle": ["event_id", "msisdn", "event_type", "event_time"],
+    "complaints": ["complaint_id", "received_time", "msisdn", "category", "status"],
+}
+CODES_ZH = {
+    "开户": "ACTIVATE",
+    "停机": "SUSPEND",
+    "复机": "RESUME",
+    "保号": "KEEP",
+    "销户": "CANCEL",
+    "回收": "RECYCLE",
+    "携出": "PORT_OUT",
+    "携入": "PORT_IN",
+    "二次号码": "SECONDARY_NUMBER",
+    "号码标记": "MISMARKED",
+    "验证码": "VERIFICATION_SMS",
+    "其他": "OTHER",
+    "处理中": "OPEN",
+    "已办结": "RESOLVED",
+}
 EVENT_CODES = {"ACTIVATE", "SUSPEND", "RESUME", "KEEP", "CANCEL", "RECYCLE", "PORT_OUT", "PORT_IN"}
 CATEGORY_CODES = {"SECONDARY_NUMBER", "MISMARKED", "VERIFICATION_SMS", "OTHER"}
 TS_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$")
 COMPACT_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$")
 SLASH_RE = re.compile(r"^(\d{4})/(\d{2})/(\d{2}) (\d{2}):(\d{2}):(\d{2})$")
-SHAPES = {name: re.compile(rx) for name, rx in {
-    "plain": r"^1\d{10}$", "+86": r"^\+861\d{10}$", "86": r"^861\d{10}$", "0086": r"^00861\d{10}$",
-    "hyphens": r"^1\d\d-\d{4}-\d{4}$", "spaces": r"^1\d\d \d{4} \d{4}$", "+86 spaces": r"^\+86 1\d\d \d{4} \d{4}$"}.items()}
+SHAPES = {
+    name: re.compile(rx)
+    for name, rx in {
+        "plain": r"^1\d{10}$",
+        "+86": r"^\+861\d{10}$",
+        "86": r"^861\d{10}$",
+        "0086": r"^00861\d{10}$",
+        "hyphens": r"^1\d\d-\d{4}-\d{4}$",
+        "spaces": r"^1\d\d \d{4} \d{4}$",
+        "+86 spaces": r"^\+86 1\d\d \d{4} \d{4}$",
+    }.items()
+}
 FILE_RE = re.compile(r"^(?P<src>[A-Z0-9-]+)_(?P<feed>[a-z]+)_(?P<d>\d{8})_(?P<seq>\d{2})\.(csv|txt|jsonl)(\.gz)?$")
 
 
@@ -138,8 +187,9 @@ def read_records(path: Path, src: dict, feed: str) -> list[tuple[int, dict | Non
 
 
 def run(tmp: Path, faults: bool, scale=SCALE, days=DAYS, seed=5) -> tuple[Path, dict]:
-    summary = simulate(tmp / "landing", tmp / "registry.yaml", start=date(2025, 3, 1), days=days, scale=scale,
-                       seed=seed, faults=faults)
+    summary = simulate(
+        tmp / "landing", tmp / "registry.yaml", start=date(2025, 3, 1), days=days, scale=scale, seed=seed, faults=faults
+    )
     return tmp, summary
 
 
@@ -179,9 +229,15 @@ def test_the_registry_has_every_dialect_value_at_several_sources(clean):
         provinces = {s["province"] for s in src if s["carrier"] == carrier and s["kind"] == "carrier"}
         assert len(provinces) == 31 and "NAT" not in provinces
     assert {"CU-NAT", "CBN-NAT", "PORTAL"} <= {s["id"] for s in src}
-    allowed = {"format": {"csv", "jsonl"}, "encoding": {"utf-8", "gb18030"}, "delimiter": {",", "|", "\t"},
-               "header": {"en", "zh", "none"}, "codes": {"en", "zh"}, "time_format": {"iso", "compact", "slash"},
-               "compression": {"none", "gzip"}}
+    allowed = {
+        "format": {"csv", "jsonl"},
+        "encoding": {"utf-8", "gb18030"},
+        "delimiter": {",", "|", "\t"},
+        "header": {"en", "zh", "none"},
+        "codes": {"en", "zh"},
+        "time_format": {"iso", "compact", "slash"},
+        "compression": {"none", "gzip"},
+    }
     for field, values in allowed.items():
         pool = [s for s in src if field != "delimiter" or s["format"] == "csv"]
         used = Counter(s[field] for s in pool)
@@ -269,8 +325,15 @@ def test_every_quarantined_file_really_has_its_fault(faulty):
     assert seen["PENDING"] == outcomes["PENDING"] > 0
     for reason, n in outcomes["QUARANTINED"].items():
         assert seen[reason] == n > 0, reason
-    assert set(outcomes["QUARANTINED"]) == {"checksum_mismatch", "row_count_mismatch", "encoding_error", "bad_header",
-                                            "bad_control", "unreadable", "unknown_source"}
+    assert set(outcomes["QUARANTINED"]) == {
+        "checksum_mismatch",
+        "row_count_mismatch",
+        "encoding_error",
+        "bad_header",
+        "bad_control",
+        "unreadable",
+        "unknown_source",
+    }
     later = home / "landing_redeliveries"
     redelivered = [p for p in later.glob("*/*/*") if not p.name.endswith(".ctl")]
     conflicting = [p for p in redelivered if p.read_bytes() != (home / "landing" / p.relative_to(later)).read_bytes()]
@@ -282,8 +345,9 @@ def _reject_reason(rec: dict | None, feed: str, business_date: date) -> str | No
     """The first reason of INTERCHANGE 4 that applies to a record (duplicates checked by the caller)."""
     if rec is None:
         return "malformed_row"
-    req = REQUIRED[feed] + (["subscriber_id"] if feed == "lifecycle" and code(rec.get("event_type")) in
-                            ("ACTIVATE", "PORT_IN") else [])
+    req = REQUIRED[feed] + (
+        ["subscriber_id"] if feed == "lifecycle" and code(rec.get("event_type")) in ("ACTIVATE", "PORT_IN") else []
+    )
     if feed == "complaints" and code(rec.get("status")) == "RESOLVED":
         req = req + ["resolved_time", "resolution"]
     if any(rec.get(c) in (None, "") or str(rec.get(c)).strip() == "" for c in req):
@@ -310,8 +374,10 @@ def test_every_record_rejection_the_truth_lists_is_in_the_files_and_nothing_else
     expected = {(r["file_name"], r["line_no"]): r["reason"] for r in truth(home, "rejected_records")}
     found = {}
     seen_ids: dict[str, set] = defaultdict(set)
-    loaded = sorted((f for f in truth(home, "file_loads") if f["outcome"] == "LOADED" and f["feed"] in REQUIRED),
-                    key=lambda f: (f["business_date"], f["seq"], f["file_name"]))
+    loaded = sorted(
+        (f for f in truth(home, "file_loads") if f["outcome"] == "LOADED" and f["feed"] in REQUIRED),
+        key=lambda f: (f["business_date"], f["seq"], f["file_name"]),
+    )
     for f in loaded:
         p = home / "landing" / f["path"]
         for line_no, rec, _ in read_records(p, reg[f["source_id"]], f["feed"]):
@@ -325,8 +391,15 @@ def test_every_record_rejection_the_truth_lists_is_in_the_files_and_nothing_else
                 found[(f["file_name"], line_no)] = why
     assert found == expected
     assert Counter(expected.values()) == Counter(summary["records"]["rejected"])
-    assert set(summary["records"]["rejected"]) == {"malformed_row", "missing_field", "invalid_msisdn", "invalid_code",
-                                                   "invalid_time", "time_after_business_date", "duplicate_id"}
+    assert set(summary["records"]["rejected"]) == {
+        "malformed_row",
+        "missing_field",
+        "invalid_msisdn",
+        "invalid_code",
+        "invalid_time",
+        "time_after_business_date",
+        "duplicate_id",
+    }
 
 
 def lifecycle_events(home: Path) -> list[tuple]:
@@ -340,8 +413,16 @@ def lifecycle_events(home: Path) -> list[tuple]:
         for line_no, rec, _ in read_records(home / "landing" / f["path"], reg[f["source_id"]], "lifecycle"):
             if (f["file_name"], line_no) in rejected:
                 continue
-            out.append((normalize(rec["msisdn"]), code(rec["event_type"]), parse_ts(rec["event_time"]),
-                        f["source_id"], rec["event_id"].strip(), (rec.get("subscriber_id") or "").strip() or None))
+            out.append(
+                (
+                    normalize(rec["msisdn"]),
+                    code(rec["event_type"]),
+                    parse_ts(rec["event_time"]),
+                    f["source_id"],
+                    rec["event_id"].strip(),
+                    (rec.get("subscriber_id") or "").strip() or None,
+                )
+            )
     return out
 
 
@@ -431,8 +512,12 @@ def test_injected_rule_breaking_is_found_by_an_independent_replay(faulty):
     for rule, n in summary["rule_findings_injected"].items():
         assert findings[rule] >= n, rule
     assert all(n > 0 for n in summary["rule_findings_injected"].values()), summary["rule_findings_injected"]
-    assert set(summary["rule_findings_injected"]) == {"PREMATURE_RECYCLE", "COOLING_VIOLATION", "IDLE_SUSPENDED",
-                                                      "INVALID_TRANSITION"}
+    assert set(summary["rule_findings_injected"]) == {
+        "PREMATURE_RECYCLE",
+        "COOLING_VIOLATION",
+        "IDLE_SUSPENDED",
+        "INVALID_TRANSITION",
+    }
 
 
 def test_the_first_lifecycle_delivery_of_each_source_is_an_onboarding_snapshot(clean):
@@ -441,8 +526,11 @@ def test_the_first_lifecycle_delivery_of_each_source_is_an_onboarding_snapshot(c
     for sid, src in reg.items():
         if src["kind"] == "portal":
             continue
-        first = sorted(p for p in (home / "landing" / sid / "lifecycle").glob(f"{sid}_lifecycle_*_01.*")
-                       if not p.name.endswith(".ctl"))[0]
+        first = sorted(
+            p
+            for p in (home / "landing" / sid / "lifecycle").glob(f"{sid}_lifecycle_*_01.*")
+            if not p.name.endswith(".ctl")
+        )[0]
         bd = datetime.strptime(first.name.split("_")[2], "%Y%m%d")
         recs = [r for _, r, _ in read_records(first, src, "lifecycle")]
         acts = [r for r in recs if code(r["event_type"]) == "ACTIVATE"]
@@ -471,7 +559,7 @@ def test_deliveries_use_every_shape_and_variant_the_spec_allows(faulty):
         raw_bytes["bom"] += text.startswith("\ufeff")
         raw_bytes["crlf"] += "\r\n" in text
         if m["feed"] == "orgs":
-            multi_line_fields += sum('\n' in (r or {}).get("org_name", "") for _, r, _ in read_records(p, src, "orgs"))
+            multi_line_fields += sum("\n" in (r or {}).get("org_name", "") for _, r, _ in read_records(p, src, "orgs"))
         if m["feed"] not in ("lifecycle", "complaints"):
             continue
         recs = read_records(p, src, m["feed"])
@@ -492,8 +580,16 @@ def test_deliveries_use_every_shape_and_variant_the_spec_allows(faulty):
             elif SLASH_RE.match(t):
                 time_forms["slash"] += 1
     assert set(SHAPES) <= set(shapes)
-    for form in ("iso_fraction", "iso_offsetZ", "iso_offset+08:00", "iso_offset-0500", "iso_offsetNone",
-                 "iso_space", "compact", "slash"):
+    for form in (
+        "iso_fraction",
+        "iso_offsetZ",
+        "iso_offset+08:00",
+        "iso_offset-0500",
+        "iso_offsetNone",
+        "iso_space",
+        "compact",
+        "slash",
+    ):
         assert time_forms[form] > 0, form
     assert raw_bytes["bom"] > 0 and raw_bytes["crlf"] > 0
     assert zero_record_files > 0
@@ -542,10 +638,16 @@ def test_simulate_refuses_a_landing_folder_it_did_not_make_and_replaces_its_own(
     assert not stale.exists()
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--days", "0"], "--days"), (["--scale", "-1"], "--scale"), (["--start", "2025-13-01"], "--start"),
-    (["--faults", "maybe"], "--faults"), (["--seed", "x"], "--seed"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--days", "0"], "--days"),
+        (["--scale", "-1"], "--scale"),
+        (["--start", "2025-13-01"], "--start"),
+        (["--faults", "maybe"], "--faults"),
+        (["--seed", "x"], "--seed"),
+    ],
+)
 def test_bad_arguments_are_one_line_errors_with_exit_2(tmp_path, capsys, argv, message):
     from numlake.cli import main
 

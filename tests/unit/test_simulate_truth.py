@@ -3,6 +3,7 @@
 `tests/fixtures/samples/expected.json` was worked out by an independent implementation of
 RULES; if the simulator's replay disagreed with it, every truth file it writes would mislead.
 """
+
 from __future__ import annotations
 
 import json
@@ -11,11 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import yaml
+from test_simulate import code, parse_ts, read_records  # the independent INTERCHANGE reader
 
 from numlake.msisdn import normalize
-from numlake.simulate.truth import replay
 from numlake.simulate.model import EVENT_TYPES
-from test_simulate import code, parse_ts, read_records  # the independent INTERCHANGE reader
+from numlake.simulate.truth import replay
 
 SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "samples"
 REGISTRY = Path(__file__).resolve().parents[1] / "fixtures" / "samples_registry.yaml"
@@ -29,8 +30,15 @@ def _ms(t: datetime) -> int:
 def _replay(events: list[tuple], as_of: str):
     ms, ty, tt, src, eid, sub = zip(*events)
     end = _ms(datetime.fromisoformat(as_of)) + 86_400_000
-    return replay(np.array([int(m) for m in ms], np.int64), np.array([EVENT_TYPES.index(t) for t in ty], np.int8),
-                  np.array([_ms(t) for t in tt], np.int64), list(src), list(eid), list(sub), end)
+    return replay(
+        np.array([int(m) for m in ms], np.int64),
+        np.array([EVENT_TYPES.index(t) for t in ty], np.int8),
+        np.array([_ms(t) for t in tt], np.int64),
+        list(src),
+        list(eid),
+        list(sub),
+        end,
+    )
 
 
 def _fmt(ms: int | None) -> str | None:
@@ -48,19 +56,41 @@ def test_the_replay_gives_the_tenures_and_findings_of_the_spec_samples():
             num = normalize(rec["msisdn"])
             if num is None:  # the one invalid_msisdn record of the samples
                 continue
-            events.append((num, code(rec["event_type"]), parse_ts(rec["event_time"]), f["source_id"],
-                           rec["event_id"], rec.get("subscriber_id")))
+            events.append(
+                (
+                    num,
+                    code(rec["event_type"]),
+                    parse_ts(rec["event_time"]),
+                    f["source_id"],
+                    rec["event_id"],
+                    rec.get("subscriber_id"),
+                )
+            )
     ten, fnd = _replay(events, expected["as_of"])
-    got_tenures = sorted(({
-        "msisdn": str(ten["msisdn"][i]), "tenure_seq": ten["tenure_seq"][i], "subscriber_id": ten["subscriber_id"][i],
-        "start_time": _fmt(ten["start_time"][i]), "end_time": _fmt(ten["end_time"][i]),
-        "end_reason": ten["end_reason"][i], "start_source_id": ten["start_source_id"][i],
-        "is_reassignment": ten["is_reassignment"][i]} for i in range(len(ten["msisdn"]))), key=lambda r: r["msisdn"])
+    got_tenures = sorted(
+        (
+            {
+                "msisdn": str(ten["msisdn"][i]),
+                "tenure_seq": ten["tenure_seq"][i],
+                "subscriber_id": ten["subscriber_id"][i],
+                "start_time": _fmt(ten["start_time"][i]),
+                "end_time": _fmt(ten["end_time"][i]),
+                "end_reason": ten["end_reason"][i],
+                "start_source_id": ten["start_source_id"][i],
+                "is_reassignment": ten["is_reassignment"][i],
+            }
+            for i in range(len(ten["msisdn"]))
+        ),
+        key=lambda r: r["msisdn"],
+    )
     assert got_tenures == sorted(expected["number_tenures"], key=lambda r: r["msisdn"])
-    got_findings = sorted((r, str(m), s, e, _fmt(t)) for r, m, s, e, t in
-                          zip(fnd["rule"], fnd["msisdn"], fnd["source_id"], fnd["event_id"], fnd["event_time"]))
-    assert got_findings == sorted((f["rule"], f["msisdn"], f["source_id"], f["event_id"], f["event_time"])
-                                  for f in expected["rule_findings"])
+    got_findings = sorted(
+        (r, str(m), s, e, _fmt(t))
+        for r, m, s, e, t in zip(fnd["rule"], fnd["msisdn"], fnd["source_id"], fnd["event_id"], fnd["event_time"])
+    )
+    assert got_findings == sorted(
+        (f["rule"], f["msisdn"], f["source_id"], f["event_id"], f["event_time"]) for f in expected["rule_findings"]
+    )
 
 
 def test_the_replay_closes_a_tenure_implicitly_and_ends_it_on_a_premature_recycle():
@@ -80,5 +110,9 @@ def test_the_replay_closes_a_tenure_implicitly_and_ends_it_on_a_premature_recycl
     assert ten["subscriber_id"] == ["a", "b", "c"]
     assert ten["end_reason"] == ["IMPLICIT", "RECYCLE", None]
     assert ten["is_reassignment"] == [False, True, True]
-    assert list(zip(fnd["rule"], fnd["event_id"])) == [("INVALID_TRANSITION", "e2"), ("INVALID_TRANSITION", "e3"),
-                                                      ("PREMATURE_RECYCLE", "e5"), ("COOLING_VIOLATION", "e6")]
+    assert list(zip(fnd["rule"], fnd["event_id"])) == [
+        ("INVALID_TRANSITION", "e2"),
+        ("INVALID_TRANSITION", "e3"),
+        ("PREMATURE_RECYCLE", "e5"),
+        ("COOLING_VIOLATION", "e6"),
+    ]

@@ -25,6 +25,7 @@ from numlake.msisdn import mask_text
 
 MAX_PATH_BYTES = 1024
 MAX_URL_BYTES = 8192
+LINGER_S = 2.0  # how long a refused connection still swallows what the client sends
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 log = logging.getLogger("numlake.check.server")
 
@@ -90,6 +91,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     MAX_URL_BYTES with 414): the request line is never logged, so no number reaches the log."""
 
     _url_too_long = False
+    _discarding = False
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -120,4 +122,15 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             ]
         )
         self.transport.write(b"".join(content))
-        self.transport.close()
+        # Closing now, with the rest of a long request unread, makes the kernel reset the connection
+        # and the client may lose the answer: end our side, drop what still comes, close in a while.
+        self._discarding = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+            self.loop.call_later(LINGER_S, self.transport.close)
+        else:
+            self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        if not self._discarding:
+            super().data_received(data)
