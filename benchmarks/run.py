@@ -10,7 +10,9 @@ is that process's own maximum RSS:
 - `numlake run` from empty and after one more business day, split into phases;
 - a re-run with nothing new;
 - the dbt build against the same compiled SQL run directly in DuckDB;
-- the dashboard site's build time and size; the check service (benchmarks/check.py).
+- the dashboard site's build time and size; the check service (benchmarks/check.py);
+- notices: raising for 1 M watchlist entries on a 10 M-number snapshot, feed reads, webhook
+  deliveries (benchmarks/notices.py).
 
 Prints a table of figures and ratios and writes `<out>/results.json`. BENCHMARKS.md records
 the figures with the command that produced them.
@@ -294,7 +296,8 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=365)
     ap.add_argument("--out", default=str(ROOT / "bench-output"))
     ap.add_argument("--repeat", type=int, default=3, help="runs of each side per dialect (median reported)")
-    ap.add_argument("--skip", action="append", default=[], choices=["demo", "dialects", "pipeline", "dbt", "check"])
+    ap.add_argument("--skip", action="append", default=[],
+                    choices=["demo", "dialects", "pipeline", "dbt", "check", "notices"])
     a = ap.parse_args()
     out = Path(a.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -315,6 +318,11 @@ def main() -> None:
                         "--json", str(out / "check.json")], label="check bench")
         record("check.bench", seconds=secs, peak_rss_mib=rss,
                **(json.loads((out / "check.json").read_text()) if (out / "check.json").exists() else {}))
+    if "notices" not in a.skip:
+        secs, rss = sh([str(BIN / "python"), "-m", "benchmarks.notices", "--numbers", "10000000", "--entries",
+                        "1000000", "--orgs", "100", "--json", str(out / "notices.json")], label="notices bench")
+        record("notices.bench", seconds=secs, peak_rss_mib=rss,
+               **(json.loads((out / "notices.json").read_text()) if (out / "notices.json").exists() else {}))
     (out / "results.json").write_text(json.dumps(RESULTS, indent=1, default=str), encoding="utf-8")
     print(f"results: {out / 'results.json'}")
 
