@@ -85,3 +85,12 @@ def test_a_raise_killed_at_any_crash_point_and_run_again_equals_a_run_that_never
 def test_the_reference_holds_every_kind_of_notice(reference):
     kinds = {n["kind"] for notices in reference[1].values() for n in notices}
     assert kinds == {"CHANGED_HANDS", "WITHDRAWN", "SEGMENT_NOTICE", "SEGMENT_REMINDER"}
+
+
+def test_every_crash_point_of_raising_is_placed_in_the_code():
+    import inspect
+
+    from numlake.notices import raising
+
+    text = inspect.getsource(raising)
+    assert [p for p in CRASH_POINTS if f'crash_point("{p}")' not in text] == []
