@@ -59,7 +59,8 @@ def report_rows(report) -> list[dict]:
     rows = []
     for sid, tries in sorted(report.attempts.items()):
         last = tries[-1]
-        rows.append({"source": sid, "outcome": last.outcome, "reason": last.reason, "detail": last.detail,
+        # every record carries every column (Dagster refuses a table whose records differ in keys)
+        rows.append({"source": sid, "outcome": last.outcome, "reason": last.reason or "", "detail": last.detail or "",
                      "tries": len(tries), "files": sum(a.files for a in tries), "bytes": sum(a.bytes for a in tries),
                      "remote_files": last.remote_files, "seconds": round(sum(a.duration_s for a in tries), 3),
                      "url": last.url})
@@ -80,7 +81,7 @@ def build_pull_asset(source_ids: list[str]) -> dg.AssetsDefinition:
 
         settings = numlake.settings
         report = pull(settings.home, settings.registry, settings.landing, sources=config.sources or None,
-                      run_id=context.run_id)
+                      run_id=context.run.run_id)
         for sid, a in sorted(report.failed.items()):
             context.log.warning(f"pull {sid} failed: {a.reason}: {a.detail}")
         yield dg.MaterializeResult(metadata={
