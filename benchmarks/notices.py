@@ -188,17 +188,18 @@ def main(argv=None) -> int:
     finally:
         if not a.home:
             shutil.rmtree(root, ignore_errors=True)
+    first, day, idle, hook = out["first_day"], out["next_day"], out["nothing_new"], out["webhook"]
     rows = [
         ("add 250,000 entries: validate + hash / store", f"{out['add_prepare_s']:.2f} s / {out['add_store_s']:.2f} s"),
-        ("raise, first day (all new)", f"{out['first_day']['seconds']:.1f} s (judge {out['first_day']['judge_seconds']:.1f} s), "
-                                       f"{out['first_day']['raised']:,} notices"),
-        ("raise, one more business day", f"{out['next_day']['seconds']:.1f} s (judge {out['next_day']['judge_seconds']:.1f} s), "
-                                         f"{out['next_day']['raised']:,} notices"),
-        ("raise, nothing new", f"{out['nothing_new']['seconds']:.1f} s, {out['nothing_new']['raised']} notices"),
+        ("raise, first day (all new)",
+         f"{first['seconds']:.1f} s (judge {first['judge_seconds']:.1f} s), {first['raised']:,} notices"),
+        ("raise, one more business day",
+         f"{day['seconds']:.1f} s (judge {day['judge_seconds']:.1f} s), {day['raised']:,} notices"),
+        ("raise, nothing new", f"{idle['seconds']:.1f} s, {idle['raised']} notices"),
         ("feed reads/s (in-process, 100 a page, as stored)", f"{out['feed_reads_per_s']:,.0f}"),
         ("feed reads/s (HTTP, 4 clients, 100 a page)", f"{out['http_feed_reads_per_s']:,.0f}"),
-        ("webhook deliveries/s (10 orgs, local HTTPS)", f"{out['webhook']['per_second']:,.0f} "
-                                                        f"({out['webhook']['delivered']:,} in {out['webhook']['seconds']:.1f} s)"),
+        ("webhook deliveries/s (10 orgs, local HTTPS)",
+         f"{hook['per_second']:,.0f} ({hook['delivered']:,} in {hook['seconds']:.1f} s)"),
     ]
     print(f"| notices: {a.entries:,} entries, {a.orgs} orgs, {a.numbers:,} numbers | |\n|---|---|")
     for k, v in rows:

@@ -62,6 +62,8 @@ def regulator_notices(data: SiteData, chart: Charts) -> str:
     def hours(v):
         return "暂无 none" if v is None else f"{v:,.1f} h"
 
+    minutes = r["median_minutes_raised_to_delivery"]
+
     return section(
         "主动告知 Organisations told of reassigned numbers",
         cards([("获告知机构 organisations told", r["orgs_told"], ""),
@@ -69,9 +71,9 @@ def regulator_notices(data: SiteData, chart: Charts) -> str:
                ("已送达/已发出 delivered / raised", f"{r['delivered']:,} / {r['notices']:,}", ""),
                ("中位时延 median as_of → delivery", hours(r["median_hours_as_of_to_delivery"]), ""),
                ("90% 时延 p90 as_of → delivery", hours(r["p90_hours_as_of_to_delivery"]), "")]),
-        note="号码易主通知（CHANGED_HANDS）：时延自通知所依据数据的 as_of 当日结束起，至首次送达（回调成功或机构拉取）· "
+        note="号码易主通知（CHANGED_HANDS）：时延自通知所依据数据的 as_of 当日结束起，"
+             "至首次送达（回调成功或机构拉取）· "
              "CHANGED_HANDS notices; delay from the end of the as_of day of the data they rest on to the first "
-             "delivery (webhook 2xx or feed read). Median raised → delivered: "
-             f"{'none' if r['median_minutes_raised_to_delivery'] is None else r['median_minutes_raised_to_delivery']}"
+             f"delivery (webhook 2xx or feed read). Median raised → delivered: {'none' if minutes is None else minutes}"
              " min.",
         anchor="notices")

@@ -247,7 +247,7 @@ class DeliveryWorker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def start(self) -> "DeliveryWorker":
+    def start(self) -> DeliveryWorker:
         self._thread = threading.Thread(target=self.deliverer.loop, args=(self._stop, self.interval),
                                         name="notices-worker", daemon=True)
         self._thread.start()

@@ -50,7 +50,7 @@ class RaiseResult:
     stamp: str | None = None
     as_of: str | None = None
     entries: int = 0
-    raised: dict[str, int] = field(default_factory=lambda: {k: 0 for k in KINDS})
+    raised: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
     orgs_told: int = 0
     seconds: float = 0.0
     judge_seconds: float = 0.0
@@ -198,7 +198,7 @@ def _write(con, notices: list[_Notice], run: int, raised_at: str) -> dict[str, i
     notices.sort(key=lambda n: (order[n.kind], n.subject, n.org_id))
     last = dict(con.execute("select org_id, max(seq) from notices group by org_id").fetchall())
     rows, updates = [], []
-    counts = {k: 0 for k in KINDS}
+    counts = dict.fromkeys(KINDS, 0)
     for n in notices:
         seq = last.get(n.org_id, 0) + 1
         last[n.org_id] = seq

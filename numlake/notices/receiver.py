@@ -69,7 +69,7 @@ class DemoReceiver:
     def url(self, org: str) -> str:
         return f"https://127.0.0.1:{self.port}/hooks/{org}"
 
-    def __enter__(self) -> "DemoReceiver":
+    def __enter__(self) -> DemoReceiver:
         self._thread.start()
         return self
 

@@ -10,14 +10,13 @@ import datetime as dt
 import statistics
 from urllib.parse import urlsplit
 
+from numlake.china_time import CST
 from numlake.notices.store import KINDS, NoticeStore, store_path
 from numlake.paths import Home
 
-CST = dt.timezone(dt.timedelta(hours=8))
-
 
 def _iso(ts: float | None) -> str | None:
-    return None if ts is None else dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(timespec="seconds")
+    return None if ts is None else dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds")
 
 
 def delivery_state(home: Home) -> list[dict]:
@@ -55,7 +54,7 @@ def raising_runs(home: Home, limit: int = 10) -> list[dict]:
 
 def totals(home: Home) -> dict:
     """Notices raised and delivered per kind; watchlist entries and organisations."""
-    out = {"raised": {k: 0 for k in KINDS}, "delivered": {k: 0 for k in KINDS}, "entries": 0, "watch_orgs": 0,
+    out = {"raised": dict.fromkeys(KINDS, 0), "delivered": dict.fromkeys(KINDS, 0), "entries": 0, "watch_orgs": 0,
            "webhooks": 0}
     if not store_path(home).exists():
         return out

@@ -70,7 +70,7 @@ class NotRegistered(UsageError):
 
 
 def utc_now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
 
 
 def store_path(home: Home) -> Path:

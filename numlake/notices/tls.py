@@ -20,7 +20,7 @@ def _name(cn: str) -> x509.Name:
 def make_certificates(folder: Path, hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> dict[str, Path]:
     """Write ca.pem (the CA to trust), server.pem and server.key (for `hosts`) into `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
-    now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (x509.CertificateBuilder().subject_name(_name("numlake test CA")).issuer_name(_name("numlake test CA"))
           .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())

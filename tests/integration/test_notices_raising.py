@@ -8,8 +8,8 @@ import pytest
 
 from numlake.msisdn import sha256_hex
 from numlake.notices.raising import raise_notices
-from numlake.notices.watchlist import prepare
 from numlake.notices.store import NoticeStore
+from numlake.notices.watchlist import prepare
 from numlake.paths import Home
 from tests.support.notices_world import publish_world, tenure
 

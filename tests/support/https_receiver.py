@@ -8,7 +8,7 @@ from __future__ import annotations
 import ssl
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -85,7 +85,7 @@ class HttpsReceiver:
         with self.lock:
             return [r for r in self.received if r.path == f"/hooks/{org}"]
 
-    def __enter__(self) -> "HttpsReceiver":
+    def __enter__(self) -> HttpsReceiver:
         self.thread.start()
         return self
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import duckdb
 
 from numlake.check import snapshot
-from tests.support.check_warehouse import build_warehouse, first_events_from_tenures
 from numlake.paths import Home
+from tests.support.check_warehouse import build_warehouse, first_events_from_tenures
 
 PORTAL_DDL = """
 create schema if not exists intermediate;
