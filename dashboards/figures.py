@@ -24,7 +24,7 @@ from dashboards.labels import (
     RULES,
     both,
 )
-from dashboards.privacy import mask_raw
+from numlake.msisdn import mask_text
 
 FONT = "Noto Sans CJK SC, Noto Sans SC, Source Han Sans SC, Microsoft YaHei, PingFang SC, sans-serif"
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
@@ -388,7 +388,7 @@ def build_freshness_heatmap(frame: pd.DataFrame) -> go.Figure:
     for i, (_, _, colour) in enumerate(FRESHNESS_STATES):
         scale += [[i / n, colour], [(i + 1) / n, colour]]
     fig = go.Figure(go.Heatmap(
-        z=grid.to_numpy(), x=[str(d) for d in grid.columns], y=[mask_raw(str(s)) for s in grid.index],
+        z=grid.to_numpy(), x=[str(d) for d in grid.columns], y=[mask_text(str(s)) for s in grid.index],
         zmin=-1.5, zmax=3.5, colorscale=scale, xgap=0, ygap=1,
         colorbar=dict(tickvals=[v for v, _, _ in FRESHNESS_STATES],
                       ticktext=[name for _, name, _ in FRESHNESS_STATES], title=dict(text="状态 state")),
@@ -411,7 +411,7 @@ def build_run_durations(frame: pd.DataFrame) -> go.Figure:
                else "#1f77b4" for s in frame.get("status", pd.Series([""] * len(frame)))]
     fig = go.Figure(go.Bar(
         x=[str(s) for s in frame["start"]], y=_rounded(frame["duration_s"], 1), marker_color=colours,
-        customdata=[[mask_raw(str(r)), str(s)] for r, s in zip(frame["run_id"], frame.get("status", [""] * len(frame)))],
+        customdata=[[mask_text(str(r)), str(s)] for r, s in zip(frame["run_id"], frame.get("status", [""] * len(frame)))],
         hovertemplate="%{x}<br>%{customdata[0]}<br>%{customdata[1]}<br>%{y:,.1f} 秒 s<extra></extra>",
     ))
     fig.update_xaxes(type="category")

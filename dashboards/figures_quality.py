@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dashboards.figures import PALETTE, _layout, _rounded, is_empty, no_data_figure
-from dashboards.privacy import mask_raw
+from numlake.msisdn import mask_text
 
 WEEK_AXIS = "周（业务日期，周一起） week of business date (from Monday)"
 
@@ -69,15 +69,15 @@ def build_run_steps(frame: pd.DataFrame) -> go.Figure:
     if is_empty(frame, "run_id", "start", "step", "seconds"):
         return no_data_figure(title)
     runs = frame.drop_duplicates("run_id").sort_values("start")
-    labels = {r: f"{s} · {mask_raw(str(r))[:8]}{' (当前 current)' if c else ''}"
+    labels = {r: f"{s} · {mask_text(str(r))[:8]}{' (当前 current)' if c else ''}"
               for r, s, c in zip(runs["run_id"], runs["start"], runs["current"])}
     order = [labels[r] for r in runs["run_id"]]
     fig = go.Figure()
     for i, step in enumerate(dict.fromkeys(frame["step"])):
         part = frame[frame["step"] == step]
         fig.add_trace(go.Bar(x=[labels[r] for r in part["run_id"]], y=_rounded(part["seconds"], 1),
-                             name=mask_raw(str(step)), marker_color=PALETTE[i % len(PALETTE)],
-                             hovertemplate=f"{mask_raw(str(step))}<br>%{{x}}<br>%{{y:,.1f}} 秒 s<extra></extra>"))
+                             name=mask_text(str(step)), marker_color=PALETTE[i % len(PALETTE)],
+                             hovertemplate=f"{mask_text(str(step))}<br>%{{x}}<br>%{{y:,.1f}} 秒 s<extra></extra>"))
     fig.update_layout(barmode="stack")
     fig.update_xaxes(type="category", categoryorder="array", categoryarray=order)
     return _layout(fig, title, "运行开始（北京时间） run start (CST)", "耗时（秒） duration (s)", height=420)

@@ -5,7 +5,7 @@ tables can be matched word for word.
 """
 from __future__ import annotations
 
-from dashboards.privacy import mask_raw
+from numlake.msisdn import mask_text
 
 CARRIERS = {"CM": "中国移动", "CU": "中国联通", "CT": "中国电信", "CBN": "中国广电"}
 
@@ -99,4 +99,4 @@ def both(code: object, names: dict[str, str]) -> str:
     if code is None or (isinstance(code, float) and code != code):
         return "—"
     zh = names.get(str(code))
-    return f"{zh} {code}" if zh else mask_raw(str(code))
+    return f"{zh} {code}" if zh else mask_text(str(code))

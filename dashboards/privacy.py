@@ -1,9 +1,8 @@
 """Keeping full phone numbers out of every generated page (RULES 7).
 
 Masking is `numlake.msisdn.mask_text`, the project's one masker (numbers in every shape of
-INTERCHANGE 2.3, segment lists and other digit text left alone); `mask_raw` is that same
-function under the name the pages import. ``find_full_numbers`` is the last check a page
-passes before it is published.
+INTERCHANGE 2.3, segment lists and other digit text left alone), which the pages call.
+``find_full_numbers`` here is the last check a page passes before it is published.
 """
 
 from __future__ import annotations
@@ -11,9 +10,8 @@ from __future__ import annotations
 import re
 
 from numlake.msisdn import BARE_NUMBER_RE
-from numlake.msisdn import mask_text as mask_raw
 
-__all__ = ["FULL_NUMBER_RE", "find_full_numbers", "mask_raw"]
+__all__ = ["FULL_NUMBER_RE", "find_full_numbers"]
 
 FULL_NUMBER_RE = BARE_NUMBER_RE
 # Plotly ships numeric arrays as base64 ("bdata"); its alphabet contains digits, so a random

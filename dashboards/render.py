@@ -2,23 +2,23 @@
 
 Pages reference one shared ``plotly.min.js`` by a relative path, so the site works opened
 from disk and served, with no network. Every text cell that came from data goes through
-``mask_raw`` on its way into a table.
+``numlake.msisdn.mask_text`` on its way into a table.
 """
 from __future__ import annotations
 
 import html
 import math
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 
 import pandas as pd
 import plotly.graph_objects as go
 
 from dashboards.figures import FONT, NO_DATA
 from dashboards.names import PLOTLY_JS
-from dashboards.privacy import mask_raw
+from numlake.msisdn import mask_text
+from numlake.china_time import CST
 from numlake.display import shorten
 
-CST = timezone(timedelta(hours=8), "CST")
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True,
                  "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
 
@@ -116,7 +116,7 @@ def fmt_cell(value) -> str:
 
 def esc(text) -> str:
     """Escape for HTML after masking any phone number in it."""
-    return html.escape(mask_raw(fmt_cell(text)))
+    return html.escape(mask_text(fmt_cell(text)))
 
 
 def nodata(text: str = NO_DATA) -> str:
@@ -141,7 +141,7 @@ def table(frame: pd.DataFrame | None, columns: list[tuple[str, str]], max_rows: 
             cls = ' class="num"' if numeric else ""
             body = esc(text)
             if col in raw_columns:  # a record's raw text can be megabytes: masked whole, then shortened
-                body = f'<span class="raw">{html.escape(shorten(mask_raw(fmt_cell(text))))}</span>'
+                body = f'<span class="raw">{html.escape(shorten(mask_text(fmt_cell(text))))}</span>'
             cells.append(f"<td{cls}>{body}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     more = ""
@@ -182,7 +182,7 @@ def page(title: str, body: str, *, root: str, nav: list[tuple[str, str]], meta: 
          with_plotly: bool) -> str:
     """A whole HTML document; `root` is the relative path back to the site folder ('' or '../')."""
     script = f'<script src="{root}{PLOTLY_JS}" charset="utf-8"></script>' if with_plotly else ""
-    title = mask_raw(title)
+    title = mask_text(title)
     links = "".join(f'<a href="{root}{html.escape(href)}">{html.escape(label)}</a>' for label, href in nav)
     return (
         "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"

@@ -7,9 +7,9 @@ for ever, and shows the steps done so far.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
-CST = timezone(timedelta(hours=8))
+from numlake.china_time import CST
 
 
 def _iso(ts: float | None) -> str | None:

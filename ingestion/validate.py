@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from numlake.msisdn import SQL_NORMALIZE
+from numlake.msisdn import SQL_NORMALIZE, VALID_PATTERN
 
 from ingestion.feeds import (
     BUSINESS_DATE_BOUND_FIELDS, CODE, DATE, FEEDS, MSISDN, REJECTION_REASONS, SEGMENT, TEXT, TIMESTAMP, Field,
 )
 
-VALID_MSISDN_RE = "1[3-9][0-9]{9}"
+VALID_MSISDN_RE = VALID_PATTERN
 SEGMENT_RE = "1[0-9]{2,6}"
 COMPACT_TS_RE = "[0-9]{14}"
 SLASH_TS_RE = "[0-9]{4}/[0-9]{2}/[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}"

@@ -17,12 +17,12 @@ import fcntl
 import json
 import os
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 
+from numlake.china_time import CST
 from numlake.paths import Home
 
-CST = timezone(timedelta(hours=8))
 REASONS = ("unreachable", "auth_failed", "host_key_mismatch", "permission_denied", "transfer_interrupted", "timeout")
 LEDGER_FIELDS = ("started_at", "source_id", "run_id", "try", "outcome", "reason", "detail", "files", "bytes",
                  "duration_s", "remote_files", "url")
