@@ -56,7 +56,7 @@ FILE_LOADS_SCHEMA = pa.schema([
     ("rows_rejected", pa.int32()), ("path", pa.string()), ("md5", pa.string()),
     ("size_bytes", pa.int64()), ("first_seen_at", pa.timestamp("us")),
     ("decided_at", pa.timestamp("us")), ("load_order", pa.int64()), ("run_id", pa.string()),
-    ("lake_stem", pa.string()),
+    ("detail", pa.string()), ("lake_stem", pa.string()),
 ])
 SOURCES_SCHEMA = pa.schema([(c, pa.string()) for c in (
     "source_id", "name", "kind", "carrier", "province", "format", "encoding", "delimiter",

@@ -4,87 +4,30 @@
         incremental_strategy='delete+insert',
         unique_key='msisdn',
         on_schema_change='fail',
-        post_hook="delete from {{ this }} where file_name not in (select file_name from {{ ref('stg_lake__file_loads') }} where outcome = 'LOADED' and feed = 'lifecycle')"
+        post_hook="{{ drop_withdrawn_lifecycle_rows() }}"
     )
 }}
 {#-
     RULES 1 and 2 replayed with window functions, no recursion. Every window below has the same
-    partition (the number) and order (the history's total order), so each level costs one sort;
-    a level only uses facts of the levels before it:
+    partition (the number) and order (the history's total order, macro history_order), so each
+    level costs one sort; a level only uses facts of the levels before it:
       1. position, open after / before the event, latest entering source, SUSPENDs so far;
       2. the open tenure's holder before the event, the last end by CANCEL/RECYCLE;
       3. tenure starts (explicit or implicit), tenure_seq, the current state segment;
       4. the current suspension;
     then the states and the finding of each event are plain expressions.
 
-    Incrementally, only numbers touched since the last build are replayed: those with records
-    in new LOADED deliveries (read from their own Parquet files, not the whole lake) and those
-    with records of deliveries no longer LOADED (superseded). Their whole history is replayed
-    again from the rows already here plus the new ones, and replaces theirs (delete+insert by
-    msisdn); the post-hook drops numbers whose every record was withdrawn.
-    `dbt build --full-refresh` replays everything from the lake.
--#}
-{% if is_incremental() %}
-    {% set new_paths = new_lifecycle_files(this) %}
-{% endif %}
-
+    Which numbers are replayed, and from which rows, is decided by `replay_input()`
+    (macros/replay_changes.sql): all of them in a full build, those touched by new or withdrawn
+    deliveries in an incremental one.
+#}
 with
-{% if is_incremental() %}
-loaded_files as (
-    select distinct file_name
-    from {{ ref('stg_lake__file_loads') }}
-    where outcome = 'LOADED' and feed = 'lifecycle'
-),
-
-new_events as (
-    {% if new_paths %}
-    select
-        {{ lifecycle_columns() }}
-    from read_parquet([{% for p in new_paths %}'{{ p }}'{% if not loop.last %}, {% endif %}{% endfor %}]) as lake
-    semi join {{ new_lifecycle_deliveries(this) }} as new_deliveries using (source_id, file_name)
-    {% else %}
-    select * from {{ ref('stg_lake__lifecycle') }} where false
-    {% endif %}
-),
-
-affected as (
-    select msisdn from new_events
-    union
-    select msisdn from {{ this }} where file_name not in (select file_name from loaded_files)
-),
-
-kept_events as (
-    select source_id, event_id, msisdn, event_type, event_time, subscriber_id,
-        file_name, business_date, seq, line_no, load_order
-    from {{ this }}
-    where msisdn in (select msisdn from affected)
-        and file_name in (select file_name from loaded_files)
-),
-
-lifecycle as (
-    select * from new_events
-    union all
-    select * from kept_events
-),
-
-batch as (
-    select coalesce(max(replay_batch), 0) + 1 as replay_batch from {{ this }}
-),
-{% else %}
-lifecycle as (
-    select * from {{ ref('stg_lake__lifecycle') }}
-),
-
-batch as (
-    select 1 as replay_batch
-),
-{% endif %}
+{{ replay_input() }}
 
 events as (
     select
         *,
-        {#- Total order at equal times: PORT_OUT (0) before everything else (1) before PORT_IN (2). -#}
-        case event_type when 'PORT_OUT' then 0 when 'PORT_IN' then 2 else 1 end as port_rank
+        {{ port_rank('event_type') }} as port_rank
     from lifecycle
 ),
 
@@ -103,11 +46,7 @@ level_1 as (
             as last_entry_source_id,
         sum(case when event_type = 'SUSPEND' then 1 else 0 end) over upto as suspends_so_far
     from events
-    window
-        upto as (partition by msisdn order by event_time, port_rank, source_id, event_id
-                 rows between unbounded preceding and current row),
-        before as (partition by msisdn order by event_time, port_rank, source_id, event_id
-                   rows between unbounded preceding and 1 preceding)
+    {{ history_windows() }}
 ),
 
 level_2 as (
@@ -124,11 +63,7 @@ level_2 as (
         last_value(case when is_open_before and event_type in ('CANCEL', 'RECYCLE') then event_time end ignore nulls)
             over upto as last_end_after
     from level_1
-    window
-        upto as (partition by msisdn order by event_time, port_rank, source_id, event_id
-                 rows between unbounded preceding and current row),
-        before as (partition by msisdn order by event_time, port_rank, source_id, event_id
-                   rows between unbounded preceding and 1 preceding)
+    {{ history_windows() }}
 ),
 
 starts as (
@@ -160,11 +95,7 @@ level_3 as (
         last_value(case when is_tenure_start or event_type in ('KEEP', 'RESUME') then suspends_so_far end
             ignore nulls) over before as segment_suspends_before
     from starts
-    window
-        upto as (partition by msisdn order by event_time, port_rank, source_id, event_id
-                 rows between unbounded preceding and current row),
-        before as (partition by msisdn order by event_time, port_rank, source_id, event_id
-                   rows between unbounded preceding and 1 preceding)
+    {{ history_windows() }}
 ),
 
 level_4 as (
@@ -178,9 +109,7 @@ level_4 as (
         last_value(case when event_type = 'SUSPEND' and suspends_so_far = segment_suspends_after + 1 then source_id end
             ignore nulls) over upto as suspension_source_id_raw
     from level_3
-    window
-        upto as (partition by msisdn order by event_time, port_rank, source_id, event_id
-                 rows between unbounded preceding and current row)
+    {{ history_windows(before=false) }}
 ),
 
 states as (
@@ -207,12 +136,12 @@ labelled as (
         *,
         case
             when is_open_before then tenure_state_before
-            when last_end_before is not null and event_time < last_end_before + interval 90 day then 'COOLING'
+            when last_end_before is not null and event_time < last_end_before + interval {{ var('cooling_days') }} day then 'COOLING'
             else 'AVAILABLE'
         end as state_before,
         case
             when is_open_after then tenure_state_after
-            when last_end_after is not null and event_time < last_end_after + interval 90 day then 'COOLING'
+            when last_end_after is not null and event_time < last_end_after + interval {{ var('cooling_days') }} day then 'COOLING'
             else 'AVAILABLE'
         end as state_after
     from states
@@ -229,7 +158,7 @@ judged as (
                     when is_open_before then 'INVALID_TRANSITION'
                     when last_end_before is not null
                         and subscriber_id is distinct from last_holder_before
-                        and event_time < last_end_before + interval 90 day
+                        and event_time < last_end_before + interval {{ var('cooling_days') }} day
                         then 'COOLING_VIOLATION'
                 end
             when 'SUSPEND' then case when state_before <> 'ACTIVE' then 'INVALID_TRANSITION' end
@@ -241,7 +170,7 @@ judged as (
                 case
                     when not is_open_before then 'INVALID_TRANSITION'
                     when state_before <> 'SUSPENDED'
-                        or event_time < suspension_started_at + interval 90 day
+                        or event_time < suspension_started_at + interval {{ var('suspension_before_recycle_days') }} day
                         then 'PREMATURE_RECYCLE'
                 end
         end as finding_rule

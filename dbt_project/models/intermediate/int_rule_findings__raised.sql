@@ -1,5 +1,5 @@
 {#- RULES 2: the per-event findings of the replay, plus IDLE_SUSPENDED: the number is
-    SUSPENDED (not KEPT) at the end of as_of and has been for more than 180 days. The state
+    SUSPENDED (not KEPT) at the end of as_of and has been for more than 180 days (var idle_suspended_days). The state
     at the end of as_of ignores events after it, which still raise their own findings. -#}
 with events as (
     select * from {{ ref('int_number_events__replayed') }}
@@ -61,7 +61,7 @@ idle as (
         'ACTIVE' as state_before
     from state_at_as_of
     where state_after = 'SUSPENDED'
-        and suspended_since < as_of + interval 1 day - interval 180 day
+        and suspended_since < as_of + interval 1 day - interval {{ var('idle_suspended_days') }} day
 ),
 
 final as (

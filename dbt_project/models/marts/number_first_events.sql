@@ -5,18 +5,19 @@
         unique_key='msisdn',
         on_schema_change='fail',
         post_hook=[
-            "delete from {{ this }} as t where not exists (select 1 from {{ ref('int_number_events__replayed') }} as u where u.msisdn = t.msisdn and u.replay_batch = t.replay_batch)",
+            "{{ drop_rows_of_replaced_histories(ref('int_number_events__replayed')) }}",
             "update {{ this }} as t set first_source_coverage_start = c.coverage_start from {{ ref('source_coverage') }} as c where c.source_id = t.first_source_id and t.first_source_coverage_start is distinct from c.coverage_start",
         ]
     )
 }}
-{#- Incremental like the replay: only numbers replayed since the last build are rebuilt; the
+-- depends_on: {{ ref('int_number_events__replayed') }}
+{# Incremental like the replay: only numbers replayed since the last build are rebuilt; the
     second post-hook follows a source whose coverage start moved (an earlier delivery loaded). -#}
 with events as (
     select * from {{ ref('int_number_events__replayed') }}
     where event_seq = 1
     {% if is_incremental() %}
-        and replay_batch > (select coalesce(max(replay_batch), 0) from {{ this }})
+        and {{ replayed_since_last_build() }}
     {% endif %}
 ),
 

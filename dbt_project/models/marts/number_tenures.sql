@@ -4,16 +4,15 @@
         incremental_strategy='delete+insert',
         unique_key='msisdn',
         on_schema_change='fail',
-        post_hook="delete from {{ this }} as t where not exists (select 1 from {{ ref('int_tenures__assembled') }} as u where u.msisdn = t.msisdn and u.replay_batch = t.replay_batch)"
+        post_hook="{{ drop_rows_of_replaced_histories(ref('int_tenures__assembled')) }}"
     )
 }}
-{#- Incremental like the replay: only numbers replayed since this table was last built are
-    rebuilt (delete+insert by msisdn); the post-hook drops rows of numbers replayed again
-    without them, or gone (every row carries the replay_batch of its number's history). -#}
+-- depends_on: {{ ref('int_tenures__assembled') }}
+{# Incremental like the replay (macros/replay_batches.sql). -#}
 with tenures as (
     select * from {{ ref('int_tenures__assembled') }}
     {% if is_incremental() %}
-    where replay_batch > (select coalesce(max(replay_batch), 0) from {{ this }})
+    where {{ replayed_since_last_build() }}
     {% endif %}
 ),
 

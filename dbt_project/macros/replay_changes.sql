@@ -1,0 +1,119 @@
+{#- Change detection of the incremental replay (int_number_events__replayed): which numbers'
+    histories must be replayed again, and from which rows.
+
+    A number is replayed again when it has records in new LOADED deliveries (read from their own
+    Parquet files, not the whole lake) or records of deliveries no longer LOADED (superseded).
+    Its whole history is replayed from the rows already replayed plus the new ones, and replaces
+    the old (delete+insert by msisdn). `dbt build --full-refresh` replays everything.
+
+    `replay_input()` emits the CTEs `lifecycle` (the events to replay) and `batch` (the number
+    of this replay), for a full and an incremental build alike. -#}
+{% macro replay_input() %}
+{% if is_incremental() %}
+    {% set new_paths = new_lifecycle_files(this) %}
+loaded_files as (
+    select distinct file_name
+    from {{ ref('stg_lake__file_loads') }}
+    where outcome = 'LOADED' and feed = 'lifecycle'
+),
+
+new_events as (
+    {% if new_paths %}
+    select
+        {{ lifecycle_columns() }}
+    from read_parquet([{% for p in new_paths %}'{{ p }}'{% if not loop.last %}, {% endif %}{% endfor %}]) as lake
+    semi join {{ new_lifecycle_deliveries(this) }} as new_deliveries using (source_id, file_name)
+    {% else %}
+    select * from {{ ref('stg_lake__lifecycle') }} where false
+    {% endif %}
+),
+
+affected as (
+    select msisdn from new_events
+    union
+    select msisdn from {{ this }} where file_name not in (select file_name from loaded_files)
+),
+
+kept_events as (
+    select
+        source_id, event_id, msisdn, event_type, event_time, subscriber_id,
+        file_name, business_date, seq, line_no, load_order
+    from {{ this }}
+    where
+        msisdn in (select msisdn from affected)
+        and file_name in (select file_name from loaded_files)
+),
+
+lifecycle as (
+    select * from new_events
+    union all
+    select * from kept_events
+),
+
+batch as (
+    select coalesce(max(replay_batch), 0) + 1 as replay_batch from {{ this }}
+),
+{% else %}
+lifecycle as (
+    select * from {{ ref('stg_lake__lifecycle') }}
+),
+
+batch as (
+    select 1 as replay_batch
+),
+{% endif %}
+{% endmacro %}
+
+{#- After a replay: drop the rows of numbers whose every record was withdrawn. -#}
+{% macro drop_withdrawn_lifecycle_rows() -%}
+    delete from {{ this }}
+    where file_name not in (
+        select file_name from {{ ref('stg_lake__file_loads') }} where outcome = 'LOADED' and feed = 'lifecycle'
+    )
+{%- endmacro %}
+
+{#- Paths of the lifecycle Parquet files holding LOADED deliveries the replay has not seen yet
+    (docs/LAKE.md: lake/lifecycle/batches/<batch>.parquet, one file per ingestion batch, or
+    lake/lifecycle/<source_id>/<stem>.parquet of the first layout), keeping only files that
+    exist (a delivery without records has none). The caller keeps only the rows of those
+    deliveries (`new_lifecycle_deliveries`). -#}
+{% macro new_lifecycle_files(replayed) %}
+    {% set lake = env_var('NUMLAKE_LAKE').rstrip('/') %}
+    {% set query %}
+        with ledger as (
+            select distinct
+                '{{ lake }}/lifecycle/'
+                || case when starts_with(lake_stem, 'batches/') then lake_stem else source_id || '/' || lake_stem end
+                || '.parquet' as path
+            from {{ new_lifecycle_deliveries(replayed) }}
+        ),
+
+        present as (
+            select file as path from glob('{{ lake }}/lifecycle/*/*.parquet')
+        )
+
+        select ledger.path from ledger inner join present on present.path = ledger.path order by 1
+    {% endset %}
+    {% set paths = [] %}
+    {% if execute %}
+        {% for row in run_query(query) %}
+            {% do paths.append(row[0]) %}
+        {% endfor %}
+    {% endif %}
+    {{ return(paths) }}
+{% endmacro %}
+
+{% macro new_lifecycle_deliveries(replayed) %}
+    (
+        select
+            source_id,
+            file_name,
+            lake_stem
+        from {{ ref('stg_lake__file_loads') }}
+        where
+            outcome = 'LOADED'
+            and feed = 'lifecycle'
+            and lake_stem is not null
+            and file_name not in (select distinct file_name from {{ replayed }})
+    )
+{% endmacro %}
