@@ -49,20 +49,26 @@ def silent_sources(wh: Warehouse, sources: pd.DataFrame) -> pd.DataFrame:
 
 
 def freshness(wh: Warehouse, sources: pd.DataFrame, as_of, start) -> pd.DataFrame:
-    """``source_freshness`` plus one row per expected daily feed that never loaded anything.
+    """``source_freshness`` with every expected daily feed that never loaded anything.
 
-    Such a row has no coverage start or latest date; `days_behind` counts from the day before the
-    platform's first business date (silence since registration), and `never` is true.
+    The mart may already hold a row per registered source and feed (null dates when nothing
+    loaded); older marts hold only feeds that loaded, and the registry's expected daily feeds fill
+    the rest. A never-loaded daily feed has no coverage start or latest date, `never` is true and
+    `days_behind` counts from the day before the platform's first business date (silence since
+    registration). A sparse feed that never delivered owes nothing and is left out.
     """
     t = "marts.source_freshness"
     cols = ["source_id", "feed", "coverage_start", "latest_business_date", "gap_days", "days_behind", "daily",
             "never"]
     if wh.has(t, "source_id", "feed", "coverage_start", "latest_business_date"):
         gap = "gap_days" if wh.has(t, "gap_days") else "null as gap_days"
+        daily = "coalesce(is_daily, feed in " + _DAILY + ")" if wh.has(t, "is_daily") else f"feed in {_DAILY}"
         known = wh.df(f"""
             select source_id, feed, coverage_start, latest_business_date, {gap},
-                   ?::date - latest_business_date as days_behind, feed in {_DAILY} as daily, false as never
+                   ?::date - latest_business_date as days_behind, {daily} as daily,
+                   latest_business_date is null as never
             from {t}""", [as_of])
+        known = known[~(known["never"].astype(bool) & ~known["daily"].astype(bool))]
     else:
         known = _empty(*cols)
     expected = expected_feeds(sources)
@@ -70,14 +76,15 @@ def freshness(wh: Warehouse, sources: pd.DataFrame, as_of, start) -> pd.DataFram
     if len(known):
         expected = expected.merge(known[["source_id", "feed"]], how="left", indicator=True)
         expected = expected[expected["_merge"] == "left_only"].drop(columns="_merge")
-    if len(expected) and as_of is not None and start is not None:
-        missing = expected.assign(coverage_start=None, latest_business_date=None, gap_days=None,
-                                  days_behind=(pd.Timestamp(as_of) - pd.Timestamp(start)).days + 1, never=True)
-        frame = pd.concat([known.astype(object), missing[cols].astype(object)], ignore_index=True)
-    else:
-        frame = known
+    silence = (pd.Timestamp(as_of) - pd.Timestamp(start)).days + 1 if as_of is not None and start is not None else None
+    missing = expected.assign(coverage_start=None, latest_business_date=None, gap_days=None, days_behind=silence,
+                              never=True)
+    frame = pd.concat([known.astype(object), missing[cols].astype(object)], ignore_index=True) \
+        if len(missing) else known
     if not len(frame):
         return _empty(*cols)
+    frame["never"] = frame["never"].astype(bool)
+    frame.loc[frame["never"], "days_behind"] = silence
     frame["days_behind"] = pd.to_numeric(frame["days_behind"], errors="coerce")
     frame = frame.sort_values(["daily", "days_behind", "source_id", "feed"], ascending=[False, False, True, True],
                               na_position="first", kind="stable")

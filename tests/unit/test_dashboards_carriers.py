@@ -163,3 +163,24 @@ def test_the_laggard_table_shows_segment_lists_unmasked(site):
     adoption = _section(_read(site / "regulator.html"), "adoption")
     assert "1660, 1710, 1925" in adoption
     assert "未达半数 not yet" in adoption
+
+
+def test_a_mart_that_already_lists_registered_feeds_with_null_dates_counts_them_as_never_loaded(tmp_path):
+    import duckdb
+
+    from dashboards.data import open_warehouse
+    from dashboards.pages import load
+
+    wh_path = make_warehouse(tmp_path / "w.duckdb", days=20, silent=(SILENT,))
+    with duckdb.connect(str(wh_path)) as con:  # the dbt mart's shape: a row per registered source and feed
+        con.execute("alter table marts.source_freshness add column is_daily boolean")
+        con.execute("update marts.source_freshness set is_daily = feed in ('lifecycle', 'complaints')")
+        con.execute(f"insert into marts.source_freshness values ('{SILENT}', 'lifecycle', null, null, null, true), "
+                    f"('{SILENT}', 'complaints', null, null, null, true), ('{SILENT}', 'segments', null, null, null, "
+                    "false), ('CM-GD', 'segments', null, null, null, false)")
+    with open_warehouse(wh_path) as wh:
+        fresh = load(wh, None, None).frames["freshness"]
+    silent = fresh[fresh["source_id"] == SILENT]
+    assert sorted(silent["feed"]) == ["complaints", "lifecycle"]  # a sparse feed owes nothing
+    assert silent["never"].all() and set(silent["days_behind"]) == {20}
+    assert not ((fresh["source_id"] == "CM-GD") & (fresh["feed"] == "segments")).any()
