@@ -16,6 +16,7 @@ numbers, 1-3 tenures each) with 100 registered organisations, measures:
 Prints a Markdown table (`--json PATH` writes the figures). Everything stays under --home
 (default: a fresh folder in the system temp dir, removed at the end).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,10 +50,14 @@ def build(home: Home, numbers: int, orgs: int) -> list[str]:
     con = duckdb.connect(str(home.warehouse))
     con.execute(PORTAL_DDL)
     ids = [f"ORG-{i:03d}" for i in range(orgs)]
-    con.executemany("insert into intermediate.int_orgs__current values (?, ?, ?, ?)",
-                    [(o, o, ("BANK", "PAYMENT", "APP")[i % 3], "2020-01-01") for i, o in enumerate(ids)])
-    con.executemany("insert into intermediate.int_segments__current values (?, 'MVNO', 'MV-001', ?)",
-                    [(f"17{i:02d}", f"2025-0{1 + i % 6}-01") for i in range(20)])
+    con.executemany(
+        "insert into intermediate.int_orgs__current values (?, ?, ?, ?)",
+        [(o, o, ("BANK", "PAYMENT", "APP")[i % 3], "2020-01-01") for i, o in enumerate(ids)],
+    )
+    con.executemany(
+        "insert into intermediate.int_segments__current values (?, 'MVNO', 'MV-001', ?)",
+        [(f"17{i:02d}", f"2025-0{1 + i % 6}-01") for i in range(20)],
+    )
     con.close()
     snapshot.publish(home)
     print(f"world: {numbers:,} numbers, {orgs} organisations in {time.perf_counter() - t:.0f} s", file=sys.stderr)
@@ -63,8 +68,13 @@ def _rows(rnd: random.Random, numbers: int, count: int, tag: str) -> list[tuple[
     rows = []
     for i in range(count):
         n = BASE + rnd.randrange(numbers) * STRIDE + (0 if rnd.random() < 0.95 else 1)  # 5 % unknown numbers
-        rows.append((str(n), f"{rnd.randrange(2013, 2026)}-{rnd.randrange(1, 13):02d}-{rnd.randrange(1, 29):02d}",
-                     f"acct-{tag}-{i}"))
+        rows.append(
+            (
+                str(n),
+                f"{rnd.randrange(2013, 2026)}-{rnd.randrange(1, 13):02d}-{rnd.randrange(1, 29):02d}",
+                f"acct-{tag}-{i}",
+            )
+        )
     return rows
 
 
@@ -90,8 +100,10 @@ def watchlists(home: Home, ids: list[str], numbers: int, entries: int) -> None:
 def next_day(home: Home) -> None:
     """One more business day: 0.5 % of the open tenures end, as_of moves to the next day."""
     con = duckdb.connect(str(home.warehouse))
-    con.execute("update marts.number_tenures set end_time = timestamp '2025-07-01 10:00:00', end_reason = 'CANCEL' "
-                "where end_time is null and hash(msisdn) % 200 = 0")
+    con.execute(
+        "update marts.number_tenures set end_time = timestamp '2025-07-01 10:00:00', end_reason = 'CANCEL' "
+        "where end_time is null and hash(msisdn) % 200 = 0"
+    )
     con.execute("update marts.platform_status set as_of = date '2025-07-01'")
     con.close()
     snapshot.publish(home)
@@ -124,12 +136,15 @@ def http_feed_reads(home: Home, ids: list[str], reads: int, threads: int = 4) ->
     port = _free_port()
     proc = start_server(home, port)
     try:
+
         def client(token):
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"},
-                              timeout=60) as c:
+            with httpx.Client(
+                base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}, timeout=60
+            ) as c:
                 rnd = random.Random(token)
                 for _ in range(reads // threads):
                     assert c.get("/v1/notices", params={"after": rnd.randrange(1000), "limit": 100}).status_code == 200
+
         workers = [threading.Thread(target=client, args=(tok,)) for tok in tokens]
         t = time.perf_counter()
         for w in workers:
@@ -148,8 +163,11 @@ def deliveries(home: Home, ids: list[str], folder: Path, per_org_limit: int) -> 
     with store.write() as con:  # deliver only the first `per_org_limit` notices of each organisation
         for o in orgs:
             latest = con.execute("select max(seq) from notices where org_id = ?", [o]).fetchone()[0] or 0
-            con.execute("insert into delivery (org_id, last_seq) values (?, ?) on conflict (org_id) do update "
-                        "set last_seq = excluded.last_seq", [o, max(0, latest - per_org_limit)])
+            con.execute(
+                "insert into delivery (org_id, last_seq) values (?, ?) on conflict (org_id) do update "
+                "set last_seq = excluded.last_seq",
+                [o, max(0, latest - per_org_limit)],
+            )
     secrets_ = {o: f"secret-of-{o}-0123456789" for o in orgs}
     with DemoReceiver(folder, secrets_) as receiver:
         for o in orgs:
@@ -157,8 +175,12 @@ def deliveries(home: Home, ids: list[str], folder: Path, per_org_limit: int) -> 
         t = time.perf_counter()
         summary = Deliverer(home, ca_file=str(receiver.certs["ca"]), workers=10).run_once()
         secs = time.perf_counter() - t
-    return {"delivered": summary.delivered, "seconds": secs, "per_second": summary.delivered / secs,
-            "receiver_accepted": receiver.accepted}
+    return {
+        "delivered": summary.delivered,
+        "seconds": secs,
+        "per_second": summary.delivered / secs,
+        "receiver_accepted": receiver.accepted,
+    }
 
 
 def main(argv=None) -> int:
@@ -191,15 +213,21 @@ def main(argv=None) -> int:
     first, day, idle, hook = out["first_day"], out["next_day"], out["nothing_new"], out["webhook"]
     rows = [
         ("add 250,000 entries: validate + hash / store", f"{out['add_prepare_s']:.2f} s / {out['add_store_s']:.2f} s"),
-        ("raise, first day (all new)",
-         f"{first['seconds']:.1f} s (judge {first['judge_seconds']:.1f} s), {first['raised']:,} notices"),
-        ("raise, one more business day",
-         f"{day['seconds']:.1f} s (judge {day['judge_seconds']:.1f} s), {day['raised']:,} notices"),
+        (
+            "raise, first day (all new)",
+            f"{first['seconds']:.1f} s (judge {first['judge_seconds']:.1f} s), {first['raised']:,} notices",
+        ),
+        (
+            "raise, one more business day",
+            f"{day['seconds']:.1f} s (judge {day['judge_seconds']:.1f} s), {day['raised']:,} notices",
+        ),
         ("raise, nothing new", f"{idle['seconds']:.1f} s, {idle['raised']} notices"),
         ("feed reads/s (in-process, 100 a page, as stored)", f"{out['feed_reads_per_s']:,.0f}"),
         ("feed reads/s (HTTP, 4 clients, 100 a page)", f"{out['http_feed_reads_per_s']:,.0f}"),
-        ("webhook deliveries/s (10 orgs, local HTTPS)",
-         f"{hook['per_second']:,.0f} ({hook['delivered']:,} in {hook['seconds']:.1f} s)"),
+        (
+            "webhook deliveries/s (10 orgs, local HTTPS)",
+            f"{hook['per_second']:,.0f} ({hook['delivered']:,} in {hook['seconds']:.1f} s)",
+        ),
     ]
     print(f"| notices: {a.entries:,} entries, {a.orgs} orgs, {a.numbers:,} numbers | |\n|---|---|")
     for k, v in rows:

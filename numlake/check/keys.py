@@ -15,6 +15,7 @@ Roles (``numlake keys create NAME --role ROLE``):
 A key without a role (every key made before roles existed) is an organisation key whose
 ``org_id`` is its name, so old key files keep working unchanged.
 """
+
 from __future__ import annotations
 
 import datetime as dt

@@ -5,6 +5,7 @@ or body, so one organisation cannot even name another's watchlist, webhook or fe
 organisation the portal does not know (not in the orgs feed as of the last run) gets 403 with
 the reason.
 """
+
 from __future__ import annotations
 
 import json
@@ -70,8 +71,9 @@ def _put(body: object, org: str, store: NoticeStore) -> dict:
 
 
 @router.post("/watchlist", summary="add or replace watchlist entries (one or up to 250,000)")
-async def watch_put(org: str = Depends(organisation), body: object = Depends(json_body),
-                    store: NoticeStore = Depends(notice_store)):
+async def watch_put(
+    org: str = Depends(organisation), body: object = Depends(json_body), store: NoticeStore = Depends(notice_store)
+):
     """Body `{"entries": [{"msisdn", "bound_date", "ref"?}, ...]}`; the number in any INTERCHANGE 2.3
     shape or its SHA-256. All or nothing: any bad entry gives 422 naming entries by index."""
     return JSONResponse(await run_in_threadpool(_put, body, org, store))
@@ -87,36 +89,57 @@ def _remove(body: object, org: str, store: NoticeStore) -> dict:
 
 
 @router.post("/watchlist/remove", summary="remove watchlist entries")
-async def watch_remove(org: str = Depends(organisation), body: object = Depends(json_body),
-                       store: NoticeStore = Depends(notice_store)):
+async def watch_remove(
+    org: str = Depends(organisation), body: object = Depends(json_body), store: NoticeStore = Depends(notice_store)
+):
     """Body `{"msisdn": [number or SHA-256, ...]}`."""
     return JSONResponse(await run_in_threadpool(_remove, body, org, store))
 
 
 @router.get("/watchlist", summary="the organisation's watchlist, by hash")
-async def watch_list(org: str = Depends(organisation), store: NoticeStore = Depends(notice_store),
-                     after: str | None = Query(None, description="continue after this msisdn_sha256"),
-                     limit: int = Query(1000, ge=1, le=LIST_LIMIT)):
+async def watch_list(
+    org: str = Depends(organisation),
+    store: NoticeStore = Depends(notice_store),
+    after: str | None = Query(None, description="continue after this msisdn_sha256"),
+    limit: int = Query(1000, ge=1, le=LIST_LIMIT),
+):
     """Entries `{msisdn_sha256, bound_date, ref, state}` (state `armed` or `notified`), ordered by
     hash; page with `after` = the last hash of the previous page."""
     entries = await run_in_threadpool(store.list_entries, org, after, limit)
-    return JSONResponse({"org_id": org, "count": len(entries), "entries": entries,
-                         "next_after": entries[-1]["msisdn_sha256"] if len(entries) == limit else None})
+    return JSONResponse(
+        {
+            "org_id": org,
+            "count": len(entries),
+            "entries": entries,
+            "next_after": entries[-1]["msisdn_sha256"] if len(entries) == limit else None,
+        }
+    )
 
 
 @router.get("/notices", summary="the organisation's notices after a seq, in order")
-async def notices(request: Request, key: ApiKey = Depends(authorize), org: str = Depends(organisation),
-                  store: NoticeStore = Depends(notice_store),
-                  after: int = Query(0, ge=0, description="only notices with seq > after"),
-                  limit: int = Query(100, ge=1, le=FEED_LIMIT)):
+async def notices(
+    request: Request,
+    key: ApiKey = Depends(authorize),
+    org: str = Depends(organisation),
+    store: NoticeStore = Depends(notice_store),
+    after: int = Query(0, ge=0, description="only notices with seq > after"),
+    limit: int = Query(100, ge=1, le=FEED_LIMIT),
+):
     """Resume from the last seq processed; dedupe by notice_id (delivery is at least once)."""
     rows = await run_in_threadpool(store.feed_raw, org, after, limit)
     if rows:
         await run_in_threadpool(store.mark_delivered, org, rows[0][0], rows[-1][0], "feed")
     last = rows[-1][0] if rows else None
     request_id = request.app.state.service.audit.record_event(
-        org=org, key_id=key.key_id, client=request.client.host if request.client else None, endpoint="/v1/notices",
-        event="notices.read", after=after, count=len(rows), last_seq=last)
+        org=org,
+        key_id=key.key_id,
+        client=request.client.host if request.client else None,
+        endpoint="/v1/notices",
+        event="notices.read",
+        after=after,
+        count=len(rows),
+        last_seq=last,
+    )
     # the notices as stored, byte for byte what a webhook receives (no parse and dump per notice)
     head = json.dumps({"org_id": org, "count": len(rows), "next_after": after if last is None else last})
     payload = head[:-1] + ', "notices": [' + ",".join(body for _, body in rows) + "]}"
@@ -124,11 +147,12 @@ async def notices(request: Request, key: ApiKey = Depends(authorize), org: str =
 
 
 @router.put("/webhook", summary="register (or replace) the organisation's HTTPS webhook")
-async def webhook_put(org: str = Depends(organisation), body: object = Depends(json_body),
-                      store: NoticeStore = Depends(notice_store)):
+async def webhook_put(
+    org: str = Depends(organisation), body: object = Depends(json_body), store: NoticeStore = Depends(notice_store)
+):
     """Body `{"url": "https://...", "secret": "..."}` (secret of 16 to 256 characters)."""
     if not isinstance(body, dict):
-        raise ApiError(400, "body", "body: a JSON object {\"url\", \"secret\"}")
+        raise ApiError(400, "body", 'body: a JSON object {"url", "secret"}')
     secret = body.get("secret")
     if not isinstance(secret, str) or not 16 <= len(secret) <= 256:
         raise ApiError(400, "secret", "secret: required, 16 to 256 characters")

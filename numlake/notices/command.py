@@ -3,6 +3,7 @@
 The operator acts for an organisation with `--org`; like an organisation's key, it can only name
 an organisation registered in the orgs feed as of the last run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,10 @@ def _watch_add(args) -> int:
     org = store.require_registered(args.org)
     entries = watchlist.prepare(watchlist.read_csv(args.file), what="line", first=2)
     r = store.put_entries(org, entries)
-    print(f"watchlist of {org}: {r['received']:,} received, {r['added']:,} added, {r['replaced']:,} replaced; "
-          f"{r['entries']:,} entries")
+    print(
+        f"watchlist of {org}: {r['received']:,} received, {r['added']:,} added, {r['replaced']:,} replaced; "
+        f"{r['entries']:,} entries"
+    )
     return 0
 
 
@@ -70,9 +73,16 @@ def _notices_feed(args) -> int:
     store = _store(args)
     org = store.require_registered(args.org)
     rows = store.feed_raw(org, args.after, args.limit)
-    AuditLog(store.home).record_event(org=org, key_id=None, client="cli", endpoint="cli:notices",
-                                      event="notices.read", after=args.after, count=len(rows),
-                                      last_seq=rows[-1][0] if rows else None)
+    AuditLog(store.home).record_event(
+        org=org,
+        key_id=None,
+        client="cli",
+        endpoint="cli:notices",
+        event="notices.read",
+        after=args.after,
+        count=len(rows),
+        last_seq=rows[-1][0] if rows else None,
+    )
     for _, body in rows:
         print(body)
     return 0
@@ -149,14 +159,19 @@ def register(subparsers) -> None:
     w.add_argument("--home", help=HOME_HELP)
     wsub = w.add_subparsers(dest="watch_command", metavar="ACTION")
     for name, func, helptext in (
-            ("add", _watch_add, "add or replace entries from a CSV: msisdn,bound_date[,ref]"),
-            ("remove", _watch_remove, "remove the entries of the numbers of a CSV with a msisdn column"),
-            ("list", _watch_list, "print the entries as CSV: msisdn_sha256,bound_date,ref,state")):
+        ("add", _watch_add, "add or replace entries from a CSV: msisdn,bound_date[,ref]"),
+        ("remove", _watch_remove, "remove the entries of the numbers of a CSV with a msisdn column"),
+        ("list", _watch_list, "print the entries as CSV: msisdn_sha256,bound_date,ref,state"),
+    ):
         p = wsub.add_parser(name, help=helptext)
         p.add_argument("--org", required=True, metavar="ORG", help="org_id of the orgs feed")
         if name != "list":
-            p.add_argument("--file", required=True, metavar="F",
-                           help="CSV, UTF-8, with a header; msisdn in any INTERCHANGE 2.3 shape or its SHA-256")
+            p.add_argument(
+                "--file",
+                required=True,
+                metavar="F",
+                help="CSV, UTF-8, with a header; msisdn in any INTERCHANGE 2.3 shape or its SHA-256",
+            )
         p.add_argument("--home", default=argparse.SUPPRESS)
         p.set_defaults(func=func)
 
@@ -165,9 +180,12 @@ def register(subparsers) -> None:
 
     w.set_defaults(func=_watch_usage)
 
-    n = subparsers.add_parser("notices", help="an organisation's notices (RULES 8), raise and deliver them",
-                              description="Without ACTION: print the notices of --org after --after SEQ as JSON "
-                                          "lines (notice_id, seq, kind and the fields of RULES 8).")
+    n = subparsers.add_parser(
+        "notices",
+        help="an organisation's notices (RULES 8), raise and deliver them",
+        description="Without ACTION: print the notices of --org after --after SEQ as JSON "
+        "lines (notice_id, seq, kind and the fields of RULES 8).",
+    )
     n.add_argument("--home", help=HOME_HELP)
     n.add_argument("--org", metavar="ORG", help="org_id whose notices to print")
     n.add_argument("--after", type=int, default=0, metavar="SEQ", help="only notices with seq > SEQ (default 0)")

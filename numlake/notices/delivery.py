@@ -12,6 +12,7 @@ The body is the notice exactly as stored (the feed returns the same object); hea
 Certificates are verified against the system's CAs, or the bundle named by ``ca_file`` /
 ``NUMLAKE_WEBHOOK_CA_FILE`` (tests and demos with a private CA). Every attempt is audited.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -68,15 +69,23 @@ class DeliverySummary:
 
     def line(self) -> str:
         failed = f"; failing: {', '.join(sorted(self.failed_orgs))}" if self.failed_orgs else ""
-        return (f"notices: {self.delivered:,} delivered to {self.orgs} webhook(s) in {self.seconds:.2f} s"
-                f"{failed}")
+        return f"notices: {self.delivered:,} delivered to {self.orgs} webhook(s) in {self.seconds:.2f} s{failed}"
 
 
 class Deliverer:
     """POSTs due notices; `run_once` is one pass over the due organisations, `loop` keeps going."""
 
-    def __init__(self, home: Home, *, ca_file: str | None = None, timeout: float = TIMEOUT,
-                 base_delay: float = BASE_DELAY, max_delay: float = MAX_DELAY, workers: int = 8, batch: int = BATCH):
+    def __init__(
+        self,
+        home: Home,
+        *,
+        ca_file: str | None = None,
+        timeout: float = TIMEOUT,
+        base_delay: float = BASE_DELAY,
+        max_delay: float = MAX_DELAY,
+        workers: int = 8,
+        batch: int = BATCH,
+    ):
         self.home = home
         self.store = NoticeStore(home)
         self.audit = AuditLog(home)
@@ -89,25 +98,30 @@ class Deliverer:
 
     def ssl_context(self) -> ssl.SSLContext:
         if self._ssl is None:
-            self._ssl = ssl.create_default_context(cafile=self.ca_file) if self.ca_file \
-                else ssl.create_default_context()
+            self._ssl = (
+                ssl.create_default_context(cafile=self.ca_file) if self.ca_file else ssl.create_default_context()
+            )
         return self._ssl
 
     def due(self, now: float | None = None) -> list[str]:
         """Organisations with a webhook, notices after their last delivered seq, and no pending back-off."""
         now = time.time() if now is None else now
         with self.store.read() as con:
-            rows = con.execute("""
+            rows = con.execute(
+                """
                 select w.org_id from webhooks w left join delivery d on d.org_id = w.org_id
                 where (d.next_retry_at is null or d.next_retry_at <= ?)
                   and exists (select 1 from notices n where n.org_id = w.org_id and n.seq > coalesce(d.last_seq, 0))
-                order by w.org_id""", [now]).fetchall()
+                order by w.org_id""",
+                [now],
+            ).fetchall()
         return [r[0] for r in rows]
 
     def _try_lock(self, org_id: str):
         self.lock_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.lock_dir / (hashlib.sha1(org_id.encode()).hexdigest()[:16] + ".lock"),
-                     os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(
+            self.lock_dir / (hashlib.sha1(org_id.encode()).hexdigest()[:16] + ".lock"), os.O_RDWR | os.O_CREAT, 0o600
+        )
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -136,26 +150,41 @@ class Deliverer:
             with httpx.Client(verify=self.ssl_context(), timeout=self.timeout, follow_redirects=False) as client:
                 while (deadline is None or time.time() < deadline) and not self.stopping.is_set():
                     with self.store.read() as con:
-                        batch = con.execute("select seq, notice_id, body from notices where org_id = ? and seq > ? "
-                                            "order by seq limit ?", [org_id, last_seq, self.batch]).fetchall()
+                        batch = con.execute(
+                            "select seq, notice_id, body from notices where org_id = ? and seq > ? "
+                            "order by seq limit ?",
+                            [org_id, last_seq, self.batch],
+                        ).fetchall()
                     if not batch:
                         return delivered, False
                     for seq, notice_id, body in batch:
                         if self.stopping.is_set():
                             break
                         data = body.encode("utf-8")
-                        headers = {"Content-Type": "application/json", "X-Numlake-Notice": notice_id,
-                                   "X-Numlake-Signature": sign(secret, data), "User-Agent": "numlake-notices/1"}
+                        headers = {
+                            "Content-Type": "application/json",
+                            "X-Numlake-Notice": notice_id,
+                            "X-Numlake-Signature": sign(secret, data),
+                            "User-Agent": "numlake-notices/1",
+                        }
                         t0 = time.time()
                         try:
                             status = client.post(url, content=data, headers=headers).status_code
                             error = None if 200 <= status < 300 else f"HTTP {status}"
                         except httpx.HTTPError as e:
                             status, error = None, f"{e.__class__.__name__}: {mask_text(str(e))[:200]}"
-                        self.audit.record_event(org=org_id, key_id=None, client="webhook-worker",
-                                                endpoint=f"webhook:{host}", event="notices.webhook", seq=seq,
-                                                notice_id=notice_id, status=status, ok=error is None,
-                                                ms=round((time.time() - t0) * 1000, 1))
+                        self.audit.record_event(
+                            org=org_id,
+                            key_id=None,
+                            client="webhook-worker",
+                            endpoint=f"webhook:{host}",
+                            event="notices.webhook",
+                            seq=seq,
+                            notice_id=notice_id,
+                            status=status,
+                            ok=error is None,
+                            ms=round((time.time() - t0) * 1000, 1),
+                        )
                         if error is not None:
                             self._failed(org_id, failures + 1, error)
                             return delivered, True
@@ -169,25 +198,32 @@ class Deliverer:
     def _succeeded(self, org_id: str, seq: int) -> None:
         now = utc_now()
         with self.store.write(durable=False) as con:
-            con.execute("""insert into delivery (org_id, last_seq, failures, next_retry_at, last_attempt_at,
+            con.execute(
+                """insert into delivery (org_id, last_seq, failures, next_retry_at, last_attempt_at,
                                last_success_at, last_error) values (?, ?, 0, null, ?, ?, null)
                            on conflict (org_id) do update set last_seq = excluded.last_seq, failures = 0,
                                next_retry_at = null, last_attempt_at = excluded.last_attempt_at,
                                last_success_at = excluded.last_success_at, last_error = null""",
-                        [org_id, seq, now, now])
-            con.execute("update notices set delivered_at = ?, delivered_by = 'webhook' where org_id = ? and seq = ? "
-                        "and delivered_at is null", [now, org_id, seq])
+                [org_id, seq, now, now],
+            )
+            con.execute(
+                "update notices set delivered_at = ?, delivered_by = 'webhook' where org_id = ? and seq = ? "
+                "and delivered_at is null",
+                [now, org_id, seq],
+            )
 
     def _failed(self, org_id: str, failures: int, error: str) -> None:
         retry_at = time.time() + retry_delay(failures, self.base_delay, self.max_delay)
         log.warning("webhook of %s failed (%d in a row): %s", org_id, failures, error)
         with self.store.write(durable=False) as con:
-            con.execute("""insert into delivery (org_id, last_seq, failures, next_retry_at, last_attempt_at, last_error)
+            con.execute(
+                """insert into delivery (org_id, last_seq, failures, next_retry_at, last_attempt_at, last_error)
                            values (?, 0, ?, ?, ?, ?)
                            on conflict (org_id) do update set failures = excluded.failures,
                                next_retry_at = excluded.next_retry_at, last_attempt_at = excluded.last_attempt_at,
                                last_error = excluded.last_error""",
-                        [org_id, failures, retry_at, utc_now(), error])
+                [org_id, failures, retry_at, utc_now(), error],
+            )
 
     def run_once(self, wait: bool = True, deadline_s: float | None = None) -> DeliverySummary:
         """One pass: every due organisation in the pool, each until done, failed or `deadline_s`."""
@@ -248,8 +284,9 @@ class DeliveryWorker:
         self._thread: threading.Thread | None = None
 
     def start(self) -> DeliveryWorker:
-        self._thread = threading.Thread(target=self.deliverer.loop, args=(self._stop, self.interval),
-                                        name="notices-worker", daemon=True)
+        self._thread = threading.Thread(
+            target=self.deliverer.loop, args=(self._stop, self.interval), name="notices-worker", daemon=True
+        )
         self._thread.start()
         return self
 

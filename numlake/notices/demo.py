@@ -7,6 +7,7 @@ one holder still has them: `no`), in assorted shapes and as hashes. Two register
 receiver running in this process (HTTPS, a private CA); the third reads its feed. Then the
 notices are raised and delivered as a run would, and the dashboards are rebuilt.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -43,21 +44,32 @@ from t where tenures = 1 and end_time is null
 
 def _shape(number: str, i: int) -> str:
     """The shapes an organisation's systems hold: plain, +86, hyphens, or only the hash."""
-    return (number, f"+86 {number[:3]} {number[3:7]} {number[7:]}", f"{number[:3]}-{number[3:7]}-{number[7:]}",
-            sha256_hex(number))[i % 4]
+    return (
+        number,
+        f"+86 {number[:3]} {number[3:7]} {number[7:]}",
+        f"{number[:3]}-{number[3:7]}-{number[7:]}",
+        sha256_hex(number),
+    )[i % 4]
 
 
 def pick_numbers(home: Home, count: int) -> list[tuple[str, str, bool]]:
     """(number, bound_date, reassigned) rows: from the simulation's truth when present, else the warehouse."""
     truth = home.root / "simulation_truth" / "tenures.parquet"
-    con = duckdb.connect(str(home.warehouse), read_only=True, config=DUCKDB_CONFIG) if not truth.exists() \
+    con = (
+        duckdb.connect(str(home.warehouse), read_only=True, config=DUCKDB_CONFIG)
+        if not truth.exists()
         else duckdb.connect(config=DUCKDB_CONFIG)
+    )
     try:
         source = f"read_parquet('{truth}')" if truth.exists() else "marts.number_tenures"
-        rows = con.execute(f"select * from ({PICK_SQL.format(tenures=source)}) "
-                           f"where changed = ? order by hash(msisdn) limit ?", [True, count]).fetchall()
-        rows += con.execute(f"select * from ({PICK_SQL.format(tenures=source)}) "
-                            f"where changed = ? order by hash(msisdn) limit ?", [False, count]).fetchall()
+        rows = con.execute(
+            f"select * from ({PICK_SQL.format(tenures=source)}) where changed = ? order by hash(msisdn) limit ?",
+            [True, count],
+        ).fetchall()
+        rows += con.execute(
+            f"select * from ({PICK_SQL.format(tenures=source)}) where changed = ? order by hash(msisdn) limit ?",
+            [False, count],
+        ).fetchall()
     finally:
         con.close()
     return [(m, d.isoformat(), c) for m, d, c in rows]
@@ -89,8 +101,11 @@ def run_demo(home: Home, rebuild: bool = True) -> str:
         if not store.orgs():
             raise_notices(home)  # registers the portal's organisations
         orgs = store.orgs()
-        chosen = [next(o["org_id"] for o in orgs if o["org_type"] == t) for t in ("BANK", "PAYMENT", "APP")
-                  if any(o["org_type"] == t for o in orgs)]
+        chosen = [
+            next(o["org_id"] for o in orgs if o["org_type"] == t)
+            for t in ("BANK", "PAYMENT", "APP")
+            if any(o["org_type"] == t for o in orgs)
+        ]
         if not chosen:
             raise UsageError("the orgs feed registers no organisation: nothing to demonstrate")
         picks = pick_numbers(home, PER_KIND * len(chosen))
@@ -102,26 +117,38 @@ def run_demo(home: Home, rebuild: bool = True) -> str:
         lines = []
         with DemoReceiver(folder, keys) as receiver:
             for k, org in enumerate(chosen):
-                mine = changed[k::len(chosen)] + held[k::len(chosen)]
+                mine = changed[k :: len(chosen)] + held[k :: len(chosen)]
                 rows = [(_shape(m, i), d, f"{org.lower()}-acct-{i:04d}") for i, (m, d, _) in enumerate(mine)]
                 store.put_entries(org, prepare(rows))
                 if org in keys:
                     store.set_webhook(org, receiver.url(org), keys[org])
-                lines.append(f"{org}: {len(mine)} entries ({sum(p[2] for p in mine)} reassigned), "
-                             + ("webhook " + receiver.url(org) if org in keys else "reads its feed"))
+                lines.append(
+                    f"{org}: {len(mine)} entries ({sum(p[2] for p in mine)} reassigned), "
+                    + ("webhook " + receiver.url(org) if org in keys else "reads its feed")
+                )
             raised = raise_notices(home)
             delivered = Deliverer(home, ca_file=str(receiver.certs["ca"])).run_once()
         for org in chosen[2:]:  # what `GET /v1/notices` does for an organisation without a webhook
             feed = store.feed(org)
             if feed:
                 store.mark_delivered(org, feed[0]["seq"], feed[-1]["seq"], "feed")
-            AuditLog(home).record_event(org=org, key_id=None, client="demo", endpoint="/v1/notices",
-                                        event="notices.read", after=0, count=len(feed),
-                                        last_seq=feed[-1]["seq"] if feed else None)
+            AuditLog(home).record_event(
+                org=org,
+                key_id=None,
+                client="demo",
+                endpoint="/v1/notices",
+                event="notices.read",
+                after=0,
+                count=len(feed),
+                last_seq=feed[-1]["seq"] if feed else None,
+            )
     if rebuild:
         _rebuild_dashboards(home)
-    lines += [raised.line(), delivered.line(),
-              f"the receiver accepted {receiver.accepted} notice(s), signatures verified: {folder / 'received.jsonl'}"]
+    lines += [
+        raised.line(),
+        delivered.line(),
+        f"the receiver accepted {receiver.accepted} notice(s), signatures verified: {folder / 'received.jsonl'}",
+    ]
     return "\n".join(lines)
 
 

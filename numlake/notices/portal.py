@@ -6,6 +6,7 @@ segment at the end of `opened_date` + 30 days (3.5, RULES 4). dbt already comput
 these in one intermediate model (`int_orgs__current`, `int_segments__current`,
 `int_adoption__intervals`); this module only reads them, so the rules stay in one place.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -29,8 +30,11 @@ class Portal:
 
 
 def _locate(con, name: str) -> str | None:
-    rows = con.execute("select table_schema from information_schema.tables where table_name = ? "
-                       "order by table_schema = 'intermediate' desc, table_schema", [name]).fetchall()
+    rows = con.execute(
+        "select table_schema from information_schema.tables where table_name = ? "
+        "order by table_schema = 'intermediate' desc, table_schema",
+        [name],
+    ).fetchall()
     return f'"{rows[0][0]}"."{name}"' if rows else None
 
 
@@ -49,20 +53,21 @@ def load_portal(warehouse: Path) -> Portal:
         portal.missing = [TABLES[k] for k, v in tables.items() if v is None]
         if tables["orgs"]:
             for org_id, org_type, joined in con.execute(
-                    f"select org_id, org_type, cast(joined_date as varchar) from {tables['orgs']} "
-                    "where org_id is not null").fetchall():
+                f"select org_id, org_type, cast(joined_date as varchar) from {tables['orgs']} where org_id is not null"
+            ).fetchall():
                 portal.orgs[org_id] = {"org_type": org_type, "joined_date": joined}
         if tables["segments"]:
             for seg, seg_type, source_id, opened in con.execute(
-                    f"select segment, segment_type, source_id, cast(opened_date as varchar) from {tables['segments']} "
-                    "where segment is not null and opened_date is not null").fetchall():
+                f"select segment, segment_type, source_id, cast(opened_date as varchar) from {tables['segments']} "
+                "where segment is not null and opened_date is not null"
+            ).fetchall():
                 portal.segments[seg] = {"segment_type": seg_type, "source_id": source_id, "opened_date": opened}
         if tables["adoption"] and tables["segments"] and portal.as_of:
             # supported at the end of opened_date + 30: the interval in force at the next midnight
             rows = con.execute(f"""
                 select distinct a.org_id, a.segment
-                from {tables['adoption']} a
-                join {tables['segments']} s on s.segment = a.segment
+                from {tables["adoption"]} a
+                join {tables["segments"]} s on s.segment = a.segment
                 where a.status = 'SUPPORTED'
                   and a.valid_from < cast(s.opened_date + interval {REMINDER_DAYS + 1} day as timestamp)
                   and (a.valid_to is null

@@ -14,6 +14,7 @@ notice_id (both are derived from the inputs, not from the clock); a crash after 
 nothing to do. A re-run with nothing new finds every entry already in the state its answer
 implies, and raises nothing.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -60,9 +61,11 @@ class RaiseResult:
         if self.skipped:
             return f"notices: nothing judged ({self.skipped})"
         kinds = ", ".join(f"{k} {v:,}" for k, v in self.raised.items())
-        return (f"notices: run {self.run} on as_of {self.as_of}: {self.entries:,} watchlist entries judged in "
-                f"{self.judge_seconds:.2f} s; raised {kinds} for {self.orgs_told} organisation(s) "
-                f"in {self.seconds:.2f} s")
+        return (
+            f"notices: run {self.run} on as_of {self.as_of}: {self.entries:,} watchlist entries judged in "
+            f"{self.judge_seconds:.2f} s; raised {kinds} for {self.orgs_told} organisation(s) "
+            f"in {self.seconds:.2f} s"
+        )
 
 
 @dataclass
@@ -108,14 +111,21 @@ def judge(watch: pa.Table, index_file) -> tuple[np.ndarray, np.ndarray]:
 
 def _load_watch(con) -> pa.Table:
     """The entries of registered organisations (the temp table `current_orgs`), as Arrow columns."""
-    rows = con.execute("select org_id, sha256, bound_date, ref, state, open_notice from watch "
-                       "where org_id in (select org_id from current_orgs)").fetchall()
+    rows = con.execute(
+        "select org_id, sha256, bound_date, ref, state, open_notice from watch "
+        "where org_id in (select org_id from current_orgs)"
+    ).fetchall()
     cols = list(zip(*rows)) if rows else [()] * 6
-    table = pa.table({
-        "org_id": pa.array(cols[0], pa.string()), "sha256": pa.array(cols[1], pa.string()),
-        "bound_date": pa.array(cols[2], pa.string()), "ref": pa.array(cols[3], pa.string()),
-        "state": pa.array(cols[4], pa.int8()), "open_notice": pa.array(cols[5], pa.string()),
-    })
+    table = pa.table(
+        {
+            "org_id": pa.array(cols[0], pa.string()),
+            "sha256": pa.array(cols[1], pa.string()),
+            "bound_date": pa.array(cols[2], pa.string()),
+            "ref": pa.array(cols[3], pa.string()),
+            "state": pa.array(cols[4], pa.int8()),
+            "open_notice": pa.array(cols[5], pa.string()),
+        }
+    )
     return table.append_column("bound_days", table.column("bound_date").cast(pa.date32()).cast(pa.int32()))
 
 
@@ -131,17 +141,39 @@ def _watch_notices(table: pa.Table, codes: np.ndarray, last_end: np.ndarray, as_
     out = []
     for i in changed.tolist():
         o, h = org[i].as_py(), sha[i].as_py()
-        out.append(_Notice(o, "CHANGED_HANDS", h, {
-            "msisdn_sha256": h, "bound_date": bound[i].as_py(), "ref": ref[i].as_py(),
-            "last_disconnect_date": rules.day_to_iso(int(last_end[i])), "as_of": as_of},
-            ("update watch set state = 1, open_notice = ? where org_id = ? and sha256 = ?", (NID, o, h))))
+        out.append(
+            _Notice(
+                o,
+                "CHANGED_HANDS",
+                h,
+                {
+                    "msisdn_sha256": h,
+                    "bound_date": bound[i].as_py(),
+                    "ref": ref[i].as_py(),
+                    "last_disconnect_date": rules.day_to_iso(int(last_end[i])),
+                    "as_of": as_of,
+                },
+                ("update watch set state = 1, open_notice = ? where org_id = ? and sha256 = ?", (NID, o, h)),
+            )
+        )
     opened = table.column("open_notice")
     for i in withdrawn.tolist():
         o, h = org[i].as_py(), sha[i].as_py()
-        out.append(_Notice(o, "WITHDRAWN", h, {
-            "msisdn_sha256": h, "bound_date": bound[i].as_py(), "ref": ref[i].as_py(),
-            "withdraws": opened[i].as_py(), "as_of": as_of},
-            ("update watch set state = 0, open_notice = null where org_id = ? and sha256 = ?", (o, h))))
+        out.append(
+            _Notice(
+                o,
+                "WITHDRAWN",
+                h,
+                {
+                    "msisdn_sha256": h,
+                    "bound_date": bound[i].as_py(),
+                    "ref": ref[i].as_py(),
+                    "withdraws": opened[i].as_py(),
+                    "as_of": as_of,
+                },
+                ("update watch set state = 0, open_notice = null where org_id = ? and sha256 = ?", (o, h)),
+            )
+        )
     return out
 
 
@@ -153,44 +185,74 @@ def _segment_notices(con, portal: Portal, run: int) -> list[_Notice]:
             con.execute("insert into segments_seen values (?, ?)", [seg, run])
             seen[seg] = run
     org_first = dict(con.execute("select org_id, first_run from orgs").fetchall())
-    told = {(o, s): (d, t) for o, s, d, t in con.execute(
-        "select org_id, segment, opened_date, segment_type from segment_told").fetchall()}
+    told = {
+        (o, s): (d, t)
+        for o, s, d, t in con.execute("select org_id, segment, opened_date, segment_type from segment_told").fetchall()
+    }
     reminded = {tuple(r) for r in con.execute("select org_id, segment, opened_date from reminders").fetchall()}
     notices, reminders = [], []
     as_of_days = _days(portal.as_of) if portal.as_of else None
     for seg in sorted(portal.segments):
         s = portal.segments[seg]
         opened = s["opened_date"]
-        fields = {"segment": seg, "segment_type": s["segment_type"], "source_id": s["source_id"],
-                  "opened_date": opened, "as_of": portal.as_of}
+        fields = {
+            "segment": seg,
+            "segment_type": s["segment_type"],
+            "source_id": s["source_id"],
+            "opened_date": opened,
+            "as_of": portal.as_of,
+        }
         remind_day = _days(opened) + REMINDER_DAYS
         for org_id in sorted(portal.orgs):
             org = portal.orgs[org_id]
             due = seen[seg] >= org_first[org_id] or (org["joined_date"] is not None and opened >= org["joined_date"])
             if due and told.get((org_id, seg)) != (opened, s["segment_type"]):
-                notices.append(_Notice(org_id, "SEGMENT_NOTICE", seg, dict(fields), (
-                    "insert into segment_told values (?, ?, ?, ?) on conflict (org_id, segment) do update set "
-                    "opened_date = excluded.opened_date, segment_type = excluded.segment_type",
-                    (org_id, seg, opened, s["segment_type"]))))
+                notices.append(
+                    _Notice(
+                        org_id,
+                        "SEGMENT_NOTICE",
+                        seg,
+                        dict(fields),
+                        (
+                            "insert into segment_told values (?, ?, ?, ?) on conflict (org_id, segment) do update set "
+                            "opened_date = excluded.opened_date, segment_type = excluded.segment_type",
+                            (org_id, seg, opened, s["segment_type"]),
+                        ),
+                    )
+                )
             joined_by_then = org["joined_date"] is None or _days(org["joined_date"]) <= remind_day
-            if (as_of_days is not None and remind_day <= as_of_days and joined_by_then
-                    and (org_id, seg) not in portal.supported_at_reminder
-                    and (org_id, seg, opened) not in reminded):
-                reminders.append(_Notice(org_id, "SEGMENT_REMINDER", seg, {
-                    **fields, "reminder_date": rules.day_to_iso(remind_day)},
-                    ("insert into reminders values (?, ?, ?) on conflict do nothing", (org_id, seg, opened))))
+            if (
+                as_of_days is not None
+                and remind_day <= as_of_days
+                and joined_by_then
+                and (org_id, seg) not in portal.supported_at_reminder
+                and (org_id, seg, opened) not in reminded
+            ):
+                reminders.append(
+                    _Notice(
+                        org_id,
+                        "SEGMENT_REMINDER",
+                        seg,
+                        {**fields, "reminder_date": rules.day_to_iso(remind_day)},
+                        ("insert into reminders values (?, ?, ?) on conflict do nothing", (org_id, seg, opened)),
+                    )
+                )
     return notices + reminders
 
 
 def _sync_orgs(con, portal: Portal, run: int) -> None:
     con.execute("create temp table if not exists current_orgs (org_id text primary key, org_type text, joined text)")
     con.execute("delete from current_orgs")
-    con.executemany("insert into current_orgs values (?, ?, ?)",
-                    [(o, v["org_type"], v["joined_date"]) for o, v in portal.orgs.items()])
+    con.executemany(
+        "insert into current_orgs values (?, ?, ?)",
+        [(o, v["org_type"], v["joined_date"]) for o, v in portal.orgs.items()],
+    )
     con.execute("delete from orgs where org_id not in (select org_id from current_orgs)")
-    con.execute("insert into orgs select org_id, org_type, joined, ? from current_orgs where true "
-                "on conflict (org_id) do update set org_type = excluded.org_type, joined_date = excluded.joined_date",
-                [run])
+    con.execute(
+        "insert into orgs select org_id, org_type, joined, ? from current_orgs where true "
+        "on conflict (org_id) do update set org_type = excluded.org_type, joined_date = excluded.joined_date",
+        [run],
+    )
 
 
 def _write(con, notices: list[_Notice], run: int, raised_at: str) -> dict[str, int]:
@@ -204,14 +266,28 @@ def _write(con, notices: list[_Notice], run: int, raised_at: str) -> dict[str, i
         last[n.org_id] = seq
         nid = _notice_id(n.org_id, seq, n.kind, n.subject)
         body = {"notice_id": nid, "seq": seq, "kind": n.kind, "org_id": n.org_id, **n.fields, "raised_at": raised_at}
-        rows.append((n.org_id, seq, nid, n.kind, n.subject, json.dumps(body, ensure_ascii=False, separators=(",", ":")),
-                     run, raised_at, n.fields.get("as_of")))
+        rows.append(
+            (
+                n.org_id,
+                seq,
+                nid,
+                n.kind,
+                n.subject,
+                json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+                run,
+                raised_at,
+                n.fields.get("as_of"),
+            )
+        )
         if n.on_commit:
             sql, params = n.on_commit
             updates.append((sql, tuple(nid if p is NID else p for p in params)))
         counts[n.kind] += 1
-    con.executemany("insert into notices (org_id, seq, notice_id, kind, subject, body, run, raised_at, as_of) "
-                    "values (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    con.executemany(
+        "insert into notices (org_id, seq, notice_id, kind, subject, body, run, raised_at, as_of) "
+        "values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
     crash_point("notices.after_insert")
     by_sql: dict[str, list] = {}
     for sql, params in updates:
@@ -251,9 +327,10 @@ def raise_notices(home: Home) -> RaiseResult:
         result.raised = _write(con, notices, run, started)
         result.orgs_told = len({n.org_id for n in notices})
         result.seconds = time.perf_counter() - t0
-        con.execute("insert into runs values (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [run, stamp, meta["as_of"], started, utc_now(), result.entries, len(notices), result.seconds])
+        con.execute(
+            "insert into runs values (?, ?, ?, ?, ?, ?, ?, ?)",
+            [run, stamp, meta["as_of"], started, utc_now(), result.entries, len(notices), result.seconds],
+        )
         crash_point("notices.before_commit")
     crash_point("notices.after_commit")
     return result
-

@@ -4,6 +4,7 @@ It listens on 127.0.0.1 with a certificate of a private CA, checks each POST's s
 the organisation's secret (401 when it does not verify), drops repeats by notice_id, and appends
 what it accepted to ``received.jsonl`` in its folder.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -52,8 +53,12 @@ class DemoReceiver:
                             receiver.accepted += 1
                             n = json.loads(body)
                             with open(receiver.folder / "received.jsonl", "a", encoding="utf-8") as f:
-                                f.write(json.dumps({"org_id": org, "notice_id": notice_id, "seq": n["seq"],
-                                                    "kind": n["kind"]}) + "\n")
+                                f.write(
+                                    json.dumps(
+                                        {"org_id": org, "notice_id": notice_id, "seq": n["seq"], "kind": n["kind"]}
+                                    )
+                                    + "\n"
+                                )
                 self.send_response(200 if ok else 401)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

@@ -4,6 +4,7 @@ Read-only and small: one row per organisation, one per raising run, a few totals
 number, never a webhook's path or query (which may hold the organisation's own token): only
 its host.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -34,11 +35,20 @@ def delivery_state(home: Home) -> list[dict]:
             left join delivery d using (org_id) order by o.org_id""").fetchall()
     out = []
     for org_id, latest, count, url, last, failures, retry, success, error in rows:
-        out.append({"org_id": org_id, "notices": count, "latest_seq": latest,
-                    "webhook_host": urlsplit(url).hostname if url else None,
-                    "last_delivered_seq": last if url else None, "pending": max(0, latest - last) if url else None,
-                    "failures": failures, "next_retry_at": _iso(retry) if failures else None,
-                    "last_success_at": success, "last_error": error})
+        out.append(
+            {
+                "org_id": org_id,
+                "notices": count,
+                "latest_seq": latest,
+                "webhook_host": urlsplit(url).hostname if url else None,
+                "last_delivered_seq": last if url else None,
+                "pending": max(0, latest - last) if url else None,
+                "failures": failures,
+                "next_retry_at": _iso(retry) if failures else None,
+                "last_success_at": success,
+                "last_error": error,
+            }
+        )
     return out
 
 
@@ -46,23 +56,30 @@ def raising_runs(home: Home, limit: int = 10) -> list[dict]:
     if not store_path(home).exists():
         return []
     with NoticeStore(home).read() as con:
-        rows = con.execute("select run, as_of, started_at, entries, raised, seconds from runs order by run desc "
-                           "limit ?", [limit]).fetchall()
-    return [{"run": r[0], "as_of": r[1], "started_at": r[2], "entries": r[3], "raised": r[4],
-             "seconds": round(r[5], 2)} for r in rows]
+        rows = con.execute(
+            "select run, as_of, started_at, entries, raised, seconds from runs order by run desc limit ?", [limit]
+        ).fetchall()
+    return [
+        {"run": r[0], "as_of": r[1], "started_at": r[2], "entries": r[3], "raised": r[4], "seconds": round(r[5], 2)}
+        for r in rows
+    ]
 
 
 def totals(home: Home) -> dict:
     """Notices raised and delivered per kind; watchlist entries and organisations."""
-    out = {"raised": dict.fromkeys(KINDS, 0), "delivered": dict.fromkeys(KINDS, 0), "entries": 0, "watch_orgs": 0,
-           "webhooks": 0}
+    out = {
+        "raised": dict.fromkeys(KINDS, 0),
+        "delivered": dict.fromkeys(KINDS, 0),
+        "entries": 0,
+        "watch_orgs": 0,
+        "webhooks": 0,
+    }
     if not store_path(home).exists():
         return out
     with NoticeStore(home).read() as con:
         for kind, n, d in con.execute("select kind, count(*), count(delivered_at) from notices group by kind"):
             out["raised"][kind], out["delivered"][kind] = n, d
-        out["entries"], out["watch_orgs"] = con.execute(
-            "select count(*), count(distinct org_id) from watch").fetchone()
+        out["entries"], out["watch_orgs"] = con.execute("select count(*), count(distinct org_id) from watch").fetchone()
         out["webhooks"] = con.execute("select count(*) from webhooks").fetchone()[0]
     return out
 
@@ -76,27 +93,44 @@ def reassignment_reach(home: Home) -> dict:
     """For the regulator: how many organisations were told of how many reassigned numbers, and how
     fast — hours from the end of the notice's as_of day (the data it rests on) to its first
     delivery (webhook 2xx or feed read), and from raising to delivery."""
-    out = {"orgs_told": 0, "numbers": 0, "notices": 0, "delivered": 0, "median_hours_as_of_to_delivery": None,
-           "p90_hours_as_of_to_delivery": None, "median_minutes_raised_to_delivery": None}
+    out = {
+        "orgs_told": 0,
+        "numbers": 0,
+        "notices": 0,
+        "delivered": 0,
+        "median_hours_as_of_to_delivery": None,
+        "p90_hours_as_of_to_delivery": None,
+        "median_minutes_raised_to_delivery": None,
+    }
     if not store_path(home).exists():
         return out
     with NoticeStore(home).read() as con:
-        rows = con.execute("select org_id, subject, as_of, raised_at, delivered_at from notices "
-                           "where kind = 'CHANGED_HANDS'").fetchall()
+        rows = con.execute(
+            "select org_id, subject, as_of, raised_at, delivered_at from notices where kind = 'CHANGED_HANDS'"
+        ).fetchall()
     delivered = [r for r in rows if r[4]]
-    out.update(notices=len(rows), delivered=len(delivered), orgs_told=len({r[0] for r in delivered}),
-               numbers=len({r[1] for r in delivered}))
+    out.update(
+        notices=len(rows),
+        delivered=len(delivered),
+        orgs_told=len({r[0] for r in delivered}),
+        numbers=len({r[1] for r in delivered}),
+    )
     if delivered:
         lag = sorted(_hours_between(r[2], r[4]) for r in delivered)
         out["median_hours_as_of_to_delivery"] = round(statistics.median(lag), 1)
         out["p90_hours_as_of_to_delivery"] = round(lag[min(len(lag) - 1, int(0.9 * (len(lag) - 1) + 0.5))], 1)
-        raised = [(dt.datetime.fromisoformat(r[4]) - dt.datetime.fromisoformat(r[3])).total_seconds() / 60
-                  for r in delivered]
+        raised = [
+            (dt.datetime.fromisoformat(r[4]) - dt.datetime.fromisoformat(r[3])).total_seconds() / 60 for r in delivered
+        ]
         out["median_minutes_raised_to_delivery"] = round(statistics.median(raised), 2)
     return out
 
 
 def dashboard_figures(home: Home) -> dict:
     """Everything the operations and regulator pages show about notices, read once."""
-    return {"delivery": delivery_state(home), "runs": raising_runs(home), "totals": totals(home),
-            "reach": reassignment_reach(home)}
+    return {
+        "delivery": delivery_state(home),
+        "runs": raising_runs(home),
+        "totals": totals(home),
+        "reach": reassignment_reach(home),
+    }

@@ -9,6 +9,7 @@ are committed together or not at all. WAL mode lets readers (feeds, listings) go
 Only SHA-256 digests of numbers are stored (RULES 8.1); a webhook secret is kept as given (it
 signs the deliveries), in a file of mode 0600.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -148,7 +149,8 @@ class NoticeStore:
         if self.org(org_id) is None:
             raise NotRegistered(
                 f"organisation {org_id!r} is not registered with the portal: no such org_id in the orgs feed as "
-                "of the last run (watchlists, webhooks and notices are for registered organisations)")
+                "of the last run (watchlists, webhooks and notices are for registered organisations)"
+            )
         return org_id
 
     def orgs(self) -> list[dict]:
@@ -173,8 +175,12 @@ class NoticeStore:
                 ((org_id, h, d, r, now) for h, d, r in sorted(entries)),
             )
             after = con.execute("select count(*) from watch where org_id = ?", [org_id]).fetchone()[0]
-        return {"received": len(entries), "added": after - before, "replaced": len(entries) - (after - before),
-                "entries": after}
+        return {
+            "received": len(entries),
+            "added": after - before,
+            "replaced": len(entries) - (after - before),
+            "entries": after,
+        }
 
     def remove_entries(self, org_id: str, hashes: list[str]) -> dict:
         with self.write() as con:
@@ -202,23 +208,33 @@ class NoticeStore:
     def feed_raw(self, org_id: str, after: int = 0, limit: int = FEED_LIMIT) -> list[tuple[int, str]]:
         """(seq, JSON text exactly as delivered) of the notices with seq > `after`, in seq order."""
         with self.read() as con:
-            return con.execute("select seq, body from notices where org_id = ? and seq > ? order by seq limit ?",
-                               [org_id, int(after), int(limit)]).fetchall()
+            return con.execute(
+                "select seq, body from notices where org_id = ? and seq > ? order by seq limit ?",
+                [org_id, int(after), int(limit)],
+            ).fetchall()
 
     def mark_delivered(self, org_id: str, first_seq: int, last_seq: int, by: str) -> None:
         """Record when notices first reached the organisation (feed read or webhook), for the regulator."""
         with self.write(durable=False) as con:
-            con.execute("update notices set delivered_at = ?, delivered_by = ? where org_id = ? and seq between ? "
-                        "and ? and delivered_at is null", [utc_now(), by, org_id, int(first_seq), int(last_seq)])
+            con.execute(
+                "update notices set delivered_at = ?, delivered_by = ? where org_id = ? and seq between ? "
+                "and ? and delivered_at is null",
+                [utc_now(), by, org_id, int(first_seq), int(last_seq)],
+            )
 
     def set_webhook(self, org_id: str, url: str, secret: str) -> None:
         with self.write() as con:
-            con.execute("insert into webhooks values (?, ?, ?, ?) on conflict (org_id) do update set "
-                        "url = excluded.url, secret = excluded.secret, created_at = excluded.created_at",
-                        [org_id, url, secret, utc_now()])
+            con.execute(
+                "insert into webhooks values (?, ?, ?, ?) on conflict (org_id) do update set "
+                "url = excluded.url, secret = excluded.secret, created_at = excluded.created_at",
+                [org_id, url, secret, utc_now()],
+            )
             # a new address gets a fresh chance: no waiting out the old one's back-off
-            con.execute("insert into delivery (org_id) values (?) on conflict (org_id) do update set "
-                        "failures = 0, next_retry_at = null", [org_id])
+            con.execute(
+                "insert into delivery (org_id) values (?) on conflict (org_id) do update set "
+                "failures = 0, next_retry_at = null",
+                [org_id],
+            )
 
     def remove_webhook(self, org_id: str) -> bool:
         with self.write() as con:

@@ -3,6 +3,7 @@
 The same validation serves the API and the CLI. A request is all or nothing: when any row is bad
 nothing is stored, and the errors name rows by position and field, never by number.
 """
+
 from __future__ import annotations
 
 import csv
@@ -45,8 +46,9 @@ def to_hash(value: object) -> str | None:
     return text if len(text) == 64 and SHA256_RE.match(text) else None
 
 
-def prepare(rows: list[tuple[object, object, object]], what: str = "row",
-            first: int = 0) -> list[tuple[str, str, str | None]]:
+def prepare(
+    rows: list[tuple[object, object, object]], what: str = "row", first: int = 0
+) -> list[tuple[str, str, str | None]]:
     """(msisdn, bound_date, ref) rows -> (sha256, bound_date, ref); BadEntries for any bad row.
 
     A number sent twice in one request keeps its last row (as sending it again would)."""
@@ -127,6 +129,9 @@ def read_csv(path: Path, need_date: bool = True) -> list[tuple[object, object, o
     for rec in reader:
         if not any(c.strip() for c in rec):
             continue
-        rows.append(tuple(rec[col[c]].strip() if c in col and col[c] < len(rec) else None
-                          for c in ("msisdn", "bound_date", "ref")))
+        rows.append(
+            tuple(
+                rec[col[c]].strip() if c in col and col[c] < len(rec) else None for c in ("msisdn", "bound_date", "ref")
+            )
+        )
     return rows

@@ -5,6 +5,7 @@ show what it did. Raising is exactly once whatever happens to the run (see numla
 so a retried or re-executed run raises nothing twice. The delivery pass here is what a headless
 `numlake run` delivers at once; `numlake serve` keeps delivering (retries with back-off) between runs.
 """
+
 import dagster as dg
 
 from orchestration.resources import NumlakeResource
@@ -15,12 +16,16 @@ DELIVERY_PASS_S = 60.0
 
 
 def _state_table(rows: list[dict]) -> str:
-    head = ("| org_id | notices | last delivered seq | pending | failures | next retry | last error |\n"
-            "|---|---|---|---|---|---|---|\n")
+    head = (
+        "| org_id | notices | last delivered seq | pending | failures | next retry | last error |\n"
+        "|---|---|---|---|---|---|---|\n"
+    )
     return head + "".join(
         f"| {r['org_id']} | {r['latest_seq']} | {r['last_delivered_seq'] if r['webhook_host'] else 'feed only'} | "
         f"{r['pending'] if r['pending'] is not None else '-'} | {r['failures']} | {r['next_retry_at'] or '-'} | "
-        f"{(r['last_error'] or '-')[:80]} |\n" for r in rows)
+        f"{(r['last_error'] or '-')[:80]} |\n"
+        for r in rows
+    )
 
 
 @dg.asset(name="notices", group_name="notices", deps=[CHECK_SNAPSHOT], kinds={"sqlite"}, pool="warehouse_reader")
@@ -32,8 +37,13 @@ def notices(context: dg.AssetExecutionContext, numlake: NumlakeResource) -> dg.M
 
     result = raise_notices(numlake.settings.home)
     context.log.info(result.line())
-    meta = {"run": result.run or 0, "as_of": result.as_of or "", "watchlist_entries": result.entries,
-            "judge_seconds": round(result.judge_seconds, 3), "organisations_told": result.orgs_told}
+    meta = {
+        "run": result.run or 0,
+        "as_of": result.as_of or "",
+        "watchlist_entries": result.entries,
+        "judge_seconds": round(result.judge_seconds, 3),
+        "organisations_told": result.orgs_told,
+    }
     meta.update({f"raised_{k.lower()}": v for k, v in result.raised.items()})
     if result.skipped:
         meta["skipped"] = result.skipped
@@ -51,11 +61,14 @@ def notice_deliveries(context: dg.AssetExecutionContext, numlake: NumlakeResourc
     summary = Deliverer(home).run_once(deadline_s=DELIVERY_PASS_S)
     context.log.info(summary.line())
     rows = delivery_state(home)
-    return dg.MaterializeResult(metadata={
-        "delivered": summary.delivered, "webhooks_due": summary.orgs,
-        "failing": ", ".join(sorted(summary.failed_orgs)) or "none",
-        "delivery_state": dg.MetadataValue.md(_state_table(rows)),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "delivered": summary.delivered,
+            "webhooks_due": summary.orgs,
+            "failing": ", ".join(sorted(summary.failed_orgs)) or "none",
+            "delivery_state": dg.MetadataValue.md(_state_table(rows)),
+        }
+    )
 
 
 def defs(settings: Settings) -> dg.Definitions:

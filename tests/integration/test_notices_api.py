@@ -1,4 +1,5 @@
 """The notices API: an organisation's key reaches its own watchlist, feed and webhook, and nothing else."""
+
 from __future__ import annotations
 
 import json
@@ -22,33 +23,60 @@ FULL_NUMBER = re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
 @pytest.fixture
 def api(tmp_path):
     home = Home(tmp_path / "home")
-    tenures = [tenure(A, "2021-01-01", "2025-01-10"), tenure(A, "2025-04-20", seq=2, sub="s2"),
-               tenure(B, "2021-01-01", "2025-02-10")]
-    publish_world(home, tenures, "2025-05-01", [("BANK-1", "BANK", "2020-01-01"), ("APP-1", "APP", "2020-01-01")],
-                  [("1710", "MVNO", "MV-001", "2025-06-01")])
+    tenures = [
+        tenure(A, "2021-01-01", "2025-01-10"),
+        tenure(A, "2025-04-20", seq=2, sub="s2"),
+        tenure(B, "2021-01-01", "2025-02-10"),
+    ]
+    publish_world(
+        home,
+        tenures,
+        "2025-05-01",
+        [("BANK-1", "BANK", "2020-01-01"), ("APP-1", "APP", "2020-01-01")],
+        [("1710", "MVNO", "MV-001", "2025-06-01")],
+    )
     raise_notices(home)  # the portal's organisations are now known
     keys = KeyStore(home)
-    tokens = {name: keys.create(name, role)[1] for name, role in (
-        ("bank", "org:BANK-1"), ("app", "org:APP-1"), ("ghost", "org:GHOST"), ("carrier", "carrier:CM-GD"),
-        ("regulator", "regulator"))}
+    tokens = {
+        name: keys.create(name, role)[1]
+        for name, role in (
+            ("bank", "org:BANK-1"),
+            ("app", "org:APP-1"),
+            ("ghost", "org:GHOST"),
+            ("carrier", "carrier:CM-GD"),
+            ("regulator", "regulator"),
+        )
+    }
     tokens["legacy"] = keys.create("APP-1")[1]  # a key made before roles: acts for org_id = its name
     with TestClient(create_app(home, rate=0, reload_interval=0), client=("127.0.0.1", 1)) as client:
+
         def call(method, path, who, **kw):
             return client.request(method, path, headers={"Authorization": f"Bearer {tokens[who]}"}, **kw)
+
         yield home, call
 
 
 def test_an_organisation_adds_lists_and_removes_its_entries_in_any_number_shape(api):
     home, call = api
-    r = call("POST", "/v1/watchlist", "bank", json={"entries": [
-        {"msisdn": "+86 138-0000-0001", "bound_date": "2024-06-01", "ref": "acct-1"},
-        {"msisdn": sha256_hex(B), "bound_date": "2024-06-01"}]})
+    r = call(
+        "POST",
+        "/v1/watchlist",
+        "bank",
+        json={
+            "entries": [
+                {"msisdn": "+86 138-0000-0001", "bound_date": "2024-06-01", "ref": "acct-1"},
+                {"msisdn": sha256_hex(B), "bound_date": "2024-06-01"},
+            ]
+        },
+    )
     assert r.status_code == 200 and r.json()["added"] == 2
     r = call("POST", "/v1/watchlist", "bank", json={"entries": [{"msisdn": A, "bound_date": "2024-07-01"}]})
     assert r.json()["replaced"] == 1
     listed = call("GET", "/v1/watchlist", "bank").json()["entries"]
     assert {(e["msisdn_sha256"], e["bound_date"], e["state"]) for e in listed} == {
-        (sha256_hex(A), "2024-07-01", "armed"), (sha256_hex(B), "2024-06-01", "armed")}
+        (sha256_hex(A), "2024-07-01", "armed"),
+        (sha256_hex(B), "2024-06-01", "armed"),
+    }
     assert A not in json.dumps(listed)
     r = call("POST", "/v1/watchlist/remove", "bank", json={"msisdn": [B]})
     assert r.json()["removed"] == 1 and r.json()["entries"] == 1
@@ -56,9 +84,19 @@ def test_an_organisation_adds_lists_and_removes_its_entries_in_any_number_shape(
 
 def test_a_request_with_a_bad_entry_stores_nothing_and_names_no_number(api, monkeypatch):
     home, call = api
-    r = call("POST", "/v1/watchlist", "bank", json={"entries": [
-        {"msisdn": A, "bound_date": "2024-06-01"}, {"msisdn": "1380000000", "bound_date": "2024-06-01"},
-        {"msisdn": B, "bound_date": "yesterday"}, {"msisdn": B, "bound_date": "2024-06-01", "ref": "x" * 65}]})
+    r = call(
+        "POST",
+        "/v1/watchlist",
+        "bank",
+        json={
+            "entries": [
+                {"msisdn": A, "bound_date": "2024-06-01"},
+                {"msisdn": "1380000000", "bound_date": "2024-06-01"},
+                {"msisdn": B, "bound_date": "yesterday"},
+                {"msisdn": B, "bound_date": "2024-06-01", "ref": "x" * 65},
+            ]
+        },
+    )
     assert r.status_code == 422 and "entries index 1" in r.json()["detail"]
     assert not FULL_NUMBER.search(r.text)
     assert call("GET", "/v1/watchlist", "bank").json()["count"] == 0
@@ -75,7 +113,8 @@ def test_one_organisation_can_neither_read_nor_change_another_organisations_watc
     # the app removes "A" and lists: only its own list is touched, and an org_id parameter is ignored
     assert call("POST", "/v1/watchlist/remove", "app", json={"msisdn": [A]}).json()["removed"] == 0
     assert [e["msisdn_sha256"] for e in call("GET", "/v1/watchlist?org_id=BANK-1", "app").json()["entries"]] == [
-        sha256_hex(B)]
+        sha256_hex(B)
+    ]
     bank = call("GET", "/v1/notices?org_id=APP-1", "bank").json()["notices"]
     app = call("GET", "/v1/notices", "app").json()["notices"]
     assert {n["org_id"] for n in bank} == {"BANK-1"} and {n["org_id"] for n in app} == {"APP-1"}
@@ -96,8 +135,12 @@ def test_keys_of_unknown_organisations_and_other_roles_are_refused_with_the_reas
 
 def test_the_feed_resumes_after_a_seq_and_every_read_is_audited(api):
     home, call = api
-    call("POST", "/v1/watchlist", "bank", json={"entries": [{"msisdn": A, "bound_date": "2024-06-01"},
-                                                            {"msisdn": B, "bound_date": "2024-06-01"}]})
+    call(
+        "POST",
+        "/v1/watchlist",
+        "bank",
+        json={"entries": [{"msisdn": A, "bound_date": "2024-06-01"}, {"msisdn": B, "bound_date": "2024-06-01"}]},
+    )
     raise_notices(home)
     page1 = call("GET", "/v1/notices?after=0&limit=2", "bank").json()
     page2 = call("GET", f"/v1/notices?after={page1['next_after']}&limit=2", "bank").json()
@@ -107,16 +150,21 @@ def test_the_feed_resumes_after_a_seq_and_every_read_is_audited(api):
     assert call("GET", "/v1/notices?after=-1", "bank").status_code == 400
     lines = [json.loads(x) for x in (home.root / "check" / "audit.jsonl").read_text().splitlines()]
     reads = [x for x in lines if x.get("event") == "notices.read"]
-    assert [(x["org"], x["after"], x["count"]) for x in reads] == [("BANK-1", 0, 2), ("BANK-1", 2, 1),
-                                                                    ("BANK-1", 3, 0)]
+    assert [(x["org"], x["after"], x["count"]) for x in reads] == [("BANK-1", 0, 2), ("BANK-1", 2, 1), ("BANK-1", 3, 0)]
 
 
 def test_an_organisation_registers_an_https_webhook_and_never_sees_its_secret_again(api):
     home, call = api
-    assert call("PUT", "/v1/webhook", "bank", json={"url": "http://bank.example/hook",
-                                                    "secret": "0123456789abcdef"}).status_code == 400
-    assert call("PUT", "/v1/webhook", "bank", json={"url": "https://bank.example/hook",
-                                                    "secret": "short"}).status_code == 400
+    assert (
+        call(
+            "PUT", "/v1/webhook", "bank", json={"url": "http://bank.example/hook", "secret": "0123456789abcdef"}
+        ).status_code
+        == 400
+    )
+    assert (
+        call("PUT", "/v1/webhook", "bank", json={"url": "https://bank.example/hook", "secret": "short"}).status_code
+        == 400
+    )
     r = call("PUT", "/v1/webhook", "bank", json={"url": "https://bank.example/hook", "secret": "0123456789abcdef"})
     assert r.status_code == 200
     got = call("GET", "/v1/webhook", "bank")

@@ -1,6 +1,7 @@
 """Exactly once (RULES 8.3): `numlake notices raise` killed (SIGKILL) at each of its crash points, then
 run again, leaves exactly the notices of a run that never crashed: same ids, same seq, no gap, no
 duplicate; one more run raises nothing."""
+
 from __future__ import annotations
 
 import os
@@ -29,8 +30,9 @@ def world_before(home: Home) -> None:
     publish_world(home, changed(A) + changed(B) + [tenure(C, "2021-01-01")], "2025-05-01", ORGS, SEGMENTS)
     store = NoticeStore(home)
     for org in ("BANK-1", "APP-1"):
-        store.put_entries(org, prepare([(A, "2024-06-01", f"{org}-a"), (B, "2024-06-01", None),
-                                        (C, "2024-06-01", None)]))
+        store.put_entries(
+            org, prepare([(A, "2024-06-01", f"{org}-a"), (B, "2024-06-01", None), (C, "2024-06-01", None)])
+        )
 
 
 def world_after(home: Home) -> None:
@@ -42,14 +44,19 @@ def raise_cli(home: Home, crash_at: str | None = None) -> int:
     env = {k: v for k, v in os.environ.items() if k != "NUMLAKE_CRASH_AT"}
     if crash_at:
         env["NUMLAKE_CRASH_AT"] = crash_at
-    return subprocess.run([sys.executable, "-m", "numlake", "notices", "raise", "--home", str(home.root)],
-                          env=env, capture_output=True, text=True).returncode
+    return subprocess.run(
+        [sys.executable, "-m", "numlake", "notices", "raise", "--home", str(home.root)],
+        env=env,
+        capture_output=True,
+        text=True,
+    ).returncode
 
 
 def feeds(home: Home) -> dict:
     store = NoticeStore(home)
-    return {org: [{k: v for k, v in n.items() if k != "raised_at"} for n in store.feed(org)]
-            for org in ("BANK-1", "APP-1")}
+    return {
+        org: [{k: v for k, v in n.items() if k != "raised_at"} for n in store.feed(org)] for org in ("BANK-1", "APP-1")
+    }
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +71,7 @@ def reference(tmp_path_factory):
 
 
 @pytest.mark.parametrize("point", CRASH_POINTS)
-def test_a_raise_killed_at_any_crash_point_and_run_again_equals_a_run_that_never_crashed(point, tmp_path,
-                                                                                           reference):
+def test_a_raise_killed_at_any_crash_point_and_run_again_equals_a_run_that_never_crashed(point, tmp_path, reference):
     home = Home(tmp_path / "home")
     world_before(home)
     for stage, build in enumerate((None, world_after)):

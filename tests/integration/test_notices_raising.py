@@ -1,4 +1,5 @@
 """RULES 8.1 and 8.2, rule by rule, on small published worlds (a warehouse + a check snapshot per run)."""
+
 from __future__ import annotations
 
 import json
@@ -53,11 +54,15 @@ def test_the_first_yes_raises_changed_hands_once_with_the_fields_of_rules_8(home
 
 def test_no_and_no_data_raise_nothing(home):
     # A held throughout (no); B unknown (no_data); C known only after its first event (no_data)
-    publish_world(home, [tenure(A, "2021-01-01"), tenure(C, "2024-01-01")], "2025-05-01", [BANK],
-                  coverage_start="2023-06-01")
+    publish_world(
+        home, [tenure(A, "2021-01-01"), tenure(C, "2024-01-01")], "2025-05-01", [BANK], coverage_start="2023-06-01"
+    )
     store = NoticeStore(home)
-    put(store, "BANK-1", [(sha256_hex(A), "2024-06-01", None), (sha256_hex(B), "2024-06-01", None),
-                                 (sha256_hex(C), "2020-06-01", None)])
+    put(
+        store,
+        "BANK-1",
+        [(sha256_hex(A), "2024-06-01", None), (sha256_hex(B), "2024-06-01", None), (sha256_hex(C), "2020-06-01", None)],
+    )
     result = raise_notices(home)
     assert result.entries == 3 and store.feed("BANK-1") == []
     assert {e["state"] for e in store.list_entries("BANK-1")} == {"armed"}
@@ -107,22 +112,38 @@ def test_a_new_segment_and_a_changed_opened_date_or_type_notify_every_registered
         assert kinds(store, org) == [("SEGMENT_NOTICE", "1710")]
     publish_world(home, [], "2025-01-06", orgs, [("1710", "MVNO", "MV-009", "2025-03-01")])
     raise_notices(home)  # another source_id only: nothing
-    publish_world(home, [], "2025-01-07", orgs, [("1710", "MVNO", "MV-009", "2025-03-08"),
-                                                 ("1920", "BASIC", "CM-GD", "2025-06-01")])
+    publish_world(
+        home,
+        [],
+        "2025-01-07",
+        orgs,
+        [("1710", "MVNO", "MV-009", "2025-03-08"), ("1920", "BASIC", "CM-GD", "2025-06-01")],
+    )
     raise_notices(home)
-    publish_world(home, [], "2025-01-08", orgs, [("1710", "IOT", "MV-009", "2025-03-08"),
-                                                 ("1920", "BASIC", "CM-GD", "2025-06-01")])
+    publish_world(
+        home,
+        [],
+        "2025-01-08",
+        orgs,
+        [("1710", "IOT", "MV-009", "2025-03-08"), ("1920", "BASIC", "CM-GD", "2025-06-01")],
+    )
     raise_notices(home)
     feed = store.feed("APP-1")
     assert [(n["kind"], n["segment"], n["opened_date"], n["segment_type"]) for n in feed] == [
-        ("SEGMENT_NOTICE", "1710", "2025-03-01", "MVNO"), ("SEGMENT_NOTICE", "1710", "2025-03-08", "MVNO"),
-        ("SEGMENT_NOTICE", "1920", "2025-06-01", "BASIC"), ("SEGMENT_NOTICE", "1710", "2025-03-08", "IOT")]
+        ("SEGMENT_NOTICE", "1710", "2025-03-01", "MVNO"),
+        ("SEGMENT_NOTICE", "1710", "2025-03-08", "MVNO"),
+        ("SEGMENT_NOTICE", "1920", "2025-06-01", "BASIC"),
+        ("SEGMENT_NOTICE", "1710", "2025-03-08", "IOT"),
+    ]
     assert [n["seq"] for n in feed] == [1, 2, 3, 4]
 
 
 def test_a_late_joiner_gets_the_notices_of_segments_opened_on_or_after_its_joined_date(home):
-    segs = [("1700", "MVNO", "MV-001", "2024-05-01"), ("1710", "MVNO", "MV-001", "2025-02-01"),
-            ("1720", "MVNO", "MV-001", "2025-02-02")]
+    segs = [
+        ("1700", "MVNO", "MV-001", "2024-05-01"),
+        ("1710", "MVNO", "MV-001", "2025-02-01"),
+        ("1720", "MVNO", "MV-001", "2025-02-02"),
+    ]
     publish_world(home, [], "2025-01-10", [BANK], segs)
     raise_notices(home)
     publish_world(home, [], "2025-01-11", [BANK, ("PAY-1", "PAYMENT", "2025-02-01")], segs)
@@ -135,10 +156,12 @@ def test_a_late_joiner_gets_the_notices_of_segments_opened_on_or_after_its_joine
 def test_a_reminder_at_opened_date_plus_30_goes_only_to_organisations_not_supporting_then(home):
     orgs = [BANK, ("APP-1", "APP", "2020-01-01"), ("APP-2", "APP", "2020-01-01"), ("PAY-9", "PAYMENT", "2025-05-01")]
     seg = [("1710", "MVNO", "MV-001", "2025-03-01")]  # reminder at the end of 2025-03-31
-    adoption = [("BANK-1", "1710", "SUPPORTED", "2025-03-20 10:00:00", None),
-                ("APP-1", "1710", "SUPPORTED", "2025-04-01 00:00:00", None),  # one day late
-                ("APP-2", "1710", "SUPPORTED", "2025-03-10 00:00:00", "2025-03-25 00:00:00"),
-                ("APP-2", "1710", "UNSUPPORTED", "2025-03-25 00:00:00", None)]
+    adoption = [
+        ("BANK-1", "1710", "SUPPORTED", "2025-03-20 10:00:00", None),
+        ("APP-1", "1710", "SUPPORTED", "2025-04-01 00:00:00", None),  # one day late
+        ("APP-2", "1710", "SUPPORTED", "2025-03-10 00:00:00", "2025-03-25 00:00:00"),
+        ("APP-2", "1710", "UNSUPPORTED", "2025-03-25 00:00:00", None),
+    ]
     publish_world(home, [], "2025-03-30", orgs, seg, adoption)
     raise_notices(home)
     store = NoticeStore(home)
@@ -147,8 +170,7 @@ def test_a_reminder_at_opened_date_plus_30_goes_only_to_organisations_not_suppor
     raise_notices(home)
     publish_world(home, [], "2025-04-30", orgs, seg, adoption)
     raise_notices(home)
-    reminded = {o for o in ("BANK-1", "APP-1", "APP-2", "PAY-9")
-                if ("SEGMENT_REMINDER", "1710") in kinds(store, o)}
+    reminded = {o for o in ("BANK-1", "APP-1", "APP-2", "PAY-9") if ("SEGMENT_REMINDER", "1710") in kinds(store, o)}
     assert reminded == {"APP-1", "APP-2"}  # PAY-9 joined after the reminder date
     n = [n for n in store.feed("APP-1") if n["kind"] == "SEGMENT_REMINDER"]
     assert len(n) == 1 and n[0]["reminder_date"] == "2025-03-31"
@@ -156,15 +178,24 @@ def test_a_reminder_at_opened_date_plus_30_goes_only_to_organisations_not_suppor
 
 def test_within_a_run_notices_follow_kind_then_subject_and_seq_has_no_gap(home):
     tenures = reassigned(A) + reassigned(B)
-    publish_world(home, tenures, "2025-05-01", [BANK], [("1990", "BASIC", "CM-GD", "2025-06-01"),
-                                                       ("1710", "MVNO", "MV-001", "2025-06-01")])
+    publish_world(
+        home,
+        tenures,
+        "2025-05-01",
+        [BANK],
+        [("1990", "BASIC", "CM-GD", "2025-06-01"), ("1710", "MVNO", "MV-001", "2025-06-01")],
+    )
     store = NoticeStore(home)
     put(store, "BANK-1", [(A, "2024-06-01", None), (B, "2024-06-01", None)])
     raise_notices(home)
     feed = store.feed("BANK-1")
     hashes = sorted([sha256_hex(A), sha256_hex(B)])
-    assert kinds(store, "BANK-1") == [("CHANGED_HANDS", hashes[0]), ("CHANGED_HANDS", hashes[1]),
-                                      ("SEGMENT_NOTICE", "1710"), ("SEGMENT_NOTICE", "1990")]
+    assert kinds(store, "BANK-1") == [
+        ("CHANGED_HANDS", hashes[0]),
+        ("CHANGED_HANDS", hashes[1]),
+        ("SEGMENT_NOTICE", "1710"),
+        ("SEGMENT_NOTICE", "1990"),
+    ]
     assert [n["seq"] for n in feed] == [1, 2, 3, 4]
 
 

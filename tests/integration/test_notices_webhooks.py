@@ -1,4 +1,5 @@
 """Webhook delivery (RULES 8.3) against a real HTTPS server on 127.0.0.1 with a private CA."""
+
 from __future__ import annotations
 
 import hashlib

@@ -3,6 +3,7 @@
 Each organisation gets its own path (`/hooks/<org>`); a path can be told to fail its next N
 requests (HTTP 503) or to answer slowly. Everything received is kept, in order, with headers.
 """
+
 from __future__ import annotations
 
 import ssl

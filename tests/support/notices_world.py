@@ -3,6 +3,7 @@ intermediate tables (organisations, segments, adoption intervals), published as 
 
 Each call replaces the warehouse and publishes a new snapshot, as one pipeline run would.
 """
+
 from __future__ import annotations
 
 import duckdb
@@ -23,13 +24,20 @@ create or replace table intermediate.int_adoption__intervals (
 
 
 def tenure(msisdn: str, start: str, end: str | None = None, seq: int = 1, sub: str = "s1") -> dict:
-    return {"msisdn": msisdn, "tenure_seq": seq, "subscriber_id": sub, "start_time": f"{start} 09:00:00",
-            "end_time": f"{end} 09:00:00" if end else None, "end_reason": "CANCEL" if end else None,
-            "is_reassignment": seq > 1}
+    return {
+        "msisdn": msisdn,
+        "tenure_seq": seq,
+        "subscriber_id": sub,
+        "start_time": f"{start} 09:00:00",
+        "end_time": f"{end} 09:00:00" if end else None,
+        "end_reason": "CANCEL" if end else None,
+        "is_reassignment": seq > 1,
+    }
 
 
-def publish_world(home: Home, tenures: list[dict], as_of: str, orgs=(), segments=(), adoption=(),
-                  coverage_start: str = "2020-01-01") -> None:
+def publish_world(
+    home: Home, tenures: list[dict], as_of: str, orgs=(), segments=(), adoption=(), coverage_start: str = "2020-01-01"
+) -> None:
     """orgs: (org_id, org_type, joined_date); segments: (segment, type, source_id, opened_date);
     adoption: (org_id, segment, status, valid_from, valid_to or None)."""
     build_warehouse(home.warehouse, tenures, first_events_from_tenures(tenures, {"CM-GD": coverage_start}), as_of)
@@ -37,15 +45,20 @@ def publish_world(home: Home, tenures: list[dict], as_of: str, orgs=(), segments
     try:
         con.execute(PORTAL_DDL)
         for org_id, org_type, joined in orgs:
-            con.execute("insert into intermediate.int_orgs__current values (?, ?, ?, ?)",
-                        [org_id, f"name of {org_id}", org_type, joined])
+            con.execute(
+                "insert into intermediate.int_orgs__current values (?, ?, ?, ?)",
+                [org_id, f"name of {org_id}", org_type, joined],
+            )
         for seg, seg_type, source_id, opened in segments:
-            con.execute("insert into intermediate.int_segments__current values (?, ?, ?, ?)",
-                        [seg, seg_type, source_id, opened])
+            con.execute(
+                "insert into intermediate.int_segments__current values (?, ?, ?, ?)", [seg, seg_type, source_id, opened]
+            )
         types = {o[0]: o[1] for o in orgs}
         for org_id, seg, status, start, end in adoption:
-            con.execute("insert into intermediate.int_adoption__intervals values (?, ?, ?, ?, ?, ?)",
-                        [org_id, types.get(org_id), seg, status, start, end])
+            con.execute(
+                "insert into intermediate.int_adoption__intervals values (?, ?, ?, ?, ?, ?)",
+                [org_id, types.get(org_id), seg, status, start, end],
+            )
     finally:
         con.close()
     snapshot.publish(home)

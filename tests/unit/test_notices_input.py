@@ -1,4 +1,5 @@
 """Watchlist input, key roles and webhook signatures: the pure parts of notices."""
+
 from __future__ import annotations
 
 import hashlib
@@ -18,8 +19,20 @@ from numlake.paths import Home
 N = "13812345678"
 
 
-@pytest.mark.parametrize("shape", [N, "+8613812345678", "8613812345678", "008613812345678", "138-1234-5678",
-                                   "138 1234 5678", "+86 138 1234 5678", sha256_hex(N), sha256_hex(N).upper()])
+@pytest.mark.parametrize(
+    "shape",
+    [
+        N,
+        "+8613812345678",
+        "8613812345678",
+        "008613812345678",
+        "138-1234-5678",
+        "138 1234 5678",
+        "+86 138 1234 5678",
+        sha256_hex(N),
+        sha256_hex(N).upper(),
+    ],
+)
 def test_every_number_shape_and_the_hash_are_stored_as_the_same_sha256(shape):
     assert watchlist.prepare([(shape, "2024-06-01", None)]) == [(sha256_hex(N), "2024-06-01", None)]
 
@@ -30,8 +43,13 @@ def test_a_number_sent_twice_in_one_request_keeps_its_last_row():
 
 
 def test_bad_rows_are_named_by_position_and_field_never_by_number():
-    rows = [(N, "2024-06-01", None), ("12812345678", "2024-06-01", None), (N, "2024-02-30", None),
-            (N, "2024-06-01", "x" * 65), (None, None, None)]
+    rows = [
+        (N, "2024-06-01", None),
+        ("12812345678", "2024-06-01", None),
+        (N, "2024-02-30", None),
+        (N, "2024-06-01", "x" * 65),
+        (None, None, None),
+    ]
     with pytest.raises(watchlist.BadEntries) as e:
         watchlist.prepare(rows, what="line", first=2)
     assert [i for i, _ in e.value.errors] == [3, 4, 5, 6]
@@ -47,16 +65,23 @@ def test_a_request_over_the_limit_is_refused_whole(monkeypatch):
 
 def test_a_watchlist_csv_needs_its_header_and_skips_blank_lines(tmp_path):
     f = tmp_path / "w.csv"
-    f.write_text("\ufeffmsisdn,bound_date,ref\n+86 138 1234 5678,2024-06-01,\"acct, 1\"\n\n13900000000,2024-01-01,\n")
+    f.write_text('\ufeffmsisdn,bound_date,ref\n+86 138 1234 5678,2024-06-01,"acct, 1"\n\n13900000000,2024-01-01,\n')
     assert watchlist.read_csv(f) == [("+86 138 1234 5678", "2024-06-01", "acct, 1"), ("13900000000", "2024-01-01", "")]
     f.write_text("number,date\n")
     with pytest.raises(UsageError, match="missing msisdn, bound_date"):
         watchlist.read_csv(f)
 
 
-@pytest.mark.parametrize("role, kind, org_id, source_id", [
-    (None, "org", "BANK-1", None), ("org:BANK-9", "org", "BANK-9", None), ("ORG:BANK-9", "org", "BANK-9", None),
-    ("carrier:CM-GD", "carrier", None, "CM-GD"), ("regulator", "regulator", None, None)])
+@pytest.mark.parametrize(
+    "role, kind, org_id, source_id",
+    [
+        (None, "org", "BANK-1", None),
+        ("org:BANK-9", "org", "BANK-9", None),
+        ("ORG:BANK-9", "org", "BANK-9", None),
+        ("carrier:CM-GD", "carrier", None, "CM-GD"),
+        ("regulator", "regulator", None, None),
+    ],
+)
 def test_a_key_role_says_whom_the_key_acts_for(role, kind, org_id, source_id):
     key = ApiKey("k", "BANK-1", "t", None, "h", parse_role(role))
     assert (key.role_kind, key.org_id, key.source_id) == (kind, org_id, source_id)
