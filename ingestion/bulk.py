@@ -30,7 +30,7 @@ import pyarrow as pa
 from ingestion.discover import read_bytes
 from ingestion.feeds import FEEDS
 from ingestion import readers
-from ingestion.readers import DeliveryReader, FileRefused
+from ingestion.readers import DeliveryReader, FileRefused, checksum_detail
 from ingestion.registry import Source
 
 BULK_MAX_BYTES = int(os.environ.get("NUMLAKE_INGEST_BULK_MAX_BYTES", str(256 << 20)))
@@ -75,8 +75,7 @@ def prepare(path: str | Path, src: Source, feed: str, fidx: int, business_date: 
     md5 = hashlib.md5(data).hexdigest()
     size = len(data)
     if md5 != expected_md5:
-        return Prepared(md5, size, None, ("checksum_mismatch",
-                                          f"md5 of the file is {md5}, the control file says {expected_md5}"))
+        return Prepared(md5, size, None, ("checksum_mismatch", checksum_detail(expected_md5, md5)))
     if src.compression == "gzip":
         limit = min(BULK_MAX_BYTES, readers.MAX_DECOMPRESSED_BYTES)
         try:  # never more than the limit + 1 byte in memory, whatever the stream decompresses to

@@ -36,7 +36,8 @@ def precheck(it: Delivery, registry: dict[str, Source]) -> tuple[str, str] | Non
     if ctl.problem:
         return "bad_control", ctl.problem
     if ctl.business_date != parsed.business_date.isoformat():
-        return "bad_control", f"control business_date {ctl.business_date} disagrees with the file name"
+        return "bad_control", (f"control business_date {ctl.business_date} disagrees with the file name's "
+                               f"{parsed.business_date.isoformat()}")
     latest = latest_business_date()
     if parsed.business_date > latest:
         return ("bad_control", f"business date {parsed.business_date} has not happened: the latest a delivery "

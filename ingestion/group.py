@@ -27,7 +27,7 @@ from ingestion.feeds import FEEDS, UNIQUE_ID
 from ingestion.lake_writer import count_and_write, remove_unreferenced
 from ingestion.ledger import base_row, commit_group, held_deliveries
 from ingestion.quarantine import quarantine_delivery
-from ingestion.readers import BLOCK_CHARS, DeliveryReader, FileRefused
+from ingestion.readers import BLOCK_CHARS, DeliveryReader, FileRefused, checksum_detail
 from ingestion.redelivery import clash, decide_sequences
 from ingestion import state
 from ingestion.staging import (Staging, json_source, lines_name, meta_name, prefetched, stage_batch, stage_name,
@@ -258,7 +258,7 @@ class GroupProcessor:
         if refused and reader.md5 is None:  # not even opened (not a regular file any more)
             problem = refused.reason, refused.detail
         elif reader.md5 != it.ctl.md5:
-            problem = "checksum_mismatch", f"md5 of the file is {reader.md5}, the control file says {it.ctl.md5}"
+            problem = "checksum_mismatch", checksum_detail(it.ctl.md5, reader.md5)
         elif refused:
             problem = refused.reason, refused.detail
         elif reader.records != it.ctl.rows:

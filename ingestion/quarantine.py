@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from numlake.msisdn import mask_text
 from numlake.paths import Home
 
 from ingestion import state
@@ -88,7 +89,9 @@ def copy_to_quarantine(home: Home, c: Candidate, md5: str | None, reason: str, d
 
 
 def quarantine_delivery(home: Home, it: Delivery, reason: str, detail: str) -> None:
-    """A delivery of a group refused; its row is committed with the group's."""
+    """A delivery of a group refused; its row is committed with the group's. The detail reaches the
+    ledger, the carrier's page and the log: any phone number in it is masked here (RULES 7)."""
+    detail = mask_text(detail)
     if it.rec["md5"] is None and it.c.kind == "file":
         it.rec["md5"] = file_md5(it.c.path)
     it.quarantine = (reason, detail)
@@ -102,6 +105,7 @@ def quarantine_file(ctx: RunContext, c: Candidate, rec: dict, reason: str, detai
                     conflict: bool = False) -> None:
     """A file refused on its own, committed at once; a ``conflict`` gets its own row beside the
     delivery of the same name already loaded (INTERCHANGE 4 ``conflicting_redelivery``)."""
+    detail = mask_text(detail)
     if rec["md5"] is None and c.kind == "file":
         rec["md5"] = file_md5(c.path)
     rec.update(outcome="QUARANTINED", reason=reason, detail=detail, rows_loaded=0, rows_rejected=0)

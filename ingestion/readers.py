@@ -53,6 +53,11 @@ def _lit(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
+def checksum_detail(expected: str | None, found: str | None) -> str:
+    """The `detail` of a checksum_mismatch: what the control file promised, what the file holds."""
+    return f"md5 expected {expected} (control file), found {found} (data file)"
+
+
 class FileRefused(Exception):
     """The whole file is refused; `reason` is a quarantine reason of INTERCHANGE 4."""
 

@@ -11,6 +11,7 @@ final as (
         file_name,
         outcome,
         reason,
+        detail,
         rows_declared,
         rows_loaded,
         rows_rejected,

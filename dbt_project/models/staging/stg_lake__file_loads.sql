@@ -11,6 +11,7 @@ renamed as (
         cast(file_name as varchar) as file_name,
         cast(outcome as varchar) as outcome,
         cast(reason as varchar) as reason,
+        cast(detail as varchar) as detail,
         cast(rows_declared as integer) as rows_declared,
         cast(rows_loaded as integer) as rows_loaded,
         cast(rows_rejected as integer) as rows_rejected,
