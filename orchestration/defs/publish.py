@@ -1,28 +1,17 @@
 """What the warehouse feeds once it is built: the dashboard site and the check service's snapshot."""
-from datetime import datetime
 
 import dagster as dg
 
-from ingestion.state import CST
 from orchestration.resources import NumlakeResource
 from orchestration.settings import Settings
 
 
-def recent_runs(instance: dg.DagsterInstance, limit: int = 30) -> list[dict]:
-    """The latest pipeline runs with their status and duration, for the operations page."""
-    out = []
-    for rec in instance.get_run_records(limit=limit):
-        run = rec.dagster_run
-        start, end = rec.start_time, rec.end_time
-        out.append({
-            "run_id": run.run_id,
-            "job": run.job_name,
-            "status": run.status.value,
-            "start": datetime.fromtimestamp(start, CST).isoformat() if start else None,
-            "end": datetime.fromtimestamp(end, CST).isoformat() if end else None,
-            "duration_s": round(end - start, 1) if start and end else None,
-        })
-    return out
+def recent_runs(instance: dg.DagsterInstance, limit: int = 30, current_run_id: str | None = None) -> list[dict]:
+    """The latest runs with their status, duration and step durations, for the operations page; the
+    run building the page is marked current (dashboards.runs reads the instance)."""
+    from dashboards.runs import runs_from_instance
+
+    return runs_from_instance(instance, current_run_id=current_run_id, limit=limit)
 
 
 def build_publish_assets(warehouse_keys: list[dg.AssetKey]) -> list[dg.AssetsDefinition]:
@@ -54,7 +43,8 @@ def build_publish_assets(warehouse_keys: list[dg.AssetKey]) -> list[dg.AssetsDef
         home = numlake.settings.home
         from ingestion.pull.ledger import source_status
 
-        ops = {"runs": recent_runs(context.instance), "next_scheduled_run": next_scheduled_run(),
+        ops = {"runs": recent_runs(context.instance, current_run_id=context.run_id),
+               "next_scheduled_run": next_scheduled_run(),
                "pull": source_status(home)}
         pages = build_site(home.warehouse, home.dashboards, ops=ops)
         return dg.MaterializeResult(metadata={"pages": len(pages), "index": str(home.dashboards / "index.html")})
