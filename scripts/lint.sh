@@ -14,18 +14,22 @@ BIN=.venv/bin
 RUFF_CLEAN=(
   benchmarks/check.py
   benchmarks/dashboards.py
+  benchmarks/notices.py
+  dashboards/pages/notices.py
   dashboards/privacy.py
   numlake/check/__init__.py
+  numlake/check/api
   numlake/check/audit.py
   numlake/check/bulk.py
   numlake/check/command.py
   numlake/check/index.py
+  numlake/check/keys.py
   numlake/check/rules.py
   numlake/check/server.py
   numlake/check/snapshot.py
-  numlake/check/api
   numlake/china_time.py
   numlake/msisdn.py
+  numlake/notices
   numlake/simulate/__init__.py
   numlake/simulate/calibration.py
   numlake/simulate/complaints.py
@@ -45,15 +49,24 @@ RUFF_CLEAN=(
   numlake/simulate/tables.py
   numlake/simulate/truth.py
   numlake/simulate/world.py
+  orchestration/defs/notices.py
   tests/integration/test_check_api_fuzz.py
   tests/integration/test_check_e2e.py
   tests/integration/test_check_service.py
   tests/integration/test_check_synthetic.py
+  tests/integration/test_notices_api.py
+  tests/integration/test_notices_cli.py
+  tests/integration/test_notices_crash.py
+  tests/integration/test_notices_raising.py
+  tests/integration/test_notices_webhooks.py
   tests/support/check_warehouse.py
   tests/support/dashboards_warehouse.py
+  tests/support/https_receiver.py
+  tests/support/notices_world.py
   tests/unit/test_check_rules.py
   tests/unit/test_dashboards_privacy.py
   tests/unit/test_msisdn_mask.py
+  tests/unit/test_notices_input.py
   tests/unit/test_simulate.py
   tests/unit/test_simulate_truth.py
 )
