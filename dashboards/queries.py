@@ -228,32 +228,14 @@ def deliveries_by_outcome(wh: Warehouse) -> pd.DataFrame:
 def delivery_gaps(wh: Warehouse, as_of) -> pd.DataFrame:
     """Runs of business dates without a loaded delivery of a daily feed, per source and feed.
 
-    From a feed's first loaded date up to `as_of`; a run that reaches `as_of` means the source
-    is behind. `refused` counts quarantined or pending files for those dates.
+    Computed once, in dbt (`marts.delivery_gaps`, from `int_feed_days__missed`): from a feed's
+    first loaded date up to `as_of`; a run that reaches `as_of` means the source is behind.
+    `refused` counts quarantined or pending files for those dates.
     """
     cols = ("source_id", "feed", "first_day", "last_day", "days", "refused", "to_as_of")
-    if as_of is None or not wh.has("marts.file_loads", "source_id", "feed", "business_date", "outcome"):
+    if as_of is None or not wh.has("marts.delivery_gaps", *cols):
         return _empty(*cols)
-    return wh.df(f"""
-        with fl as (
-            select source_id, feed, business_date as d, outcome from marts.file_loads
-            where feed in {_DAILY} and business_date is not null and business_date <= ?::date),
-        loaded as (select distinct source_id, feed, d from fl where outcome = 'LOADED'),
-        span as (select source_id, feed, min(d) as lo from loaded group by all),
-        days as (
-            select source_id, feed, unnest(generate_series(lo, ?::date, interval 1 day))::date as d from span),
-        missing as (select * from days anti join loaded using (source_id, feed, d)),
-        runs as (
-            select source_id, feed, d,
-                   d - cast(row_number() over (partition by source_id, feed order by d) as integer) as grp
-            from missing),
-        refused as (
-            select source_id, feed, d, count(*) as n from fl
-            where outcome in ('QUARANTINED', 'PENDING') group by all)
-        select r.source_id, r.feed, min(r.d) as first_day, max(r.d) as last_day, count(*) as days,
-               coalesce(sum(x.n), 0) as refused, max(r.d) = ?::date as to_as_of
-        from runs r left join refused x using (source_id, feed, d)
-        group by r.source_id, r.feed, r.grp order by 1, 2, 3""", [as_of, as_of, as_of])
+    return wh.df(f"select {', '.join(cols)} from marts.delivery_gaps order by 1, 2, 3")
 
 
 ARRIVALS = """

@@ -1,8 +1,14 @@
-{#- RULES 5: gap_days counts the business dates between coverage_start and
-    latest_business_date without a loaded delivery, for the daily feeds only. Every registered
-    source also gets a row for each feed its kind delivers, empty until the first delivery. -#}
+{#- RULES 5: per source and feed, the first and latest business dates with a loaded delivery and,
+    for the daily feeds, gap_days: the missed business dates between them (int_feed_days__missed).
+    Every registered source also gets a row for each feed its kind delivers, empty until the
+    first delivery. days_behind is as_of minus the latest loaded business date; a daily feed that
+    never loaded anything has been silent since the platform's first business date. -#}
 with covered as (
     select * from {{ ref('int_feeds__covered') }}
+),
+
+missed as (
+    select * from {{ ref('int_feed_days__missed') }}
 ),
 
 file_loads as (
@@ -13,22 +19,54 @@ sources as (
     select * from {{ ref('stg_lake__sources') }}
 ),
 
+as_of as (
+    select * from {{ ref('int_platform__as_of') }}
+),
+
+platform_start as (
+    select min(file_loads.business_date) as platform_start
+    from file_loads
+    semi join sources using (source_id)
+),
+
 expected_feeds as (
-    select sources.source_id, f.feed
+    select
+        sources.source_id,
+        f.feed
     from sources
     cross join (values ('lifecycle'), ('complaints'), ('segments')) as f (feed)
     where sources.kind in ('carrier', 'mvno')
     union
-    select sources.source_id, f.feed
+    select
+        sources.source_id,
+        f.feed
     from sources
     cross join (values ('orgs'), ('adoption')) as f (feed)
     where sources.kind = 'portal'
 ),
 
 seen as (
-    select distinct source_id, feed from file_loads where source_id is not null and feed is not null
+    select distinct
+        source_id,
+        feed
+    from file_loads
+    where source_id is not null and feed is not null
     union
-    select source_id, feed from expected_feeds
+    select
+        source_id,
+        feed
+    from expected_feeds
+),
+
+gaps as (
+    select
+        missed.source_id,
+        missed.feed,
+        count(*) as gap_days
+    from missed
+    inner join covered on missed.source_id = covered.source_id and missed.feed = covered.feed
+    where missed.business_date < covered.latest_business_date
+    group by missed.source_id, missed.feed
 ),
 
 final as (
@@ -38,15 +76,21 @@ final as (
         covered.coverage_start,
         covered.latest_business_date,
         case
-            when seen.feed in ('lifecycle', 'complaints') and covered.coverage_start is not null
-                then datediff('day', covered.coverage_start, covered.latest_business_date) + 1
-                    - covered.loaded_business_dates
+            when seen.feed in {{ daily_feeds() }} and covered.coverage_start is not null
+                then coalesce(gaps.gap_days, 0)
         end as gap_days,
-        seen.feed in ('lifecycle', 'complaints') as is_daily,
-        sources.source_id is not null as is_registered
+        seen.feed in {{ daily_feeds() }} as is_daily,
+        sources.source_id is not null as is_registered,
+        as_of.as_of - coalesce(
+            covered.latest_business_date,
+            case when seen.feed in {{ daily_feeds() }} then platform_start.platform_start - 1 end
+        ) as days_behind
     from seen
-    left join covered on covered.source_id = seen.source_id and covered.feed = seen.feed
-    left join sources on sources.source_id = seen.source_id
+    cross join as_of
+    cross join platform_start
+    left join covered on seen.source_id = covered.source_id and seen.feed = covered.feed
+    left join gaps on seen.source_id = gaps.source_id and seen.feed = gaps.feed
+    left join sources on seen.source_id = sources.source_id
 )
 
 select * from final
