@@ -12,13 +12,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from numlake.check import rules
 from numlake.msisdn import SHA256_RE, VALID_PATTERN, VALID_RE, normalize, sha256_hex
+
+if TYPE_CHECKING:  # pyarrow is imported where a table is read: one answer from a snapshot needs numpy only
+    import pyarrow as pa
 
 # Columns of the snapshot file (snapshot.INDEX_SQL); `hash_rank` is optional.
 COLUMNS = ("msisdn", "sha256_prefix", "open_start", "last_end", "first_event", "coverage", "tenures")
@@ -66,6 +68,9 @@ def _search(haystack: np.ndarray, needles: np.ndarray) -> np.ndarray:
 def _plain_numbers(queries: Sequence[object]):
     """Vectorised fast path for bulk input: (mask, values) of the queries already in the plain
     11-digit valid shape, or None when the input is not all strings."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     try:
         arr = pa.array(queries, type=pa.string())
     except (pa.ArrowInvalid, pa.ArrowTypeError):
@@ -125,6 +130,9 @@ def _since_error(value: object) -> str:
 
 def _factorize(values: Sequence[object]):
     """(codes, uniques) of string-or-None values (code -1 for None); TypeError for other types."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     arr = pa.array(values, type=pa.string())
     enc = pc.dictionary_encode(arr)
     codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
@@ -213,19 +221,22 @@ class CheckIndex:
             np.save(folder / f"{name}.npy", getattr(self, name), allow_pickle=False)
 
     @classmethod
-    def from_arrays(cls, folder: Path, as_of: str, meta: dict | None = None) -> CheckIndex:
-        """The index `save_arrays` wrote (what readers of a published snapshot use)."""
+    def from_arrays(cls, folder: Path, as_of: str, meta: dict | None = None, mmap: bool = False) -> CheckIndex:
+        """The index `save_arrays` wrote (what readers of a published snapshot use). `mmap` maps the
+        files instead of copying them: a few lookups then read a few pages, not ten million rows."""
         self = cls.__new__(cls)
         self.as_of = as_of
         self.meta = dict(meta or {})
         for name in ARRAYS:
-            setattr(self, name, np.load(folder / f"{name}.npy", allow_pickle=False))
+            setattr(self, name, np.load(folder / f"{name}.npy", allow_pickle=False, mmap_mode="r" if mmap else None))
         if len({len(getattr(self, name)) for name in ARRAYS}) != 1:
             raise ValueError(f"check index arrays in {folder} have different lengths")
         return self
 
     @staticmethod
     def _column(table: pa.Table, name: str, dtype) -> np.ndarray:
+        import pyarrow as pa
+
         arr = table.column(name)
         if name in _DATE_COLUMNS:
             if pa.types.is_date(arr.type):
@@ -235,7 +246,9 @@ class CheckIndex:
                 if fill is None:
                     raise ValueError(f"check index: column {name} has nulls")
                 arr = arr.fill_null(pa.scalar(int(fill), pa.int32()))
-        return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=dtype)
+        # chunk by chunk: ChunkedArray.to_numpy imports pandas (~0.5 s) for nothing
+        parts = [np.asarray(c.to_numpy(zero_copy_only=False), dtype=dtype) for c in arr.chunks]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
 
     def __len__(self) -> int:
         return len(self.msisdn)

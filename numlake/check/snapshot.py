@@ -32,10 +32,7 @@ import time
 from collections.abc import Iterable
 from contextlib import contextmanager
 from pathlib import Path
-
-import duckdb
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING
 
 from numlake.check import rules
 from numlake.check.index import CheckIndex, hash_prefix
@@ -44,6 +41,10 @@ from numlake.crashpoints import crash_point
 from numlake.errors import UsageError
 from numlake.msisdn import SHA256_RE, SQL_VALID, normalize
 from numlake.paths import Home
+
+if TYPE_CHECKING:  # DuckDB and pyarrow are imported where used: one CLI answer needs neither
+    import duckdb
+    import pyarrow as pa
 
 FORMAT = "numlake-check-index/1"
 INDEX_FILE = "index.parquet"
@@ -108,6 +109,8 @@ class SnapshotError(UsageError):
 
 def _connect(path: Path | None = None) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with explicit limits and no progress bar (stdout carries answers)."""
+    import duckdb
+
     try:
         if path is None:
             con = duckdb.connect(config=DUCKDB_CONFIG)
@@ -127,6 +130,8 @@ def _sql_str(path: Path) -> str:
 
 
 def _warehouse_as_of(con) -> tuple[str, str | None]:
+    import duckdb
+
     try:
         row = con.execute("select as_of, built_at from marts.platform_status limit 1").fetchone()
     except duckdb.Error as e:
@@ -139,6 +144,8 @@ def _warehouse_as_of(con) -> tuple[str, str | None]:
 
 
 def _index_sql(con) -> str:
+    import duckdb
+
     for table in ("marts.number_tenures", "marts.number_first_events"):
         try:
             con.execute(f"select * from {table} limit 0")
@@ -191,6 +198,8 @@ def _new_stamp(snapshots: Path) -> str:
 
 def write_snapshot(home: Home, table_sql: str, con, as_of: str, built_at: str | None) -> Path:
     """Write `table_sql` (rows of INDEX_SQL's shape) as a new snapshot and make it CURRENT."""
+    import pyarrow.parquet as pq
+
     snapshots = home.snapshots
     snapshots.mkdir(parents=True, exist_ok=True)
     stamp = _new_stamp(snapshots)
@@ -328,7 +337,10 @@ def _read_table(con, source_sql: str, only: list | None) -> pa.Table:
 
 
 def load_current(home: Home, only: list | None = None) -> CheckIndex | None:
-    """The CURRENT snapshot as an index (just the rows `only` can hit, when given); None if none."""
+    """The CURRENT snapshot as an index; None if none. With `only` (the queries to come) the arrays
+    are memory-mapped, not copied: one answer reads a few pages and imports neither DuckDB nor
+    pyarrow, whatever the size of the snapshot. A snapshot without arrays is read from its Parquet
+    file (just the rows `only` can hit, when given)."""
     for _ in range(5):
         stamp = current_stamp(home)
         if stamp is None:
@@ -337,29 +349,50 @@ def load_current(home: Home, only: list | None = None) -> CheckIndex | None:
         try:
             with reading(d):
                 meta = json.loads((d / META_FILE).read_text())
-                if only is None and (d / ARRAYS_DIR).is_dir():
-                    meta["source"] = "snapshot"
-                    return CheckIndex.from_arrays(d / ARRAYS_DIR, meta["as_of"], meta)
-                if only is None:
-                    table = pq.read_table(d / INDEX_FILE)
-                else:
-                    con = _connect()
-                    try:
-                        table = _read_table(con, f"select * from read_parquet({_sql_str(d / INDEX_FILE)})", only)
-                    finally:
-                        con.close()
-        except (FileNotFoundError, duckdb.IOException):
+                meta["source"] = "snapshot"
+                if (d / ARRAYS_DIR).is_dir():
+                    return CheckIndex.from_arrays(d / ARRAYS_DIR, meta["as_of"], meta, mmap=only is not None)
+                table = _read_snapshot_parquet(d, only)
+        except FileNotFoundError:
             continue  # switched and collected between reading CURRENT and opening it
-        except (ValueError, KeyError, OSError, pa.ArrowException, duckdb.Error) as e:
-            raise SnapshotError(
-                f"check snapshot {d} is unreadable: {str(e).splitlines()[0] if str(e) else e!r}"
-            ) from None
-        meta["source"] = "snapshot"
-        try:
-            return CheckIndex(table, meta["as_of"], meta)
-        except (ValueError, KeyError, pa.ArrowException) as e:
-            raise SnapshotError(f"check snapshot {d} is unusable: {e}") from None
+        except (ValueError, KeyError, OSError) as e:
+            raise SnapshotError(_unreadable(d, e)) from None
+        if table is not None:
+            return _index_of_table(d, table, meta)
     raise SnapshotError(f"the check snapshot under {home.snapshots} keeps changing; retry")
+
+
+def _unreadable(d: Path, e: BaseException) -> str:
+    return f"check snapshot {d} is unreadable: {str(e).splitlines()[0] if str(e) else e!r}"
+
+
+def _index_of_table(d: Path, table: pa.Table, meta: dict) -> CheckIndex:
+    import pyarrow as pa
+
+    try:
+        return CheckIndex(table, meta["as_of"], meta)
+    except (ValueError, KeyError, pa.ArrowException) as e:
+        raise SnapshotError(f"check snapshot {d} is unusable: {e}") from None
+
+
+def _read_snapshot_parquet(d: Path, only: list | None) -> pa.Table | None:
+    """The Parquet file of a snapshot (an older one, without arrays); None when it vanished."""
+    import duckdb
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        if only is None:
+            return pq.read_table(d / INDEX_FILE)
+        con = _connect()
+        try:
+            return _read_table(con, f"select * from read_parquet({_sql_str(d / INDEX_FILE)})", only)
+        finally:
+            con.close()
+    except (FileNotFoundError, duckdb.IOException):
+        return None
+    except (pa.ArrowException, duckdb.Error) as e:
+        raise SnapshotError(_unreadable(d, e)) from None
 
 
 def load_from_warehouse(home: Home, only: list | None = None) -> CheckIndex:

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -533,6 +536,7 @@ def test_numlake_serve_answers_over_real_http_on_localhost(home, tmp_path):
 def test_a_damaged_snapshot_is_a_one_line_error_not_a_traceback(home, capsys):
     current = home.snapshots / snapshot.current_stamp(home)
     (current / "index.parquet").write_bytes(b"not parquet")
+    (current / "arrays" / "msisdn.npy").write_bytes(b"not numpy")  # what one answer reads
     rc, out, err = run_cli(["check", "13900000001", "--since", "2024-01-01", "--home", str(home.root)], capsys)
     assert rc == 2 and out == "" and "unreadable" in err and err.count("\n") == 1
 
@@ -620,3 +624,29 @@ def test_a_number_the_first_event_mart_lacks_is_no_data_only_before_its_first_te
     assert index.answer_one("13900000007", "2024-03-10")["answer"] == "no"
     assert index.answer_one("13900000008", "2024-01-31")["answer"] == "no_data"
     assert index.answer_one("13900000008", "2024-02-01")["answer"] == "yes"
+
+
+def test_a_snapshot_without_arrays_is_read_from_its_parquet_file(home, capsys):
+    # an older snapshot format: the Parquet fallback of load_current (DuckDB for a few rows)
+    current = home.snapshots / snapshot.current_stamp(home)
+    shutil.rmtree(current / "arrays")
+    rc, out, _ = run_cli(["check", "13900000002", "--since", "2024-01-01", "--home", str(home.root)], capsys)
+    assert rc == 0 and json.loads(out)["answer"] == "no"
+    assert snapshot.load_current(home).answer_one("13900000002", "2024-01-01")["answer"] == "no"
+
+
+def test_one_cli_answer_imports_neither_pandas_nor_duckdb_nor_pyarrow(home):
+    # issue 17: `numlake check NUMBER --since D` stays lean (the snapshot's arrays are memory-mapped)
+    code = (
+        "import sys; from numlake import cli; rc = cli.main(sys.argv[1:]); "
+        "heavy = sorted({'pandas', 'duckdb', 'pyarrow', 'dagster'} & set(sys.modules)); print(heavy); sys.exit(rc)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "check", "13900000002", "--since", "2024-01-01", "--home", str(home.root)],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == "[]"
