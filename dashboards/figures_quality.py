@@ -16,7 +16,9 @@ def _weeks(frame: pd.DataFrame) -> list[str]:
 
 
 def build_weekly_rejection_rate(frame: pd.DataFrame) -> go.Figure:
-    """Share of records rejected per week, with the records read as bars. Columns: week, rows_read, rows_rejected, rate."""
+    """Share of records rejected per week, with the records read as bars.
+
+    Columns: week, rows_read, rows_rejected, rate."""
     title = "每周拒收率 Weekly rejection rate (records rejected / records read)"
     if is_empty(frame, "week", "rows_read", "rate"):
         return no_data_figure(title)
@@ -51,7 +53,8 @@ def build_weekly_lateness(frame: pd.DataFrame) -> go.Figure:
     weeks = _weeks(frame)
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     fig.add_trace(go.Bar(x=weeks, y=_rounded(frame["late_share"], 4), name="迟到占比 share late",
-                         marker_color="#e65100", customdata=[[int(a), int(b)] for a, b in zip(frame["late"], frame["files"])],
+                         marker_color="#e65100",
+                         customdata=[[int(a), int(b)] for a, b in zip(frame["late"], frame["files"])],
                          hovertemplate="%{x}<br>%{y:.0%} (%{customdata[0]}/%{customdata[1]} 个文件 files)<extra></extra>"),
                   secondary_y=False)
     fig.add_trace(go.Scatter(x=weeks, y=_rounded(frame["mean_days_late"], 1), name="平均迟到天数 mean days late",

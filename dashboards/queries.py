@@ -35,7 +35,8 @@ def complaints_monthly(wh: Warehouse) -> pd.DataFrame:
         return _empty(*cols)
     def s(c):
         return f"sum({c})" if wh.has(t, c) else "null"
-    med = ("sum(median_days_to_resolve * resolved) / nullif(sum(resolved) filter (where median_days_to_resolve is not null), 0)"
+    med = ("sum(median_days_to_resolve * resolved)"
+           " / nullif(sum(resolved) filter (where median_days_to_resolve is not null), 0)"
            if wh.has(t, "median_days_to_resolve", "resolved") else "null")
     return wh.df(f"""
         select month, category, sum(received) as received, {s('resolved')} as resolved,
@@ -316,7 +317,8 @@ def rejection_examples(wh: Warehouse, per_reason: int = 2) -> pd.DataFrame:
         return _empty(*cols)
     return wh.df(f"""
         select source_id, feed, reason, file_name, line_no, raw from marts.rejected_records
-        qualify row_number() over (partition by source_id, feed, reason order by file_name, line_no) <= {int(per_reason)}
+        qualify row_number() over (partition by source_id, feed, reason order by file_name, line_no)
+            <= {int(per_reason)}
         order by 1, 2, 3, 4, 5""")
 
 

@@ -80,7 +80,8 @@ def complaints_section(data: SiteData, chart: Charts) -> str:
 
 def secondary_section(data: SiteData, chart: Charts) -> str:
     complaints = month_label(data.frames["complaints"], "month")
-    secondary = complaints[complaints["category"] == "SECONDARY_NUMBER"][["month", "received", "on_recent_reassignment"]]
+    secondary = complaints[complaints["category"] == "SECONDARY_NUMBER"]
+    secondary = secondary[["month", "received", "on_recent_reassignment"]]
     return section("二次号码投诉 Secondary-number complaints",
                    chart(F.build_secondary_on_reassigned(secondary), secondary.empty, wide=True),
                    note="“一年内重新分配”：投诉受理时号码所属用户期为 365 天内开始的重新分配 · on a tenure that is a "
@@ -92,7 +93,8 @@ def recycling_section(data: SiteData, chart: Charts) -> str:
     f = data.frames
     rates = month_label(f["rates_carrier"], "month")
     rp = f["rates_province"]
-    prov_rates = rp.rename(columns={"recycle_rate": "value"})[["province", "value"]] if len(rp) else rp.assign(value=None)
+    prov_rates = (rp.rename(columns={"recycle_rate": "value"})[["province", "value"]] if len(rp)
+                  else rp.assign(value=None))
     band = warmup_band(data)
     zh, en = window_label(data.extras.get("rates_months"))
     warm_note = (f"预热期：各来源覆盖起始后 {WARMUP_DAYS} 天内（90 天冻结期未满，不可能有重新分配）的月份不计入比率，灰色区域为仍有来源处于预热期的月份"
