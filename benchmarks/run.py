@@ -12,7 +12,9 @@ is that process's own maximum RSS:
 - the dbt build against the same compiled SQL run directly in DuckDB;
 - the dashboard site's build time and size; the check service (benchmarks/check.py);
 - notices: raising for 1 M watchlist entries on a 10 M-number snapshot, feed reads, webhook
-  deliveries (benchmarks/notices.py).
+  deliveries (benchmarks/notices.py);
+- the CLI's start-up: `numlake --help` and one `numlake check` as whole processes, with hyperfine
+  (benchmarks/startup.py).
 
 Prints a table of figures and ratios and writes `<out>/results.json`. BENCHMARKS.md records
 the figures with the command that produced them.
@@ -297,7 +299,7 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "bench-output"))
     ap.add_argument("--repeat", type=int, default=3, help="runs of each side per dialect (median reported)")
     ap.add_argument("--skip", action="append", default=[],
-                    choices=["demo", "dialects", "pipeline", "dbt", "check", "notices"])
+                    choices=["demo", "dialects", "pipeline", "dbt", "check", "notices", "startup"])
     a = ap.parse_args()
     out = Path(a.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -323,6 +325,12 @@ def main() -> None:
                         "1000000", "--orgs", "100", "--json", str(out / "notices.json")], label="notices bench")
         record("notices.bench", seconds=secs, peak_rss_mib=rss,
                **(json.loads((out / "notices.json").read_text()) if (out / "notices.json").exists() else {}))
+    if "startup" not in a.skip:
+        secs, rss = sh([str(BIN / "python"), "-m", "benchmarks.startup", "--json", str(out / "startup.json")],
+                       label="startup bench")
+        print(LAST_OUTPUT[0].strip())
+        figures = json.loads((out / "startup.json").read_text()) if (out / "startup.json").exists() else {}
+        record("cli.startup", seconds=secs, **{f"{cmd}_{k}": v for cmd, f in figures.items() for k, v in f.items()})
     (out / "results.json").write_text(json.dumps(RESULTS, indent=1, default=str), encoding="utf-8")
     print(f"results: {out / 'results.json'}")
 
