@@ -14,6 +14,7 @@ BIN=.venv/bin
 RUFF_CLEAN=(
   benchmarks/check.py
   benchmarks/dashboards.py
+  benchmarks/startup.py
   benchmarks/notices.py
   dashboards/pages/notices.py
   dashboards/privacy.py
