@@ -79,7 +79,9 @@ def totals(home: Home) -> dict:
     with NoticeStore(home).read() as con:
         for kind, n, d in con.execute("select kind, count(*), count(delivered_at) from notices group by kind"):
             out["raised"][kind], out["delivered"][kind] = n, d
-        out["entries"], out["watch_orgs"] = con.execute("select count(*), count(distinct org_id) from watch").fetchone()
+        out["entries"], out["watch_orgs"] = con.execute(
+            "select count(*), count(distinct org_id) from watchlist"
+        ).fetchone()
         out["webhooks"] = con.execute("select count(*) from webhooks").fetchone()[0]
     return out
 

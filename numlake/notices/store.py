@@ -20,6 +20,7 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
+from numlake.check.rules import parse_since
 from numlake.errors import UsageError
 from numlake.paths import Home
 
@@ -32,11 +33,12 @@ SCHEMA = """
 create table if not exists orgs (
     org_id text primary key, org_type text, joined_date text, first_run integer not null
 );
-create table if not exists watch (
-    org_id text not null, sha256 text not null, bound_date text not null, ref text,
-    state integer not null default 0, open_notice text, updated_at text not null,
-    primary key (org_id, sha256)
-) without rowid;
+create table if not exists watchlist (
+    id integer primary key, org_id text not null, sha256 text not null, bound_date text not null,
+    bound_day integer not null, k1 integer not null, k2 integer not null, ref text,
+    state integer not null default 0, open_notice text, updated_at text not null
+);
+create unique index if not exists watchlist_entry on watchlist (org_id, sha256);
 create table if not exists segments_seen (segment text primary key, first_run integer not null);
 create table if not exists segment_told (
     org_id text not null, segment text not null, opened_date text not null, segment_type text not null,
@@ -64,6 +66,12 @@ create table if not exists delivery (
     next_retry_at real, last_attempt_at text, last_success_at text, last_error text
 );
 """
+
+
+def hash_keys(sha256: str) -> tuple[int, int]:
+    """Two 60-bit integers of a hex SHA-256: the first is the check snapshot's `sha256_prefix`
+    (the join key), the second confirms the match (120 bits in all) without comparing text."""
+    return int(sha256[:15], 16), int(sha256[15:30], 16)
 
 
 class NotRegistered(UsageError):
@@ -163,18 +171,21 @@ class NoticeStore:
         (RULES 8.1); sending an entry again with the same bound_date only changes its ref."""
         now = utc_now()
         with self.write() as con:
-            before = con.execute("select count(*) from watch where org_id = ?", [org_id]).fetchone()[0]
+            before = con.execute("select count(*) from watchlist where org_id = ?", [org_id]).fetchone()[0]
+            days = {d: parse_since(d) for d in {d for _, d, _ in entries}}
             con.executemany(
-                """insert into watch (org_id, sha256, bound_date, ref, state, open_notice, updated_at)
-                   values (?, ?, ?, ?, 0, null, ?)
+                """insert into watchlist (org_id, sha256, bound_date, bound_day, k1, k2, ref, state, open_notice,
+                                          updated_at)
+                   values (?, ?, ?, ?, ?, ?, ?, 0, null, ?)
                    on conflict (org_id, sha256) do update set
                        ref = excluded.ref, updated_at = excluded.updated_at,
-                       state = case when watch.bound_date = excluded.bound_date then watch.state else 0 end,
-                       open_notice = case when watch.bound_date = excluded.bound_date then watch.open_notice end,
-                       bound_date = excluded.bound_date""",
-                ((org_id, h, d, r, now) for h, d, r in sorted(entries)),
+                       state = case when watchlist.bound_date = excluded.bound_date then watchlist.state else 0 end,
+                       open_notice = case when watchlist.bound_date = excluded.bound_date
+                                          then watchlist.open_notice end,
+                       bound_date = excluded.bound_date, bound_day = excluded.bound_day""",
+                ((org_id, h, d, days[d], *hash_keys(h), r, now) for h, d, r in sorted(entries)),
             )
-            after = con.execute("select count(*) from watch where org_id = ?", [org_id]).fetchone()[0]
+            after = con.execute("select count(*) from watchlist where org_id = ?", [org_id]).fetchone()[0]
         return {
             "received": len(entries),
             "added": after - before,
@@ -185,14 +196,14 @@ class NoticeStore:
     def remove_entries(self, org_id: str, hashes: list[str]) -> dict:
         with self.write() as con:
             before = con.total_changes
-            con.executemany("delete from watch where org_id = ? and sha256 = ?", ((org_id, h) for h in hashes))
+            con.executemany("delete from watchlist where org_id = ? and sha256 = ?", ((org_id, h) for h in hashes))
             removed = con.total_changes - before
-            left = con.execute("select count(*) from watch where org_id = ?", [org_id]).fetchone()[0]
+            left = con.execute("select count(*) from watchlist where org_id = ?", [org_id]).fetchone()[0]
         return {"received": len(hashes), "removed": removed, "entries": left}
 
     def list_entries(self, org_id: str, after: str | None = None, limit: int | None = None) -> list[dict]:
         """The organisation's entries ordered by hash (`after`: continue after this hash)."""
-        sql = "select sha256, bound_date, ref, state from watch where org_id = ? and sha256 > ? order by sha256"
+        sql = "select sha256, bound_date, ref, state from watchlist where org_id = ? and sha256 > ? order by sha256"
         params: list = [org_id, after or ""]
         if limit is not None:
             sql += " limit ?"
