@@ -71,10 +71,11 @@ def per_source_rows(by_source: Mapping[str, Mapping[str, int]], ledger: Iterable
 
 
 def table(rows: list[dict], schema: dg.TableSchema) -> dg.TableMetadataValue:
-    """Rows as a Dagster table; every value is a plain string, number, bool or None."""
+    """Rows as a Dagster table; every value is a plain string, number, bool or None. Every record has
+    every column (Dagster refuses records with different fields): a missing value is None."""
     names = [c.name for c in schema.columns]
     return dg.MetadataValue.table(
-        records=[dg.TableRecord({n: iso(r.get(n)) for n in names if r.get(n) is not None}) for r in rows],
+        records=[dg.TableRecord({n: iso(r.get(n)) for n in names}) for r in rows],
         schema=schema,
     )
 
