@@ -31,8 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(message)s")
-    home = Home.resolve(args.home)
     try:
+        home = Home.resolve(args.home)
         r = ingest(home, Path(args.landing) if args.landing else home.landing,
                    Path(args.registry) if args.registry else home.default_registry,
                    sources=args.sources, lock_timeout=args.lock_timeout)
