@@ -55,7 +55,8 @@ def freshness(wh: Warehouse, sources: pd.DataFrame, as_of, start) -> pd.DataFram
     loaded); older marts hold only feeds that loaded, and the registry's expected daily feeds fill
     the rest. A never-loaded daily feed has no coverage start or latest date, `never` is true and
     `days_behind` counts from the day before the platform's first business date (silence since
-    registration). A sparse feed that never delivered owes nothing and is left out.
+    registration): the mart's own `days_behind` when it has one (the same rule, written in dbt).
+    A sparse feed that never delivered owes nothing and is left out.
     """
     t = "marts.source_freshness"
     cols = ["source_id", "feed", "coverage_start", "latest_business_date", "gap_days", "days_behind", "daily",
@@ -63,14 +64,15 @@ def freshness(wh: Warehouse, sources: pd.DataFrame, as_of, start) -> pd.DataFram
     if wh.has(t, "source_id", "feed", "coverage_start", "latest_business_date"):
         gap = "gap_days" if wh.has(t, "gap_days") else "null as gap_days"
         daily = "coalesce(is_daily, feed in " + _DAILY + ")" if wh.has(t, "is_daily") else f"feed in {_DAILY}"
+        mart_behind = wh.has(t, "days_behind")  # today's mart says it (silence included): its rule wins
+        behind = "days_behind" if mart_behind else "?::date - latest_business_date as days_behind"
         known = wh.df(f"""
-            select source_id, feed, coverage_start, latest_business_date, {gap},
-                   ?::date - latest_business_date as days_behind, {daily} as daily,
+            select source_id, feed, coverage_start, latest_business_date, {gap}, {behind}, {daily} as daily,
                    latest_business_date is null as never
-            from {t}""", [as_of])
+            from {t}""", [] if mart_behind else [as_of])
         known = known[~(known["never"].astype(bool) & ~known["daily"].astype(bool))]
     else:
-        known = _empty(*cols)
+        mart_behind, known = False, _empty(*cols)
     expected = expected_feeds(sources)
     expected = expected.loc[expected["daily"].astype(bool)]  # a sparse feed owes nothing on a quiet day
     if len(known):
@@ -84,7 +86,8 @@ def freshness(wh: Warehouse, sources: pd.DataFrame, as_of, start) -> pd.DataFram
     if not len(frame):
         return _empty(*cols)
     frame["never"] = frame["never"].astype(bool)
-    frame.loc[frame["never"], "days_behind"] = silence
+    if not mart_behind:
+        frame.loc[frame["never"], "days_behind"] = silence
     frame["days_behind"] = pd.to_numeric(frame["days_behind"], errors="coerce")
     frame = frame.sort_values(["daily", "days_behind", "source_id", "feed"], ascending=[False, False, True, True],
                               na_position="first", kind="stable")

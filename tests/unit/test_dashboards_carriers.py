@@ -184,3 +184,22 @@ def test_a_mart_that_already_lists_registered_feeds_with_null_dates_counts_them_
     assert sorted(silent["feed"]) == ["complaints", "lifecycle"]  # a sparse feed owes nothing
     assert silent["never"].all() and set(silent["days_behind"]) == {20}
     assert not ((fresh["source_id"] == "CM-GD") & (fresh["feed"] == "segments")).any()
+
+
+def test_the_marts_own_days_behind_is_used_when_it_has_one(tmp_path):
+    import duckdb
+
+    from dashboards.data import open_warehouse
+    from dashboards.pages import load
+
+    wh_path = make_warehouse(tmp_path / "w.duckdb", days=20, silent=(SILENT,))
+    with duckdb.connect(str(wh_path)) as con:
+        con.execute("alter table marts.source_freshness add column is_daily boolean")
+        con.execute("alter table marts.source_freshness add column days_behind integer")
+        con.execute("update marts.source_freshness set is_daily = feed in ('lifecycle', 'complaints'), "
+                    "days_behind = date '2025-06-30' - latest_business_date")
+        con.execute(f"insert into marts.source_freshness values ('{SILENT}', 'lifecycle', null, null, null, true, 77)")
+    with open_warehouse(wh_path) as wh:
+        fresh = load(wh, None, None).frames["freshness"]
+    silent = fresh[fresh["source_id"] == SILENT].set_index("feed")["days_behind"].to_dict()
+    assert silent == {"lifecycle": 77, "complaints": 20}  # complaints absent from the mart: the registry fills it
