@@ -24,7 +24,7 @@ MISSING = "does not exist"
 
 def _kind(mode: int) -> str:
     if stat.S_ISDIR(mode):
-        return "folder"
+        return "directory"
     if stat.S_ISREG(mode):
         return "file"
     if stat.S_ISFIFO(mode):

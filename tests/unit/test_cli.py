@@ -142,7 +142,7 @@ def test_every_command_refuses_a_bad_path_or_source_in_one_line_with_exit_2(plac
         assert str(value).split("/")[-1] in err or "/proc" in err or "/sys" in err, err
     else:
         assert "NOPE" in err
-    expected = {"a directory": "is a folder, not a file", "a FIFO": "is a FIFO", "a file": "is a file",
+    expected = {"a directory": "is a directory, not a file", "a FIFO": "is a FIFO", "a file": "is a file",
                 "below a file": "is below", "under /proc": "/proc", "under /sys": "/sys"}.get(form)
     if expected:
         assert expected in err, err
