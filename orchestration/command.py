@@ -33,7 +33,14 @@ def _settings(args):
 def _run(args, job: str) -> int:
     from orchestration.runner import run_pipeline
 
-    summary = run_pipeline(_settings(args), job=job, sources=args.source or None, wait_s=args.wait)
+    settings = _settings(args)
+    if job == "pipeline":  # the engine that builds the warehouse (orchestration/engine.py)
+        from orchestration import engine
+
+        chosen = engine.resolve_engine(args.engine)
+        engine.check_home(settings.home, chosen)
+        engine.record(settings.home, chosen)
+    summary = run_pipeline(settings, job=job, sources=args.source or None, wait_s=args.wait)
     print(summary.line(), file=sys.stderr)
     for f in summary.failures:
         print(f"numlake {job}: step failed: {f}", file=sys.stderr)
@@ -84,6 +91,9 @@ def register(sub) -> None:
                        help="ingest only this source (repeatable; default: all)")
         p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                        help="wait this long for a concurrent run on the same home instead of refusing")
+        if job == "pipeline":
+            p.add_argument("--engine", metavar="duckdb|spark",
+                           help="engine that builds the warehouse (default: $NUMLAKE_ENGINE or duckdb; docs/SCALE.md)")
         p.set_defaults(func=lambda a, job=job: _run(a, job))
     text = "open the Dagster UI on this home (schedule and sensor visible); Ctrl-C or SIGTERM stops all of it"
     p = sub.add_parser("ui", help=text, description=text)
