@@ -22,9 +22,18 @@ from dashboards.pages import (INDEX, OPERATIONS, REGULATOR, index_page, load, op
                               source_page)
 from dashboards.privacy import find_full_numbers
 from dashboards.render import PLOTLY_JS, now_cst
+from numlake.paths import Home
 
 class PrivacyError(RuntimeError):
     """A page would have shown a full phone number; the site is not published."""
+
+
+def dbt_docs_link(warehouse: Path, out_dir: Path) -> str | None:
+    """The relative link from the site to the home's dbt docs (``../dbt/docs/index.html``), when
+    `numlake run` has generated them beside the warehouse; the link works from disk and through
+    `numlake serve`, which serves `/dbt/docs/` to the same keys as the index."""
+    docs = Home(warehouse.resolve().parent).dbt_docs / "index.html"
+    return Path(os.path.relpath(docs, out_dir)).as_posix() if docs.is_file() else None
 
 
 def build_site(warehouse: Path, out_dir: Path, ops: dict | None = None) -> list[Path]:
@@ -39,6 +48,7 @@ def build_site(warehouse: Path, out_dir: Path, ops: dict | None = None) -> list[
     built_at = now_cst()
     with open_warehouse(Path(warehouse)) as wh:
         data = load(wh, ops, built_at)
+    data.extras["dbt_docs"] = dbt_docs_link(Path(warehouse), out_dir)
 
     pages: dict[str, str] = {}
     source_pages: dict[str, str] = {}

@@ -31,6 +31,8 @@ def served(tmp_path_factory):
     (home.dashboards / "sources").mkdir(parents=True)
     for rel, text in PAGES.items():
         (home.dashboards / rel).write_text(text)
+    home.dbt_docs.mkdir(parents=True)
+    (home.dbt_docs / "index.html").write_text("dbt docs")
     store = KeyStore(home)
     tokens = {name: store.create(name, role=role)[1] for name, role in (
         ("CM-GD-QA", "carrier:CM-GD"), ("REG", "regulator"), ("BANK", None), ("BANK-ORG", "org:BANK-9"))}
@@ -118,3 +120,14 @@ def test_a_wrong_key_is_refused_even_on_localhost(served):
     _, local, _ = served
     r = local.get("/dashboards/index.html", headers={"Authorization": "Bearer nlk_000000000000_" + "x" * 43})
     assert r.status_code == 401
+
+
+def test_the_dbt_docs_go_to_the_readers_of_the_index(served):
+    remote, local, tokens = served
+    assert local.get("/dbt/docs/index.html").text == "dbt docs"
+    assert _get(remote, "/dbt/docs/index.html", tokens["REG"]).text == "dbt docs"
+    assert _get(remote, "/dbt/docs/", tokens["REG"]).text == "dbt docs"
+    for name in ("CM-GD-QA", "BANK"):
+        assert _get(remote, "/dbt/docs/index.html", tokens[name]).status_code == 403
+    assert remote.get("/dbt/docs/index.html").status_code == 401
+    assert local.get("/dbt/docs/%2e%2e/%2e%2e/warehouse.duckdb").status_code == 404

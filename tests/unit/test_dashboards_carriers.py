@@ -203,3 +203,17 @@ def test_the_marts_own_days_behind_is_used_when_it_has_one(tmp_path):
         fresh = load(wh, None, None).frames["freshness"]
     silent = fresh[fresh["source_id"] == SILENT].set_index("feed")["days_behind"].to_dict()
     assert silent == {"lifecycle": 77, "complaints": 20}  # complaints absent from the mart: the registry fills it
+
+
+def test_the_index_links_the_dbt_docs_when_the_run_generated_them(tmp_path):
+    from numlake.paths import Home
+
+    home = Home(tmp_path / "home")
+    home.root.mkdir()
+    wh = make_warehouse(home.warehouse, days=10)
+    build_site(wh, home.dashboards)
+    assert "dbt docs" not in _read(home.dashboards / "index.html")
+    home.dbt_docs.mkdir(parents=True)
+    (home.dbt_docs / "index.html").write_text("<html>dbt</html>")
+    build_site(wh, home.dashboards)
+    assert 'href="../dbt/docs/index.html"' in _read(home.dashboards / "index.html")

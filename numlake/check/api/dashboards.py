@@ -16,6 +16,7 @@ from numlake.check.api.deps import is_loopback, presented_token, service
 from numlake.check.api.errors import ApiError
 from numlake.check.api.state import Service
 from numlake.check.keys import ApiKey
+from numlake.paths import Home
 
 router = APIRouter(tags=["service"])
 
@@ -79,6 +80,21 @@ async def dashboards(
     every page; a `carrier:<source_id>` key its source's page only; from localhost without a key,
     everything (the operator). The key may come as a Bearer token, X-API-Key, or the password of
     HTTP Basic, which a browser asks for and resends for the page's script."""
+    return _serve(svc.dashboards, path, request, token, svc, may_read)
+
+
+@router.get("/dbt/docs/{path:path}", include_in_schema=False)
+async def dbt_docs(
+    path: str, request: Request, token: str | None = Depends(dashboards_token), svc: Service = Depends(service)
+):
+    """The dbt docs site of the warehouse (`<home>/dbt/docs`, linked from the dashboards index as
+    `../dbt/docs/index.html`): to the same readers as the index, a `regulator` key or the operator."""
+    return _serve(Home(svc.dashboards.parent).dbt_docs, path, request, token, svc, lambda key, rel: key.is_regulator)
+
+
+def _serve(root: Path, path: str, request: Request, token: str | None, svc: Service, allowed) -> FileResponse:
+    """A file under `root` for the caller: 401 without a (valid) key unless on localhost, 403 when
+    `allowed(key, relative path)` says no, 404 outside `root` or missing."""
     host = request.client.host if request.client else None
     key = svc.keys.authenticate(token)
     if token and key is None:
@@ -90,10 +106,10 @@ async def dashboards(
             "Authorization: the dashboards need an API key from outside localhost",
             headers=_CHALLENGE,
         )
-    target = _page(svc.dashboards, path)
+    target = _page(root, path)
     if target is None:
         raise ApiError(404, "path", "path: not found")
-    if key is not None and not may_read(key, target.relative_to(svc.dashboards.resolve()).as_posix()):
+    if key is not None and not allowed(key, target.relative_to(root.resolve()).as_posix()):
         raise ApiError(403, "path", f"path: not a page the role {key.describe()} may read")
     if not target.is_file():
         raise ApiError(404, "path", "path: not found")
