@@ -1,0 +1,101 @@
+{#- Where DuckDB (target `warehouse`) and Spark SQL (target `spark`, dbt-spark) differ, found by
+    building a copy of the project on Spark 4.3 (docs/SCALE.md, "The dbt project on Spark").
+    Each difference is one dispatched macro; a model calls the macro, never an engine's own
+    spelling. Casts need no macro: `string` is a type name of both (`varchar` alone is not Spark's). -#}
+
+{#- The wall-clock time in China now, as a timestamp without time zone. Spark's session time zone
+    is Asia/Shanghai (profiles.yml), so its local time is that. -#}
+{% macro china_now() -%}
+    {{ return(adapter.dispatch('china_now', 'numlake')()) }}
+{%- endmacro %}
+
+{% macro default__china_now() -%}
+    cast(timezone('Asia/Shanghai', current_timestamp) as timestamp)
+{%- endmacro %}
+
+{% macro spark__china_now() -%}
+    cast(current_timestamp() as timestamp_ntz)
+{%- endmacro %}
+
+{#- Calendar days from `start` to `end` (day boundaries crossed), for dates and timestamps. -#}
+{% macro days_between(start, end) -%}
+    {{ return(adapter.dispatch('days_between', 'numlake')(start, end)) }}
+{%- endmacro %}
+
+{% macro default__days_between(start, end) -%}
+    datediff('day', {{ start }}, {{ end }})
+{%- endmacro %}
+
+{% macro spark__days_between(start, end) -%}
+    datediff({{ end }}, {{ start }})
+{%- endmacro %}
+
+{#- Microseconds from timestamp `start` to timestamp `end` (China has no daylight saving time, so
+    Spark's detour through its session time zone changes no difference). -#}
+{% macro microseconds_between(start, end) -%}
+    {{ return(adapter.dispatch('microseconds_between', 'numlake')(start, end)) }}
+{%- endmacro %}
+
+{% macro default__microseconds_between(start, end) -%}
+    (epoch_us({{ end }}) - epoch_us({{ start }}))
+{%- endmacro %}
+
+{% macro spark__microseconds_between(start, end) -%}
+    (unix_micros(cast({{ end }} as timestamp_ltz)) - unix_micros(cast({{ start }} as timestamp_ltz)))
+{%- endmacro %}
+
+{#- The last non-null value of `expr` in the window that follows (`... over w`). -#}
+{% macro last_value_ignoring_nulls(expr) -%}
+    {{ return(adapter.dispatch('last_value_ignoring_nulls', 'numlake')(expr)) }}
+{%- endmacro %}
+
+{% macro default__last_value_ignoring_nulls(expr) -%}
+    last_value({{ expr }} ignore nulls)
+{%- endmacro %}
+
+{% macro spark__last_value_ignoring_nulls(expr) -%}
+    last_value({{ expr }}, true)
+{%- endmacro %}
+
+{#- `value` of the row with the largest `key` (an aggregate). -#}
+{% macro value_at_max(value, key) -%}
+    {{ return(adapter.dispatch('value_at_max', 'numlake')(value, key)) }}
+{%- endmacro %}
+
+{% macro default__value_at_max(value, key) -%}
+    arg_max({{ value }}, {{ key }})
+{%- endmacro %}
+
+{% macro spark__value_at_max(value, key) -%}
+    max_by({{ value }}, {{ key }})
+{%- endmacro %}
+
+{% macro text_starts_with(text, prefix) -%}
+    {{ return(adapter.dispatch('text_starts_with', 'numlake')(text, prefix)) }}
+{%- endmacro %}
+
+{% macro default__text_starts_with(text, prefix) -%}
+    starts_with({{ text }}, {{ prefix }})
+{%- endmacro %}
+
+{% macro spark__text_starts_with(text, prefix) -%}
+    startswith({{ text }}, {{ prefix }})
+{%- endmacro %}
+
+{#- A FROM-clause item joining one row per month, `alias.month` (timestamp), from `first` to `last`
+    to each row of the relation before it: `from bounds {{ months_from_to(...) }}`. -#}
+{% macro months_from_to(first, last, alias='m') -%}
+    {{ return(adapter.dispatch('months_from_to', 'numlake')(first, last, alias)) }}
+{%- endmacro %}
+
+{% macro default__months_from_to(first, last, alias) -%}
+    , lateral (
+        select unnest(generate_series(cast({{ first }} as timestamp), cast({{ last }} as timestamp), interval 1 month))
+            as month
+    ) as {{ alias }}
+{%- endmacro %}
+
+{% macro spark__months_from_to(first, last, alias) -%}
+    lateral view explode(sequence(cast({{ first }} as timestamp), cast({{ last }} as timestamp), interval 1 month))
+        {{ alias }} as month
+{%- endmacro %}

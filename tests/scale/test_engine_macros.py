@@ -1,0 +1,94 @@
+"""Each engine difference of the dbt project (dbt_project/macros/engine/) answers the same on both engines.
+
+One `dbt show --inline` query calls every dispatched macro; it runs on DuckDB (target
+`warehouse`) and on Spark (target `spark`, dbt-spark's session method, local[1]) and both
+answers must be equal. The profile is the test's own, with the Spark settings numlake uses.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from numlake.paths import DBT_PROJECT_DIR
+
+pytestmark = [pytest.mark.scale, pytest.mark.slow]
+
+DBT = str(Path(sys.executable).parent / "dbt")
+
+QUERY = """
+select
+    {{ days_between("cast('2025-01-31' as date)", "cast('2025-03-01' as date)") }} as days,
+    {{ days_between("cast('2025-01-31 23:00:00' as timestamp)", "cast('2025-02-01 01:00:00' as timestamp)") }}
+        as days_ts,
+    {{ microseconds_between("cast('2025-01-01 00:00:00' as timestamp)", "cast('2025-01-02 00:00:01.5' as timestamp)") }}
+        as micros,
+    {{ text_starts_with("'13800138000'", "'138'") }} as starts,
+    {{ number_block("'13800138000'") }} as block,
+    (select count(*) from (select cast('2025-01-01' as date) as a, cast('2025-04-01' as date) as b) as bounds
+        {{ months_from_to('bounds.a', 'bounds.b') }}) as months,
+    (select {{ value_at_max('v', 'k') }} from (select 'x' as v, 1 as k union all select 'y', 2) as t) as top,
+    (select max(l) from (
+        select {{ last_value_ignoring_nulls('v') }} over (order by k rows between unbounded preceding and current row) as l
+        from (select 'a' as v, 1 as k union all select null, 2) as t
+        ) as w) as last_seen,
+    {{ china_now() }} is not null as has_now
+"""
+
+PROFILES = """
+numlake:
+  target: warehouse
+  outputs:
+    warehouse:
+      type: duckdb
+      path: "{warehouse}"
+      threads: 1
+    spark:
+      type: spark
+      method: session
+      host: NA
+      schema: main
+      threads: 1
+      server_side_parameters:
+        spark.master: "local[1]"
+        spark.sql.warehouse.dir: "{spark_dir}"
+        spark.driver.extraJavaOptions: "-Dderby.system.home={spark_dir}"
+        spark.sql.session.timeZone: "Asia/Shanghai"
+        spark.sql.timestampType: "TIMESTAMP_NTZ"
+        spark.ui.enabled: "false"
+        spark.driver.memory: "512m"
+        spark.sql.shuffle.partitions: "1"
+"""
+
+
+def _show(target: str, tmp_path: Path) -> dict:
+    env = dict(os.environ, DBT_SEND_ANONYMOUS_USAGE_STATS="false", SPARK_LOCAL_IP="127.0.0.1",
+               NUMLAKE_LAKE=str(tmp_path / "lake"), NUMLAKE_WAREHOUSE=str(tmp_path / "w.duckdb"))
+    out = subprocess.run(
+        [DBT, "show", "--inline", QUERY, "--target", target, "--output", "json", "--log-format", "json",
+         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(tmp_path), "--target-path",
+         str(tmp_path / f"target-{target}"), "--log-path", str(tmp_path / "logs"), "--no-partial-parse"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900, check=False)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    for line in out.stdout.splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        preview = event.get("data", {}).get("preview")
+        if preview:
+            return json.loads(preview)[0]
+    raise AssertionError(f"no preview in dbt show's output: {out.stdout[-2000:]}")
+
+
+def test_every_engine_macro_answers_the_same_on_duckdb_and_on_spark(tmp_path):
+    (tmp_path / "profiles.yml").write_text(PROFILES.format(warehouse=tmp_path / "w.duckdb",
+                                                           spark_dir=tmp_path / "spark"))
+    duck = _show("warehouse", tmp_path)
+    assert duck == {"days": 29, "days_ts": 1, "micros": 86_401_500_000, "starts": True, "block": "13800",
+                    "months": 4, "top": "y", "last_seen": "a", "has_now": True}
+    assert _show("spark", tmp_path) == duck
