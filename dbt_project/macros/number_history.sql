@@ -18,3 +18,12 @@
         before as ({{ history_order() }} rows between unbounded preceding and 1 preceding)
         {%- endif %}
 {%- endmacro %}
+
+{#- RULES 1: ACTIVATE and PORT_IN always leave a tenure open, CANCEL and RECYCLE always close it;
+    other events (null) leave it as it was. -#}
+{% macro opens_or_closes_tenure(event_type) -%}
+    case
+        when {{ event_type }} in ('ACTIVATE', 'PORT_IN') then true
+        when {{ event_type }} in ('CANCEL', 'RECYCLE') then false
+    end
+{%- endmacro %}

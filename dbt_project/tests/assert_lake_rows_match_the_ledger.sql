@@ -4,19 +4,53 @@
 -- must hold exactly the lake's records (this also catches drift of its incremental updates).
 {{ config(meta={'dagster': {'ref': {'name': 'int_number_events__replayed'}}}) }}
 with lake as (
-    select 'lifecycle' as feed, source_id, file_name, count(*) as n from {{ ref('int_number_events__replayed') }} group by 1, 2, 3
+    select
+        'lifecycle' as feed,
+        source_id,
+        file_name,
+        count(*) as n
+    from {{ ref('int_number_events__replayed') }}
+    group by 1, 2, 3
     union all
-    select 'complaints', source_id, file_name, count(*) from {{ ref('stg_lake__complaints') }} group by 1, 2, 3
+    select
+        'complaints' as feed,
+        source_id,
+        file_name,
+        count(*) as n
+    from {{ ref('stg_lake__complaints') }}
+    group by 1, 2, 3
     union all
-    select 'segments', source_id, file_name, count(*) from {{ ref('stg_lake__segments') }} group by 1, 2, 3
+    select
+        'segments' as feed,
+        source_id,
+        file_name,
+        count(*) as n
+    from {{ ref('stg_lake__segments') }}
+    group by 1, 2, 3
     union all
-    select 'orgs', source_id, file_name, count(*) from {{ ref('stg_lake__orgs') }} group by 1, 2, 3
+    select
+        'orgs' as feed,
+        source_id,
+        file_name,
+        count(*) as n
+    from {{ ref('stg_lake__orgs') }}
+    group by 1, 2, 3
     union all
-    select 'adoption', source_id, file_name, count(*) from {{ ref('stg_lake__adoption') }} group by 1, 2, 3
+    select
+        'adoption' as feed,
+        source_id,
+        file_name,
+        count(*) as n
+    from {{ ref('stg_lake__adoption') }}
+    group by 1, 2, 3
 ),
 
 ledger as (
-    select source_id, feed, file_name, rows_loaded
+    select
+        source_id,
+        feed,
+        file_name,
+        rows_loaded
     from {{ ref('stg_lake__file_loads') }}
     where outcome = 'LOADED'
 )
@@ -28,7 +62,8 @@ select
     lake.n
 from ledger
 full outer join lake
-    on lake.source_id = ledger.source_id
-    and lake.feed = ledger.feed
-    and lake.file_name = ledger.file_name
+    on
+        lake.source_id = ledger.source_id
+        and lake.feed = ledger.feed
+        and lake.file_name = ledger.file_name
 where coalesce(ledger.rows_loaded, 0) <> coalesce(lake.n, 0)

@@ -47,7 +47,7 @@ refused as (
 ),
 
 missed as (
-    select * from business_dates
+    select business_dates.* from business_dates
     anti join loaded using (source_id, feed, business_date)
 ),
 

@@ -5,7 +5,10 @@ with file_loads as (
 ),
 
 loaded as (
-    select distinct source_id, feed, business_date
+    select distinct
+        source_id,
+        feed,
+        business_date
     from file_loads
     where outcome = 'LOADED' and business_date is not null
 ),

@@ -37,11 +37,13 @@ level_1 as (
         *,
         row_number() over upto as event_seq,
         coalesce(last_value(
-            case when event_type in ('ACTIVATE', 'PORT_IN') then true when event_type in ('CANCEL', 'RECYCLE') then false end
-            ignore nulls) over upto, false) as is_open_after,
+            {{ opens_or_closes_tenure('event_type') }}
+            ignore nulls
+        ) over upto, false) as is_open_after,
         coalesce(last_value(
-            case when event_type in ('ACTIVATE', 'PORT_IN') then true when event_type in ('CANCEL', 'RECYCLE') then false end
-            ignore nulls) over before, false) as is_open_before,
+            {{ opens_or_closes_tenure('event_type') }}
+            ignore nulls
+        ) over before, false) as is_open_before,
         last_value(case when event_type in ('ACTIVATE', 'PORT_IN') then source_id end ignore nulls) over upto
             as last_entry_source_id,
         sum(case when event_type = 'SUSPEND' then 1 else 0 end) over upto as suspends_so_far
@@ -57,7 +59,8 @@ level_2 as (
         is_open_before and event_type in ('CANCEL', 'RECYCLE') as closes_tenure,
         last_value(
             case when event_type = 'ACTIVATE' or (event_type = 'PORT_IN' and not is_open_before) then subscriber_id end
-            ignore nulls) over before as holder_before,
+            ignore nulls
+        ) over before as holder_before,
         last_value(case when is_open_before and event_type in ('CANCEL', 'RECYCLE') then event_time end ignore nulls)
             over before as last_end_before,
         last_value(case when is_open_before and event_type in ('CANCEL', 'RECYCLE') then event_time end ignore nulls)
@@ -69,10 +72,10 @@ level_2 as (
 starts as (
     select
         *,
-        is_open_before and event_type = 'ACTIVATE' and subscriber_id is distinct from holder_before
+        is_open_before and event_type = 'ACTIVATE' and (subscriber_id is distinct from holder_before)
             as is_implicit_start,
         (event_type in ('ACTIVATE', 'PORT_IN') and not is_open_before)
-            or (is_open_before and event_type = 'ACTIVATE' and subscriber_id is distinct from holder_before)
+        or (is_open_before and event_type = 'ACTIVATE' and (subscriber_id is distinct from holder_before))
             as is_tenure_start
     from level_2
 ),
@@ -86,14 +89,22 @@ level_3 as (
         last_value(case when is_tenure_start then subscriber_id end ignore nulls) over upto as tenure_holder,
         last_value(case when closes_tenure then holder_before end ignore nulls) over before as last_holder_before,
         last_value(case when closes_tenure then holder_before end ignore nulls) over upto as last_holder_after,
-        last_value(case when is_tenure_start then 'START' when event_type in ('KEEP', 'RESUME') then event_type end
-            ignore nulls) over upto as segment_kind_after,
-        last_value(case when is_tenure_start then 'START' when event_type in ('KEEP', 'RESUME') then event_type end
-            ignore nulls) over before as segment_kind_before,
-        last_value(case when is_tenure_start or event_type in ('KEEP', 'RESUME') then suspends_so_far end
-            ignore nulls) over upto as segment_suspends_after,
-        last_value(case when is_tenure_start or event_type in ('KEEP', 'RESUME') then suspends_so_far end
-            ignore nulls) over before as segment_suspends_before
+        last_value(
+            case when is_tenure_start then 'START' when event_type in ('KEEP', 'RESUME') then event_type end
+            ignore nulls
+        ) over upto as segment_kind_after,
+        last_value(
+            case when is_tenure_start then 'START' when event_type in ('KEEP', 'RESUME') then event_type end
+            ignore nulls
+        ) over before as segment_kind_before,
+        last_value(
+            case when is_tenure_start or event_type in ('KEEP', 'RESUME') then suspends_so_far end
+            ignore nulls
+        ) over upto as segment_suspends_after,
+        last_value(
+            case when is_tenure_start or event_type in ('KEEP', 'RESUME') then suspends_so_far end
+            ignore nulls
+        ) over before as segment_suspends_before
     from starts
     {{ history_windows() }}
 ),
@@ -102,12 +113,18 @@ level_4 as (
     {#- The current suspension began at the first SUSPEND after the segment's start. -#}
     select
         *,
-        last_value(case when event_type = 'SUSPEND' and suspends_so_far = segment_suspends_after + 1 then event_time end
-            ignore nulls) over upto as suspension_started_at,
-        last_value(case when event_type = 'SUSPEND' and suspends_so_far = segment_suspends_after + 1 then event_id end
-            ignore nulls) over upto as suspension_event_id_raw,
-        last_value(case when event_type = 'SUSPEND' and suspends_so_far = segment_suspends_after + 1 then source_id end
-            ignore nulls) over upto as suspension_source_id_raw
+        last_value(
+            case when event_type = 'SUSPEND' and suspends_so_far = segment_suspends_after + 1 then event_time end
+            ignore nulls
+        ) over upto as suspension_started_at,
+        last_value(
+            case when event_type = 'SUSPEND' and suspends_so_far = segment_suspends_after + 1 then event_id end
+            ignore nulls
+        ) over upto as suspension_event_id_raw,
+        last_value(
+            case when event_type = 'SUSPEND' and suspends_so_far = segment_suspends_after + 1 then source_id end
+            ignore nulls
+        ) over upto as suspension_source_id_raw
     from level_3
     {{ history_windows(before=false) }}
 ),
@@ -136,12 +153,18 @@ labelled as (
         *,
         case
             when is_open_before then tenure_state_before
-            when last_end_before is not null and event_time < last_end_before + interval {{ var('cooling_days') }} day then 'COOLING'
+            when
+                last_end_before is not null
+                and event_time < last_end_before + interval {{ var('cooling_days') }} day
+                then 'COOLING'
             else 'AVAILABLE'
         end as state_before,
         case
             when is_open_after then tenure_state_after
-            when last_end_after is not null and event_time < last_end_after + interval {{ var('cooling_days') }} day then 'COOLING'
+            when
+                last_end_after is not null
+                and event_time < last_end_after + interval {{ var('cooling_days') }} day
+                then 'COOLING'
             else 'AVAILABLE'
         end as state_after
     from states
@@ -153,14 +176,16 @@ judged as (
     select
         *,
         case event_type
-            when 'ACTIVATE' then
-                case
-                    when is_open_before then 'INVALID_TRANSITION'
-                    when last_end_before is not null
-                        and subscriber_id is distinct from last_holder_before
-                        and event_time < last_end_before + interval {{ var('cooling_days') }} day
-                        then 'COOLING_VIOLATION'
-                end
+            when 'ACTIVATE'
+                then
+                    case
+                        when is_open_before then 'INVALID_TRANSITION'
+                        when
+                            last_end_before is not null
+                            and (subscriber_id is distinct from last_holder_before)
+                            and event_time < last_end_before + interval {{ var('cooling_days') }} day
+                            then 'COOLING_VIOLATION'
+                    end
             when 'SUSPEND' then case when state_before <> 'ACTIVE' then 'INVALID_TRANSITION' end
             when 'KEEP' then case when state_before not in ('ACTIVE', 'SUSPENDED') then 'INVALID_TRANSITION' end
             when 'RESUME' then case when state_before not in ('SUSPENDED', 'KEPT') then 'INVALID_TRANSITION' end
@@ -169,7 +194,8 @@ judged as (
             when 'RECYCLE' then
                 case
                     when not is_open_before then 'INVALID_TRANSITION'
-                    when state_before <> 'SUSPENDED'
+                    when
+                        state_before <> 'SUSPENDED'
                         or event_time < suspension_started_at + interval {{ var('suspension_before_recycle_days') }} day
                         then 'PREMATURE_RECYCLE'
                 end
@@ -216,7 +242,7 @@ final as (
         seq,
         line_no,
         load_order,
-        (select replay_batch from batch) as replay_batch
+        (select batch.replay_batch from batch) as replay_batch
     from judged
 )
 

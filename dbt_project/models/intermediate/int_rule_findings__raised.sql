@@ -25,7 +25,9 @@ per_event as (
 
 last_before_horizon as (
     {#- Each number's last event before the end of as_of (hash aggregation, no sort). -#}
-    select events.msisdn, max(events.event_seq) as event_seq
+    select
+        events.msisdn,
+        max(events.event_seq) as event_seq
     from events
     cross join as_of
     where events.event_time < as_of.as_of + interval 1 day
@@ -43,8 +45,9 @@ state_at_as_of as (
         as_of.as_of
     from events
     inner join last_before_horizon
-        on last_before_horizon.msisdn = events.msisdn
-        and last_before_horizon.event_seq = events.event_seq
+        on
+            last_before_horizon.msisdn = events.msisdn
+            and last_before_horizon.event_seq = events.event_seq
     cross join as_of
     where events.state_after = 'SUSPENDED'
 ),
@@ -60,7 +63,8 @@ idle as (
         tenure_seq,
         'ACTIVE' as state_before
     from state_at_as_of
-    where state_after = 'SUSPENDED'
+    where
+        state_after = 'SUSPENDED'
         and suspended_since < as_of + interval 1 day - interval {{ var('idle_suspended_days') }} day
 ),
 

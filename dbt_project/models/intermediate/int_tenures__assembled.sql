@@ -14,7 +14,7 @@
 with events as (
     select * from {{ ref('int_number_events__replayed') }}
     {% if is_incremental() %}
-    where {{ replayed_since_last_build() }}
+        where {{ replayed_since_last_build() }}
     {% endif %}
 ),
 
@@ -80,7 +80,7 @@ joined as (
 final as (
     select
         *,
-        tenure_seq >= 2 and subscriber_id is distinct from previous_subscriber_id as is_reassignment
+        tenure_seq >= 2 and (subscriber_id is distinct from previous_subscriber_id) as is_reassignment
     from joined
 )
 

@@ -14,14 +14,14 @@
 with tenures as (
     select * from {{ ref('int_tenures__assembled') }}
     {% if is_incremental() %}
-    where {{ replayed_since_last_build() }}
+        where {{ replayed_since_last_build() }}
     {% endif %}
 ),
 
 events as (
     select * from {{ ref('int_number_events__replayed') }}
     {% if is_incremental() %}
-    where msisdn in (select msisdn from tenures)
+        where msisdn in (select tenures.msisdn from tenures)
     {% endif %}
 ),
 

@@ -48,9 +48,10 @@ in_service as (
         count(*) as in_service_start
     from months
     inner join responsibility
-        on responsibility.source_id = months.source_id
-        and responsibility.valid_from <= cast(months.month as timestamp)
-        and (responsibility.valid_to is null or responsibility.valid_to > cast(months.month as timestamp))
+        on
+            responsibility.source_id = months.source_id
+            and responsibility.valid_from <= cast(months.month as timestamp)
+            and (responsibility.valid_to is null or responsibility.valid_to > cast(months.month as timestamp))
     group by 1, 2
 ),
 

@@ -15,10 +15,11 @@
     second post-hook follows a source whose coverage start moved (an earlier delivery loaded). -#}
 with events as (
     select * from {{ ref('int_number_events__replayed') }}
-    where event_seq = 1
-    {% if is_incremental() %}
-        and {{ replayed_since_last_build() }}
-    {% endif %}
+    where
+        event_seq = 1
+        {% if is_incremental() %}
+            and {{ replayed_since_last_build() }}
+        {% endif %}
 ),
 
 coverage as (

@@ -12,7 +12,7 @@
 with tenures as (
     select * from {{ ref('int_tenures__assembled') }}
     {% if is_incremental() %}
-    where {{ replayed_since_last_build() }}
+        where {{ replayed_since_last_build() }}
     {% endif %}
 ),
 

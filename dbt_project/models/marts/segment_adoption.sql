@@ -19,9 +19,10 @@ as_of as (
 ),
 
 org_types as (
-    select org_type from (values ('BANK'), ('PAYMENT'), ('APP')) as t (org_type)
+    select t.org_type from (values ('BANK'), ('PAYMENT'), ('APP')) as t (org_type)
     union
-    select org_type from orgs where org_type is not null
+    select org_type from orgs
+    where org_type is not null
 ),
 
 grid as (
@@ -32,30 +33,56 @@ grid as (
         segments.segment_type,
         segments.source_id,
         as_of.as_of,
-        (select count(*) from orgs where orgs.org_type = org_types.org_type) as orgs_total
+        (
+            select count(*) from orgs
+            where orgs.org_type = org_types.org_type
+        ) as orgs_total
     from segments
     cross join org_types
     cross join as_of
 ),
 
-{#- The days on which the count of supporters can change: opened_date + N, as_of, and every
-    report day on or after opened_date (candidates for days_to_half). -#}
+{# The days on which the count of supporters can change: opened_date + N, as_of, and every
+    report day on or after opened_date (candidates for days_to_half). #}
 candidate_days as (
-    select segment, org_type, opened_date as day from grid
+    select
+        segment,
+        org_type,
+        opened_date as day
+    from grid
     union
-    select grid.segment, grid.org_type, cast(intervals.valid_from as date) as day
+    select
+        grid.segment,
+        grid.org_type,
+        cast(intervals.valid_from as date) as day
     from grid
     inner join intervals
         on intervals.segment = grid.segment and intervals.org_type = grid.org_type
     where cast(intervals.valid_from as date) >= grid.opened_date
     union
-    select segment, org_type, cast(opened_date + interval 30 day as date) from grid
+    select
+        segment,
+        org_type,
+        cast(opened_date + interval 30 day as date) as day
+    from grid
     union
-    select segment, org_type, cast(opened_date + interval 90 day as date) from grid
+    select
+        segment,
+        org_type,
+        cast(opened_date + interval 90 day as date) as day
+    from grid
     union
-    select segment, org_type, cast(opened_date + interval 180 day as date) from grid
+    select
+        segment,
+        org_type,
+        cast(opened_date + interval 180 day as date) as day
+    from grid
     union
-    select segment, org_type, as_of from grid
+    select
+        segment,
+        org_type,
+        as_of as day
+    from grid
 ),
 
 supporters as (
@@ -67,17 +94,23 @@ supporters as (
         count(distinct intervals.org_id) as supporting
     from candidate_days
     left join intervals
-        on intervals.segment = candidate_days.segment
-        and intervals.org_type = candidate_days.org_type
-        and intervals.status = 'SUPPORTED'
-        and intervals.valid_from < cast(candidate_days.day + interval 1 day as timestamp)
-        and (intervals.valid_to is null or intervals.valid_to >= cast(candidate_days.day + interval 1 day as timestamp))
-    group by 1, 2, 3
+        on
+            intervals.segment = candidate_days.segment
+            and intervals.org_type = candidate_days.org_type
+            and intervals.status = 'SUPPORTED'
+            and intervals.valid_from < cast(candidate_days.day + interval 1 day as timestamp)
+            and (
+                intervals.valid_to is null
+                or intervals.valid_to >= cast(candidate_days.day + interval 1 day as timestamp)
+            )
+    group by candidate_days.segment, candidate_days.org_type, candidate_days.day
 ),
 
 verification as (
     {#- Each VERIFICATION_SMS complaint counts for the longest known segment its number starts with. -#}
-    select segment, count(*) as verification_complaints
+    select
+        segment,
+        count(*) as verification_complaints
     from (
         select
             complaints.source_id,
@@ -86,8 +119,8 @@ verification as (
         from complaints
         inner join segments on starts_with(complaints.msisdn, segments.segment)
         where complaints.category = 'VERIFICATION_SMS'
-        group by 1, 2
-    )
+        group by complaints.source_id, complaints.complaint_id
+    ) as per_complaint
     group by segment
 ),
 
@@ -106,7 +139,8 @@ final as (
         case when grid.orgs_total > 0 then (
             select min(datediff('day', grid.opened_date, s.day))
             from supporters as s
-            where s.segment = grid.segment
+            where
+                s.segment = grid.segment
                 and s.org_type = grid.org_type
                 and s.day >= grid.opened_date
                 and s.day <= grid.as_of
@@ -115,14 +149,17 @@ final as (
         coalesce(verification.verification_complaints, 0) as verification_complaints
     from grid
     left join supporters as s30
-        on s30.segment = grid.segment and s30.org_type = grid.org_type
-        and s30.day = cast(grid.opened_date + interval 30 day as date)
+        on
+            s30.segment = grid.segment and s30.org_type = grid.org_type
+            and s30.day = cast(grid.opened_date + interval 30 day as date)
     left join supporters as s90
-        on s90.segment = grid.segment and s90.org_type = grid.org_type
-        and s90.day = cast(grid.opened_date + interval 90 day as date)
+        on
+            s90.segment = grid.segment and s90.org_type = grid.org_type
+            and s90.day = cast(grid.opened_date + interval 90 day as date)
     left join supporters as s180
-        on s180.segment = grid.segment and s180.org_type = grid.org_type
-        and s180.day = cast(grid.opened_date + interval 180 day as date)
+        on
+            s180.segment = grid.segment and s180.org_type = grid.org_type
+            and s180.day = cast(grid.opened_date + interval 180 day as date)
     left join supporters as now_
         on now_.segment = grid.segment and now_.org_type = grid.org_type and now_.day = grid.as_of
     left join verification on verification.segment = grid.segment

@@ -4,7 +4,9 @@ with covered as (
 ),
 
 final as (
-    select source_id, coverage_start
+    select
+        source_id,
+        coverage_start
     from covered
 )
 

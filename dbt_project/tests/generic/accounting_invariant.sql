@@ -1,6 +1,8 @@
 {#- INTERCHANGE 4: for every LOADED file, records declared = records loaded + records rejected;
     files not LOADED have no loaded and no rejected records. Fails for each file that breaks it. -#}
-{% test accounting_invariant(model, outcome_column='outcome', declared='rows_declared', loaded='rows_loaded', rejected='rows_rejected') %}
+{% test accounting_invariant(
+    model, outcome_column='outcome', declared='rows_declared', loaded='rows_loaded', rejected='rows_rejected'
+) %}
 select *
 from {{ model }}
 where ({{ outcome_column }} = 'LOADED'
