@@ -38,8 +38,9 @@ def loggable(path: str, limit: int = 200) -> str:
 
 
 def _utf8(raw: bytes) -> bool:
+    """Whether `raw` is UTF-8 once percent-decoded (most targets have no escape: checked as is)."""
     try:
-        unquote_to_bytes(raw).decode("utf-8")
+        (unquote_to_bytes(raw) if b"%" in raw else raw).decode("utf-8")
     except UnicodeDecodeError:
         return False
     return True
