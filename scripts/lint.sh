@@ -65,6 +65,7 @@ RUFF_CLEAN=(
   tests/support/dashboards_warehouse.py
   tests/support/https_receiver.py
   tests/support/notices_world.py
+  tests/unit/test_check_guard.py
   tests/unit/test_check_rules.py
   tests/unit/test_dashboards_privacy.py
   tests/unit/test_msisdn_mask.py
