@@ -33,7 +33,8 @@ select
         {{ months_from_to('bounds.a', 'bounds.b') }}) as months,
     (select {{ value_at_max('v', 'k') }} from (select 'x' as v, 1 as k union all select 'y', 2) as t) as top,
     (select max(l) from (
-        select {{ last_value_ignoring_nulls('v') }} over (order by k rows between unbounded preceding and current row) as l
+        select {{ last_value_ignoring_nulls('v') }}
+            over (order by k rows between unbounded preceding and current row) as l
         from (select 'a' as v, 1 as k union all select null, 2) as t
         ) as w) as last_seen,
     {{ china_now() }} is not null as has_now

@@ -64,12 +64,18 @@ class PostgresServer:
         return self.folder / "server.log"
 
     def url(self, database: str = "postgres") -> str:
+        """A libpq URL (psycopg2.connect, psql)."""
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
+
+    def sqlalchemy_url(self, database: str) -> str:
+        """The same with the driver named: SQLAlchemy 2.1 would pick psycopg 3, which is not installed."""
+        return f"postgresql+psycopg2://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
 
     def _server_cmd(self, *args: str) -> list[str]:
         return [*self.prefix, str(self.bin / "pg_ctl"), "-D", str(self.data), *args]
 
     def create_database(self, name: str) -> str:
+        """CREATE DATABASE name; returns the name."""
         import psycopg2
 
         conn = psycopg2.connect(self.url())
@@ -79,11 +85,12 @@ class PostgresServer:
                 cur.execute(f'CREATE DATABASE "{name}"')
         finally:
             conn.close()
-        return self.url(name)
+        return name
 
     def stop(self) -> None:
         if self.data.exists():
-            subprocess.run(self._server_cmd("-m", "immediate", "-w", "stop"), capture_output=True, timeout=60, check=False)
+            subprocess.run(self._server_cmd("-m", "immediate", "-w", "stop"), capture_output=True, timeout=60,
+                           check=False)
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -106,7 +113,7 @@ def start_postgres() -> PostgresServer:
         tail = (init.stderr.strip().splitlines() or ["?"])[-1]
         raise ServerUnavailable(f"initdb failed: {tail}")
     options = (f"-p {server.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' "
-               "-c fsync=off -c max_connections=60 -c shared_buffers=32MB")
+               "-c fsync=off -c max_connections=100 -c shared_buffers=32MB")
     start = subprocess.run(
         server._server_cmd("-l", str(server.log), "-o", options, "-w", "-t", "120", "start"),
         capture_output=True, text=True, timeout=180, check=False,

@@ -103,7 +103,7 @@ class SeaweedServer:
                 fs.pipe("numlake-probe/ready", b"1")
                 fs.rm("numlake-probe", recursive=True)
                 return
-            except Exception as exc:  # noqa: BLE001 - any failure means "not yet"
+            except Exception as exc:  # any failure means "not yet"
                 last = f"{type(exc).__name__}: {exc}"[:200]
                 time.sleep(1)
         raise ServerUnavailable(f"SeaweedFS S3 gateway on {self.endpoint} accepts no writes: {last}")
