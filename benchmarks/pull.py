@@ -11,7 +11,8 @@ day), hard-links them into one remote tree per source, serves them from a real s
 - OpenSSH's `sftp -b` fetching the same trees (`get -r`, the same number of connections at
   once as the pull uses), the machine's limit for this job;
 
-and prints files, bytes, seconds and the ratio limit / pull (1.0 = as fast as OpenSSH).
+and prints files, bytes, seconds and the ratio limit / pull (1.0 = as fast as OpenSSH), per pair
+and of the medians.
 `benchmarks/run.py` calls it on the benchmark world (`make bench`).
 """
 from __future__ import annotations
@@ -19,7 +20,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -98,24 +101,27 @@ def bench(landing: Path, registry: Path, n_sources: int, out: Path, repeat: int 
         reg.write_text(_registry_with_pull(data, entries), encoding="utf-8")
         connections = PullOptions().connections
         results = {"sources": len(ids), "files": files, "bytes": size, "connections": connections,
-                   "empty_s": [], "nothing_new_s": [], "sftp_s": []}
+                   "empty_s": [], "nothing_new_s": [], "nothing_new_in_process_s": [], "sftp_s": []}
         for i in range(repeat):
             run_home, run_landing = base / f"h{i}", base / f"l{i}"
             shutil.copytree(home, run_home)
             cmd = [str(BIN / "numlake"), "pull", "--home", str(run_home), "--landing", str(run_landing),
                    "--registry", str(reg)]
-            secs, _ = _timed(cmd)
+            secs, err = _timed(cmd)
             results["empty_s"].append(round(secs, 3))
-            secs, _ = _timed(cmd)
+            secs, err = _timed(cmd)
             results["nothing_new_s"].append(round(secs, 3))
+            results["nothing_new_in_process_s"].append(float(re.search(r"fetched in ([0-9.]+)s", err).group(1)))
             shutil.rmtree(run_landing)
             results["sftp_s"].append(round(_sftp_all(server, home / "secrets" / CREDENTIAL, remote, base / f"s{i}",
                                                      ids, connections), 3))
             shutil.rmtree(base / f"s{i}")
     shutil.rmtree(base, ignore_errors=True)
-    med = {k: sorted(results[k])[len(results[k]) // 2] for k in ("empty_s", "nothing_new_s", "sftp_s")}
+    med = {k: statistics.median(results[k]) for k in ("empty_s", "nothing_new_s", "nothing_new_in_process_s", "sftp_s")}
+    ratios = sorted(s / e for s, e in zip(results["sftp_s"], results["empty_s"]))
     results.update({f"median_{k}": v for k, v in med.items()})
     results["ratio_vs_sftp"] = round(med["sftp_s"] / med["empty_s"], 3)
+    results["ratio_range"] = f"{ratios[0]:.2f}-{ratios[-1]:.2f}"  # per side-by-side pair
     results["mb_per_s"] = round(size / 1e6 / med["empty_s"], 1)
     return results
 

@@ -13,6 +13,8 @@ is that process's own maximum RSS:
 - the dashboard site's build time and size; the check service (benchmarks/check.py);
 - notices: raising for 1 M watchlist entries on a 10 M-number snapshot, feed reads, webhook
   deliveries (benchmarks/notices.py);
+- pull mode: 20 sources x 365 days fetched over SFTP on loopback, from empty and with nothing
+  new, against OpenSSH's `sftp -b` of the same files (benchmarks/pull.py);
 - the CLI's start-up: `numlake --help` and one `numlake check` as whole processes, with hyperfine
   (benchmarks/startup.py).
 
@@ -34,6 +36,8 @@ import time
 from pathlib import Path
 
 import yaml
+
+from numlake.china_time import TZ_NAME
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -275,7 +279,7 @@ def dbt_vs_sql(out: Path, home: Path) -> None:
     copy.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(home / "warehouse.duckdb", copy)
     con = duckdb.connect(str(copy))
-    con.execute("SET threads=2; SET memory_limit='4GB'; SET TimeZone='Asia/Shanghai'")
+    con.execute(f"SET threads=2; SET memory_limit='4GB'; SET TimeZone='{TZ_NAME}'")
     t0 = time.perf_counter()
     for r in models:
         node = manifest["nodes"][r["unique_id"]]
@@ -299,7 +303,7 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "bench-output"))
     ap.add_argument("--repeat", type=int, default=3, help="runs of each side per dialect (median reported)")
     ap.add_argument("--skip", action="append", default=[],
-                    choices=["demo", "dialects", "pipeline", "dbt", "check", "notices", "startup"])
+                    choices=["demo", "dialects", "pipeline", "dbt", "check", "notices", "startup", "pull"])
     a = ap.parse_args()
     out = Path(a.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -325,6 +329,11 @@ def main() -> None:
                         "1000000", "--orgs", "100", "--json", str(out / "notices.json")], label="notices bench")
         record("notices.bench", seconds=secs, peak_rss_mib=rss,
                **(json.loads((out / "notices.json").read_text()) if (out / "notices.json").exists() else {}))
+    if "pull" not in a.skip:  # 20 sources x 365 days over SFTP on loopback vs OpenSSH's sftp (benchmarks/pull.py)
+        secs, rss = sh([str(BIN / "python"), "-m", "benchmarks.pull", "--landing", str(landing), "--registry",
+                        str(registry), "--sources", "20", "--json", str(out / "pull.json")], label="pull bench")
+        record("pull.sftp", seconds=secs, peak_rss_mib=rss,
+               **(json.loads((out / "pull.json").read_text()) if (out / "pull.json").exists() else {}))
     if "startup" not in a.skip:
         secs, rss = sh([str(BIN / "python"), "-m", "benchmarks.startup", "--json", str(out / "startup.json")],
                        label="startup bench")
