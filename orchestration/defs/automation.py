@@ -10,12 +10,13 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from numlake.china_time import TZ_NAME
 from orchestration.resources import NumlakeResource
 
 PIPELINE_JOB = "numlake_pipeline"
 SCHEDULE_NAME = "daily_0600_china"
 SCHEDULE_CRON = "0 6 * * *"
-SCHEDULE_TZ = "Asia/Shanghai"
+SCHEDULE_TZ = TZ_NAME
 
 
 def next_daily_run(cron: str, tz: str, now: datetime) -> datetime:
