@@ -12,7 +12,7 @@ def register(sub) -> None:
     p.add_argument("--landing", help="landing area (default: <home>/landing)")
     p.add_argument("--registry", help="source registry YAML (default: <home>/registry.yaml)")
     p.add_argument("--source", action="append", metavar="ID", help="pull only this source (repeatable)")
-    p.add_argument("--connections", type=int, metavar="N", help="sources fetched at once (default 4, "
+    p.add_argument("--connections", type=int, metavar="N", help="sources fetched at once (default 8, "
                    "or $NUMLAKE_PULL_CONNECTIONS)")
     p.set_defaults(func=_run)
 

@@ -51,7 +51,7 @@ UNREACHABLE_ERRNOS = (errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH,
 class PullOptions:
     """How hard pull mode leans on a source's server; see docs/PULL.md for the defaults."""
 
-    connections: int = 4  # sources fetched at once, one SSH connection each
+    connections: int = 8  # sources fetched at once, one SSH connection each
     files_per_connection: int = 64  # files in flight on one connection (SFTP pipelines requests)
     connect_timeout: float = 20.0  # TCP connect + SSH handshake + authentication
     io_timeout: float = 60.0  # a connection on which nothing moved this long is abandoned
