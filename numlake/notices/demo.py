@@ -11,7 +11,6 @@ notices are raised and delivered as a run would, and the dashboards are rebuilt.
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
 
 import duckdb
 
@@ -150,7 +149,3 @@ def run_demo(home: Home, rebuild: bool = True) -> str:
         f"the receiver accepted {receiver.accepted} notice(s), signatures verified: {folder / 'received.jsonl'}",
     ]
     return "\n".join(lines)
-
-
-def demo_folder(home: Home) -> Path:
-    return home.root / "notices" / "demo"
