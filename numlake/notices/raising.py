@@ -29,6 +29,7 @@ import pyarrow as pa
 
 from numlake.check import rules, snapshot
 from numlake.crashpoints import crash_point
+from numlake.errors import UsageError
 from numlake.notices.portal import REMINDER_DAYS, Portal, load_portal
 from numlake.notices.store import ARMED, KINDS, NOTIFIED, NoticeStore, utc_now
 from numlake.paths import Home
@@ -310,6 +311,12 @@ def raise_notices(home: Home) -> RaiseResult:
         result.skipped = "no check snapshot published yet"
         return result
     portal = load_portal(home.warehouse)
+    if portal.missing and home.warehouse.exists():
+        # never a silent "no organisation registered": that would quietly stop every notice
+        raise UsageError(
+            f"notices: the warehouse {home.warehouse} has no {', '.join(portal.missing)} (dbt's "
+            "organisations, segments and adoption models): cannot tell who is registered"
+        )
     store = NoticeStore(home)
     folder = home.snapshots / stamp
     started = utc_now()

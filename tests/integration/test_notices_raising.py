@@ -206,3 +206,14 @@ def test_entries_of_organisations_the_portal_no_longer_knows_are_not_judged(home
     publish_world(home, reassigned(), "2025-05-02", [BANK])
     raise_notices(home)
     assert store.feed("APP-1") == [] and store.org("APP-1") is None
+
+
+def test_a_warehouse_without_the_portal_models_fails_loudly_instead_of_telling_nobody(home):
+    from numlake.check import snapshot
+    from numlake.errors import UsageError
+    from tests.support.check_warehouse import build_warehouse
+
+    build_warehouse(home.warehouse, [], [], "2025-05-01")
+    snapshot.publish(home)
+    with pytest.raises(UsageError, match="int_orgs__current"):
+        raise_notices(home)
