@@ -118,6 +118,7 @@ def timed_raise(home: Home, label: str) -> dict:
         "seconds": secs,
         "judge_seconds": r.judge_seconds,
         "read_seconds": r.load_seconds,
+        "portal_seconds": r.portal_seconds,
         "entries": r.entries,
         "raised": sum(r.raised.values()),
     }

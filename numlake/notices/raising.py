@@ -59,6 +59,7 @@ class RaiseResult:
     seconds: float = 0.0
     judge_seconds: float = 0.0
     load_seconds: float = 0.0
+    portal_seconds: float = 0.0
     skipped: str | None = None
 
     def line(self) -> str:
@@ -67,7 +68,8 @@ class RaiseResult:
         kinds = ", ".join(f"{k} {v:,}" for k, v in self.raised.items())
         return (
             f"notices: run {self.run} on as_of {self.as_of}: {self.entries:,} watchlist entries judged in "
-            f"{self.judge_seconds:.2f} s (read {self.load_seconds:.2f} s); raised {kinds} for {self.orgs_told} "
+            f"{self.judge_seconds:.2f} s (read {self.load_seconds:.2f} s; portal {self.portal_seconds:.2f} s); "
+            f"raised {kinds} for {self.orgs_told} "
             "organisation(s) "
             f"in {self.seconds:.2f} s"
         )
@@ -311,6 +313,7 @@ def raise_notices(home: Home) -> RaiseResult:
         result.skipped = "no check snapshot published yet"
         return result
     portal = load_portal(home.warehouse)
+    result.portal_seconds = time.perf_counter() - t0
     if portal.missing and home.warehouse.exists():
         # never a silent "no organisation registered": that would quietly stop every notice
         raise UsageError(
