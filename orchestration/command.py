@@ -1,4 +1,5 @@
 """`numlake ingest`, `numlake run` and `numlake ui`: the pipeline through Dagster."""
+
 from __future__ import annotations
 
 import argparse
@@ -24,8 +25,9 @@ def _settings(args):
 
     settings = Settings.resolve(args.home, args.landing, args.registry)
     # every path and --source is judged before Dagster starts: one line naming the problem, exit 2
-    check_path(settings.landing, "folder", "landing area",
-               missing="does not exist (run `numlake simulate` or pass --landing)")
+    check_path(
+        settings.landing, "folder", "landing area", missing="does not exist (run `numlake simulate` or pass --landing)"
+    )
     check_selected_sources(load_registry(settings.registry), settings.landing, getattr(args, "source", None) or [])
     return settings
 
@@ -59,8 +61,16 @@ def _ui(args) -> int:
     from orchestration.dbt_support import ensure_manifest
 
     ensure_manifest(settings.home)
-    cmd = [os.path.join(os.path.dirname(sys.executable), "dagster"), "dev", "-m", "orchestration.dagster_entry",
-           "--host", args.host, "--port", str(args.port)]
+    cmd = [
+        os.path.join(os.path.dirname(sys.executable), "dagster"),
+        "dev",
+        "-m",
+        "orchestration.dagster_entry",
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
+    ]
     try:
         child = subprocess.Popen(cmd, cwd=str(settings.home.root), start_new_session=True)
     except FileNotFoundError as e:
@@ -72,8 +82,10 @@ def _ui(args) -> int:
 
     previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        print(f"numlake ui: Dagster on http://{args.host}:{args.port} for {settings.home.root} (Ctrl-C stops it)",
-              file=sys.stderr)
+        print(
+            f"numlake ui: Dagster on http://{args.host}:{args.port} for {settings.home.root} (Ctrl-C stops it)",
+            file=sys.stderr,
+        )
         return child.wait()
     finally:
         for s, handler in previous.items():
@@ -87,18 +99,28 @@ def register(sub) -> None:
     ):
         p = sub.add_parser(name, help=text, description=text)
         _common(p)
-        p.add_argument("--source", action="append", metavar="ID",
-                       help="ingest only this source (repeatable; default: all)")
-        p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
-                       help="wait this long for a concurrent run on the same home instead of refusing")
+        p.add_argument(
+            "--source", action="append", metavar="ID", help="ingest only this source (repeatable; default: all)"
+        )
+        p.add_argument(
+            "--wait",
+            type=float,
+            default=0.0,
+            metavar="SECONDS",
+            help="wait this long for a concurrent run on the same home instead of refusing",
+        )
         if job == "pipeline":
-            p.add_argument("--engine", metavar="duckdb|spark",
-                           help="engine that builds the warehouse (default: $NUMLAKE_ENGINE or duckdb; docs/SCALE.md)")
+            p.add_argument(
+                "--engine",
+                metavar="duckdb|spark",
+                help="engine that builds the warehouse (default: $NUMLAKE_ENGINE or duckdb; docs/SCALE.md)",
+            )
         p.set_defaults(func=lambda a, job=job: _run(a, job))
     text = "open the Dagster UI on this home (schedule and sensor visible); Ctrl-C or SIGTERM stops all of it"
     p = sub.add_parser("ui", help=text, description=text)
     _common(p)
-    p.add_argument("--host", default="127.0.0.1",
-                   help="address the webserver listens on (default: %(default)s, this machine only)")
+    p.add_argument(
+        "--host", default="127.0.0.1", help="address the webserver listens on (default: %(default)s, this machine only)"
+    )
     p.add_argument("--port", type=int, default=3000, help="port of the webserver (default: %(default)s)")
     p.set_defaults(func=_ui)

@@ -1,4 +1,5 @@
 """Entry point for `dagster dev` / the webserver: `dagster dev -m orchestration.dagster_entry`."""
+
 from orchestration.definitions import build_definitions
 from orchestration.settings import Settings
 

@@ -4,6 +4,7 @@
 `dagster dev`, so the CLI, tests and CI call `ensure_manifest` first. The manifest and every
 dbt artefact live under the home folder (`<home>/dbt/target`), never in the working tree.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -53,9 +54,19 @@ def ensure_manifest(home: Home) -> Path:
         stamp.write_text(fp)
         return manifest
     proc = subprocess.run(
-        [dbt_executable(), "parse", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir",
-         str(DBT_PROJECT_DIR), "--target-path", str(tp), "--quiet"],
-        capture_output=True, text=True,
+        [
+            dbt_executable(),
+            "parse",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--target-path",
+            str(tp),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
     )
     if proc.returncode != 0:
         tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]

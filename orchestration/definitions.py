@@ -9,6 +9,7 @@ regenerate the definitions snapshot (tests/orchestration/test_defs_snapshot.py s
 `numlake ui` runs `dagster dev -m orchestration.dagster_entry`, which builds them from the
 environment set by `Settings.apply_env`; the CLI builds the same definitions in-process.
 """
+
 import dagster as dg
 
 from orchestration.defs import automation, ingestion, pull
@@ -30,13 +31,19 @@ def _from_warehouse(settings: Settings) -> list[dg.Definitions]:
 
     warehouse = dbt.defs(settings)
     models = [key for assets in warehouse.assets for key in assets.keys]
-    return [warehouse, freshness.defs(settings, models), publish.defs(settings, models), notices.defs(settings),
-            automation.defs()]
+    return [
+        warehouse,
+        freshness.defs(settings, models),
+        publish.defs(settings, models),
+        notices.defs(settings),
+        automation.defs(),
+    ]
 
 
 def _shared(settings: Settings) -> dg.Definitions:
-    return dg.Definitions(resources={"numlake": NumlakeResource.from_settings(settings)},
-                          executor=dg.in_process_executor)
+    return dg.Definitions(
+        resources={"numlake": NumlakeResource.from_settings(settings)}, executor=dg.in_process_executor
+    )
 
 
 def build_ingestion_definitions(settings: Settings) -> dg.Definitions:

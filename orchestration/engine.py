@@ -16,6 +16,7 @@ With Spark, the marts are Parquet tables under `<home>/warehouse/` (Spark's ware
 and `<home>/warehouse.duckdb` holds only views `marts.*` over them, so the dashboards, the
 check snapshot and every reader of the published tables work unchanged.
 """
+
 from __future__ import annotations
 
 import os
@@ -64,11 +65,15 @@ def check_home(home: Home, engine: str) -> None:
     """Refuse, in one line, to run a home with another engine than the one that built it."""
     built = built_with(home)
     if built is not None and built != engine:
-        raise UsageError(f"home {home.root} was built with the {built} engine, not {engine}: run it with "
-                         f"--engine {built}, or build a new home with {engine} (no conversion)")
+        raise UsageError(
+            f"home {home.root} was built with the {built} engine, not {engine}: run it with "
+            f"--engine {built}, or build a new home with {engine} (no conversion)"
+        )
     if engine == "spark" and not SPARK_MODELS_READY:
-        raise UsageError("the spark engine is not ready: the dbt models do not run on Spark yet "
-                         "(docs/SCALE.md, What is left); use --engine duckdb")
+        raise UsageError(
+            "the spark engine is not ready: the dbt models do not run on Spark yet "
+            "(docs/SCALE.md, What is left); use --engine duckdb"
+        )
 
 
 def record(home: Home, engine: str) -> None:
@@ -136,8 +141,10 @@ def expose_marts(home: Home, schema: str = "marts") -> list[str]:
             if not any(table.rglob("*.parquet")):
                 continue
             glob = str(table / "**" / "*.parquet").replace("'", "''")
-            con.execute(f"create view {schema}.\"{table.name}\" as select * from "
-                        f"read_parquet('{glob}', hive_partitioning = true)")
+            con.execute(
+                f'create view {schema}."{table.name}" as select * from '
+                f"read_parquet('{glob}', hive_partitioning = true)"
+            )
             made.append(table.name)
     finally:
         con.close()

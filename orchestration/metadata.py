@@ -4,6 +4,7 @@ Dates and times are ISO strings (`2025-04-14`, `2025-04-14T06:00:03+08:00`), dur
 seconds and ISO 8601 durations (`PT12.5S`): never Python reprs such as `datetime.date(…)`.
 Kept apart from the asset functions so that each shape is unit-tested without running Dagster.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -28,18 +29,20 @@ def iso_duration(seconds: float) -> str:
     return "PT" + (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "") + f"{rest:.1f}S"
 
 
-PER_SOURCE_SCHEMA = dg.TableSchema(columns=[
-    dg.TableColumn("source", "string", description="source id (folder of the landing area)"),
-    dg.TableColumn("files", "int", description="data files decided in this run"),
-    *(dg.TableColumn(o, "int", description=f"files whose outcome in this run is {o}") for o in OUTCOMES),
-    dg.TableColumn("records_loaded", "int"),
-    dg.TableColumn("records_rejected", "int"),
-    dg.TableColumn("first_business_date", "string", description="ISO date, earliest delivery decided"),
-    dg.TableColumn("last_business_date", "string", description="ISO date, latest delivery decided"),
-    dg.TableColumn("decided_from", "string", description="ISO time of the source's first decision"),
-    dg.TableColumn("decided_to", "string", description="ISO time of the source's last decision"),
-    dg.TableColumn("seconds", "float", description="decided_to - decided_from: the source's share of the run"),
-])
+PER_SOURCE_SCHEMA = dg.TableSchema(
+    columns=[
+        dg.TableColumn("source", "string", description="source id (folder of the landing area)"),
+        dg.TableColumn("files", "int", description="data files decided in this run"),
+        *(dg.TableColumn(o, "int", description=f"files whose outcome in this run is {o}") for o in OUTCOMES),
+        dg.TableColumn("records_loaded", "int"),
+        dg.TableColumn("records_rejected", "int"),
+        dg.TableColumn("first_business_date", "string", description="ISO date, earliest delivery decided"),
+        dg.TableColumn("last_business_date", "string", description="ISO date, latest delivery decided"),
+        dg.TableColumn("decided_from", "string", description="ISO time of the source's first decision"),
+        dg.TableColumn("decided_to", "string", description="ISO time of the source's last decision"),
+        dg.TableColumn("seconds", "float", description="decided_to - decided_from: the source's share of the run"),
+    ]
+)
 
 
 def per_source_rows(by_source: Mapping[str, Mapping[str, int]], ledger: Iterable[Mapping]) -> list[dict]:
@@ -55,18 +58,20 @@ def per_source_rows(by_source: Mapping[str, Mapping[str, int]], ledger: Iterable
         rows = from_ledger.get(source, [])
         dates = sorted(r["business_date"] for r in rows if r.get("business_date") is not None)
         times = sorted(r["decided_at"] for r in rows if r.get("decided_at") is not None)
-        out.append({
-            "source": source,
-            "files": int(sum(counts.values())),
-            **{o: int(counts.get(o, 0)) for o in OUTCOMES},
-            "records_loaded": int(sum(r.get("rows_loaded") or 0 for r in rows)),
-            "records_rejected": int(sum(r.get("rows_rejected") or 0 for r in rows)),
-            "first_business_date": iso(dates[0]) if dates else None,
-            "last_business_date": iso(dates[-1]) if dates else None,
-            "decided_from": iso(times[0]) if times else None,
-            "decided_to": iso(times[-1]) if times else None,
-            "seconds": round((times[-1] - times[0]).total_seconds(), 3) if len(times) > 1 else 0.0,
-        })
+        out.append(
+            {
+                "source": source,
+                "files": int(sum(counts.values())),
+                **{o: int(counts.get(o, 0)) for o in OUTCOMES},
+                "records_loaded": int(sum(r.get("rows_loaded") or 0 for r in rows)),
+                "records_rejected": int(sum(r.get("rows_rejected") or 0 for r in rows)),
+                "first_business_date": iso(dates[0]) if dates else None,
+                "last_business_date": iso(dates[-1]) if dates else None,
+                "decided_from": iso(times[0]) if times else None,
+                "decided_to": iso(times[-1]) if times else None,
+                "seconds": round((times[-1] - times[0]).total_seconds(), 3) if len(times) > 1 else 0.0,
+            }
+        )
     return out
 
 
@@ -80,14 +85,16 @@ def table(rows: list[dict], schema: dg.TableSchema) -> dg.TableMetadataValue:
     )
 
 
-FAILING_SOURCES_SCHEMA = dg.TableSchema(columns=[
-    dg.TableColumn("source", "string"),
-    dg.TableColumn("problem", "string", description="gaps, behind, or never delivered"),
-    dg.TableColumn("gap_days", "int", description="business dates without a loaded delivery (RULES 5)"),
-    dg.TableColumn("days_behind", "int", description="as_of minus the latest loaded business date"),
-    dg.TableColumn("coverage_start", "string", description="ISO date"),
-    dg.TableColumn("latest_business_date", "string", description="ISO date"),
-])
+FAILING_SOURCES_SCHEMA = dg.TableSchema(
+    columns=[
+        dg.TableColumn("source", "string"),
+        dg.TableColumn("problem", "string", description="gaps, behind, or never delivered"),
+        dg.TableColumn("gap_days", "int", description="business dates without a loaded delivery (RULES 5)"),
+        dg.TableColumn("days_behind", "int", description="as_of minus the latest loaded business date"),
+        dg.TableColumn("coverage_start", "string", description="ISO date"),
+        dg.TableColumn("latest_business_date", "string", description="ISO date"),
+    ]
+)
 
 
 def failing_sources(freshness_rows: Iterable[Mapping]) -> list[dict]:
@@ -104,7 +111,14 @@ def failing_sources(freshness_rows: Iterable[Mapping]) -> list[dict]:
         if (r.get("days_behind") or 0) > 0:
             problems.append("behind")
         if problems:
-            out.append({"source": r["source_id"], "problem": ", ".join(problems), "gap_days": r.get("gap_days"),
-                        "days_behind": r.get("days_behind"), "coverage_start": iso(r.get("coverage_start")),
-                        "latest_business_date": iso(r.get("latest_business_date"))})
+            out.append(
+                {
+                    "source": r["source_id"],
+                    "problem": ", ".join(problems),
+                    "gap_days": r.get("gap_days"),
+                    "days_behind": r.get("days_behind"),
+                    "coverage_start": iso(r.get("coverage_start")),
+                    "latest_business_date": iso(r.get("latest_business_date")),
+                }
+            )
     return sorted(out, key=lambda r: r["source"])

@@ -4,6 +4,7 @@ Definitions are built from `Settings` (the CLI's flags, or the environment `dags
 started with) and hand them to every step through this resource, so no step re-reads the
 environment and a test can point the same definitions at any home.
 """
+
 from __future__ import annotations
 
 import dagster as dg
@@ -19,7 +20,7 @@ class NumlakeResource(dg.ConfigurableResource):
     registry: str
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "NumlakeResource":
+    def from_settings(cls, settings: Settings) -> NumlakeResource:
         return cls(home=str(settings.home.root), landing=str(settings.landing), registry=str(settings.registry))
 
     @property

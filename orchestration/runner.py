@@ -5,6 +5,7 @@ duration: a second run on the same home waits (``--wait``) or refuses with a cle
 and never touches the lake or warehouse meanwhile. Rejected records and quarantined files are
 data outcomes, not failures; a failed step makes the command exit non-zero.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -26,9 +27,15 @@ from orchestration.settings import Settings
 log = logging.getLogger("numlake.run")
 
 # Which Dagster steps make up each phase of a run, for the timing summary.
-PHASES = {"landing__pulled": "pull", "ingest_deliveries": "ingestion", "warehouse_models": "dbt",
-          "dashboard_site": "dashboards", "check_snapshot": "check_snapshot",
-          "lake__file_loads_accounting_invariant": "checks", "source_freshness_checks": "checks"}
+PHASES = {
+    "landing__pulled": "pull",
+    "ingest_deliveries": "ingestion",
+    "warehouse_models": "dbt",
+    "dashboard_site": "dashboards",
+    "check_snapshot": "check_snapshot",
+    "lake__file_loads_accounting_invariant": "checks",
+    "source_freshness_checks": "checks",
+}
 
 
 @dataclass
@@ -100,9 +107,9 @@ class _PhaseWatcher(threading.Thread):
     def _drain(self) -> None:
         try:
             logs = self.instance.all_logs(self.run_id)
-        except Exception:  # noqa: BLE001 - progress display must never break a run
+        except Exception:
             return
-        for entry in logs[self._seen:]:
+        for entry in logs[self._seen :]:
             ev = entry.dagster_event
             if ev is not None and ev.step_key and ev.event_type_value in ("STEP_START", "STEP_SUCCESS", "STEP_FAILURE"):
                 what = {"STEP_START": "started", "STEP_SUCCESS": "done", "STEP_FAILURE": "FAILED"}[ev.event_type_value]
@@ -110,8 +117,9 @@ class _PhaseWatcher(threading.Thread):
         self._seen = len(logs)
 
 
-def run_pipeline(settings: Settings, job: str = "pipeline", sources: list[str] | None = None,
-                 wait_s: float = 0.0) -> RunSummary:
+def run_pipeline(
+    settings: Settings, job: str = "pipeline", sources: list[str] | None = None, wait_s: float = 0.0
+) -> RunSummary:
     """Execute the pipeline (`job`="pipeline") or ingestion only (`job`="ingest") in-process."""
     from orchestration.definitions import INGEST_JOB, PIPELINE_JOB
 
@@ -151,14 +159,26 @@ def run_pipeline(settings: Settings, job: str = "pipeline", sources: list[str] |
             if watcher:
                 watcher.start()
             try:
-                result = job_def.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False,
-                                                    run_id=run_id, tags={"numlake/trigger": "cli"})
+                result = job_def.execute_in_process(
+                    run_config=run_config,
+                    instance=instance,
+                    raise_on_error=False,
+                    run_id=run_id,
+                    tags={"numlake/trigger": "cli"},
+                )
             finally:
                 if watcher:
                     watcher.stop()
         phases, failures = _phase_seconds(instance, run_id)
-        summary = RunSummary(run_id=run_id, job=job, success=result.success, started=started.isoformat(),
-                             seconds=time.monotonic() - t0, phases=phases, failures=failures)
+        summary = RunSummary(
+            run_id=run_id,
+            job=job,
+            success=result.success,
+            started=started.isoformat(),
+            seconds=time.monotonic() - t0,
+            phases=phases,
+            failures=failures,
+        )
         settings.home.logs.mkdir(parents=True, exist_ok=True)
         with open(settings.home.logs / "runs.jsonl", "a", encoding="utf-8") as fh:
             fh.write(json.dumps(summary.__dict__, ensure_ascii=False) + "\n")

@@ -3,6 +3,7 @@
 Dagster loads definitions in other processes (the UI, sensors), so the settings travel as
 environment variables: NUMLAKE_HOME, NUMLAKE_LANDING, NUMLAKE_REGISTRY.
 """
+
 from __future__ import annotations
 
 import os
@@ -33,13 +34,13 @@ class Settings:
     registry: Path
 
     @classmethod
-    def resolve(cls, home=None, landing=None, registry=None) -> "Settings":
+    def resolve(cls, home=None, landing=None, registry=None) -> Settings:
         h = Home.resolve(home)
         land = Path(landing or os.environ.get("NUMLAKE_LANDING") or h.landing).expanduser().resolve()
         reg = Path(registry or os.environ.get("NUMLAKE_REGISTRY") or h.default_registry).expanduser().resolve()
         return cls(h, land, reg)
 
-    def validate(self) -> "Settings":
+    def validate(self) -> Settings:
         if not self.landing.is_dir():
             raise UsageError(f"landing area {self.landing} does not exist (run `numlake simulate` or pass --landing)")
         if not self.registry.is_file():

@@ -51,6 +51,28 @@ RUFF_CLEAN=(
   numlake/simulate/truth.py
   numlake/simulate/world.py
   orchestration/defs/notices.py
+  orchestration/__init__.py
+  orchestration/command.py
+  orchestration/dagster_entry.py
+  orchestration/dbt_support.py
+  orchestration/definitions.py
+  orchestration/metadata.py
+  orchestration/resources.py
+  orchestration/runner.py
+  orchestration/settings.py
+  orchestration/defs/__init__.py
+  orchestration/defs/automation.py
+  orchestration/defs/dbt.py
+  orchestration/defs/freshness.py
+  orchestration/defs/ingestion.py
+  orchestration/defs/publish.py
+  tests/orchestration/conftest.py
+  tests/orchestration/test_architecture_map.py
+  tests/orchestration/test_dagster_ui_browser.py
+  tests/orchestration/test_defs_snapshot.py
+  tests/orchestration/test_definitions.py
+  tests/orchestration/test_run_samples.py
+  tests/orchestration/test_sensor.py
   tests/integration/test_check_api_fuzz.py
   tests/integration/test_check_e2e.py
   tests/integration/test_check_service.py

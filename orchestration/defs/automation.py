@@ -3,6 +3,7 @@
 The schedule's time of day lives in `SCHEDULE_CRON` only; `next_scheduled_run` reads it from
 there, so the operations page can never announce another hour than the one Dagster runs.
 """
+
 import hashlib
 import json
 from datetime import datetime, timedelta
@@ -37,20 +38,29 @@ def next_scheduled_run(now: datetime | None = None) -> str:
 
 
 pipeline_job = dg.define_asset_job(
-    PIPELINE_JOB, selection=dg.AssetSelection.all(),
-    description="Ingest every new delivery, rebuild the warehouse, publish dashboards and the check snapshot.")
+    PIPELINE_JOB,
+    selection=dg.AssetSelection.all(),
+    description="Ingest every new delivery, rebuild the warehouse, publish dashboards and the check snapshot.",
+)
 
 daily_schedule = dg.ScheduleDefinition(
-    name=SCHEDULE_NAME, job=pipeline_job, cron_schedule=SCHEDULE_CRON, execution_timezone=SCHEDULE_TZ,
+    name=SCHEDULE_NAME,
+    job=pipeline_job,
+    cron_schedule=SCHEDULE_CRON,
+    execution_timezone=SCHEDULE_TZ,
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Safety net: the full pipeline every day (see the cron string, China time).",
 )
 
 
-@dg.sensor(name="new_deliveries", job=pipeline_job, minimum_interval_seconds=60,
-           default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Notices new complete deliveries (data + control file) and runs the pipeline "
-                       "for exactly the sources that have them.")
+@dg.sensor(
+    name="new_deliveries",
+    job=pipeline_job,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Notices new complete deliveries (data + control file) and runs the pipeline "
+    "for exactly the sources that have them.",
+)
 def new_deliveries(context: dg.SensorEvaluationContext, numlake: NumlakeResource):
     from ingestion.pipeline import pending_work
 

@@ -5,6 +5,7 @@ dbt sources name the ingestion assets that write them through `meta.dagster.asse
 graph runs from the landing area to the marts. After each build the dbt docs site (with the
 catalog of the warehouse just built) is regenerated into the home, for the dashboards to link.
 """
+
 import shutil
 from collections.abc import Mapping
 from pathlib import Path

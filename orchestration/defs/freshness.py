@@ -6,6 +6,7 @@ daily feed, listing the sources that need the platform team (gaps inside the cov
 behind `as_of`, or never delivered since registration). Sparse feeds (segments, orgs,
 adoption) arrive when something changes, so silence there is not a failure.
 """
+
 import dagster as dg
 import duckdb
 
@@ -26,8 +27,10 @@ def read_freshness(settings: Settings) -> tuple[object, list[dict]]:
     con = duckdb.connect(str(settings.home.warehouse), read_only=True, config={"threads": 1})
     try:
         as_of = con.execute("select as_of from marts.platform_status").fetchone()
-        cur = con.execute("select * from marts.source_freshness where is_registered or coverage_start is not null "
-                          "order by source_id, feed")
+        cur = con.execute(
+            "select * from marts.source_freshness where is_registered or coverage_start is not null "
+            "order by source_id, feed"
+        )
         names = [d[0] for d in cur.description]
         return (as_of[0] if as_of else None), [dict(zip(names, r)) for r in cur.fetchall()]
     finally:
@@ -35,10 +38,17 @@ def read_freshness(settings: Settings) -> tuple[object, list[dict]]:
 
 
 def build_freshness_checks(mart_key: dg.AssetKey) -> dg.AssetChecksDefinition:
-    specs = [dg.AssetCheckSpec(check_name(f), asset=mart_key, description=(
-        f"Every registered source delivered its `{f}` feed for every business date from its coverage "
-        "start up to as_of (a quarantined or pending day is a gap); the failing sources are listed."))
-        for f in DAILY_FEEDS]
+    specs = [
+        dg.AssetCheckSpec(
+            check_name(f),
+            asset=mart_key,
+            description=(
+                f"Every registered source delivered its `{f}` feed for every business date from its coverage "
+                "start up to as_of (a quarantined or pending day is a gap); the failing sources are listed."
+            ),
+        )
+        for f in DAILY_FEEDS
+    ]
 
     @dg.multi_asset_check(specs=specs, name="source_freshness_checks", can_subset=True)
     def source_freshness_checks(context: dg.AssetCheckExecutionContext, numlake: NumlakeResource):
@@ -50,10 +60,16 @@ def build_freshness_checks(mart_key: dg.AssetKey) -> dg.AssetChecksDefinition:
             feed_rows = [r for r in rows if r["feed"] == feed]
             failing = failing_sources(feed_rows)
             yield dg.AssetCheckResult(
-                asset_key=mart_key, check_name=check_name(feed), passed=not failing,
+                asset_key=mart_key,
+                check_name=check_name(feed),
+                passed=not failing,
                 severity=dg.AssetCheckSeverity.WARN,
-                metadata={"as_of": iso(as_of), "sources": len(feed_rows), "sources_failing": len(failing),
-                          "failing_sources": table(failing, FAILING_SOURCES_SCHEMA)},
+                metadata={
+                    "as_of": iso(as_of),
+                    "sources": len(feed_rows),
+                    "sources_failing": len(failing),
+                    "failing_sources": table(failing, FAILING_SOURCES_SCHEMA),
+                },
             )
 
     return source_freshness_checks

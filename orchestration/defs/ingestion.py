@@ -58,8 +58,11 @@ def ledger_rows_of_run(settings: Settings, run_id: str) -> list[dict]:
         return []
     con = duckdb.connect(config={"threads": 1})
     try:
-        cur = con.execute("select source_id, business_date, rows_loaded, rows_rejected, decided_at "
-                          "from read_parquet(?) where run_id = ?", [str(path), run_id])
+        cur = con.execute(
+            "select source_id, business_date, rows_loaded, rows_rejected, decided_at "
+            "from read_parquet(?) where run_id = ?",
+            [str(path), run_id],
+        )
         names = [d[0] for d in cur.description]
         return [dict(zip(names, r)) for r in cur.fetchall()]
     finally:
@@ -70,14 +73,25 @@ def ledger_rows_of_run(settings: Settings, run_id: str) -> list[dict]:
     name="ingest_deliveries",
     group_name="ingestion",
     specs=[
-        dg.AssetSpec(FEED_KEYS[f], description=f"Parquet lake of the `{f}` feed: one file per LOADED delivery "
-                     "(docs/LAKE.md).", kinds={"parquet"})
+        dg.AssetSpec(
+            FEED_KEYS[f],
+            description=f"Parquet lake of the `{f}` feed: one file per LOADED delivery (docs/LAKE.md).",
+            kinds={"parquet"},
+        )
         for f in FEEDS
-    ] + [
-        dg.AssetSpec(LEDGER_KEY, description="Ledger: one row per data file seen, with its outcome, reason "
-                     "and row counts.", kinds={"parquet"}, deps=[PULL_KEY]),  # pull mode fills landing first
-        dg.AssetSpec(REJECTS_KEY, description="Every rejected record of a loaded file, with its reason and "
-                     "raw text.", kinds={"parquet"}),
+    ]
+    + [
+        dg.AssetSpec(
+            LEDGER_KEY,
+            description="Ledger: one row per data file seen, with its outcome, reason and row counts.",
+            kinds={"parquet"},
+            deps=[PULL_KEY],
+        ),  # pull mode fills landing first
+        dg.AssetSpec(
+            REJECTS_KEY,
+            description="Every rejected record of a loaded file, with its reason and raw text.",
+            kinds={"parquet"},
+        ),
         dg.AssetSpec(SOURCES_KEY, description="The source registry in force at the last ingest.", kinds={"parquet"}),
     ],
     can_subset=False,
@@ -91,8 +105,14 @@ def ingest_deliveries(context: dg.AssetExecutionContext, config: IngestConfig, n
 
     settings = numlake.settings.validate()
     started = time.time()
-    result = ingest(settings.home, settings.landing, settings.registry,
-                    sources=config.sources or None, run_id=context.run_id, progress=_terminal_progress())
+    result = ingest(
+        settings.home,
+        settings.landing,
+        settings.registry,
+        sources=config.sources or None,
+        run_id=context.run_id,
+        progress=_terminal_progress(),
+    )
     rows = per_source_rows(result.by_source, ledger_rows_of_run(settings, context.run_id))
     run_metadata = {
         "files_processed": result.files_processed,
@@ -113,18 +133,26 @@ def ingest_deliveries(context: dg.AssetExecutionContext, config: IngestConfig, n
     yield dg.MaterializeResult(asset_key=SOURCES_KEY)
 
 
-@dg.asset_check(asset=LEDGER_KEY, description="Per LOADED file: rows declared = rows loaded + rows rejected; "
-                "files not LOADED have no loaded or rejected records.", blocking=True)
+@dg.asset_check(
+    asset=LEDGER_KEY,
+    description="Per LOADED file: rows declared = rows loaded + rows rejected; "
+    "files not LOADED have no loaded or rejected records.",
+    blocking=True,
+)
 def accounting_invariant(numlake: NumlakeResource) -> dg.AssetCheckResult:
     from ingestion.checks import accounting_violations
 
     problems = accounting_violations(numlake.settings.home)
-    return dg.AssetCheckResult(passed=not problems, metadata={
-        "violations": len(problems), "first": dg.MetadataValue.json(problems[:20])})
+    return dg.AssetCheckResult(
+        passed=not problems, metadata={"violations": len(problems), "first": dg.MetadataValue.json(problems[:20])}
+    )
 
 
-ingest_job = dg.define_asset_job(INGEST_JOB, selection=dg.AssetSelection.groups("ingestion"),
-                                 description="Ingestion only: landing area -> Parquet lake and ledger.")
+ingest_job = dg.define_asset_job(
+    INGEST_JOB,
+    selection=dg.AssetSelection.groups("ingestion"),
+    description="Ingestion only: landing area -> Parquet lake and ledger.",
+)
 
 
 def defs(settings: Settings) -> dg.Definitions:

@@ -15,8 +15,9 @@ def recent_runs(instance: dg.DagsterInstance, limit: int = 30, current_run_id: s
 
 
 def build_publish_assets(warehouse_keys: list[dg.AssetKey]) -> list[dg.AssetsDefinition]:
-    @dg.asset(name="check_snapshot", group_name="publish", deps=warehouse_keys, kinds={"duckdb"},
-              pool="warehouse_reader")
+    @dg.asset(
+        name="check_snapshot", group_name="publish", deps=warehouse_keys, kinds={"duckdb"}, pool="warehouse_reader"
+    )
     def check_snapshot(context: dg.AssetExecutionContext, numlake: NumlakeResource) -> dg.MaterializeResult:
         """Read-only index the check service answers from, switched atomically after each good run
         so `numlake serve` keeps answering while the warehouse is rebuilt."""
@@ -33,8 +34,7 @@ def build_publish_assets(warehouse_keys: list[dg.AssetKey]) -> list[dg.AssetsDef
             return dg.MaterializeResult(metadata={"published": False, "reason": str(e)})
         return dg.MaterializeResult(metadata={"published": True, "path": str(path)})
 
-    @dg.asset(name="dashboard_site", group_name="publish", deps=warehouse_keys, kinds={"html"},
-              pool="warehouse_reader")
+    @dg.asset(name="dashboard_site", group_name="publish", deps=warehouse_keys, kinds={"html"}, pool="warehouse_reader")
     def dashboard_site(context: dg.AssetExecutionContext, numlake: NumlakeResource) -> dg.MaterializeResult:
         """Offline HTML site for regulators, carriers and the platform team (`<home>/dashboards`)."""
         from dashboards.site import build_site
@@ -43,9 +43,11 @@ def build_publish_assets(warehouse_keys: list[dg.AssetKey]) -> list[dg.AssetsDef
         home = numlake.settings.home
         from ingestion.pull.ledger import source_status
 
-        ops = {"runs": recent_runs(context.instance, current_run_id=context.run_id),
-               "next_scheduled_run": next_scheduled_run(),
-               "pull": source_status(home)}
+        ops = {
+            "runs": recent_runs(context.instance, current_run_id=context.run_id),
+            "next_scheduled_run": next_scheduled_run(),
+            "pull": source_status(home),
+        }
         pages = build_site(home.warehouse, home.dashboards, ops=ops)
         return dg.MaterializeResult(metadata={"pages": len(pages), "index": str(home.dashboards / "index.html")})
 

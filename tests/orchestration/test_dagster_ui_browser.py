@@ -5,6 +5,7 @@ the whole of `dagster dev` (webserver, daemon, code server), not just numlake.
 Guards two regressions: the per-source table was always empty (the asset read fields that the
 ingest result did not have), and stopping `numlake ui` left Dagster's processes running.
 """
+
 import os
 import shutil
 import signal
@@ -79,8 +80,14 @@ def _children(pid: int) -> list[int]:
 def ingested_home(tmp_path):
     landing = tmp_path / "landing"
     shutil.copytree(FIXTURES / "samples", landing, ignore=shutil.ignore_patterns("README.md", "expected.json"))
-    args = ["--home", str(tmp_path / "home"), "--landing", str(landing), "--registry",
-            str(FIXTURES / "samples_registry.yaml")]
+    args = [
+        "--home",
+        str(tmp_path / "home"),
+        "--landing",
+        str(landing),
+        "--registry",
+        str(FIXTURES / "samples_registry.yaml"),
+    ]
     run = subprocess.run([NUMLAKE, "ingest", *args], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-2000:]
     return args
@@ -91,8 +98,9 @@ def test_the_dagster_ui_shows_per_source_outcomes_and_stops_whole_on_sigterm(ing
         pytest.skip("no /usr/bin/chromium: run scripts/setup_browser.sh")
     sync_api = pytest.importorskip("playwright.sync_api")
     port = _free_port()
-    ui = subprocess.Popen([NUMLAKE, "ui", *ingested_home, "--port", str(port)],
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ui = subprocess.Popen(
+        [NUMLAKE, "ui", *ingested_home, "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         _wait_until(lambda: _answers(f"http://127.0.0.1:{port}/server_info"), "the Dagster webserver")
         (dagster,) = _children(ui.pid)

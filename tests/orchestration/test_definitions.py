@@ -1,4 +1,7 @@
 """The Dagster layer loads, wires ingestion to dbt to publishing, and schedules what the team expects."""
+
+from datetime import UTC
+
 import dagster as dg
 import pytest
 
@@ -42,9 +45,10 @@ def test_next_scheduled_run_is_the_next_six_oclock_china_time():
 def test_the_next_run_follows_the_cron_string_not_a_second_copy_of_the_hour():
     from datetime import datetime, timedelta, timezone
 
-    utc_evening = datetime(2025, 3, 1, 23, 30, tzinfo=timezone.utc)  # 07:30 on 2 March in China
+    utc_evening = datetime(2025, 3, 1, 23, 30, tzinfo=UTC)  # 07:30 on 2 March in China
     assert next_daily_run("15 4 * * *", "Asia/Shanghai", utc_evening).isoformat() == "2025-03-03T04:15:00+08:00"
     assert next_daily_run("15 9 * * *", "Asia/Shanghai", utc_evening) == datetime(
-        2025, 3, 2, 9, 15, tzinfo=timezone(timedelta(hours=8)))
+        2025, 3, 2, 9, 15, tzinfo=timezone(timedelta(hours=8))
+    )
     with pytest.raises(ValueError, match="daily cron"):
         next_daily_run("0 6 * * 1", "Asia/Shanghai", utc_evening)

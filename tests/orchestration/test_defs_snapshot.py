@@ -7,6 +7,7 @@ review its diff:
 
     NUMLAKE_UPDATE_SNAPSHOTS=1 .venv/bin/python -m pytest tests/orchestration/test_defs_snapshot.py
 """
+
 import json
 import os
 from pathlib import Path
@@ -31,8 +32,11 @@ def definitions_snapshot(defs: dg.Definitions) -> dict:
     assets = {}
     for key in sorted(graph.get_all_asset_keys(), key=_key):
         node = graph.get(key)
-        assets[_key(key)] = {"group": node.group_name, "kinds": sorted(node.kinds),
-                             "deps": sorted(_key(p) for p in node.parent_keys)}
+        assets[_key(key)] = {
+            "group": node.group_name,
+            "kinds": sorted(node.kinds),
+            "deps": sorted(_key(p) for p in node.parent_keys),
+        }
     jobs = {}
     for job in sorted(defs.jobs, key=lambda j: j.name):
         resolved = defs.resolve_job_def(job.name)
@@ -41,8 +45,10 @@ def definitions_snapshot(defs: dg.Definitions) -> dict:
         "assets": assets,
         "asset_checks": sorted(_key(k.asset_key) + ":" + k.name for k in graph.asset_check_keys),
         "jobs": jobs,
-        "schedules": {s.name: {"cron": s.cron_schedule, "timezone": s.execution_timezone, "job": s.job_name}
-                      for s in defs.schedules},
+        "schedules": {
+            s.name: {"cron": s.cron_schedule, "timezone": s.execution_timezone, "job": s.job_name}
+            for s in defs.schedules
+        },
         "sensors": {s.name: {"job": s.job_name} for s in defs.sensors},
         "resources": sorted(defs.resources),
     }
@@ -111,8 +117,10 @@ def test_the_ledger_shows_one_row_per_source_with_outcomes_and_iso_dates(pipelin
     meta = mat.asset_materialization.metadata
     rows = {r.data["source"]: r.data for r in meta["per_source"].records}
     assert sorted(rows) == ["CM-GD", "CT-SC", "CU-NAT", "MV-017", "PORTAL"]
-    assert all(r["files"] == sum(r.get(o, 0) for o in ("LOADED", "QUARANTINED", "PENDING", "SUPERSEDED"))
-               for r in rows.values())
+    assert all(
+        r["files"] == sum(r.get(o, 0) for o in ("LOADED", "QUARANTINED", "PENDING", "SUPERSEDED"))
+        for r in rows.values()
+    )
     assert sum(r["files"] for r in rows.values()) == meta["files_processed"].value
     assert all(isinstance(r["last_business_date"], str) and len(r["last_business_date"]) == 10 for r in rows.values())
     assert meta["duration_s"].value > 0
@@ -122,11 +130,17 @@ def test_the_ledger_shows_one_row_per_source_with_outcomes_and_iso_dates(pipelin
 def test_freshness_checks_list_failing_sources_with_iso_dates_not_python_reprs(pipeline_run):
     settings, run_id = pipeline_run
     with dg.DagsterInstance.get() as instance:
-        evaluations = [e.dagster_event.event_specific_data for e in instance.all_logs(run_id)
-                       if e.dagster_event and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"
-                       and "delivered_daily" in e.dagster_event.event_specific_data.check_name]
-    assert sorted(e.check_name for e in evaluations) == ["complaints_delivered_daily_without_gaps",
-                                                         "lifecycle_delivered_daily_without_gaps"]
+        evaluations = [
+            e.dagster_event.event_specific_data
+            for e in instance.all_logs(run_id)
+            if e.dagster_event
+            and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"
+            and "delivered_daily" in e.dagster_event.event_specific_data.check_name
+        ]
+    assert sorted(e.check_name for e in evaluations) == [
+        "complaints_delivered_daily_without_gaps",
+        "lifecycle_delivered_daily_without_gaps",
+    ]
     for e in evaluations:
         text = json.dumps({k: str(v.value) for k, v in e.metadata.items()})
         assert "datetime.date(" not in text

@@ -1,4 +1,5 @@
 """The new-deliveries sensor asks for runs of exactly the sources that have new complete deliveries."""
+
 import shutil
 
 import dagster as dg
@@ -9,8 +10,9 @@ from orchestration.settings import Settings
 def _evaluate(defs, cursor=None):
     sensor = defs.resolve_sensor_def("new_deliveries")
     with dg.instance_for_test() as instance:
-        ctx = dg.build_sensor_context(instance=instance, cursor=cursor,
-                                      resources={"numlake": defs.resources["numlake"]})
+        ctx = dg.build_sensor_context(
+            instance=instance, cursor=cursor, resources={"numlake": defs.resources["numlake"]}
+        )
         return sensor.evaluate_tick(ctx)
 
 
