@@ -70,6 +70,7 @@ RUFF_CLEAN=(
   tests/orchestration/test_architecture_map.py
   tests/orchestration/test_dagster_ui_browser.py
   tests/orchestration/test_defs_snapshot.py
+  tests/orchestration/test_metadata.py
   tests/orchestration/test_definitions.py
   tests/orchestration/test_run_samples.py
   tests/orchestration/test_sensor.py
