@@ -165,6 +165,43 @@ class _Watchdog:
         self.last = time.monotonic()
 
 
+class _CoalescingTransport:
+    """Sends everything written during one turn of the event loop in one system call.
+
+    With 64 files in flight, asyncssh writes one SSH packet per SFTP request and asyncio sends
+    each at once: a send per packet was a third of a pull's CPU. Writes are joined and sent at
+    the next turn of the loop instead; every other call goes to the real transport."""
+
+    def __init__(self, transport, loop: asyncio.AbstractEventLoop):
+        self._real, self._loop, self._pending = transport, loop, []
+
+    def write(self, data: bytes) -> None:
+        if not self._pending:
+            self._loop.call_soon(self._flush)
+        self._pending.append(data)
+
+    def _flush(self) -> None:
+        if self._pending:
+            data, self._pending = b"".join(self._pending), []
+            if not self._real.is_closing():
+                self._real.write(data)
+
+    def close(self) -> None:
+        self._flush()
+        self._real.close()
+
+    def __getattr__(self, name: str):
+        return getattr(self._real, name)
+
+
+def _coalesce_writes(conn) -> None:
+    """Put a :class:`_CoalescingTransport` under an established asyncssh connection (a private
+    attribute of asyncssh 2.24, checked here: without it the connection is left as it is)."""
+    transport = getattr(conn, "_transport", None)
+    if transport is not None and hasattr(transport, "write") and not isinstance(transport, _CoalescingTransport):
+        conn._transport = _CoalescingTransport(transport, asyncio.get_running_loop())
+
+
 def classify(exc: BaseException, connected: bool, timed_out: bool = False) -> tuple[str, str]:
     """The INTERCHANGE 5 reason of a failure, and a one-line detail that holds no secret."""
     import asyncssh
@@ -216,6 +253,7 @@ async def attempt(entry: PullEntry, state: FetchedState, ctx: Context, try_no: i
             connect_timeout=ctx.options.connect_timeout, login_timeout=ctx.options.connect_timeout,
             encryption_algs=CIPHERS, **cred.connect_options())
         connected = True
+        _coalesce_writes(conn)
         dog.start(conn)
         async with conn:
             with dog:
