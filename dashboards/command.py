@@ -25,7 +25,7 @@ def run(args) -> int:
     try:
         from ingestion.pull.ledger import source_status
 
-        files = build_site(home.warehouse, home.dashboards, ops={"pull": source_status(home)})
+        files = build_site(home.warehouse, home.dashboards, ops={"pull": source_status(home), "runs": _runs(home)})
     except PrivacyError as e:
         print(f"numlake: error: {e}", file=sys.stderr)
         return 1
@@ -33,3 +33,19 @@ def run(args) -> int:
     print(f"dashboards: {len(files)} files, {size / 1e6:.1f} MB in {time.perf_counter() - start:.1f} s "
           f"-> {home.dashboards / 'index.html'}")
     return 0
+
+
+def _runs(home) -> list[dict]:
+    """The home's Dagster runs (all finished when no run holds the home), for the operations page;
+    none when the home has no Dagster instance yet."""
+    if not (home.dagster_home / "dagster.yaml").is_file():
+        return []
+    from dagster import DagsterInstance
+
+    from dashboards.runs import runs_from_instance
+
+    instance = DagsterInstance.from_config(str(home.dagster_home))
+    try:
+        return runs_from_instance(instance)
+    finally:
+        instance.dispose()
