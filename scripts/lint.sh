@@ -74,6 +74,7 @@ RUFF_CLEAN=(
   tests/orchestration/test_definitions.py
   tests/orchestration/test_run_samples.py
   tests/orchestration/test_sensor.py
+  tests/orchestration/test_source_selection.py
   tests/integration/test_check_api_fuzz.py
   tests/integration/test_check_e2e.py
   tests/integration/test_check_service.py
