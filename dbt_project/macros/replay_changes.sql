@@ -83,7 +83,10 @@ batch as (
         with ledger as (
             select distinct
                 '{{ lake }}/lifecycle/'
-                || case when starts_with(lake_stem, 'batches/') then lake_stem else source_id || '/' || lake_stem end
+                || case
+                    when {{ text_starts_with('lake_stem', "'batches/'") }} then lake_stem
+                    else source_id || '/' || lake_stem
+                end
                 || '.parquet' as path
             from {{ new_lifecycle_deliveries(replayed) }}
         ),

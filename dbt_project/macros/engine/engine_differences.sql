@@ -1,12 +1,18 @@
 {#- Where DuckDB (target `warehouse`) and Spark SQL (target `spark`, dbt-spark) differ, found by
     building a copy of the project on Spark 4.3 (docs/SCALE.md, "The dbt project on Spark").
     Each difference is one dispatched macro; a model calls the macro, never an engine's own
-    spelling. Casts need no macro: `string` is a type name of both (`varchar` alone is not Spark's). -#}
+    spelling. Casts need no macro: `string` is a type name of both (`varchar` alone is not Spark's).
+    Without `adapter` (sqlfluff's jinja templater) each macro renders its DuckDB spelling, which is
+    what the linter's dialect reads. -#}
 
 {#- The wall-clock time in China now, as a timestamp without time zone. Spark's session time zone
     is Asia/Shanghai (profiles.yml), so its local time is that. -#}
 {% macro china_now() -%}
-    {{ return(adapter.dispatch('china_now', 'numlake')()) }}
+    {%- if adapter is defined -%}
+        {{ return(adapter.dispatch('china_now', 'numlake')()) }}
+    {%- else -%}
+        {{ return(default__china_now()) }}
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro default__china_now() -%}
@@ -19,7 +25,11 @@
 
 {#- Calendar days from `start` to `end` (day boundaries crossed), for dates and timestamps. -#}
 {% macro days_between(start, end) -%}
-    {{ return(adapter.dispatch('days_between', 'numlake')(start, end)) }}
+    {%- if adapter is defined -%}
+        {{ return(adapter.dispatch('days_between', 'numlake')(start, end)) }}
+    {%- else -%}
+        {{ return(default__days_between(start, end)) }}
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro default__days_between(start, end) -%}
@@ -33,7 +43,11 @@
 {#- Microseconds from timestamp `start` to timestamp `end` (China has no daylight saving time, so
     Spark's detour through its session time zone changes no difference). -#}
 {% macro microseconds_between(start, end) -%}
-    {{ return(adapter.dispatch('microseconds_between', 'numlake')(start, end)) }}
+    {%- if adapter is defined -%}
+        {{ return(adapter.dispatch('microseconds_between', 'numlake')(start, end)) }}
+    {%- else -%}
+        {{ return(default__microseconds_between(start, end)) }}
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro default__microseconds_between(start, end) -%}
@@ -46,7 +60,11 @@
 
 {#- The last non-null value of `expr` in the window that follows (`... over w`). -#}
 {% macro last_value_ignoring_nulls(expr) -%}
-    {{ return(adapter.dispatch('last_value_ignoring_nulls', 'numlake')(expr)) }}
+    {%- if adapter is defined -%}
+        {{ return(adapter.dispatch('last_value_ignoring_nulls', 'numlake')(expr)) }}
+    {%- else -%}
+        {{ return(default__last_value_ignoring_nulls(expr)) }}
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro default__last_value_ignoring_nulls(expr) -%}
@@ -59,7 +77,11 @@
 
 {#- `value` of the row with the largest `key` (an aggregate). -#}
 {% macro value_at_max(value, key) -%}
-    {{ return(adapter.dispatch('value_at_max', 'numlake')(value, key)) }}
+    {%- if adapter is defined -%}
+        {{ return(adapter.dispatch('value_at_max', 'numlake')(value, key)) }}
+    {%- else -%}
+        {{ return(default__value_at_max(value, key)) }}
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro default__value_at_max(value, key) -%}
@@ -71,7 +93,11 @@
 {%- endmacro %}
 
 {% macro text_starts_with(text, prefix) -%}
-    {{ return(adapter.dispatch('text_starts_with', 'numlake')(text, prefix)) }}
+    {%- if adapter is defined -%}
+        {{ return(adapter.dispatch('text_starts_with', 'numlake')(text, prefix)) }}
+    {%- else -%}
+        {{ return(default__text_starts_with(text, prefix)) }}
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro default__text_starts_with(text, prefix) -%}
@@ -85,7 +111,11 @@
 {#- A FROM-clause item joining one row per month, `alias.month` (timestamp), from `first` to `last`
     to each row of the relation before it: `from bounds {{ months_from_to(...) }}`. -#}
 {% macro months_from_to(first, last, alias='m') -%}
-    {{ return(adapter.dispatch('months_from_to', 'numlake')(first, last, alias)) }}
+    {%- if adapter is defined -%}
+        {{ return(adapter.dispatch('months_from_to', 'numlake')(first, last, alias)) }}
+    {%- else -%}
+        {{ return(default__months_from_to(first, last, alias)) }}
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro default__months_from_to(first, last, alias) -%}

@@ -13,7 +13,11 @@
 {%- endmacro %}
 
 {% macro history_incremental_config() -%}
-    {{ return(adapter.dispatch('history_incremental_config', 'numlake')()) }}
+    {%- if adapter is defined -%}
+        {{ return(adapter.dispatch('history_incremental_config', 'numlake')()) }}
+    {%- else -%}
+        {{ return(default__history_incremental_config()) }}
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro default__history_incremental_config() -%}
@@ -29,7 +33,11 @@
     `on-run-start` hook: each run re-creates the external Parquet tables of schema `lake` over
     `NUMLAKE_LAKE`, so new delivery files are listed afresh. Nothing on DuckDB. -#}
 {% macro register_lake_tables() -%}
-    {{ return(adapter.dispatch('register_lake_tables', 'numlake')()) }}
+    {%- if adapter is defined -%}
+        {{ return(adapter.dispatch('register_lake_tables', 'numlake')()) }}
+    {%- else -%}
+        {{ return(default__register_lake_tables()) }}
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro default__register_lake_tables() -%}

@@ -51,7 +51,8 @@ inside as (
         count(*) filter (where event_type = 'PORT_IN' and not is_tenure_start) as ports_in,
         count(*) filter (where event_type = 'PORT_OUT') as ports_out,
         count(*) as events,
-        arg_max(responsible_source_id, event_seq) filter (where is_open_after) as last_responsible_source_id
+        {{ value_at_max('responsible_source_id', 'event_seq') }} filter (where is_open_after)
+            as last_responsible_source_id
     from events
     where tenure_seq is not null
     group by msisdn, tenure_seq

@@ -50,7 +50,7 @@ flagged as (
     select
         complaints.*,
         on_reassignment.complaint_id is not null as is_on_recent_reassignment,
-        (epoch_us(complaints.resolved_time) - epoch_us(complaints.received_time)) / 86400000000.0
+        {{ microseconds_between('complaints.received_time', 'complaints.resolved_time') }} / 86400000000.0
             as days_to_resolve
     from complaints
     left join on_reassignment

@@ -5,7 +5,7 @@ with as_of as (
 final as (
     select
         as_of.as_of,
-        cast(timezone('Asia/Shanghai', current_timestamp) as timestamp) as built_at
+        {{ china_now() }} as built_at
     from as_of
 )
 

@@ -115,9 +115,9 @@ verification as (
         select
             complaints.source_id,
             complaints.complaint_id,
-            arg_max(segments.segment, length(segments.segment)) as segment
+            {{ value_at_max('segments.segment', 'length(segments.segment)') }} as segment
         from complaints
-        inner join segments on starts_with(complaints.msisdn, segments.segment)
+        inner join segments on {{ text_starts_with('complaints.msisdn', 'segments.segment') }}
         where complaints.category = 'VERIFICATION_SMS'
         group by complaints.source_id, complaints.complaint_id
     ) as per_complaint
@@ -137,7 +137,7 @@ final as (
         case when grid.opened_date + interval 180 day <= grid.as_of then s180.supporting end as supported_180d,
         now_.supporting as supported_now,
         case when grid.orgs_total > 0 then (
-            select min(datediff('day', grid.opened_date, s.day))
+            select min({{ days_between('grid.opened_date', 's.day') }})
             from supporters as s
             where
                 s.segment = grid.segment

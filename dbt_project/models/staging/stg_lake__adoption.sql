@@ -4,12 +4,12 @@ with source as (
 
 renamed as (
     select
-        cast(source_id as varchar) as source_id,
-        cast(org_id as varchar) as org_id,
-        cast(segment as varchar) as segment,
-        upper(cast(status as varchar)) as status,
+        cast(source_id as string) as source_id,
+        cast(org_id as string) as org_id,
+        cast(segment as string) as segment,
+        upper(cast(status as string)) as status,
         cast(checked_time as timestamp) as checked_time,
-        cast(file_name as varchar) as file_name,
+        cast(file_name as string) as file_name,
         cast(business_date as date) as business_date,
         cast(seq as integer) as seq,
         cast(line_no as integer) as line_no,

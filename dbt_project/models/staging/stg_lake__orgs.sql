@@ -4,12 +4,12 @@ with source as (
 
 renamed as (
     select
-        cast(source_id as varchar) as source_id,
-        cast(org_id as varchar) as org_id,
-        cast(org_name as varchar) as org_name,
-        upper(cast(org_type as varchar)) as org_type,
+        cast(source_id as string) as source_id,
+        cast(org_id as string) as org_id,
+        cast(org_name as string) as org_name,
+        upper(cast(org_type as string)) as org_type,
         cast(joined_date as date) as joined_date,
-        cast(file_name as varchar) as file_name,
+        cast(file_name as string) as file_name,
         cast(business_date as date) as business_date,
         cast(seq as integer) as seq,
         cast(line_no as integer) as line_no,

@@ -4,11 +4,11 @@ with source as (
 
 renamed as (
     select
-        cast(source_id as varchar) as source_id,
-        cast(segment as varchar) as segment,
-        upper(cast(segment_type as varchar)) as segment_type,
+        cast(source_id as string) as source_id,
+        cast(segment as string) as segment,
+        upper(cast(segment_type as string)) as segment_type,
         cast(opened_date as date) as opened_date,
-        cast(file_name as varchar) as file_name,
+        cast(file_name as string) as file_name,
         cast(business_date as date) as business_date,
         cast(seq as integer) as seq,
         cast(line_no as integer) as line_no,

@@ -4,18 +4,18 @@ with source as (
 
 renamed as (
     select
-        cast(source_id as varchar) as source_id,
-        cast(name as varchar) as source_name,
-        cast(kind as varchar) as kind,
-        cast(carrier as varchar) as carrier,
-        cast(province as varchar) as province,
-        cast(format as varchar) as format,
-        cast(encoding as varchar) as encoding,
-        cast(delimiter as varchar) as delimiter,
-        cast(header as varchar) as header,
-        cast(codes as varchar) as codes,
-        cast(time_format as varchar) as time_format,
-        cast(compression as varchar) as compression
+        cast(source_id as string) as source_id,
+        cast(name as string) as source_name,
+        cast(kind as string) as kind,
+        cast(carrier as string) as carrier,
+        cast(province as string) as province,
+        cast(format as string) as format,
+        cast(encoding as string) as encoding,
+        cast(delimiter as string) as delimiter,
+        cast(header as string) as header,
+        cast(codes as string) as codes,
+        cast(time_format as string) as time_format,
+        cast(compression as string) as compression
     from source
 )
 
