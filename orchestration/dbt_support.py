@@ -89,12 +89,20 @@ def docs_args() -> list[str]:
     return ["docs", "generate", "--static"]
 
 
-def publish_docs(generated: Path, home: Home) -> Path:
+def docs_current(home: Home, fingerprint: str) -> bool:
+    """Whether `<home>/dbt/docs` was generated from this version of the dbt project: the docs show
+    models, columns and lineage, which change with the project, not with a day's rows."""
+    stamp = home.dbt_docs / ".built_with"
+    return (home.dbt_docs / "index.html").exists() and stamp.exists() and stamp.read_text() == fingerprint
+
+
+def publish_docs(generated: Path, home: Home, fingerprint: str) -> Path:
     """Put the generated `static_index.html` at `<home>/dbt/docs/index.html` (written to a temp
-    name, then renamed, so a reader never sees half a file)."""
+    name, then renamed, so a reader never sees half a file), stamped with the project's fingerprint."""
     home.dbt_docs.mkdir(parents=True, exist_ok=True)
     out = home.dbt_docs / "index.html"
     tmp = out.with_suffix(f".{os.getpid()}.tmp")
     shutil.copyfile(Path(generated) / "static_index.html", tmp)
     os.replace(tmp, out)
+    (home.dbt_docs / ".built_with").write_text(fingerprint)
     return out

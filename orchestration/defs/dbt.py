@@ -20,6 +20,7 @@ from orchestration.dbt_support import (
     build_args,
     dbt_executable,
     docs_args,
+    docs_current,
     ensure_manifest,
     project_fingerprint,
     publish_docs,
@@ -67,7 +68,9 @@ def build_dbt_assets(home: Home) -> tuple[dg.AssetsDefinition, DbtCliResource]:
         with every dbt data test reported as an asset check (dbt unit tests run in the test suite,
         not in every production build). Incremental models are rebuilt from
         scratch (`--full-refresh`) when the dbt project changed since the warehouse was built.
-        Then `dbt docs generate` writes the docs site of the warehouse just built into the home."""
+        Then `dbt docs generate` writes the docs site of the warehouse into the home, when the
+        warehouse's models or columns may have changed (a new dbt project, or no docs yet): a
+        daily build changes rows, which the docs do not show."""
         marker = target_path(home).parent / "warehouse_built_with"
         fingerprint = project_fingerprint()
         full = not home.warehouse.exists() or not marker.exists() or marker.read_text() != fingerprint
@@ -75,12 +78,13 @@ def build_dbt_assets(home: Home) -> tuple[dg.AssetsDefinition, DbtCliResource]:
         yield from dbt.cli(build_args(full), context=context).stream()
         crash_point("dbt.after_build")
         marker.write_text(fingerprint)
-        docs = dbt.cli(docs_args(), raise_on_error=False)
-        docs.wait()
-        if docs.is_successful():
-            publish_docs(docs.target_path, home)
-        else:
-            context.log.warning("dbt docs generate failed; the previous docs site stays")
+        if not docs_current(home, fingerprint):
+            docs = dbt.cli(docs_args(), raise_on_error=False)
+            docs.wait()
+            if docs.is_successful():
+                publish_docs(docs.target_path, home, fingerprint)
+            else:
+                context.log.warning("dbt docs generate failed; the previous docs site stays")
         _keep_latest_invocations(target_path(home), keep=5)
 
     resource = DbtCliResource(project_dir=project, dbt_executable=dbt_executable(), profiles_dir=str(DBT_PROJECT_DIR))

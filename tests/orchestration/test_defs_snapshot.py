@@ -146,3 +146,12 @@ def test_freshness_checks_list_failing_sources_with_iso_dates_not_python_reprs(p
         assert "datetime.date(" not in text
         for record in e.metadata["failing_sources"].records:
             assert all(not isinstance(v, (list, dict)) for v in record.data.values())
+
+
+def test_the_run_left_the_dbt_docs_of_this_project_in_the_home(pipeline_run):
+    from orchestration.dbt_support import docs_current, project_fingerprint
+
+    settings, _ = pipeline_run
+    index = settings.home.dbt_docs / "index.html"
+    assert "dbt" in index.read_text(encoding="utf-8")[:5000].lower()
+    assert docs_current(settings.home, project_fingerprint())
