@@ -59,6 +59,8 @@ def _serve(args) -> int:
 
     if not 0 < args.port < 65536:
         raise UsageError(f"--port must be 1-65535 (got {args.port})")
+    if not 1 <= args.workers <= 64:
+        raise UsageError(f"--workers must be 1-64 (got {args.workers})")
     return server.serve(
         Home.resolve(args.home),
         args.host,
@@ -66,6 +68,7 @@ def _serve(args) -> int:
         rate=args.rate_limit,
         burst=args.burst,
         reload_interval=args.reload_interval,
+        workers=args.workers,
     )
 
 
@@ -146,6 +149,13 @@ def register(subparsers) -> None:
         default=1.0,
         metavar="SECONDS",
         help="how often to look for a newly published snapshot (default 1)",
+    )
+    s.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="worker processes sharing the snapshot, the rate limits and the audit log (default 1)",
     )
     s.set_defaults(func=_serve)
 

@@ -228,7 +228,8 @@ class CheckIndex:
         self.as_of = as_of
         self.meta = dict(meta or {})
         for name in ARRAYS:
-            setattr(self, name, np.load(folder / f"{name}.npy", allow_pickle=False, mmap_mode="r" if mmap else None))
+            a = np.load(folder / f"{name}.npy", allow_pickle=False, mmap_mode="r" if mmap else None)
+            setattr(self, name, a.view(np.ndarray) if mmap else a)  # a plain view: np.memmap wraps every result
         if len({len(getattr(self, name)) for name in ARRAYS}) != 1:
             raise ValueError(f"check index arrays in {folder} have different lengths")
         return self

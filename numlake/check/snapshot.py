@@ -336,11 +336,14 @@ def _read_table(con, source_sql: str, only: list | None) -> pa.Table:
     return con.sql(sql).to_arrow_table()
 
 
-def load_current(home: Home, only: list | None = None) -> CheckIndex | None:
+def load_current(home: Home, only: list | None = None, mmap: bool | None = None) -> CheckIndex | None:
     """The CURRENT snapshot as an index; None if none. With `only` (the queries to come) the arrays
     are memory-mapped, not copied: one answer reads a few pages and imports neither DuckDB nor
-    pyarrow, whatever the size of the snapshot. A snapshot without arrays is read from its Parquet
-    file (just the rows `only` can hit, when given)."""
+    pyarrow, whatever the size of the snapshot. `mmap=True` maps them in any case (the server: its
+    worker processes then share one copy in the page cache). A snapshot without arrays is read from
+    its Parquet file (just the rows `only` can hit, when given)."""
+    if mmap is None:
+        mmap = only is not None
     for _ in range(5):
         stamp = current_stamp(home)
         if stamp is None:
@@ -351,7 +354,7 @@ def load_current(home: Home, only: list | None = None) -> CheckIndex | None:
                 meta = json.loads((d / META_FILE).read_text())
                 meta["source"] = "snapshot"
                 if (d / ARRAYS_DIR).is_dir():
-                    return CheckIndex.from_arrays(d / ARRAYS_DIR, meta["as_of"], meta, mmap=only is not None)
+                    return CheckIndex.from_arrays(d / ARRAYS_DIR, meta["as_of"], meta, mmap=mmap)
                 table = _read_snapshot_parquet(d, only)
         except FileNotFoundError:
             continue  # switched and collected between reading CURRENT and opening it
@@ -406,9 +409,9 @@ def load_from_warehouse(home: Home, only: list | None = None) -> CheckIndex:
     return CheckIndex(table, as_of, {"source": "warehouse", "as_of": as_of, "built_at": built_at, "stamp": None})
 
 
-def load_index(home: Home, only: list | None = None) -> CheckIndex:
+def load_index(home: Home, only: list | None = None, mmap: bool | None = None) -> CheckIndex:
     """What the CLI and server answer from: CURRENT snapshot, else the warehouse, else an error."""
-    index = load_current(home, only)
+    index = load_current(home, only, mmap)
     if index is not None:
         return index
     if home.warehouse.exists():

@@ -66,15 +66,19 @@ def create_app(
     reload_interval: float = 1.0,
     max_bulk: int = MAX_BULK,
     store: IndexStore | None = None,
+    limiter_file: str | None = None,
+    audit_batch: bool = True,
 ) -> FastAPI:
-    """The check API over `home`. Raises SnapshotError (one line) when there is nothing to serve."""
+    """The check API over `home`. Raises SnapshotError (one line) when there is nothing to serve.
+    `limiter_file`: the rate limiter's table shared by the worker processes of one server."""
     svc = Service(
         store=store or IndexStore(home, reload_interval),
         keys=KeyStore(home),
         audit=AuditLog(home),
-        limiter=RateLimiter(rate, burst),
+        limiter=RateLimiter(rate, burst, shared=limiter_file),
         max_bulk=max_bulk,
         dashboards=home.dashboards,
+        audit_batch=audit_batch,
     )
 
     @asynccontextmanager
@@ -84,6 +88,7 @@ def create_app(
             yield
         finally:
             svc.store.stop()
+            svc.audit.close()
 
     app = FastAPI(
         title="numlake check", version="1", description=DESCRIPTION, lifespan=lifespan, docs_url=None, redoc_url=None

@@ -127,3 +127,16 @@ def audit_answers(svc: Service, request: Request, key: ApiKey, answers: Answers)
         endpoint=request.url.path,
         answers=answers,
     )
+
+
+async def audit_answers_async(svc: Service, request: Request, key: ApiKey, answers: Answers) -> str:
+    """`audit_answers` on the event loop: returns once the line is written (audit.py's group commit)."""
+    record = svc.audit.record_async if svc.audit_batch else svc.audit.record
+    line = dict(
+        org=key.org,
+        key_id=key.key_id,
+        client=request.client.host if request.client else None,
+        endpoint=request.url.path,
+        answers=answers,
+    )
+    return await record(**line) if svc.audit_batch else record(**line)

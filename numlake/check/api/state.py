@@ -3,7 +3,10 @@ per-key rate limiter, and the `Service` bundle the routes' dependencies read fro
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import mmap
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -22,10 +25,11 @@ log = logging.getLogger("numlake.check.server")
 class IndexStore:
     """Holds the index in force and swaps it when CURRENT points to a new snapshot."""
 
-    def __init__(self, home: Home, reload_interval: float = 1.0):
+    def __init__(self, home: Home, reload_interval: float = 1.0, mmap: bool = True):
         self.home = home
         self.reload_interval = reload_interval
-        self.index: CheckIndex = snapshot.load_index(home)
+        self.mmap = mmap  # map the snapshot's arrays (shared by every worker process) rather than copy them
+        self.index: CheckIndex = snapshot.load_index(home, mmap=mmap)
         self.loaded_stamp = self.index.meta.get("stamp") if self.index.meta.get("source") == "snapshot" else None
         self.loaded_at = time.time()
         self._stop = threading.Event()
@@ -38,7 +42,7 @@ class IndexStore:
             stamp = snapshot.current_stamp(self.home)
             if stamp is None or stamp == self.loaded_stamp:
                 return False
-            index = snapshot.load_current(self.home)
+            index = snapshot.load_current(self.home, mmap=self.mmap)
             if index is None:
                 return False
             self.index = index
@@ -69,17 +73,40 @@ class IndexStore:
 
 
 class RateLimiter:
-    """Token bucket per key: `rate` requests per second on average, bursts up to `burst`."""
+    """Token bucket per key: `rate` requests per second on average, bursts up to `burst`.
 
-    def __init__(self, rate: float, burst: int):
+    With `shared` (a file made by `create_shared`), the buckets live in that memory-mapped file and
+    are updated under its flock, so the worker processes of one server share each key's limit
+    (CLOCK_MONOTONIC is the same in every process)."""
+
+    SLOTS = 4096  # keys per shared table (open addressing); a full table refuses nothing
+
+    def __init__(self, rate: float, burst: int, shared: Path | str | None = None):
         self.rate, self.burst = float(rate), max(1, int(burst))
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
+        self._fd = self._table = None
+        if shared is not None:
+            self._fd = os.open(shared, os.O_RDWR | os.O_CLOEXEC)
+            self._map = mmap.mmap(self._fd, self.SLOTS * 24)
+            self._table = memoryview(self._map).cast("d")  # per slot: key as a float, tokens, last
+
+    @classmethod
+    def create_shared(cls, path: Path) -> None:
+        """An empty shared table at `path` (made by the supervisor before its workers start)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.ftruncate(fd, cls.SLOTS * 24)
+        finally:
+            os.close(fd)
 
     def take(self, key_id: str) -> float:
         """0.0 when allowed, else the seconds to wait before the next request is."""
         if self.rate <= 0:
             return 0.0
+        if self._table is not None:
+            return self._take_shared(key_id)
         now = time.monotonic()
         with self._lock:
             tokens, last = self._buckets.get(key_id, (float(self.burst), now))
@@ -89,6 +116,32 @@ class RateLimiter:
                 return 0.0
             self._buckets[key_id] = (tokens, now)
             return (1.0 - tokens) / self.rate
+
+    def _take_shared(self, key_id: str) -> float:
+        key = float(int(key_id, 16) + 1 if len(key_id) <= 12 else hash(key_id) % 2**52 + 1)  # exact in a double
+        t = self._table
+        with self._lock:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                now = time.monotonic()
+                start = int(key) % self.SLOTS
+                for probe in range(self.SLOTS):
+                    i = 3 * ((start + probe) % self.SLOTS)
+                    if t[i] == key or t[i] == 0.0:
+                        break
+                else:
+                    return 0.0
+                if t[i] == 0.0:
+                    t[i], t[i + 1], t[i + 2] = key, float(self.burst), now
+                tokens = min(float(self.burst), t[i + 1] + max(0.0, now - t[i + 2]) * self.rate)
+                t[i + 2] = now
+                if tokens >= 1.0:
+                    t[i + 1] = tokens - 1.0
+                    return 0.0
+                t[i + 1] = tokens
+                return (1.0 - tokens) / self.rate
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
 
 
 @dataclass
@@ -101,3 +154,4 @@ class Service:
     limiter: RateLimiter
     max_bulk: int
     dashboards: Path
+    audit_batch: bool = True  # group commit of audit lines (audit.py); False: one write per request

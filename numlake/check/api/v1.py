@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import json
 
+import orjson
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from numlake.check.api.deps import answer_single, audit_answers, authorize_check, json_body, service
+from numlake.check.api.deps import (
+    answer_single,
+    audit_answers,
+    audit_answers_async,
+    authorize_check,
+    json_body,
+    service,
+)
 from numlake.check.api.errors import ApiError
 from numlake.check.api.models import ERROR_RESPONSES, BulkRequest, BulkResponse, CheckAnswer, json_request_body
 from numlake.check.api.state import Service
@@ -31,8 +39,10 @@ async def reassigned(
     if not since:
         raise ApiError(400, "since", "since: required (YYYY-MM-DD)")
     answers = answer_single(svc.store.index, msisdn, since, "msisdn", "since")
+    request_id = await audit_answers_async(svc, request, key, answers)  # written before the answer leaves
     # a Response skips re-validating the answer against the model (documented all the same)
-    return JSONResponse(answers.record(0), headers={"X-Request-Id": audit_answers(svc, request, key, answers)})
+    body = orjson.dumps(answers.record(0))
+    return Response(body, media_type="application/json", headers={"X-Request-Id": request_id})
 
 
 def _item_problem(item: object, since: object) -> str | None:
