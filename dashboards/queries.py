@@ -110,17 +110,27 @@ def number_rates_by_carrier(wh: Warehouse) -> pd.DataFrame:
 
 
 def number_rates_by_province(wh: Warehouse, as_of) -> pd.DataFrame:
-    """Monthly recycle rate averaged over the 12 months up to `as_of`, per province."""
+    """Recycle and reassignment rates over the 12 months up to `as_of`, per province, each source's
+    warm-up left out as in `number_rates_by_carrier`; `first_month`, `last_month` and `months` say
+    which months that really is (the same on every row)."""
     t = "marts.monthly_number_stats"
+    cols = ("province", "recycle_rate", "reassignment_rate", "first_month", "last_month", "months")
     if as_of is None or not wh.has(t, "month", "province", "in_service_start", "recycled", "reassignments"):
-        return _empty("province", "recycle_rate", "reassignment_rate")
+        return _empty(*cols)
+    ends = _warmup_ends(wh) if wh.has(t, "source_id") else None
+    join = f"left join ({ends}) w using (source_id)" if ends else ""
+    past = "and (w.warmup_end is null or s.month >= w.warmup_end)" if ends else ""
     return wh.df(f"""
+        with used as (
+            select s.* from {t} s {join}
+            where s.month > ?::date - interval 12 month and s.month <= ?::date and s.province <> 'NAT' {past})
         select province,
                sum(recycled) / nullif(sum(in_service_start), 0) as recycle_rate,
-               sum(reassignments) / nullif(sum(in_service_start), 0) as reassignment_rate
-        from {t}
-        where month > ?::date - interval 12 month and month <= ?::date and province <> 'NAT'
-        group by all""", [as_of, as_of])
+               sum(reassignments) / nullif(sum(in_service_start), 0) as reassignment_rate,
+               (select strftime(min(month), '%Y-%m') from used) as first_month,
+               (select strftime(max(month), '%Y-%m') from used) as last_month,
+               (select count(distinct month) from used) as months
+        from used group by all""", [as_of, as_of])
 
 
 def findings_by_month(wh: Warehouse) -> pd.DataFrame:

@@ -115,10 +115,12 @@ class Charts:
     def __init__(self, prefix: str):
         self.prefix, self.count = prefix, 0
 
-    def __call__(self, fig, empty: bool = False, wide: bool = False) -> str:
+    def __call__(self, fig, empty: bool = False, wide: bool = False, why: str | None = None) -> str:
+        """The chart, or its title over a "no data" box (`why` says why, when it is known)."""
         if empty:
             title = re.sub(r"<[^>]+>", " ", fig.layout.title.text or "")
-            return f'<div class="chart{" wide" if wide else ""}"><h3>{html.escape(title)}</h3>{nodata()}</div>'
+            box = nodata(why) if why else nodata()
+            return f'<div class="chart{" wide" if wide else ""}"><h3>{html.escape(title)}</h3>{box}</div>'
         self.count += 1
         return figure(fig, f"{self.prefix}-{self.count}", wide=wide)
 

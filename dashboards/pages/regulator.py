@@ -18,6 +18,7 @@ from dashboards.render import cards, charts, page, section, table
 NATIONAL = ("全国来源（中国联通、中国广电及移动转售企业）集中持有数据，不在省份图中 · national sources (CU, CBN, "
             "MVNOs) are held centrally and not on the province map.")
 NOT_YET = "未达半数 not yet"
+WARMING_UP = "各来源均仍在预热期，尚无可比月份 · every month is still within a source's warm-up"
 
 
 def window_label(covered: tuple[str, str, int] | None) -> tuple[str, str]:
@@ -29,7 +30,7 @@ def window_label(covered: tuple[str, str, int] | None) -> tuple[str, str]:
     zh = f"{first}至{last}，共{n}个月" if first != last else f"{first}，共1个月"
     en = f"{first} to {last}, {n} months" if first != last else f"{first}, 1 month"
     if n < 12:
-        zh, en = zh + "（不足12个月）", en + " (not 12: the data starts later)"
+        zh, en = zh + "（不足12个月）", en + " (fewer than 12)"
     return zh, en
 
 
@@ -96,11 +97,14 @@ def recycling_section(data: SiteData, chart: Charts) -> str:
     prov_rates = (rp.rename(columns={"recycle_rate": "value"})[["province", "value"]] if len(rp)
                   else rp.assign(value=None))
     band = warmup_band(data)
-    zh, en = window_label(data.extras.get("rates_months"))
-    warm_note = (f"预热期：各来源覆盖起始后 {WARMUP_DAYS} 天内（90 天冻结期未满，不可能有重新分配）的月份不计入比率，灰色区域为仍有来源处于预热期的月份"
+    covered = ((rp["first_month"].iloc[0], rp["last_month"].iloc[0], int(rp["months"].iloc[0]))
+               if len(rp) and "months" in rp else data.extras.get("rates_months"))
+    zh, en = window_label(covered)
+    warm_note = (f"预热期：各来源覆盖起始后 {WARMUP_DAYS} 天内（90 天冻结期未满，不可能有重新分配）的月份不计入比率和省份图，灰色区域为仍有来源处于预热期的月份"
                  f"（{band[0]} – {band[1]}） · warm-up: a source's months that start within {WARMUP_DAYS} days of its "
                  "coverage start (the 90-day freeze has not run, nothing can be reassigned yet) are left out of the "
-                 f"rates; the grey band marks months in which some source is still warming up ({band[0]} – {band[1]}). "
+                 "rates and of the province map; the grey band marks months in which some source is still "
+                 f"warming up ({band[0]} – {band[1]}). "
                  if band else "")
     empty_rates = rates.empty or (rates[["recycle_rate", "reassignment_rate"]].isna().all().all() and not band)
     return section("号码回收与重新分配 Recycling and reassignment", charts(
@@ -108,7 +112,8 @@ def recycling_section(data: SiteData, chart: Charts) -> str:
         chart(F.build_reassignment_rate_by_carrier(rates, band), empty_rates),
         chart(F.build_province_tiles(prov_rates, f"号码回收率（按省，{zh}） Recycle rate by province, {en}",
                                      "回收率 recycle rate", percent=True),
-              prov_rates["value"].isna().all() if len(prov_rates) else True)),
+              prov_rates["value"].isna().all() if len(prov_rates) else True,
+              why=WARMING_UP if band and not len(prov_rates) else None)),
         note=html.escape(warm_note) + "比率分母均为月初在网号码数 · both rates divide by numbers in service at the "
              f"month's start. 省份图 province map: {html.escape(zh)} · {html.escape(en)}. " + NATIONAL,
         anchor="recycling")
