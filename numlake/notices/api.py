@@ -126,20 +126,25 @@ async def notices(
     limit: int = Query(100, ge=1, le=FEED_LIMIT),
 ):
     """Resume from the last seq processed; dedupe by notice_id (delivery is at least once)."""
-    rows = await run_in_threadpool(store.feed_raw, org, after, limit)
-    if rows:
-        await run_in_threadpool(store.mark_delivered, org, rows[0][0], rows[-1][0], "feed")
+
+    def read() -> tuple[list, str]:
+        rows = store.feed_raw(org, after, limit)
+        if rows:
+            store.mark_delivered(org, rows[0][0], rows[-1][0], "feed")
+        request_id = request.app.state.service.audit.record_event(
+            org=org,
+            key_id=key.key_id,
+            client=request.client.host if request.client else None,
+            endpoint="/v1/notices",
+            event="notices.read",
+            after=after,
+            count=len(rows),
+            last_seq=rows[-1][0] if rows else None,
+        )
+        return rows, request_id
+
+    rows, request_id = await run_in_threadpool(read)  # one hop off the event loop: store and audit block
     last = rows[-1][0] if rows else None
-    request_id = request.app.state.service.audit.record_event(
-        org=org,
-        key_id=key.key_id,
-        client=request.client.host if request.client else None,
-        endpoint="/v1/notices",
-        event="notices.read",
-        after=after,
-        count=len(rows),
-        last_seq=last,
-    )
     # the notices as stored, byte for byte what a webhook receives (no parse and dump per notice)
     head = json.dumps({"org_id": org, "count": len(rows), "next_after": after if last is None else last})
     payload = head[:-1] + ', "notices": [' + ",".join(body for _, body in rows) + "]}"
