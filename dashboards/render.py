@@ -15,9 +15,9 @@ import plotly.graph_objects as go
 
 from dashboards.figures import FONT, NO_DATA
 from dashboards.names import PLOTLY_JS
-from numlake.msisdn import mask_text
 from numlake.china_time import CST
 from numlake.display import shorten
+from numlake.msisdn import mask_text
 
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True,
                  "modeBarButtonsToRemove": ["select2d", "lasso2d"]}

@@ -14,15 +14,23 @@ from pathlib import Path
 
 from plotly.offline import get_plotlyjs
 
-from numlake.crashpoints import crash_point
-
 from dashboards.data import open_warehouse
 from dashboards.names import source_page_name
-from dashboards.pages import (INDEX, OPERATIONS, REGULATOR, index_page, load, operations_page, regulator_page,
-                              source_page)
+from dashboards.pages import (
+    INDEX,
+    OPERATIONS,
+    REGULATOR,
+    index_page,
+    load,
+    operations_page,
+    regulator_page,
+    source_page,
+)
 from dashboards.privacy import find_full_numbers
 from dashboards.render import PLOTLY_JS, now_cst
+from numlake.crashpoints import crash_point
 from numlake.paths import Home
+
 
 class PrivacyError(RuntimeError):
     """A page would have shown a full phone number; the site is not published."""

@@ -11,8 +11,8 @@ import pytest
 from dashboards.guidance import GUIDANCE, QUARANTINE_GUIDANCE, REJECTION_GUIDANCE, markdown_table
 from dashboards.runs import runs_from_instance
 from dashboards.site import build_site
-from tests.support.dashboards_warehouse import SMALL_SOURCES, make_warehouse
 from ingestion.feeds import REJECTION_REASONS
+from tests.support.dashboards_warehouse import SMALL_SOURCES, make_warehouse
 
 SILENT = "MV-017"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "DASHBOARDS.md"
