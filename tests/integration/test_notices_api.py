@@ -7,6 +7,8 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from numlake.check.api.app import create_app
 from numlake.check.keys import KeyStore
@@ -18,6 +20,7 @@ from tests.support.notices_world import publish_world, tenure
 
 A, B = "13800000001", "13800000002"
 FULL_NUMBER = re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
+KEYS = ("msisdn", "bound_date", "ref", "entries", "url", "secret", "x")
 
 
 @pytest.fixture
@@ -171,3 +174,27 @@ def test_an_organisation_registers_an_https_webhook_and_never_sees_its_secret_ag
     assert got.json()["webhook"]["url"] == "https://bank.example/hook" and "0123456789abcdef" not in got.text
     assert call("GET", "/v1/webhook", "app").json()["webhook"] is None
     assert call("DELETE", "/v1/webhook", "bank").json()["removed"] is True
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20) | st.from_regex(r"\A1[3-9][0-9]{9}\Z"),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(KEYS), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    body=st.one_of(
+        json_values,
+        st.fixed_dictionaries({"entries": st.lists(json_values, max_size=4)}),
+        st.fixed_dictionaries({"msisdn": st.lists(json_values, max_size=4)}),
+    ),
+    path=st.sampled_from(["/v1/watchlist", "/v1/watchlist/remove", "/v1/webhook"]),
+)
+def test_arbitrary_bodies_never_get_a_500_nor_an_error_naming_a_number(api, body, path):
+    home, call = api
+    r = call("PUT" if path == "/v1/webhook" else "POST", path, "bank", json=body)
+    assert r.status_code < 500, r.text
+    if r.status_code >= 400:
+        assert not FULL_NUMBER.search(r.text), r.text
