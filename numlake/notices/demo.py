@@ -75,18 +75,13 @@ def pick_numbers(home: Home, count: int) -> list[tuple[str, str, bool]]:
 
 
 def _rebuild_dashboards(home: Home) -> None:
-    """The site as the pipeline's dashboard asset builds it, now showing the demo's notices."""
-    import dagster as dg
+    """The site rebuilt as `numlake dashboards` builds it, now showing the demo's notices."""
+    import argparse
 
-    from dashboards.site import build_site
-    from orchestration.defs.automation import next_scheduled_run
-    from orchestration.defs.publish import recent_runs
-    from orchestration.settings import Settings
+    from dashboards.command import run
 
-    Settings.resolve(home.root).apply_env()
-    with dg.DagsterInstance.get() as instance:
-        ops = {"runs": recent_runs(instance), "next_scheduled_run": next_scheduled_run()}
-    build_site(home.warehouse, home.dashboards, ops=ops)
+    if run(argparse.Namespace(home=str(home.root))) != 0:
+        raise UsageError("notices demo: the dashboards could not be rebuilt (see above)")
 
 
 def run_demo(home: Home, rebuild: bool = True) -> str:
