@@ -83,6 +83,7 @@ RUFF_CLEAN=(
   tests/integration/test_notices_cli.py
   tests/integration/test_notices_crash.py
   tests/integration/test_notices_dagster.py
+  tests/integration/test_notices_demo.py
   tests/integration/test_notices_raising.py
   tests/integration/test_notices_webhooks.py
   tests/support/check_warehouse.py
