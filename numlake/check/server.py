@@ -54,6 +54,7 @@ def worker_app():
         reload_interval=cfg["reload_interval"],
         limiter_file=cfg["limiter_file"],
         audit_batch=cfg["audit_batch"],
+        fast_path=cfg["fast_path"],
     )
 
 
@@ -68,11 +69,12 @@ def serve(
     workers: int = 1,
     loop: str | None = None,
     audit_batch: bool = True,
+    fast_path: bool = True,
 ) -> int:
     """Run the API until interrupted (uvicorn, access log off), in one process or `workers` processes.
 
-    `loop` (uvloop/asyncio, default: uvloop when installed) and `audit_batch` (group commit of the
-    audit lines) exist so the benchmark can measure what each gives."""
+    `loop` (uvloop/asyncio, default: uvloop when installed), `audit_batch` (group commit of the audit
+    lines) and `fast_path` (api/fastpath.py) exist so the benchmark can measure what each gives."""
     import uvicorn
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
@@ -92,12 +94,15 @@ def serve(
                 "reload_interval": reload_interval,
                 "limiter_file": str(limiter_file),
                 "audit_batch": audit_batch,
+                "fast_path": fast_path,
             }
         )
         app = "numlake.check.server:worker_app"
         idx = IndexStore(home, 0, mmap=True).index  # fail here, once, when there is nothing to serve
     else:
-        app = create_app(home, rate=rate, burst=burst, reload_interval=reload_interval, audit_batch=audit_batch)
+        app = create_app(
+            home, rate=rate, burst=burst, reload_interval=reload_interval, audit_batch=audit_batch, fast_path=fast_path
+        )
         idx = app.state.service.store.index
     print(
         f"numlake check API on http://{host}:{port} (docs at /docs); {len(idx):,} numbers, as_of {idx.as_of}, "

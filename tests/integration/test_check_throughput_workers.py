@@ -53,3 +53,43 @@ def test_the_workers_share_one_rate_limit_per_key(tmp_path):
     # one bucket for the key: its burst plus what refilled meanwhile, not a burst per worker
     assert seen.statuses.get(200, 0) <= 10 + int(elapsed * 0.5) + 1, (seen.statuses, elapsed)
     assert seen.statuses.get(429, 0) > 0
+
+
+def test_the_fast_path_answers_every_single_get_exactly_as_the_route_does(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from numlake.check.api.app import create_app
+    from numlake.check.keys import KeyStore
+    from numlake.msisdn import sha256_hex
+
+    home = check_server.small_home(tmp_path / "home")
+    token = check_server.key(home)
+    carrier = KeyStore(home).create("C", "carrier:CM-GD")[1]
+    n = check_server.NUMBERS[3]
+    cases = [
+        (f"msisdn={n}&since=2024-03-01", {"Authorization": f"Bearer {token}"}),
+        (f"msisdn={sha256_hex(n)}&since=2023-03-01", {"X-API-Key": token}),
+        (f"msisdn=%2B86{n}&since=2024-03-01", {"authorization": f"bearer {token}"}),
+        ("msisdn=13800000000&since=2024-03-01", {"Authorization": f"Bearer {token}"}),
+        ("msisdn=12345&since=2024-03-01", {"Authorization": f"Bearer {token}"}),
+        (f"msisdn={n}&since=2024-02-30", {"Authorization": f"Bearer {token}"}),
+        (f"msisdn={n}&since=2024-03-01&since=2024-01-01", {"Authorization": f"Bearer {token}"}),
+        (f"msisdn={n}&since=", {"Authorization": f"Bearer {token}"}),
+        (f"msisdn={n}&since=2024-03-01", {}),
+        (f"msisdn={n}&since=2024-03-01", {"Authorization": f"Basic {token}"}),
+        (f"msisdn={n}&since=2024-03-01", {"Authorization": f"Bearer {carrier}"}),
+        (f"msisdn={n}&since=2024-03-01", {"Authorization": "Bearer nlk_000000000000_" + "a" * 43}),
+    ]
+    seen = {}
+    for fast in (True, False):
+        app = create_app(home, rate=1e9, burst=10**9, reload_interval=0, fast_path=fast)
+        with TestClient(app, client=("127.0.0.1", 1)) as c:
+            seen[fast] = []
+            for query, headers in cases:
+                r = c.get("/v1/reassigned?" + query, headers={**headers, "x-correlator": "abc-1"})
+                assert ("x-request-id" in r.headers) == (r.status_code == 200)
+                seen[fast].append(
+                    (r.status_code, r.content, r.headers.get("content-type"), r.headers.get("x-correlator"))
+                )
+    assert seen[True] == seen[False]
+    assert [s for s, *_ in seen[True]][:4] == [200, 200, 200, 200]

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from numlake.check.api import camara, dashboards, v1
 from numlake.check.api.errors import install_error_handlers
+from numlake.check.api.fastpath import FastPath
 from numlake.check.api.guard import RequestGuard
 from numlake.check.api.models import MAX_BULK, without_unused_schemas
 from numlake.check.api.state import IndexStore, RateLimiter, Service
@@ -68,9 +69,11 @@ def create_app(
     store: IndexStore | None = None,
     limiter_file: str | None = None,
     audit_batch: bool = True,
+    fast_path: bool = True,
 ) -> FastAPI:
     """The check API over `home`. Raises SnapshotError (one line) when there is nothing to serve.
-    `limiter_file`: the rate limiter's table shared by the worker processes of one server."""
+    `limiter_file`: the rate limiter's table shared by the worker processes of one server; `fast_path`:
+    plain single GETs answered without FastAPI's dependency tree (api/fastpath.py)."""
     svc = Service(
         store=store or IndexStore(home, reload_interval),
         keys=KeyStore(home),
@@ -97,6 +100,8 @@ def create_app(
     app.state.service = svc
     app.state.store, app.state.keys, app.state.audit, app.state.limiter = svc.store, svc.keys, svc.audit, svc.limiter
     install_error_handlers(app)
+    if fast_path:
+        app.add_middleware(FastPath, service=svc)  # innermost: behind the guard and the correlator echo
     app.add_middleware(RequestGuard)
     app.add_middleware(camara.CorrelatorEcho)  # outermost: the guard's own answers echo it too
     app.include_router(v1.router)
