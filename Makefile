@@ -44,6 +44,7 @@ test-fast: $(STAMP)
 
 ## Benchmarks: prints ratios measured side by side; results go in BENCHMARKS.md
 bench: $(STAMP)
+	bash scripts/setup_bench.sh
 	$(BIN)/python -m benchmarks.run
 
 clean-home:

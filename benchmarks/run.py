@@ -10,7 +10,8 @@ is that process's own maximum RSS:
 - `numlake run` from empty and after one more business day, split into phases;
 - a re-run with nothing new;
 - the dbt build against the same compiled SQL run directly in DuckDB;
-- the dashboard site's build time and size; the check service (benchmarks/check.py);
+- the dashboard site's build time and size; the check service (benchmarks/check.py) and its
+  HTTP throughput under wrk, configurations side by side (benchmarks/check_load.py);
 - notices: raising for 1 M watchlist entries on a 10 M-number snapshot, feed reads, webhook
   deliveries (benchmarks/notices.py);
 - pull mode: 20 sources x 365 days fetched over SFTP on loopback, from empty and with nothing
@@ -303,7 +304,8 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "bench-output"))
     ap.add_argument("--repeat", type=int, default=3, help="runs of each side per dialect (median reported)")
     ap.add_argument("--skip", action="append", default=[],
-                    choices=["demo", "dialects", "pipeline", "dbt", "check", "notices", "startup", "pull"])
+                    choices=["demo", "dialects", "pipeline", "dbt", "check", "check_load", "notices", "startup",
+                             "pull"])
     a = ap.parse_args()
     out = Path(a.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -320,10 +322,17 @@ def main() -> None:
     if "pipeline" not in a.skip:
         pipeline(out, landing, registry, last, with_dbt_vs_sql="dbt" not in a.skip)
     if "check" not in a.skip:
-        secs, rss = sh([str(BIN / "python"), "-m", "benchmarks.check", "--numbers", "10000000",
-                        "--json", str(out / "check.json")], label="check bench")
+        secs, rss = sh([str(BIN / "python"), "-m", "benchmarks.check", "--numbers", "10000000", "--home",
+                        str(out / "check-home"), "--json", str(out / "check.json")], label="check bench")
         record("check.bench", seconds=secs, peak_rss_mib=rss,
                **(json.loads((out / "check.json").read_text()) if (out / "check.json").exists() else {}))
+    if "check_load" not in a.skip:  # issue 17 item 3: wrk against serve's configurations (benchmarks/check_load.py)
+        secs, rss = sh([str(BIN / "python"), "-m", "benchmarks.check_load", "--numbers", "10000000", "--home",
+                        str(out / "check-home"), "--reuse", "--json", str(out / "check_load.json")],
+                       label="check load bench")
+        print(LAST_OUTPUT[0].strip())
+        record("check.load", seconds=secs, peak_rss_mib=rss,
+               **(json.loads((out / "check_load.json").read_text()) if (out / "check_load.json").exists() else {}))
     if "notices" not in a.skip:
         secs, rss = sh([str(BIN / "python"), "-m", "benchmarks.notices", "--numbers", "10000000", "--entries",
                         "1000000", "--orgs", "100", "--json", str(out / "notices.json")], label="notices bench")
