@@ -98,6 +98,22 @@ def stop(proc: subprocess.Popen) -> None:
 _UNIT = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by `pid` and its descendants, from /proc: the
+    server's cost per request, which depends much less on the neighbours' load than its rate."""
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
 def _ms(text: str) -> float:
     m = re.match(r"([0-9.]+)(us|ms|s)", text)
     return float(m.group(1)) * _UNIT[m.group(2)]
@@ -148,7 +164,10 @@ def run(args, home: Home) -> dict:
             wrk(port, script, 16, 2)  # warm-up: pages of the snapshot, imports, connections
             entry = {"config": cfg, "load_before": os.getloadavg()[0], "points": []}
             for c in (int(x) for x in args.connections.split(",")):
-                entry["points"].append(wrk(port, script, c, args.seconds))
+                cpu = tree_cpu_s(proc.pid)
+                point = wrk(port, script, c, args.seconds)
+                point["server_cpu_us"] = (tree_cpu_s(proc.pid) - cpu) / max(1, point["requests"]) * 1e6
+                entry["points"].append(point)
                 print(f"{name}: {entry['points'][-1]}", file=sys.stderr, flush=True)
             entry["load_after"] = os.getloadavg()[0]
         finally:
@@ -165,7 +184,7 @@ def flat(r: dict) -> dict:
         tag = name.replace(" ", "_")
         for p in e["points"]:
             c = p["connections"]
-            for k in ("rps", "p50_ms", "p99_ms"):
+            for k in ("rps", "p50_ms", "p99_ms", "server_cpu_us"):
                 out[f"{tag}_c{c}_{k}"] = p[k]
             if base:
                 b = next((q for q in base["points"] if q["connections"] == c), None)
@@ -182,7 +201,7 @@ def render(r: dict) -> str:
         "(`python -m benchmarks.check_load`); keys, rate limit (10^9/s) and audit on",
         "",
         "| configuration | load before/after | "
-        + " | ".join(f"{p['connections']} conn.: req/s (x baseline), p50 / p99" for p in points)
+        + " | ".join(f"{p['connections']} conn.: req/s (x baseline), p50 / p99, server CPU per request" for p in points)
         + " |",
         "|---|---|" + "---|" * len(points),
     ]  # fmt: skip
@@ -193,7 +212,8 @@ def render(r: dict) -> str:
             b = next((q for q in base["points"] if q["connections"] == p["connections"]), None) if base else None
             ratio = f" ({p['rps'] / b['rps']:.2f}x)" if b else ""
             bad = f", {p['non_2xx']} non-2xx" if p["non_2xx"] else ""
-            cells.append(f"{p['rps']:,.0f}{ratio}, {p['p50_ms']:.2f} / {p['p99_ms']:.2f} ms{bad}")
+            cpu = f", {p['server_cpu_us']:.0f} µs CPU" if "server_cpu_us" in p else ""
+            cells.append(f"{p['rps']:,.0f}{ratio}, {p['p50_ms']:.2f} / {p['p99_ms']:.2f} ms{cpu}{bad}")
         lines.append(f"| {name} | {e['load_before']:.1f} / {e['load_after']:.1f} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

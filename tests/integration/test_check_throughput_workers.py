@@ -93,3 +93,28 @@ def test_the_fast_path_answers_every_single_get_exactly_as_the_route_does(tmp_pa
                 )
     assert seen[True] == seen[False]
     assert [s for s, *_ in seen[True]][:4] == [200, 200, 200, 200]
+
+
+def test_one_question_alone_gets_the_answer_it_gets_among_many(tmp_path):
+    # the scalar path of a single number (CheckIndex._answer_one_number) against the vector path
+    import random
+
+    from numlake.msisdn import sha256_hex
+    from numlake.paths import Home
+    from tests.support.check_warehouse import BASE, STRIDE, build_synthetic_warehouse
+
+    home = Home(tmp_path / "home")
+    build_synthetic_warehouse(home, 3000)
+    snapshot.publish(home)
+    index = snapshot.load_index(home, mmap=True)
+    rnd = random.Random(5)
+    queries, sinces = [], []
+    for _ in range(3000):
+        n = str(BASE + rnd.randrange(3100) * STRIDE + rnd.choice([0, 0, 0, 1]))
+        queries.append(rnd.choice([n, f"+86{n}", f"{n[:3]}-{n[3:7]}-{n[7:]}", sha256_hex(n), n[:-1], "x"]))
+        sinces.append(rnd.choice([f"{rnd.randrange(2010, 2027)}-{rnd.randrange(1, 13):02d}-15", "2024-02-30", ""]))
+    together = index.answer_many(queries, sinces)
+    for i, (q, s) in enumerate(zip(queries, sinces)):
+        alone = index.answer_many([q], [s])
+        assert alone.record(0) == together.record(i)
+        assert int(alone.numbers[0]) == int(together.numbers[i]) and alone.kind == [together.kind[i]]
