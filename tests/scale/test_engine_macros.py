@@ -29,11 +29,12 @@ select
         as micros,
     {{ text_starts_with("'13800138000'", "'138'") }} as starts,
     {{ number_block("'13800138000'") }} as block,
-    (select count(*) from (select cast('2025-01-01' as date) as a, cast('2025-04-01' as date) as b) as bounds
-        {{ months_from_to('bounds.a', 'bounds.b') }}) as months,
+    (select count(*) from (
+        select {{ series("cast('2025-01-01' as timestamp)", "cast('2025-04-01' as timestamp)", 'interval 1 month') }}
+            as month) as m) as months,
     (select {{ value_at_max('v', 'k') }} from (select 'x' as v, 1 as k union all select 'y', 2) as t) as top,
     (select max(l) from (
-        select {{ last_value_ignoring_nulls('v') }}
+        select last_value(v {{ ignoring_nulls() }})
             over (order by k rows between unbounded preceding and current row) as l
         from (select 'a' as v, 1 as k union all select null, 2) as t
         ) as w) as last_seen,

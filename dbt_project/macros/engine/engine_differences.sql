@@ -58,21 +58,22 @@
     (unix_micros(cast({{ end }} as timestamp_ltz)) - unix_micros(cast({{ start }} as timestamp_ltz)))
 {%- endmacro %}
 
-{#- The last non-null value of `expr` in the window that follows (`... over w`). -#}
-{% macro last_value_ignoring_nulls(expr) -%}
+{#- Inside `last_value(expr {{ ignoring_nulls() }}) over w`: skip nulls (DuckDB's `ignore nulls`
+    inside the call, Spark's second argument). -#}
+{% macro ignoring_nulls() -%}
     {%- if adapter is defined -%}
-        {{ return(adapter.dispatch('last_value_ignoring_nulls', 'numlake')(expr)) }}
+        {{ return(adapter.dispatch('ignoring_nulls', 'numlake')()) }}
     {%- else -%}
-        {{ return(default__last_value_ignoring_nulls(expr)) }}
+        {{ return(default__ignoring_nulls()) }}
     {%- endif -%}
 {%- endmacro %}
 
-{% macro default__last_value_ignoring_nulls(expr) -%}
-    last_value({{ expr }} ignore nulls)
+{% macro default__ignoring_nulls() -%}
+    ignore nulls
 {%- endmacro %}
 
-{% macro spark__last_value_ignoring_nulls(expr) -%}
-    last_value({{ expr }}, true)
+{% macro spark__ignoring_nulls() -%}
+    , true
 {%- endmacro %}
 
 {#- `value` of the row with the largest `key` (an aggregate). -#}
@@ -108,24 +109,20 @@
     startswith({{ text }}, {{ prefix }})
 {%- endmacro %}
 
-{#- A FROM-clause item joining one row per month, `alias.month` (timestamp), from `first` to `last`
-    to each row of the relation before it: `from bounds {{ months_from_to(...) }}`. -#}
-{% macro months_from_to(first, last, alias='m') -%}
+{#- One row per value from `start` to `stop` by `step` (an interval), in a select list:
+    `select {{ series('a', 'b', 'interval 1 day') }} as day from t`. -#}
+{% macro series(start, stop, step) -%}
     {%- if adapter is defined -%}
-        {{ return(adapter.dispatch('months_from_to', 'numlake')(first, last, alias)) }}
+        {{ return(adapter.dispatch('series', 'numlake')(start, stop, step)) }}
     {%- else -%}
-        {{ return(default__months_from_to(first, last, alias)) }}
+        {{ return(default__series(start, stop, step)) }}
     {%- endif -%}
 {%- endmacro %}
 
-{% macro default__months_from_to(first, last, alias) -%}
-    , lateral (
-        select unnest(generate_series(cast({{ first }} as timestamp), cast({{ last }} as timestamp), interval 1 month))
-            as month
-    ) as {{ alias }}
+{% macro default__series(start, stop, step) -%}
+    unnest(generate_series({{ start }}, {{ stop }}, {{ step }}))
 {%- endmacro %}
 
-{% macro spark__months_from_to(first, last, alias) -%}
-    lateral view explode(sequence(cast({{ first }} as timestamp), cast({{ last }} as timestamp), interval 1 month))
-        {{ alias }} as month
+{% macro spark__series(start, stop, step) -%}
+    explode(sequence({{ start }}, {{ stop }}, {{ step }}))
 {%- endmacro %}

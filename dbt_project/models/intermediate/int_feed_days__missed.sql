@@ -18,9 +18,9 @@ business_dates as (
     select
         covered.source_id,
         covered.feed,
-        cast(unnest(generate_series(
-            cast(covered.coverage_start as timestamp), cast(as_of.as_of as timestamp), interval 1 day
-        )) as date) as business_date
+        cast({{ series(
+            'cast(covered.coverage_start as timestamp)', 'cast(as_of.as_of as timestamp)', 'interval 1 day'
+        ) }} as date) as business_date
     from covered
     cross join as_of
     where covered.feed in {{ daily_feeds() }}

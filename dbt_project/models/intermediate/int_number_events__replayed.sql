@@ -38,13 +38,13 @@ level_1 as (
         row_number() over upto as event_seq,
         coalesce(last_value(
             {{ opens_or_closes_tenure('event_type') }}
-            ignore nulls
+            {{ ignoring_nulls() }}
         ) over upto, false) as is_open_after,
         coalesce(last_value(
             {{ opens_or_closes_tenure('event_type') }}
-            ignore nulls
+            {{ ignoring_nulls() }}
         ) over before, false) as is_open_before,
-        last_value(case when event_type in ('ACTIVATE', 'PORT_IN') then source_id end ignore nulls) over upto
+        last_value(case when event_type in ('ACTIVATE', 'PORT_IN') then source_id end {{ ignoring_nulls() }}) over upto
             as last_entry_source_id,
         sum(case when event_type = 'SUSPEND' then 1 else 0 end) over upto as suspends_so_far
     from events
@@ -59,12 +59,16 @@ level_2 as (
         is_open_before and event_type in ('CANCEL', 'RECYCLE') as closes_tenure,
         last_value(
             case when event_type = 'ACTIVATE' or (event_type = 'PORT_IN' and not is_open_before) then subscriber_id end
-            ignore nulls
+            {{ ignoring_nulls() }}
         ) over before as holder_before,
-        last_value(case when is_open_before and event_type in ('CANCEL', 'RECYCLE') then event_time end ignore nulls)
-            over before as last_end_before,
-        last_value(case when is_open_before and event_type in ('CANCEL', 'RECYCLE') then event_time end ignore nulls)
-            over upto as last_end_after
+        last_value(
+            case when is_open_before and event_type in ('CANCEL', 'RECYCLE') then event_time end
+            {{ ignoring_nulls() }}
+        ) over before as last_end_before,
+        last_value(
+            case when is_open_before and event_type in ('CANCEL', 'RECYCLE') then event_time end
+            {{ ignoring_nulls() }}
+        ) over upto as last_end_after
     from level_1
     {{ history_windows() }}
 ),
@@ -86,24 +90,30 @@ level_3 as (
     select
         *,
         sum(case when is_tenure_start then 1 else 0 end) over upto as tenure_seq_raw,
-        last_value(case when is_tenure_start then subscriber_id end ignore nulls) over upto as tenure_holder,
-        last_value(case when closes_tenure then holder_before end ignore nulls) over before as last_holder_before,
-        last_value(case when closes_tenure then holder_before end ignore nulls) over upto as last_holder_after,
+        last_value(case when is_tenure_start then subscriber_id end {{ ignoring_nulls() }}) over upto as tenure_holder,
+        last_value(
+            case when closes_tenure then holder_before end
+            {{ ignoring_nulls() }}
+        ) over before as last_holder_before,
+        last_value(
+            case when closes_tenure then holder_before end
+            {{ ignoring_nulls() }}
+        ) over upto as last_holder_after,
         last_value(
             case when is_tenure_start then 'START' when event_type in ('KEEP', 'RESUME') then event_type end
-            ignore nulls
+            {{ ignoring_nulls() }}
         ) over upto as segment_kind_after,
         last_value(
             case when is_tenure_start then 'START' when event_type in ('KEEP', 'RESUME') then event_type end
-            ignore nulls
+            {{ ignoring_nulls() }}
         ) over before as segment_kind_before,
         last_value(
             case when is_tenure_start or event_type in ('KEEP', 'RESUME') then suspends_so_far end
-            ignore nulls
+            {{ ignoring_nulls() }}
         ) over upto as segment_suspends_after,
         last_value(
             case when is_tenure_start or event_type in ('KEEP', 'RESUME') then suspends_so_far end
-            ignore nulls
+            {{ ignoring_nulls() }}
         ) over before as segment_suspends_before
     from starts
     {{ history_windows() }}
@@ -115,15 +125,15 @@ level_4 as (
         *,
         last_value(
             case when event_type = 'SUSPEND' and suspends_so_far = segment_suspends_after + 1 then event_time end
-            ignore nulls
+            {{ ignoring_nulls() }}
         ) over upto as suspension_started_at,
         last_value(
             case when event_type = 'SUSPEND' and suspends_so_far = segment_suspends_after + 1 then event_id end
-            ignore nulls
+            {{ ignoring_nulls() }}
         ) over upto as suspension_event_id_raw,
         last_value(
             case when event_type = 'SUSPEND' and suspends_so_far = segment_suspends_after + 1 then source_id end
-            ignore nulls
+            {{ ignoring_nulls() }}
         ) over upto as suspension_source_id_raw
     from level_3
     {{ history_windows(before=false) }}

@@ -22,18 +22,22 @@ bounds as (
     cross join as_of
 ),
 
-final as (
+months as (
     select
         bounds.source_id,
-        cast(m.month as date) as month,
-        cast(m.month + interval 1 month as date) as next_month
-    from bounds,
-        lateral (
-            select unnest(generate_series(
-                cast(bounds.first_month as timestamp), cast(bounds.last_month as timestamp), interval 1 month
-            )) as month
-        ) as m
+        {{ series(
+            'cast(bounds.first_month as timestamp)', 'cast(bounds.last_month as timestamp)', 'interval 1 month'
+        ) }} as month
+    from bounds
     where bounds.first_month <= bounds.last_month
+),
+
+final as (
+    select
+        source_id,
+        cast(month as date) as month,
+        cast(month + interval 1 month as date) as next_month
+    from months
 )
 
 select * from final
