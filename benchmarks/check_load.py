@@ -5,7 +5,8 @@ One run measures several server configurations side by side on the same snapshot
 it one line says so and nothing is measured) at 1, 16 and 64 connections. Keys, the rate limiter
 (set high: 10^9 requests/s) and the audit log are on in every configuration. Configurations:
 
-- `baseline`: 1 worker, asyncio's event loop, one audit write per request (what serve did before);
+- `before`: the server as it was before this work (commit BEFORE, run from a `git archive` of it);
+- `baseline`: 1 worker, asyncio's event loop, one audit write per request, no fast path;
 - `uvloop`: the same on uvloop;
 - `batched audit`: uvloop and the audit group commit;
 - `fast path`: and plain single GETs answered without FastAPI's dependency tree (api/fastpath.py);
@@ -39,7 +40,9 @@ from numlake.check.keys import KeyStore
 from numlake.paths import Home
 from tests.support.check_warehouse import build_synthetic_warehouse
 
+BEFORE = "f3541ff"  # the code before issue 17 item 3 (the server is run from `git archive` of this commit)
 CONFIGS = {
+    "before": {"workers": 1, "commit": BEFORE},
     "baseline": {"workers": 1, "loop": "asyncio", "audit_batch": False, "fast_path": False},
     "uvloop": {"workers": 1, "loop": "uvloop", "audit_batch": False, "fast_path": False},
     "batched audit": {"workers": 1, "loop": "uvloop", "audit_batch": True, "fast_path": False},
@@ -58,17 +61,38 @@ end
 """
 
 
+def _old_tree(commit: str, work: Path) -> Path:
+    """The `numlake` package as of `commit`, exported (the working tree is left alone)."""
+    tree = work / f"numlake-{commit}"
+    if not tree.exists():
+        root = Path(__file__).resolve().parent.parent
+        tmp = work / f".numlake-{commit}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        archive = subprocess.run(
+            ["git", "-C", str(root), "archive", commit, "numlake"], capture_output=True, check=True
+        )
+        subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive.stdout, check=True)
+        tmp.rename(tree)
+    return tree
+
+
 def start(home: Home, cfg: dict, log: Path) -> tuple[subprocess.Popen, int]:
     port = _free_port()
-    code = (
-        "import sys; from numlake.check.server import serve; from numlake.paths import Home; "
-        f"sys.exit(serve(Home.resolve(sys.argv[1]), '127.0.0.1', {port}, rate=1e9, burst=10**9, reload_interval=1.0,"
-        f" workers={cfg['workers']}, loop={cfg['loop']!r}, audit_batch={cfg['audit_batch']},"
-        f" fast_path={cfg['fast_path']}))"
-    )
+    env = dict(os.environ)
+    common = f"Home.resolve(sys.argv[1]), '127.0.0.1', {port}, rate=1e9, burst=10**9, reload_interval=1.0"
+    if "commit" in cfg:
+        env["PYTHONPATH"] = str(_old_tree(cfg["commit"], home.root))
+        call = f"serve({common})"
+    else:
+        call = (
+            f"serve({common}, workers={cfg['workers']}, loop={cfg['loop']!r}, audit_batch={cfg['audit_batch']}, "
+            f"fast_path={cfg['fast_path']})"
+        )
+    code = f"import sys; from numlake.check.server import serve; from numlake.paths import Home; sys.exit({call})"
     proc = subprocess.Popen(
         [sys.executable, "-c", code, str(home.root)], stdout=open(log, "ab"), stderr=subprocess.STDOUT,
-        start_new_session=True,
+        start_new_session=True, env=env,
     )  # fmt: skip
     import httpx
 
@@ -179,7 +203,7 @@ def run(args, home: Home) -> dict:
 
 def flat(r: dict) -> dict:
     out = {"numbers": r["numbers"]}
-    base = r["configs"].get("baseline")
+    base = r["configs"].get("before") or r["configs"].get("baseline")
     for name, e in r["configs"].items():
         tag = name.replace(" ", "_")
         for p in e["points"]:
@@ -189,7 +213,7 @@ def flat(r: dict) -> dict:
             if base:
                 b = next((q for q in base["points"] if q["connections"] == c), None)
                 if b:
-                    out[f"{tag}_c{c}_vs_baseline"] = p["rps"] / b["rps"]
+                    out[f"{tag}_c{c}_vs_before"] = p["rps"] / b["rps"]
         out[f"{tag}_load"] = (e["load_before"], e["load_after"])
     return out
 
@@ -201,11 +225,11 @@ def render(r: dict) -> str:
         "(`python -m benchmarks.check_load`); keys, rate limit (10^9/s) and audit on",
         "",
         "| configuration | load before/after | "
-        + " | ".join(f"{p['connections']} conn.: req/s (x baseline), p50 / p99, server CPU per request" for p in points)
+        + " | ".join(f"{p['connections']} conn.: req/s (x before), p50 / p99, server CPU per request" for p in points)
         + " |",
         "|---|---|" + "---|" * len(points),
     ]  # fmt: skip
-    base = r["configs"].get("baseline")
+    base = r["configs"].get("before") or r["configs"].get("baseline")
     for name, e in r["configs"].items():
         cells = []
         for p in e["points"]:
