@@ -13,6 +13,7 @@ BIN=.venv/bin
 # `ruff check PATH && ruff format --check PATH` passes, and drop the list when it covers the tree.
 RUFF_CLEAN=(
   benchmarks/check.py
+  benchmarks/check_load.py
   benchmarks/dashboards.py
   benchmarks/startup.py
   benchmarks/notices.py
@@ -75,6 +76,9 @@ RUFF_CLEAN=(
   tests/orchestration/test_run_samples.py
   tests/orchestration/test_sensor.py
   tests/orchestration/test_source_selection.py
+  tests/integration/test_audit_log_durability.py
+  tests/integration/test_check_throughput_workers.py
+  tests/support/check_server.py
   tests/integration/test_check_api_fuzz.py
   tests/integration/test_check_e2e.py
   tests/integration/test_check_service.py
