@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pandas  # noqa: F401  pyarrow imports it at its first array conversion: pay that before the timed ingest
 
+from ingestion.pipeline import ingest
 from numlake.errors import UsageError
 from numlake.msisdn import mask_text
 from numlake.paths import Home
-
-from ingestion.pipeline import ingest
 
 
 def main(argv: list[str] | None = None) -> int:

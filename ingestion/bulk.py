@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from ingestion import readers
 from ingestion.discover import read_bytes
 from ingestion.feeds import FEEDS
-from ingestion import readers
 from ingestion.readers import DeliveryReader, FileRefused, checksum_detail
 from ingestion.registry import Source
 

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import duckdb
 
-from numlake.paths import Home
-
 from ingestion.feeds import FEEDS
 from ingestion.ledger import accounting_violations as ledger_accounting_violations
+from numlake.paths import Home
 
 DAILY_FEEDS = frozenset({"lifecycle", "complaints"})
 
@@ -51,8 +50,8 @@ def accounting_violations(home: Home) -> list[str]:
                              f"FROM read_parquet('{g.as_posix()}') GROUP BY ALL")
             g = home.lake / "_rejects" / feed / "*" / "*.parquet"
             if list((home.lake / "_rejects" / feed).glob("*/*.parquet")):
-                parts.append(f"SELECT source_id, file_name, NULL::BIGINT AS load_order, count(*) AS n, 'rejected' AS kind "
-                             f"FROM read_parquet('{g.as_posix()}') GROUP BY ALL")
+                parts.append(f"SELECT source_id, file_name, NULL::BIGINT AS load_order, count(*) AS n, "
+                             f"'rejected' AS kind FROM read_parquet('{g.as_posix()}') GROUP BY ALL")
         counts = " UNION ALL ".join(parts) if parts else (
             "SELECT NULL::VARCHAR AS source_id, NULL::VARCHAR AS file_name, NULL::BIGINT AS load_order, "
             "0::BIGINT AS n, NULL::VARCHAR AS kind LIMIT 0")
@@ -61,8 +60,10 @@ def accounting_violations(home: Home) -> list[str]:
         # ever loaded (or of another load of it) are
         rows = con.execute(f"""
             WITH c AS ({counts}),
-            seen AS (SELECT source_id, file_name, load_order, outcome FROM fl WHERE outcome IN ('LOADED', 'SUPERSEDED')),
-            ledger AS (SELECT source_id, file_name, load_order, rows_loaded, rows_rejected FROM fl WHERE outcome='LOADED'),
+            seen AS (SELECT source_id, file_name, load_order, outcome FROM fl
+                     WHERE outcome IN ('LOADED', 'SUPERSEDED')),
+            ledger AS (SELECT source_id, file_name, load_order, rows_loaded, rows_rejected FROM fl
+                       WHERE outcome='LOADED'),
             got AS (SELECT l.source_id, l.file_name, l.rows_loaded, l.rows_rejected,
                            coalesce((SELECT sum(n) FROM c WHERE c.kind = 'loaded' AND c.source_id = l.source_id
                                      AND c.file_name = l.file_name AND c.load_order = l.load_order), 0) AS loaded,
@@ -71,7 +72,8 @@ def accounting_violations(home: Home) -> list[str]:
                     FROM ledger l),
             orphans AS (SELECT c.source_id, c.file_name, sum(n) FILTER (WHERE kind = 'loaded') AS loaded,
                                sum(n) FILTER (WHERE kind = 'rejected') AS rejected FROM c
-                        WHERE NOT EXISTS (SELECT 1 FROM seen s WHERE s.source_id = c.source_id AND s.file_name = c.file_name
+                        WHERE NOT EXISTS (SELECT 1 FROM seen s WHERE s.source_id = c.source_id
+                                          AND s.file_name = c.file_name
                                           AND (c.kind = 'rejected' OR s.load_order = c.load_order))
                         GROUP BY ALL)
             SELECT source_id, file_name, rows_loaded, rows_rejected, loaded, rejected, false FROM got
@@ -79,7 +81,7 @@ def accounting_violations(home: Home) -> list[str]:
             UNION ALL
             SELECT source_id, file_name, NULL, NULL, coalesce(loaded, 0), coalesce(rejected, 0), true FROM orphans
             ORDER BY 1, 2""").fetchall()
-        for src, name, rl, rr, kl, kr, orphan in rows:
+        for _src, name, rl, rr, kl, kr, orphan in rows:
             if orphan:
                 out.append(f"{name}: {kl} loaded and {kr} rejected records in the lake but no LOADED ledger row")
             else:
@@ -100,8 +102,9 @@ def freshness(home: Home) -> list[dict]:
     con = _con()
     try:
         rows = con.execute(
-            f"SELECT source_id, feed, list(DISTINCT business_date ORDER BY business_date) FROM read_parquet('{fl.as_posix()}') "
-            "WHERE outcome='LOADED' AND business_date IS NOT NULL GROUP BY ALL ORDER BY 1, 2").fetchall()
+            "SELECT source_id, feed, list(DISTINCT business_date ORDER BY business_date) "
+            f"FROM read_parquet('{fl.as_posix()}') WHERE outcome='LOADED' AND business_date IS NOT NULL "
+            "GROUP BY ALL ORDER BY 1, 2").fetchall()
     finally:
         con.close()
     out = []

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import duckdb
 
-from numlake.paths import Home
-
 from ingestion.registry import Source
+from numlake.paths import Home
 
 
 @dataclass

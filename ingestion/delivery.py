@@ -29,7 +29,7 @@ class Delivery:
     quarantine: tuple[str, str] | None = None
     outcome: str | None = None
     load_order: int | None = None
-    superseded_by: "Delivery | None" = None
+    superseded_by: Delivery | None = None
     supersedes_ledger: list[HeldDelivery] = field(default_factory=list)
     loaded: int = 0
     rejected: int = 0

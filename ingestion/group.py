@@ -15,8 +15,7 @@ import os
 
 import pyarrow as pa
 
-from numlake.crashpoints import crash_point
-
+from ingestion import state
 from ingestion.bulk import BulkFile, lines_sql, meta_table, prepare, records_sql, texts_table
 from ingestion.context import RunContext
 from ingestion.control import precheck
@@ -29,10 +28,19 @@ from ingestion.ledger import base_row, commit_group, held_deliveries
 from ingestion.quarantine import quarantine_delivery
 from ingestion.readers import BLOCK_CHARS, DeliveryReader, FileRefused, checksum_detail
 from ingestion.redelivery import clash, decide_sequences
-from ingestion import state
-from ingestion.staging import (Staging, json_source, lines_name, meta_name, prefetched, stage_batch, stage_name,
-                               v_name, with_raw)
+from ingestion.staging import (
+    Staging,
+    json_source,
+    lines_name,
+    meta_name,
+    prefetched,
+    stage_batch,
+    stage_name,
+    v_name,
+    with_raw,
+)
 from ingestion.validate import business_date_bound_sql, validation_sql
+from numlake.crashpoints import crash_point
 
 log = logging.getLogger("numlake.ingestion")
 

@@ -18,16 +18,13 @@ import logging
 import os
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-
-from numlake.crashpoints import crash_point
-from numlake.paths import Home, check_path
 
 from ingestion import lake, state
 from ingestion.context import RunContext
@@ -38,6 +35,8 @@ from ingestion.lock import ingest_lock
 from ingestion.recovery import heal, reconcile
 from ingestion.redelivery import recheck
 from ingestion.registry import Source, check_selected_sources, load_registry
+from numlake.crashpoints import crash_point
+from numlake.paths import Home, check_path
 
 log = logging.getLogger("numlake.ingestion")
 

@@ -15,13 +15,12 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from numlake.msisdn import mask_text
-from numlake.paths import Home
-
 from ingestion import state
 from ingestion.discover import Candidate, open_regular
 from ingestion.ledger import write_row
 from ingestion.readers import file_md5
+from numlake.msisdn import mask_text
+from numlake.paths import Home
 
 if TYPE_CHECKING:
     from ingestion.context import RunContext

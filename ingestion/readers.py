@@ -25,8 +25,8 @@ import io
 import os
 import sys
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -301,7 +301,8 @@ class DeliveryReader:
         return pa.table({"line_no": line_no, "raw": lines}).filter(keep)
 
     def _fast(self, first: int, text: str) -> pa.Table:
-        if self.raw_fields and "\r" not in text and BOM not in text and "\n\n" not in text and not text.startswith("\n"):
+        if (self.raw_fields and "\r" not in text and BOM not in text and "\n\n" not in text
+                and not text.startswith("\n")):
             # no blank line can hide here (a line of spaces would be an invalid row for Arrow),
             # so record i is line first + i and its raw text is its fields joined again
             n = text.count("\n") + (0 if text.endswith("\n") else 1)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Iterable
 
 import yaml
 
@@ -72,7 +72,8 @@ class Source:
     @property
     def fingerprint(self) -> str:
         """Hash of the dialect fields: a quarantined delivery is re-examined when it changes."""
-        text = "\x1f".join(f"{k}={getattr(self, k)}" for k in ("format", "encoding", "delimiter", "header", "compression"))
+        keys = ("format", "encoding", "delimiter", "header", "compression")
+        text = "\x1f".join(f"{k}={getattr(self, k)}" for k in keys)
         return hashlib.sha1(text.encode()).hexdigest()[:16]
 
     def as_row(self) -> dict[str, str]:

@@ -11,11 +11,19 @@ from __future__ import annotations
 
 import datetime as dt
 
-from numlake.msisdn import SQL_NORMALIZE, VALID_PATTERN
-
 from ingestion.feeds import (
-    BUSINESS_DATE_BOUND_FIELDS, CODE, DATE, FEEDS, MSISDN, REJECTION_REASONS, SEGMENT, TEXT, TIMESTAMP, Field,
+    BUSINESS_DATE_BOUND_FIELDS,
+    CODE,
+    DATE,
+    FEEDS,
+    MSISDN,
+    REJECTION_REASONS,
+    SEGMENT,
+    TEXT,
+    TIMESTAMP,
+    Field,
 )
+from numlake.msisdn import SQL_NORMALIZE, VALID_PATTERN
 
 VALID_MSISDN_RE = VALID_PATTERN
 SEGMENT_RE = "1[0-9]{2,6}"
@@ -72,7 +80,8 @@ def timestamp_sql(v: str, parts: str | None = None) -> str:
         f"CASE WHEN length({v}) = 19 AND regexp_full_match({v}, '{PLAIN_ISO_RE}') "
         f"THEN CASE WHEN substr({v}, 12, 2) < '24' THEN try_cast({v} AS TIMESTAMP) END "
         f"WHEN length({v}) = 14 AND regexp_full_match({v}, '{COMPACT_TS_RE}') THEN try_strptime({v}, '%Y%m%d%H%M%S') "
-        f"WHEN length({v}) = 19 AND regexp_full_match({v}, '{SLASH_TS_RE}') THEN try_strptime({v}, '%Y/%m/%d %H:%M:%S') "
+        f"WHEN length({v}) = 19 AND regexp_full_match({v}, '{SLASH_TS_RE}') "
+        f"THEN try_strptime({v}, '%Y/%m/%d %H:%M:%S') "
         f"WHEN regexp_full_match({v}, '{ISO_TS_RE}') THEN {iso} END"
     )
 
@@ -80,7 +89,8 @@ def timestamp_sql(v: str, parts: str | None = None) -> str:
 def date_sql(v: str) -> str:
     """``DATE`` from any of the three date forms, or NULL."""
     return (
-        f"CASE WHEN regexp_full_match({v}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') THEN try_strptime({v}, '%Y-%m-%d')::DATE "
+        f"CASE WHEN regexp_full_match({v}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') "
+        f"THEN try_strptime({v}, '%Y-%m-%d')::DATE "
         f"WHEN regexp_full_match({v}, '[0-9]{{8}}') THEN try_strptime({v}, '%Y%m%d')::DATE "
         f"WHEN regexp_full_match({v}, '[0-9]{{4}}/[0-9]{{2}}/[0-9]{{2}}') THEN try_strptime({v}, '%Y/%m/%d')::DATE END"
     )

@@ -81,7 +81,7 @@ class Home:
     root: Path
 
     @classmethod
-    def resolve(cls, home: str | os.PathLike | None = None) -> "Home":
+    def resolve(cls, home: str | os.PathLike | None = None) -> Home:
         """The home named by `home`, ``NUMLAKE_HOME`` or the default; a UsageError naming the
         problem when it cannot be a folder (a file, below a file, under /proc or /sys)."""
         raw = home or os.environ.get("NUMLAKE_HOME") or DEFAULT_HOME
@@ -147,7 +147,7 @@ class Home:
         """Held for the whole of a pipeline run; a second run waits or refuses."""
         return self.root / ".run.lock"
 
-    def ensure(self) -> "Home":
+    def ensure(self) -> Home:
         for p in (self.root, self.lake, self.logs, self.dagster_home):
             p.mkdir(parents=True, exist_ok=True)
         return self

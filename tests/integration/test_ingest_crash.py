@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from ingestion.checks import accounting_violations
 from numlake.crashpoints import ENV, POINTS
 from numlake.paths import Home
-from ingestion.checks import accounting_violations
 from tests.support.ingestion import lake_rows, source, write_delivery, write_registry
 
 ROOT = Path(__file__).resolve().parents[2]

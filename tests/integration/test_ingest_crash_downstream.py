@@ -133,7 +133,8 @@ def test_every_named_crash_point_is_placed_in_the_code_and_killed_at_by_a_test()
             text = path.read_text(encoding="utf-8")
             placed |= {p for p in POINTS if f'crash_point("{p}")' in text}
     assert placed == set(POINTS)
-    tests = "".join(p.read_text(encoding="utf-8") for p in (ROOT / "tests" / "integration").glob("test_ingest_crash*.py"))
+    crash_tests = (ROOT / "tests" / "integration").glob("test_ingest_crash*.py")
+    tests = "".join(p.read_text(encoding="utf-8") for p in crash_tests)
     # ingestion's points are killed at by test_ingest_crash.py (INGEST_POINTS); other steps' own
     # tests cover their points (e.g. pull.*)
     uncovered = [p for p in POINTS if p.split(".")[0] in ("dbt", "snapshot", "dashboards") and f'"{p}' not in tests]

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
-import json
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from numlake.paths import Home
 from ingestion import bulk, readers
 from ingestion.checks import accounting_violations
 from ingestion.pipeline import ingest
 from ingestion.state import now_cst
+from numlake.paths import Home
 from tests.support.ingestion import data_name, lake_rows, render, source, write_delivery, write_registry
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -16,12 +16,13 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from numlake.paths import Home
 from ingestion.checks import accounting_violations
 from ingestion.discover import shown_name
 from ingestion.pipeline import ingest
+from numlake.paths import Home
 from tests.support.ingestion import data_name, lake_rows, render, source, write_delivery, write_registry
 from tests.support.inotify import opened_in
 
@@ -65,7 +66,8 @@ def _name_bytes(b: bytes) -> bytes:
 names = st.one_of(
     # not the bystanders' business date: a valid later sequence of it would rightly supersede them
     st.builds(lambda d, s, ext: f"CM-GD_lifecycle_202503{d:02d}_{s:02d}.{ext}".encode(),
-              st.integers(0, 40).filter(lambda d: d != 1), st.integers(0, 99), st.sampled_from(["csv", "txt", "jsonl", "csv.gz", "ctl.csv"])),
+              st.integers(0, 40).filter(lambda d: d != 1), st.integers(0, 99),
+              st.sampled_from(["csv", "txt", "jsonl", "csv.gz", "ctl.csv"])),
     st.builds(lambda n: b"CM-GD_lifecycle_20250302_01" + b"x" * n + b".csv", st.integers(214, 224)),  # 245-255 bytes
     st.binary(min_size=1, max_size=255).map(_name_bytes),
     st.text(min_size=1, max_size=60).map(lambda t: _name_bytes(t.encode("utf-8", "surrogatepass"))),

@@ -10,8 +10,8 @@ import ctypes
 import ctypes.util
 import os
 import struct
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 IN_ACCESS, IN_OPEN, IN_NONBLOCK = 0x001, 0x020, 0o4000
 _EVENT = struct.Struct("iIII")

@@ -48,9 +48,9 @@ def test_run_without_a_landing_area_names_the_missing_folder(tmp_path):
 
 
 def test_a_second_run_on_a_busy_home_refuses_with_a_clear_message(tmp_path):
+    from numlake.errors import UsageError
     from orchestration.runner import run_lock
     from orchestration.settings import Settings
-    from numlake.errors import UsageError
 
     s = Settings.resolve(tmp_path / "home", tmp_path, tmp_path / "r.yaml")
     with run_lock(s):
