@@ -12,8 +12,7 @@ it one line says so and nothing is measured) at 1, 16 and 64 connections. Keys, 
 - `fast path`: and plain single GETs answered without FastAPI's dependency tree (api/fastpath.py);
 - `N workers`: all of it with N worker processes sharing the memory-mapped snapshot.
 
-Every configuration has the dependencies as `async def` (as `def`, FastAPI ran each in its thread
-pool: six thread hops per request) and orjson answers.
+Every configuration but `before` has orjson answers and the scalar path of one number.
 
 GETs cycle through 4,000 queries (45 % plain known numbers, 15 % other shapes, 20 % hashes, 20 %
 unknown numbers), so every request does the work of a real one. The machine's load average is

@@ -2,9 +2,7 @@
 per-key rate limit, a bounded JSON body, one checked answer and its audit record.
 
 FastAPI resolves a route's dependencies in the order of its parameters: routes declare the key
-before the body, so an unauthenticated caller never gets a large body read. The dependencies are
-`async def` on purpose: FastAPI runs a plain `def` dependency in its thread pool, and six thread
-hops per request were most of a single GET's cost (issue 17, BENCHMARKS.md).
+before the body, so an unauthenticated caller never gets a large body read.
 """
 
 from __future__ import annotations
@@ -26,25 +24,23 @@ bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API ke
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="or X-API-Key: <API key>")
 
 
-async def service(request: Request) -> Service:
+def service(request: Request) -> Service:
     return request.app.state.service
 
 
-async def presented_token(
+def presented_token(
     cred: HTTPAuthorizationCredentials | None = Depends(bearer), header_key: str | None = Depends(api_key_header)
 ) -> str | None:
     """The key sent as `X-API-Key` or `Authorization: Bearer`, unchecked (None when absent)."""
     return header_key or (cred.credentials if cred else None)
 
 
-async def presented_key(token: str | None = Depends(presented_token), svc: Service = Depends(service)) -> ApiKey | None:
+def presented_key(token: str | None = Depends(presented_token), svc: Service = Depends(service)) -> ApiKey | None:
     """The active key presented, or None when absent, unknown or revoked."""
     return svc.keys.authenticate(token)
 
 
-async def require_key(
-    token: str | None = Depends(presented_token), key: ApiKey | None = Depends(presented_key)
-) -> ApiKey:
+def require_key(token: str | None = Depends(presented_token), key: ApiKey | None = Depends(presented_key)) -> ApiKey:
     """401 unless an active key was presented."""
     if key is None:
         why = "missing API key" if not token else "invalid or revoked API key"
@@ -57,7 +53,7 @@ async def require_key(
     return key
 
 
-async def authorize(key: ApiKey = Depends(require_key), svc: Service = Depends(service)) -> ApiKey:
+def authorize(key: ApiKey = Depends(require_key), svc: Service = Depends(service)) -> ApiKey:
     """An active key within its rate limit (429 with Retry-After otherwise): what every API call needs."""
     limiter = svc.limiter
     wait = limiter.take(key.key_id)
@@ -72,7 +68,7 @@ async def authorize(key: ApiKey = Depends(require_key), svc: Service = Depends(s
     return key
 
 
-async def authorize_check(key: ApiKey = Depends(authorize)) -> ApiKey:
+def authorize_check(key: ApiKey = Depends(authorize)) -> ApiKey:
     """An organisation's key (RULES 6: organisations ask the check); 403 for carrier and regulator keys,
     which read pages (docs/CHECK.md "Roles")."""
     if not key.may_check:
