@@ -78,10 +78,11 @@ def _old_tree(commit: str, work: Path) -> Path:
 
 def start(home: Home, cfg: dict, log: Path) -> tuple[subprocess.Popen, int]:
     port = _free_port()
-    env = dict(os.environ)
+    env, cwd = dict(os.environ), None
     common = f"Home.resolve(sys.argv[1]), '127.0.0.1', {port}, rate=1e9, burst=10**9, reload_interval=1.0"
     if "commit" in cfg:
-        env["PYTHONPATH"] = str(_old_tree(cfg["commit"], home.root))
+        # `python -c` puts the working directory first on sys.path: run in the old tree, not the checkout
+        cwd = env["PYTHONPATH"] = str(_old_tree(cfg["commit"], home.root))
         call = f"serve({common})"
     else:
         call = (
@@ -91,7 +92,7 @@ def start(home: Home, cfg: dict, log: Path) -> tuple[subprocess.Popen, int]:
     code = f"import sys; from numlake.check.server import serve; from numlake.paths import Home; sys.exit({call})"
     proc = subprocess.Popen(
         [sys.executable, "-c", code, str(home.root)], stdout=open(log, "ab"), stderr=subprocess.STDOUT,
-        start_new_session=True, env=env,
+        start_new_session=True, env=env, cwd=cwd,
     )  # fmt: skip
     import httpx
 
