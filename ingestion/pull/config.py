@@ -14,6 +14,7 @@ OpenSSH public key refuses the whole registry in one line naming the entry and t
 before any delivery is touched. This module imports nothing heavy (no asyncssh): every
 registry load goes through it.
 """
+
 from __future__ import annotations
 
 import base64
@@ -30,10 +31,18 @@ FIELDS = ("url", "user", "credential", "host_key")
 SCHEMES = ("sftp",)
 CREDENTIAL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 USER_RE = re.compile(r"^[A-Za-z0-9._][A-Za-z0-9._-]{0,63}$")
-HOST_KEY_TYPES = frozenset({
-    "ssh-ed25519", "ssh-ed448", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
-    "sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com",
-})
+HOST_KEY_TYPES = frozenset(
+    {
+        "ssh-ed25519",
+        "ssh-ed448",
+        "ssh-rsa",
+        "ecdsa-sha2-nistp256",
+        "ecdsa-sha2-nistp384",
+        "ecdsa-sha2-nistp521",
+        "sk-ssh-ed25519@openssh.com",
+        "sk-ecdsa-sha2-nistp256@openssh.com",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -108,7 +117,7 @@ def check_host_key(value: str) -> str:
     try:
         raw = base64.b64decode(blob, validate=True)
         (n,) = struct.unpack(">I", raw[:4])
-        inner = raw[4:4 + n].decode("ascii")
+        inner = raw[4 : 4 + n].decode("ascii")
     except (binascii.Error, struct.error, UnicodeDecodeError, ValueError):
         raise ValueError("the key is not valid base64 of an SSH public key") from None
     if inner != kind or len(raw) < 4 + n + 16:
@@ -130,8 +139,9 @@ def parse_pull_entry(value: object, source_id: str, label: str, where: str) -> P
         raise UsageError(f"{where}: {label}: field 'pull.user' {user!r} is not a valid user name")
     credential = _text(value, "credential", label, where)
     if not CREDENTIAL_RE.match(credential):
-        raise UsageError(f"{where}: {label}: field 'pull.credential' must be a secret's file name "
-                         "([A-Za-z0-9._-], no path)")
+        raise UsageError(
+            f"{where}: {label}: field 'pull.credential' must be a secret's file name ([A-Za-z0-9._-], no path)"
+        )
     host_key = _text(value, "host_key", label, where)
     try:
         host_key = check_host_key(host_key)

@@ -5,6 +5,7 @@
 and stops the server. Without `sshd`, it says so in one line and runs the command anyway
 (the pull sources then fail as `unreachable`, visibly, and every other source is ingested).
 """
+
 from __future__ import annotations
 
 import getpass
@@ -50,8 +51,9 @@ def run_with_server(home: Path, cmd: list[str]) -> int:
     try:
         server = start_demo_server(h)
         if server:
-            print(f"demo: SFTP server (OpenSSH sshd) serving the pull sources on 127.0.0.1:{server.port}",
-                  file=sys.stderr)
+            print(
+                f"demo: SFTP server (OpenSSH sshd) serving the pull sources on 127.0.0.1:{server.port}", file=sys.stderr
+            )
     except SshdUnavailable as e:
         print(f"demo: no SFTP server ({e}); the pull sources will fail as unreachable", file=sys.stderr)
     try:

@@ -16,6 +16,7 @@ of one source only. Many files of one source travel at once on its one connectio
 pipelines requests), and a watchdog aborts a connection on which nothing has moved for
 `io_timeout` seconds.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -34,6 +35,7 @@ from pathlib import Path
 from ingestion.pull.config import PullEntry
 from ingestion.pull.ledger import FetchedState, now_cst, partial_dir
 from ingestion.pull.secrets import SecretError, load_credential
+from ingestion.pull.transport import Watchdog, coalesce_writes
 from numlake.crashpoints import crash_point
 from numlake.msisdn import mask_text
 from numlake.paths import Home
@@ -42,8 +44,14 @@ TEMP_SUFFIX = ".numlake-pull"
 RETRYABLE = frozenset({"unreachable", "timeout", "transfer_interrupted"})
 # AES-GCM first: one call into OpenSSL per packet, where chacha20-poly1305 costs asyncssh two
 # cipher contexts and a MAC per packet (~10 % of a pull's CPU); OpenSSH's defaults follow.
-CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com",
-           "aes128-ctr", "aes192-ctr", "aes256-ctr")
+CIPHERS = (
+    "aes128-gcm@openssh.com",
+    "aes256-gcm@openssh.com",
+    "chacha20-poly1305@openssh.com",
+    "aes128-ctr",
+    "aes192-ctr",
+    "aes256-ctr",
+)
 UNREACHABLE_ERRNOS = (errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.EADDRNOTAVAIL)
 
 
@@ -98,10 +106,20 @@ class Attempt:
         return self.outcome != "ok" and self.reason in RETRYABLE
 
     def row(self, run_id: str | None) -> dict:
-        return {"started_at": self.started_at, "source_id": self.source_id, "run_id": run_id, "try": self.try_no,
-                "outcome": self.outcome, "reason": self.reason, "detail": self.detail, "files": self.files,
-                "bytes": self.bytes, "duration_s": round(self.duration_s, 3), "remote_files": self.remote_files,
-                "url": self.url}
+        return {
+            "started_at": self.started_at,
+            "source_id": self.source_id,
+            "run_id": run_id,
+            "try": self.try_no,
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "detail": self.detail,
+            "files": self.files,
+            "bytes": self.bytes,
+            "duration_s": round(self.duration_s, 3),
+            "remote_files": self.remote_files,
+            "url": self.url,
+        }
 
 
 @dataclass(frozen=True)
@@ -132,76 +150,6 @@ class Failure(Exception):
         self.reason, self.detail = reason, detail
 
 
-class _Watchdog:
-    """Aborts the connection when requests are outstanding and none has completed for `timeout` s."""
-
-    def __init__(self, timeout: float):
-        self.timeout, self.busy, self.last, self.fired = timeout, 0, time.monotonic(), False
-        self.conn = None
-        self._task: asyncio.Task | None = None
-
-    def start(self, conn) -> None:
-        self.conn = conn
-        self._task = asyncio.get_running_loop().create_task(self._watch())
-
-    async def _watch(self) -> None:
-        while True:
-            await asyncio.sleep(min(1.0, self.timeout / 4))
-            if self.busy and time.monotonic() - self.last > self.timeout:
-                self.fired = True
-                self.conn.abort()
-                return
-
-    def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-
-    def __enter__(self) -> "_Watchdog":
-        self.busy += 1
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.busy -= 1
-        self.last = time.monotonic()
-
-
-class _CoalescingTransport:
-    """Sends everything written during one turn of the event loop in one system call.
-
-    With 64 files in flight, asyncssh writes one SSH packet per SFTP request and asyncio sends
-    each at once: a send per packet was a third of a pull's CPU. Writes are joined and sent at
-    the next turn of the loop instead; every other call goes to the real transport."""
-
-    def __init__(self, transport, loop: asyncio.AbstractEventLoop):
-        self._real, self._loop, self._pending = transport, loop, []
-
-    def write(self, data: bytes) -> None:
-        if not self._pending:
-            self._loop.call_soon(self._flush)
-        self._pending.append(data)
-
-    def _flush(self) -> None:
-        if self._pending:
-            data, self._pending = b"".join(self._pending), []
-            if not self._real.is_closing():
-                self._real.write(data)
-
-    def close(self) -> None:
-        self._flush()
-        self._real.close()
-
-    def __getattr__(self, name: str):
-        return getattr(self._real, name)
-
-
-def _coalesce_writes(conn) -> None:
-    """Put a :class:`_CoalescingTransport` under an established asyncssh connection (a private
-    attribute of asyncssh 2.24, checked here: without it the connection is left as it is)."""
-    transport = getattr(conn, "_transport", None)
-    if transport is not None and hasattr(transport, "write") and not isinstance(transport, _CoalescingTransport):
-        conn._transport = _CoalescingTransport(transport, asyncio.get_running_loop())
-
-
 def classify(exc: BaseException, connected: bool, timed_out: bool = False) -> tuple[str, str]:
     """The INTERCHANGE 5 reason of a failure, and a one-line detail that holds no secret."""
     import asyncssh
@@ -224,8 +172,15 @@ def classify(exc: BaseException, connected: bool, timed_out: bool = False) -> tu
         return "unreachable", "the host name does not resolve"
     if not connected and isinstance(exc, OSError) and exc.errno in UNREACHABLE_ERRNOS:
         return "unreachable", f"cannot connect ({os.strerror(exc.errno)})"
-    lost = (asyncssh.ConnectionLost, asyncssh.DisconnectError, asyncssh.SFTPConnectionLost, ConnectionError,
-            asyncssh.SFTPEOFError, EOFError, BrokenPipeError)
+    lost = (
+        asyncssh.ConnectionLost,
+        asyncssh.DisconnectError,
+        asyncssh.SFTPConnectionLost,
+        ConnectionError,
+        asyncssh.SFTPEOFError,
+        EOFError,
+        BrokenPipeError,
+    )
     if isinstance(exc, lost):
         if connected:
             return "transfer_interrupted", "the connection was cut during the transfer"
@@ -243,17 +198,24 @@ async def attempt(entry: PullEntry, state: FetchedState, ctx: Context, try_no: i
 
     a = Attempt(entry.source_id, entry.url, now_cst(), try_no)
     t0 = time.monotonic()
-    dog = _Watchdog(ctx.options.io_timeout)
+    dog = Watchdog(ctx.options.io_timeout)
     connected = False
     try:
         cred = load_credential(ctx.home, entry.credential)
         host_key = asyncssh.import_public_key(entry.host_key)
         conn = await asyncssh.connect(
-            entry.host, entry.port, username=entry.user, known_hosts=([host_key], [], []), config=None,
-            connect_timeout=ctx.options.connect_timeout, login_timeout=ctx.options.connect_timeout,
-            encryption_algs=CIPHERS, **cred.connect_options())
+            entry.host,
+            entry.port,
+            username=entry.user,
+            known_hosts=([host_key], [], []),
+            config=None,
+            connect_timeout=ctx.options.connect_timeout,
+            login_timeout=ctx.options.connect_timeout,
+            encryption_algs=CIPHERS,
+            **cred.connect_options(),
+        )
         connected = True
-        _coalesce_writes(conn)
+        coalesce_writes(conn)
         dog.start(conn)
         async with conn:
             with dog:
@@ -270,7 +232,7 @@ async def attempt(entry: PullEntry, state: FetchedState, ctx: Context, try_no: i
                 a.detail += f" (and {len(problems) - 1} more)"
     except asyncio.CancelledError:
         raise
-    except BaseException as e:  # noqa: BLE001 - every server fault becomes this source's reason
+    except BaseException as e:
         a.outcome = "failed"
         a.reason, a.detail = classify(e, connected, dog.fired)
     finally:
@@ -286,16 +248,18 @@ def _is(attrs, kind: int) -> bool:
     return perms is not None and stat.S_IFMT(perms) == kind
 
 
-async def _list(sftp, base: str, dog: _Watchdog) -> tuple[list[Remote], list[tuple[str, str]]]:
+async def _list(sftp, base: str, dog: Watchdog) -> tuple[list[Remote], list[tuple[str, str]]]:
     import asyncssh
 
     try:
         with dog:
             top = await sftp.readdir(base)
     except asyncssh.SFTPNoSuchFile:
-        raise Failure("permission_denied", f"folder {base} does not exist on the server (or is hidden from us)")
+        raise Failure(
+            "permission_denied", f"folder {base} does not exist on the server (or is hidden from us)"
+        ) from None
     except asyncssh.SFTPPermissionDenied:
-        raise Failure("permission_denied", f"the server refused to list {base}")
+        raise Failure("permission_denied", f"the server refused to list {base}") from None
     feeds = sorted(n.filename for n in top if not n.filename.startswith(".") and _is(n.attrs, stat.S_IFDIR))
 
     async def listing(feed: str):
@@ -313,8 +277,7 @@ async def _list(sftp, base: str, dog: _Watchdog) -> tuple[list[Remote], list[tup
             continue  # removed between the two listings
         if isinstance(names, BaseException):
             raise names
-        files = {n.filename: n.attrs for n in names
-                 if not n.filename.startswith(".") and _is(n.attrs, stat.S_IFREG)}
+        files = {n.filename: n.attrs for n in names if not n.filename.startswith(".") and _is(n.attrs, stat.S_IFREG)}
         for name, attrs in files.items():
             ctl = files.get(name + ".ctl")
             if name.endswith(".ctl") or ctl is None:
@@ -324,8 +287,9 @@ async def _list(sftp, base: str, dog: _Watchdog) -> tuple[list[Remote], list[tup
     return remote, problems
 
 
-def decide(remote: list[Remote], state: FetchedState, local_source: Path,
-           present: dict[str, set[str]] | None = None) -> list[Remote]:
+def decide(
+    remote: list[Remote], state: FetchedState, local_source: Path, present: dict[str, set[str]] | None = None
+) -> list[Remote]:
     """The deliveries to fetch: new, changed on the server, or missing from the landing area.
     `present` (filled here) holds the names found in each feed folder of the landing area."""
     present = {} if present is None else present
@@ -342,8 +306,16 @@ def decide(remote: list[Remote], state: FetchedState, local_source: Path,
     return todo
 
 
-async def _fetch_all(sftp, entry: PullEntry, todo: list[Remote], state: FetchedState, ctx: Context,
-                     dog: _Watchdog, a: Attempt, local: "_Local") -> list[tuple[str, str]]:
+async def _fetch_all(
+    sftp,
+    entry: PullEntry,
+    todo: list[Remote],
+    state: FetchedState,
+    ctx: Context,
+    dog: Watchdog,
+    a: Attempt,
+    local: _Local,
+) -> list[tuple[str, str]]:
     import asyncssh
 
     queue = deque(todo)
@@ -361,7 +333,7 @@ async def _fetch_all(sftp, entry: PullEntry, todo: list[Remote], state: FetchedS
                 continue  # withdrawn between listing and reading: the next listing decides
             except asyncio.CancelledError:
                 raise
-            except BaseException as e:  # noqa: BLE001 - stops the other workers, classified by attempt()
+            except BaseException as e:
                 fatal.append(e)
 
     await asyncio.gather(*(worker() for _ in range(max(1, min(ctx.options.files_per_connection, len(todo))))))
@@ -370,8 +342,9 @@ async def _fetch_all(sftp, entry: PullEntry, todo: list[Remote], state: FetchedS
     return problems
 
 
-async def _fetch_one(sftp, entry: PullEntry, r: Remote, state: FetchedState, ctx: Context, dog: _Watchdog,
-                     a: Attempt, local: "_Local") -> None:
+async def _fetch_one(
+    sftp, entry: PullEntry, r: Remote, state: FetchedState, ctx: Context, dog: Watchdog, a: Attempt, local: _Local
+) -> None:
     part = local.partial(r)
     have = local.resumable.get(part.name, 0)
     remote_path = posixpath.join(entry.path, r.feed, r.name)

@@ -11,6 +11,7 @@
 - `<home>/pull/partial/<source>/<feed>/`: files being downloaded; a cut transfer resumes there.
   The landing area only ever sees complete files.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -24,8 +25,20 @@ from numlake.china_time import CST
 from numlake.paths import Home
 
 REASONS = ("unreachable", "auth_failed", "host_key_mismatch", "permission_denied", "transfer_interrupted", "timeout")
-LEDGER_FIELDS = ("started_at", "source_id", "run_id", "try", "outcome", "reason", "detail", "files", "bytes",
-                 "duration_s", "remote_files", "url")
+LEDGER_FIELDS = (
+    "started_at",
+    "source_id",
+    "run_id",
+    "try",
+    "outcome",
+    "reason",
+    "detail",
+    "files",
+    "bytes",
+    "duration_s",
+    "remote_files",
+    "url",
+)
 
 
 def pull_dir(home: Home) -> Path:
@@ -173,5 +186,6 @@ def failures_of_run(home: Home, run_id: str) -> list[str]:
     for a in read_attempts(home):
         if a.get("run_id") == run_id and a.get("source_id"):
             last[a["source_id"]] = a
-    return [f"{sid}: {a.get('reason')}: {a.get('detail')}" for sid, a in sorted(last.items())
-            if a.get("outcome") != "ok"]
+    return [
+        f"{sid}: {a.get('reason')}: {a.get('detail')}" for sid, a in sorted(last.items()) if a.get("outcome") != "ok"
+    ]

@@ -6,6 +6,7 @@ again within the same pull after a doubling back-off, and every attempt is a row
 pull ledger. A source is fetched under its lock (`ingestion.pull.ledger.SourceLock`), so two
 pulls at once take turns per source and the second finds nothing new.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -76,8 +77,10 @@ class PullReport:
     def line(self) -> str:
         n = len(self.attempts)
         bad = f", {len(self.failed)} failed" if self.failed else ""
-        return (f"numlake pull: {n} source{'s' if n != 1 else ''}{bad}; {self.files:,} files, "
-                f"{self.bytes / 1e6:,.1f} MB fetched in {self.seconds:.1f}s")
+        return (
+            f"numlake pull: {n} source{'s' if n != 1 else ''}{bad}; {self.files:,} files, "
+            f"{self.bytes / 1e6:,.1f} MB fetched in {self.seconds:.1f}s"
+        )
 
 
 async def _pull_source(entry: PullEntry, ctx: Context, slots: asyncio.Semaphore) -> list[Attempt]:
@@ -85,8 +88,14 @@ async def _pull_source(entry: PullEntry, ctx: Context, slots: asyncio.Semaphore)
     deadline = time.monotonic() + ctx.options.lock_wait_s
     while not lock.try_acquire():
         if time.monotonic() >= deadline:
-            a = Attempt(entry.source_id, entry.url, now_cst(), outcome="failed", reason="timeout",
-                        detail=f"another pull of {entry.source_id} held its lock for {ctx.options.lock_wait_s:g}s")
+            a = Attempt(
+                entry.source_id,
+                entry.url,
+                now_cst(),
+                outcome="failed",
+                reason="timeout",
+                detail=f"another pull of {entry.source_id} held its lock for {ctx.options.lock_wait_s:g}s",
+            )
             append_attempt(ctx.home, a.row(ctx.run_id))
             return [a]
         await asyncio.sleep(0.2)
@@ -118,8 +127,15 @@ async def _pull_all(entries: list[PullEntry], ctx: Context) -> dict[str, list[At
     return {e.source_id: r for e, r in zip(entries, results)}
 
 
-def pull(home: Home, registry: Path, landing: Path, sources: list[str] | None = None,
-         options: PullOptions | None = None, hooks: Hooks | None = None, run_id: str | None = None) -> PullReport:
+def pull(
+    home: Home,
+    registry: Path,
+    landing: Path,
+    sources: list[str] | None = None,
+    options: PullOptions | None = None,
+    hooks: Hooks | None = None,
+    run_id: str | None = None,
+) -> PullReport:
     """Fetch the pull sources of `registry` (all, or `sources`) into `landing`; see the module docstring.
 
     `sources` may name sources without a pull entry (a run limited to uploading sources):

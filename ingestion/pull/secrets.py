@@ -12,6 +12,7 @@ as OpenSSH refuses such a key.
 Nothing here puts the secret in a message: errors name the file and what is wrong with it,
 and :class:`Credential` has no repr of its content.
 """
+
 from __future__ import annotations
 
 import os
@@ -50,10 +51,14 @@ class Credential:
         """Keyword arguments for asyncssh.connect that authenticate with this credential only
         (no agent, no default keys from ~/.ssh)."""
         if self.kind == "key":
-            return {"client_keys": [self._value], "password": None, "agent_path": None,
-                    "preferred_auth": "publickey"}
-        return {"client_keys": None, "password": self._value, "agent_path": None,
-                "preferred_auth": "password,keyboard-interactive", "kbdint_auth": True}
+            return {"client_keys": [self._value], "password": None, "agent_path": None, "preferred_auth": "publickey"}
+        return {
+            "client_keys": None,
+            "password": self._value,
+            "agent_path": None,
+            "preferred_auth": "password,keyboard-interactive",
+            "kbdint_auth": True,
+        }
 
     def secret_texts(self) -> list[str]:
         """The secret as text, for tests that scan logs and storage for it."""
@@ -74,8 +79,10 @@ def load_credential(home: Home, name: str) -> Credential:
     if not stat.S_ISREG(st.st_mode):
         raise SecretError(f"secret {path} is not a regular file")
     if st.st_mode & 0o077:
-        raise SecretError(f"secret {path} is accessible by group or others (mode {stat.S_IMODE(st.st_mode):04o});"
-                          " run: chmod 600 on it")
+        raise SecretError(
+            f"secret {path} is accessible by group or others (mode {stat.S_IMODE(st.st_mode):04o});"
+            " run: chmod 600 on it"
+        )
     if st.st_uid != os.getuid() and os.getuid() != 0:
         raise SecretError(f"secret {path} belongs to another user")
     try:
@@ -101,6 +108,8 @@ def _import_key(path: Path, raw: bytes):
         return asyncssh.import_private_key(raw)
     except asyncssh.KeyImportError as e:
         if any(w in str(e).lower() for w in ("passphrase", "encrypted", "bcrypt")):
-            raise SecretError(f"secret {path} is an encrypted private key; numlake needs an unencrypted one "
-                              "(protected by its file mode)") from None
+            raise SecretError(
+                f"secret {path} is an encrypted private key; numlake needs an unencrypted one "
+                "(protected by its file mode)"
+            ) from None
         raise SecretError(f"secret {path} starts like a private key but is not a valid one") from None

@@ -11,6 +11,7 @@ server. Nothing of the machine's own ssh configuration is read or changed.
 runs a command while the demo server of `numlake simulate --pull-sources N` is up (see
 docs/PULL.md); without `sshd` it says so in one line and runs the command anyway.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -135,7 +136,7 @@ class SftpServer:
                 pass
         self.proc = None
 
-    def start(self) -> "SftpServer":
+    def start(self) -> SftpServer:
         """Start (or restart) sshd on `self.port`; raises SshdUnavailable in one line."""
         sshd = find_sshd()
         if sshd is None:
@@ -145,8 +146,13 @@ class SftpServer:
         cfg = self.state / "sshd_config"
         cfg.write_text(_config(self.state, self.port, self.user))
         with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen([sshd, "-D", "-e", "-f", str(cfg), "-p", str(self.port)],
-                                         stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+            self.proc = subprocess.Popen(
+                [sshd, "-D", "-e", "-f", str(cfg), "-p", str(self.port)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -162,7 +168,7 @@ class SftpServer:
         self.stop()
         raise SshdUnavailable(f"sshd did not answer on 127.0.0.1:{self.port} within 15 s")
 
-    def __enter__(self) -> "SftpServer":
+    def __enter__(self) -> SftpServer:
         return self.start() if self.proc is None else self
 
     def __exit__(self, *exc) -> None:
@@ -170,32 +176,34 @@ class SftpServer:
 
 
 def _config(state: Path, port: int, user: str) -> str:
-    return "\n".join([
-        f"ListenAddress 127.0.0.1:{port}",
-        f"HostKey {state / 'host_ed25519'}",
-        f"PidFile {state / 'sshd.pid'}",
-        f"AuthorizedKeysFile {state / 'authorized_keys'}",
-        f"AllowUsers {user}",
-        "PermitRootLogin prohibit-password" if user == "root" else "PermitRootLogin no",
-        "StrictModes no",
-        "UsePAM no",
-        "PubkeyAuthentication yes",
-        "PasswordAuthentication yes",
-        "KbdInteractiveAuthentication no",
-        "AllowTcpForwarding no",
-        "AllowAgentForwarding no",
-        "X11Forwarding no",
-        "PermitTTY no",
-        "PermitUserEnvironment no",
-        "MaxStartups 200:30:400",
-        "MaxSessions 20",
-        "LoginGraceTime 30",
-        "ClientAliveInterval 15",
-        "LogLevel INFO",
-        "Subsystem sftp internal-sftp",
-        "ForceCommand internal-sftp",
-        "",
-    ])
+    return "\n".join(
+        [
+            f"ListenAddress 127.0.0.1:{port}",
+            f"HostKey {state / 'host_ed25519'}",
+            f"PidFile {state / 'sshd.pid'}",
+            f"AuthorizedKeysFile {state / 'authorized_keys'}",
+            f"AllowUsers {user}",
+            "PermitRootLogin prohibit-password" if user == "root" else "PermitRootLogin no",
+            "StrictModes no",
+            "UsePAM no",
+            "PubkeyAuthentication yes",
+            "PasswordAuthentication yes",
+            "KbdInteractiveAuthentication no",
+            "AllowTcpForwarding no",
+            "AllowAgentForwarding no",
+            "X11Forwarding no",
+            "PermitTTY no",
+            "PermitUserEnvironment no",
+            "MaxStartups 200:30:400",
+            "MaxSessions 20",
+            "LoginGraceTime 30",
+            "ClientAliveInterval 15",
+            "LogLevel INFO",
+            "Subsystem sftp internal-sftp",
+            "ForceCommand internal-sftp",
+            "",
+        ]
+    )
 
 
 def prepare(state: Path, user: str | None = None, client_keys: list[str] = (), port: int | None = None) -> SftpServer:
@@ -212,8 +220,9 @@ def prepare(state: Path, user: str | None = None, client_keys: list[str] = (), p
 def main(argv: list[str] | None = None) -> int:
     from ingestion.pull import demo
 
-    p = argparse.ArgumentParser(prog="python -m ingestion.pull.sshd",
-                                description="Run COMMAND while the demo SFTP server of HOME is up.")
+    p = argparse.ArgumentParser(
+        prog="python -m ingestion.pull.sshd", description="Run COMMAND while the demo SFTP server of HOME is up."
+    )
     p.add_argument("--home", required=True)
     p.add_argument("command", nargs=argparse.REMAINDER)
     args = p.parse_args(argv)
