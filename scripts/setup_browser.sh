@@ -18,18 +18,6 @@ if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null 2>&1; then
-    SUDO="sudo"
-  else
-    echo "setup_browser: missing ${missing[*]} and not root (no sudo): install them as root" >&2
-    exit 1
-  fi
-fi
-
-echo "setup_browser: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q
-$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+. "$(dirname "$0")/apt_install.sh"
+apt_install setup_browser "${missing[@]}"
 /usr/bin/chromium --version

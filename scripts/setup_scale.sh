@@ -20,27 +20,9 @@ if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null 2>&1; then
-    SUDO="sudo"
-  else
-    echo "setup_scale: missing ${missing[*]} and not root (no sudo): install them as root" >&2
-    exit 1
-  fi
-fi
-
-echo "setup_scale: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-# policy-rc.d 101: the package must not start the system's PostgreSQL cluster (containers, CI)
-policy=/usr/sbin/policy-rc.d
-created_policy=0
-if [ ! -e "$policy" ]; then
-  printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null && $SUDO chmod +x "$policy" && created_policy=1
-fi
+. "$(dirname "$0")/apt_install.sh"
 status=0
-{ $SUDO apt-get update -q && $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"; } || status=$?
-if [ "$created_policy" = 1 ]; then $SUDO rm -f "$policy"; fi
+apt_install setup_scale "${missing[@]}" || status=$?
 if [ "$status" -ne 0 ] || ! have_initdb || ! have_java; then
   echo "setup_scale: could not install ${missing[*]} (apt-get exit $status)" >&2
   exit 1

@@ -16,27 +16,9 @@ if [ -n "$(find_sshd)" ]; then
   exit 0
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null 2>&1; then
-    SUDO="sudo"
-  else
-    echo "setup_sshd: sshd missing and not root (no sudo): install Debian's openssh-server as root" >&2
-    exit 1
-  fi
-fi
-
-echo "setup_sshd: installing openssh-server"
-export DEBIAN_FRONTEND=noninteractive
-# policy-rc.d 101: the package must not start the system's sshd on port 22 (containers, CI)
-policy=/usr/sbin/policy-rc.d
-created_policy=0
-if [ ! -e "$policy" ]; then
-  printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null && $SUDO chmod +x "$policy" && created_policy=1
-fi
+. "$(dirname "$0")/apt_install.sh"
 status=0
-{ $SUDO apt-get update -q && $SUDO apt-get install -y -q --no-install-recommends openssh-server; } || status=$?
-if [ "$created_policy" = 1 ]; then $SUDO rm -f "$policy"; fi
+apt_install setup_sshd openssh-server || status=$?
 if [ "$status" -ne 0 ] || [ -z "$(find_sshd)" ]; then
   echo "setup_sshd: could not install openssh-server (apt-get exit $status)" >&2
   exit 1
