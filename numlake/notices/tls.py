@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import ssl
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from cryptography import x509
@@ -78,3 +80,14 @@ def make_certificates(folder: Path, hosts: tuple[str, ...] = ("127.0.0.1", "loca
     )
     paths["key"].chmod(0o600)
     return paths
+
+
+def https_server(handler: type[BaseHTTPRequestHandler], certs: dict[str, Path]) -> ThreadingHTTPServer:
+    """A threading HTTPS server on a free port of 127.0.0.1 with the certificate of `certs`
+    (from :func:`make_certificates`); the caller runs `serve_forever` in a thread."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(certs["cert"], certs["key"])
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    return server

@@ -6,14 +6,13 @@ requests (HTTP 503) or to answer slowly. Everything received is kept, in order, 
 
 from __future__ import annotations
 
-import ssl
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
-from numlake.notices.tls import make_certificates
+from numlake.notices.tls import https_server, make_certificates
 
 
 @dataclass
@@ -67,11 +66,7 @@ class HttpsReceiver:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(self.certs["cert"], self.certs["key"])
-        self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+        self.server = https_server(Handler, self.certs)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
