@@ -124,6 +124,28 @@ verification as (
     group by segment
 ),
 
+half_reached as (
+    {#- The first day at least half of the segment's organisations supported it (a join, not a
+        correlated subquery: Spark cannot aggregate over outer and local columns in one). -#}
+    select
+        grid.segment,
+        grid.org_type,
+        grid.opened_date,
+        grid.as_of,
+        grid.orgs_total,
+        min({{ days_between('grid.opened_date', 's.day') }}) as days_to_half
+    from grid
+    inner join supporters as s
+        on
+            s.segment = grid.segment
+            and s.org_type = grid.org_type
+            and s.day >= grid.opened_date
+            and s.day <= grid.as_of
+            and 2 * s.supporting >= grid.orgs_total
+    where grid.orgs_total > 0
+    group by grid.segment, grid.org_type, grid.opened_date, grid.as_of, grid.orgs_total
+),
+
 final as (
     select
         grid.segment,
@@ -136,18 +158,14 @@ final as (
         case when grid.opened_date + interval 90 day <= grid.as_of then s90.supporting end as supported_90d,
         case when grid.opened_date + interval 180 day <= grid.as_of then s180.supporting end as supported_180d,
         now_.supporting as supported_now,
-        case when grid.orgs_total > 0 then (
-            select min({{ days_between('grid.opened_date', 's.day') }})
-            from supporters as s
-            where
-                s.segment = grid.segment
-                and s.org_type = grid.org_type
-                and s.day >= grid.opened_date
-                and s.day <= grid.as_of
-                and 2 * s.supporting >= grid.orgs_total
-        ) end as days_to_half,
+        half.days_to_half,
         coalesce(verification.verification_complaints, 0) as verification_complaints
     from grid
+    left join half_reached as half
+        on
+            half.segment = grid.segment and half.org_type = grid.org_type
+            and half.opened_date = grid.opened_date and half.as_of = grid.as_of
+            and half.orgs_total = grid.orgs_total
     left join supporters as s30
         on
             s30.segment = grid.segment and s30.org_type = grid.org_type
