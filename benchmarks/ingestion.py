@@ -11,6 +11,7 @@ Measures, each in a fresh worker process (timings exclude Python start-up and im
 
 Prints a Markdown table and writes ``bench.json`` into --out.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,9 +34,15 @@ def _records(n: int, seed: int = 1) -> list[dict]:
     out = []
     for i in range(n):
         k = kinds[i % 7]
-        out.append({"event_id": f"E{i:012d}", "msisdn": f"1{rnd.randint(3, 9)}{rnd.randint(0, 10**9 - 1):09d}",
-                    "event_type": k, "event_time": f"2025-03-01T{i % 24:02d}:{i % 60:02d}:{(i * 7) % 60:02d}",
-                    "subscriber_id": f"s{i:09d}" if k in ("ACTIVATE", "PORT_IN") else ""})
+        out.append(
+            {
+                "event_id": f"E{i:012d}",
+                "msisdn": f"1{rnd.randint(3, 9)}{rnd.randint(0, 10**9 - 1):09d}",
+                "event_type": k,
+                "event_time": f"2025-03-01T{i % 24:02d}:{i % 60:02d}:{(i * 7) % 60:02d}",
+                "subscriber_id": f"s{i:09d}" if k in ("ACTIVATE", "PORT_IN") else "",
+            }
+        )
     return out
 
 
@@ -45,8 +52,12 @@ def build_big(root: Path, rows: int) -> dict[str, tuple[Path, Path]]:
 
     recs = _records(rows)
     out = {}
-    for name, dialect in [("utf8_csv", {}), ("gb18030_csv", {"encoding": "gb18030", "header": "zh", "codes": "zh"}),
-                          ("jsonl", {"format": "jsonl"}), ("gzip_csv", {"compression": "gzip"})]:
+    for name, dialect in [
+        ("utf8_csv", {}),
+        ("gb18030_csv", {"encoding": "gb18030", "header": "zh", "codes": "zh"}),
+        ("jsonl", {"format": "jsonl"}),
+        ("gzip_csv", {"compression": "gzip"}),
+    ]:
         d = root / name
         if not (d / "registry.yaml").exists():
             src = source("CM-GD", **dialect)
@@ -70,12 +81,26 @@ def build_small(root: Path, sources: int, days: int, per_file: int = 10) -> tupl
     for s in srcs:
         for d in range(days + 1):  # the last day is the "incremental" one, moved aside below
             bd = start + dt.timedelta(days=d)
-            recs = [{"event_id": f"{s.id}-{d}-{k}", "msisdn": f"139{rnd.randint(0, 10**8 - 1):08d}",
-                     "event_type": "SUSPEND", "event_time": f"{bd}T08:00:00", "subscriber_id": ""}
-                    for k in range(per_file)]
+            recs = [
+                {
+                    "event_id": f"{s.id}-{d}-{k}",
+                    "msisdn": f"139{rnd.randint(0, 10**8 - 1):08d}",
+                    "event_type": "SUSPEND",
+                    "event_time": f"{bd}T08:00:00",
+                    "subscriber_id": "",
+                }
+                for k in range(per_file)
+            ]
             write_delivery(landing if d < days else root / "next_day", s, "lifecycle", bd, 1, recs)
-            c = [{"complaint_id": f"C{d}", "received_time": f"{bd}T09:00:00", "msisdn": "13900000000",
-                  "category": "OTHER", "status": "OPEN"}]
+            c = [
+                {
+                    "complaint_id": f"C{d}",
+                    "received_time": f"{bd}T09:00:00",
+                    "msisdn": "13900000000",
+                    "category": "OTHER",
+                    "status": "OPEN",
+                }
+            ]
             write_delivery(landing if d < days else root / "next_day", s, "complaints", bd, 1, c)
     return landing, registry
 
@@ -91,11 +116,12 @@ def _peak_rss_mb() -> float:
 def worker(args: list[str]) -> None:
     """Run one measured ingest (or the DuckDB baseline) and print a JSON line."""
     kind, home, landing, registry = args[:4]
-    from numlake.paths import Home
-    from ingestion.pipeline import ingest
+    import importlib
 
     import duckdb
-    import importlib
+
+    from ingestion.pipeline import ingest
+    from numlake.paths import Home
 
     for lazy in ("pandas", "pyarrow.csv"):  # imported on first use by pyarrow/duckdb: keep it out of the timing
         importlib.import_module(lazy)
@@ -113,15 +139,24 @@ def worker(args: list[str]) -> None:
         t = time.perf_counter()
         r = ingest(Home(Path(home)), Path(landing), Path(registry))
         el = time.perf_counter() - t
-        res = {"seconds": el, "records": r.records_loaded + r.records_rejected, "files": r.files_processed,
-               "violations": len(r.violations)}
+        res = {
+            "seconds": el,
+            "records": r.records_loaded + r.records_rejected,
+            "files": r.files_processed,
+            "violations": len(r.violations),
+        }
     res["peak_rss_mb"] = _peak_rss_mb()
     print(json.dumps(res))
 
 
 def _run(kind: str, home: Path, landing: Path, registry: Path) -> dict:
-    p = subprocess.run([sys.executable, "-m", "benchmarks.ingestion", "--worker", kind, str(home), str(landing), str(registry)],
-                       cwd=ROOT, capture_output=True, text=True, check=True)
+    p = subprocess.run(
+        [sys.executable, "-m", "benchmarks.ingestion", "--worker", kind, str(home), str(landing), str(registry)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
@@ -163,13 +198,22 @@ def main(argv: list[str] | None = None) -> int:
             shutil.copy2(p, dest)
     results["incremental_one_day"] = _run("ingest", home, landing, registry)
     base = results["duckdb_read_csv_to_parquet"]
-    lines = ["| measurement | files | records | seconds | per second | vs DuckDB | peak RSS MB |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| measurement | files | records | seconds | per second | vs DuckDB | peak RSS MB |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for k, r in results.items():
         rate = (r["records"] / r["seconds"]) if "files_" not in k and r["files"] <= 1 else r["files"] / r["seconds"]
         unit = "rows/s" if "files_" not in k and r["files"] <= 1 else "files/s"
-        vs = f"{(r['records'] / r['seconds']) / (base['records'] / base['seconds']):.2f}x" if k.startswith("ingest_") else ""
-        lines.append(f"| {k} | {r['files']} | {r['records']:,} | {r['seconds']:.2f} | {rate:,.0f} {unit} | {vs} | "
-                     f"{r['peak_rss_mb']:.0f} |")
+        vs = (
+            f"{(r['records'] / r['seconds']) / (base['records'] / base['seconds']):.2f}x"
+            if k.startswith("ingest_")
+            else ""
+        )
+        lines.append(
+            f"| {k} | {r['files']} | {r['records']:,} | {r['seconds']:.2f} | {rate:,.0f} {unit} | {vs} | "
+            f"{r['peak_rss_mb']:.0f} |"
+        )
     (out / "bench.json").write_text(json.dumps(results, indent=1))
     print("\n".join(lines))
     return 0

@@ -15,6 +15,7 @@ and prints files, bytes, seconds and the ratio limit / pull (1.0 = as fast as Op
 and of the medians.
 `benchmarks/run.py` calls it on the benchmark world (`make bench`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -64,9 +65,27 @@ def _sftp_all(server, key: Path, remote: Path, dest: Path, ids: list[str], paral
     def one(sid: str) -> None:
         batch = dest.parent / f"batch-{sid}"
         batch.write_text(f"get -r {remote / sid} {dest / sid}\n")
-        subprocess.run(["sftp", "-q", "-b", str(batch), "-i", str(key), "-P", str(server.port),
-                        "-o", f"UserKnownHostsFile={known}", "-o", "StrictHostKeyChecking=yes",
-                        "-o", "BatchMode=yes", f"{server.user}@127.0.0.1"], check=True, capture_output=True)
+        subprocess.run(
+            [
+                "sftp",
+                "-q",
+                "-b",
+                str(batch),
+                "-i",
+                str(key),
+                "-P",
+                str(server.port),
+                "-o",
+                f"UserKnownHostsFile={known}",
+                "-o",
+                "StrictHostKeyChecking=yes",
+                "-o",
+                "BatchMode=yes",
+                f"{server.user}@127.0.0.1",
+            ],
+            check=True,
+            capture_output=True,
+        )
 
     t0 = time.perf_counter()
     with ThreadPoolExecutor(parallel) as pool:
@@ -100,21 +119,38 @@ def bench(landing: Path, registry: Path, n_sources: int, out: Path, repeat: int 
         entries = {sid: pull_entry_lines(server.url(remote / sid), server.user, host_key) for sid in ids}
         reg.write_text(_registry_with_pull(data, entries), encoding="utf-8")
         connections = PullOptions().connections
-        results = {"sources": len(ids), "files": files, "bytes": size, "connections": connections,
-                   "empty_s": [], "nothing_new_s": [], "nothing_new_in_process_s": [], "sftp_s": []}
+        results = {
+            "sources": len(ids),
+            "files": files,
+            "bytes": size,
+            "connections": connections,
+            "empty_s": [],
+            "nothing_new_s": [],
+            "nothing_new_in_process_s": [],
+            "sftp_s": [],
+        }
         for i in range(repeat):
             run_home, run_landing = base / f"h{i}", base / f"l{i}"
             shutil.copytree(home, run_home)
-            cmd = [str(BIN / "numlake"), "pull", "--home", str(run_home), "--landing", str(run_landing),
-                   "--registry", str(reg)]
+            cmd = [
+                str(BIN / "numlake"),
+                "pull",
+                "--home",
+                str(run_home),
+                "--landing",
+                str(run_landing),
+                "--registry",
+                str(reg),
+            ]
             secs, err = _timed(cmd)
             results["empty_s"].append(round(secs, 3))
             secs, err = _timed(cmd)
             results["nothing_new_s"].append(round(secs, 3))
             results["nothing_new_in_process_s"].append(float(re.search(r"fetched in ([0-9.]+)s", err).group(1)))
             shutil.rmtree(run_landing)
-            results["sftp_s"].append(round(_sftp_all(server, home / "secrets" / CREDENTIAL, remote, base / f"s{i}",
-                                                     ids, connections), 3))
+            results["sftp_s"].append(
+                round(_sftp_all(server, home / "secrets" / CREDENTIAL, remote, base / f"s{i}", ids, connections), 3)
+            )
             shutil.rmtree(base / f"s{i}")
     shutil.rmtree(base, ignore_errors=True)
     med = {k: statistics.median(results[k]) for k in ("empty_s", "nothing_new_s", "nothing_new_in_process_s", "sftp_s")}

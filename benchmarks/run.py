@@ -22,6 +22,7 @@ is that process's own maximum RSS:
 Prints a table of figures and ratios and writes `<out>/results.json`. BENCHMARKS.md records
 the figures with the command that produced them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -82,8 +83,9 @@ def sh(cmd: list[str], env: dict | None = None, label: str = "") -> tuple[float,
     Peak memory is polled from /proc (VmHWM) rather than taken from wait4's rusage, which on
     Linux inherits the parent's high-water mark across fork+exec."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        cmd, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     peak = [0]
     done = threading.Event()
 
@@ -136,12 +138,30 @@ def world(out: Path, scale: float, days: int) -> tuple[Path, Path, str]:
     if not (wdir / "simulation_summary.json").exists():
         shutil.rmtree(wdir, ignore_errors=True)
         wdir.mkdir(parents=True)
-        secs, rss = sh([str(BIN / "numlake"), "simulate", "--landing", str(landing), "--registry-out", str(registry),
-                        "--scale", str(scale), "--days", str(days + 1)], label="simulate")
+        secs, rss = sh(
+            [
+                str(BIN / "numlake"),
+                "simulate",
+                "--landing",
+                str(landing),
+                "--registry-out",
+                str(registry),
+                "--scale",
+                str(scale),
+                "--days",
+                str(days + 1),
+            ],
+            label="simulate",
+        )
         summary = json.loads((wdir / "simulation_summary.json").read_text())
-        record("simulate.benchmark_world", seconds=secs, peak_rss_mib=rss, bytes=du(landing),
-               files=sum(1 for _ in landing.rglob("*") if _.is_file()),
-               lifecycle_records=summary.get("records", {}).get("lifecycle_loaded"))
+        record(
+            "simulate.benchmark_world",
+            seconds=secs,
+            peak_rss_mib=rss,
+            bytes=du(landing),
+            files=sum(1 for _ in landing.rglob("*") if _.is_file()),
+            lifecycle_records=summary.get("records", {}).get("lifecycle_loaded"),
+        )
     dates = sorted({d for p in landing.rglob("*.ctl") if (d := business_date(p.name.split(".")[0]))})
     return landing, registry, dates[-1]
 
@@ -165,8 +185,15 @@ def ingest_dialects(out: Path, landing: Path, registry: Path, last: str, repeat:
         shutil.rmtree(sub, ignore_errors=True)
         sub_landing = sub / "landing"
         ids = {s["id"] for s in chosen}
-        link_tree(landing, sub_landing, lambda p: p.parent.name == "lifecycle" and p.parent.parent.name in ids
-                  and business_date(p.name.split(".")[0]) != last)
+        link_tree(
+            landing,
+            sub_landing,
+            lambda p, ids=ids: (
+                p.parent.name == "lifecycle"
+                and p.parent.parent.name in ids
+                and business_date(p.name.split(".")[0]) != last
+            ),
+        )
         (sub / "registry.yaml").write_text(yaml.safe_dump({"sources": chosen}, allow_unicode=True), encoding="utf-8")
         data_files = [p for p in sub_landing.rglob("*") if p.is_file() and not p.name.endswith(".ctl")]
         # each side `repeat` times, alternating, into a fresh home: the two cores' speed drifts
@@ -174,15 +201,32 @@ def ingest_dialects(out: Path, landing: Path, registry: Path, last: str, repeat:
         pairs: list[tuple[float, float, float | None, int]] = []
         for _ in range(repeat):
             shutil.rmtree(sub / "home", ignore_errors=True)
-            wall, rss = sh([str(BIN / "python"), "-m", "ingestion", "--home", str(sub / "home"), "--landing",
-                            str(sub_landing), "--registry", str(sub / "registry.yaml")], label=f"ingest {name}")
+            wall, rss = sh(
+                [
+                    str(BIN / "python"),
+                    "-m",
+                    "ingestion",
+                    "--home",
+                    str(sub / "home"),
+                    "--landing",
+                    str(sub_landing),
+                    "--registry",
+                    str(sub / "registry.yaml"),
+                ],
+                label=f"ingest {name}",
+            )
             # the ingest's own time, as printed by `python -m ingestion` (interpreter start-up and
             # imports excluded, as DuckDB's start-up is excluded from the baseline below)
             m = re.search(r"; ([0-9.]+)s; ", LAST_OUTPUT[0])
             secs = float(m.group(1)) if m else wall
-            ledger = duckdb.connect().execute(
-                f"select file_name, rows_loaded + rows_rejected from '{sub}/home/lake/_meta/file_loads.parquet' "
-                "where outcome = 'LOADED'").fetchall()
+            ledger = (
+                duckdb.connect()
+                .execute(
+                    f"select file_name, rows_loaded + rows_rejected from '{sub}/home/lake/_meta/file_loads.parquet' "
+                    "where outcome = 'LOADED'"
+                )
+                .fetchall()
+            )
             rows = sum(n for _, n in ledger)
             loaded_names = {f for f, _ in ledger}
             loaded = [p for p in data_files if p.name in loaded_names]  # the baseline reads what loads
@@ -193,12 +237,21 @@ def ingest_dialects(out: Path, landing: Path, registry: Path, last: str, repeat:
         base_all = sorted(p[2] for p in pairs if p[2] is not None)
         base = statistics.median(base_all) if base_all else None
         ratios = sorted(p[2] / p[0] for p in pairs if p[2] is not None)
-        record(f"ingest.dialect.{name}", files=len(loaded), rows=rows, seconds=secs,
-               process_seconds=statistics.median(p[1] for p in pairs),
-               rows_per_s=rows / secs if secs else 0.0, peak_rss_mib=max(p[3] for p in pairs),
-               duckdb_seconds=base, ratio_vs_duckdb=(base / secs) if base else None,
-               ratio_range=f"{ratios[0]:.3f}-{ratios[-1]:.3f}" if ratios else None, runs=len(pairs),
-               seconds_all=secs_all, duckdb_seconds_all=[round(b, 3) for b in base_all])
+        record(
+            f"ingest.dialect.{name}",
+            files=len(loaded),
+            rows=rows,
+            seconds=secs,
+            process_seconds=statistics.median(p[1] for p in pairs),
+            rows_per_s=rows / secs if secs else 0.0,
+            peak_rss_mib=max(p[3] for p in pairs),
+            duckdb_seconds=base,
+            ratio_vs_duckdb=(base / secs) if base else None,
+            ratio_range=f"{ratios[0]:.3f}-{ratios[-1]:.3f}" if ratios else None,
+            runs=len(pairs),
+            seconds_all=secs_all,
+            duckdb_seconds_all=[round(b, 3) for b in base_all],
+        )
         shutil.rmtree(sub, ignore_errors=True)
 
 
@@ -221,8 +274,10 @@ def _duckdb_baseline(sub: Path, chosen: list[dict], files: list[Path]) -> float:
             src = f"read_ndjson_auto({paths!r}, union_by_name=true, ignore_errors=true)"
         else:
             cols = "{" + ", ".join(f"'c{k}': 'VARCHAR'" for k in range(5)) + "}"
-            src = (f"read_csv({paths!r}, delim={delim!r}, header={str(header != 'none').lower()}, "
-                   f"auto_detect=false, columns={cols}, null_padding=true, ignore_errors=true)")
+            src = (
+                f"read_csv({paths!r}, delim={delim!r}, header={str(header != 'none').lower()}, "
+                f"auto_detect=false, columns={cols}, null_padding=true, ignore_errors=true)"
+            )
         con.execute(f"COPY (SELECT * FROM {src}) TO '{sub}/baseline_{i}.parquet' (FORMAT parquet)")
     secs = time.perf_counter() - t0
     con.close()
@@ -245,20 +300,34 @@ def pipeline(out: Path, landing: Path, registry: Path, last: str, with_dbt_vs_sq
     args = ["--home", str(home), "--landing", str(base), "--registry", str(registry)]
     secs, rss = sh([numlake, "run", *args], label="run from empty")
     ph = phases_of_last_run(home)
-    record("run.from_empty", seconds=secs, peak_rss_mib=rss, data_files=n_files,
-           files_per_s=n_files / ph["phases"].get("ingestion", secs), **{f"{k}_s": v for k, v in ph["phases"].items()})
+    record(
+        "run.from_empty",
+        seconds=secs,
+        peak_rss_mib=rss,
+        data_files=n_files,
+        files_per_s=n_files / ph["phases"].get("ingestion", secs),
+        **{f"{k}_s": v for k, v in ph["phases"].items()},
+    )
     if with_dbt_vs_sql:
         dbt_vs_sql(out, home)  # the from-empty build: compiled SQL without incremental filters
     secs, rss = sh([numlake, "ingest", *args], label="ingest nothing new")
-    record("ingest.nothing_new", seconds=secs, peak_rss_mib=rss,
-           ingestion_s=phases_of_last_run(home)["phases"].get("ingestion"))
+    record(
+        "ingest.nothing_new",
+        seconds=secs,
+        peak_rss_mib=rss,
+        ingestion_s=phases_of_last_run(home)["phases"].get("ingestion"),
+    )
     link_tree(landing, base, lambda p: True)
     secs, rss = sh([numlake, "run", *args], label="incremental run")
     ph = phases_of_last_run(home)
     record("run.one_more_day", seconds=secs, peak_rss_mib=rss, **{f"{k}_s": v for k, v in ph["phases"].items()})
     site = home / "dashboards"
-    record("dashboards.site", pages=sum(1 for _ in site.rglob("*.html")), bytes=du(site),
-           seconds=ph["phases"].get("dashboards"))
+    record(
+        "dashboards.site",
+        pages=sum(1 for _ in site.rglob("*.html")),
+        bytes=du(site),
+        seconds=ph["phases"].get("dashboards"),
+    )
     return home
 
 
@@ -271,12 +340,15 @@ def dbt_vs_sql(out: Path, home: Path) -> None:
         return
     rr = json.loads(runs[-1].read_text())
     tdir = runs[-1].parent
-    manifest = json.loads((tdir / "manifest.json").read_text()) if (tdir / "manifest.json").exists() else \
-        json.loads((home / "dbt" / "target" / "manifest.json").read_text())
+    manifest = (
+        json.loads((tdir / "manifest.json").read_text())
+        if (tdir / "manifest.json").exists()
+        else json.loads((home / "dbt" / "target" / "manifest.json").read_text())
+    )
     models = [r for r in rr["results"] if r["unique_id"].startswith("model.")]
     dbt_model_s = sum(r["execution_time"] for r in models)
     dbt_total_s = rr.get("elapsed_time")
-    copy = out / "direct" / "warehouse.duckdb"   # same file stem: compiled SQL names the catalog
+    copy = out / "direct" / "warehouse.duckdb"  # same file stem: compiled SQL names the catalog
     copy.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(home / "warehouse.duckdb", copy)
     con = duckdb.connect(str(copy))
@@ -293,8 +365,13 @@ def dbt_vs_sql(out: Path, home: Path) -> None:
     direct = time.perf_counter() - t0
     con.close()
     copy.unlink()
-    record("dbt.vs_direct_sql", dbt_build_s=dbt_total_s, dbt_models_s=dbt_model_s, direct_sql_s=direct,
-           overhead_ratio=(dbt_total_s / direct) if direct else None)
+    record(
+        "dbt.vs_direct_sql",
+        dbt_build_s=dbt_total_s,
+        dbt_models_s=dbt_model_s,
+        direct_sql_s=direct,
+        overhead_ratio=(dbt_total_s / direct) if direct else None,
+    )
 
 
 def main() -> None:
@@ -303,17 +380,29 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=365)
     ap.add_argument("--out", default=str(ROOT / "bench-output"))
     ap.add_argument("--repeat", type=int, default=3, help="runs of each side per dialect (median reported)")
-    ap.add_argument("--skip", action="append", default=[],
-                    choices=["demo", "dialects", "pipeline", "dbt", "check", "check_load", "notices", "startup",
-                             "pull"])
+    ap.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        choices=["demo", "dialects", "pipeline", "dbt", "check", "check_load", "notices", "startup", "pull"],
+    )
     a = ap.parse_args()
     out = Path(a.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     if "demo" not in a.skip:
         d = out / "demo-world"
         shutil.rmtree(d, ignore_errors=True)
-        secs, rss = sh([str(BIN / "numlake"), "simulate", "--landing", str(d / "landing"), "--registry-out",
-                        str(d / "registry.yaml")], label="simulate demo")
+        secs, rss = sh(
+            [
+                str(BIN / "numlake"),
+                "simulate",
+                "--landing",
+                str(d / "landing"),
+                "--registry-out",
+                str(d / "registry.yaml"),
+            ],
+            label="simulate demo",
+        )
         record("simulate.scale1_default", seconds=secs, peak_rss_mib=rss, bytes=du(d / "landing"))
         shutil.rmtree(d, ignore_errors=True)
     landing, registry, last = world(out, a.scale, a.days)
@@ -322,30 +411,100 @@ def main() -> None:
     if "pipeline" not in a.skip:
         pipeline(out, landing, registry, last, with_dbt_vs_sql="dbt" not in a.skip)
     if "check" not in a.skip:
-        secs, rss = sh([str(BIN / "python"), "-m", "benchmarks.check", "--numbers", "10000000", "--home",
-                        str(out / "check-home"), "--json", str(out / "check.json")], label="check bench")
-        record("check.bench", seconds=secs, peak_rss_mib=rss,
-               **(json.loads((out / "check.json").read_text()) if (out / "check.json").exists() else {}))
+        secs, rss = sh(
+            [
+                str(BIN / "python"),
+                "-m",
+                "benchmarks.check",
+                "--numbers",
+                "10000000",
+                "--home",
+                str(out / "check-home"),
+                "--json",
+                str(out / "check.json"),
+            ],
+            label="check bench",
+        )
+        record(
+            "check.bench",
+            seconds=secs,
+            peak_rss_mib=rss,
+            **(json.loads((out / "check.json").read_text()) if (out / "check.json").exists() else {}),
+        )
     if "check_load" not in a.skip:  # issue 17 item 3: wrk against serve's configurations (benchmarks/check_load.py)
-        secs, rss = sh([str(BIN / "python"), "-m", "benchmarks.check_load", "--numbers", "10000000", "--home",
-                        str(out / "check-home"), "--reuse", "--json", str(out / "check_load.json")],
-                       label="check load bench")
+        secs, rss = sh(
+            [
+                str(BIN / "python"),
+                "-m",
+                "benchmarks.check_load",
+                "--numbers",
+                "10000000",
+                "--home",
+                str(out / "check-home"),
+                "--reuse",
+                "--json",
+                str(out / "check_load.json"),
+            ],
+            label="check load bench",
+        )
         print(LAST_OUTPUT[0].strip())
-        record("check.load", seconds=secs, peak_rss_mib=rss,
-               **(json.loads((out / "check_load.json").read_text()) if (out / "check_load.json").exists() else {}))
+        record(
+            "check.load",
+            seconds=secs,
+            peak_rss_mib=rss,
+            **(json.loads((out / "check_load.json").read_text()) if (out / "check_load.json").exists() else {}),
+        )
     if "notices" not in a.skip:
-        secs, rss = sh([str(BIN / "python"), "-m", "benchmarks.notices", "--numbers", "10000000", "--entries",
-                        "1000000", "--orgs", "100", "--json", str(out / "notices.json")], label="notices bench")
-        record("notices.bench", seconds=secs, peak_rss_mib=rss,
-               **(json.loads((out / "notices.json").read_text()) if (out / "notices.json").exists() else {}))
+        secs, rss = sh(
+            [
+                str(BIN / "python"),
+                "-m",
+                "benchmarks.notices",
+                "--numbers",
+                "10000000",
+                "--entries",
+                "1000000",
+                "--orgs",
+                "100",
+                "--json",
+                str(out / "notices.json"),
+            ],
+            label="notices bench",
+        )
+        record(
+            "notices.bench",
+            seconds=secs,
+            peak_rss_mib=rss,
+            **(json.loads((out / "notices.json").read_text()) if (out / "notices.json").exists() else {}),
+        )
     if "pull" not in a.skip:  # 20 sources x 365 days over SFTP on loopback vs OpenSSH's sftp (benchmarks/pull.py)
-        secs, rss = sh([str(BIN / "python"), "-m", "benchmarks.pull", "--landing", str(landing), "--registry",
-                        str(registry), "--sources", "20", "--json", str(out / "pull.json")], label="pull bench")
-        record("pull.sftp", seconds=secs, peak_rss_mib=rss,
-               **(json.loads((out / "pull.json").read_text()) if (out / "pull.json").exists() else {}))
+        secs, rss = sh(
+            [
+                str(BIN / "python"),
+                "-m",
+                "benchmarks.pull",
+                "--landing",
+                str(landing),
+                "--registry",
+                str(registry),
+                "--sources",
+                "20",
+                "--json",
+                str(out / "pull.json"),
+            ],
+            label="pull bench",
+        )
+        record(
+            "pull.sftp",
+            seconds=secs,
+            peak_rss_mib=rss,
+            **(json.loads((out / "pull.json").read_text()) if (out / "pull.json").exists() else {}),
+        )
     if "startup" not in a.skip:
-        secs, rss = sh([str(BIN / "python"), "-m", "benchmarks.startup", "--json", str(out / "startup.json")],
-                       label="startup bench")
+        secs, rss = sh(
+            [str(BIN / "python"), "-m", "benchmarks.startup", "--json", str(out / "startup.json")],
+            label="startup bench",
+        )
         print(LAST_OUTPUT[0].strip())
         figures = json.loads((out / "startup.json").read_text()) if (out / "startup.json").exists() else {}
         record("cli.startup", seconds=secs, **{f"{cmd}_{k}": v for cmd, f in figures.items() for k, v in f.items()})

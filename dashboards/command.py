@@ -1,4 +1,5 @@
 """`numlake dashboards [--home]`: rebuild the dashboard site from the home's warehouse."""
+
 from __future__ import annotations
 
 import sys
@@ -10,7 +11,7 @@ def register(subparsers) -> None:
         "dashboards",
         help="build the offline HTML dashboards from the warehouse into <home>/dashboards",
         description="Build the dashboard site (index, regulator overview, platform operations, one "
-                    "data-quality page per source) from <home>/warehouse.duckdb into <home>/dashboards.",
+        "data-quality page per source) from <home>/warehouse.duckdb into <home>/dashboards.",
     )
     p.add_argument("--home", help="numlake home folder (default: $NUMLAKE_HOME or .numlake/ in the project)")
     p.set_defaults(func=run)
@@ -30,8 +31,10 @@ def run(args) -> int:
         print(f"numlake: error: {e}", file=sys.stderr)
         return 1
     size = sum(f.stat().st_size for f in files)
-    print(f"dashboards: {len(files)} files, {size / 1e6:.1f} MB in {time.perf_counter() - start:.1f} s "
-          f"-> {home.dashboards / 'index.html'}")
+    print(
+        f"dashboards: {len(files)} files, {size / 1e6:.1f} MB in {time.perf_counter() - start:.1f} s "
+        f"-> {home.dashboards / 'index.html'}"
+    )
     return 0
 
 

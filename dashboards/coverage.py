@@ -7,6 +7,7 @@ delivered, and a heatmap drawn from ``file_loads`` has no row for it either. Her
 starts at the platform's first business date: the registry records no registration date, so
 that is the earliest day a source can be known to owe deliveries (docs/DASHBOARDS.md).
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -23,8 +24,11 @@ def _empty(*columns: str) -> pd.DataFrame:
 
 def expected_feeds(sources: pd.DataFrame) -> pd.DataFrame:
     """One row per registered source and feed its kind delivers: source_id, feed, daily."""
-    rows = [(s, feed, feed in DAILY_FEEDS) for s, kind in zip(sources["source_id"], sources["kind"])
-            for feed in FEEDS_BY_KIND.get(str(kind), ())]
+    rows = [
+        (s, feed, feed in DAILY_FEEDS)
+        for s, kind in zip(sources["source_id"], sources["kind"])
+        for feed in FEEDS_BY_KIND.get(str(kind), ())
+    ]
     return pd.DataFrame(rows, columns=["source_id", "feed", "daily"])
 
 
@@ -32,9 +36,12 @@ def platform_start(wh: Warehouse, as_of) -> object:
     """The platform's first business date: the earliest business date of a registered source's file."""
     if as_of is None or not wh.has("marts.file_loads", "source_id", "business_date"):
         return None
-    row = wh.con.execute("""
+    row = wh.con.execute(
+        """
         select min(business_date) from marts.file_loads
-        where business_date <= ?::date and source_id in (select source_id from dim_sources)""", [as_of]).fetchone()
+        where business_date <= ?::date and source_id in (select source_id from dim_sources)""",
+        [as_of],
+    ).fetchone()
     return row[0] if row and row[0] is not None else as_of
 
 
@@ -59,17 +66,19 @@ def freshness(wh: Warehouse, sources: pd.DataFrame, as_of, start) -> pd.DataFram
     A sparse feed that never delivered owes nothing and is left out.
     """
     t = "marts.source_freshness"
-    cols = ["source_id", "feed", "coverage_start", "latest_business_date", "gap_days", "days_behind", "daily",
-            "never"]
+    cols = ["source_id", "feed", "coverage_start", "latest_business_date", "gap_days", "days_behind", "daily", "never"]
     if wh.has(t, "source_id", "feed", "coverage_start", "latest_business_date"):
         gap = "gap_days" if wh.has(t, "gap_days") else "null as gap_days"
         daily = "coalesce(is_daily, feed in " + _DAILY + ")" if wh.has(t, "is_daily") else f"feed in {_DAILY}"
         mart_behind = wh.has(t, "days_behind")  # today's mart says it (silence included): its rule wins
         behind = "days_behind" if mart_behind else "?::date - latest_business_date as days_behind"
-        known = wh.df(f"""
+        known = wh.df(
+            f"""
             select source_id, feed, coverage_start, latest_business_date, {gap}, {behind}, {daily} as daily,
                    latest_business_date is null as never
-            from {t}""", [] if mart_behind else [as_of])
+            from {t}""",
+            [] if mart_behind else [as_of],
+        )
         known = known[~(known["never"].astype(bool) & ~known["daily"].astype(bool))]
     else:
         mart_behind, known = False, _empty(*cols)
@@ -79,18 +88,24 @@ def freshness(wh: Warehouse, sources: pd.DataFrame, as_of, start) -> pd.DataFram
         expected = expected.merge(known[["source_id", "feed"]], how="left", indicator=True)
         expected = expected[expected["_merge"] == "left_only"].drop(columns="_merge")
     silence = (pd.Timestamp(as_of) - pd.Timestamp(start)).days + 1 if as_of is not None and start is not None else None
-    missing = expected.assign(coverage_start=None, latest_business_date=None, gap_days=None, days_behind=silence,
-                              never=True)
-    frame = pd.concat([known.astype(object), missing[cols].astype(object)], ignore_index=True) \
-        if len(missing) else known
+    missing = expected.assign(
+        coverage_start=None, latest_business_date=None, gap_days=None, days_behind=silence, never=True
+    )
+    frame = (
+        pd.concat([known.astype(object), missing[cols].astype(object)], ignore_index=True) if len(missing) else known
+    )
     if not len(frame):
         return _empty(*cols)
     frame["never"] = frame["never"].astype(bool)
     if not mart_behind:
         frame.loc[frame["never"], "days_behind"] = silence
     frame["days_behind"] = pd.to_numeric(frame["days_behind"], errors="coerce")
-    frame = frame.sort_values(["daily", "days_behind", "source_id", "feed"], ascending=[False, False, True, True],
-                              na_position="first", kind="stable")
+    frame = frame.sort_values(
+        ["daily", "days_behind", "source_id", "feed"],
+        ascending=[False, False, True, True],
+        na_position="first",
+        kind="stable",
+    )
     return frame[cols].reset_index(drop=True)
 
 
@@ -106,11 +121,15 @@ def freshness_grid(wh: Warehouse, as_of, start) -> pd.DataFrame:
     if as_of is None or start is None:
         return _empty(*cols)
     has_loads = wh.has("marts.file_loads", "source_id", "feed", "business_date", "outcome")
-    fl = ("""select source_id, feed, business_date as d, outcome from marts.file_loads
-             where business_date is not null and business_date <= ?::date""" if has_loads else
-          "select null::varchar as source_id, null::varchar as feed, null::date as d, null::varchar as outcome "
-          "where ?::date is null")
-    return wh.df(f"""
+    fl = (
+        """select source_id, feed, business_date as d, outcome from marts.file_loads
+             where business_date is not null and business_date <= ?::date"""
+        if has_loads
+        else "select null::varchar as source_id, null::varchar as feed, null::date as d, null::varchar as outcome "
+        "where ?::date is null"
+    )
+    return wh.df(
+        f"""
         with fl as ({fl}),
         expected as (select * from dim_expected_feeds),
         src as (
@@ -139,4 +158,6 @@ def freshness_grid(wh: Warehouse, as_of, start) -> pd.DataFrame:
                     when coalesce(p.refused, 0) > 0 then 1
                     else 0 end as state
         from cells c left join per_day p using (source_id, d)
-        where state is not null order by 1, 2""", [as_of, start, as_of])
+        where state is not null order by 1, 2""",
+        [as_of, start, as_of],
+    )

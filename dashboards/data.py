@@ -5,11 +5,12 @@ are the contract. Everything else the pages can use is optional: when a table or
 missing the query answers an empty frame and the page says "no data" instead of failing, so
 the dashboards keep building while the marts grow.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import duckdb
 import pandas as pd
@@ -26,9 +27,7 @@ class Warehouse:
     def __init__(self, con: duckdb.DuckDBPyConnection, lake: Path | None = None):
         self.con = con
         self.lake = lake
-        rows = con.execute(
-            "select table_schema, table_name, column_name from information_schema.columns"
-        ).fetchall()
+        rows = con.execute("select table_schema, table_name, column_name from information_schema.columns").fetchall()
         self._columns: dict[str, set[str]] = {}
         for schema, table, column in rows:
             self._columns.setdefault(f"{schema}.{table}", set()).add(column.lower())
@@ -94,9 +93,7 @@ def platform_status(wh: Warehouse) -> dict:
         if row:
             status["as_of"], status["built_at"] = row
     if status["as_of"] is None and wh.has("marts.file_loads", "business_date", "outcome"):
-        row = wh.con.execute(
-            "select max(business_date) from marts.file_loads where outcome = 'LOADED'"
-        ).fetchone()
+        row = wh.con.execute("select max(business_date) from marts.file_loads where outcome = 'LOADED'").fetchone()
         status["as_of"] = row[0] if row else None
     return status
 
@@ -118,22 +115,28 @@ def sources(wh: Warehouse) -> pd.DataFrame:
             known = wh.try_df(f"select source_id, {name_col} as name, kind, carrier, province from {table}")
     sources_parquet = wh.lake / "_meta" / "sources.parquet" if wh.lake is not None else None
     if known is None and sources_parquet is not None and sources_parquet.is_file():
-        known = wh.try_df("select source_id, name, kind, carrier, province from read_parquet(?)",
-                          [str(sources_parquet)])
+        known = wh.try_df(
+            "select source_id, name, kind, carrier, province from read_parquet(?)", [str(sources_parquet)]
+        )
     registry_found = known is not None
     if known is None:
         known = _empty(*cols)
     extra = []
     if wh.has("marts.monthly_number_stats", "source_id", "carrier", "province"):
-        extra.append(wh.df(
-            "select source_id, any_value(carrier) carrier, any_value(province) province "
-            "from marts.monthly_number_stats group by source_id"
-        ))
+        extra.append(
+            wh.df(
+                "select source_id, any_value(carrier) carrier, any_value(province) province "
+                "from marts.monthly_number_stats group by source_id"
+            )
+        )
     if not registry_found and wh.has("marts.file_loads", "source_id"):
         # A folder outside the registry may hold files still PENDING (reason NULL) beside its
         # unknown_source quarantines: any unknown_source row rules the id out.
-        where = (" where source_id not in (select source_id from marts.file_loads where reason = 'unknown_source')"
-                 if wh.has("marts.file_loads", "reason") else "")
+        where = (
+            " where source_id not in (select source_id from marts.file_loads where reason = 'unknown_source')"
+            if wh.has("marts.file_loads", "reason")
+            else ""
+        )
         extra.append(wh.df(f"select distinct source_id from marts.file_loads{where}"))
     if not registry_found and wh.has("marts.source_freshness", "source_id"):
         extra.append(wh.df("select distinct source_id from marts.source_freshness"))

@@ -6,6 +6,7 @@ rather than an empty or broken chart. Frames arrive already aggregated (the SQL 
 rounded before they reach a page: shorter pages, and no long float that could look like a
 phone number to the privacy scan.
 """
+
 from __future__ import annotations
 
 import math
@@ -27,10 +28,8 @@ from dashboards.labels import (
 from numlake.msisdn import mask_text
 
 FONT = "Noto Sans CJK SC, Noto Sans SC, Source Han Sans SC, Microsoft YaHei, PingFang SC, sans-serif"
-PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-           "#bcbd22", "#17becf"]
-OUTCOME_COLOURS = {"LOADED": "#2e7d32", "PENDING": "#f9a825", "QUARANTINED": "#c62828",
-                   "SUPERSEDED": "#9e9e9e"}
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+OUTCOME_COLOURS = {"LOADED": "#2e7d32", "PENDING": "#f9a825", "QUARANTINED": "#c62828", "SUPERSEDED": "#9e9e9e"}
 NO_DATA = "暂无数据 / no data"
 DATE_AXIS = "日期（北京时间） date (CST)"
 MONTH_AXIS = "月份 month"
@@ -51,10 +50,12 @@ TEMPLATE = go.layout.Template(
 )
 
 
-def _layout(fig: go.Figure, title: str, x: str | None = None, y: str | None = None,
-            height: int = 380) -> go.Figure:
-    fig.update_layout(template=TEMPLATE, title=dict(text=_two_line(title), y=1, yanchor="top", pad=dict(t=14),
-                                                    yref="container"), height=height)
+def _layout(fig: go.Figure, title: str, x: str | None = None, y: str | None = None, height: int = 380) -> go.Figure:
+    fig.update_layout(
+        template=TEMPLATE,
+        title=dict(text=_two_line(title), y=1, yanchor="top", pad=dict(t=14), yref="container"),
+        height=height,
+    )
     if x is not None:
         fig.update_xaxes(title_text=x)
     if x == MONTH_AXIS:
@@ -81,8 +82,9 @@ def _counts_axis(fig: go.Figure, largest, axis: str = "y") -> None:
 def no_data_figure(title: str) -> go.Figure:
     """A figure that states plainly there is nothing to draw."""
     fig = go.Figure()
-    fig.add_annotation(text=NO_DATA, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
-                       font=dict(size=18, color="#888"))
+    fig.add_annotation(
+        text=NO_DATA, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font=dict(size=18, color="#888")
+    )
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return _layout(fig, title, height=220)
@@ -95,23 +97,26 @@ def is_empty(frame: pd.DataFrame | None, *columns: str) -> bool:
 
 
 def _rounded(series: pd.Series, digits: int = 4) -> list:
-    return [None if v is None or (isinstance(v, float) and math.isnan(v)) else round(float(v), digits)
-            for v in series]
+    return [None if v is None or (isinstance(v, float) and math.isnan(v)) else round(float(v), digits) for v in series]
 
 
-def _stacked_bars(frame: pd.DataFrame, x: str, colour: str, value: str, names: dict,
-                  colours: dict | None = None, hover_unit: str = "") -> list[go.Bar]:
+def _stacked_bars(
+    frame: pd.DataFrame, x: str, colour: str, value: str, names: dict, colours: dict | None = None, hover_unit: str = ""
+) -> list[go.Bar]:
     bars = []
-    order = [c for c in names if c in set(frame[colour])] + sorted(
-        set(frame[colour].dropna()) - set(names))
+    order = [c for c in names if c in set(frame[colour])] + sorted(set(frame[colour].dropna()) - set(names))
     for code in order:
         part = frame[frame[colour] == code].sort_values(x)
         label = both(code, names)
-        bars.append(go.Bar(
-            x=[str(v) for v in part[x]], y=part[value].to_numpy(dtype="int64"), name=label,
-            marker_color=(colours or {}).get(code),
-            hovertemplate=f"{label}<br>%{{x}}<br>%{{y:,}}{hover_unit}<extra></extra>",
-        ))
+        bars.append(
+            go.Bar(
+                x=[str(v) for v in part[x]],
+                y=part[value].to_numpy(dtype="int64"),
+                name=label,
+                marker_color=(colours or {}).get(code),
+                hovertemplate=f"{label}<br>%{{x}}<br>%{{y:,}}{hover_unit}<extra></extra>",
+            )
+        )
     return bars
 
 
@@ -146,13 +151,19 @@ def build_resolution_times(frame: pd.DataFrame) -> go.Figure:
         return no_data_figure(title)
     fig = go.Figure()
     for code in [c for c in CATEGORIES if c in set(frame["category"])] + sorted(
-            set(frame["category"].dropna()) - set(CATEGORIES)):
+        set(frame["category"].dropna()) - set(CATEGORIES)
+    ):
         part = frame[frame["category"] == code].sort_values("month")
         label = both(code, CATEGORIES)
-        fig.add_trace(go.Scatter(
-            x=list(part["month"]), y=_rounded(part["days_to_resolve"], 2), name=label,
-            mode="lines+markers", hovertemplate=f"{label}<br>%{{x}}<br>%{{y:.1f}} 天 days<extra></extra>",
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=list(part["month"]),
+                y=_rounded(part["days_to_resolve"], 2),
+                name=label,
+                mode="lines+markers",
+                hovertemplate=f"{label}<br>%{{x}}<br>%{{y:.1f}} 天 days<extra></extra>",
+            )
+        )
     return _layout(fig, title, MONTH_AXIS, "天 days")
 
 
@@ -166,28 +177,61 @@ def build_secondary_on_reassigned(frame: pd.DataFrame) -> go.Figure:
         return no_data_figure(title)
     frame = frame.sort_values("month")
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_trace(go.Bar(x=list(frame["month"]), y=[int(v) for v in frame["received"]],
-                         name="二次号码投诉 secondary-number complaints", marker_color="#9ecae1",
-                         hovertemplate="%{x}<br>%{y:,} 件<extra></extra>"), secondary_y=False)
-    fig.add_trace(go.Bar(x=list(frame["month"]), y=[int(v) for v in frame["on_recent_reassignment"]],
-                         name="其中涉及一年内重新分配号码 of which on numbers reassigned ≤365 days",
-                         marker_color="#08519c", hovertemplate="%{x}<br>%{y:,} 件<extra></extra>"),
-                  secondary_y=False)
+    fig.add_trace(
+        go.Bar(
+            x=list(frame["month"]),
+            y=[int(v) for v in frame["received"]],
+            name="二次号码投诉 secondary-number complaints",
+            marker_color="#9ecae1",
+            hovertemplate="%{x}<br>%{y:,} 件<extra></extra>",
+        ),
+        secondary_y=False,
+    )
+    fig.add_trace(
+        go.Bar(
+            x=list(frame["month"]),
+            y=[int(v) for v in frame["on_recent_reassignment"]],
+            name="其中涉及一年内重新分配号码 of which on numbers reassigned ≤365 days",
+            marker_color="#08519c",
+            hovertemplate="%{x}<br>%{y:,} 件<extra></extra>",
+        ),
+        secondary_y=False,
+    )
     share = [None if r == 0 else round(o / r, 4) for o, r in zip(frame["on_recent_reassignment"], frame["received"])]
-    fig.add_trace(go.Scatter(x=list(frame["month"]), y=share, name="占比 share", mode="lines+markers",
-                             line=dict(color="#d62728"), hovertemplate="%{x}<br>%{y:.1%}<extra></extra>"),
-                  secondary_y=True)
+    fig.add_trace(
+        go.Scatter(
+            x=list(frame["month"]),
+            y=share,
+            name="占比 share",
+            mode="lines+markers",
+            line=dict(color="#d62728"),
+            hovertemplate="%{x}<br>%{y:.1%}<extra></extra>",
+        ),
+        secondary_y=True,
+    )
     fig.update_layout(barmode="overlay")
     fig.update_yaxes(title_text="投诉（件） complaints", secondary_y=False)
     top = max([v for v in share if v is not None], default=0)
-    fig.update_yaxes(title_text="占比 share", tickformat=".0%", secondary_y=True, showgrid=False,
-                     range=[0, max(0.1, min(1.0, top * 1.15))])
+    fig.update_yaxes(
+        title_text="占比 share",
+        tickformat=".0%",
+        secondary_y=True,
+        showgrid=False,
+        range=[0, max(0.1, min(1.0, top * 1.15))],
+    )
     return _layout(fig, title, MONTH_AXIS, None, height=400)
 
 
-def build_series_by_group(frame: pd.DataFrame, group: str, value: str, title: str,
-                          y_title: str, percent: bool = False, names: dict | None = None,
-                          band: tuple[str, str, str] | None = None) -> go.Figure:
+def build_series_by_group(
+    frame: pd.DataFrame,
+    group: str,
+    value: str,
+    title: str,
+    y_title: str,
+    percent: bool = False,
+    names: dict | None = None,
+    band: tuple[str, str, str] | None = None,
+) -> go.Figure:
     """One line per group (carrier, province, …) over months. Columns: month, `group`, `value`.
 
     `band` (first month, last month, label) shades a span of the month axis, e.g. the warm-up; with a
@@ -199,20 +243,43 @@ def build_series_by_group(frame: pd.DataFrame, group: str, value: str, title: st
     if band:
         months = sorted(set(frame["month"]))
         inside = [m for m in months if band[0] <= m <= band[1]]
-        fig.add_trace(go.Bar(x=inside, y=[1.0] * len(inside), marker_color="rgba(120,120,120,0.15)", name=band[2],
-                             hoverinfo="skip", width=1, yaxis="y2", showlegend=False))
+        fig.add_trace(
+            go.Bar(
+                x=inside,
+                y=[1.0] * len(inside),
+                marker_color="rgba(120,120,120,0.15)",
+                name=band[2],
+                hoverinfo="skip",
+                width=1,
+                yaxis="y2",
+                showlegend=False,
+            )
+        )
         fig.update_layout(yaxis2=dict(overlaying="y", range=[0, 1], visible=False))
         if inside:
-            fig.add_annotation(x=inside[0], y=1, yref="paper", yanchor="top", xanchor="left", showarrow=False,
-                               text=band[2], font=dict(size=10, color="#666"))
+            fig.add_annotation(
+                x=inside[0],
+                y=1,
+                yref="paper",
+                yanchor="top",
+                xanchor="left",
+                showarrow=False,
+                text=band[2],
+                font=dict(size=10, color="#666"),
+            )
     fmt = ".2%" if percent else ",.1f"
     for key in sorted(frame[group].dropna().unique(), key=str):
         part = frame[frame[group] == key].sort_values("month")
         label = both(key, names or {})
-        fig.add_trace(go.Scatter(
-            x=list(part["month"]), y=_rounded(part[value], 6 if percent else 2), name=label,
-            mode="lines+markers", hovertemplate=f"{label}<br>%{{x}}<br>%{{y:{fmt}}}<extra></extra>",
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=list(part["month"]),
+                y=_rounded(part[value], 6 if percent else 2),
+                name=label,
+                mode="lines+markers",
+                hovertemplate=f"{label}<br>%{{x}}<br>%{{y:{fmt}}}<extra></extra>",
+            )
+        )
     if percent:
         fig.update_yaxes(tickformat=".2%", rangemode="tozero")
     return _layout(fig, title, MONTH_AXIS, y_title)
@@ -220,9 +287,14 @@ def build_series_by_group(frame: pd.DataFrame, group: str, value: str, title: st
 
 def build_complaints_by_carrier(frame: pd.DataFrame) -> go.Figure:
     """Complaints received per month by carrier. Columns: month, carrier, received."""
-    return build_series_by_group(frame, "carrier", "received",
-                                 "投诉受理量（按运营商） Complaints received by carrier",
-                                 "投诉（件） complaints", names=CARRIERS)
+    return build_series_by_group(
+        frame,
+        "carrier",
+        "received",
+        "投诉受理量（按运营商） Complaints received by carrier",
+        "投诉（件） complaints",
+        names=CARRIERS,
+    )
 
 
 WARMUP_LABEL = "预热期（覆盖起始+90天） warm-up (coverage start + 90 days)"
@@ -234,10 +306,16 @@ def build_recycle_rate_by_carrier(frame: pd.DataFrame, warmup: tuple[str, str] |
     `warmup` (first, last month as ``YYYY-MM``) is shaded: months in which some source is still
     within 90 days of its coverage start.
     """
-    return build_series_by_group(frame, "carrier", "recycle_rate",
-                                 "号码回收率（按运营商、月） Recycle rate by carrier and month",
-                                 "回收率 recycle rate", percent=True, names=CARRIERS,
-                                 band=(*warmup, WARMUP_LABEL) if warmup else None)
+    return build_series_by_group(
+        frame,
+        "carrier",
+        "recycle_rate",
+        "号码回收率（按运营商、月） Recycle rate by carrier and month",
+        "回收率 recycle rate",
+        percent=True,
+        names=CARRIERS,
+        band=(*warmup, WARMUP_LABEL) if warmup else None,
+    )
 
 
 def build_reassignment_rate_by_carrier(frame: pd.DataFrame, warmup: tuple[str, str] | None = None) -> go.Figure:
@@ -245,14 +323,19 @@ def build_reassignment_rate_by_carrier(frame: pd.DataFrame, warmup: tuple[str, s
 
     Columns: month, carrier, reassignment_rate; `warmup` as for the recycle rate.
     """
-    return build_series_by_group(frame, "carrier", "reassignment_rate",
-                                 "号码重新分配率（按运营商、月） Reassignment rate by carrier and month",
-                                 "重新分配率 reassignment rate", percent=True, names=CARRIERS,
-                                 band=(*warmup, WARMUP_LABEL) if warmup else None)
+    return build_series_by_group(
+        frame,
+        "carrier",
+        "reassignment_rate",
+        "号码重新分配率（按运营商、月） Reassignment rate by carrier and month",
+        "重新分配率 reassignment rate",
+        percent=True,
+        names=CARRIERS,
+        band=(*warmup, WARMUP_LABEL) if warmup else None,
+    )
 
 
-def build_province_tiles(frame: pd.DataFrame, title: str, value_label: str,
-                         percent: bool = False) -> go.Figure:
+def build_province_tiles(frame: pd.DataFrame, title: str, value_label: str, percent: bool = False) -> go.Figure:
     """A tile map of the 31 mainland provinces coloured by a value. Columns: province, value.
 
     Drawn as two heatmaps on a grid (grey tiles for provinces without a value, coloured ones
@@ -260,8 +343,11 @@ def build_province_tiles(frame: pd.DataFrame, title: str, value_label: str,
     """
     if is_empty(frame, "province", "value"):
         return no_data_figure(title)
-    values = {str(p): float(v) for p, v in zip(frame["province"], frame["value"])
-              if v is not None and not (isinstance(v, float) and math.isnan(v))}
+    values = {
+        str(p): float(v)
+        for p, v in zip(frame["province"], frame["value"])
+        if v is not None and not (isinstance(v, float) and math.isnan(v))
+    }
     width = max(c for c, _ in PROVINCE_TILES.values()) + 1
     height = max(r for _, r in PROVINCE_TILES.values()) + 1
     fmt = (lambda v: f"{v:.2%}") if percent else (lambda v: f"{v:,.0f}")
@@ -276,12 +362,31 @@ def build_province_tiles(frame: pd.DataFrame, title: str, value_label: str,
             blank[row][col] = 0
             text[row][col] = f"{PROVINCES[code]}<br>—"
     fig = go.Figure()
-    fig.add_trace(go.Heatmap(z=blank, text=text, texttemplate="%{text}", colorscale=[[0, "#e6e6e6"], [1, "#e6e6e6"]],
-                             showscale=False, xgap=4, ygap=4, hovertemplate="%{text}<extra></extra>"))
-    fig.add_trace(go.Heatmap(z=z, text=text, texttemplate="%{text}", colorscale="YlOrRd", xgap=4, ygap=4,
-                             colorbar=dict(title=dict(text=value_label, side="right"),
-                                           tickformat=".3~%" if percent else ",.2~f"),
-                             hovertemplate="%{text}<extra></extra>", textfont=dict(size=11)))
+    fig.add_trace(
+        go.Heatmap(
+            z=blank,
+            text=text,
+            texttemplate="%{text}",
+            colorscale=[[0, "#e6e6e6"], [1, "#e6e6e6"]],
+            showscale=False,
+            xgap=4,
+            ygap=4,
+            hovertemplate="%{text}<extra></extra>",
+        )
+    )
+    fig.add_trace(
+        go.Heatmap(
+            z=z,
+            text=text,
+            texttemplate="%{text}",
+            colorscale="YlOrRd",
+            xgap=4,
+            ygap=4,
+            colorbar=dict(title=dict(text=value_label, side="right"), tickformat=".3~%" if percent else ",.2~f"),
+            hovertemplate="%{text}<extra></extra>",
+            textfont=dict(size=11),
+        )
+    )
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", scaleratio=1)
     fig.update_layout(margin=dict(l=10, r=10, t=70, b=10))
@@ -298,8 +403,7 @@ def build_findings_trend(frame: pd.DataFrame) -> go.Figure:
     return _layout(fig, title, MONTH_AXIS, "发现（条） findings")
 
 
-def build_findings_by_group(frame: pd.DataFrame, group: str, title: str,
-                            names: dict | None = None) -> go.Figure:
+def build_findings_by_group(frame: pd.DataFrame, group: str, title: str, names: dict | None = None) -> go.Figure:
     """Rule findings per carrier or province, stacked by rule. Columns: `group`, rule, findings."""
     if is_empty(frame, group, "rule", "findings"):
         return no_data_figure(title)
@@ -317,8 +421,9 @@ def build_deliveries_by_outcome(frame: pd.DataFrame) -> go.Figure:
     title = "每日交付文件（按结果） Deliveries per business date by outcome"
     if is_empty(frame, "business_date", "outcome", "files"):
         return no_data_figure(title)
-    fig = go.Figure(_stacked_bars(frame, "business_date", "outcome", "files", OUTCOMES,
-                                  OUTCOME_COLOURS, hover_unit=" 个文件 files"))
+    fig = go.Figure(
+        _stacked_bars(frame, "business_date", "outcome", "files", OUTCOMES, OUTCOME_COLOURS, hover_unit=" 个文件 files")
+    )
     fig.update_layout(barmode="stack", bargap=0.1)
     _counts_axis(fig, frame.groupby("business_date")["files"].sum().max())
     return _layout(fig, title, "业务日期 business date (CST)", "文件数 files")
@@ -334,9 +439,17 @@ def build_lateness(frame: pd.DataFrame) -> go.Figure:
         return no_data_figure(title)
     frame = frame.sort_values("days_late")
     colours = ["#2e7d32" if d <= 0 else "#e65100" for d in frame["days_late"]]
-    fig = go.Figure(go.Bar(x=[int(d) for d in frame["days_late"]], y=[int(v) for v in frame["files"]],
-                           marker_color=colours, width=0.8, texttemplate="%{y:,}", textposition="outside",
-                           hovertemplate="延迟 %{x} 天 days late<br>%{y:,} 个文件 files<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            x=[int(d) for d in frame["days_late"]],
+            y=[int(v) for v in frame["files"]],
+            marker_color=colours,
+            width=0.8,
+            texttemplate="%{y:,}",
+            textposition="outside",
+            hovertemplate="延迟 %{x} 天 days late<br>%{y:,} 个文件 files<extra></extra>",
+        )
+    )
     fig.update_xaxes(dtick=1 if frame["days_late"].max() <= 15 else None)
     _counts_axis(fig, frame["files"].max())
     return _layout(fig, title, "延迟天数（0 = 按序到达） days late (0 = in order)", "文件数 files")
@@ -352,8 +465,15 @@ def build_rejections_by_reason(frame: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     for feed in sorted(frame["feed"].dropna().unique()):
         part = frame[frame["feed"] == feed]
-        fig.add_trace(go.Bar(y=list(part["label"]), x=[int(v) for v in part["rejected"]], name=str(feed),
-                             orientation="h", hovertemplate=f"{feed}<br>%{{y}}<br>%{{x:,}} 条 records<extra></extra>"))
+        fig.add_trace(
+            go.Bar(
+                y=list(part["label"]),
+                x=[int(v) for v in part["rejected"]],
+                name=str(feed),
+                orientation="h",
+                hovertemplate=f"{feed}<br>%{{y}}<br>%{{x:,}} 条 records<extra></extra>",
+            )
+        )
     fig.update_layout(barmode="stack")
     fig.update_yaxes(automargin=True)
     _counts_axis(fig, frame.groupby("label")["rejected"].sum().max(), axis="x")
@@ -387,17 +507,30 @@ def build_freshness_heatmap(frame: pd.DataFrame) -> go.Figure:
     scale = []
     for i, (_, _, colour) in enumerate(FRESHNESS_STATES):
         scale += [[i / n, colour], [(i + 1) / n, colour]]
-    fig = go.Figure(go.Heatmap(
-        z=grid.to_numpy(), x=[str(d) for d in grid.columns], y=[mask_text(str(s)) for s in grid.index],
-        zmin=-1.5, zmax=3.5, colorscale=scale, xgap=0, ygap=1,
-        colorbar=dict(tickvals=[v for v, _, _ in FRESHNESS_STATES],
-                      ticktext=[name for _, name, _ in FRESHNESS_STATES], title=dict(text="状态 state")),
-        hovertemplate="%{y}<br>%{x}<br>状态 state %{z}<br><span style='font-size:10px'>" + _STATE_KEY
-                      + "</span><extra></extra>",
-    ))
+    fig = go.Figure(
+        go.Heatmap(
+            z=grid.to_numpy(),
+            x=[str(d) for d in grid.columns],
+            y=[mask_text(str(s)) for s in grid.index],
+            zmin=-1.5,
+            zmax=3.5,
+            colorscale=scale,
+            xgap=0,
+            ygap=1,
+            colorbar=dict(
+                tickvals=[v for v, _, _ in FRESHNESS_STATES],
+                ticktext=[name for _, name, _ in FRESHNESS_STATES],
+                title=dict(text="状态 state"),
+            ),
+            hovertemplate="%{y}<br>%{x}<br>状态 state %{z}<br><span style='font-size:10px'>"
+            + _STATE_KEY
+            + "</span><extra></extra>",
+        )
+    )
     fig.update_yaxes(type="category", tickfont=dict(size=9))
-    return _layout(fig, title, "业务日期 business date (CST)", "来源 source",
-                   height=max(320, 140 + 13 * len(grid.index)))
+    return _layout(
+        fig, title, "业务日期 business date (CST)", "来源 source", height=max(320, 140 + 13 * len(grid.index))
+    )
 
 
 def build_run_durations(frame: pd.DataFrame) -> go.Figure:
@@ -407,12 +540,24 @@ def build_run_durations(frame: pd.DataFrame) -> go.Figure:
         return no_data_figure(title)
     frame = frame.sort_values("start")
     ok = {"SUCCESS", "SUCCEEDED", "OK"}
-    colours = ["#2e7d32" if str(s).upper() in ok else "#c62828" if str(s).upper() in {"FAILURE", "FAILED", "ERROR"}
-               else "#1f77b4" for s in frame.get("status", pd.Series([""] * len(frame)))]
-    fig = go.Figure(go.Bar(
-        x=[str(s) for s in frame["start"]], y=_rounded(frame["duration_s"], 1), marker_color=colours,
-        customdata=[[mask_text(str(r)), str(s)] for r, s in zip(frame["run_id"], frame.get("status", [""] * len(frame)))],
-        hovertemplate="%{x}<br>%{customdata[0]}<br>%{customdata[1]}<br>%{y:,.1f} 秒 s<extra></extra>",
-    ))
+    colours = [
+        "#2e7d32"
+        if str(s).upper() in ok
+        else "#c62828"
+        if str(s).upper() in {"FAILURE", "FAILED", "ERROR"}
+        else "#1f77b4"
+        for s in frame.get("status", pd.Series([""] * len(frame)))
+    ]
+    fig = go.Figure(
+        go.Bar(
+            x=[str(s) for s in frame["start"]],
+            y=_rounded(frame["duration_s"], 1),
+            marker_color=colours,
+            customdata=[
+                [mask_text(str(r)), str(s)] for r, s in zip(frame["run_id"], frame.get("status", [""] * len(frame)))
+            ],
+            hovertemplate="%{x}<br>%{customdata[0]}<br>%{customdata[1]}<br>%{y:,.1f} 秒 s<extra></extra>",
+        )
+    )
     fig.update_xaxes(type="category")
     return _layout(fig, title, "开始时间（北京时间） start (CST)", "耗时（秒） duration (s)")

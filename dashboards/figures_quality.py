@@ -1,4 +1,5 @@
 """Figures of delivery quality over time and of the pipeline's runs, for carriers and the platform team."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -16,8 +17,10 @@ def _weeks(frame: pd.DataFrame) -> list[str]:
 
 def _second_axis(fig: go.Figure, left_title: str, right: dict) -> None:
     """A right-hand axis over the plot (cheaper than make_subplots: ~100 pages draw two of these)."""
-    fig.update_layout(yaxis=dict(title_text=left_title),
-                      yaxis2=dict(overlaying="y", side="right", showgrid=False, automargin=True, **right))
+    fig.update_layout(
+        yaxis=dict(title_text=left_title),
+        yaxis2=dict(overlaying="y", side="right", showgrid=False, automargin=True, **right),
+    )
 
 
 def build_weekly_rejection_rate(frame: pd.DataFrame) -> go.Figure:
@@ -30,16 +33,37 @@ def build_weekly_rejection_rate(frame: pd.DataFrame) -> go.Figure:
     frame = frame.sort_values("week")
     weeks = _weeks(frame)
     fig = go.Figure()
-    fig.add_trace(go.Bar(x=weeks, y=[int(v) for v in frame["rows_read"].fillna(0)], name="读取记录 records read",
-                         marker_color="#c6dbef", hovertemplate="%{x}<br>%{y:,} 条 records<extra></extra>"))
-    fig.add_trace(go.Scatter(x=weeks, y=_rounded(frame["rate"], 5), name="拒收率 rejection rate", yaxis="y2",
-                             mode="lines+markers", line=dict(color="#c62828"),
-                             customdata=[int(v) for v in frame["rows_rejected"].fillna(0)],
-                             hovertemplate="%{x}<br>%{y:.2%} (%{customdata:,} 条 rejected)<extra></extra>"))
+    fig.add_trace(
+        go.Bar(
+            x=weeks,
+            y=[int(v) for v in frame["rows_read"].fillna(0)],
+            name="读取记录 records read",
+            marker_color="#c6dbef",
+            hovertemplate="%{x}<br>%{y:,} 条 records<extra></extra>",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=weeks,
+            y=_rounded(frame["rate"], 5),
+            name="拒收率 rejection rate",
+            yaxis="y2",
+            mode="lines+markers",
+            line=dict(color="#c62828"),
+            customdata=[int(v) for v in frame["rows_rejected"].fillna(0)],
+            hovertemplate="%{x}<br>%{y:.2%} (%{customdata:,} 条 rejected)<extra></extra>",
+        )
+    )
     top = frame["rate"].max()
-    _second_axis(fig, "读取记录 records read", dict(
-        title_text="拒收率 rejection rate", tickformat=".1%",
-        range=[0, max(0.01, float(top) * 1.2 if pd.notna(top) else 0.01)]))
+    _second_axis(
+        fig,
+        "读取记录 records read",
+        dict(
+            title_text="拒收率 rejection rate",
+            tickformat=".1%",
+            range=[0, max(0.01, float(top) * 1.2 if pd.notna(top) else 0.01)],
+        ),
+    )
     fig.update_xaxes(type="category")
     return _layout(fig, title, WEEK_AXIS, None)
 
@@ -55,13 +79,28 @@ def build_weekly_lateness(frame: pd.DataFrame) -> go.Figure:
     frame = frame.sort_values("week")
     weeks = _weeks(frame)
     fig = go.Figure()
-    fig.add_trace(go.Bar(x=weeks, y=_rounded(frame["late_share"], 4), name="迟到占比 share late",
-                         marker_color="#e65100",
-                         customdata=[[int(a), int(b)] for a, b in zip(frame["late"], frame["files"])],
-                         hovertemplate="%{x}<br>%{y:.0%} (%{customdata[0]}/%{customdata[1]} 个文件 files)<extra></extra>"))
-    fig.add_trace(go.Scatter(x=weeks, y=_rounded(frame["mean_days_late"], 1), name="平均迟到天数 mean days late",
-                             yaxis="y2", mode="lines+markers", line=dict(color="#6a1b9a"), connectgaps=False,
-                             hovertemplate="%{x}<br>%{y:.1f} 天 days<extra></extra>"))
+    fig.add_trace(
+        go.Bar(
+            x=weeks,
+            y=_rounded(frame["late_share"], 4),
+            name="迟到占比 share late",
+            marker_color="#e65100",
+            customdata=[[int(a), int(b)] for a, b in zip(frame["late"], frame["files"])],
+            hovertemplate="%{x}<br>%{y:.0%} (%{customdata[0]}/%{customdata[1]} 个文件 files)<extra></extra>",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=weeks,
+            y=_rounded(frame["mean_days_late"], 1),
+            name="平均迟到天数 mean days late",
+            yaxis="y2",
+            mode="lines+markers",
+            line=dict(color="#6a1b9a"),
+            connectgaps=False,
+            hovertemplate="%{x}<br>%{y:.1f} 天 days<extra></extra>",
+        )
+    )
     fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
     _second_axis(fig, "迟到占比 share late", dict(title_text="天 days", rangemode="tozero"))
     fig.update_xaxes(type="category")
@@ -74,15 +113,23 @@ def build_run_steps(frame: pd.DataFrame) -> go.Figure:
     if is_empty(frame, "run_id", "start", "step", "seconds"):
         return no_data_figure(title)
     runs = frame.drop_duplicates("run_id").sort_values("start")
-    labels = {r: f"{s} · {mask_text(str(r))[:8]}{' (当前 current)' if c else ''}"
-              for r, s, c in zip(runs["run_id"], runs["start"], runs["current"])}
+    labels = {
+        r: f"{s} · {mask_text(str(r))[:8]}{' (当前 current)' if c else ''}"
+        for r, s, c in zip(runs["run_id"], runs["start"], runs["current"])
+    }
     order = [labels[r] for r in runs["run_id"]]
     fig = go.Figure()
     for i, step in enumerate(dict.fromkeys(frame["step"])):
         part = frame[frame["step"] == step]
-        fig.add_trace(go.Bar(x=[labels[r] for r in part["run_id"]], y=_rounded(part["seconds"], 1),
-                             name=mask_text(str(step)), marker_color=PALETTE[i % len(PALETTE)],
-                             hovertemplate=f"{mask_text(str(step))}<br>%{{x}}<br>%{{y:,.1f}} 秒 s<extra></extra>"))
+        fig.add_trace(
+            go.Bar(
+                x=[labels[r] for r in part["run_id"]],
+                y=_rounded(part["seconds"], 1),
+                name=mask_text(str(step)),
+                marker_color=PALETTE[i % len(PALETTE)],
+                hovertemplate=f"{mask_text(str(step))}<br>%{{x}}<br>%{{y:,.1f}} 秒 s<extra></extra>",
+            )
+        )
     fig.update_layout(barmode="stack")
     fig.update_xaxes(type="category", categoryorder="array", categoryarray=order)
     return _layout(fig, title, "运行开始（北京时间） run start (CST)", "耗时（秒） duration (s)", height=420)

@@ -3,6 +3,7 @@
 A regulator reads Chinese first; the English code stays beside it so a page and the published
 tables can be matched word for word.
 """
+
 from __future__ import annotations
 
 from numlake.msisdn import mask_text
@@ -61,25 +62,73 @@ FEEDS = {
 KINDS = {"carrier": "基础电信企业", "mvno": "移动转售企业", "portal": "企业门户"}
 
 PROVINCES = {
-    "BJ": "北京", "TJ": "天津", "HE": "河北", "SX": "山西", "NM": "内蒙古",
-    "LN": "辽宁", "JL": "吉林", "HL": "黑龙江", "SH": "上海", "JS": "江苏",
-    "ZJ": "浙江", "AH": "安徽", "FJ": "福建", "JX": "江西", "SD": "山东",
-    "HA": "河南", "HB": "湖北", "HN": "湖南", "GD": "广东", "GX": "广西",
-    "HI": "海南", "CQ": "重庆", "SC": "四川", "GZ": "贵州", "YN": "云南",
-    "XZ": "西藏", "SN": "陕西", "GS": "甘肃", "QH": "青海", "NX": "宁夏",
-    "XJ": "新疆", "NAT": "全国",
+    "BJ": "北京",
+    "TJ": "天津",
+    "HE": "河北",
+    "SX": "山西",
+    "NM": "内蒙古",
+    "LN": "辽宁",
+    "JL": "吉林",
+    "HL": "黑龙江",
+    "SH": "上海",
+    "JS": "江苏",
+    "ZJ": "浙江",
+    "AH": "安徽",
+    "FJ": "福建",
+    "JX": "江西",
+    "SD": "山东",
+    "HA": "河南",
+    "HB": "湖北",
+    "HN": "湖南",
+    "GD": "广东",
+    "GX": "广西",
+    "HI": "海南",
+    "CQ": "重庆",
+    "SC": "四川",
+    "GZ": "贵州",
+    "YN": "云南",
+    "XZ": "西藏",
+    "SN": "陕西",
+    "GS": "甘肃",
+    "QH": "青海",
+    "NX": "宁夏",
+    "XJ": "新疆",
+    "NAT": "全国",
 }
 
 # (column, row) of each mainland province on a tile map: a rough geography that needs no
 # geometry file, so the province view works offline.
 PROVINCE_TILES = {
     "HL": (8, 0),
-    "NM": (5, 1), "BJ": (6, 1), "JL": (8, 1),
-    "XJ": (1, 2), "GS": (3, 2), "NX": (4, 2), "SX": (5, 2), "HE": (6, 2), "TJ": (7, 2), "LN": (8, 2),
-    "XZ": (1, 3), "QH": (2, 3), "SN": (4, 3), "HA": (5, 3), "SD": (6, 3),
-    "SC": (2, 4), "CQ": (3, 4), "HB": (4, 4), "AH": (5, 4), "JS": (6, 4), "SH": (7, 4),
-    "YN": (2, 5), "GZ": (3, 5), "HN": (4, 5), "JX": (5, 5), "ZJ": (6, 5),
-    "GX": (3, 6), "GD": (4, 6), "FJ": (5, 6),
+    "NM": (5, 1),
+    "BJ": (6, 1),
+    "JL": (8, 1),
+    "XJ": (1, 2),
+    "GS": (3, 2),
+    "NX": (4, 2),
+    "SX": (5, 2),
+    "HE": (6, 2),
+    "TJ": (7, 2),
+    "LN": (8, 2),
+    "XZ": (1, 3),
+    "QH": (2, 3),
+    "SN": (4, 3),
+    "HA": (5, 3),
+    "SD": (6, 3),
+    "SC": (2, 4),
+    "CQ": (3, 4),
+    "HB": (4, 4),
+    "AH": (5, 4),
+    "JS": (6, 4),
+    "SH": (7, 4),
+    "YN": (2, 5),
+    "GZ": (3, 5),
+    "HN": (4, 5),
+    "JX": (5, 5),
+    "ZJ": (6, 5),
+    "GX": (3, 6),
+    "GD": (4, 6),
+    "FJ": (5, 6),
     "HI": (4, 7),
 }
 

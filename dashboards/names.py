@@ -1,5 +1,6 @@
 """File names of the site, without importing plotly or pandas: the check server uses them to decide
 which page a key may read (numlake/check/api/dashboards.py)."""
+
 from __future__ import annotations
 
 import hashlib

@@ -5,6 +5,7 @@ frame whose columns the figure builders or tables expect. A missing table answer
 frame; a missing optional column answers NULLs. Per-source data is queried once for all
 sources and split in Python, so ~105 carrier pages cost a handful of queries, not hundreds.
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -33,14 +34,19 @@ def complaints_monthly(wh: Warehouse) -> pd.DataFrame:
     cols = ("month", "category", "received", "resolved", "open_at_end", "on_recent_reassignment", "days_to_resolve")
     if not wh.has(t, "month", "category", "received"):
         return _empty(*cols)
+
     def s(c):
         return f"sum({c})" if wh.has(t, c) else "null"
-    med = ("sum(median_days_to_resolve * resolved)"
-           " / nullif(sum(resolved) filter (where median_days_to_resolve is not null), 0)"
-           if wh.has(t, "median_days_to_resolve", "resolved") else "null")
+
+    med = (
+        "sum(median_days_to_resolve * resolved)"
+        " / nullif(sum(resolved) filter (where median_days_to_resolve is not null), 0)"
+        if wh.has(t, "median_days_to_resolve", "resolved")
+        else "null"
+    )
     return wh.df(f"""
-        select month, category, sum(received) as received, {s('resolved')} as resolved,
-               {s('open_at_end')} as open_at_end, {s('on_recent_reassignment')} as on_recent_reassignment,
+        select month, category, sum(received) as received, {s("resolved")} as resolved,
+               {s("open_at_end")} as open_at_end, {s("on_recent_reassignment")} as on_recent_reassignment,
                {med} as days_to_resolve
         from {t} group by month, category order by month, category""")
 
@@ -58,11 +64,14 @@ def complaints_by_province(wh: Warehouse, as_of) -> pd.DataFrame:
     """Complaints received in the 12 months up to `as_of`, per province (national sources excluded)."""
     if as_of is None or not wh.has("marts.monthly_complaints", "month", "source_id", "received"):
         return _empty("province", "value")
-    return wh.df("""
+    return wh.df(
+        """
         select d.province, sum(c.received) as value
         from marts.monthly_complaints c join dim_sources d using (source_id)
         where c.month > ?::date - interval 12 month and c.month <= ?::date and d.province <> 'NAT'
-        group by all""", [as_of, as_of])
+        group by all""",
+        [as_of, as_of],
+    )
 
 
 WARMUP_DAYS = 90
@@ -72,8 +81,10 @@ def _warmup_ends(wh: Warehouse) -> str | None:
     """SQL of (source_id, warmup_end): each source's lifecycle coverage start + the 90-day freeze."""
     if not wh.has("marts.source_freshness", "source_id", "feed", "coverage_start"):
         return None
-    return (f"select source_id, min(coverage_start) + interval {WARMUP_DAYS} day as warmup_end "
-            "from marts.source_freshness where feed = 'lifecycle' group by source_id")
+    return (
+        f"select source_id, min(coverage_start) + interval {WARMUP_DAYS} day as warmup_end "
+        "from marts.source_freshness where feed = 'lifecycle' group by source_id"
+    )
 
 
 def warmup_periods(wh: Warehouse) -> pd.DataFrame:
@@ -120,7 +131,8 @@ def number_rates_by_province(wh: Warehouse, as_of) -> pd.DataFrame:
     ends = _warmup_ends(wh) if wh.has(t, "source_id") else None
     join = f"left join ({ends}) w using (source_id)" if ends else ""
     past = "and (w.warmup_end is null or s.month >= w.warmup_end)" if ends else ""
-    return wh.df(f"""
+    return wh.df(
+        f"""
         with used as (
             select s.* from {t} s {join}
             where s.month > ?::date - interval 12 month and s.month <= ?::date and s.province <> 'NAT' {past})
@@ -130,7 +142,9 @@ def number_rates_by_province(wh: Warehouse, as_of) -> pd.DataFrame:
                (select strftime(min(month), '%Y-%m') from used) as first_month,
                (select strftime(max(month), '%Y-%m') from used) as last_month,
                (select count(distinct month) from used) as months
-        from used group by all""", [as_of, as_of])
+        from used group by all""",
+        [as_of, as_of],
+    )
 
 
 def findings_by_month(wh: Warehouse) -> pd.DataFrame:
@@ -145,9 +159,12 @@ def months_covered(wh: Warehouse, table: str, as_of) -> tuple[str, str, int] | N
     """First and last month with data among the 12 months up to `as_of`, and how many there are."""
     if as_of is None or not wh.has(table, "month"):
         return None
-    row = wh.con.execute(f"""
+    row = wh.con.execute(
+        f"""
         select strftime(min(month), '%Y-%m'), strftime(max(month), '%Y-%m'), count(distinct month) from {table}
-        where month > ?::date - interval 12 month and month <= ?::date""", [as_of, as_of]).fetchone()
+        where month > ?::date - interval 12 month and month <= ?::date""",
+        [as_of, as_of],
+    ).fetchone()
     return (row[0], row[1], int(row[2])) if row and row[0] else None
 
 
@@ -180,14 +197,27 @@ def latest_findings(wh: Warehouse, limit: int = 25) -> pd.DataFrame:
         select event_time, rule, source_id, msisdn, event_id from marts.rule_findings
         order by event_time desc, source_id, event_id limit {int(limit)}""")
     from numlake.msisdn import mask
+
     frame["msisdn"] = [mask(m) for m in frame["msisdn"]]
     return frame
 
 
 def segment_adoption(wh: Warehouse) -> pd.DataFrame:
     t = "marts.segment_adoption"
-    cols = ["segment", "org_type", "opened_date", "segment_type", "source_id", "orgs_total", "supported_30d",
-            "supported_90d", "supported_180d", "supported_now", "days_to_half", "verification_complaints"]
+    cols = [
+        "segment",
+        "org_type",
+        "opened_date",
+        "segment_type",
+        "source_id",
+        "orgs_total",
+        "supported_30d",
+        "supported_90d",
+        "supported_180d",
+        "supported_now",
+        "days_to_half",
+        "verification_complaints",
+    ]
     if not wh.has(t, "segment", "org_type"):
         return _empty(*cols)
     select = ", ".join(c if wh.has(t, c) else f"null as {c}" for c in cols)
@@ -205,8 +235,9 @@ def laggard_orgs(wh: Warehouse, as_of, limit: int = 20) -> pd.DataFrame:
     reports = wh.find(("org_id", "segment", "status", "checked_time"), ("adoption",))
     if as_of is None or not orgs or not reports or not wh.has("marts.segment_adoption", "segment", "opened_date"):
         return _empty(*cols)
-    order = ("(checked_time, load_order, line_no)" if wh.has(reports, "load_order", "line_no") else "checked_time")
-    frame = wh.try_df(f"""
+    order = "(checked_time, load_order, line_no)" if wh.has(reports, "load_order", "line_no") else "checked_time"
+    frame = wh.try_df(
+        f"""
         with seg as (
             select distinct segment from marts.segment_adoption
             where opened_date <= ?::date - interval 90 day),
@@ -224,7 +255,9 @@ def laggard_orgs(wh: Warehouse, as_of, limit: int = 20) -> pd.DataFrame:
         from org o cross join seg s
         left join latest l on l.org_id = o.org_id and l.segment = s.segment
         group by all having unsupported > 0
-        order by unsupported desc, o.org_id limit {int(limit)}""", [as_of, as_of])
+        order by unsupported desc, o.org_id limit {int(limit)}""",
+        [as_of, as_of],
+    )
     return frame if frame is not None else _empty(*cols)
 
 
@@ -286,20 +319,34 @@ def late_files(wh: Warehouse, limit: int = 15) -> pd.DataFrame:
         order by source_id, days_late desc, file_name""")
 
 
-def refused_files(wh: Warehouse, outcomes: tuple[str, ...] = ("QUARANTINED", "PENDING"),
-                  per_source: int | None = None) -> pd.DataFrame:
+def refused_files(
+    wh: Warehouse, outcomes: tuple[str, ...] = ("QUARANTINED", "PENDING"), per_source: int | None = None
+) -> pd.DataFrame:
     """Quarantined and pending files, newest business date first."""
     t = "marts.file_loads"
-    cols = ("source_id", "feed", "business_date", "file_name", "outcome", "reason", "detail", "first_seen_at",
-            "decided_at")
+    cols = (
+        "source_id",
+        "feed",
+        "business_date",
+        "file_name",
+        "outcome",
+        "reason",
+        "detail",
+        "first_seen_at",
+        "decided_at",
+    )
     if not wh.has(t, "source_id", "feed", "business_date", "file_name", "outcome", "reason"):
         return _empty(*cols)
     wanted = ", ".join(f"'{o}'" for o in outcomes)
-    qualify = (f"qualify row_number() over (partition by source_id order by business_date desc nulls first, "
-               f"file_name) <= {int(per_source)}" if per_source else "")
+    qualify = (
+        f"qualify row_number() over (partition by source_id order by business_date desc nulls first, "
+        f"file_name) <= {int(per_source)}"
+        if per_source
+        else ""
+    )
     return wh.df(f"""
-        select source_id, feed, business_date, file_name, outcome, reason, {_opt(wh, t, 'detail')},
-               {_opt(wh, t, 'first_seen_at')}, {_opt(wh, t, 'decided_at')}
+        select source_id, feed, business_date, file_name, outcome, reason, {_opt(wh, t, "detail")},
+               {_opt(wh, t, "first_seen_at")}, {_opt(wh, t, "decided_at")}
         from {t} where outcome in ({wanted}) {qualify}
         order by business_date desc nulls first, source_id, file_name""")
 
@@ -335,12 +382,28 @@ def rejection_examples(wh: Warehouse, per_reason: int = 2) -> pd.DataFrame:
 def accounting(wh: Warehouse) -> pd.DataFrame:
     """Per source and feed: files by outcome and the record accounting of loaded files (INTERCHANGE 4)."""
     t = "marts.file_loads"
-    cols = ("source_id", "feed", "files", "loaded_files", "quarantined", "pending", "superseded",
-            "rows_declared", "rows_loaded", "rows_rejected", "unbalanced_files", "rejected_records")
+    cols = (
+        "source_id",
+        "feed",
+        "files",
+        "loaded_files",
+        "quarantined",
+        "pending",
+        "superseded",
+        "rows_declared",
+        "rows_loaded",
+        "rows_rejected",
+        "unbalanced_files",
+        "rejected_records",
+    )
     if not wh.has(t, "source_id", "feed", "outcome", "rows_declared", "rows_loaded", "rows_rejected"):
         return _empty(*cols)
-    rejected = ("left join (select source_id, feed, count(*) as n from marts.rejected_records group by all) r "
-                "using (source_id, feed)" if wh.has("marts.rejected_records", "source_id", "feed") else "")
+    rejected = (
+        "left join (select source_id, feed, count(*) as n from marts.rejected_records group by all) r "
+        "using (source_id, feed)"
+        if wh.has("marts.rejected_records", "source_id", "feed")
+        else ""
+    )
     return wh.df(f"""
         with a as (
             select source_id, feed, count(*) as files,
@@ -354,7 +417,7 @@ def accounting(wh: Warehouse) -> pd.DataFrame:
                    count(*) filter (where outcome = 'LOADED' and
                        rows_declared is distinct from rows_loaded + rows_rejected) as unbalanced_files
             from {t} group by all)
-        select a.*, {'coalesce(r.n, 0)' if rejected else 'null'} as rejected_records
+        select a.*, {"coalesce(r.n, 0)" if rejected else "null"} as rejected_records
         from a {rejected} order by 1, 2""")
 
 

@@ -4,6 +4,7 @@ Pages reference one shared ``plotly.min.js`` by a relative path, so the site wor
 from disk and served, with no network. Every text cell that came from data goes through
 ``numlake.msisdn.mask_text`` on its way into a table.
 """
+
 from __future__ import annotations
 
 import html
@@ -19,11 +20,10 @@ from numlake.china_time import CST
 from numlake.display import shorten
 from numlake.msisdn import mask_text
 
-PLOTLY_CONFIG = {"displaylogo": False, "responsive": True,
-                 "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
+PLOTLY_CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
 
 CSS = """
-body{font-family:%s;margin:0;color:#222;background:#f6f7f9}
+body{font-family:FONT_FAMILY;margin:0;color:#222;background:#f6f7f9}
 header{background:#123b6d;color:#fff;padding:14px 28px}
 header h1{margin:0;font-size:22px;font-weight:600}
 header .meta{font-size:13px;opacity:.85;margin-top:4px}
@@ -51,7 +51,7 @@ ul.links{columns:3;font-size:14px}
 .charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(580px,1fr));gap:8px 16px}
 .chart{min-height:200px;min-width:0}
 .chart.wide{grid-column:1/-1}
-""" % FONT
+""".replace("FONT_FAMILY", FONT)
 
 
 def now_cst() -> datetime:
@@ -100,8 +100,11 @@ def fmt_cell(value) -> str:
     if isinstance(value, (pd.Timestamp, datetime)):
         if isinstance(value, pd.Timestamp):
             value = value.to_pydatetime()
-        return value.strftime("%Y-%m-%d %H:%M:%S") if (value.hour, value.minute, value.second) != (0, 0, 0) \
+        return (
+            value.strftime("%Y-%m-%d %H:%M:%S")
+            if (value.hour, value.minute, value.second) != (0, 0, 0)
             else value.strftime("%Y-%m-%d")
+        )
     if isinstance(value, date):
         return value.isoformat()
     try:
@@ -123,8 +126,13 @@ def nodata(text: str = NO_DATA) -> str:
     return f'<div class="nodata">{html.escape(text)}</div>'
 
 
-def table(frame: pd.DataFrame | None, columns: list[tuple[str, str]], max_rows: int | None = None,
-          formats: dict | None = None, raw_columns: tuple[str, ...] = ()) -> str:
+def table(
+    frame: pd.DataFrame | None,
+    columns: list[tuple[str, str]],
+    max_rows: int | None = None,
+    formats: dict | None = None,
+    raw_columns: tuple[str, ...] = (),
+) -> str:
     """An HTML table of `columns` ([(column, header)]); numbers right-aligned; empty -> no data."""
     if frame is None or len(frame) == 0:
         return nodata()
@@ -146,15 +154,24 @@ def table(frame: pd.DataFrame | None, columns: list[tuple[str, str]], max_rows: 
         rows.append("<tr>" + "".join(cells) + "</tr>")
     more = ""
     if max_rows is not None and len(frame) > max_rows:
-        more = f'<p class="note">仅显示前 {max_rows:,} 行，共 {len(frame):,} 行 · first {max_rows:,} of {len(frame):,} rows</p>'
+        more = (
+            f'<p class="note">仅显示前 {max_rows:,} 行，共 {len(frame):,} 行 · '
+            f"first {max_rows:,} of {len(frame):,} rows</p>"
+        )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{more}"
 
 
 def figure(fig: go.Figure, div_id: str, wide: bool = False) -> str:
     """The figure as a div plus its newPlot call; plotly.js itself is loaded once per page."""
     height = fig.layout.height or 380
-    body = fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config=PLOTLY_CONFIG,
-                       default_height=f"{height}px", default_width="100%")
+    body = fig.to_html(
+        full_html=False,
+        include_plotlyjs=False,
+        div_id=div_id,
+        config=PLOTLY_CONFIG,
+        default_height=f"{height}px",
+        default_width="100%",
+    )
     return f'<div class="chart{" wide" if wide else ""}">{body}</div>'
 
 
@@ -173,22 +190,22 @@ def cards(items: list[tuple[str, object, str]]) -> str:
     """Key figures in boxes: (label, value, css class)."""
     out = []
     for label, value, cls in items:
-        out.append(f'<div class="card"><div class="v {cls}">{esc(value)}</div>'
-                   f'<div class="k">{html.escape(label)}</div></div>')
+        out.append(
+            f'<div class="card"><div class="v {cls}">{esc(value)}</div><div class="k">{html.escape(label)}</div></div>'
+        )
     return f'<div class="cards">{"".join(out)}</div>'
 
 
-def page(title: str, body: str, *, root: str, nav: list[tuple[str, str]], meta: str,
-         with_plotly: bool) -> str:
+def page(title: str, body: str, *, root: str, nav: list[tuple[str, str]], meta: str, with_plotly: bool) -> str:
     """A whole HTML document; `root` is the relative path back to the site folder ('' or '../')."""
     script = f'<script src="{root}{PLOTLY_JS}" charset="utf-8"></script>' if with_plotly else ""
     title = mask_text(title)
     links = "".join(f'<a href="{root}{html.escape(href)}">{html.escape(label)}</a>' for label, href in nav)
     return (
-        "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-        f"<title>{html.escape(title)}</title><link rel=\"icon\" href=\"data:,\">"
+        '<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<title>{html.escape(title)}</title><link rel="icon" href="data:,">'
         f"<style>{CSS}</style>{script}</head><body>"
-        f"<header><h1>{html.escape(title)}</h1><div class=\"meta\">{meta}</div></header>"
+        f'<header><h1>{html.escape(title)}</h1><div class="meta">{meta}</div></header>'
         f"<nav>{links}</nav><main>{body}</main></body></html>\n"
     )

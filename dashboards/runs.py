@@ -5,6 +5,7 @@ instance's public methods (``get_run_records``, ``get_run_step_stats``). The run
 the page cannot have finished yet; it is marked ``current`` instead of being listed as STARTED
 for ever, and shows the steps done so far.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -32,20 +33,22 @@ def runs_from_instance(instance, current_run_id: str | None = None, limit: int =
         steps = {}
         try:
             stats = instance.get_run_step_stats(run.run_id)
-        except Exception:  # noqa: BLE001 - a run without an event log still gets its row
+        except Exception:
             stats = []
         for s in stats:
             if s.start_time and s.end_time:
                 steps[s.step_key] = round(s.end_time - s.start_time, 2)
         current = run.run_id == current_run_id
-        out.append({
-            "run_id": run.run_id,
-            "job": run.job_name,
-            "status": _status(run.status),
-            "start": _iso(start),
-            "end": _iso(end),
-            "duration_s": round(end - start, 1) if start and end else None,
-            "current": current,
-            "steps": steps,
-        })
+        out.append(
+            {
+                "run_id": run.run_id,
+                "job": run.job_name,
+                "status": _status(run.status),
+                "start": _iso(start),
+                "end": _iso(end),
+                "duration_s": round(end - start, 1) if start and end else None,
+                "current": current,
+                "steps": steps,
+            }
+        )
     return out

@@ -4,6 +4,7 @@ The site is written into a temporary sibling folder, checked (no full phone numb
 file), and only then swapped into place, so a failed or interrupted build leaves the previous
 good site untouched.
 """
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ Used by the crash test and the benchmark; prints one summary line, masks anythin
 looks like a phone number, exits 2 on a usage error and 1 when the accounting invariant
 is violated.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,19 +29,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lock-timeout", type=float, default=None, help="seconds to wait for a running ingest")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(message)s"
+    )
     try:
         home = Home.resolve(args.home)
-        r = ingest(home, Path(args.landing) if args.landing else home.landing,
-                   Path(args.registry) if args.registry else home.default_registry,
-                   sources=args.sources, lock_timeout=args.lock_timeout)
+        r = ingest(
+            home,
+            Path(args.landing) if args.landing else home.landing,
+            Path(args.registry) if args.registry else home.default_registry,
+            sources=args.sources,
+            lock_timeout=args.lock_timeout,
+        )
     except UsageError as e:
         print(f"ingestion: error: {mask_text(str(e))}", file=sys.stderr)
         return 2
     outcomes = ", ".join(f"{k} {v}" for k, v in sorted(r.totals.items())) or "nothing new"
-    print(f"{r.run_id}: {r.files_processed} files ({outcomes}); {r.records_loaded} records loaded, "
-          f"{r.records_rejected} rejected; {r.duration_s:.2f}s; {len(r.violations)} accounting violations")
+    print(
+        f"{r.run_id}: {r.files_processed} files ({outcomes}); {r.records_loaded} records loaded, "
+        f"{r.records_rejected} rejected; {r.duration_s:.2f}s; {len(r.violations)} accounting violations"
+    )
     for v in r.violations:
         print(f"violation: {mask_text(v)}", file=sys.stderr)
     return 1 if r.violations else 0

@@ -11,6 +11,7 @@ marks rows with the wrong number of columns ``malformed`` — exactly what
 the hot loop. Every other delivery (quotes, bad bytes, huge files) goes through the streaming
 reader, which knows every corner of INTERCHANGE 2.3 and names the problem precisely.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -61,8 +62,15 @@ class Prepared:
     problem: tuple[str, str] | None = None
 
 
-def prepare(path: str | Path, src: Source, feed: str, fidx: int, business_date: dt.date,
-            expected_md5: str | None, size: int | None = None) -> Prepared | None:
+def prepare(
+    path: str | Path,
+    src: Source,
+    feed: str,
+    fidx: int,
+    business_date: dt.date,
+    expected_md5: str | None,
+    size: int | None = None,
+) -> Prepared | None:
     """Read one delivery's bytes once: md5, decompression, decoding and header. Returns None
     when the file is too big to hold in memory (stream it instead). `size` is the file's size
     when the caller knows it already."""
@@ -111,15 +119,31 @@ def prepare(path: str | Path, src: Source, feed: str, fidx: int, business_date: 
     if src.format == "csv" and src.header != "none":
         header_line, line = _first_nonblank(data, blank)
         if line is None:  # nothing but blank lines: no header, no records
-            return Prepared(md5, size, BulkFile(fidx, business_date, src.id, b"", src.format, src.delimiter,
-                                                blank, 0, len(FEEDS[feed]), {}))
+            return Prepared(
+                md5,
+                size,
+                BulkFile(fidx, business_date, src.id, b"", src.format, src.delimiter, blank, 0, len(FEEDS[feed]), {}),
+            )
     layout = _layout(src, feed, line, header_line)
     if isinstance(layout, FileRefused):
         return Prepared(md5, size, None, (layout.reason, layout.detail))
     ncols, positions = layout
-    return Prepared(md5, size, BulkFile(fidx, business_date, src.id, data, src.format,
-                                        src.delimiter if src.format == "csv" else "",
-                                        blank, header_line, ncols, positions))
+    return Prepared(
+        md5,
+        size,
+        BulkFile(
+            fidx,
+            business_date,
+            src.id,
+            data,
+            src.format,
+            src.delimiter if src.format == "csv" else "",
+            blank,
+            header_line,
+            ncols,
+            positions,
+        ),
+    )
 
 
 def _is_utf8(encoding: str) -> bool:
@@ -178,7 +202,7 @@ def texts_table(files: list[BulkFile], chunk_bytes: int = 4 << 20) -> pa.Table:
     for i, f in enumerate(files):
         size += len(f.text)
         if size >= chunk_bytes or i == len(files) - 1:
-            batches.append(_texts_batch(files[start:i + 1]))
+            batches.append(_texts_batch(files[start : i + 1]))
             start, size = i + 1, 0
     if not batches:
         batches.append(_texts_batch([]))
@@ -214,9 +238,11 @@ def lines_sql(texts: str, lines: str) -> str:
     inside a bigger query. Each CRLF is made an LF in the whole text first, which removes the
     one CR that ends a line before its LF (cheaper than per line; a CR that ends the file
     sends the file to the streaming reader, see prepare)."""
-    return (f"CREATE OR REPLACE TEMP TABLE {lines} AS SELECT fidx, generate_subscripts(p, 1) AS line_no, "
-            f"unnest(p) AS line FROM (SELECT fidx, string_split(replace(text, chr(13) || chr(10), chr(10)), "
-            f"chr(10)) AS p FROM {texts})")
+    return (
+        f"CREATE OR REPLACE TEMP TABLE {lines} AS SELECT fidx, generate_subscripts(p, 1) AS line_no, "
+        f"unnest(p) AS line FROM (SELECT fidx, string_split(replace(text, chr(13) || chr(10), chr(10)), "
+        f"chr(10)) AS p FROM {texts})"
+    )
 
 
 def records_sql(feed: str, fmt: str, lines: str, meta: str) -> str:
@@ -225,8 +251,10 @@ def records_sql(feed: str, fmt: str, lines: str, meta: str) -> str:
     ``malformed`` flag, one ``c_<field>`` column per canonical field and ``hard``, true for a
     record whose quoting needs the streaming reader (hard_quoting_sql). Blank lines and the
     header are not records; trim only runs on lines that start with a blank character."""
-    records = (f"SELECT l.fidx, m.bd, m.source_id, l.line_no, l.line AS raw, m.* EXCLUDE (fidx, bd, source_id) "
-               f"FROM {lines} l JOIN {meta} m USING (fidx) WHERE l.line_no > m.hdr")
+    records = (
+        f"SELECT l.fidx, m.bd, m.source_id, l.line_no, l.line AS raw, m.* EXCLUDE (fidx, bd, source_id) "
+        f"FROM {lines} l JOIN {meta} m USING (fidx) WHERE l.line_no > m.hdr"
+    )
     keep = "CASE WHEN raw = '' THEN false WHEN ascii(raw) IN (32, 9, 13) THEN trim(raw, blank) <> '' ELSE true END"
     if fmt == "jsonl":
         return f"SELECT fidx, bd, source_id, line_no, raw FROM ({records}) WHERE {keep}"
@@ -234,12 +262,16 @@ def records_sql(feed: str, fmt: str, lines: str, meta: str) -> str:
     cols = ", ".join(f"CASE WHEN NOT malformed THEN parts[p_{f.name}] END AS c_{f.name}" for f in fields)
     # a field wrapped in double quotes is read without them; any other use of quotes makes
     # the file one for the streaming reader (see hard_quoting_sql)
-    parts = (f"CASE WHEN contains(raw, '\"') THEN list_transform(string_split(raw, delim), "
-             f"lambda x: CASE WHEN {_WRAPPED.format(x='x')} THEN x[2:-2] ELSE x END) ELSE string_split(raw, delim) END")
-    return (f"SELECT fidx, bd, source_id, line_no, raw, malformed, {cols}, {hard_quoting_sql('raw', 'delim')} AS hard "
-            f"FROM ("
-            f"SELECT *, len(parts) <> ncols AS malformed FROM ("
-            f"SELECT *, {parts} AS parts FROM ({records}) WHERE {keep}))")
+    parts = (
+        f"CASE WHEN contains(raw, '\"') THEN list_transform(string_split(raw, delim), "
+        f"lambda x: CASE WHEN {_WRAPPED.format(x='x')} THEN x[2:-2] ELSE x END) ELSE string_split(raw, delim) END"
+    )
+    return (
+        f"SELECT fidx, bd, source_id, line_no, raw, malformed, {cols}, {hard_quoting_sql('raw', 'delim')} AS hard "
+        f"FROM ("
+        f"SELECT *, len(parts) <> ncols AS malformed FROM ("
+        f"SELECT *, {parts} AS parts FROM ({records}) WHERE {keep}))"
+    )
 
 
 _WRAPPED = "(length({x}) >= 2 AND starts_with({x}, '\"') AND ends_with({x}, '\"') AND NOT contains({x}[2:-2], '\"'))"
@@ -259,8 +291,10 @@ def hard_quoting_sql(x: str, delim: str) -> str:
     expression; any other goes field by field."""
     bad = f"contains(x, '\"') AND NOT {_WRAPPED.format(x='x')}"
     by_list = f"list_bool_or(list_transform(string_split({x}, {delim}), lambda x: {bad}))"
-    by_re = " ".join(f"WHEN {_sql_lit(d)} THEN NOT regexp_full_match({x}, {_sql_lit(_simple_quoting_re(d))})"
-                     for d in (",", "|", "\t"))
+    by_re = " ".join(
+        f"WHEN {_sql_lit(d)} THEN NOT regexp_full_match({x}, {_sql_lit(_simple_quoting_re(d))})"
+        for d in (",", "|", "\t")
+    )
     # CASE, not AND: DuckDB then runs the expensive part only on lines holding a quote
     return f"CASE WHEN contains({x}, '\"') THEN CASE {delim} {by_re} ELSE {by_list} END ELSE false END"
 

@@ -3,6 +3,7 @@
 They read only the lake (``lake/_meta`` exports and the batch Parquet files), never
 the ingestion state database, so they run while another process holds it.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -46,15 +47,24 @@ def accounting_violations(home: Home) -> list[str]:
         for feed in FEEDS:
             g = home.lake / feed / "*" / "*.parquet"
             if list((home.lake / feed).glob("*/*.parquet")):
-                parts.append(f"SELECT source_id, file_name, load_order, count(*) AS n, 'loaded' AS kind "
-                             f"FROM read_parquet('{g.as_posix()}') GROUP BY ALL")
+                parts.append(
+                    f"SELECT source_id, file_name, load_order, count(*) AS n, 'loaded' AS kind "
+                    f"FROM read_parquet('{g.as_posix()}') GROUP BY ALL"
+                )
             g = home.lake / "_rejects" / feed / "*" / "*.parquet"
             if list((home.lake / "_rejects" / feed).glob("*/*.parquet")):
-                parts.append(f"SELECT source_id, file_name, NULL::BIGINT AS load_order, count(*) AS n, "
-                             f"'rejected' AS kind FROM read_parquet('{g.as_posix()}') GROUP BY ALL")
-        counts = " UNION ALL ".join(parts) if parts else (
-            "SELECT NULL::VARCHAR AS source_id, NULL::VARCHAR AS file_name, NULL::BIGINT AS load_order, "
-            "0::BIGINT AS n, NULL::VARCHAR AS kind LIMIT 0")
+                parts.append(
+                    f"SELECT source_id, file_name, NULL::BIGINT AS load_order, count(*) AS n, "
+                    f"'rejected' AS kind FROM read_parquet('{g.as_posix()}') GROUP BY ALL"
+                )
+        counts = (
+            " UNION ALL ".join(parts)
+            if parts
+            else (
+                "SELECT NULL::VARCHAR AS source_id, NULL::VARCHAR AS file_name, NULL::BIGINT AS load_order, "
+                "0::BIGINT AS n, NULL::VARCHAR AS kind LIMIT 0"
+            )
+        )
         # a batch file may still hold the records of a delivery superseded since it was written
         # (docs/LAKE.md): those are withdrawn, not orphans; records of no delivery the ledger
         # ever loaded (or of another load of it) are
@@ -104,7 +114,8 @@ def freshness(home: Home) -> list[dict]:
         rows = con.execute(
             "SELECT source_id, feed, list(DISTINCT business_date ORDER BY business_date) "
             f"FROM read_parquet('{fl.as_posix()}') WHERE outcome='LOADED' AND business_date IS NOT NULL "
-            "GROUP BY ALL ORDER BY 1, 2").fetchall()
+            "GROUP BY ALL ORDER BY 1, 2"
+        ).fetchall()
     finally:
         con.close()
     out = []
@@ -113,8 +124,19 @@ def freshness(home: Home) -> list[dict]:
         gap_dates = None
         if feed in DAILY_FEEDS:
             have = set(dates)
-            gap_dates = [start + dt.timedelta(days=i) for i in range((latest - start).days + 1)
-                         if start + dt.timedelta(days=i) not in have]
-        out.append({"source": source_id, "feed": feed, "coverage_start": start, "latest": latest,
-                    "gaps": len(gap_dates) if gap_dates is not None else None, "gap_dates": gap_dates})
+            gap_dates = [
+                start + dt.timedelta(days=i)
+                for i in range((latest - start).days + 1)
+                if start + dt.timedelta(days=i) not in have
+            ]
+        out.append(
+            {
+                "source": source_id,
+                "feed": feed,
+                "coverage_start": start,
+                "latest": latest,
+                "gaps": len(gap_dates) if gap_dates is not None else None,
+                "gap_dates": gap_dates,
+            }
+        )
     return out

@@ -5,6 +5,7 @@ to the modules that decide, write and record deliveries; it holds nothing else, 
 function's signature says what it reads (the landing area, the registry, the ledger
 connection) and what it records (``decided``, the next load order).
 """
+
 from __future__ import annotations
 
 import contextlib

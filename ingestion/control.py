@@ -4,6 +4,7 @@ control file is valid and agrees with the name, its business date has happened (
 the day after the platform reads it, in China time), it is a regular file, and its extension
 is the registry's format.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -29,23 +30,34 @@ def precheck(it: Delivery, registry: dict[str, Source]) -> tuple[str, str] | Non
     if c.kind != "file":
         return "unreadable", f"a {c.kind}, not a regular file: never followed or opened"
     if parsed is None or parsed.source_id != c.source_dir or parsed.feed != c.feed_dir:
-        return ("bad_control", f"file name does not read as {c.source_dir}_{c.feed_dir}_<YYYYMMDD>_<NN>.<ext>; "
-                "its business date cannot be matched to the control file")
+        return (
+            "bad_control",
+            f"file name does not read as {c.source_dir}_{c.feed_dir}_<YYYYMMDD>_<NN>.<ext>; "
+            "its business date cannot be matched to the control file",
+        )
     if c.ctl_kind not in (None, "file"):
         return "bad_control", f"control file is a {c.ctl_kind}, not a regular file: never followed or opened"
     if ctl.problem:
         return "bad_control", ctl.problem
     if ctl.business_date != parsed.business_date.isoformat():
-        return "bad_control", (f"control business_date {ctl.business_date} disagrees with the file name's "
-                               f"{parsed.business_date.isoformat()}")
+        return "bad_control", (
+            f"control business_date {ctl.business_date} disagrees with the file name's "
+            f"{parsed.business_date.isoformat()}"
+        )
     latest = latest_business_date()
     if parsed.business_date > latest:
-        return ("bad_control", f"business date {parsed.business_date} has not happened: the latest a delivery "
-                f"read now may report is {latest} (the day after today, China time)")
+        return (
+            "bad_control",
+            f"business date {parsed.business_date} has not happened: the latest a delivery "
+            f"read now may report is {latest} (the day after today, China time)",
+        )
     want_ext = ("csv", "txt") if src.format == "csv" else ("jsonl",)
     if parsed.ext not in want_ext or parsed.gzip != (src.compression == "gzip"):
-        return ("unreadable", f"extension .{parsed.ext}{'.gz' if parsed.gzip else ''} does not match the "
-                f"registry ({src.format}, compression {src.compression})")
+        return (
+            "unreadable",
+            f"extension .{parsed.ext}{'.gz' if parsed.gzip else ''} does not match the "
+            f"registry ({src.format}, compression {src.compression})",
+        )
     return None
 
 

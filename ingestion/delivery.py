@@ -1,4 +1,5 @@
 """One delivery of a group and what is being decided about it, as the group's modules share it."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -12,6 +12,7 @@ it is, and ingestion refuses it without opening it), and every file is opened th
 Names are kept as the file system gives them for opening, and shown (ledger, logs, lake)
 through :func:`shown_name`, which escapes what is not printable UTF-8.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -169,8 +170,9 @@ def parse_name(file_name: str) -> ParsedName | None:
 def _visible_dirs(path: Path) -> list[os.DirEntry]:
     try:
         with os.scandir(path) as it:
-            return sorted((e for e in it if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)),
-                          key=lambda e: e.name)
+            return sorted(
+                (e for e in it if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)), key=lambda e: e.name
+            )
     except FileNotFoundError:
         return []
 
@@ -201,10 +203,21 @@ def scan(landing: Path, sources: set[str] | None = None) -> list[Candidate]:
                 if name.endswith(".ctl"):
                     continue
                 ctl = stats.get(name + ".ctl")
-                out.append(Candidate(landing, source_dir, feed_dir, shown_name(name), st.st_size, st.st_mtime_ns,
-                                     ctl.st_size if ctl else None, ctl.st_mtime_ns if ctl else None,
-                                     (sdir.name, fdir.name, name), entry_kind(st.st_mode),
-                                     entry_kind(ctl.st_mode) if ctl else None))
+                out.append(
+                    Candidate(
+                        landing,
+                        source_dir,
+                        feed_dir,
+                        shown_name(name),
+                        st.st_size,
+                        st.st_mtime_ns,
+                        ctl.st_size if ctl else None,
+                        ctl.st_mtime_ns if ctl else None,
+                        (sdir.name, fdir.name, name),
+                        entry_kind(st.st_mode),
+                        entry_kind(ctl.st_mode) if ctl else None,
+                    )
+                )
     return out
 
 
@@ -271,5 +284,9 @@ def read_control(path: str | Path) -> Control:
             bd_ok = False
     if not bd_ok:
         problems.append("'business_date' is not a YYYY-MM-DD date")
-    return Control(rows if rows_ok else None, md5.lower() if isinstance(md5, str) and MD5_RE.match(md5) else None,
-                   bd if bd_ok else None, "; ".join(problems) or None)
+    return Control(
+        rows if rows_ok else None,
+        md5.lower() if isinstance(md5, str) and MD5_RE.match(md5) else None,
+        bd if bd_ok else None,
+        "; ".join(problems) or None,
+    )

@@ -5,6 +5,7 @@ Earlier runs are the event-id index (``event_keys``, see ``ingestion.state``); w
 the keys validation put in ``v_<feed>.k`` are walked in load order. Only keys seen twice in the
 group or already in the index are walked in Python; the rest cannot be duplicates.
 """
+
 from __future__ import annotations
 
 import pyarrow as pa
@@ -22,8 +23,11 @@ def mark_duplicates(staging: Staging, items: list[Delivery]) -> None:
     for feed in UNIQUE_ID:
         if feed not in staging.feeds():
             continue
-        active = [it for it in items if it.c.feed_dir == feed and it.outcome in ("LOADED", "SUPERSEDED")
-                  and it.load_order is not None]
+        active = [
+            it
+            for it in items
+            if it.c.feed_dir == feed and it.outcome in ("LOADED", "SUPERSEDED") and it.load_order is not None
+        ]
         if not active:
             continue
         con.register("fmap", pa.table({"fidx": pa.array([it.idx for it in active], pa.int32())}))
@@ -46,11 +50,20 @@ def mark_duplicates(staging: Staging, items: list[Delivery]) -> None:
             continue
         dups = _first_wins(active, rows)
         if dups:
-            con.register("dups", pa.table({"fidx": pa.array([d[0] for d in dups], pa.int32()),
-                                           "line_no": pa.array([d[1] for d in dups], pa.int64())}))
+            con.register(
+                "dups",
+                pa.table(
+                    {
+                        "fidx": pa.array([d[0] for d in dups], pa.int32()),
+                        "line_no": pa.array([d[1] for d in dups], pa.int64()),
+                    }
+                ),
+            )
             try:
-                con.execute(f"UPDATE {v_name(feed)} v SET reason = 'duplicate_id', k = NULL FROM dups d "
-                            f"WHERE v.fidx = d.fidx AND v.line_no = d.line_no")
+                con.execute(
+                    f"UPDATE {v_name(feed)} v SET reason = 'duplicate_id', k = NULL FROM dups d "
+                    f"WHERE v.fidx = d.fidx AND v.line_no = d.line_no"
+                )
             finally:
                 con.unregister("dups")
             restore_raw(staging, items, feed)
@@ -96,13 +109,17 @@ def restore_raw(staging: Staging, items: list[Delivery], feed: str) -> None:
     con, v = staging.con, v_name(feed)
     for f, fmt in staging.bulk_lines:
         if f == feed:
-            con.execute(f"UPDATE {v} SET raw = l.line FROM {lines_name(feed, fmt)} l "
-                        f"WHERE {v}.fidx = l.fidx AND {v}.line_no = l.line_no AND {v}.reason = 'duplicate_id' "
-                        f"AND {v}.raw IS NULL")
+            con.execute(
+                f"UPDATE {v} SET raw = l.line FROM {lines_name(feed, fmt)} l "
+                f"WHERE {v}.fidx = l.fidx AND {v}.line_no = l.line_no AND {v}.reason = 'duplicate_id' "
+                f"AND {v}.raw IS NULL"
+            )
     for f, fmt in staging.stages:
         if f == feed:
-            con.execute(f"UPDATE {v} SET raw = s.raw FROM {stage_name(feed, fmt)} s WHERE {v}.fidx = s.fidx "
-                        f"AND {v}.line_no = s.line_no AND {v}.reason = 'duplicate_id' AND {v}.raw IS NULL")
+            con.execute(
+                f"UPDATE {v} SET raw = s.raw FROM {stage_name(feed, fmt)} s WHERE {v}.fidx = s.fidx "
+                f"AND {v}.line_no = s.line_no AND {v}.reason = 'duplicate_id' AND {v}.raw IS NULL"
+            )
     missing = con.execute(f"SELECT DISTINCT fidx FROM {v} WHERE reason = 'duplicate_id' AND raw IS NULL").fetchall()
     by_idx = {it.idx: it for it in items}
     for (fidx,) in missing:
@@ -111,7 +128,9 @@ def restore_raw(staging: Staging, items: list[Delivery], feed: str) -> None:
         for batch in reader.batches():
             con.register("rawb", with_raw(batch, reader).select(["line_no", "raw"]))
             try:
-                con.execute(f"UPDATE {v} SET raw = b.raw FROM rawb b WHERE {v}.fidx = {fidx} AND "
-                            f"{v}.line_no = b.line_no AND {v}.reason = 'duplicate_id' AND {v}.raw IS NULL")
+                con.execute(
+                    f"UPDATE {v} SET raw = b.raw FROM rawb b WHERE {v}.fidx = {fidx} AND "
+                    f"{v}.line_no = b.line_no AND {v}.reason = 'duplicate_id' AND {v}.raw IS NULL"
+                )
             finally:
                 con.unregister("rawb")

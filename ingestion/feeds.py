@@ -3,6 +3,7 @@
 This is the one place that knows what a valid record of each feed looks like. The lake schema
 (docs/LAKE.md) and the validation SQL are both derived from these tables.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -31,17 +32,36 @@ def _codes(pairs: dict[str, str]) -> dict[str, str]:
     return out
 
 
-EVENT_TYPES = _codes({
-    "ACTIVATE": "开户", "SUSPEND": "停机", "RESUME": "复机", "KEEP": "保号",
-    "CANCEL": "销户", "RECYCLE": "回收", "PORT_OUT": "携出", "PORT_IN": "携入",
-})
-CATEGORIES = _codes({
-    "SECONDARY_NUMBER": "二次号码", "MISMARKED": "号码标记", "VERIFICATION_SMS": "验证码", "OTHER": "其他",
-})
+EVENT_TYPES = _codes(
+    {
+        "ACTIVATE": "开户",
+        "SUSPEND": "停机",
+        "RESUME": "复机",
+        "KEEP": "保号",
+        "CANCEL": "销户",
+        "RECYCLE": "回收",
+        "PORT_OUT": "携出",
+        "PORT_IN": "携入",
+    }
+)
+CATEGORIES = _codes(
+    {
+        "SECONDARY_NUMBER": "二次号码",
+        "MISMARKED": "号码标记",
+        "VERIFICATION_SMS": "验证码",
+        "OTHER": "其他",
+    }
+)
 STATUSES = _codes({"OPEN": "处理中", "RESOLVED": "已办结"})
-RESOLUTIONS = _codes({
-    "UNBOUND": "解绑", "NUMBER_CHANGED": "换号", "FROZEN": "冻结", "EXPLAINED": "解释说明", "REJECTED": "不予受理",
-})
+RESOLUTIONS = _codes(
+    {
+        "UNBOUND": "解绑",
+        "NUMBER_CHANGED": "换号",
+        "FROZEN": "冻结",
+        "EXPLAINED": "解释说明",
+        "REJECTED": "不予受理",
+    }
+)
 SEGMENT_TYPES = _codes({"BASIC": "基础", "MVNO": "转售", "IOT": "物联网"})
 ORG_TYPES = _codes({"BANK": "银行", "PAYMENT": "支付机构", "APP": "互联网应用"})
 ADOPTION = _codes({"SUPPORTED": "已支持", "UNSUPPORTED": "未支持"})
@@ -90,18 +110,33 @@ BUSINESS_DATE_BOUND_FIELDS = frozenset({"event_time", "received_time", "resolved
 UNIQUE_ID = {"lifecycle": "event_id"}
 
 LINEAGE_COLUMNS = (
-    ("source_id", "VARCHAR"), ("file_name", "VARCHAR"), ("business_date", "DATE"),
-    ("seq", "INTEGER"), ("line_no", "INTEGER"), ("load_order", "BIGINT"),
+    ("source_id", "VARCHAR"),
+    ("file_name", "VARCHAR"),
+    ("business_date", "DATE"),
+    ("seq", "INTEGER"),
+    ("line_no", "INTEGER"),
+    ("load_order", "BIGINT"),
 )
 REJECT_COLUMNS = (
-    ("source_id", "VARCHAR"), ("feed", "VARCHAR"), ("file_name", "VARCHAR"), ("business_date", "DATE"),
-    ("seq", "INTEGER"), ("line_no", "INTEGER"), ("reason", "VARCHAR"), ("raw", "VARCHAR"),
+    ("source_id", "VARCHAR"),
+    ("feed", "VARCHAR"),
+    ("file_name", "VARCHAR"),
+    ("business_date", "DATE"),
+    ("seq", "INTEGER"),
+    ("line_no", "INTEGER"),
+    ("reason", "VARCHAR"),
+    ("raw", "VARCHAR"),
 )
 
 # Record rejection reasons in the precedence order of INTERCHANGE 4.
 REJECTION_REASONS = (
-    "malformed_row", "missing_field", "invalid_msisdn", "invalid_code",
-    "invalid_time", "time_after_business_date", "duplicate_id",
+    "malformed_row",
+    "missing_field",
+    "invalid_msisdn",
+    "invalid_code",
+    "invalid_time",
+    "time_after_business_date",
+    "duplicate_id",
 )
 
 

@@ -8,6 +8,7 @@ checked for conflicts and sequences (``ingestion.redelivery``) and duplicate ids
 transaction (``ingestion.ledger``). The outcome is the one sequential processing gives
 (INTERCHANGE 4).
 """
+
 from __future__ import annotations
 
 import logging
@@ -92,8 +93,14 @@ class GroupProcessor:
         with ctx.timed("read"):
             if not self.prefetched:
                 self.prefetch()
-            held = held_deliveries(self.con, {(it.c.source_dir, it.c.feed_dir, it.rec["business_date"])
-                                              for it in self.items if it.rec["business_date"] is not None})
+            held = held_deliveries(
+                self.con,
+                {
+                    (it.c.source_dir, it.c.feed_dir, it.rec["business_date"])
+                    for it in self.items
+                    if it.rec["business_date"] is not None
+                },
+            )
             for it in self.items:
                 if it.pre_problem is None:
                     it.read_problem = self._read(it, bulk)
@@ -140,13 +147,16 @@ class GroupProcessor:
         Python and I/O, no database: the pipeline runs it for the next group in a thread while
         DuckDB works on this one."""
         ctx = self.ctx
-        self.items = [Delivery(i, c, row, base_row(ctx.run_id, c, row, ctx.registry.get(c.source_dir)))
-                      for i, (c, row) in enumerate(self.pairs)]
+        self.items = [
+            Delivery(i, c, row, base_row(ctx.run_id, c, row, ctx.registry.get(c.source_dir)))
+            for i, (c, row) in enumerate(self.pairs)
+        ]
         for it in self.items:
             it.pre_problem = precheck(it, ctx.registry)
             if it.pre_problem is None and it.src.format in ("csv", "jsonl"):
-                it.prep = prepare(it.c.path_str, it.src, it.c.feed_dir, it.idx, it.parsed.business_date, it.ctl.md5,
-                                  it.c.size)
+                it.prep = prepare(
+                    it.c.path_str, it.src, it.c.feed_dir, it.idx, it.parsed.business_date, it.ctl.md5, it.c.size
+                )
         # the Arrow tables of the bulk statement too (copying the texts into one buffer is
         # Python work the DuckDB thread would otherwise wait for); _stage_bulk checks they
         # hold exactly the files _read chose
@@ -154,8 +164,10 @@ class GroupProcessor:
         for it in self.items:
             if it.pre_problem is None and it.prep is not None and it.prep.bulk is not None and not it.prep.problem:
                 by_kind.setdefault((it.c.feed_dir, it.src.format), []).append(it.prep.bulk)
-        self.bulk_tables = {key: (tuple(f.fidx for f in files), texts_table(files), meta_table(files, key[0]))
-                            for key, files in by_kind.items()}
+        self.bulk_tables = {
+            key: (tuple(f.fidx for f in files), texts_table(files), meta_table(files, key[0]))
+            for key, files in by_kind.items()
+        }
         self.prefetched = True
 
     def _read(self, it: Delivery, bulk: dict[tuple[str, str], list[BulkFile]]) -> tuple[str, str] | None:
@@ -199,8 +211,9 @@ class GroupProcessor:
         by_idx = {it.idx: it for it in self.items}
         for feed in sorted({f for f, _ in bulk}):
             counts, hard = {}, set()
-            for fidx, n, h in con.execute(f"SELECT fidx, count(*), bool_or(reason = '{HARD_QUOTING}') "
-                                          f"FROM {v_name(feed)} GROUP BY fidx").fetchall():
+            for fidx, n, h in con.execute(
+                f"SELECT fidx, count(*), bool_or(reason = '{HARD_QUOTING}') FROM {v_name(feed)} GROUP BY fidx"
+            ).fetchall():
                 counts[fidx] = n
                 if h:
                     hard.add(fidx)
@@ -220,8 +233,10 @@ class GroupProcessor:
                 for f in bulk[(feed, fmt)]:
                     it, n = by_idx[f.fidx], counts.get(f.fidx, 0)
                     if n != it.ctl.rows:
-                        it.read_problem = ("row_count_mismatch",
-                                           f"control file declares {it.ctl.rows} records, the file holds {n}")
+                        it.read_problem = (
+                            "row_count_mismatch",
+                            f"control file declares {it.ctl.rows} records, the file holds {n}",
+                        )
 
     def _drop(self, items: list[Delivery]) -> None:
         """Forget the staged records of deliveries that turned out to be quarantined."""
@@ -237,8 +252,9 @@ class GroupProcessor:
 
     def _read_stream(self, it: Delivery) -> tuple[str, str] | None:
         c, src, feed, con = it.c, it.src, it.c.feed_dir, self.con
-        reader = DeliveryReader(c.path, src, feed, block_chars=PREFETCH_BLOCK_CHARS if c.size > PREFETCH_BYTES
-                                else BLOCK_CHARS)
+        reader = DeliveryReader(
+            c.path, src, feed, block_chars=PREFETCH_BLOCK_CHARS if c.size > PREFETCH_BYTES else BLOCK_CHARS
+        )
 
         def staged_batches():
             for batch in reader.batches():
@@ -270,8 +286,10 @@ class GroupProcessor:
         elif refused:
             problem = refused.reason, refused.detail
         elif reader.records != it.ctl.rows:
-            problem = ("row_count_mismatch",
-                       f"control file declares {it.ctl.rows} records, the file holds {reader.records}")
+            problem = (
+                "row_count_mismatch",
+                f"control file declares {it.ctl.rows} records, the file holds {reader.records}",
+            )
         if problem:
             key = (feed, src.format)
             self.pending[key] = [b for b in self.pending.get(key, []) if b["fidx"][0].as_py() != it.idx]
@@ -306,9 +324,13 @@ class GroupProcessor:
         of a feed with unique ids the event-id key (``state.EVENT_KEY_SQL``)."""
         fields = FEEDS[feed]
         raw_cols = tuple("c_" + f.name for f in fields)
-        src_q = json_source(feed, table) if fmt == "jsonl" else \
-            f"SELECT fidx, bd, source_id, line_no, raw, malformed, {', '.join(raw_cols)}{', hard' if hard else ''} " \
+        src_q = (
+            json_source(feed, table)
+            if fmt == "jsonl"
+            else f"SELECT fidx, bd, source_id, line_no, raw, malformed, {', '.join(raw_cols)}"
+            f"{', hard' if hard else ''} "
             f"FROM {table}"
+        )
         # raw is rebuilt from the fields only for rejected records: most records never need it
         extra = ("fidx", "bd", "source_id") + (raw_cols if raw_sql != "raw" else ()) + (("hard",) if hard else ())
         q = validation_sql(feed, f"({src_q})", bound_sql=business_date_bound_sql("bd"), extra=extra)
@@ -318,5 +340,7 @@ class GroupProcessor:
         if feed in UNIQUE_ID:
             key = state.EVENT_KEY_SQL.format(s="source_id", i=UNIQUE_ID[feed])
             out += f", CASE WHEN reason IS NULL THEN {key} END"
-        self.con.execute(f"INSERT INTO {v_name(feed)} SELECT fidx, line_no, CASE WHEN reason IS NOT NULL "
-                         f"THEN {raw_sql} END, reason, {out} FROM ({q})")
+        self.con.execute(
+            f"INSERT INTO {v_name(feed)} SELECT fidx, line_no, CASE WHEN reason IS NOT NULL "
+            f"THEN {raw_sql} END, reason, {out} FROM ({q})"
+        )

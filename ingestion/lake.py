@@ -4,6 +4,7 @@ Every file is written under a temporary name in its final folder and renamed int
 so a reader (dbt) never sees half a file, and a crash leaves at most a ``*.tmp`` file that
 the next run removes.
 """
+
 from __future__ import annotations
 
 import os

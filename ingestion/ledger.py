@@ -6,6 +6,7 @@ written by column name. A group's decisions are committed in one transaction tog
 the event-id keys they add and the ``SUPERSEDED`` rows of the deliveries they replace; see
 ``ingestion.pipeline`` for why that ordering makes a crash harmless.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -30,21 +31,52 @@ log = logging.getLogger("numlake.ingestion")
 
 OUTCOMES = ("LOADED", "PENDING", "QUARANTINED", "SUPERSEDED")
 
-LEDGER_SCHEMA = pa.schema([
-    ("file_id", pa.int64()), ("rel", pa.string()), ("is_conflict", pa.bool_()), ("source_id", pa.string()),
-    ("feed", pa.string()), ("file_name", pa.string()), ("business_date", pa.date32()), ("seq", pa.int32()),
-    ("outcome", pa.string()), ("reason", pa.string()), ("detail", pa.string()), ("rows_declared", pa.int32()),
-    ("rows_loaded", pa.int32()), ("rows_rejected", pa.int32()), ("md5", pa.string()), ("size_bytes", pa.int64()),
-    ("seen_size", pa.int64()), ("seen_mtime_ns", pa.int64()), ("ctl_size", pa.int64()),
-    ("ctl_mtime_ns", pa.int64()), ("dialect_fp", pa.string()), ("first_seen_at", pa.timestamp("us")),
-    ("decided_at", pa.timestamp("us")), ("load_order", pa.int64()), ("run_id", pa.string()),
-    ("lake_stem", pa.string()),
-])
+LEDGER_SCHEMA = pa.schema(
+    [
+        ("file_id", pa.int64()),
+        ("rel", pa.string()),
+        ("is_conflict", pa.bool_()),
+        ("source_id", pa.string()),
+        ("feed", pa.string()),
+        ("file_name", pa.string()),
+        ("business_date", pa.date32()),
+        ("seq", pa.int32()),
+        ("outcome", pa.string()),
+        ("reason", pa.string()),
+        ("detail", pa.string()),
+        ("rows_declared", pa.int32()),
+        ("rows_loaded", pa.int32()),
+        ("rows_rejected", pa.int32()),
+        ("md5", pa.string()),
+        ("size_bytes", pa.int64()),
+        ("seen_size", pa.int64()),
+        ("seen_mtime_ns", pa.int64()),
+        ("ctl_size", pa.int64()),
+        ("ctl_mtime_ns", pa.int64()),
+        ("dialect_fp", pa.string()),
+        ("first_seen_at", pa.timestamp("us")),
+        ("decided_at", pa.timestamp("us")),
+        ("load_order", pa.int64()),
+        ("run_id", pa.string()),
+        ("lake_stem", pa.string()),
+    ]
+)
 
 # the columns a scan needs to decide what to do about a file (the whole row costs twice as
 # much on a year of deliveries)
-SCAN_COLUMNS = ("rel", "file_id", "outcome", "md5", "seen_size", "seen_mtime_ns", "ctl_size", "ctl_mtime_ns",
-                "dialect_fp", "first_seen_at", "load_order")
+SCAN_COLUMNS = (
+    "rel",
+    "file_id",
+    "outcome",
+    "md5",
+    "seen_size",
+    "seen_mtime_ns",
+    "ctl_size",
+    "ctl_mtime_ns",
+    "dialect_fp",
+    "first_seen_at",
+    "load_order",
+)
 
 FILE_LOADS_SQL = """
 SELECT source_id, feed, business_date, seq, file_name, outcome, reason,
@@ -58,13 +90,16 @@ FROM files ORDER BY source_id, feed, business_date NULLS LAST, seq NULLS LAST, f
 ACCOUNTING_VIOLATIONS_SQL = (
     "SELECT file_name, outcome, rows_declared, rows_loaded, rows_rejected FROM {table} "
     "WHERE (outcome='LOADED' AND (rows_declared IS NULL OR rows_declared <> rows_loaded + rows_rejected)) "
-    "OR (outcome<>'LOADED' AND (rows_loaded<>0 OR rows_rejected<>0)) ORDER BY 1")
+    "OR (outcome<>'LOADED' AND (rows_loaded<>0 OR rows_rejected<>0)) ORDER BY 1"
+)
 
 
 def accounting_violations(con: duckdb.DuckDBPyConnection, table: str = "files") -> list[str]:
     """One line per ledger row of `table` that breaks the accounting invariant."""
-    return [f"{name}: {outcome} with declared {decl}, loaded {ld}, rejected {rj}"
-            for name, outcome, decl, ld, rj in con.execute(ACCOUNTING_VIOLATIONS_SQL.format(table=table)).fetchall()]
+    return [
+        f"{name}: {outcome} with declared {decl}, loaded {ld}, rejected {rj}"
+        for name, outcome, decl, ld, rj in con.execute(ACCOUNTING_VIOLATIONS_SQL.format(table=table)).fetchall()
+    ]
 
 
 class HeldDelivery(NamedTuple):
@@ -91,14 +126,16 @@ def held_deliveries(con: duckdb.DuckDBPyConnection, keys: set[tuple]) -> dict[tu
     """LOADED and SUPERSEDED rows per (source, feed, business date) of `keys`."""
     if not keys:
         return {}
-    t = pa.table({"s": [k[0] for k in keys], "f": [k[1] for k in keys],
-                  "d": pa.array([k[2] for k in keys], pa.date32())})
+    t = pa.table(
+        {"s": [k[0] for k in keys], "f": [k[1] for k in keys], "d": pa.array([k[2] for k in keys], pa.date32())}
+    )
     con.register("gkeys", t)
     try:
         rows = con.execute(
             f"SELECT {', '.join(HeldDelivery._fields)} "
             "FROM files JOIN gkeys ON source_id = s AND feed = f AND business_date = d "
-            "WHERE NOT is_conflict AND outcome IN ('LOADED', 'SUPERSEDED')").fetchall()
+            "WHERE NOT is_conflict AND outcome IN ('LOADED', 'SUPERSEDED')"
+        ).fetchall()
     finally:
         con.unregister("gkeys")
     out: dict[tuple, list[HeldDelivery]] = {}
@@ -124,14 +161,32 @@ def base_row(run_id: str, c: Candidate, row: dict | None, src: Source | None) ->
     bd, seq = name_bd_seq(c.file_name)
     now = state.now_cst()
     return {
-        "file_id": row["file_id"] if row else None, "rel": c.rel, "is_conflict": False,
-        "source_id": c.source_dir, "feed": c.feed_dir, "file_name": c.file_name,
-        "business_date": bd, "seq": seq, "outcome": None, "reason": None, "detail": None,
-        "rows_declared": None, "rows_loaded": 0, "rows_rejected": 0, "md5": None, "size_bytes": c.size,
-        "seen_size": c.size, "seen_mtime_ns": c.mtime_ns, "ctl_size": c.ctl_size, "ctl_mtime_ns": c.ctl_mtime_ns,
+        "file_id": row["file_id"] if row else None,
+        "rel": c.rel,
+        "is_conflict": False,
+        "source_id": c.source_dir,
+        "feed": c.feed_dir,
+        "file_name": c.file_name,
+        "business_date": bd,
+        "seq": seq,
+        "outcome": None,
+        "reason": None,
+        "detail": None,
+        "rows_declared": None,
+        "rows_loaded": 0,
+        "rows_rejected": 0,
+        "md5": None,
+        "size_bytes": c.size,
+        "seen_size": c.size,
+        "seen_mtime_ns": c.mtime_ns,
+        "ctl_size": c.ctl_size,
+        "ctl_mtime_ns": c.ctl_mtime_ns,
         "dialect_fp": src.fingerprint if src else None,
-        "first_seen_at": row["first_seen_at"] if row else now, "decided_at": now,
-        "load_order": row["load_order"] if row else None, "run_id": run_id, "lake_stem": None,
+        "first_seen_at": row["first_seen_at"] if row else now,
+        "decided_at": now,
+        "load_order": row["load_order"] if row else None,
+        "run_id": run_id,
+        "lake_stem": None,
     }
 
 
@@ -140,19 +195,23 @@ def write_row(con: duckdb.DuckDBPyConnection, rec: dict) -> int:
     cols = [k for k in rec if not k.startswith("_")]
     if rec.get("file_id") is None:
         rec["file_id"] = con.execute("SELECT nextval('file_ids')").fetchall()[0][0]
-        con.execute(f"INSERT INTO files ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
-                    [rec[k] for k in cols])
+        con.execute(
+            f"INSERT INTO files ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})", [rec[k] for k in cols]
+        )
     else:
         sets = ", ".join(f"{k}=?" for k in cols if k != "file_id")
-        con.execute(f"UPDATE files SET {sets} WHERE file_id=?",
-                    [rec[k] for k in cols if k != "file_id"] + [rec["file_id"]])
+        con.execute(
+            f"UPDATE files SET {sets} WHERE file_id=?", [rec[k] for k in cols if k != "file_id"] + [rec["file_id"]]
+        )
     return rec["file_id"]
 
 
 def note_seen(con: duckdb.DuckDBPyConnection, c: Candidate, file_id: int) -> None:
     """Remember the stat data of a file whose bytes did not change what it is."""
-    con.execute("UPDATE files SET seen_size=?, seen_mtime_ns=?, ctl_size=?, ctl_mtime_ns=? WHERE file_id=?",
-                [c.size, c.mtime_ns, c.ctl_size, c.ctl_mtime_ns, file_id])
+    con.execute(
+        "UPDATE files SET seen_size=?, seen_mtime_ns=?, ctl_size=?, ctl_mtime_ns=? WHERE file_id=?",
+        [c.size, c.mtime_ns, c.ctl_size, c.ctl_mtime_ns, file_id],
+    )
 
 
 def apply_touches(ctx: RunContext, touch: list[tuple[Candidate, dict | None, str]]) -> None:
@@ -172,19 +231,36 @@ def apply_touches(ctx: RunContext, touch: list[tuple[Candidate, dict | None, str
                 "outcome, rows_loaded, rows_rejected, size_bytes, seen_size, seen_mtime_ns, first_seen_at, "
                 "decided_at, run_id) VALUES (nextval('file_ids'), ?, false, ?, ?, ?, ?, ?, 'PENDING', 0, 0, ?, ?, ?, "
                 "?, ?, ?)",
-                [c.rel, c.source_dir, c.feed_dir, c.file_name, bd, seq, c.size, c.size, c.mtime_ns, now, now,
-                 ctx.run_id])
+                [
+                    c.rel,
+                    c.source_dir,
+                    c.feed_dir,
+                    c.file_name,
+                    bd,
+                    seq,
+                    c.size,
+                    c.size,
+                    c.mtime_ns,
+                    now,
+                    now,
+                    ctx.run_id,
+                ],
+            )
             fid = con.execute("SELECT currval('file_ids')").fetchall()[0][0]
             ctx.decided[fid] = (c.source_dir, "PENDING")
         elif action == "to_pending":
             con.execute(
                 "UPDATE files SET outcome='PENDING', reason=NULL, detail=NULL, rows_declared=NULL, md5=NULL, "
                 "size_bytes=?, seen_size=?, seen_mtime_ns=?, ctl_size=NULL, ctl_mtime_ns=NULL, decided_at=?, "
-                "run_id=? WHERE file_id=?", [c.size, c.size, c.mtime_ns, now, ctx.run_id, row["file_id"]])
+                "run_id=? WHERE file_id=?",
+                [c.size, c.size, c.mtime_ns, now, ctx.run_id, row["file_id"]],
+            )
             ctx.decided[row["file_id"]] = (c.source_dir, "PENDING")
         else:
-            con.execute("UPDATE files SET size_bytes=?, seen_size=?, seen_mtime_ns=? WHERE file_id=?",
-                        [c.size, c.size, c.mtime_ns, row["file_id"]])
+            con.execute(
+                "UPDATE files SET size_bytes=?, seen_size=?, seen_mtime_ns=? WHERE file_id=?",
+                [c.size, c.size, c.mtime_ns, row["file_id"]],
+            )
     con.execute("COMMIT")
 
 
@@ -208,16 +284,23 @@ def commit_group(ctx: RunContext, items: list[Delivery], staged_feeds: set[str])
             rec = it.rec
             rec["decided_at"] = now
             if it.outcome == "LOADED":
-                rec.update(outcome="LOADED", rows_loaded=it.loaded, rows_rejected=it.rejected,
-                           load_order=it.load_order, lake_stem=it.lake_stem)
+                rec.update(
+                    outcome="LOADED",
+                    rows_loaded=it.loaded,
+                    rows_rejected=it.rejected,
+                    load_order=it.load_order,
+                    lake_stem=it.lake_stem,
+                )
             elif it.outcome == "SUPERSEDED":
                 rec.update(outcome="SUPERSEDED", rows_loaded=0, rows_rejected=0, load_order=it.load_order)
         if replaced:
             for it in items:
                 for r in it.supersedes_ledger:
-                    con.execute("UPDATE files SET outcome='SUPERSEDED', rows_loaded=0, rows_rejected=0, "
-                                "decided_at=?, run_id=?, detail=? WHERE file_id=?",
-                                [now, ctx.run_id, f"replaced by {it.c.file_name}", r.file_id])
+                    con.execute(
+                        "UPDATE files SET outcome='SUPERSEDED', rows_loaded=0, rows_rejected=0, "
+                        "decided_at=?, run_id=?, detail=? WHERE file_id=?",
+                        [now, ctx.run_id, f"replaced by {it.c.file_name}", r.file_id],
+                    )
             if any(r.feed in UNIQUE_ID for r in replaced):
                 con.execute(f"DELETE FROM event_keys WHERE file_id IN ({', '.join(str(r.file_id) for r in replaced)})")
         if old_ids:
@@ -232,11 +315,20 @@ def commit_group(ctx: RunContext, items: list[Delivery], staged_feeds: set[str])
             final = [it for it in items if it.outcome == "LOADED" and it.c.feed_dir == feed]
             if not final or feed not in staged_feeds:
                 continue
-            con.register("fids", pa.table({"fidx": pa.array([it.idx for it in final], pa.int32()),
-                                           "file_id": pa.array([it.rec["file_id"] for it in final], pa.int64())}))
+            con.register(
+                "fids",
+                pa.table(
+                    {
+                        "fidx": pa.array([it.idx for it in final], pa.int32()),
+                        "file_id": pa.array([it.rec["file_id"] for it in final], pa.int64()),
+                    }
+                ),
+            )
             try:
-                con.execute(f"INSERT INTO event_keys SELECT v.k, m.file_id FROM {v_name(feed)} v "
-                            f"JOIN fids m USING (fidx) WHERE v.k IS NOT NULL")
+                con.execute(
+                    f"INSERT INTO event_keys SELECT v.k, m.file_id FROM {v_name(feed)} v "
+                    f"JOIN fids m USING (fidx) WHERE v.k IS NOT NULL"
+                )
             finally:
                 con.unregister("fids")
         con.execute("COMMIT")
@@ -264,13 +356,30 @@ def export(ctx: RunContext) -> None:
     con = ctx.con
     meta = lake.meta_dir(ctx.lake)
     lake.copy_to_parquet(con, FILE_LOADS_SQL, meta / "file_loads.parquet")
-    names = ["source_id", "name", "kind", "carrier", "province", "format", "encoding", "delimiter",
-             "header", "codes", "time_format", "compression"]
+    names = [
+        "source_id",
+        "name",
+        "kind",
+        "carrier",
+        "province",
+        "format",
+        "encoding",
+        "delimiter",
+        "header",
+        "codes",
+        "time_format",
+        "compression",
+    ]
     con.execute(f"CREATE OR REPLACE TEMP TABLE reg ({', '.join(n + ' VARCHAR' for n in names)})")
     if ctx.registry:
-        con.executemany(f"INSERT INTO reg VALUES ({', '.join('?' for _ in names)})",
-                        [[s.as_row()[n] for n in names] for s in ctx.registry.values()])
+        con.executemany(
+            f"INSERT INTO reg VALUES ({', '.join('?' for _ in names)})",
+            [[s.as_row()[n] for n in names] for s in ctx.registry.values()],
+        )
     lake.copy_to_parquet(con, "SELECT * FROM reg", meta / "sources.parquet")
     lake.copy_to_parquet(
-        con, "SELECT rel, outcome, seen_size, seen_mtime_ns, ctl_size, ctl_mtime_ns, dialect_fp, md5 "
-             "FROM files WHERE NOT is_conflict", seen_path(ctx.home))
+        con,
+        "SELECT rel, outcome, seen_size, seen_mtime_ns, ctl_size, ctl_mtime_ns, dialect_fp, md5 "
+        "FROM files WHERE NOT is_conflict",
+        seen_path(ctx.home),
+    )

@@ -6,6 +6,7 @@ The kernel releases the lock when the holder dies, so a killed process never lea
 lock behind. A second process waits up to `timeout` seconds, then refuses with a one-line
 error instead of touching the lake or the warehouse.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -51,5 +52,6 @@ def exclusive(path: Path, timeout: float, busy: str) -> Iterator[None]:
 
 def ingest_lock(home: Home, timeout: float) -> Iterator[None]:
     path = lock_path(home)
-    return exclusive(path, timeout,
-                     f"another ingest is running on {home.root} (waited {timeout:g}s for {path}); try again later")
+    return exclusive(
+        path, timeout, f"another ingest is running on {home.root} (waited {timeout:g}s for {path}); try again later"
+    )

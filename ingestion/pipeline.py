@@ -12,6 +12,7 @@ row backs (left by a crash between 1 and 2, or 2 and 3). A delivery whose transa
 commit has no ledger row, or still its old one, so the run simply decides it again. Killing
 the process anywhere therefore converges to the same lake and ledger, nothing lost or doubled.
 """
+
 from __future__ import annotations
 
 import logging
@@ -107,10 +108,16 @@ def ingest(
         finally:
             con.close()
     result.duration_s = time.monotonic() - t0
-    log.info("ingest %s: %d files decided in %.1fs (%s), %d records loaded, %d rejected, %d violations",
-             run_id, result.files_processed, result.duration_s,
-             ", ".join(f"{k} {v}" for k, v in sorted(result.totals.items())) or "nothing new",
-             result.records_loaded, result.records_rejected, len(result.violations))
+    log.info(
+        "ingest %s: %d files decided in %.1fs (%s), %d records loaded, %d rejected, %d violations",
+        run_id,
+        result.files_processed,
+        result.duration_s,
+        ", ".join(f"{k} {v}" for k, v in sorted(result.totals.items())) or "nothing new",
+        result.records_loaded,
+        result.records_rejected,
+        len(result.violations),
+    )
     return result
 
 
@@ -179,7 +186,8 @@ def _execute(ctx: RunContext, selected: set[str] | None, progress) -> IngestResu
         try:
             result.records_loaded, result.records_rejected = con.execute(
                 "SELECT coalesce(sum(rows_loaded), 0), coalesce(sum(rows_rejected), 0) FROM files "
-                "WHERE file_id IN (SELECT file_id FROM run_loaded)").fetchall()[0]
+                "WHERE file_id IN (SELECT file_id FROM run_loaded)"
+            ).fetchall()[0]
         finally:
             con.unregister("run_loaded")
     with ctx.timed("export"):
@@ -187,15 +195,27 @@ def _execute(ctx: RunContext, selected: set[str] | None, progress) -> IngestResu
         export(ctx)
     crash_point("ingest.after_export")
     result.ledger = dict(con.execute("SELECT outcome, count(*) FROM files GROUP BY 1").fetchall())
-    con.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)", [
-        ctx.run_id, started, state.now_cst(), result.files_processed,
-        result.records_loaded, result.records_rejected, len(result.violations)])
+    con.execute(
+        "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            ctx.run_id,
+            started,
+            state.now_cst(),
+            result.files_processed,
+            result.records_loaded,
+            result.records_rejected,
+            len(result.violations),
+        ],
+    )
     for v in result.violations:
         log.error("accounting violation: %s", v)
     result.phases = dict(ctx.timings)
     if ctx.timings:
-        log.debug("ingest %s phases: %s", ctx.run_id,
-                  ", ".join(f"{k} {v:.2f}s" for k, v in sorted(ctx.timings.items(), key=lambda kv: -kv[1])))
+        log.debug(
+            "ingest %s phases: %s",
+            ctx.run_id,
+            ", ".join(f"{k} {v:.2f}s" for k, v in sorted(ctx.timings.items(), key=lambda kv: -kv[1])),
+        )
     return result
 
 
@@ -219,8 +239,11 @@ def decide_action(c: Candidate, row: dict | None, registry: dict[str, Source]) -
     if outcome == "QUARANTINED":
         src = registry.get(c.source_dir)
         fp = src.fingerprint if src else None
-        same = stat_same and (row["ctl_size"], row["ctl_mtime_ns"]) == (c.ctl_size, c.ctl_mtime_ns) \
+        same = (
+            stat_same
+            and (row["ctl_size"], row["ctl_mtime_ns"]) == (c.ctl_size, c.ctl_mtime_ns)
             and row["dialect_fp"] == fp
+        )
         if same:
             return None
         if not c.complete:

@@ -5,6 +5,7 @@ Only the delivered bytes are copied: the data file and its control file as the l
 holds them, never the target of a link (``ingestion.discover`` only ever hands over regular
 files).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -76,13 +77,27 @@ def copy_to_quarantine(home: Home, c: Candidate, md5: str | None, reason: str, d
             dest = dest / (md5 or "no-content")[:12]
             reason_file = dest / f"{name}.reason.json"
     dest.mkdir(parents=True, exist_ok=True)
-    copied = {"data": _copy_regular(c.path, dest / name) if c.kind == "file" else False,
-              "control": _copy_regular(c.ctl_path, dest / f"{name}.ctl") if c.ctl_kind == "file" else False}
+    copied = {
+        "data": _copy_regular(c.path, dest / name) if c.kind == "file" else False,
+        "control": _copy_regular(c.ctl_path, dest / f"{name}.ctl") if c.ctl_kind == "file" else False,
+    }
     tmp = dest / f".{reason_file.name}.tmp"
-    tmp.write_text(json.dumps({"file": c.rel, "kind": c.kind, "reason": reason, "detail": detail, "md5": md5,
-                               "copied": [k for k, v in copied.items() if v],
-                               "quarantined_at": state.now_cst().isoformat()}, ensure_ascii=False, indent=1),
-                   encoding="utf-8")
+    tmp.write_text(
+        json.dumps(
+            {
+                "file": c.rel,
+                "kind": c.kind,
+                "reason": reason,
+                "detail": detail,
+                "md5": md5,
+                "copied": [k for k, v in copied.items() if v],
+                "quarantined_at": state.now_cst().isoformat(),
+            },
+            ensure_ascii=False,
+            indent=1,
+        ),
+        encoding="utf-8",
+    )
     os.replace(tmp, reason_file)
     return dest
 
@@ -100,8 +115,9 @@ def quarantine_delivery(home: Home, it: Delivery, reason: str, detail: str) -> N
     log.warning("%s: QUARANTINED (%s) %s", it.c.file_name, reason, detail)
 
 
-def quarantine_file(ctx: RunContext, c: Candidate, rec: dict, reason: str, detail: str, *,
-                    conflict: bool = False) -> None:
+def quarantine_file(
+    ctx: RunContext, c: Candidate, rec: dict, reason: str, detail: str, *, conflict: bool = False
+) -> None:
     """A file refused on its own, committed at once; a ``conflict`` gets its own row beside the
     delivery of the same name already loaded (INTERCHANGE 4 ``conflicting_redelivery``)."""
     detail = mask_text(detail)

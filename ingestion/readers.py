@@ -15,6 +15,7 @@ the file is streamed in blocks of ``block_chars`` characters.
 File-level problems raise :class:`FileRefused` with the quarantine reason; the byte stream
 is always drained so the md5 covers the whole stored file.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -178,8 +179,9 @@ class DeliveryReader:
                 raise FileRefused("unreadable", f"cannot decompress: {e}") from None
             total += len(data)
             if stream is not raw and total > MAX_DECOMPRESSED_BYTES:
-                raise FileRefused("unreadable", f"decompresses to more than {MAX_DECOMPRESSED_BYTES} bytes, "
-                                  "the limit per delivery")
+                raise FileRefused(
+                    "unreadable", f"decompresses to more than {MAX_DECOMPRESSED_BYTES} bytes, the limit per delivery"
+                )
             final = not data
             if first and data:
                 first = False
@@ -211,7 +213,7 @@ class DeliveryReader:
             if len(carry) >= self.block_chars:
                 cut = carry.rfind("\n")
                 if cut >= 0:
-                    block, carry = carry[: cut + 1], carry[cut + 1:]
+                    block, carry = carry[: cut + 1], carry[cut + 1 :]
                     if has_long_line(block, MAX_LINE_CHARS):
                         raise _line_too_long()
                     yield line_no, block
@@ -262,7 +264,7 @@ class DeliveryReader:
             line = text[pos:end]
             if line.strip(self.blank_chars + "\n"):
                 self._parse_header(line.rstrip("\r"), first)
-                rest = text[end + 1:]
+                rest = text[end + 1 :]
                 return first + 1, rest
             pos = end + 1
             first += 1
@@ -301,24 +303,41 @@ class DeliveryReader:
         return pa.table({"line_no": line_no, "raw": lines}).filter(keep)
 
     def _fast(self, first: int, text: str) -> pa.Table:
-        if (self.raw_fields and "\r" not in text and BOM not in text and "\n\n" not in text
-                and not text.startswith("\n")):
+        if (
+            self.raw_fields
+            and "\r" not in text
+            and BOM not in text
+            and "\n\n" not in text
+            and not text.startswith("\n")
+        ):
             # no blank line can hide here (a line of spaces would be an invalid row for Arrow),
             # so record i is line first + i and its raw text is its fields joined again
             n = text.count("\n") + (0 if text.endswith("\n") else 1)
             cols = self._arrow_csv(text, n)
             if cols is not None:
-                return pa.table({"line_no": pa.array(np.arange(first, first + n, dtype=np.int64)),
-                                 "raw": pa.nulls(n, pa.large_string()),
-                                 "malformed": pa.array(np.zeros(n, dtype=bool)), **cols})
+                return pa.table(
+                    {
+                        "line_no": pa.array(np.arange(first, first + n, dtype=np.int64)),
+                        "raw": pa.nulls(n, pa.large_string()),
+                        "malformed": pa.array(np.zeros(n, dtype=bool)),
+                        **cols,
+                    }
+                )
         t = self._lines_table(first, text, self.blank_chars)
         # Arrow's parser ends a line at a lone \r and drops a BOM at the start of the block:
         # both are data here (INTERCHANGE 2.3: lines end with \n or \r\n)
         cols = self._arrow_csv(text, t.num_rows) if "\r" not in text and BOM not in text else None
         if cols is not None:
-            return pa.table({"line_no": t["line_no"], "raw": t["raw"],
-                             "malformed": pa.repeat(False, t.num_rows) if hasattr(pa, "repeat")
-                             else pa.array(np.zeros(t.num_rows, dtype=bool)), **cols})
+            return pa.table(
+                {
+                    "line_no": t["line_no"],
+                    "raw": t["raw"],
+                    "malformed": pa.repeat(False, t.num_rows)
+                    if hasattr(pa, "repeat")
+                    else pa.array(np.zeros(t.num_rows, dtype=bool)),
+                    **cols,
+                }
+            )
         parts = pc.split_pattern(t["raw"], self.source.delimiter)
         good = pc.equal(pc.list_value_length(parts), self.ncols)
         fixed = pc.list_slice(parts, 0, self.ncols, return_fixed_size_list=True)
@@ -344,12 +363,20 @@ class DeliveryReader:
             tb = pacsv.read_csv(
                 pa.py_buffer(text.encode("utf-8")),
                 read_options=pacsv.ReadOptions(column_names=names, block_size=8 << 20),
-                parse_options=pacsv.ParseOptions(delimiter=self.source.delimiter, quote_char=False,
-                                                  escape_char=False, newlines_in_values=False,
-                                                  ignore_empty_lines=True, invalid_row_handler=invalid),
-                convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
-                                                     strings_can_be_null=False, include_columns=[
-                                                         f"c_{n}" for n in self.columns] or None))
+                parse_options=pacsv.ParseOptions(
+                    delimiter=self.source.delimiter,
+                    quote_char=False,
+                    escape_char=False,
+                    newlines_in_values=False,
+                    ignore_empty_lines=True,
+                    invalid_row_handler=invalid,
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={n: pa.string() for n in names},
+                    strings_can_be_null=False,
+                    include_columns=[f"c_{n}" for n in self.columns] or None,
+                ),
+            )
         except (pa.ArrowInvalid, ValueError):
             return None
         if bad or tb.num_rows != expected:
@@ -400,12 +427,14 @@ class DeliveryReader:
             yield self._flush(buf)
 
     def _flush(self, buf: dict[str, list]) -> pa.Table:
-        t = pa.table({
-            "line_no": pa.array(buf["line_no"], pa.int64()),
-            "raw": pa.array(buf["raw"], pa.large_string()),
-            "malformed": pa.array(buf["malformed"], pa.bool_()),
-            **{k: pa.array(v, pa.large_string()) for k, v in buf.items() if k.startswith("c_")},
-        })
+        t = pa.table(
+            {
+                "line_no": pa.array(buf["line_no"], pa.int64()),
+                "raw": pa.array(buf["raw"], pa.large_string()),
+                "malformed": pa.array(buf["malformed"], pa.bool_()),
+                **{k: pa.array(v, pa.large_string()) for k, v in buf.items() if k.startswith("c_")},
+            }
+        )
         self.records += t.num_rows
         for v in buf.values():
             v.clear()

@@ -2,6 +2,7 @@
 ``ingestion.pipeline``): lake files no LOADED row backs are deleted, and LOADED deliveries
 whose lake file vanished are loaded again when their data files are still there.
 """
+
 from __future__ import annotations
 
 import logging
@@ -27,9 +28,10 @@ def reconcile(con: duckdb.DuckDBPyConnection, lake_root: Path) -> dict[Path, Bat
     deliveries should be in, with its batch."""
     expected: dict[Path, BatchKey] = {}
     for feed, source_id, stem, loaded, rejected in con.execute(
-            f"SELECT feed, CASE WHEN starts_with(lake_stem, '{lake.BATCH_DIR}/') THEN NULL ELSE source_id END, "
-            "lake_stem, sum(rows_loaded) > 0, sum(rows_rejected) > 0 FROM files "
-            "WHERE outcome='LOADED' AND lake_stem IS NOT NULL GROUP BY ALL").fetchall():
+        f"SELECT feed, CASE WHEN starts_with(lake_stem, '{lake.BATCH_DIR}/') THEN NULL ELSE source_id END, "
+        "lake_stem, sum(rows_loaded) > 0, sum(rows_rejected) > 0 FROM files "
+        "WHERE outcome='LOADED' AND lake_stem IS NOT NULL GROUP BY ALL"
+    ).fetchall():
         key = (feed, source_id, stem)
         if loaded:
             expected[lake.data_path(lake_root, feed, source_id, stem)] = key
@@ -57,9 +59,15 @@ def heal(ctx: RunContext, missing: dict[Path, BatchKey]) -> list[str]:
         batches.setdefault(key, p)
     withdrawn: set[tuple[str, str, str]] = set()
     for (feed, source_id, stem), p in sorted(batches.items(), key=lambda kv: str(kv[0])):
-        rows = [dict(zip(("file_id", "rel", "file_name", "source_id"), r)) for r in con.execute(
-            "SELECT file_id, rel, file_name, source_id FROM files WHERE outcome='LOADED' AND feed=? AND lake_stem=? "
-            "AND (? IS NULL OR source_id=?) ORDER BY load_order", [feed, stem, source_id, source_id]).fetchall()]
+        rows = [
+            dict(zip(("file_id", "rel", "file_name", "source_id"), r))
+            for r in con.execute(
+                "SELECT file_id, rel, file_name, source_id FROM files "
+                "WHERE outcome='LOADED' AND feed=? AND lake_stem=? "
+                "AND (? IS NULL OR source_id=?) ORDER BY load_order",
+                [feed, stem, source_id, source_id],
+            ).fetchall()
+        ]
         if not rows:
             continue
         gone = [r["file_name"] for r in rows if not (ctx.landing / r["rel"]).exists()]
@@ -71,8 +79,10 @@ def heal(ctx: RunContext, missing: dict[Path, BatchKey]) -> list[str]:
         con.execute("BEGIN")
         if feed in UNIQUE_ID:
             con.execute(f"DELETE FROM event_keys WHERE file_id IN ({ids})")
-        con.execute("UPDATE files SET outcome='PENDING', rows_loaded=0, rows_rejected=0, seen_size=-1, "
-                    f"lake_stem=NULL WHERE file_id IN ({ids})")
+        con.execute(
+            "UPDATE files SET outcome='PENDING', rows_loaded=0, rows_rejected=0, seen_size=-1, "
+            f"lake_stem=NULL WHERE file_id IN ({ids})"
+        )
         con.execute("COMMIT")
         withdrawn |= {(feed, r["source_id"], stem) for r in rows}
     remove_unreferenced(con, ctx.lake, withdrawn)

@@ -3,6 +3,7 @@ a lower sequence arriving late is superseded on arrival, the same name with diff
 and the same delivery under another name are ``conflicting_redelivery``, and identical bytes
 change nothing.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -74,7 +75,13 @@ def recheck(ctx: RunContext, c: Candidate, row: dict, conflicts: set[tuple[str, 
     rec["md5"] = md5
     rec["rows_declared"] = read_control(c.ctl_path).rows
     what = f"different bytes (md5 {md5}, loaded {row['md5']})" if md5 else f"now a {c.kind}, not a regular file"
-    quarantine_file(ctx, c, rec, "conflicting_redelivery",
-                    f"same file name as the delivery already {row['outcome'].lower()}, {what}", conflict=True)
+    quarantine_file(
+        ctx,
+        c,
+        rec,
+        "conflicting_redelivery",
+        f"same file name as the delivery already {row['outcome'].lower()}, {what}",
+        conflict=True,
+    )
     conflicts.add((c.rel, md5))
     note_seen(ctx.con, c, row["file_id"])

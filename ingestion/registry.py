@@ -6,6 +6,7 @@ does not match the pattern, a duplicate id or ``header: none`` with jsonl is ref
 one-line :class:`~numlake.errors.UsageError` naming the entry and the field, before any
 delivery is touched.
 """
+
 from __future__ import annotations
 
 import hashlib

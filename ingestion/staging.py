@@ -6,6 +6,7 @@ validated record with its typed fields, its rejection reason and (for rejected r
 raw text. They live for one group and are dropped, not emptied (a temp table that was filled
 and emptied scans slower).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -59,8 +60,10 @@ class Staging:
             self.con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({cols})")
             fields = ", ".join(f"{f.name} {f.sql_type}" for f in FEEDS[feed])
             key = ", k UHUGEINT" if feed in UNIQUE_ID else ""
-            self.con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {v_name(feed)} "
-                             f"(fidx INTEGER, line_no BIGINT, raw VARCHAR, reason VARCHAR, {fields}{key})")
+            self.con.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {v_name(feed)} "
+                f"(fidx INTEGER, line_no BIGINT, raw VARCHAR, reason VARCHAR, {fields}{key})"
+            )
             self.stages.add((feed, fmt))
         return name
 
@@ -76,10 +79,13 @@ class Staging:
 def stage_batch(batch: pa.Table, idx: int, bd: dt.date, source_id: str, feed: str, fmt: str) -> pa.Table:
     n = batch.num_rows
     days = (bd - dt.date(1970, 1, 1)).days
-    cols = {"fidx": pa.array(np.full(n, idx, dtype=np.int32)),
-            "bd": pa.array(np.full(n, days, dtype=np.int32)).cast(pa.date32()),
-            "source_id": pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), [source_id]),
-            "line_no": batch["line_no"], "raw": batch["raw"]}
+    cols = {
+        "fidx": pa.array(np.full(n, idx, dtype=np.int32)),
+        "bd": pa.array(np.full(n, days, dtype=np.int32)).cast(pa.date32()),
+        "source_id": pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), [source_id]),
+        "line_no": batch["line_no"],
+        "raw": batch["raw"],
+    }
     if fmt == "csv":
         cols["malformed"] = batch["malformed"]
         names = set(batch.column_names)
@@ -97,12 +103,15 @@ def json_source(feed: str, stage: str) -> str:
     for f in fields:
         paths += [f'$."{f.name}"', f'$."{f.zh}"']
     plist = "[" + ", ".join(lit(p) for p in paths) + "]"
-    cols = ", ".join(f"coalesce(nullif(e[{2 * i + 1}], ''), e[{2 * i + 2}]) AS c_{f.name}"
-                     for i, f in enumerate(fields))
-    return (f"SELECT fidx, bd, source_id, line_no, raw, j IS NULL AS malformed, {cols} FROM ("
-            f"SELECT fidx, bd, source_id, line_no, raw, j, json_extract_string(j, {plist}) AS e FROM ("
-            f"SELECT fidx, bd, source_id, line_no, raw, CASE WHEN try(json_type(raw)) = 'OBJECT' THEN raw END AS j "
-            f"FROM {stage}))")
+    cols = ", ".join(
+        f"coalesce(nullif(e[{2 * i + 1}], ''), e[{2 * i + 2}]) AS c_{f.name}" for i, f in enumerate(fields)
+    )
+    return (
+        f"SELECT fidx, bd, source_id, line_no, raw, j IS NULL AS malformed, {cols} FROM ("
+        f"SELECT fidx, bd, source_id, line_no, raw, j, json_extract_string(j, {plist}) AS e FROM ("
+        f"SELECT fidx, bd, source_id, line_no, raw, CASE WHEN try(json_type(raw)) = 'OBJECT' THEN raw END AS j "
+        f"FROM {stage}))"
+    )
 
 
 def with_raw(batch: pa.Table, reader: DeliveryReader) -> pa.Table:
@@ -112,8 +121,9 @@ def with_raw(batch: pa.Table, reader: DeliveryReader) -> pa.Table:
     d = reader.source.delimiter
     parts = [batch[f"c_{n}"] for n in reader.raw_fields]
     joined = pc.binary_join_element_wise(*parts, d)
-    return batch.set_column(batch.column_names.index("raw"), "raw",
-                            pc.coalesce(batch["raw"], pc.cast(joined, pa.large_string())))
+    return batch.set_column(
+        batch.column_names.index("raw"), "raw", pc.coalesce(batch["raw"], pc.cast(joined, pa.large_string()))
+    )
 
 
 def prefetched(gen):

@@ -11,6 +11,7 @@ committed in one transaction together with the event-id keys it adds or withdraw
 Parquet files are renamed into place; see ``ingestion.pipeline`` for the crash argument.
 Readers that must not wait for a running ingest use the exports under ``lake/_meta``.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -46,7 +47,6 @@ CREATE TABLE IF NOT EXISTS runs (
 EVENT_KEY_SQL = "md5_number({s} || chr(0) || {i})"
 
 
-
 def now_cst() -> dt.datetime:
     """Naive CST wall time, the convention of every timestamp the platform stores."""
     return dt.datetime.now(CST).replace(tzinfo=None, microsecond=0)
@@ -66,11 +66,14 @@ def connect(path: Path, *, threads: int = 2, memory_limit: str = "4GB") -> duckd
 
 def _migrate(con: duckdb.DuckDBPyConnection) -> None:
     """Homes written before the event-id index was keyed hold ``event_ids`` (source, id, file)."""
-    old = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-                      "AND schema_name = 'main' AND table_name = 'event_ids'").fetchall()[0][0]
+    old = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND table_name = 'event_ids'"
+    ).fetchall()[0][0]
     if old:
         con.execute("BEGIN")
-        con.execute(f"INSERT INTO event_keys SELECT {EVENT_KEY_SQL.format(s='source_id', i='event_id')}, file_id "
-                    "FROM event_ids")
+        con.execute(
+            f"INSERT INTO event_keys SELECT {EVENT_KEY_SQL.format(s='source_id', i='event_id')}, file_id FROM event_ids"
+        )
         con.execute("DROP TABLE event_ids")
         con.execute("COMMIT")

@@ -7,6 +7,7 @@ million Python calls. The rejection reasons are tried in the precedence order of
 (``REJECTION_REASONS``): the first failing check names the reason. ``duplicate_id`` needs
 the other deliveries of the source and is decided afterwards by the pipeline.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -71,11 +72,15 @@ def timestamp_sql(v: str, parts: str | None = None) -> str:
     hours = f"try_cast(nullif({x}.h, '') AS INTEGER)"
     minutes = f"coalesce(try_cast(nullif({x}.m, '') AS INTEGER), 0)"
     micros = f"CASE WHEN {x}.f <> '' THEN rpad(left({x}.f, 6), 6, '0')::BIGINT ELSE 0 END"
-    shift = (f"CASE WHEN {x}.z = 'Z' THEN -480 WHEN {x}.s = '' THEN 0 "
-             f"WHEN {hours} <= 23 AND {minutes} <= 59 "
-             f"THEN (CASE WHEN {x}.s = '-' THEN -1 ELSE 1 END) * ({hours} * 60 + {minutes}) - 480 END")
-    iso = (f"CASE WHEN substr({v}, 12, 2) > '23' THEN NULL ELSE try_cast(substr({v}, 1, 19) AS TIMESTAMP) "
-           f"+ to_microseconds({micros}) - to_minutes({shift}) END")
+    shift = (
+        f"CASE WHEN {x}.z = 'Z' THEN -480 WHEN {x}.s = '' THEN 0 "
+        f"WHEN {hours} <= 23 AND {minutes} <= 59 "
+        f"THEN (CASE WHEN {x}.s = '-' THEN -1 ELSE 1 END) * ({hours} * 60 + {minutes}) - 480 END"
+    )
+    iso = (
+        f"CASE WHEN substr({v}, 12, 2) > '23' THEN NULL ELSE try_cast(substr({v}, 1, 19) AS TIMESTAMP) "
+        f"+ to_microseconds({micros}) - to_minutes({shift}) END"
+    )
     return (
         f"CASE WHEN length({v}) = 19 AND regexp_full_match({v}, '{PLAIN_ISO_RE}') "
         f"THEN CASE WHEN substr({v}, 12, 2) < '24' THEN try_cast({v} AS TIMESTAMP) END "
@@ -104,8 +109,10 @@ def code_sql(v: str, f: Field) -> str:
 
 def _trimmed(c: str) -> str:
     """Surrounding spaces removed, empty -> NULL (trim itself only where needed: it is slow)."""
-    return (f"CASE WHEN {c} = '' THEN NULL WHEN starts_with({c}, ' ') OR ends_with({c}, ' ') "
-            f"THEN nullif(trim({c}), '') ELSE {c} END")
+    return (
+        f"CASE WHEN {c} = '' THEN NULL WHEN starts_with({c}, ' ') OR ends_with({c}, ' ') "
+        f"THEN nullif(trim({c}), '') ELSE {c} END"
+    )
 
 
 def _normalised(f: Field, v: str, x: str) -> str:
@@ -113,8 +120,10 @@ def _normalised(f: Field, v: str, x: str) -> str:
         return v
     if f.type == MSISDN:
         # 11 characters without spaces or hyphens are already normalised (a prefix needs 13+)
-        return (f"CASE WHEN length({v}) = 11 AND NOT contains({v}, ' ') AND NOT contains({v}, '-') "
-                f"THEN {v} ELSE {SQL_NORMALIZE.format(x=v)} END")
+        return (
+            f"CASE WHEN length({v}) = 11 AND NOT contains({v}, ' ') AND NOT contains({v}, '-') "
+            f"THEN {v} ELSE {SQL_NORMALIZE.format(x=v)} END"
+        )
     if f.type == CODE:
         return code_sql(v, f)
     if f.type == TIMESTAMP:
@@ -126,8 +135,14 @@ def _normalised(f: Field, v: str, x: str) -> str:
     raise ValueError(f.type)
 
 
-def validation_sql(feed: str, stage: str, business_date: dt.date | None = None, *,
-                   bound_sql: str | None = None, extra: tuple[str, ...] = ()) -> str:
+def validation_sql(
+    feed: str,
+    stage: str,
+    business_date: dt.date | None = None,
+    *,
+    bound_sql: str | None = None,
+    extra: tuple[str, ...] = (),
+) -> str:
     """Query over `stage` (line_no, raw, malformed, c_<field>...) giving, per record,
     ``line_no, raw, reason`` (NULL when loaded), the `extra` pass-through columns and the
     typed canonical fields. Timestamps at or after `bound_sql` (default: the business date
@@ -159,11 +174,18 @@ def validation_sql(feed: str, stage: str, business_date: dt.date | None = None, 
     invalid_time = failing((TIMESTAMP, DATE), "({v} IS NOT NULL AND {n} IS NULL)")
     too_late = [f"{n[f.name]} >= {bound_sql}" for f in fields if f.name in BUSINESS_DATE_BOUND_FIELDS]
 
-    checks = {"malformed_row": ["malformed"], "missing_field": missing, "invalid_msisdn": invalid_msisdn,
-              "invalid_code": invalid_code, "invalid_time": invalid_time, "time_after_business_date": too_late}
+    checks = {
+        "malformed_row": ["malformed"],
+        "missing_field": missing,
+        "invalid_msisdn": invalid_msisdn,
+        "invalid_code": invalid_code,
+        "invalid_time": invalid_time,
+        "time_after_business_date": too_late,
+    }
     # a record failing several checks gets the first reason of INTERCHANGE 4's table
-    whens = " ".join(f"WHEN {' OR '.join(checks[reason])} THEN '{reason}'"
-                     for reason in REJECTION_REASONS if checks.get(reason))
+    whens = " ".join(
+        f"WHEN {' OR '.join(checks[reason])} THEN '{reason}'" for reason in REJECTION_REASONS if checks.get(reason)
+    )
     outputs = ", ".join(f"{n[f.name]}::{f.sql_type} AS {f.name}" for f in fields)
     return (
         f"SELECT {ex}line_no, raw, CASE {whens} END AS reason, {outputs} "

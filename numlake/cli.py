@@ -2,6 +2,7 @@
 
 Usage and configuration errors print one line naming what is wrong and exit 2; no traceback.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -10,6 +10,7 @@ test can kill a run at every point deterministically instead of guessing a time.
 point costs one dictionary lookup. ``NUMLAKE_CRASH_AT=ingest.after_lake_write:3`` kills at
 the third time the point is reached (the first by default).
 """
+
 from __future__ import annotations
 
 import os

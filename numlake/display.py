@@ -5,6 +5,7 @@ a terminal shows its beginning and states its full length, so one 10 MB record d
 a 10 MB page. Mask first (``numlake.msisdn.mask_text``) and shorten after: a cut must never
 leave part of a number that the masker no longer recognises.
 """
+
 from __future__ import annotations
 
 DISPLAY_CHARS = 300

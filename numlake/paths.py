@@ -5,6 +5,7 @@ the project's working tree (anchored to this file, never to the current director
 ignores it). Nothing in numlake writes outside the home, the paths it is given, or the
 system temp dir.
 """
+
 from __future__ import annotations
 
 import os
@@ -67,8 +68,9 @@ def path_problem(path: str | os.PathLike, want: str) -> str | None:
     return None
 
 
-def check_path(path: str | os.PathLike, want: str, what: str, *, missing_ok: bool = False,
-               missing: str = MISSING) -> Path:
+def check_path(
+    path: str | os.PathLike, want: str, what: str, *, missing_ok: bool = False, missing: str = MISSING
+) -> Path:
     """`path` if it can serve as a `want`; else UsageError("<what> <path> <why>") (one line)."""
     problem = path_problem(path, want)
     if problem is None or (problem == MISSING and missing_ok):

@@ -4,6 +4,7 @@ A page is a list of sections, each a function of the site's data answering HTML 
 itself out); adding a section to a page is adding a function to that page's list
 (``SOURCE_SECTIONS``, ``OPERATIONS_SECTIONS``, ``REGULATOR_SECTIONS``).
 """
+
 from __future__ import annotations
 
 import html
@@ -24,10 +25,24 @@ from numlake.paths import Home
 REGULATOR = "regulator.html"
 OPERATIONS = "operations.html"
 INDEX = "index.html"
-MAIN_NAV = [("首页 Index", INDEX), ("监管概览 Regulator overview", REGULATOR),
-            ("平台运维 Platform operations", OPERATIONS)]
-PER_SOURCE = ("deliveries", "gaps", "lateness", "late_files", "refused", "rejections", "examples",
-              "accounting", "freshness", "weekly_rejections", "weekly_lateness")
+MAIN_NAV = [
+    ("首页 Index", INDEX),
+    ("监管概览 Regulator overview", REGULATOR),
+    ("平台运维 Platform operations", OPERATIONS),
+]
+PER_SOURCE = (
+    "deliveries",
+    "gaps",
+    "lateness",
+    "late_files",
+    "refused",
+    "rejections",
+    "examples",
+    "accounting",
+    "freshness",
+    "weekly_rejections",
+    "weekly_lateness",
+)
 
 
 @dataclass
@@ -92,18 +107,30 @@ def load(wh: Warehouse, ops: dict | None, built_at) -> SiteData:
     by_source = {}
     for name in PER_SOURCE:
         frame = frames[name]
-        by_source[name] = {k: g.reset_index(drop=True) for k, g in frame.groupby("source_id", sort=False)} \
-            if len(frame) else {}
+        by_source[name] = (
+            {k: g.reset_index(drop=True) for k, g in frame.groupby("source_id", sort=False)} if len(frame) else {}
+        )
     silent = frozenset(C.silent_sources(wh, src)["source_id"])
-    return SiteData(status=status, sources=src, frames=frames, by_source=by_source, ops=ops or {},
-                    built_at=built_at, platform_start=start, silent=silent, extras=extras)
+    return SiteData(
+        status=status,
+        sources=src,
+        frames=frames,
+        by_source=by_source,
+        ops=ops or {},
+        built_at=built_at,
+        platform_start=start,
+        silent=silent,
+        extras=extras,
+    )
 
 
 def meta(data: SiteData) -> str:
     as_of = data.status.get("as_of")
     wh_built = data.status.get("built_at")
-    parts = [f"数据截至 as_of：<b>{html.escape(str(as_of) if as_of else '暂无 none')}</b>",
-             f"生成时间 built：{html.escape(fmt_time(data.built_at))}（北京时间 CST）"]
+    parts = [
+        f"数据截至 as_of：<b>{html.escape(str(as_of) if as_of else '暂无 none')}</b>",
+        f"生成时间 built：{html.escape(fmt_time(data.built_at))}（北京时间 CST）",
+    ]
     if wh_built is not None:
         parts.append(f"数仓构建 warehouse built：{html.escape(fmt_time(wh_built))}")
     return " · ".join(parts)

@@ -10,6 +10,7 @@ across runs on the same home, so the same arguments still give the same registry
 `python -m ingestion.pull.sshd --home HOME -- COMMAND` serves the trees while COMMAND runs
 (`make demo` does that around `numlake run`).
 """
+
 from __future__ import annotations
 
 import getpass
@@ -35,7 +36,7 @@ def pull_source_ids(source_ids: list[str], n: int) -> list[str]:
     """The first `n` provincial carriers, China Mobile and China Telecom alternating, most populous first."""
     order = [f"{c}-{p}" for p in PROVINCE_CODES for c in ("CM", "CT")]
     present = set(source_ids)
-    return [s for s in order if s in present][:max(0, n)]
+    return [s for s in order if s in present][: max(0, n)]
 
 
 def _fresh(folder: Path) -> None:
@@ -80,8 +81,13 @@ def _demo_keys(home: Home) -> tuple[str, int]:
 
 
 def pull_entry_lines(url: str, user: str, host_key: str) -> list[str]:
-    return ["    pull:", f"      url: {url}", f"      user: {user}", f"      credential: {CREDENTIAL}",
-            f'      host_key: "{host_key}"']
+    return [
+        "    pull:",
+        f"      url: {url}",
+        f"      user: {user}",
+        f"      credential: {CREDENTIAL}",
+        f'      host_key: "{host_key}"',
+    ]
 
 
 def add_pull_entries(registry_text: str, entries: dict[str, list[str]]) -> str:
@@ -92,7 +98,7 @@ def add_pull_entries(registry_text: str, entries: dict[str, list[str]]) -> str:
         if line.startswith("  - id: "):
             if current in entries:
                 out.extend(entries[current])
-            current = line[len("  - id: "):].strip()
+            current = line[len("  - id: ") :].strip()
         out.append(line)
     if current in entries:
         out.extend(entries[current])
@@ -112,8 +118,9 @@ def make_pull_sources(home: Home, landing: Path, registry: Path, n: int) -> list
     host_key, port = _demo_keys(home)
     remote = (landing.parent / REMOTE).resolve()
     user = getpass.getuser()
-    entries = {sid: pull_entry_lines(f"sftp://127.0.0.1:{port}{quote(str(remote / sid))}", user, host_key)
-               for sid in ids}
+    entries = {
+        sid: pull_entry_lines(f"sftp://127.0.0.1:{port}{quote(str(remote / sid))}", user, host_key) for sid in ids
+    }
     tmp = registry.with_name(registry.name + ".tmp")
     tmp.write_text(add_pull_entries(registry.read_text(encoding="utf-8"), entries), encoding="utf-8")
     tmp.replace(registry)

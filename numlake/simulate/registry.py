@@ -4,6 +4,7 @@ The registry does not depend on ``--seed``: the country's ~105 sources and their
 the same in every run, so documentation, fixtures and tests can name them. Dialect values are
 dealt out so that every value of every dialect field is used by several sources.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -12,14 +13,37 @@ from pathlib import Path
 
 # ISO 3166-2:CN suffix, Chinese short name, share of the population (2020 census, rounded).
 PROVINCES: tuple[tuple[str, str, float], ...] = (
-    ("GD", "广东", 8.93), ("SD", "山东", 7.19), ("HA", "河南", 7.04), ("JS", "江苏", 6.00),
-    ("SC", "四川", 5.93), ("HE", "河北", 5.28), ("ZJ", "浙江", 4.57), ("HN", "湖南", 4.70),
-    ("AH", "安徽", 4.31), ("HB", "湖北", 4.09), ("GX", "广西", 3.55), ("YN", "云南", 3.33),
-    ("JX", "江西", 3.20), ("LN", "辽宁", 3.02), ("FJ", "福建", 2.94), ("SN", "陕西", 2.81),
-    ("GZ", "贵州", 2.73), ("SX", "山西", 2.47), ("CQ", "重庆", 2.27), ("HL", "黑龙江", 2.26),
-    ("XJ", "新疆", 1.84), ("GS", "甘肃", 1.77), ("SH", "上海", 1.76), ("JL", "吉林", 1.70),
-    ("BJ", "北京", 1.55), ("NM", "内蒙古", 1.71), ("TJ", "天津", 0.98), ("HI", "海南", 0.71),
-    ("NX", "宁夏", 0.51), ("QH", "青海", 0.42), ("XZ", "西藏", 0.26),
+    ("GD", "广东", 8.93),
+    ("SD", "山东", 7.19),
+    ("HA", "河南", 7.04),
+    ("JS", "江苏", 6.00),
+    ("SC", "四川", 5.93),
+    ("HE", "河北", 5.28),
+    ("ZJ", "浙江", 4.57),
+    ("HN", "湖南", 4.70),
+    ("AH", "安徽", 4.31),
+    ("HB", "湖北", 4.09),
+    ("GX", "广西", 3.55),
+    ("YN", "云南", 3.33),
+    ("JX", "江西", 3.20),
+    ("LN", "辽宁", 3.02),
+    ("FJ", "福建", 2.94),
+    ("SN", "陕西", 2.81),
+    ("GZ", "贵州", 2.73),
+    ("SX", "山西", 2.47),
+    ("CQ", "重庆", 2.27),
+    ("HL", "黑龙江", 2.26),
+    ("XJ", "新疆", 1.84),
+    ("GS", "甘肃", 1.77),
+    ("SH", "上海", 1.76),
+    ("JL", "吉林", 1.70),
+    ("BJ", "北京", 1.55),
+    ("NM", "内蒙古", 1.71),
+    ("TJ", "天津", 0.98),
+    ("HI", "海南", 0.71),
+    ("NX", "宁夏", 0.51),
+    ("QH", "青海", 0.42),
+    ("XZ", "西藏", 0.26),
 )
 PROVINCE_CODES = tuple(p[0] for p in PROVINCES)
 
@@ -28,10 +52,47 @@ DIALECT_FIELDS = ("format", "encoding", "delimiter", "header", "codes", "time_fo
 FIELDS = ("id", "name", "kind", "carrier", "province") + DIALECT_FIELDS
 
 _MVNO_NAMES = (
-    "远航", "星河", "云启", "蓝海", "天行", "博通", "鸿信", "华讯", "海联", "迅达", "中邦", "恒通",
-    "银河", "凌云", "长风", "锦程", "瑞达", "泰和", "启明", "北辰", "东方", "万通", "金桥", "飞鸿",
-    "嘉禾", "润泽", "盛世", "信诚", "安和", "永联", "众联", "和信", "乐享", "优讯", "智达", "青禾",
-    "丰泽", "同创", "新视", "远景", "国信",
+    "远航",
+    "星河",
+    "云启",
+    "蓝海",
+    "天行",
+    "博通",
+    "鸿信",
+    "华讯",
+    "海联",
+    "迅达",
+    "中邦",
+    "恒通",
+    "银河",
+    "凌云",
+    "长风",
+    "锦程",
+    "瑞达",
+    "泰和",
+    "启明",
+    "北辰",
+    "东方",
+    "万通",
+    "金桥",
+    "飞鸿",
+    "嘉禾",
+    "润泽",
+    "盛世",
+    "信诚",
+    "安和",
+    "永联",
+    "众联",
+    "和信",
+    "乐享",
+    "优讯",
+    "智达",
+    "青禾",
+    "丰泽",
+    "同创",
+    "新视",
+    "远景",
+    "国信",
 )
 _MVNO_HOSTS = ("CU", "CT", "CM", "CU", "CT")
 
@@ -129,22 +190,34 @@ def build_sources() -> list[Source]:
             fmt[i], header[i], delim[i] = "csv", "en", ","
         h = _h("habits", sid)
         ext = "jsonl" if fmt[i] == "jsonl" else ("txt" if (h >> 3) % 3 == 0 else "csv")
-        sources.append(Source(
-            id=sid, name=name, kind=kind, carrier=carrier, province=prov,
-            format=fmt[i], encoding=enc[i], delimiter=delim[i], header=header[i], codes=codes[i],
-            time_format=tf[i], compression=comp[i], ext=ext,
-            bom=enc[i] == "utf-8" and (h >> 5) % 4 == 0,
-            crlf=(h >> 7) % 3 == 0,
-            quote_all=fmt[i] == "csv" and (h >> 9) % 7 == 0,
-            msisdn_shape=0 if (h >> 11) % 3 else 1 + (h >> 13) % 6,
-            iso_sep=" " if (h >> 16) % 3 == 0 else "T",
-            iso_fraction=tf[i] == "iso" and (h >> 18) % 2 == 0,
-            iso_offset=("", "", "Z", "+08:00", "-0500")[(h >> 20) % 5] if tf[i] == "iso" else "",
-            json_numbers=fmt[i] == "jsonl" and (h >> 23) % 2 == 0,
-            json_null="omit" if (h >> 25) % 2 else "empty",
-            id_style=(h >> 27) % 4,
-            late_onboarding_day=late.get(sid, 0),
-        ))
+        sources.append(
+            Source(
+                id=sid,
+                name=name,
+                kind=kind,
+                carrier=carrier,
+                province=prov,
+                format=fmt[i],
+                encoding=enc[i],
+                delimiter=delim[i],
+                header=header[i],
+                codes=codes[i],
+                time_format=tf[i],
+                compression=comp[i],
+                ext=ext,
+                bom=enc[i] == "utf-8" and (h >> 5) % 4 == 0,
+                crlf=(h >> 7) % 3 == 0,
+                quote_all=fmt[i] == "csv" and (h >> 9) % 7 == 0,
+                msisdn_shape=0 if (h >> 11) % 3 else 1 + (h >> 13) % 6,
+                iso_sep=" " if (h >> 16) % 3 == 0 else "T",
+                iso_fraction=tf[i] == "iso" and (h >> 18) % 2 == 0,
+                iso_offset=("", "", "Z", "+08:00", "-0500")[(h >> 20) % 5] if tf[i] == "iso" else "",
+                json_numbers=fmt[i] == "jsonl" and (h >> 23) % 2 == 0,
+                json_null="omit" if (h >> 25) % 2 else "empty",
+                id_style=(h >> 27) % 4,
+                late_onboarding_day=late.get(sid, 0),
+            )
+        )
     return sources
 
 

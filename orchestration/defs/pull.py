@@ -8,6 +8,7 @@ source never fails the step, so every other source is fetched and ingested as us
 The fetch itself is plain Python (`ingestion.pull`, docs/PULL.md); no credential reaches
 Dagster: run config and metadata hold source ids, counts, reasons and urls without secrets.
 """
+
 import os
 import re
 
@@ -22,18 +23,20 @@ PULL_JOB = "numlake_pull"
 PULL_SENSOR = "pull_sources"
 PULL_INTERVAL_S = int(os.environ.get("NUMLAKE_PULL_INTERVAL_S", "900"))
 
-PULL_SCHEMA = dg.TableSchema(columns=[
-    dg.TableColumn("source", "string"),
-    dg.TableColumn("outcome", "string", description="ok or failed: the last attempt of this run"),
-    dg.TableColumn("reason", "string", description="INTERCHANGE 5 reason of a failure"),
-    dg.TableColumn("detail", "string"),
-    dg.TableColumn("tries", "int", description="attempts in this run (retries after a passing failure)"),
-    dg.TableColumn("files", "int", description="data files copied into the landing area"),
-    dg.TableColumn("bytes", "int"),
-    dg.TableColumn("remote_files", "int", description="complete deliveries listed on the server"),
-    dg.TableColumn("seconds", "float"),
-    dg.TableColumn("url", "string"),
-])
+PULL_SCHEMA = dg.TableSchema(
+    columns=[
+        dg.TableColumn("source", "string"),
+        dg.TableColumn("outcome", "string", description="ok or failed: the last attempt of this run"),
+        dg.TableColumn("reason", "string", description="INTERCHANGE 5 reason of a failure"),
+        dg.TableColumn("detail", "string"),
+        dg.TableColumn("tries", "int", description="attempts in this run (retries after a passing failure)"),
+        dg.TableColumn("files", "int", description="data files copied into the landing area"),
+        dg.TableColumn("bytes", "int"),
+        dg.TableColumn("remote_files", "int", description="complete deliveries listed on the server"),
+        dg.TableColumn("seconds", "float"),
+        dg.TableColumn("url", "string"),
+    ]
+)
 
 
 class PullConfig(dg.Config):
@@ -51,7 +54,7 @@ def pull_source_ids(settings: Settings) -> list[str]:
 
     try:
         return list(load_pull_entries(settings.registry))
-    except Exception:  # noqa: BLE001 - a bad registry is reported by the run, not at definitions load
+    except Exception:
         return []
 
 
@@ -60,16 +63,32 @@ def report_rows(report) -> list[dict]:
     for sid, tries in sorted(report.attempts.items()):
         last = tries[-1]
         # every record carries every column (Dagster refuses a table whose records differ in keys)
-        rows.append({"source": sid, "outcome": last.outcome, "reason": last.reason or "", "detail": last.detail or "",
-                     "tries": len(tries), "files": sum(a.files for a in tries), "bytes": sum(a.bytes for a in tries),
-                     "remote_files": last.remote_files, "seconds": round(sum(a.duration_s for a in tries), 3),
-                     "url": last.url})
+        rows.append(
+            {
+                "source": sid,
+                "outcome": last.outcome,
+                "reason": last.reason or "",
+                "detail": last.detail or "",
+                "tries": len(tries),
+                "files": sum(a.files for a in tries),
+                "bytes": sum(a.bytes for a in tries),
+                "remote_files": last.remote_files,
+                "seconds": round(sum(a.duration_s for a in tries), 3),
+                "url": last.url,
+            }
+        )
     return rows
 
 
 def build_pull_asset(source_ids: list[str]) -> dg.AssetsDefinition:
-    specs = [dg.AssetCheckSpec(check_name(s), asset=PULL_KEY, description=f"The latest fetch of {s} from its "
-                               "SFTP server succeeded (INTERCHANGE 5).") for s in source_ids]
+    specs = [
+        dg.AssetCheckSpec(
+            check_name(s),
+            asset=PULL_KEY,
+            description=f"The latest fetch of {s} from its SFTP server succeeded (INTERCHANGE 5).",
+        )
+        for s in source_ids
+    ]
 
     @dg.asset(key=PULL_KEY, group_name="pull", kinds={"sftp"}, check_specs=specs, pool="landing_puller")
     def pull_deliveries(context: dg.AssetExecutionContext, config: PullConfig, numlake: NumlakeResource):
@@ -80,50 +99,79 @@ def build_pull_asset(source_ids: list[str]) -> dg.AssetsDefinition:
         from ingestion.pull.run import pull
 
         settings = numlake.settings
-        report = pull(settings.home, settings.registry, settings.landing, sources=config.sources or None,
-                      run_id=context.run.run_id)
+        report = pull(
+            settings.home,
+            settings.registry,
+            settings.landing,
+            sources=config.sources or None,
+            run_id=context.run.run_id,
+        )
         for sid, a in sorted(report.failed.items()):
             context.log.warning(f"pull {sid} failed: {a.reason}: {a.detail}")
-        yield dg.MaterializeResult(metadata={
-            "sources": len(report.attempts),
-            "sources_failed": len(report.failed),
-            "failed": dg.MetadataValue.json({s: a.reason for s, a in sorted(report.failed.items())}),
-            "files_fetched": report.files,
-            "bytes_fetched": report.bytes,
-            "per_source": table(report_rows(report), PULL_SCHEMA),
-            "duration_s": round(report.seconds, 3),
-            "duration": iso_duration(report.seconds),
-        })
+        yield dg.MaterializeResult(
+            metadata={
+                "sources": len(report.attempts),
+                "sources_failed": len(report.failed),
+                "failed": dg.MetadataValue.json({s: a.reason for s, a in sorted(report.failed.items())}),
+                "files_fetched": report.files,
+                "bytes_fetched": report.bytes,
+                "per_source": table(report_rows(report), PULL_SCHEMA),
+                "duration_s": round(report.seconds, 3),
+                "duration": iso_duration(report.seconds),
+            }
+        )
         status = {r["source_id"]: r for r in source_status(settings.home)}
         for sid in source_ids:
             st = status.get(sid)
             ok = st is None or st.get("outcome") == "ok"
             yield dg.AssetCheckResult(
-                check_name=check_name(sid), passed=ok, severity=dg.AssetCheckSeverity.ERROR,
-                metadata={"outcome": (st or {}).get("outcome") or "never pulled", "reason": (st or {}).get("reason"),
-                          "detail": (st or {}).get("detail"), "failing_since": (st or {}).get("failing_since"),
-                          "last_ok": (st or {}).get("last_ok")})
+                check_name=check_name(sid),
+                passed=ok,
+                severity=dg.AssetCheckSeverity.ERROR,
+                metadata={
+                    "outcome": (st or {}).get("outcome") or "never pulled",
+                    "reason": (st or {}).get("reason"),
+                    "detail": (st or {}).get("detail"),
+                    "failing_since": (st or {}).get("failing_since"),
+                    "last_ok": (st or {}).get("last_ok"),
+                },
+            )
 
     return pull_deliveries
 
 
-@dg.sensor(name=PULL_SENSOR, job_name=PULL_JOB, minimum_interval_seconds=PULL_INTERVAL_S,
-           default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Fetches the pull sources' servers on its own interval ($NUMLAKE_PULL_INTERVAL_S, "
-                       "default 15 min); the new_deliveries sensor then ingests what arrived.")
+@dg.sensor(
+    name=PULL_SENSOR,
+    job_name=PULL_JOB,
+    minimum_interval_seconds=PULL_INTERVAL_S,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Fetches the pull sources' servers on its own interval ($NUMLAKE_PULL_INTERVAL_S, "
+    "default 15 min); the new_deliveries sensor then ingests what arrived.",
+)
 def pull_sources(context: dg.SensorEvaluationContext, numlake: NumlakeResource):
     if not pull_source_ids(numlake.settings):
         return dg.SkipReason("no source of the registry has a pull entry")
-    active = context.instance.get_run_records(filters=dg.RunsFilter(
-        job_name=PULL_JOB, statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
-                                     dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]), limit=1)
+    active = context.instance.get_run_records(
+        filters=dg.RunsFilter(
+            job_name=PULL_JOB,
+            statuses=[
+                dg.DagsterRunStatus.QUEUED,
+                dg.DagsterRunStatus.NOT_STARTED,
+                dg.DagsterRunStatus.STARTING,
+                dg.DagsterRunStatus.STARTED,
+            ],
+        ),
+        limit=1,
+    )
     if active:
         return dg.SkipReason("the previous pull is still queued or running")
     return dg.RunRequest(tags={"numlake/trigger": "pull_sensor"})
 
 
 def defs(settings: Settings) -> dg.Definitions:
-    pull_job = dg.define_asset_job(PULL_JOB, selection=dg.AssetSelection.groups("pull"),
-                                   description="Fetch the pull sources into the landing area (no ingestion).")
-    return dg.Definitions(assets=[build_pull_asset(pull_source_ids(settings))], jobs=[pull_job],
-                          sensors=[pull_sources])
+    pull_job = dg.define_asset_job(
+        PULL_JOB,
+        selection=dg.AssetSelection.groups("pull"),
+        description="Fetch the pull sources into the landing area (no ingestion).",
+    )
+    return dg.Definitions(assets=[build_pull_asset(pull_source_ids(settings))], jobs=[pull_job], sensors=[pull_sources])

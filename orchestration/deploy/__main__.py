@@ -1,5 +1,6 @@
 """`python -m orchestration.deploy prepare DAGSTER_HOME`: put the deployment's dagster.yaml and
 workspace.yaml into a Dagster home and print the environment the processes need."""
+
 from __future__ import annotations
 
 import argparse

@@ -4,6 +4,7 @@ Only the executor differs from `orchestration.definitions.build_definitions`: th
 checks, job, sensor and schedule, so a home moves between the two without change. The steps
 that write the lake or the warehouse keep one writer through their pools (dagster.yaml).
 """
+
 from __future__ import annotations
 
 import dagster as dg

@@ -1,4 +1,5 @@
 """The generated site in a real browser: opened from disk, offline, every chart drawn."""
+
 from __future__ import annotations
 
 import functools
@@ -22,9 +23,19 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots
 def site(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("browser-site")
     warehouse = make_warehouse(root / "warehouse.duckdb", days=60)
-    ops = {"runs": [{"run_id": "r-1", "status": "SUCCESS", "start": "2025-07-01T02:00:00+08:00",
-                     "end": "2025-07-01T02:03:10+08:00", "duration_s": 190.0, "job": "numlake_run"}],
-           "next_scheduled_run": "2025-07-02T02:00:00+08:00"}
+    ops = {
+        "runs": [
+            {
+                "run_id": "r-1",
+                "status": "SUCCESS",
+                "start": "2025-07-01T02:00:00+08:00",
+                "end": "2025-07-01T02:03:10+08:00",
+                "duration_s": 190.0,
+                "job": "numlake_run",
+            }
+        ],
+        "next_scheduled_run": "2025-07-02T02:00:00+08:00",
+    }
     build_site(warehouse, root / "dashboards", ops=ops)
     return root / "dashboards"
 
@@ -39,14 +50,20 @@ def _open(browser, path: Path):
     problems: list[str] = []
     page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    page.on("request", lambda r: None if r.url.startswith(("file://", "data:")) else problems.append(f"request: {r.url}"))
+    page.on(
+        "request", lambda r: None if r.url.startswith(("file://", "data:")) else problems.append(f"request: {r.url}")
+    )
     page.goto(path.as_uri(), wait_until="load")
     page.wait_for_timeout(150)
     return page, problems
 
 
-SCREENSHOT_OF = {"index.html": "index", "regulator.html": "regulator", "operations.html": "operations",
-                 "sources/CM-GD.html": "source-CM-GD"}
+SCREENSHOT_OF = {
+    "index.html": "index",
+    "regulator.html": "regulator",
+    "operations.html": "operations",
+    "sources/CM-GD.html": "source-CM-GD",
+}
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +79,8 @@ def visits(browser, site) -> dict[str, dict]:
         charts = page.locator("div.plotly-graph-div").count()
         drawn = page.evaluate(
             "() => [...document.querySelectorAll('div.plotly-graph-div')]"
-            ".filter(d => d.querySelector('svg.main-svg')).length")
+            ".filter(d => d.querySelector('svg.main-svg')).length"
+        )
         shot = None
         if rel in SCREENSHOT_OF:
             shot = SCREENSHOTS / f"{SCREENSHOT_OF[rel]}.png"

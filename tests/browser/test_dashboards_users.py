@@ -3,6 +3,7 @@ lists, a source that never delivered in red on its own page and on the operation
 details, finished runs with their steps. On a synthetic warehouse, and (marked slow) on a small real
 home where most registered sources never delivered, built by `numlake simulate` + `numlake run`.
 Screenshots of each page kind go to test-output/screenshots/."""
+
 from __future__ import annotations
 
 import shutil
@@ -18,18 +19,41 @@ from tests.support.dashboards_warehouse import make_warehouse
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-output" / "screenshots"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 RED = "rgb(198, 40, 40)"  # .bad in dashboards/render.py
 SILENT = "MV-017"
-OPS = {"runs": [
-    {"run_id": "5d0c2f0e-current", "status": "STARTED", "start": "2025-07-01T02:10:00+08:00", "end": None,
-     "duration_s": None, "job": "numlake_pipeline", "current": True,
-     "steps": {"ingest_deliveries": 12.5, "warehouse_models": 27.0}},
-    {"run_id": "9a7e11b4-finished", "status": "SUCCESS", "start": "2025-06-30T02:10:00+08:00",
-     "end": "2025-06-30T02:11:05+08:00", "duration_s": 65.0, "job": "numlake_pipeline", "current": False,
-     "steps": {"ingest_deliveries": 20.0, "warehouse_models": 30.0, "dashboard_site": 5.0}}],
-    "next_scheduled_run": "2025-07-02T06:00:00+08:00"}
+OPS = {
+    "runs": [
+        {
+            "run_id": "5d0c2f0e-current",
+            "status": "STARTED",
+            "start": "2025-07-01T02:10:00+08:00",
+            "end": None,
+            "duration_s": None,
+            "job": "numlake_pipeline",
+            "current": True,
+            "steps": {"ingest_deliveries": 12.5, "warehouse_models": 27.0},
+        },
+        {
+            "run_id": "9a7e11b4-finished",
+            "status": "SUCCESS",
+            "start": "2025-06-30T02:10:00+08:00",
+            "end": "2025-06-30T02:11:05+08:00",
+            "duration_s": 65.0,
+            "job": "numlake_pipeline",
+            "current": False,
+            "steps": {"ingest_deliveries": 20.0, "warehouse_models": 30.0, "dashboard_site": 5.0},
+        },
+    ],
+    "next_scheduled_run": "2025-07-02T06:00:00+08:00",
+}
 
 
 @pytest.fixture(scope="module")
@@ -61,15 +85,21 @@ def _colour(page, selector: str) -> str:
 
 def _table_after(page, heading: str) -> str:
     """The text of the first table after the <h3> `heading`."""
-    return page.evaluate("""h => { const el = [...document.querySelectorAll('h3')].find(x => x.textContent.includes(h));
+    return page.evaluate(
+        """h => { const el = [...document.querySelectorAll('h3')].find(x => x.textContent.includes(h));
         let n = el && el.nextElementSibling; while (n && n.tagName !== 'TABLE') n = n.nextElementSibling;
-        return n ? n.innerText : ''; }""", heading)
+        return n ? n.innerText : ''; }""",
+        heading,
+    )
 
 
 def _drawn(page, section: str) -> int:
     """Charts of a section that plotly drew (an SVG inside the chart's div)."""
-    return page.evaluate("""s => [...document.querySelectorAll(`#${s} div.plotly-graph-div`)]
-        .filter(d => d.querySelector('svg.main-svg')).length""", section)
+    return page.evaluate(
+        """s => [...document.querySelectorAll(`#${s} div.plotly-graph-div`)]
+        .filter(d => d.querySelector('svg.main-svg')).length""",
+        section,
+    )
 
 
 def _heatmap_rows(page) -> list[str]:
@@ -141,8 +171,9 @@ def silent_home(tmp_path_factory) -> Path:
     home = tmp_path_factory.mktemp("silent-home") / "home"
 
     def numlake(*args):
-        proc = subprocess.run([sys.executable, "-m", "numlake", *args, "--home", str(home)], cwd=ROOT,
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", "numlake", *args, "--home", str(home)], cwd=ROOT, capture_output=True, text=True
+        )
         assert proc.returncode == 0, proc.stderr[-2000:]
 
     numlake("simulate", "--days", "6", "--scale", "0.005", "--faults", "off")

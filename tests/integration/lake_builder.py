@@ -5,6 +5,7 @@ read themselves, so a failure points at the models. `samples_lake` holds the spe
 deliveries as a conforming ingestion would load them (normalised numbers, English codes, CST
 times), worked out by hand from tests/fixtures/samples.
 """
+
 from __future__ import annotations
 
 import os
@@ -31,36 +32,92 @@ LINEAGE = [
     ("load_order", pa.int64()),
 ]
 FEED_FIELDS = {
-    "lifecycle": [("event_id", pa.string()), ("msisdn", pa.string()), ("event_type", pa.string()),
-                  ("event_time", pa.timestamp("us")), ("subscriber_id", pa.string())],
-    "complaints": [("complaint_id", pa.string()), ("received_time", pa.timestamp("us")),
-                   ("msisdn", pa.string()), ("category", pa.string()), ("org_id", pa.string()),
-                   ("status", pa.string()), ("resolved_time", pa.timestamp("us")),
-                   ("resolution", pa.string())],
+    "lifecycle": [
+        ("event_id", pa.string()),
+        ("msisdn", pa.string()),
+        ("event_type", pa.string()),
+        ("event_time", pa.timestamp("us")),
+        ("subscriber_id", pa.string()),
+    ],
+    "complaints": [
+        ("complaint_id", pa.string()),
+        ("received_time", pa.timestamp("us")),
+        ("msisdn", pa.string()),
+        ("category", pa.string()),
+        ("org_id", pa.string()),
+        ("status", pa.string()),
+        ("resolved_time", pa.timestamp("us")),
+        ("resolution", pa.string()),
+    ],
     "segments": [("segment", pa.string()), ("segment_type", pa.string()), ("opened_date", pa.date32())],
-    "orgs": [("org_id", pa.string()), ("org_name", pa.string()), ("org_type", pa.string()),
-             ("joined_date", pa.date32())],
-    "adoption": [("org_id", pa.string()), ("segment", pa.string()), ("status", pa.string()),
-                 ("checked_time", pa.timestamp("us"))],
+    "orgs": [
+        ("org_id", pa.string()),
+        ("org_name", pa.string()),
+        ("org_type", pa.string()),
+        ("joined_date", pa.date32()),
+    ],
+    "adoption": [
+        ("org_id", pa.string()),
+        ("segment", pa.string()),
+        ("status", pa.string()),
+        ("checked_time", pa.timestamp("us")),
+    ],
 }
 FEED_SCHEMAS = {feed: pa.schema(LINEAGE + fields) for feed, fields in FEED_FIELDS.items()}
-REJECTS_SCHEMA = pa.schema([
-    ("source_id", pa.string()), ("feed", pa.string()), ("file_name", pa.string()),
-    ("business_date", pa.date32()), ("seq", pa.int32()), ("line_no", pa.int32()),
-    ("reason", pa.string()), ("raw", pa.string()),
-])
-FILE_LOADS_SCHEMA = pa.schema([
-    ("source_id", pa.string()), ("feed", pa.string()), ("business_date", pa.date32()),
-    ("seq", pa.int32()), ("file_name", pa.string()), ("outcome", pa.string()),
-    ("reason", pa.string()), ("rows_declared", pa.int32()), ("rows_loaded", pa.int32()),
-    ("rows_rejected", pa.int32()), ("path", pa.string()), ("md5", pa.string()),
-    ("size_bytes", pa.int64()), ("first_seen_at", pa.timestamp("us")),
-    ("decided_at", pa.timestamp("us")), ("load_order", pa.int64()), ("run_id", pa.string()),
-    ("detail", pa.string()), ("lake_stem", pa.string()),
-])
-SOURCES_SCHEMA = pa.schema([(c, pa.string()) for c in (
-    "source_id", "name", "kind", "carrier", "province", "format", "encoding", "delimiter",
-    "header", "codes", "time_format", "compression")])
+REJECTS_SCHEMA = pa.schema(
+    [
+        ("source_id", pa.string()),
+        ("feed", pa.string()),
+        ("file_name", pa.string()),
+        ("business_date", pa.date32()),
+        ("seq", pa.int32()),
+        ("line_no", pa.int32()),
+        ("reason", pa.string()),
+        ("raw", pa.string()),
+    ]
+)
+FILE_LOADS_SCHEMA = pa.schema(
+    [
+        ("source_id", pa.string()),
+        ("feed", pa.string()),
+        ("business_date", pa.date32()),
+        ("seq", pa.int32()),
+        ("file_name", pa.string()),
+        ("outcome", pa.string()),
+        ("reason", pa.string()),
+        ("rows_declared", pa.int32()),
+        ("rows_loaded", pa.int32()),
+        ("rows_rejected", pa.int32()),
+        ("path", pa.string()),
+        ("md5", pa.string()),
+        ("size_bytes", pa.int64()),
+        ("first_seen_at", pa.timestamp("us")),
+        ("decided_at", pa.timestamp("us")),
+        ("load_order", pa.int64()),
+        ("run_id", pa.string()),
+        ("detail", pa.string()),
+        ("lake_stem", pa.string()),
+    ]
+)
+SOURCES_SCHEMA = pa.schema(
+    [
+        (c, pa.string())
+        for c in (
+            "source_id",
+            "name",
+            "kind",
+            "carrier",
+            "province",
+            "format",
+            "encoding",
+            "delimiter",
+            "header",
+            "codes",
+            "time_format",
+            "compression",
+        )
+    ]
+)
 
 
 def _stem(file_name: str) -> str:
@@ -79,9 +136,14 @@ def _table(rows: list[dict], schema: pa.Schema) -> pa.Table:
     return pa.Table.from_pylist([{f.name: r.get(f.name) for f in schema} for r in rows], schema=schema)
 
 
-def write_lake(lake: Path, *, records: dict[str, list[dict]] | None = None,
-               rejects: list[dict] | None = None, file_loads: list[dict] | None = None,
-               sources: list[dict] | None = None) -> Path:
+def write_lake(
+    lake: Path,
+    *,
+    records: dict[str, list[dict]] | None = None,
+    rejects: list[dict] | None = None,
+    file_loads: list[dict] | None = None,
+    sources: list[dict] | None = None,
+) -> Path:
     """Write `lake/` from records (each carrying its lineage columns), one file per delivery.
 
     `file_loads` rows missing from the arguments are derived: every delivery that has records
@@ -110,11 +172,22 @@ def write_lake(lake: Path, *, records: dict[str, list[dict]] | None = None,
         for r in rows:
             if r["file_name"] in listed:
                 continue
-            d = derived.setdefault(r["file_name"], {
-                "source_id": r["source_id"], "feed": feed, "business_date": r["business_date"],
-                "seq": r["seq"], "file_name": r["file_name"], "outcome": "LOADED",
-                "rows_declared": 0, "rows_loaded": 0, "rows_rejected": 0,
-                "load_order": r["load_order"], "run_id": "test"})
+            d = derived.setdefault(
+                r["file_name"],
+                {
+                    "source_id": r["source_id"],
+                    "feed": feed,
+                    "business_date": r["business_date"],
+                    "seq": r["seq"],
+                    "file_name": r["file_name"],
+                    "outcome": "LOADED",
+                    "rows_declared": 0,
+                    "rows_loaded": 0,
+                    "rows_rejected": 0,
+                    "load_order": r["load_order"],
+                    "run_id": "test",
+                },
+            )
             d["rows_declared"] += 1
             d["rows_loaded"] += 1
     for r in loads + list(derived.values()):  # this builder writes one lake file per delivery
@@ -128,8 +201,10 @@ def write_lake(lake: Path, *, records: dict[str, list[dict]] | None = None,
 def registry_sources(path: Path = FIXTURES / "samples_registry.yaml") -> list[dict]:
     """The registry as ingestion stores it in `_meta/sources.parquet` (`id` as `source_id`)."""
     entries = yaml.safe_load(Path(path).read_text(encoding="utf-8"))["sources"]
-    return [{**{k: (None if v is None else str(v)) for k, v in e.items() if k != "id"}, "source_id": e["id"]}
-            for e in entries]
+    return [
+        {**{k: (None if v is None else str(v)) for k, v in e.items() if k != "id"}, "source_id": e["id"]}
+        for e in entries
+    ]
 
 
 def _ts(s: str | None) -> datetime | None:
@@ -140,21 +215,37 @@ BD = date(2025, 3, 1)
 
 
 def _lineage(source_id: str, file_name: str, seq: int, load_order: int, line_no: int) -> dict:
-    return {"source_id": source_id, "file_name": file_name, "business_date": BD, "seq": seq,
-            "line_no": line_no, "load_order": load_order}
+    return {
+        "source_id": source_id,
+        "file_name": file_name,
+        "business_date": BD,
+        "seq": seq,
+        "line_no": line_no,
+        "load_order": load_order,
+    }
 
 
 def samples_lake(lake: Path) -> Path:
     """The sample deliveries of tests/fixtures/samples as a conforming ingestion loads them."""
     gd_l, gd_c = "CM-GD_lifecycle_20250301_01.csv", "CM-GD_complaints_20250301_01.csv"
     sc_l, cu_l = "CT-SC_lifecycle_20250301_01.txt.gz", "CU-NAT_lifecycle_20250301_01.jsonl"
-    cu_s, mv1, mv2 = "CU-NAT_segments_20250301_01.jsonl", "MV-017_lifecycle_20250301_01.csv", "MV-017_lifecycle_20250301_02.csv"
+    cu_s, mv1, mv2 = (
+        "CU-NAT_segments_20250301_01.jsonl",
+        "MV-017_lifecycle_20250301_01.csv",
+        "MV-017_lifecycle_20250301_02.csv",
+    )
     po_a, po_o = "PORTAL_adoption_20250301_01.csv", "PORTAL_orgs_20250301_01.csv"
     order = {gd_c: 1, gd_l: 2, sc_l: 3, cu_l: 4, cu_s: 5, mv1: 6, mv2: 7, po_a: 8, po_o: 9}
 
     def ev(src, fn, seq, line, eid, msisdn, etype, t, sub=None):
-        return {**_lineage(src, fn, seq, order[fn], line), "event_id": eid, "msisdn": msisdn,
-                "event_type": etype, "event_time": _ts(t), "subscriber_id": sub}
+        return {
+            **_lineage(src, fn, seq, order[fn], line),
+            "event_id": eid,
+            "msisdn": msisdn,
+            "event_type": etype,
+            "event_time": _ts(t),
+            "subscriber_id": sub,
+        }
 
     lifecycle = [
         ev("CM-GD", gd_l, 1, 2, "GD20250301000001", "13800138000", "ACTIVATE", "2025-03-01 09:15:02", "u9f3a1c"),
@@ -169,61 +260,146 @@ def samples_lake(lake: Path) -> Path:
         ev("MV-017", mv2, 2, 3, "MV17-2", "17012340002", "ACTIVATE", "2025-03-01 11:00:00", "m-02"),
     ]
     complaints = [
-        {**_lineage("CM-GD", gd_c, 1, order[gd_c], 2), "complaint_id": "TS0001",
-         "received_time": _ts("2025-03-01 08:30:00"), "msisdn": "13800138000", "category": "SECONDARY_NUMBER",
-         "org_id": "APP-0042", "status": "OPEN", "resolved_time": None, "resolution": None},
-        {**_lineage("CM-GD", gd_c, 1, order[gd_c], 3), "complaint_id": "TS0002",
-         "received_time": _ts("2025-03-01 09:30:00"), "msisdn": "13922001234", "category": "VERIFICATION_SMS",
-         "org_id": "BANK-007", "status": "RESOLVED", "resolved_time": _ts("2025-03-02 10:00:00"),
-         "resolution": "EXPLAINED"},
+        {
+            **_lineage("CM-GD", gd_c, 1, order[gd_c], 2),
+            "complaint_id": "TS0001",
+            "received_time": _ts("2025-03-01 08:30:00"),
+            "msisdn": "13800138000",
+            "category": "SECONDARY_NUMBER",
+            "org_id": "APP-0042",
+            "status": "OPEN",
+            "resolved_time": None,
+            "resolution": None,
+        },
+        {
+            **_lineage("CM-GD", gd_c, 1, order[gd_c], 3),
+            "complaint_id": "TS0002",
+            "received_time": _ts("2025-03-01 09:30:00"),
+            "msisdn": "13922001234",
+            "category": "VERIFICATION_SMS",
+            "org_id": "BANK-007",
+            "status": "RESOLVED",
+            "resolved_time": _ts("2025-03-02 10:00:00"),
+            "resolution": "EXPLAINED",
+        },
     ]
-    segments = [{**_lineage("CU-NAT", cu_s, 1, order[cu_s], 1), "segment": "1926", "segment_type": "BASIC",
-                 "opened_date": date(2025, 3, 1)}]
+    segments = [
+        {
+            **_lineage("CU-NAT", cu_s, 1, order[cu_s], 1),
+            "segment": "1926",
+            "segment_type": "BASIC",
+            "opened_date": date(2025, 3, 1),
+        }
+    ]
     orgs = [
-        {**_lineage("PORTAL", po_o, 1, order[po_o], 2), "org_id": "BANK-007", "org_name": "某商业银行",
-         "org_type": "BANK", "joined_date": date(2024, 6, 1)},
-        {**_lineage("PORTAL", po_o, 1, order[po_o], 3), "org_id": "APP-0042", "org_name": "某社交应用",
-         "org_type": "APP", "joined_date": date(2024, 7, 15)},
+        {
+            **_lineage("PORTAL", po_o, 1, order[po_o], 2),
+            "org_id": "BANK-007",
+            "org_name": "某商业银行",
+            "org_type": "BANK",
+            "joined_date": date(2024, 6, 1),
+        },
+        {
+            **_lineage("PORTAL", po_o, 1, order[po_o], 3),
+            "org_id": "APP-0042",
+            "org_name": "某社交应用",
+            "org_type": "APP",
+            "joined_date": date(2024, 7, 15),
+        },
     ]
     adoption = [
-        {**_lineage("PORTAL", po_a, 1, order[po_a], 2), "org_id": "BANK-007", "segment": "1926",
-         "status": "UNSUPPORTED", "checked_time": _ts("2025-03-01 09:00:00")},
-        {**_lineage("PORTAL", po_a, 1, order[po_a], 3), "org_id": "APP-0042", "segment": "1926",
-         "status": "SUPPORTED", "checked_time": _ts("2025-03-01 15:30:00")},
+        {
+            **_lineage("PORTAL", po_a, 1, order[po_a], 2),
+            "org_id": "BANK-007",
+            "segment": "1926",
+            "status": "UNSUPPORTED",
+            "checked_time": _ts("2025-03-01 09:00:00"),
+        },
+        {
+            **_lineage("PORTAL", po_a, 1, order[po_a], 3),
+            "org_id": "APP-0042",
+            "segment": "1926",
+            "status": "SUPPORTED",
+            "checked_time": _ts("2025-03-01 15:30:00"),
+        },
     ]
-    rejects = [{"source_id": "CM-GD", "feed": "lifecycle", "file_name": gd_l, "business_date": BD, "seq": 1,
-                "line_no": 5, "reason": "invalid_msisdn",
-                "raw": "GD20250301000004,1380013,开户,20250301120000,u77aa01"}]
+    rejects = [
+        {
+            "source_id": "CM-GD",
+            "feed": "lifecycle",
+            "file_name": gd_l,
+            "business_date": BD,
+            "seq": 1,
+            "line_no": 5,
+            "reason": "invalid_msisdn",
+            "raw": "GD20250301000004,1380013,开户,20250301120000,u77aa01",
+        }
+    ]
     seen = datetime(2025, 3, 2, 1, 0, 0)
     truth = __import__("json").loads((FIXTURES / "samples_truth.json").read_text(encoding="utf-8"))
     file_loads = []
     for f in truth["files"]:
         loaded = f["outcome"] == "LOADED"
-        file_loads.append({
-            **f, "business_date": date.fromisoformat(f["business_date"]),
-            "rows_loaded": f["rows_loaded"] if loaded else 0, "rows_rejected": f["rows_rejected"] if loaded else 0,
-            "path": f"{f['source_id']}/{f['feed']}/{f['file_name']}", "md5": "0" * 32, "size_bytes": 100,
-            "first_seen_at": seen, "decided_at": seen, "load_order": order[f["file_name"]], "run_id": "samples"})
-    return write_lake(lake, records={"lifecycle": lifecycle, "complaints": complaints, "segments": segments,
-                                     "orgs": orgs, "adoption": adoption},
-                      rejects=rejects, file_loads=file_loads, sources=registry_sources())
+        file_loads.append(
+            {
+                **f,
+                "business_date": date.fromisoformat(f["business_date"]),
+                "rows_loaded": f["rows_loaded"] if loaded else 0,
+                "rows_rejected": f["rows_rejected"] if loaded else 0,
+                "path": f"{f['source_id']}/{f['feed']}/{f['file_name']}",
+                "md5": "0" * 32,
+                "size_bytes": 100,
+                "first_seen_at": seen,
+                "decided_at": seen,
+                "load_order": order[f["file_name"]],
+                "run_id": "samples",
+            }
+        )
+    return write_lake(
+        lake,
+        records={
+            "lifecycle": lifecycle,
+            "complaints": complaints,
+            "segments": segments,
+            "orgs": orgs,
+            "adoption": adoption,
+        },
+        rejects=rejects,
+        file_loads=file_loads,
+        sources=registry_sources(),
+    )
 
 
 def dbt_env(lake: Path, warehouse: Path) -> dict[str, str]:
     env = dict(os.environ)
     venv_bin = str(Path(sys.executable).parent)
-    env.update({
-        "NUMLAKE_LAKE": str(lake), "NUMLAKE_WAREHOUSE": str(warehouse),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1",
-        "PATH": venv_bin + os.pathsep + env.get("PATH", ""),
-    })
+    env.update(
+        {
+            "NUMLAKE_LAKE": str(lake),
+            "NUMLAKE_WAREHOUSE": str(warehouse),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "DO_NOT_TRACK": "1",
+            "PATH": venv_bin + os.pathsep + env.get("PATH", ""),
+        }
+    )
     return env
 
 
-def run_dbt(args: list[str], lake: Path, warehouse: Path, work: Path,
-            project_dir: Path = DBT_PROJECT_DIR) -> subprocess.CompletedProcess:
+def run_dbt(
+    args: list[str], lake: Path, warehouse: Path, work: Path, project_dir: Path = DBT_PROJECT_DIR
+) -> subprocess.CompletedProcess:
     """Run the venv's dbt on the project with its artefacts and logs under `work` (never in the tree)."""
     dbt = str(Path(sys.executable).parent / "dbt")
-    cmd = [dbt, *args, "--project-dir", str(project_dir), "--profiles-dir", str(project_dir),
-           "--target-path", str(work / "target"), "--log-path", str(work / "logs")]
+    cmd = [
+        dbt,
+        *args,
+        "--project-dir",
+        str(project_dir),
+        "--profiles-dir",
+        str(project_dir),
+        "--target-path",
+        str(work / "target"),
+        "--log-path",
+        str(work / "logs"),
+    ]
     return subprocess.run(cmd, env=dbt_env(lake, warehouse), capture_output=True, text=True, cwd=work)

@@ -1,5 +1,6 @@
 """`numlake check --file` hands the caller's own columns back beside each answer, so results can be
 matched by the caller's key and not only by row order (issue 13)."""
+
 from __future__ import annotations
 
 import csv
@@ -12,10 +13,19 @@ from numlake.check import snapshot
 from numlake.paths import Home
 from tests.support import check_warehouse
 
-TENURES = [{"msisdn": "13900000001", "tenure_seq": 1, "subscriber_id": "a", "start_time": "2024-01-10 08:00:00",
-            "end_time": "2024-03-05 23:30:00", "end_reason": "CANCEL"}]
-FIRST = [{"msisdn": "13900000001", "first_event_time": "2024-01-10 08:00:00",
-          "first_source_coverage_start": "2023-12-01"}]
+TENURES = [
+    {
+        "msisdn": "13900000001",
+        "tenure_seq": 1,
+        "subscriber_id": "a",
+        "start_time": "2024-01-10 08:00:00",
+        "end_time": "2024-03-05 23:30:00",
+        "end_reason": "CANCEL",
+    }
+]
+FIRST = [
+    {"msisdn": "13900000001", "first_event_time": "2024-01-10 08:00:00", "first_source_coverage_start": "2023-12-01"}
+]
 
 
 @pytest.fixture(scope="module")
@@ -38,24 +48,42 @@ def _run(argv, capsys):
 
 def test_csv_output_keeps_the_callers_columns_in_their_order_after_the_answer(home, tmp_path, capsys):
     src = tmp_path / "customers.csv"
-    src.write_text("customer_id,msisdn,branch,since,answer\nC-17,13900000001,上海,2024-01-15,mine\n"
-                   "C-18,bad,北京,2024-01-15,x\nC-19,13900000001,,,y\n", encoding="utf-8")
+    src.write_text(
+        "customer_id,msisdn,branch,since,answer\nC-17,13900000001,上海,2024-01-15,mine\n"
+        "C-18,bad,北京,2024-01-15,x\nC-19,13900000001,,,y\n",
+        encoding="utf-8",
+    )
     out = tmp_path / "out.csv"
-    rc, _, err = _run(["check", "--file", str(src), "--out", str(out), "--since", "2024-06-01",
-                       "--home", str(home.root)], capsys)
+    rc, _, err = _run(
+        ["check", "--file", str(src), "--out", str(out), "--since", "2024-06-01", "--home", str(home.root)], capsys
+    )
     assert rc == 0, err
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
-    assert list(rows[0]) == ["query", "since", "answer", "last_disconnect_date", "as_of", "error",
-                             "customer_id", "branch", "input_answer"]
+    assert list(rows[0]) == [
+        "query",
+        "since",
+        "answer",
+        "last_disconnect_date",
+        "as_of",
+        "error",
+        "customer_id",
+        "branch",
+        "input_answer",
+    ]
     assert [(r["customer_id"], r["branch"], r["input_answer"], r["answer"]) for r in rows] == [
-        ("C-17", "上海", "mine", "yes"), ("C-18", "北京", "x", ""), ("C-19", "", "y", "yes")]
+        ("C-17", "上海", "mine", "yes"),
+        ("C-18", "北京", "x", ""),
+        ("C-19", "", "y", "yes"),
+    ]
     assert rows[1]["error"].startswith("msisdn")
 
 
 def test_json_lines_keep_the_callers_keys_even_on_rows_with_an_error(home, tmp_path, capsys):
     src = tmp_path / "in.jsonl"
-    src.write_text('{"id": 7, "msisdn": "13900000001", "since": "2024-01-15", "tags": ["vip"]}\n'
-                   '{"id": 8, "query": "nope", "since": "2024-01-15", "error": "theirs"}\n')
+    src.write_text(
+        '{"id": 7, "msisdn": "13900000001", "since": "2024-01-15", "tags": ["vip"]}\n'
+        '{"id": 8, "query": "nope", "since": "2024-01-15", "error": "theirs"}\n'
+    )
     rc, out, err = _run(["check", "--file", str(src), "--home", str(home.root)], capsys)
     assert rc == 0, err
     first, second = (json.loads(line) for line in out.splitlines())

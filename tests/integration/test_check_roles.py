@@ -1,6 +1,7 @@
 """Who may read what through `numlake serve`: a carrier key its own source's page only (however the
 path is spelled), a regulator key every page, an organisation key the check only, the operator on
 localhost without a key everything (issue 13)."""
+
 from __future__ import annotations
 
 import base64
@@ -16,11 +17,18 @@ from tests.support import check_warehouse
 
 REMOTE = ("203.0.113.7", 40000)
 LOCAL = ("127.0.0.1", 50000)
-PAGES = {"index.html": "index", "regulator.html": "regulator", "operations.html": "operations",
-         "sources/CM-GD.html": "CM-GD page", "sources/CT-SC.html": "CT-SC page", "plotly.min.js": "plotly"}
+PAGES = {
+    "index.html": "index",
+    "regulator.html": "regulator",
+    "operations.html": "operations",
+    "sources/CM-GD.html": "CM-GD page",
+    "sources/CT-SC.html": "CT-SC page",
+    "plotly.min.js": "plotly",
+}
 TENURES = [{"msisdn": "13900000001", "tenure_seq": 1, "subscriber_id": "a", "start_time": "2024-01-10 08:00:00"}]
-FIRST = [{"msisdn": "13900000001", "first_event_time": "2024-01-10 08:00:00",
-          "first_source_coverage_start": "2023-12-01"}]
+FIRST = [
+    {"msisdn": "13900000001", "first_event_time": "2024-01-10 08:00:00", "first_source_coverage_start": "2023-12-01"}
+]
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +42,15 @@ def served(tmp_path_factory):
     home.dbt_docs.mkdir(parents=True)
     (home.dbt_docs / "index.html").write_text("dbt docs")
     store = KeyStore(home)
-    tokens = {name: store.create(name, role=role)[1] for name, role in (
-        ("CM-GD-QA", "carrier:CM-GD"), ("REG", "regulator"), ("BANK", None), ("BANK-ORG", "org:BANK-9"))}
+    tokens = {
+        name: store.create(name, role=role)[1]
+        for name, role in (
+            ("CM-GD-QA", "carrier:CM-GD"),
+            ("REG", "regulator"),
+            ("BANK", None),
+            ("BANK-ORG", "org:BANK-9"),
+        )
+    }
     app = create_app(home, reload_interval=0)
     with TestClient(app, client=REMOTE) as remote, TestClient(app, client=LOCAL) as local:
         yield remote, local, tokens
@@ -57,13 +72,24 @@ def test_a_carrier_key_reads_its_own_page_and_the_shared_script(served):
         assert r.status_code == 200 and r.text == PAGES[path.removeprefix("/dashboards/")]
 
 
-@pytest.mark.parametrize("path", [
-    "/dashboards/sources/CT-SC.html", "/dashboards/", "/dashboards/index.html", "/dashboards/regulator.html",
-    "/dashboards/operations.html", "/dashboards/sources/CM-GD.html/../CT-SC.html",
-    "/dashboards/sources/%2e%2e/sources/CT-SC.html", "/dashboards/sources%2fCT-SC.html",
-    "/dashboards/sources/CT-SC%2Ehtml", "/dashboards//sources/./CT-SC.html", "/dashboards/sources/%43T-SC.html",
-    "/dashboards/sources/", "/dashboards/sources/NOPE.html",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/dashboards/sources/CT-SC.html",
+        "/dashboards/",
+        "/dashboards/index.html",
+        "/dashboards/regulator.html",
+        "/dashboards/operations.html",
+        "/dashboards/sources/CM-GD.html/../CT-SC.html",
+        "/dashboards/sources/%2e%2e/sources/CT-SC.html",
+        "/dashboards/sources%2fCT-SC.html",
+        "/dashboards/sources/CT-SC%2Ehtml",
+        "/dashboards//sources/./CT-SC.html",
+        "/dashboards/sources/%43T-SC.html",
+        "/dashboards/sources/",
+        "/dashboards/sources/NOPE.html",
+    ],
+)
 def test_a_carrier_key_cannot_read_another_page_however_the_path_is_spelled(served, path):
     remote, local, tokens = served
     for client in (remote, local):  # a key presented on localhost is judged by its role too
@@ -74,12 +100,17 @@ def test_a_carrier_key_cannot_read_another_page_however_the_path_is_spelled(serv
 
 def test_a_carrier_key_cannot_ask_the_check(served):
     remote, _, tokens = served
-    r = remote.get("/v1/reassigned", params={"msisdn": "13900000001", "since": "2024-06-01"},
-                   headers={"Authorization": f"Bearer {tokens['CM-GD-QA']}"})
+    r = remote.get(
+        "/v1/reassigned",
+        params={"msisdn": "13900000001", "since": "2024-06-01"},
+        headers={"Authorization": f"Bearer {tokens['CM-GD-QA']}"},
+    )
     assert r.status_code == 403 and "carrier key may not ask the check" in r.json()["detail"]
-    r = remote.post("/number-recycling/v0.3/check", json={"phoneNumber": "+8613900000001",
-                                                          "specifiedDate": "2024-06-01"},
-                    headers={"Authorization": f"Bearer {tokens['CM-GD-QA']}"})
+    r = remote.post(
+        "/number-recycling/v0.3/check",
+        json={"phoneNumber": "+8613900000001", "specifiedDate": "2024-06-01"},
+        headers={"Authorization": f"Bearer {tokens['CM-GD-QA']}"},
+    )
     assert r.status_code == 403 and r.json()["code"] == "PERMISSION_DENIED"
 
 
@@ -87,16 +118,20 @@ def test_a_regulator_key_reads_every_page_but_not_the_check(served):
     remote, _, tokens = served
     for rel in PAGES:
         assert _get(remote, "/dashboards/" + rel, tokens["REG"]).status_code == 200, rel
-    r = remote.get("/v1/reassigned", params={"msisdn": "13900000001", "since": "2024-06-01"},
-                   headers={"X-API-Key": tokens["REG"]})
+    r = remote.get(
+        "/v1/reassigned", params={"msisdn": "13900000001", "since": "2024-06-01"}, headers={"X-API-Key": tokens["REG"]}
+    )
     assert r.status_code == 403
 
 
 def test_organisation_keys_ask_the_check_and_read_no_page(served):
     remote, _, tokens = served
     for name in ("BANK", "BANK-ORG"):
-        r = remote.get("/v1/reassigned", params={"msisdn": "13900000001", "since": "2024-06-01"},
-                       headers={"X-API-Key": tokens[name]})
+        r = remote.get(
+            "/v1/reassigned",
+            params={"msisdn": "13900000001", "since": "2024-06-01"},
+            headers={"X-API-Key": tokens[name]},
+        )
         assert r.status_code == 200 and r.json()["answer"] == "no"
         assert _get(remote, "/dashboards/index.html", tokens[name]).status_code == 403
         assert _get(remote, "/dashboards/sources/CM-GD.html", tokens[name]).status_code == 403

@@ -1,6 +1,7 @@
 """The check API against its own OpenAPI document, with schemathesis: generated requests (valid and
 invalid) to /v1 and CAMARA never get a 500, and every answer matches the documented status codes,
 headers and bodies (issue 13: the document describes what the API really returns)."""
+
 from __future__ import annotations
 
 import pytest
@@ -14,10 +15,19 @@ from tests.support import check_warehouse
 
 schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is not installed")
 
-TENURES = [{"msisdn": "13900000001", "tenure_seq": 1, "subscriber_id": "a", "start_time": "2024-01-10 08:00:00",
-            "end_time": "2024-03-05 23:30:00", "end_reason": "CANCEL"}]
-FIRST = [{"msisdn": "13900000001", "first_event_time": "2024-01-10 08:00:00",
-          "first_source_coverage_start": "2023-12-01"}]
+TENURES = [
+    {
+        "msisdn": "13900000001",
+        "tenure_seq": 1,
+        "subscriber_id": "a",
+        "start_time": "2024-01-10 08:00:00",
+        "end_time": "2024-03-05 23:30:00",
+        "end_reason": "CANCEL",
+    }
+]
+FIRST = [
+    {"msisdn": "13900000001", "first_event_time": "2024-01-10 08:00:00", "first_source_coverage_start": "2023-12-01"}
+]
 TOKEN: dict[str, str] = {}
 
 
@@ -31,8 +41,12 @@ def api_schema(tmp_path_factory):
     return schemathesis.openapi.from_asgi("/openapi.json", app)
 
 
-OPERATIONS = [("/v1/reassigned", "GET"), ("/v1/reassigned/bulk", "POST"),
-              ("/number-recycling/v0.3/check", "POST"), ("/number-recycling/v0/check", "POST")]
+OPERATIONS = [
+    ("/v1/reassigned", "GET"),
+    ("/v1/reassigned/bulk", "POST"),
+    ("/number-recycling/v0.3/check", "POST"),
+    ("/number-recycling/v0/check", "POST"),
+]
 
 
 # `positive_data_acceptance` is left out on purpose: a body valid by the schema can still be
@@ -48,7 +62,8 @@ def test_the_check_api_answers_as_its_openapi_document_says(api_schema, path, me
     @given(case=operation.as_strategy())
     @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     def check(case):
-        case.call_and_validate(headers={"Authorization": f"Bearer {TOKEN['org']}"},
-                               excluded_checks=[positive_data_acceptance])
+        case.call_and_validate(
+            headers={"Authorization": f"Bearer {TOKEN['org']}"}, excluded_checks=[positive_data_acceptance]
+        )
 
     check()

@@ -10,6 +10,7 @@ It writes a lake in LAKE.md's layout (one Parquet file per source and business d
 `dbt build` and `dbt run` into a fresh warehouse, then runs the same compiled model SQL
 directly in one DuckDB connection, and prints the timings as JSON.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,17 +28,26 @@ import pyarrow.parquet as pq
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lake_builder import DBT_PROJECT_DIR, FEED_SCHEMAS, run_dbt, write_lake  # noqa: E402
+from lake_builder import DBT_PROJECT_DIR, FEED_SCHEMAS, run_dbt, write_lake
 
-EVENT_TYPES = "['ACTIVATE','ACTIVATE','ACTIVATE','SUSPEND','SUSPEND','RESUME','KEEP','CANCEL','RECYCLE','PORT_OUT','PORT_IN']"
+EVENT_TYPES = (
+    "['ACTIVATE','ACTIVATE','ACTIVATE','SUSPEND','SUSPEND','RESUME','KEEP','CANCEL','RECYCLE','PORT_OUT','PORT_IN']"
+)
 
 
 def build_big_lake(root: Path, rows: int, sources: int, days: int, numbers: int | None = None) -> Path:
     """A synthetic lake: `rows` lifecycle records over `sources` x `days` daily deliveries."""
     lake = root / "lake"
     numbers = numbers or max(1, rows // 3)
-    src = [{"source_id": f"S{i:03d}", "kind": "carrier", "carrier": ["CM", "CT", "CU", "CBN"][i % 4],
-            "province": f"P{i % 31:02d}"} for i in range(sources)]
+    src = [
+        {
+            "source_id": f"S{i:03d}",
+            "kind": "carrier",
+            "carrier": ["CM", "CT", "CU", "CBN"][i % 4],
+            "province": f"P{i % 31:02d}",
+        }
+        for i in range(sources)
+    ]
     write_lake(lake, records={}, sources=src)
     con = duckdb.connect()
     con.execute("set threads=2; set memory_limit='4GB'")
@@ -70,18 +80,36 @@ def build_big_lake(root: Path, rows: int, sources: int, days: int, numbers: int 
         part = tbl.slice(offset, n)
         offset += n
         cols = {
-            "source_id": part["source_id"], "file_name": pa.array([fn] * n), "business_date": pa.array([bd] * n, pa.date32()),
-            "seq": pa.array([1] * n, pa.int32()), "line_no": pa.array(range(2, n + 2), pa.int32()),
+            "source_id": part["source_id"],
+            "file_name": pa.array([fn] * n),
+            "business_date": pa.array([bd] * n, pa.date32()),
+            "seq": pa.array([1] * n, pa.int32()),
+            "line_no": pa.array(range(2, n + 2), pa.int32()),
             "load_order": pa.array([order] * n, pa.int64()),
-            "event_id": part["event_id"], "msisdn": part["msisdn"], "event_type": part["event_type"],
-            "event_time": part["event_time"].cast(pa.timestamp("us")), "subscriber_id": part["subscriber_id"],
+            "event_id": part["event_id"],
+            "msisdn": part["msisdn"],
+            "event_type": part["event_type"],
+            "event_time": part["event_time"].cast(pa.timestamp("us")),
+            "subscriber_id": part["subscriber_id"],
         }
         out = lake / "lifecycle" / source_id / f"{fn.split('.')[0]}.parquet"
         out.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(pa.table(cols, schema=schema), out)
-        loads.append({"source_id": source_id, "feed": "lifecycle", "business_date": bd, "seq": 1, "file_name": fn,
-                      "outcome": "LOADED", "rows_declared": n, "rows_loaded": n, "rows_rejected": 0,
-                      "load_order": order, "run_id": "bench"})
+        loads.append(
+            {
+                "source_id": source_id,
+                "feed": "lifecycle",
+                "business_date": bd,
+                "seq": 1,
+                "file_name": fn,
+                "outcome": "LOADED",
+                "rows_declared": n,
+                "rows_loaded": n,
+                "rows_rejected": 0,
+                "load_order": order,
+                "run_id": "bench",
+            }
+        )
     write_lake(lake, records={}, file_loads=loads, sources=src)
     con.close()
     return lake
@@ -150,7 +178,8 @@ def add_day(lake: Path, rows: int) -> int:
             copy (
                 select
                     '{source_id}' as source_id, '{fn}' as file_name, date '{bd}' as business_date,
-                    cast(1 as integer) as seq, cast(r + 2 as integer) as line_no, cast({order + i} as bigint) as load_order,
+                    cast(1 as integer) as seq, cast(r + 2 as integer) as line_no,
+                    cast({order + i} as bigint) as load_order,
                     'N{bd:%Y%m%d}-{source_id}-' || cast(r as varchar) as event_id,
                     cast(13000000000 + (hash(r * 7919 + {i}) % 1000000) * 7 % 6999999999 as varchar) as msisdn,
                     {EVENT_TYPES}[1 + cast(hash(r + {i}) % 11 as integer)] as event_type,
@@ -159,9 +188,22 @@ def add_day(lake: Path, rows: int) -> int:
                 from range({per}) t(r)
             ) to '{out}' (format parquet)
         """)
-        loads.append({"source_id": source_id, "feed": "lifecycle", "business_date": bd, "seq": 1, "file_name": fn,
-                      "outcome": "LOADED", "rows_declared": per, "rows_loaded": per, "rows_rejected": 0,
-                      "load_order": order + i, "run_id": "bench-day", "lake_stem": fn.split('.')[0]})
+        loads.append(
+            {
+                "source_id": source_id,
+                "feed": "lifecycle",
+                "business_date": bd,
+                "seq": 1,
+                "file_name": fn,
+                "outcome": "LOADED",
+                "rows_declared": per,
+                "rows_loaded": per,
+                "rows_rejected": 0,
+                "load_order": order + i,
+                "run_id": "bench-day",
+                "lake_stem": fn.split(".")[0],
+            }
+        )
     new = pa.Table.from_pylist([{f.name: r.get(f.name) for f in ledger.schema} for r in loads], schema=ledger.schema)
     pq.write_table(pa.concat_tables([ledger, new]), lake / "_meta" / "file_loads.parquet")
     con.close()
@@ -176,8 +218,9 @@ def timed_dbt(args, lake, wh, work, project) -> float:
     return round(time.perf_counter() - t0, 1)
 
 
-def benchmark(rows: int, sources: int, days: int, work: Path, lake: Path | None = None,
-              keep_day0: bool = False) -> dict:
+def benchmark(
+    rows: int, sources: int, days: int, work: Path, lake: Path | None = None, keep_day0: bool = False
+) -> dict:
     """Time dbt on a copy of the project (edits to the tree during a long run do not leak in).
 
     Steps: `dbt run` from empty, then the same compiled SQL straight in DuckDB; `dbt build`
@@ -197,7 +240,9 @@ def benchmark(rows: int, sources: int, days: int, work: Path, lake: Path | None 
         lake = copy
     result = {"rows": rows, "sources": sources, "days": days, "lake_seconds": round(time.perf_counter() - t0, 1)}
     result["dbt_run_from_empty_seconds"] = timed_dbt(["run"], lake, work / "wh_run.duckdb", work, project)
-    result["direct_duckdb_seconds"] = round(run_direct(compiled_models(work / "target"), work / "direct" / "wh_run.duckdb"), 1)
+    result["direct_duckdb_seconds"] = round(
+        run_direct(compiled_models(work / "target"), work / "direct" / "wh_run.duckdb"), 1
+    )
     if keep_day0:
         shutil.copyfile(work / "wh_run.duckdb", work / "wh_run_day0.duckdb")
     result["dbt_build_from_empty_seconds"] = timed_dbt(["build"], lake, work / "wh_build.duckdb", work, project)
@@ -210,7 +255,8 @@ def benchmark(rows: int, sources: int, days: int, work: Path, lake: Path | None 
     result["tenures"] = con.execute("select count(*) from marts.number_tenures").fetchone()[0]
     result["findings"] = con.execute("select count(*) from marts.rule_findings").fetchone()[0]
     result["replayed_next_day"] = con.execute(
-        "select count(*) from intermediate.int_number_events__replayed where replay_batch = 2").fetchone()[0]
+        "select count(*) from intermediate.int_number_events__replayed where replay_batch = 2"
+    ).fetchone()[0]
     con.close()
     return result
 

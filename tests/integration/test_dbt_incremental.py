@@ -6,20 +6,33 @@ first days, then again after more deliveries arrive, one of which supersedes an 
 (its records withdrawn, a number disappearing entirely). Every published table must equal
 that of a fresh full build on the final lake.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
 
 import duckdb
 import pytest
-
 from lake_builder import run_dbt, write_lake
 from test_dbt_oracle import SOURCES, draw_world
 
-TABLES = ["marts." + t for t in (
-    "number_tenures", "rule_findings", "monthly_number_stats", "number_first_events", "source_coverage",
-    "source_freshness", "file_loads", "monthly_carrier_stats", "monthly_rule_findings")] + [
-    "intermediate." + t for t in ("int_number_events__replayed", "int_tenures__assembled", "int_tenures__responsibility")]
+TABLES = [
+    "marts." + t
+    for t in (
+        "number_tenures",
+        "rule_findings",
+        "monthly_number_stats",
+        "number_first_events",
+        "source_coverage",
+        "source_freshness",
+        "file_loads",
+        "monthly_carrier_stats",
+        "monthly_rule_findings",
+    )
+] + [
+    "intermediate." + t
+    for t in ("int_number_events__replayed", "int_tenures__assembled", "int_tenures__responsibility")
+]
 
 
 def split_world():
@@ -39,9 +52,19 @@ def split_world():
                 continue
             e = {**e, "file_name": old_name.replace("_01.csv", "_02.csv"), "seq": 2, "load_order": max_order + 1}
         final.append(e)
-    superseded = {"source_id": victim["source_id"], "feed": "lifecycle", "business_date": victim["business_date"],
-                  "seq": 1, "file_name": old_name, "outcome": "SUPERSEDED", "rows_declared": 1,
-                  "rows_loaded": 0, "rows_rejected": 0, "load_order": victim["load_order"], "run_id": "day2"}
+    superseded = {
+        "source_id": victim["source_id"],
+        "feed": "lifecycle",
+        "business_date": victim["business_date"],
+        "seq": 1,
+        "file_name": old_name,
+        "outcome": "SUPERSEDED",
+        "rows_declared": 1,
+        "rows_loaded": 0,
+        "rows_rejected": 0,
+        "load_order": victim["load_order"],
+        "run_id": "day2",
+    }
     return early, final, [superseded], dropped
 
 
@@ -51,10 +74,14 @@ def snapshot(wh):
         out = {}
         for t in TABLES:
             schema, name = t.split(".")
-            cols = [r[0] for r in con.execute(
-                f"select column_name from information_schema.columns where table_schema = '{schema}' "
-                f"and table_name = '{name}' and column_name not in ('built_at', 'replay_batch') "
-                f"order by ordinal_position").fetchall()]
+            cols = [
+                r[0]
+                for r in con.execute(
+                    f"select column_name from information_schema.columns where table_schema = '{schema}' "
+                    f"and table_name = '{name}' and column_name not in ('built_at', 'replay_batch') "
+                    f"order by ordinal_position"
+                ).fetchall()
+            ]
             assert cols, t
             out[t] = sorted(con.execute(f"select {', '.join(cols)} from {t}").fetchall(), key=repr)
         return out
@@ -72,6 +99,7 @@ def test_incremental_build_after_new_and_superseded_deliveries_equals_a_full_bui
     assert first.returncode == 0, first.stdout[-3000:]
 
     import shutil
+
     shutil.rmtree(lake)
     write_lake(lake, records={"lifecycle": final}, file_loads=superseded, sources=SOURCES)
     second = run_dbt(["build"], lake, wh, tmp_path)
@@ -83,10 +111,12 @@ def test_incremental_build_after_new_and_superseded_deliveries_equals_a_full_bui
     assert full.returncode == 0, full.stdout[-3000:]
 
     con = duckdb.connect(str(wh), read_only=True)
-    batches = dict(con.execute(
-        "select replay_batch, count(*) from intermediate.int_number_events__replayed group by 1").fetchall())
+    batches = dict(
+        con.execute("select replay_batch, count(*) from intermediate.int_number_events__replayed group by 1").fetchall()
+    )
     assert set(batches) == {1, 2} and batches[1] > batches[2], "the second build must replay only touched numbers"
-    assert con.execute("select count(*) from intermediate.int_number_events__replayed where msisdn = ?",
-                       [dropped]).fetchone()[0] == 0 or any(e["msisdn"] == dropped for e in final)
+    assert con.execute(
+        "select count(*) from intermediate.int_number_events__replayed where msisdn = ?", [dropped]
+    ).fetchone()[0] == 0 or any(e["msisdn"] == dropped for e in final)
     con.close()
     assert snapshot(wh) == snapshot(full_wh)

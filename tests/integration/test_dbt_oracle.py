@@ -7,6 +7,7 @@ ACTIVATEs of the same or another subscriber during a tenure, recycles from every
 exactly 90 or 180 days apart, events after as_of. dbt builds it once; tenures, findings and
 monthly statistics must agree row for row.
 """
+
 from __future__ import annotations
 
 import random
@@ -16,7 +17,6 @@ from datetime import date, datetime, timedelta
 
 import duckdb
 import pytest
-
 from lake_builder import run_dbt, write_lake
 
 SOURCES = [
@@ -26,9 +26,18 @@ SOURCES = [
 ]
 TYPES = ["ACTIVATE", "SUSPEND", "RESUME", "KEEP", "CANCEL", "RECYCLE", "PORT_OUT", "PORT_IN"]
 WEIGHTS = [5, 4, 2, 2, 2, 3, 2, 2]
-DELTAS = [timedelta(0), timedelta(0), timedelta(hours=1), timedelta(days=1), timedelta(days=30),
-          timedelta(days=90) - timedelta(seconds=1), timedelta(days=90), timedelta(days=120),
-          timedelta(days=180), timedelta(days=181)]
+DELTAS = [
+    timedelta(0),
+    timedelta(0),
+    timedelta(hours=1),
+    timedelta(days=1),
+    timedelta(days=30),
+    timedelta(days=90) - timedelta(seconds=1),
+    timedelta(days=90),
+    timedelta(days=120),
+    timedelta(days=180),
+    timedelta(days=181),
+]
 D90, D180, D365 = timedelta(days=90), timedelta(days=180), timedelta(days=365)
 PORT_RANK = {"PORT_OUT": 0, "PORT_IN": 2}
 
@@ -45,12 +54,14 @@ class Tenure:
     reassignment: bool = False
     state: str = "ACTIVE"
     suspension: dict | None = None
-    responsible: list = field(default_factory=list)   # (from, source)
+    responsible: list = field(default_factory=list)  # (from, source)
 
 
 def replay(msisdn: str, events: list[dict], horizon: datetime | None = None):
     """RULES 1 and 2 for one number, event by event; stops before `horizon` when given."""
-    events = sorted(events, key=lambda e: (e["event_time"], PORT_RANK.get(e["event_type"], 1), e["source_id"], e["event_id"]))
+    events = sorted(
+        events, key=lambda e: (e["event_time"], PORT_RANK.get(e["event_type"], 1), e["source_id"], e["event_id"])
+    )
     tenures: list[Tenure] = []
     cur: Tenure | None = None
     findings = []
@@ -137,15 +148,26 @@ def draw_world(seed: int, numbers: int):
         for _ in range(rng.randint(1, 9)):
             etype = rng.choices(TYPES, WEIGHTS)[0]
             sub = rng.choice(["s1", "s2", "s3"]) if etype in ("ACTIVATE", "PORT_IN") else None
-            lifecycle.append({"msisdn": msisdn, "event_type": etype, "event_time": t, "subscriber_id": sub,
-                              "source_id": rng.choice(SOURCES)["source_id"], "event_id": f"E{ids.pop()}"})
+            lifecycle.append(
+                {
+                    "msisdn": msisdn,
+                    "event_type": etype,
+                    "event_time": t,
+                    "subscriber_id": sub,
+                    "source_id": rng.choice(SOURCES)["source_id"],
+                    "event_id": f"E{ids.pop()}",
+                }
+            )
             t += rng.choice(DELTAS)
     as_of = date(2025, 5, 31)
     files = {}
     for e in lifecycle:
         d = e["event_time"].date()
-        bd = date(d.year, d.month, 1) if e["source_id"] == "CM-GD" else (
-            date(d.year + d.month // 12, d.month % 12 + 1, 1) - timedelta(days=1))
+        bd = (
+            date(d.year, d.month, 1)
+            if e["source_id"] == "CM-GD"
+            else (date(d.year + d.month // 12, d.month % 12 + 1, 1) - timedelta(days=1))
+        )
         bd = min(bd, as_of)
         fn = f"{e['source_id']}_lifecycle_{bd:%Y%m%d}_01.csv"
         order = files.setdefault(fn, len(files) + 1)
@@ -186,10 +208,16 @@ def oracle(lifecycle: list[dict], as_of: date):
             count = lambda typ: sum(e["event_type"] == typ for e in mine)  # noqa: E731
             recycled = count("RECYCLE")
             stats[(m, src)] = {
-                "in_service_start": in_service, "activations": count("ACTIVATE"),
-                "reassignments": sum(ten.reassignment and ten.start_source == src and t0 <= ten.start < t1 for ten in tenures),
-                "cancelled": count("CANCEL"), "recycled": recycled, "ports_in": count("PORT_IN"),
-                "ports_out": count("PORT_OUT"), "recycle_rate": recycled / in_service if in_service else None,
+                "in_service_start": in_service,
+                "activations": count("ACTIVATE"),
+                "reassignments": sum(
+                    ten.reassignment and ten.start_source == src and t0 <= ten.start < t1 for ten in tenures
+                ),
+                "cancelled": count("CANCEL"),
+                "recycled": recycled,
+                "ports_in": count("PORT_IN"),
+                "ports_out": count("PORT_OUT"),
+                "recycle_rate": recycled / in_service if in_service else None,
             }
             m = nxt
     return tenures, findings, stats
@@ -204,7 +232,7 @@ def world(tmp_path_factory):
     proc = run_dbt(["build"], lake, wh, work)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     con = duckdb.connect(str(wh), read_only=True)
-    (got_as_of,), = con.execute("select as_of from marts.platform_status").fetchall()
+    ((got_as_of,),) = con.execute("select as_of from marts.platform_status").fetchall()
     assert got_as_of == as_of
     yield con, oracle(lifecycle, as_of)
     con.close()
@@ -212,17 +240,28 @@ def world(tmp_path_factory):
 
 def test_the_random_world_hits_every_rule_and_end_reason(world):
     _, (tenures, findings, _) = world
-    assert {f[0] for f in findings} == {"PREMATURE_RECYCLE", "COOLING_VIOLATION", "IDLE_SUSPENDED", "INVALID_TRANSITION"}
+    assert {f[0] for f in findings} == {
+        "PREMATURE_RECYCLE",
+        "COOLING_VIOLATION",
+        "IDLE_SUSPENDED",
+        "INVALID_TRANSITION",
+    }
     assert {t.end_reason for t in tenures} == {None, "CANCEL", "RECYCLE", "IMPLICIT"}
     assert any(t.reassignment for t in tenures) and any(t.seq >= 2 and not t.reassignment for t in tenures)
 
 
 def test_number_tenures_agree_with_the_sequential_oracle(world):
     con, (tenures, _, _) = world
-    got = set(con.execute(
-        "select msisdn, tenure_seq, subscriber_id, start_time, end_time, end_reason, start_source_id, is_reassignment "
-        "from marts.number_tenures").fetchall())
-    want = {(t.msisdn, t.seq, t.subscriber, t.start, t.end, t.end_reason, t.start_source, t.reassignment) for t in tenures}
+    got = set(
+        con.execute(
+            "select msisdn, tenure_seq, subscriber_id, start_time, end_time, end_reason, start_source_id, "
+            "is_reassignment "
+            "from marts.number_tenures"
+        ).fetchall()
+    )
+    want = {
+        (t.msisdn, t.seq, t.subscriber, t.start, t.end, t.end_reason, t.start_source, t.reassignment) for t in tenures
+    }
     assert len(got) == len(want)
     assert sorted(got - want)[:5] == [] and sorted(want - got)[:5] == []
 
@@ -236,11 +275,27 @@ def test_rule_findings_agree_with_the_sequential_oracle(world):
 
 def test_monthly_number_stats_agree_with_the_sequential_oracle(world):
     con, (_, _, stats) = world
-    cols = ["in_service_start", "activations", "reassignments", "cancelled", "recycled", "ports_in", "ports_out", "recycle_rate"]
-    got = {(r[0], r[1]): dict(zip(cols, r[2:])) for r in con.execute(
-        f"select month, source_id, {', '.join(cols)} from marts.monthly_number_stats").fetchall()}
+    cols = [
+        "in_service_start",
+        "activations",
+        "reassignments",
+        "cancelled",
+        "recycled",
+        "ports_in",
+        "ports_out",
+        "recycle_rate",
+    ]
+    got = {
+        (r[0], r[1]): dict(zip(cols, r[2:]))
+        for r in con.execute(f"select month, source_id, {', '.join(cols)} from marts.monthly_number_stats").fetchall()
+    }
     assert set(got) == set(stats)
-    bad = [(k, got[k], stats[k]) for k in sorted(stats)
-           if any(got[k][c] != stats[k][c] and not (isinstance(stats[k][c], float) and abs(got[k][c] - stats[k][c]) < 1e-9)
-                  for c in cols)]
+    bad = [
+        (k, got[k], stats[k])
+        for k in sorted(stats)
+        if any(
+            got[k][c] != stats[k][c] and not (isinstance(stats[k][c], float) and abs(got[k][c] - stats[k][c]) < 1e-9)
+            for c in cols
+        )
+    ]
     assert bad == []

@@ -3,6 +3,7 @@
 The lake is written by tests/integration/lake_builder.py (not by ingestion), so these tests
 fail only for the dbt project: its models, its data tests and its unit tests.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,13 +13,22 @@ from decimal import Decimal
 
 import duckdb
 import pytest
-
 from lake_builder import FIXTURES, run_dbt, samples_lake
 
 TRUTH = json.loads((FIXTURES / "samples_truth.json").read_text(encoding="utf-8"))
-PUBLISHED = ["number_tenures", "monthly_number_stats", "monthly_complaints", "segment_adoption", "rule_findings",
-             "file_loads", "rejected_records", "source_freshness", "platform_status", "number_first_events",
-             "source_coverage"]
+PUBLISHED = [
+    "number_tenures",
+    "monthly_number_stats",
+    "monthly_complaints",
+    "segment_adoption",
+    "rule_findings",
+    "file_loads",
+    "rejected_records",
+    "source_freshness",
+    "platform_status",
+    "number_first_events",
+    "source_coverage",
+]
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +76,12 @@ def expected(table: str) -> list[dict]:
 
 
 def test_every_published_table_exists_in_schema_marts(warehouse):
-    names = {r[0] for r in warehouse.execute(
-        "select table_name from information_schema.tables where table_schema = 'marts'").fetchall()}
+    names = {
+        r[0]
+        for r in warehouse.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts'"
+        ).fetchall()
+    }
     assert set(PUBLISHED) <= names
 
 
@@ -97,7 +111,9 @@ def test_monthly_complaints_match_the_samples_truth_up_to_all_zero_rows(warehous
         return [r for r in rs if any(r[c] not in (None, 0.0) for c in counts)]
 
     got = rows(warehouse, "monthly_complaints", list(want[0]))
-    assert keyed(nonzero(got), ["month", "source_id", "category"]) == keyed(nonzero(want), ["month", "source_id", "category"])
+    assert keyed(nonzero(got), ["month", "source_id", "category"]) == keyed(
+        nonzero(want), ["month", "source_id", "category"]
+    )
 
 
 def test_segment_adoption_matches_the_samples_truth(warehouse):
@@ -110,16 +126,17 @@ def test_file_loads_pass_the_ledger_through_with_its_lineage_columns(warehouse):
     want = expected("files")
     for w in want:
         if w["outcome"] != "LOADED":
-            w["rows_loaded"], w["rows_rejected"] = 0.0, 0.0   # docs/LAKE.md: 0 when not LOADED
+            w["rows_loaded"], w["rows_rejected"] = 0.0, 0.0  # docs/LAKE.md: 0 when not LOADED
     got = rows(warehouse, "file_loads", list(want[0]))
     assert keyed(got, ["file_name", "outcome"]) == keyed(want, ["file_name", "outcome"])
-    extra = rows(warehouse, "file_loads", ["first_seen_at", "decided_at", "path", "md5", "size_bytes", "load_order", "run_id"])
+    extra = rows(
+        warehouse, "file_loads", ["first_seen_at", "decided_at", "path", "md5", "size_bytes", "load_order", "run_id"]
+    )
     assert all(r["load_order"] is not None and r["run_id"] == "samples" for r in extra)
 
 
 def test_rejected_records_count_per_file_and_reason(warehouse):
-    got = warehouse.execute(
-        "select file_name, reason, count(*) from marts.rejected_records group by 1, 2").fetchall()
+    got = warehouse.execute("select file_name, reason, count(*) from marts.rejected_records group by 1, 2").fetchall()
     assert sorted(got) == sorted((r["file_name"], r["reason"], r["count"]) for r in TRUTH["rejected_counts"])
 
 
@@ -130,19 +147,24 @@ def test_source_freshness_matches_the_samples_truth(warehouse):
 
 
 def test_platform_status_coverage_and_first_events_support_the_check(warehouse):
-    (as_of, built_at), = warehouse.execute("select as_of, built_at from marts.platform_status").fetchall()
+    ((as_of, built_at),) = warehouse.execute("select as_of, built_at from marts.platform_status").fetchall()
     assert as_of.isoformat() == TRUTH["as_of"] and built_at is not None
     cov = dict(warehouse.execute("select source_id, coverage_start::varchar from marts.source_coverage").fetchall())
     assert cov == TRUTH["coverage_start"]
-    first = {r[0]: r[1:] for r in warehouse.execute(
-        "select msisdn, first_event_time::varchar, first_source_id, first_source_coverage_start::varchar "
-        "from marts.number_first_events").fetchall()}
+    first = {
+        r[0]: r[1:]
+        for r in warehouse.execute(
+            "select msisdn, first_event_time::varchar, first_source_id, first_source_coverage_start::varchar "
+            "from marts.number_first_events"
+        ).fetchall()
+    }
     assert first["18081230000"] == ("2025-02-27 16:45:10", "CT-SC", "2025-03-01")
     assert "13922005678" in first and "19900000000" not in first
 
 
 def test_rates_are_null_exactly_when_nothing_was_in_service(warehouse):
     for in_service, rate in warehouse.execute(
-            "select in_service_start, recycle_rate from marts.monthly_number_stats").fetchall():
+        "select in_service_start, recycle_rate from marts.monthly_number_stats"
+    ).fetchall():
         assert (rate is None) == (in_service == 0)
         assert rate is None or not math.isnan(rate)

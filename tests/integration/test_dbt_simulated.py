@@ -4,6 +4,7 @@
 records that load (`simulation_truth/`), written independently of the dbt models; `numlake run`
 ingests the world and builds the warehouse. Every tenure and finding must agree.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -31,7 +32,10 @@ def test_tenures_and_findings_equal_the_simulators_ground_truth(tmp_path):
     truth = home / "simulation_truth"
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     try:
-        for cols, mart, file in ((TENURE_COLS, "number_tenures", "tenures"), (FINDING_COLS, "rule_findings", "rule_findings")):
+        for cols, mart, file in (
+            (TENURE_COLS, "number_tenures", "tenures"),
+            (FINDING_COLS, "rule_findings", "rule_findings"),
+        ):
             want = set(con.execute(f"select {cols} from read_parquet('{truth / file}.parquet')").fetchall())
             got = set(con.execute(f"select {cols} from marts.{mart}").fetchall())
             assert want, f"the simulated world has no {file}"

@@ -1,6 +1,7 @@
 """The bulk path (ingestion.bulk: one DuckDB statement splits many plain deliveries) and the
 streaming reader (ingestion.readers: every corner of the dialects) must give the same lake and
 ledger, record for record, on every dialect, fault and redelivery the simulator produces."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -12,13 +13,26 @@ import ingestion.bulk as bulk
 from ingestion.checks import accounting_violations
 from ingestion.feeds import FEEDS
 from ingestion.pipeline import ingest
-from tests.support.ingestion import lake_rows
 from numlake.paths import Home
+from tests.support.ingestion import lake_rows
 
 simulate = pytest.importorskip("numlake.simulate.core").simulate
 
-LEDGER_COLS = ("source_id", "feed", "business_date", "seq", "file_name", "outcome", "reason", "detail",
-               "rows_declared", "rows_loaded", "rows_rejected", "md5", "load_order")
+LEDGER_COLS = (
+    "source_id",
+    "feed",
+    "business_date",
+    "seq",
+    "file_name",
+    "outcome",
+    "reason",
+    "detail",
+    "rows_declared",
+    "rows_loaded",
+    "rows_rejected",
+    "md5",
+    "load_order",
+)
 
 
 def _snapshot(home: Home) -> dict[str, list]:

@@ -1,6 +1,7 @@
 """Killing a real ``python -m ingestion`` at each named crash point (numlake.crashpoints), then
 running it again, converges to the same ledger, lake and quarantine as one uninterrupted run:
 nothing lost, nothing doubled. Kills at random moments are an extra on top."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -27,17 +28,27 @@ VOLATILE = {"first_seen_at", "decided_at", "run_id", "lake_stem"}
 
 def build_landing(landing: Path, registry: Path) -> None:
     rnd = random.Random(7)
-    srcs = [source("CM-GD"), source("CT-SC", delimiter="|", header="none", compression="gzip"),
-            source("CU-NAT", format="jsonl", codes="zh"), source("MV-017", encoding="gb18030", header="zh")]
+    srcs = [
+        source("CM-GD"),
+        source("CT-SC", delimiter="|", header="none", compression="gzip"),
+        source("CU-NAT", format="jsonl", codes="zh"),
+        source("MV-017", encoding="gb18030", header="zh"),
+    ]
     write_registry(registry, srcs)
     for s in srcs:
         for day in range(6):
             d = dt.date(2025, 3, 1) + dt.timedelta(days=day)
             n = rnd.randint(200, 3000)
-            recs = [{"event_id": f"{s.id}-{rnd.randint(0, 6000)}", "msisdn": f"139{rnd.randint(0, 10**8 - 1):08d}",
-                     "event_type": rnd.choice(["ACTIVATE", "SUSPEND", "RESUME", "CANCEL", "BOGUS"]),
-                     "event_time": f"2025-03-0{day + 1}T{rnd.randint(0, 23):02d}:00:00", "subscriber_id": "s"}
-                    for _ in range(n)]
+            recs = [
+                {
+                    "event_id": f"{s.id}-{rnd.randint(0, 6000)}",
+                    "msisdn": f"139{rnd.randint(0, 10**8 - 1):08d}",
+                    "event_type": rnd.choice(["ACTIVATE", "SUSPEND", "RESUME", "CANCEL", "BOGUS"]),
+                    "event_time": f"2025-03-0{day + 1}T{rnd.randint(0, 23):02d}:00:00",
+                    "subscriber_id": "s",
+                }
+                for _ in range(n)
+            ]
             write_delivery(landing, s, "lifecycle", d, 1, recs)
             if day % 3 == 1:
                 write_delivery(landing, s, "lifecycle", d, 2, recs[: n // 2])
@@ -45,8 +56,9 @@ def build_landing(landing: Path, registry: Path) -> None:
 
 
 def snapshot(home: Home) -> dict:
-    files = sorted(tuple(sorted((k, str(v)) for k, v in r.items() if k not in VOLATILE))
-                   for r in lake_rows(home, "file_loads"))
+    files = sorted(
+        tuple(sorted((k, str(v)) for k, v in r.items() if k not in VOLATILE)) for r in lake_rows(home, "file_loads")
+    )
     lake = {}
     for what in ("lifecycle", "rejects"):
         lake[what] = sorted(tuple(str(v) for v in r.values()) for r in lake_rows(home, what))
@@ -54,12 +66,24 @@ def snapshot(home: Home) -> dict:
     return {"files": files, "lake": lake, "quarantine": quarantine}
 
 
-def run_cli(home: Home, landing: Path, registry: Path, kill_after: float | None = None,
-            crash_at: str | None = None) -> int:
+def run_cli(
+    home: Home, landing: Path, registry: Path, kill_after: float | None = None, crash_at: str | None = None
+) -> int:
     """One `python -m ingestion`; `crash_at` makes it SIGKILL itself at that named point
     (numlake.crashpoints), `kill_after` kills it from outside after that many seconds."""
-    cmd = [sys.executable, "-m", "ingestion", "--home", str(home.root), "--landing", str(landing),
-           "--registry", str(registry), "--lock-timeout", "60"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "ingestion",
+        "--home",
+        str(home.root),
+        "--landing",
+        str(landing),
+        "--registry",
+        str(registry),
+        "--lock-timeout",
+        "60",
+    ]
     env = dict(os.environ, PYTHONPATH=str(ROOT), NUMLAKE_INGEST_GROUP_FILES="4")  # many commit points
     env.pop(ENV, None)
     if crash_at:
@@ -101,8 +125,9 @@ HITS = {"ingest.after_lake_write": (1, 3), "ingest.after_commit": (1, 4), "inges
 def test_killing_ingest_at_each_crash_point_converges_to_the_uninterrupted_result(crash_world, point, nth):
     tmp_path, landing, registry, expected, _ = crash_world
     crashed = Home(tmp_path / f"crashed-{point}-{nth}")
-    assert run_cli(crashed, landing, registry, crash_at=f"{point}:{nth}") == -signal.SIGKILL, \
+    assert run_cli(crashed, landing, registry, crash_at=f"{point}:{nth}") == -signal.SIGKILL, (
         f"{point} was not reached {nth} time(s)"
+    )
     # a crash while recovering, then a clean run
     assert run_cli(crashed, landing, registry, crash_at="ingest.after_reconcile") == -signal.SIGKILL
     run_cli(crashed, landing, registry)

@@ -1,6 +1,7 @@
 """The steps after ingestion, killed at each of their named crash points (numlake.crashpoints),
 leave what readers see intact and converge on the next run: the dbt build (``dbt.*``), the
 check snapshot's switch (``snapshot.*``) and the dashboards' swap (``dashboards.*``)."""
+
 from __future__ import annotations
 
 import filecmp
@@ -31,33 +32,61 @@ def _env(crash_at: str | None) -> dict:
 
 
 def numlake_run(home: Path, landing: Path, crash_at: str | None = None) -> int:
-    p = subprocess.run([NUMLAKE, "run", "--home", str(home), "--landing", str(landing),
-                        "--registry", str(FIXTURES / "samples_registry.yaml")],
-                       cwd=ROOT, env=_env(crash_at), capture_output=True, text=True, timeout=900)
+    p = subprocess.run(
+        [
+            NUMLAKE,
+            "run",
+            "--home",
+            str(home),
+            "--landing",
+            str(landing),
+            "--registry",
+            str(FIXTURES / "samples_registry.yaml"),
+        ],
+        cwd=ROOT,
+        env=_env(crash_at),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     if crash_at is None:
         assert p.returncode == 0, p.stderr
     return p.returncode
 
 
 def python(code: str, home: Path, crash_at: str | None = None) -> int:
-    p = subprocess.run([sys.executable, "-c", code, str(home)], cwd=ROOT, env=_env(crash_at),
-                       capture_output=True, text=True, timeout=600)
+    p = subprocess.run(
+        [sys.executable, "-c", code, str(home)],
+        cwd=ROOT,
+        env=_env(crash_at),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if crash_at is None:
         assert p.returncode == 0, p.stderr
     return p.returncode
 
 
-PUBLISH = "import sys; from numlake.paths import Home; from numlake.check.snapshot import publish; " \
-          "publish(Home.resolve(sys.argv[1]))"
-DASHBOARDS = "import sys; from numlake.paths import Home; from dashboards.site import build_site; " \
-             "h = Home.resolve(sys.argv[1]); build_site(h.warehouse, h.dashboards)"
+PUBLISH = (
+    "import sys; from numlake.paths import Home; from numlake.check.snapshot import publish; "
+    "publish(Home.resolve(sys.argv[1]))"
+)
+DASHBOARDS = (
+    "import sys; from numlake.paths import Home; from dashboards.site import build_site; "
+    "h = Home.resolve(sys.argv[1]); build_site(h.warehouse, h.dashboards)"
+)
 
 
 def marts(home: Path) -> dict[str, int]:
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     try:
-        tables = [t for (t,) in con.execute("SELECT table_name FROM information_schema.tables "
-                                            "WHERE table_schema = 'marts' ORDER BY 1").fetchall()]
+        tables = [
+            t
+            for (t,) in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts' ORDER BY 1"
+            ).fetchall()
+        ]
         return {t: con.execute(f'SELECT count(*) FROM marts."{t}"').fetchall()[0][0] for t in tables}
     finally:
         con.close()
@@ -66,8 +95,12 @@ def marts(home: Path) -> dict[str, int]:
 def answers(home: Path) -> list[str]:
     out = []
     for n in NUMBERS:
-        p = subprocess.run([NUMLAKE, "check", n, "--since", "2025-01-01", "--home", str(home)],
-                           capture_output=True, text=True, env=_env(None))
+        p = subprocess.run(
+            [NUMLAKE, "check", n, "--since", "2025-01-01", "--home", str(home)],
+            capture_output=True,
+            text=True,
+            env=_env(None),
+        )
         assert p.returncode == 0, p.stderr
         out.append(p.stdout)
     return out

@@ -1,11 +1,13 @@
 """What a quarantined file's `detail` tells its carrier (issue 13): the missing column, md5 expected
 vs found, declared vs counted rows, the decompression error, which business date disagrees; and
 never a full phone number. The ledger export (lake/_meta/file_loads.parquet) carries it to dbt."""
+
 from __future__ import annotations
 
 import datetime as dt
 import gzip
 import hashlib
+import json
 import re
 
 from ingestion.pipeline import ingest
@@ -18,8 +20,13 @@ D = [dt.date(2025, 3, d) for d in range(1, 8)]
 
 
 def ev(i):
-    return {"event_id": f"E{i}", "msisdn": f"138{i:08d}", "event_type": "ACTIVATE",
-            "event_time": "2025-03-01T08:00:00", "subscriber_id": "u"}
+    return {
+        "event_id": f"E{i}",
+        "msisdn": f"138{i:08d}",
+        "event_type": "ACTIVATE",
+        "event_time": "2025-03-01T08:00:00",
+        "subscriber_id": "u",
+    }
 
 
 def test_each_quarantine_reason_says_exactly_what_is_wrong(tmp_path):
@@ -35,7 +42,8 @@ def test_each_quarantine_reason_says_exactly_what_is_wrong(tmp_path):
     path = write_delivery(landing, GZ, "lifecycle", D[5], 1, [ev(7)])
     path.write_bytes(broken)
     path.with_name(path.name + ".ctl").write_text(
-        '{"rows": 1, "md5": "%s", "business_date": "2025-03-06"}' % hashlib.md5(broken).hexdigest())
+        json.dumps({"rows": 1, "md5": hashlib.md5(broken).hexdigest(), "business_date": "2025-03-06"})
+    )
     write_delivery(landing, GD, "lifecycle", D[6], 1, [ev(8)], folder="13812345678")
 
     ingest(Home(tmp_path / "home"), landing, registry)
@@ -46,11 +54,16 @@ def test_each_quarantine_reason_says_exactly_what_is_wrong(tmp_path):
     assert "msisdn" in detail[data_name(GD, "lifecycle", D[1])][1]
     reason, text = detail[data_name(GD, "lifecycle", D[2])]
     assert reason == "checksum_mismatch" and re.fullmatch(
-        r"md5 expected 0{32} \(control file\), found [0-9a-f]{32} \(data file\)", text)
+        r"md5 expected 0{32} \(control file\), found [0-9a-f]{32} \(data file\)", text
+    )
     assert detail[data_name(GD, "lifecycle", D[3])] == (
-        "row_count_mismatch", "control file declares 3 records, the file holds 2")
+        "row_count_mismatch",
+        "control file declares 3 records, the file holds 2",
+    )
     assert detail[data_name(GD, "lifecycle", D[4])] == (
-        "bad_control", "control business_date 2025-03-09 disagrees with the file name's 2025-03-05")
+        "bad_control",
+        "control business_date 2025-03-09 disagrees with the file name's 2025-03-05",
+    )
     reason, text = detail[data_name(GZ, "lifecycle", D[5])]
     assert reason == "unreadable" and text.startswith("cannot decompress")
     unknown = [r for r in rows.values() if r["reason"] == "unknown_source"]

@@ -2,6 +2,7 @@
 ingestion of the other deliveries, make it read outside the landing area, or exhaust memory.
 Each case here was once a crash or a leak; docs/INGESTION.md ("Hostile input") says what
 the platform does with each."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -29,8 +30,13 @@ SECRET = b"root:x:0:0:secret-content-outside-the-landing-area\n"
 
 
 def ev(i, msisdn=None, sub="u"):
-    return {"event_id": f"E{i}", "msisdn": msisdn or f"138{i:08d}", "event_type": "ACTIVATE",
-            "event_time": "2025-03-01T08:00:00", "subscriber_id": sub}
+    return {
+        "event_id": f"E{i}",
+        "msisdn": msisdn or f"138{i:08d}",
+        "event_type": "ACTIVATE",
+        "event_time": "2025-03-01T08:00:00",
+        "subscriber_id": sub,
+    }
 
 
 @pytest.fixture
@@ -45,8 +51,9 @@ def run(tmp_path: Path, landing: Path, registry: Path) -> dict[str, dict]:
     r = ingest(home, landing, registry)
     assert r.violations == [] and accounting_violations(home) == []
     rows = lake_rows(home, "file_loads")
-    assert len({r["path"] for r in rows if r["reason"] != "conflicting_redelivery"}) == \
-        len([r for r in rows if r["reason"] != "conflicting_redelivery"]), "a data file got two outcomes"
+    assert len({r["path"] for r in rows if r["reason"] != "conflicting_redelivery"}) == len(
+        [r for r in rows if r["reason"] != "conflicting_redelivery"]
+    ), "a data file got two outcomes"
     out = {r["file_name"]: r for r in rows}
     assert out[data_name(GD, "lifecycle", D1)]["outcome"] == "LOADED"
     return out
@@ -67,8 +74,21 @@ def test_a_control_file_whose_rows_no_delivery_can_hold_is_bad_control_and_the_r
     assert (got["outcome"], got["reason"], got["rows_declared"]) == ("QUARANTINED", "bad_control", None)
 
 
-@pytest.mark.parametrize("text", ["[1, 2]", '"rows"', "null", "3", "[" * 100_000 + "]" * 100_000,
-                                  "{" * 50_000, "x" * (1 << 20), '{"rows": 1e999}', "\ufeff{}", "NaN"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[1, 2]",
+        '"rows"',
+        "null",
+        "3",
+        "[" * 100_000 + "]" * 100_000,
+        "{" * 50_000,
+        "x" * (1 << 20),
+        '{"rows": 1e999}',
+        "\ufeff{}",
+        "NaN",
+    ],
+)
 def test_a_control_file_holding_any_json_value_or_none_is_bad_control(area, text):
     tmp_path, landing, registry = area
     write_delivery(landing, GD, "lifecycle", dt.date(2025, 3, 2), 1, [ev(3)], ctl=text)
@@ -113,8 +133,10 @@ def test_over_long_and_undecodable_names_get_an_outcome_and_an_escaped_name(area
     assert got["CM-GD_lifecycle_20250303_01\\xff\\xfe.csv"]["reason"] == "bad_control"
     assert got["a.csv"]["reason"] == "unknown_source" and got["a.csv"]["source_id"] == "\\xff\\xfeNOPE"
     reasons = [json.loads(p.read_text()) for p in (tmp_path / "home" / "quarantine").rglob("*.reason.json")]
-    assert {r["file"] for r in reasons} >= {f"CM-GD/lifecycle/{long_name}",
-                                            "CM-GD/lifecycle/CM-GD_lifecycle_20250303_01\\xff\\xfe.csv"}
+    assert {r["file"] for r in reasons} >= {
+        f"CM-GD/lifecycle/{long_name}",
+        "CM-GD/lifecycle/CM-GD_lifecycle_20250303_01\\xff\\xfe.csv",
+    }
 
 
 def test_links_and_special_files_are_refused_without_opening_their_target(area):
@@ -126,8 +148,10 @@ def test_links_and_special_files_are_refused_without_opening_their_target(area):
     loadable = outside / "loadable.csv"
     loadable.write_bytes(render(GD, "lifecycle", [ev(9)]))
     folder = landing / "CM-GD" / "lifecycle"
-    names = {kind: data_name(GD, "lifecycle", dt.date(2025, 3, 2 + i))
-             for i, kind in enumerate(["link_out", "link_secret", "fifo", "dir", "link_in", "ctl_link", "ctl_fifo"])}
+    names = {
+        kind: data_name(GD, "lifecycle", dt.date(2025, 3, 2 + i))
+        for i, kind in enumerate(["link_out", "link_secret", "fifo", "dir", "link_in", "ctl_link", "ctl_fifo"])
+    }
     (folder / names["link_out"]).symlink_to(loadable)
     (folder / names["link_secret"]).symlink_to(secret)
     os.mkfifo(folder / names["fifo"])
@@ -164,8 +188,9 @@ def test_a_ten_megabyte_record_is_kept_whole_in_the_rejections(area):
     write_delivery(landing, GD, "lifecycle", dt.date(2025, 3, 2), 1, [big, ev(6)])
     run(tmp_path, landing, registry)
     rej = lake_rows(Home(tmp_path / "home"), "rejects")
-    assert [(r["reason"], len(r["raw"])) for r in rej] == [("invalid_msisdn", len(render(GD, "lifecycle", [big])
-                                                                                .splitlines()[1]))]
+    assert [(r["reason"], len(r["raw"])) for r in rej] == [
+        ("invalid_msisdn", len(render(GD, "lifecycle", [big]).splitlines()[1]))
+    ]
 
 
 @pytest.mark.parametrize("path", ["bulk", "streaming"])
@@ -206,11 +231,28 @@ def test_a_gzip_bomb_is_streamed_in_bounded_memory(tmp_path):
             f.write(chunk)
     md5 = hashlib.md5((folder / name).read_bytes()).hexdigest()
     (folder / (name + ".ctl")).write_text(json.dumps({"rows": 1, "md5": md5, "business_date": D1.isoformat()}))
-    code = ("import resource, sys; from ingestion.__main__ import main; rc = main(sys.argv[1:]); "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(rc)")
-    p = subprocess.run([sys.executable, "-c", code, "--home", str(tmp_path / "home"), "--landing", str(landing),
-                        "--registry", str(registry)], cwd=ROOT, capture_output=True, text=True, timeout=600,
-                       env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    code = (
+        "import resource, sys; from ingestion.__main__ import main; rc = main(sys.argv[1:]); "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(rc)"
+    )
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "--home",
+            str(tmp_path / "home"),
+            "--landing",
+            str(landing),
+            "--registry",
+            str(registry),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )
     assert p.returncode == 0, p.stderr
     peak_mib = int(p.stdout.split()[-1]) / 1024
     print(f"peak memory {peak_mib:.0f} MiB")

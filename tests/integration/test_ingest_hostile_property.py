@@ -4,6 +4,7 @@ wrong types, other encodings, a link, a FIFO), any file kind (a link into or out
 landing area, a FIFO, a folder, an empty file) and any content — ingestion finishes, every
 data file gets exactly one outcome, the other deliveries' outcomes do not change, nothing
 outside the landing area is opened, and the accounting invariant holds."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -33,8 +34,13 @@ OUTCOME = ("outcome", "reason", "rows_declared", "rows_loaded", "rows_rejected")
 
 
 def ev(i, msisdn=None):
-    return {"event_id": f"E{i}", "msisdn": msisdn or f"138{i:08d}", "event_type": "ACTIVATE",
-            "event_time": "2025-03-01T08:00:00", "subscriber_id": "u"}
+    return {
+        "event_id": f"E{i}",
+        "msisdn": msisdn or f"138{i:08d}",
+        "event_type": "ACTIVATE",
+        "event_time": "2025-03-01T08:00:00",
+        "subscriber_id": "u",
+    }
 
 
 def bystanders(landing: Path) -> None:
@@ -44,8 +50,11 @@ def bystanders(landing: Path) -> None:
 
 
 def outcomes(home: Home) -> dict[str, tuple]:
-    return {r["path"]: tuple(r[k] for k in OUTCOME) for r in lake_rows(home, "file_loads")
-            if r["reason"] != "conflicting_redelivery"}
+    return {
+        r["path"]: tuple(r[k] for k in OUTCOME)
+        for r in lake_rows(home, "file_loads")
+        if r["reason"] != "conflicting_redelivery"
+    }
 
 
 @pytest.fixture(scope="module")
@@ -65,9 +74,12 @@ def _name_bytes(b: bytes) -> bytes:
 
 names = st.one_of(
     # not the bystanders' business date: a valid later sequence of it would rightly supersede them
-    st.builds(lambda d, s, ext: f"CM-GD_lifecycle_202503{d:02d}_{s:02d}.{ext}".encode(),
-              st.integers(0, 40).filter(lambda d: d != 1), st.integers(0, 99),
-              st.sampled_from(["csv", "txt", "jsonl", "csv.gz", "ctl.csv"])),
+    st.builds(
+        lambda d, s, ext: f"CM-GD_lifecycle_202503{d:02d}_{s:02d}.{ext}".encode(),
+        st.integers(0, 40).filter(lambda d: d != 1),
+        st.integers(0, 99),
+        st.sampled_from(["csv", "txt", "jsonl", "csv.gz", "ctl.csv"]),
+    ),
     st.builds(lambda n: b"CM-GD_lifecycle_20250302_01" + b"x" * n + b".csv", st.integers(214, 224)),  # 245-255 bytes
     st.binary(min_size=1, max_size=255).map(_name_bytes),
     st.text(min_size=1, max_size=60).map(lambda t: _name_bytes(t.encode("utf-8", "surrogatepass"))),
@@ -76,7 +88,8 @@ names = st.one_of(
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=True) | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-    max_leaves=12)
+    max_leaves=12,
+)
 rows_values = st.one_of(st.sampled_from([2**31 - 1, 2**31, 2**63, 10**30, -1, 0, 1, 3]), json_values)
 controls = st.one_of(
     st.just(("none", None)),
@@ -96,8 +109,9 @@ contents = st.one_of(
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                 HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(name=names, kind=kinds, control=controls, content=contents, folder=st.sampled_from(["CM-GD", "NOPE"]))
 def test_no_hostile_entry_stops_ingestion_or_changes_other_outcomes(baseline, name, kind, control, content, folder):
     registry, expected = baseline

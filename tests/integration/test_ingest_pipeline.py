@@ -1,5 +1,6 @@
 """Ingestion end to end on small landing areas: every outcome, reason and redelivery rule of
 INTERCHANGE 4, each dialect, and the spec's sample deliveries."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -11,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from numlake.errors import UsageError
-from numlake.paths import Home
 from ingestion.checks import accounting_violations, freshness
 from ingestion.lock import ingest_lock
 from ingestion.pipeline import ingest, pending_work
+from numlake.errors import UsageError
+from numlake.paths import Home
 from tests.support.ingestion import lake_rows, render, source, write_delivery, write_registry
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -24,8 +25,13 @@ GD = source("CM-GD")
 
 
 def ev(i, t="2025-03-01T08:00:00", kind="ACTIVATE", msisdn=None, sub="u"):
-    return {"event_id": f"E{i}", "msisdn": msisdn or f"138{i:08d}", "event_type": kind, "event_time": t,
-            "subscriber_id": sub}
+    return {
+        "event_id": f"E{i}",
+        "msisdn": msisdn or f"138{i:08d}",
+        "event_type": kind,
+        "event_time": t,
+        "subscriber_id": sub,
+    }
 
 
 @pytest.fixture
@@ -45,8 +51,13 @@ def world(tmp_path):
             return r
 
         def files(self):
-            return {(r["file_name"], r["reason"] if r["outcome"] == "QUARANTINED" and r["reason"] ==
-                     "conflicting_redelivery" else None): r for r in lake_rows(self.home, "file_loads")}
+            return {
+                (
+                    r["file_name"],
+                    r["reason"] if r["outcome"] == "QUARANTINED" and r["reason"] == "conflicting_redelivery" else None,
+                ): r
+                for r in lake_rows(self.home, "file_loads")
+            }
 
         def outcome(self, name):
             rows = [r for r in lake_rows(self.home, "file_loads") if r["file_name"] == name]
@@ -57,8 +68,11 @@ def world(tmp_path):
 
 
 def tree_digest(root: Path) -> dict[str, tuple[str, int]]:
-    return {str(p.relative_to(root)): (hashlib.md5(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): (hashlib.md5(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_the_spec_samples_give_the_expected_outcomes_and_rejections(tmp_path):
@@ -68,10 +82,25 @@ def test_the_spec_samples_give_the_expected_outcomes_and_rejections(tmp_path):
     before = tree_digest(landing)
     r = ingest(home, landing, FIXTURES / "samples_registry.yaml")
     assert r.violations == [] and accounting_violations(home) == []
-    cols = ["source_id", "feed", "business_date", "seq", "file_name", "outcome", "reason",
-            "rows_declared", "rows_loaded", "rows_rejected"]
-    got = sorted(({k: (str(v) if k == "business_date" else v) for k, v in row.items() if k in cols}
-                  for row in lake_rows(home, "file_loads")), key=lambda x: x["file_name"])
+    cols = [
+        "source_id",
+        "feed",
+        "business_date",
+        "seq",
+        "file_name",
+        "outcome",
+        "reason",
+        "rows_declared",
+        "rows_loaded",
+        "rows_rejected",
+    ]
+    got = sorted(
+        (
+            {k: (str(v) if k == "business_date" else v) for k, v in row.items() if k in cols}
+            for row in lake_rows(home, "file_loads")
+        ),
+        key=lambda x: x["file_name"],
+    )
     want = sorted(truth["files"], key=lambda x: x["file_name"])
     for w in want:  # the README: files not LOADED have 0 loaded and 0 rejected records
         if w["outcome"] != "LOADED":
@@ -86,21 +115,36 @@ def test_the_spec_samples_give_the_expected_outcomes_and_rejections(tmp_path):
     assert rej["line_no"] == 5 and rej["raw"] == "GD20250301000004,1380013,开户,20250301120000,u77aa01"
     assert tree_digest(landing) == before, "the landing area must never be modified"
     assert {(f["source"], f["feed"]): f["gaps"] for f in freshness(home)} == {
-        (x["source_id"], x["feed"]): x["gap_days"] for x in truth["source_freshness"]}
+        (x["source_id"], x["feed"]): x["gap_days"] for x in truth["source_freshness"]
+    }
 
 
-@pytest.mark.parametrize("dialect", [
-    dict(), dict(delimiter="|"), dict(delimiter="\t"), dict(header="zh"), dict(header="none"),
-    dict(codes="zh"), dict(encoding="gb18030", header="zh", codes="zh"), dict(compression="gzip"),
-    dict(format="jsonl"), dict(format="jsonl", header="zh", codes="zh", compression="gzip"),
-    dict(time_format="compact"), dict(time_format="slash", delimiter="|", header="none", compression="gzip"),
-])
+@pytest.mark.parametrize(
+    "dialect",
+    [
+        dict(),
+        dict(delimiter="|"),
+        dict(delimiter="\t"),
+        dict(header="zh"),
+        dict(header="none"),
+        dict(codes="zh"),
+        dict(encoding="gb18030", header="zh", codes="zh"),
+        dict(compression="gzip"),
+        dict(format="jsonl"),
+        dict(format="jsonl", header="zh", codes="zh", compression="gzip"),
+        dict(time_format="compact"),
+        dict(time_format="slash", delimiter="|", header="none", compression="gzip"),
+    ],
+)
 def test_every_dialect_loads_to_the_same_canonical_records(world, dialect):
     src = source("CM-GD", **dialect)
     world.sources = [src]
     t = {"iso": "2025-03-01T08:00:00", "compact": "20250301080000", "slash": "2025/03/01 08:00:00"}[src.time_format]
-    recs = [ev(1, t, sub="用户甲"), ev(2, t, "SUSPEND", msisdn="+86 138 0000 0002", sub=""),
-            {**ev(3, t, "PORT_IN"), "subscriber_id": 'quoted, "sub"'}]
+    recs = [
+        ev(1, t, sub="用户甲"),
+        ev(2, t, "SUSPEND", msisdn="+86 138 0000 0002", sub=""),
+        {**ev(3, t, "PORT_IN"), "subscriber_id": 'quoted, "sub"'},
+    ]
     write_delivery(world.landing, src, "lifecycle", D1, 1, recs, crlf=src.format == "csv", bom=True)
     world.run()
     got = sorted(lake_rows(world.home, "lifecycle"), key=lambda r: r["line_no"])
@@ -111,23 +155,27 @@ def test_every_dialect_loads_to_the_same_canonical_records(world, dialect):
     ]
     first = 1 if src.format == "jsonl" or src.header == "none" else 2
     assert [r["line_no"] for r in got] == [first, first + 1, first + 2]
-    assert {r["file_name"] for r in got} == {f"CM-GD_lifecycle_20250301_01.{'jsonl' if src.format == 'jsonl' else 'csv'}"
-                                             + (".gz" if src.compression == "gzip" else "")}
+    assert {r["file_name"] for r in got} == {
+        f"CM-GD_lifecycle_20250301_01.{'jsonl' if src.format == 'jsonl' else 'csv'}"
+        + (".gz" if src.compression == "gzip" else "")
+    }
 
 
 def test_every_rejection_reason_is_recorded_with_line_and_raw_text(world):
-    recs_text = "\n".join([
-        "event_id,msisdn,event_type,event_time,subscriber_id",
-        "E1,13800000001,ACTIVATE,2025-03-01T08:00:00,u1",
-        "E2,13800000002,ACTIVATE",
-        "E3,13800000003,ACTIVATE,2025-03-01T08:00:00,",
-        "E4,1380000,SUSPEND,2025-03-01T08:00:00,",
-        "E5,13800000005,SUSPENDED,2025-03-01T08:00:00,",
-        "E6,13800000006,SUSPEND,2025-03-01 8:00,",
-        "E7,13800000007,SUSPEND,2025-03-03T00:00:00,",
-        "E1,13800000008,SUSPEND,2025-03-01T08:00:00,",
-        "",
-    ])
+    recs_text = "\n".join(
+        [
+            "event_id,msisdn,event_type,event_time,subscriber_id",
+            "E1,13800000001,ACTIVATE,2025-03-01T08:00:00,u1",
+            "E2,13800000002,ACTIVATE",
+            "E3,13800000003,ACTIVATE,2025-03-01T08:00:00,",
+            "E4,1380000,SUSPEND,2025-03-01T08:00:00,",
+            "E5,13800000005,SUSPENDED,2025-03-01T08:00:00,",
+            "E6,13800000006,SUSPEND,2025-03-01 8:00,",
+            "E7,13800000007,SUSPEND,2025-03-03T00:00:00,",
+            "E1,13800000008,SUSPEND,2025-03-01T08:00:00,",
+            "",
+        ]
+    )
     write_delivery(world.landing, GD, "lifecycle", D1, 1, body=recs_text.encode(), rows=8)
     world.run()
     rej = {r["line_no"]: (r["reason"], r["raw"]) for r in lake_rows(world.home, "rejects")}
@@ -147,37 +195,44 @@ def test_every_rejection_reason_is_recorded_with_line_and_raw_text(world):
 def test_a_jsonl_line_that_is_not_an_object_is_malformed_and_numbers_are_text(world):
     src = source("CU-NAT", format="jsonl")
     world.sources = [src]
-    body = ('{"event_id": 7, "号码": 8613800000001, "event_type": "开户", "事件时间": "2025-03-01T08:00:00Z", '
-            '"subscriber_id": "s"}\n[1, 2]\n{"event_id": "x",\n"just text"\n').encode()
+    body = (
+        '{"event_id": 7, "号码": 8613800000001, "event_type": "开户", "事件时间": "2025-03-01T08:00:00Z", '
+        '"subscriber_id": "s"}\n[1, 2]\n{"event_id": "x",\n"just text"\n'
+    ).encode()
     write_delivery(world.landing, src, "lifecycle", D1, 1, body=body, rows=4)
     world.run()
     (rec,) = lake_rows(world.home, "lifecycle")
     assert (rec["event_id"], rec["msisdn"], rec["event_time"]) == ("7", "13800000001", dt.datetime(2025, 3, 1, 16))
     assert sorted((r["line_no"], r["reason"]) for r in lake_rows(world.home, "rejects")) == [
-        (2, "malformed_row"), (3, "malformed_row"), (4, "malformed_row")]
+        (2, "malformed_row"),
+        (3, "malformed_row"),
+        (4, "malformed_row"),
+    ]
 
 
 def test_each_quarantine_reason_and_pending(world):
     ct = source("CT-SC", compression="gzip")
     world.sources = [GD, ct, source("PORTAL")]
     good = [ev(1)]
-    write_delivery(world.landing, GD, "lifecycle", D1, 1, good, ctl=False)                        # PENDING
-    write_delivery(world.landing, GD, "lifecycle", D2, 1, good, ctl={"md5": "0" * 32})           # checksum
-    write_delivery(world.landing, GD, "lifecycle", D3, 1, good, rows=2)                           # row count
-    write_delivery(world.landing, GD, "complaints", D1, 1,
-                   body="complaint_id,received_time\n投诉,x\n".encode("gb18030"), rows=1)         # encoding
+    write_delivery(world.landing, GD, "lifecycle", D1, 1, good, ctl=False)  # PENDING
+    write_delivery(world.landing, GD, "lifecycle", D2, 1, good, ctl={"md5": "0" * 32})  # checksum
+    write_delivery(world.landing, GD, "lifecycle", D3, 1, good, rows=2)  # row count
+    write_delivery(
+        world.landing, GD, "complaints", D1, 1, body="complaint_id,received_time\n投诉,x\n".encode("gb18030"), rows=1
+    )  # encoding
     write_delivery(world.landing, GD, "complaints", D2, 1, body=b"complaint_id,msisdn\nC1,1\n", rows=1)  # header
-    write_delivery(world.landing, GD, "complaints", D3, 1, good, ctl="{not json")                 # bad_control
+    write_delivery(world.landing, GD, "complaints", D3, 1, good, ctl="{not json")  # bad_control
     write_delivery(world.landing, GD, "segments", D1, 1, [], ctl={"business_date": "2025-03-02"})  # bad_control
     write_delivery(world.landing, GD, "segments", D2, 1, [], name="CM-GD_segments_2025-03-02.csv")  # bad_control
     write_delivery(world.landing, GD, "segments", D3, 1, [], name="CM-GD_segments_20250303_01.jsonl")  # unreadable
     p = write_delivery(world.landing, ct, "lifecycle", D1, 1, good)
-    p.write_bytes(p.read_bytes()[:-12])                          # truncated after its control file: checksum
-    write_delivery(world.landing, ct, "lifecycle", D2, 1, good, ctl={"md5": hashlib.md5(p.read_bytes()).hexdigest()},
-                   body=b"x")
+    p.write_bytes(p.read_bytes()[:-12])  # truncated after its control file: checksum
+    write_delivery(
+        world.landing, ct, "lifecycle", D2, 1, good, ctl={"md5": hashlib.md5(p.read_bytes()).hexdigest()}, body=b"x"
+    )
     (world.landing / "CT-SC" / "lifecycle" / "CT-SC_lifecycle_20250302_01.csv.gz").write_bytes(p.read_bytes())
-    write_delivery(world.landing, source("XX-1"), "lifecycle", D1, 1, good)                       # unknown source
-    write_delivery(world.landing, GD, "orgs", D1, 1, [])                                          # feed not of kind
+    write_delivery(world.landing, source("XX-1"), "lifecycle", D1, 1, good)  # unknown source
+    write_delivery(world.landing, GD, "orgs", D1, 1, [])  # feed not of kind
     world.run()
     assert world.outcome("CM-GD_lifecycle_20250301_01.csv") == ("PENDING", None)
     assert world.outcome("CM-GD_lifecycle_20250302_01.csv") == ("QUARANTINED", "checksum_mismatch")
@@ -199,8 +254,9 @@ def test_each_quarantine_reason_and_pending(world):
     assert all(r["rows_loaded"] == 0 and r["rows_rejected"] == 0 for r in rows.values())
     assert lake_rows(world.home, "lifecycle") == []
     q = world.home.quarantine / "CM-GD" / "lifecycle"
-    assert (q / "CM-GD_lifecycle_20250302_01.csv").read_bytes() == \
-        (world.landing / "CM-GD" / "lifecycle" / "CM-GD_lifecycle_20250302_01.csv").read_bytes()
+    assert (q / "CM-GD_lifecycle_20250302_01.csv").read_bytes() == (
+        world.landing / "CM-GD" / "lifecycle" / "CM-GD_lifecycle_20250302_01.csv"
+    ).read_bytes()
     assert (q / "CM-GD_lifecycle_20250302_01.csv.ctl").exists()
     assert json.loads((q / "CM-GD_lifecycle_20250302_01.csv.reason.json").read_text())["reason"] == "checksum_mismatch"
     assert (world.home.quarantine / "XX-1" / "lifecycle" / "XX-1_lifecycle_20250301_01.csv").exists()
@@ -233,7 +289,9 @@ def test_a_later_sequence_withdraws_every_record_of_the_earlier_one(world):
     r = world.run()
     assert r.totals == {"LOADED": 1, "SUPERSEDED": 1}
     assert world.outcome("CM-GD_lifecycle_20250301_01.csv") == ("SUPERSEDED", None)
-    assert [(x["event_id"], x["subscriber_id"], x["seq"]) for x in lake_rows(world.home, "lifecycle")] == [("E1", "v", 2)]
+    assert [(x["event_id"], x["subscriber_id"], x["seq"]) for x in lake_rows(world.home, "lifecycle")] == [
+        ("E1", "v", 2)
+    ]
     assert lake_rows(world.home, "rejects") == []
 
 
@@ -291,8 +349,11 @@ def test_duplicate_ids_first_wins_in_load_order_within_and_across_runs(world):
     world.run()
     # within one run business date orders the load: D1's E2 wins over D2's two copies
     rej = sorted((r["file_name"][-16:], r["line_no"], r["reason"]) for r in lake_rows(world.home, "rejects"))
-    assert rej == [("_20250301_01.csv", 3, "invalid_msisdn"),
-                   ("_20250302_01.csv", 3, "duplicate_id"), ("_20250302_01.csv", 4, "duplicate_id")]
+    assert rej == [
+        ("_20250301_01.csv", 3, "invalid_msisdn"),
+        ("_20250302_01.csv", 3, "duplicate_id"),
+        ("_20250302_01.csv", 4, "duplicate_id"),
+    ]
     # an earlier run wins over a later run even for an earlier business date; a rejected
     # record never claimed its id, so E9 is free
     early = "2025-01-15T08:00:00"
@@ -318,10 +379,21 @@ def test_duplicate_ids_are_per_source_and_only_for_lifecycle(world):
     world.sources = [GD, other]
     write_delivery(world.landing, GD, "lifecycle", D1, 1, [ev(1)])
     write_delivery(world.landing, other, "lifecycle", D1, 1, [ev(1)])
-    c = {"complaint_id": "C1", "received_time": "2025-03-01T08:00:00", "msisdn": "13800000001",
-         "category": "OTHER", "status": "OPEN"}
-    write_delivery(world.landing, GD, "complaints", D1, 1, [c, c | {"status": "RESOLVED",
-                   "resolved_time": "2025-03-01T09:00:00", "resolution": "EXPLAINED"}])
+    c = {
+        "complaint_id": "C1",
+        "received_time": "2025-03-01T08:00:00",
+        "msisdn": "13800000001",
+        "category": "OTHER",
+        "status": "OPEN",
+    }
+    write_delivery(
+        world.landing,
+        GD,
+        "complaints",
+        D1,
+        1,
+        [c, c | {"status": "RESOLVED", "resolved_time": "2025-03-01T09:00:00", "resolution": "EXPLAINED"}],
+    )
     world.run()
     assert lake_rows(world.home, "rejects") == []
 
@@ -335,8 +407,10 @@ def test_an_event_id_index_of_an_older_home_is_converted_and_still_finds_duplica
     world.run()
     # rebuild the index as homes before the keyed index held it: (source, event id, file id)
     con = duckdb.connect(str(world.home.ingest_state))
-    con.execute("CREATE TABLE event_ids AS SELECT 'CM-GD' AS source_id, 'E' || (range + 1) AS event_id, "
-                "(SELECT file_id FROM files WHERE outcome = 'LOADED') AS file_id FROM range(2)")
+    con.execute(
+        "CREATE TABLE event_ids AS SELECT 'CM-GD' AS source_id, 'E' || (range + 1) AS event_id, "
+        "(SELECT file_id FROM files WHERE outcome = 'LOADED') AS file_id FROM range(2)"
+    )
     con.execute("DROP TABLE event_keys")
     con.close()
     write_delivery(world.landing, GD, "lifecycle", D2, 1, [ev(3), ev(2), ev(1)])
@@ -386,8 +460,11 @@ def test_selected_sources_leave_other_folders_alone(world):
     world.sources = [GD, other]
     write_delivery(world.landing, GD, "lifecycle", D1, 1, [ev(1)])
     write_delivery(world.landing, other, "lifecycle", D1, 1, [ev(1)])
-    assert pending_work(world.landing, world.registry if world.registry.exists()
-                        else write_registry(world.registry, world.sources), world.home) == {"CM-GD": 1, "CT-SC": 1}
+    assert pending_work(
+        world.landing,
+        world.registry if world.registry.exists() else write_registry(world.registry, world.sources),
+        world.home,
+    ) == {"CM-GD": 1, "CT-SC": 1}
     r = world.run(sources=["CT-SC"])
     assert r.by_source == {"CT-SC": {"LOADED": 1}}
     assert pending_work(world.landing, world.registry, world.home) == {"CM-GD": 1}
@@ -447,19 +524,28 @@ def test_raw_text_of_rejections_is_exact_whether_validated_per_file_or_per_group
     write_delivery(world.landing, src, "lifecycle", D1, 1, recs)
     world.run()
     rej = sorted((r["line_no"], r["reason"], r["raw"]) for r in lake_rows(world.home, "rejects"))
-    assert rej == [(52, "duplicate_id", "E3|+86 138 0000 0003|ACTIVATE|2025-03-01T08:00:00|u"),
-                   (53, "invalid_msisdn", "E60|12|ACTIVATE|2025-03-01T08:00:00|u")]
+    assert rej == [
+        (52, "duplicate_id", "E3|+86 138 0000 0003|ACTIVATE|2025-03-01T08:00:00|u"),
+        (53, "invalid_msisdn", "E60|12|ACTIVATE|2025-03-01T08:00:00|u"),
+    ]
 
 
 def _build_mixed_landing(landing: Path) -> list:
     """Deliveries spanning many small blocks: clean, quoted late, rejected records, duplicates,
     an encoding error deep in the file, a checksum mismatch, gzip and jsonl."""
-    gz, js, bar = source("CT-SC", compression="gzip"), source("CU-BJ", format="jsonl"), \
-        source("CM-HN", delimiter="|", header="zh")
+    gz, js, bar = (
+        source("CT-SC", compression="gzip"),
+        source("CU-BJ", format="jsonl"),
+        source("CM-HN", delimiter="|", header="zh"),
+    )
     recs = [ev(i, t=f"2025-03-01T{i % 24:02d}:00:00") for i in range(120)]
     other = [ev(1000 + i, t=f"2025-03-01T{i % 24:02d}:00:00") for i in range(120)]
-    bad = other[:50] + [ev(1007), {**ev(1051), "msisdn": "12"}, {**ev(1052), "event_time": "2025-03-09T00:00:00"}] \
-        + [{**ev(1000 + i), "subscriber_id": 'a"b,c'} for i in range(60, 70)] + other[80:]
+    bad = (
+        other[:50]
+        + [ev(1007), {**ev(1051), "msisdn": "12"}, {**ev(1052), "event_time": "2025-03-09T00:00:00"}]
+        + [{**ev(1000 + i), "subscriber_id": 'a"b,c'} for i in range(60, 70)]
+        + other[80:]
+    )
     write_delivery(landing, GD, "lifecycle", D1, 1, recs)
     write_delivery(landing, GD, "lifecycle", D2, 1, bad)
     body = render(GD, "lifecycle", recs) + b"E999,\xff\xfe,ACTIVATE,2025-03-01T08:00:00,u\n"
@@ -483,9 +569,13 @@ def test_reading_big_deliveries_one_block_ahead_gives_the_same_lake(tmp_path, mo
         home = Home(tmp_path / name)
         assert ingest(home, landing, registry).violations == []
         drop = {"first_seen_at", "decided_at", "run_id"}
-        results.append(([{k: v for k, v in r.items() if k not in drop} for r in lake_rows(home, "file_loads")],
-                         sorted(map(tuple, (r.values() for r in lake_rows(home, "lifecycle")))),
-                         sorted(map(tuple, (r.values() for r in lake_rows(home, "rejects"))))))
+        results.append(
+            (
+                [{k: v for k, v in r.items() if k not in drop} for r in lake_rows(home, "file_loads")],
+                sorted(map(tuple, (r.values() for r in lake_rows(home, "lifecycle")))),
+                sorted(map(tuple, (r.values() for r in lake_rows(home, "rejects")))),
+            )
+        )
     inline, ahead = results
     assert ahead == inline
     outcomes = {r["file_name"]: (r["outcome"], r["reason"], r["rows_loaded"], r["rows_rejected"]) for r in inline[0]}

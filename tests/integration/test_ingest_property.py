@@ -1,5 +1,6 @@
 """Property: whatever happens to the bytes of valid deliveries, ingestion never crashes, every
 data file gets exactly one outcome, and the accounting invariant holds."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -8,34 +9,73 @@ import json
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from numlake.paths import Home
 from ingestion.checks import accounting_violations
 from ingestion.pipeline import ingest
+from numlake.paths import Home
 from tests.support.ingestion import lake_rows, render, source, write_registry
 
 DIALECTS = [
-    dict(), dict(delimiter="|", header="none"), dict(delimiter="\t", header="zh", codes="zh"),
-    dict(encoding="gb18030", header="zh"), dict(format="jsonl"), dict(format="jsonl", header="zh", codes="zh"),
+    dict(),
+    dict(delimiter="|", header="none"),
+    dict(delimiter="\t", header="zh", codes="zh"),
+    dict(encoding="gb18030", header="zh"),
+    dict(format="jsonl"),
+    dict(format="jsonl", header="zh", codes="zh"),
     dict(compression="gzip"),
 ]
-SNIPPETS = [b'"', b",", b"|", b"\t", b"\n", b"\r\n", b"\n\n", b"\xff", b"\xe5\xbc", b"{", b"}", b" ", b"",
-            "开户".encode(), "开户".encode("gb18030"), b"+86 ", b"2025-03-09T00:00:00", b"E1", b"\xef\xbb\xbf"]
+SNIPPETS = [
+    b'"',
+    b",",
+    b"|",
+    b"\t",
+    b"\n",
+    b"\r\n",
+    b"\n\n",
+    b"\xff",
+    b"\xe5\xbc",
+    b"{",
+    b"}",
+    b" ",
+    b"",
+    "开户".encode(),
+    "开户".encode("gb18030"),
+    b"+86 ",
+    b"2025-03-09T00:00:00",
+    b"E1",
+    b"\xef\xbb\xbf",
+]
 
-record = st.fixed_dictionaries({
-    "event_id": st.sampled_from(["E1", "E2", "E3", "E4", ""]),
-    "msisdn": st.sampled_from(["13812345678", "+86 138 1234 5679", "1380013", "008613912345678"]),
-    "event_type": st.sampled_from(["ACTIVATE", "SUSPEND", "PORT_IN", "BOGUS"]),
-    "event_time": st.sampled_from(["2025-03-01T08:00:00", "20250301080000", "2025/03/01 08:00:00",
-                                   "2025-03-01T08:00:00+0000", "2025-03-05T00:00:00", "nope"]),
-    "subscriber_id": st.sampled_from(["u1", "", 'a"b', "x,y", "用户"]),
-})
-mutation = st.tuples(st.sampled_from(["insert", "delete", "replace", "truncate", "none"]),
-                     st.floats(0, 1), st.sampled_from(SNIPPETS))
-delivery = st.tuples(st.sampled_from(range(len(DIALECTS))), st.lists(record, max_size=6),
-                     st.lists(mutation, max_size=3), st.sampled_from(["exact", "declared", "garbled", "missing"]),
-                     st.integers(1, 2))
+record = st.fixed_dictionaries(
+    {
+        "event_id": st.sampled_from(["E1", "E2", "E3", "E4", ""]),
+        "msisdn": st.sampled_from(["13812345678", "+86 138 1234 5679", "1380013", "008613912345678"]),
+        "event_type": st.sampled_from(["ACTIVATE", "SUSPEND", "PORT_IN", "BOGUS"]),
+        "event_time": st.sampled_from(
+            [
+                "2025-03-01T08:00:00",
+                "20250301080000",
+                "2025/03/01 08:00:00",
+                "2025-03-01T08:00:00+0000",
+                "2025-03-05T00:00:00",
+                "nope",
+            ]
+        ),
+        "subscriber_id": st.sampled_from(["u1", "", 'a"b', "x,y", "用户"]),
+    }
+)
+mutation = st.tuples(
+    st.sampled_from(["insert", "delete", "replace", "truncate", "none"]), st.floats(0, 1), st.sampled_from(SNIPPETS)
+)
+delivery = st.tuples(
+    st.sampled_from(range(len(DIALECTS))),
+    st.lists(record, max_size=6),
+    st.lists(mutation, max_size=3),
+    st.sampled_from(["exact", "declared", "garbled", "missing"]),
+    st.integers(1, 2),
+)
 
 
 def mutate(data: bytes, muts) -> bytes:
@@ -44,9 +84,9 @@ def mutate(data: bytes, muts) -> bytes:
         if kind == "insert":
             data = data[:i] + snippet + data[i:]
         elif kind == "delete":
-            data = data[:i] + data[i + 1:]
+            data = data[:i] + data[i + 1 :]
         elif kind == "replace":
-            data = data[:i] + snippet + data[i + len(snippet):]
+            data = data[:i] + snippet + data[i + len(snippet) :]
         elif kind == "truncate":
             data = data[:i]
     return data
@@ -77,9 +117,16 @@ def test_mutated_deliveries_never_crash_and_keep_the_accounting_invariant(delive
             (folder / name).write_bytes(stored)
             names.add(name)
             if ctl_mode != "missing":
-                rows = len(recs) if ctl_mode != "exact" else sum(
-                    1 for line in raw.decode(src.encoding, "replace").lstrip("\ufeff").split("\n") if line.strip(" \r")
-                ) - (1 if src.format == "csv" and src.header != "none" else 0)
+                rows = (
+                    len(recs)
+                    if ctl_mode != "exact"
+                    else sum(
+                        1
+                        for line in raw.decode(src.encoding, "replace").lstrip("\ufeff").split("\n")
+                        if line.strip(" \r")
+                    )
+                    - (1 if src.format == "csv" and src.header != "none" else 0)
+                )
                 ctl = {"rows": max(rows, 0), "md5": hashlib.md5(stored).hexdigest(), "business_date": bd.isoformat()}
                 (folder / (name + ".ctl")).write_text(json.dumps(ctl))
         home = Home(tmp / "home")

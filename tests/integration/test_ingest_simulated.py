@@ -1,6 +1,7 @@
 """Ingestion agrees, file by file and rejection by rejection, with the independent ground truth
 that ``numlake simulate`` writes for its faulty deliveries (every quarantine reason, pending
 files, redeliveries, rejected records)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -9,9 +10,9 @@ import shutil
 import duckdb
 import pytest
 
-from numlake.paths import Home
 from ingestion.checks import accounting_violations
 from ingestion.pipeline import ingest
+from numlake.paths import Home
 
 simulate = pytest.importorskip("numlake.simulate.core").simulate
 
@@ -27,9 +28,11 @@ def test_a_simulated_landing_area_is_accounted_for_exactly_as_the_truth_says(tmp
     con = duckdb.connect()
     cols = "source_id, feed, business_date, seq, file_name, outcome, reason, rows_declared, rows_loaded, rows_rejected"
     diff = con.execute(f"""
-        (SELECT {cols} FROM '{truth}/file_loads.parquet' EXCEPT SELECT {cols} FROM '{home.lake}/_meta/file_loads.parquet')
+        (SELECT {cols} FROM '{truth}/file_loads.parquet'
+         EXCEPT SELECT {cols} FROM '{home.lake}/_meta/file_loads.parquet')
         UNION ALL
-        (SELECT {cols} FROM '{home.lake}/_meta/file_loads.parquet' EXCEPT SELECT {cols} FROM '{truth}/file_loads.parquet')
+        (SELECT {cols} FROM '{home.lake}/_meta/file_loads.parquet'
+         EXCEPT SELECT {cols} FROM '{truth}/file_loads.parquet')
     """).fetchall()
     assert diff == []
     reasons = {x[0] for x in con.execute(f"SELECT reason FROM '{truth}/file_loads.parquet'").fetchall()}

@@ -1,4 +1,6 @@
-"""Pull mode in Dagster: the pull asset runs before ingestion, reports per source, and fails only a failing source's check."""
+"""Pull mode in Dagster: the pull asset runs before ingestion, reports per source,
+and fails only a failing source's check."""
+
 from __future__ import annotations
 
 import dagster as dg
@@ -12,8 +14,11 @@ def _defs(w):
     from orchestration.resources import NumlakeResource
 
     settings = Settings.resolve(w.home.root, w.landing, w.registry)
-    return dg.Definitions.merge(pull.defs(settings), ingestion.defs(settings), dg.Definitions(
-        resources={"numlake": NumlakeResource.from_settings(settings)}, executor=dg.in_process_executor))
+    return dg.Definitions.merge(
+        pull.defs(settings),
+        ingestion.defs(settings),
+        dg.Definitions(resources={"numlake": NumlakeResource.from_settings(settings)}, executor=dg.in_process_executor),
+    )
 
 
 def test_the_pull_step_runs_before_ingestion_and_fails_only_the_failing_sources_check(pull_world):
@@ -31,8 +36,9 @@ def test_the_pull_step_runs_before_ingestion_and_fails_only_the_failing_sources_
         checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
         assert checks["pull_cu_nat"].passed and not checks["pull_cm_gd"].passed
         assert checks["pull_cm_gd"].metadata["reason"].value == "host_key_mismatch"
-        mat = next(m for m in result.get_asset_materialization_events()
-                   if m.asset_key == dg.AssetKey(["landing", "pulled"]))
+        mat = next(
+            m for m in result.get_asset_materialization_events() if m.asset_key == dg.AssetKey(["landing", "pulled"])
+        )
         meta = mat.materialization.metadata
         assert meta["sources_failed"].value == 1
         rows = {r.data["source"]: r.data for r in meta["per_source"].value.records}

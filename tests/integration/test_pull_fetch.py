@@ -5,6 +5,7 @@ faults are made the way they happen in production (a key the server does not kno
 the account may not read, a connection killed or frozen mid-file), at a point chosen by a
 hook, never by timing.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -29,8 +30,10 @@ def outcomes(world) -> list[tuple]:
     ingest(world.home, world.landing, world.registry)
     con = duckdb.connect()
     try:
-        return con.execute("select file_name, outcome, reason from read_parquet(?) order by all",
-                           [str(world.home.lake / "_meta" / "file_loads.parquet")]).fetchall()
+        return con.execute(
+            "select file_name, outcome, reason from read_parquet(?) order by all",
+            [str(world.home.lake / "_meta" / "file_loads.parquet")],
+        ).fetchall()
     finally:
         con.close()
 
@@ -44,8 +47,9 @@ def test_a_pull_copies_every_complete_delivery_and_a_second_pull_reads_nothing_a
     w.add_source("CU-NAT")
     first = w.pull()
     assert first.final["CU-NAT"].outcome == "ok" and first.files == 2
-    assert w.landing_files("CU-NAT") == sorted(str(p.relative_to(w.remote("CU-NAT")))
-                                               for p in w.remote("CU-NAT").rglob("*") if p.is_file())
+    assert w.landing_files("CU-NAT") == sorted(
+        str(p.relative_to(w.remote("CU-NAT"))) for p in w.remote("CU-NAT").rglob("*") if p.is_file()
+    )
     assert_landing_is_complete_copies(w, "CU-NAT")
     again = w.pull()
     assert (again.files, again.bytes, again.final["CU-NAT"].remote_files) == (0, 0, 2)

@@ -6,6 +6,7 @@ must be the same. The pulled home also holds a source whose password the server 
 its reason must reach `numlake run`'s output and both dashboards, and neither its password
 nor any private key may appear anywhere in the home outside `secrets/`.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,7 +25,15 @@ from tests.support.sshd import require_sshd
 pytestmark = pytest.mark.slow
 NUMLAKE = str(Path(sys.executable).parent / "numlake")
 PASSWORD = "Pw-never-shown-7f3a9c"
-VARYING = {"decided_at", "first_seen_at", "run_id", "built_at", "published_at", "loaded_at", "generated_at"}  # when, not what
+VARYING = {
+    "decided_at",
+    "first_seen_at",
+    "run_id",
+    "built_at",
+    "published_at",
+    "loaded_at",
+    "generated_at",
+}  # when, not what
 
 
 def numlake(*args: str) -> subprocess.CompletedProcess:
@@ -34,13 +43,23 @@ def numlake(*args: str) -> subprocess.CompletedProcess:
 def marts(home: Path) -> dict[str, list]:
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     try:
-        tables = [r[0] for r in con.execute("select table_name from information_schema.tables "
-                                            "where table_schema = 'marts' order by 1").fetchall()]
+        tables = [
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
+            ).fetchall()
+        ]
         out = {}
         for t in tables:
-            cols = [r[0] for r in con.execute("select column_name from information_schema.columns where "
-                                              "table_schema = 'marts' and table_name = ? order by ordinal_position",
-                                              [t]).fetchall() if r[0] not in VARYING]
+            cols = [
+                r[0]
+                for r in con.execute(
+                    "select column_name from information_schema.columns where "
+                    "table_schema = 'marts' and table_name = ? order by ordinal_position",
+                    [t],
+                ).fetchall()
+                if r[0] not in VARYING
+            ]
             out[t] = sorted(map(repr, con.execute(f'select {", ".join(cols)} from marts."{t}"').fetchall()))
         return out
     finally:

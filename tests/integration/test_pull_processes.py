@@ -3,6 +3,7 @@
 The kills are deterministic (numlake.crashpoints: the process SIGKILLs itself at a named
 point), and the two concurrent pulls are judged by their result, not by how they overlapped.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,8 +19,13 @@ NUMLAKE = str(Path(sys.executable).parent / "numlake")
 
 def numlake_pull(w, env: dict | None = None, wait: bool = True):
     cmd = [NUMLAKE, "pull", "--home", str(w.home.root), "--landing", str(w.landing), "--registry", str(w.registry)]
-    proc = subprocess.Popen(cmd, env={**os.environ, "NUMLAKE_PULL_RETRIES": "0", **(env or {})},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cmd,
+        env={**os.environ, "NUMLAKE_PULL_RETRIES": "0", **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     if wait:
         proc.communicate(timeout=120)
     return proc
@@ -61,7 +67,8 @@ def test_two_pulls_at_once_fetch_each_delivery_once_and_never_write_a_corrupt_co
         assert proc.returncode == 0, err
     for sid in ("CM-GD", "CU-NAT", "CT-SC"):
         assert_landing_is_complete_copies(w, sid)
-    deliveries = sum(len([f for f in w.landing_files(s) if not f.endswith(".ctl")])
-                     for s in ("CM-GD", "CU-NAT", "CT-SC"))
+    deliveries = sum(
+        len([f for f in w.landing_files(s) if not f.endswith(".ctl")]) for s in ("CM-GD", "CU-NAT", "CT-SC")
+    )
     assert sum(a["files"] for a in read_attempts(w.home)) == deliveries
     assert len(read_attempts(w.home)) == 6  # each pull recorded an attempt per source

@@ -5,6 +5,7 @@ the end. When one cannot start, its tests fail with the one line that says what 
 (scripts/setup_scale.sh installs the Debian parts; `make test` runs it): a skip would let CI
 pass without the real part.
 """
+
 from __future__ import annotations
 
 import pytest

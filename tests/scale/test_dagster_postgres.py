@@ -5,6 +5,7 @@ One daemon (`dagster-daemon run`, a process of the test) serves the deployment's
 sample deliveries. The sensor notices them and its run goes through the queue to success; then
 two runs submitted together never hold the warehouse at once: the second waits in the queue.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,22 +38,37 @@ def deployment(postgres_server, tmp_path_factory):
     shutil.copytree(FIXTURES / "samples", landing, ignore=shutil.ignore_patterns("README.md", "expected.json"))
     dagster_home = prepare(root / "dagster-cluster")
     env = dict(os.environ)
-    env.update({
-        "DAGSTER_HOME": str(dagster_home),
-        "NUMLAKE_DAGSTER_PG_URL": postgres_server.sqlalchemy_url(
-            postgres_server.create_database(f"dagster_{uuid.uuid4().hex[:8]}")),
-        "NUMLAKE_HOME": str(root / "home"),
-        "NUMLAKE_LANDING": str(landing),
-        "NUMLAKE_REGISTRY": str(FIXTURES / "samples_registry.yaml"),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-    })
+    env.update(
+        {
+            "DAGSTER_HOME": str(dagster_home),
+            "NUMLAKE_DAGSTER_PG_URL": postgres_server.sqlalchemy_url(
+                postgres_server.create_database(f"dagster_{uuid.uuid4().hex[:8]}")
+            ),
+            "NUMLAKE_HOME": str(root / "home"),
+            "NUMLAKE_LANDING": str(landing),
+            "NUMLAKE_REGISTRY": str(FIXTURES / "samples_registry.yaml"),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        }
+    )
     log = root / "daemon.log"
     with open(log, "wb") as fh:
-        daemon = subprocess.Popen([str(BIN / "dagster-daemon"), "run", "-w", str(dagster_home / "workspace.yaml")],
-                                  cwd=root, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
-    world = {"root": root, "env": env, "dagster_home": dagster_home, "daemon": daemon, "log": log,
-             "home": root / "home"}
+        daemon = subprocess.Popen(
+            [str(BIN / "dagster-daemon"), "run", "-w", str(dagster_home / "workspace.yaml")],
+            cwd=root,
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    world = {
+        "root": root,
+        "env": env,
+        "dagster_home": dagster_home,
+        "daemon": daemon,
+        "log": log,
+        "home": root / "home",
+    }
     yield world
     stop_process(daemon, grace=30)
 
@@ -91,8 +107,9 @@ def test_the_deployment_definitions_load_with_the_multiprocess_executor(deployme
 def test_the_instance_keeps_runs_events_and_schedules_in_postgres(deployment):
     instance = _instance(deployment)
     try:
-        names = {type(s).__name__ for s in (instance.run_storage, instance.event_log_storage,
-                                            instance.schedule_storage)}
+        names = {
+            type(s).__name__ for s in (instance.run_storage, instance.event_log_storage, instance.schedule_storage)
+        }
         assert names == {"PostgresRunStorage", "PostgresEventLogStorage", "PostgresScheduleStorage"}
         assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
     finally:
@@ -105,6 +122,7 @@ def test_the_sensor_ticks_and_its_run_completes_through_the_daemon_queue(deploym
 
     instance = _instance(deployment)
     try:
+
         def sensor_run():
             runs = instance.get_runs(RunsFilter(tags={"numlake/trigger": "sensor"}))
             return runs[0] if runs and runs[0].status in (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE) else None
@@ -113,8 +131,11 @@ def test_the_sensor_ticks_and_its_run_completes_through_the_daemon_queue(deploym
         assert run.status == DagsterRunStatus.SUCCESS, log_tail(deployment["log"], 5)
         kinds = {e.dagster_event.event_type_value for e in instance.all_logs(run.run_id) if e.dagster_event}
         assert "PIPELINE_ENQUEUED" in kinds or "RUN_ENQUEUED" in kinds  # it went through the queue
-        state = next(s for s in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
-                     if s.name == "new_deliveries")
+        state = next(
+            s
+            for s in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
+            if s.name == "new_deliveries"
+        )
         ticks = instance.get_ticks(state.instigator_origin_id, state.selector_id)
         assert any(t.status == TickStatus.SUCCESS and run.run_id in t.run_ids for t in ticks)
     finally:
@@ -136,17 +157,33 @@ def test_a_second_concurrent_run_waits_in_the_queue_for_the_single_writer(deploy
     run_ids = [str(uuid.uuid4()), str(uuid.uuid4())]
     for run_id in run_ids:
         launched = subprocess.run(
-            [str(BIN / "dagster"), "job", "launch", "-w", str(deployment["dagster_home"] / "workspace.yaml"),
-             "-j", PIPELINE_JOB, "--run-id", run_id, "--tags", json.dumps({"numlake/trigger": "test"})],
-            env=deployment["env"], cwd=deployment["root"], capture_output=True, text=True, timeout=600, check=False)
+            [
+                str(BIN / "dagster"),
+                "job",
+                "launch",
+                "-w",
+                str(deployment["dagster_home"] / "workspace.yaml"),
+                "-j",
+                PIPELINE_JOB,
+                "--run-id",
+                run_id,
+                "--tags",
+                json.dumps({"numlake/trigger": "test"}),
+            ],
+            env=deployment["env"],
+            cwd=deployment["root"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
         assert launched.returncode == 0, launched.stderr[-2000:]
     instance = _instance(deployment)
     try:
         seen_waiting = []
 
         def both_done():
-            records = {r.dagster_run.run_id: r for r in instance.get_run_records()
-                       if r.dagster_run.run_id in run_ids}
+            records = {r.dagster_run.run_id: r for r in instance.get_run_records() if r.dagster_run.run_id in run_ids}
             statuses = {rid: rec.dagster_run.status for rid, rec in records.items()}
             if DagsterRunStatus.STARTED in statuses.values() and DagsterRunStatus.QUEUED in statuses.values():
                 seen_waiting.append(statuses)

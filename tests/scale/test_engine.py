@@ -1,4 +1,5 @@
 """Engine choice is configuration: the flag over NUMLAKE_ENGINE over duckdb, and a home keeps its engine."""
+
 from __future__ import annotations
 
 import subprocess
@@ -71,14 +72,16 @@ def test_spark_marts_are_exposed_as_duckdb_views_over_their_parquet_tables(tmp_p
     home = Home.resolve(tmp_path)
     table = engine.spark_warehouse(home) / "marts.db" / "rule_findings"
     (table / "block=138").mkdir(parents=True)
-    pq.write_table(pa.table({"msisdn": ["13800000000"], "rule": ["COOLING_VIOLATION"]}),
-                   table / "block=138" / "part-00000.parquet")
+    pq.write_table(
+        pa.table({"msisdn": ["13800000000"], "rule": ["COOLING_VIOLATION"]}), table / "block=138" / "part-00000.parquet"
+    )
     (engine.spark_warehouse(home) / "marts.db" / "empty_partitioned").mkdir()
     assert engine.expose_marts(home) == ["rule_findings"]
     con = duckdb.connect(str(home.warehouse), read_only=True)
     try:
         assert con.execute("select msisdn, rule, block from marts.rule_findings").fetchall() == [
-            ("13800000000", "COOLING_VIOLATION", 138)]
+            ("13800000000", "COOLING_VIOLATION", 138)
+        ]
         kinds = con.execute("select table_type from information_schema.tables where table_schema = 'marts'").fetchall()
         assert kinds == [("VIEW",)]
     finally:
@@ -89,9 +92,23 @@ def test_numlake_run_refuses_another_engine_than_the_homes_before_anything_runs(
     home = tmp_path / "home"
     Home.resolve(home).root.mkdir()
     engine.record(Home.resolve(home), "spark")
-    run = subprocess.run([NUMLAKE, "run", "--home", str(home), "--landing", str(FIXTURES / "samples"),
-                          "--registry", str(FIXTURES / "samples_registry.yaml"), "--engine", "duckdb"],
-                         capture_output=True, text=True, check=False)
+    run = subprocess.run(
+        [
+            NUMLAKE,
+            "run",
+            "--home",
+            str(home),
+            "--landing",
+            str(FIXTURES / "samples"),
+            "--registry",
+            str(FIXTURES / "samples_registry.yaml"),
+            "--engine",
+            "duckdb",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert run.returncode == 2
     assert run.stderr.strip().count("\n") == 0 and "built with the spark engine" in run.stderr
     assert not (home / "lake").exists() or not any((home / "lake").rglob("*.parquet"))

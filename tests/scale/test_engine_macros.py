@@ -4,6 +4,7 @@ One `dbt show --inline` query calls every dispatched macro; it runs on DuckDB (t
 `warehouse`) and on Spark (target `spark`, dbt-spark's session method, local[1]) and both
 answers must be equal. The profile is the test's own, with the Spark settings numlake uses.
 """
+
 from __future__ import annotations
 
 import json
@@ -68,13 +69,42 @@ numlake:
 
 
 def _show(target: str, tmp_path: Path) -> dict:
-    env = dict(os.environ, DBT_SEND_ANONYMOUS_USAGE_STATS="false", SPARK_LOCAL_IP="127.0.0.1",
-               NUMLAKE_LAKE=str(tmp_path / "lake"), NUMLAKE_WAREHOUSE=str(tmp_path / "w.duckdb"))
+    env = dict(
+        os.environ,
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+        SPARK_LOCAL_IP="127.0.0.1",
+        NUMLAKE_LAKE=str(tmp_path / "lake"),
+        NUMLAKE_WAREHOUSE=str(tmp_path / "w.duckdb"),
+    )
     out = subprocess.run(
-        [DBT, "show", "--inline", QUERY, "--target", target, "--output", "json", "--log-format", "json",
-         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(tmp_path), "--target-path",
-         str(tmp_path / f"target-{target}"), "--log-path", str(tmp_path / "logs"), "--no-partial-parse"],
-        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900, check=False)
+        [
+            DBT,
+            "show",
+            "--inline",
+            QUERY,
+            "--target",
+            target,
+            "--output",
+            "json",
+            "--log-format",
+            "json",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(tmp_path),
+            "--target-path",
+            str(tmp_path / f"target-{target}"),
+            "--log-path",
+            str(tmp_path / "logs"),
+            "--no-partial-parse",
+        ],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
     for line in out.stdout.splitlines():
         try:
@@ -88,9 +118,19 @@ def _show(target: str, tmp_path: Path) -> dict:
 
 
 def test_every_engine_macro_answers_the_same_on_duckdb_and_on_spark(tmp_path):
-    (tmp_path / "profiles.yml").write_text(PROFILES.format(warehouse=tmp_path / "w.duckdb",
-                                                           spark_dir=tmp_path / "spark"))
+    (tmp_path / "profiles.yml").write_text(
+        PROFILES.format(warehouse=tmp_path / "w.duckdb", spark_dir=tmp_path / "spark")
+    )
     duck = _show("warehouse", tmp_path)
-    assert duck == {"days": 29, "days_ts": 1, "micros": 86_401_500_000, "starts": True, "block": "13800",
-                    "months": 4, "top": "y", "last_seen": "a", "has_now": True}
+    assert duck == {
+        "days": 29,
+        "days_ts": 1,
+        "micros": 86_401_500_000,
+        "starts": True,
+        "block": "13800",
+        "months": 4,
+        "top": "y",
+        "last_seen": "a",
+        "has_now": True,
+    }
     assert _show("spark", tmp_path) == duck

@@ -1,4 +1,5 @@
 """The real servers of the scale-out tests start on loopback and answer, or say in one line what is missing."""
+
 from __future__ import annotations
 
 import pytest
@@ -76,11 +77,16 @@ def test_a_spark_job_on_the_standalone_cluster_reads_a_lake_parquet_file(spark_c
 
     lake = tmp_path / "lake" / "lifecycle"
     lake.mkdir(parents=True)
-    pq.write_table(pa.table({"source_id": ["CM-GD", "CM-GD", "CU-BJ"], "msisdn": ["1", "2", "3"]}),
-                   lake / "g1.parquet")
+    pq.write_table(pa.table({"source_id": ["CM-GD", "CM-GD", "CU-BJ"], "msisdn": ["1", "2", "3"]}), lake / "g1.parquet")
     env = dict(os.environ, **spark.spark_env(spark_cluster.folder))
-    job = subprocess.run([sys.executable, "-c", SPARK_JOB, spark_cluster.master_url, str(lake)], env=env,
-                         capture_output=True, text=True, timeout=900, check=False)
+    job = subprocess.run(
+        [sys.executable, "-c", SPARK_JOB, spark_cluster.master_url, str(lake)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     assert job.returncode == 0, job.stderr[-2000:]
     assert "RESULT [('CM-GD', 2), ('CU-BJ', 1)]" in job.stdout
     assert "numlake-cluster-probe" in spark_cluster.completed_apps()  # it ran on the cluster, not locally

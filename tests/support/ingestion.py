@@ -4,6 +4,7 @@ Used by the tests and the benchmark to build landing areas: a record is a dict o
 field -> text; the writer renders header, codes, delimiter, quoting, encoding and
 compression as the registry entry says and writes the control file last.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -16,16 +17,23 @@ from pathlib import Path
 from ingestion.feeds import CODE, FEEDS
 from ingestion.registry import Source
 
-ZH_CODES = {f.name: {en: zh for zh, en in f.codes.items() if zh != en} for fs in FEEDS.values() for f in fs if f.type == CODE}
+ZH_CODES = {
+    f.name: {en: zh for zh, en in f.codes.items() if zh != en} for fs in FEEDS.values() for f in fs if f.type == CODE
+}
 
 
 def fmt_time(t: dt.datetime, time_format: str) -> str:
-    return {"iso": t.strftime("%Y-%m-%dT%H:%M:%S"), "compact": t.strftime("%Y%m%d%H%M%S"),
-            "slash": t.strftime("%Y/%m/%d %H:%M:%S")}[time_format]
+    return {
+        "iso": t.strftime("%Y-%m-%dT%H:%M:%S"),
+        "compact": t.strftime("%Y%m%d%H%M%S"),
+        "slash": t.strftime("%Y/%m/%d %H:%M:%S"),
+    }[time_format]
 
 
 def fmt_date(d: dt.date, time_format: str) -> str:
-    return {"iso": d.strftime("%Y-%m-%d"), "compact": d.strftime("%Y%m%d"), "slash": d.strftime("%Y/%m/%d")}[time_format]
+    return {"iso": d.strftime("%Y-%m-%d"), "compact": d.strftime("%Y%m%d"), "slash": d.strftime("%Y/%m/%d")}[
+        time_format
+    ]
 
 
 def render(source: Source, feed: str, records: list[dict], *, crlf: bool = False, bom: bool = False) -> bytes:
@@ -70,10 +78,22 @@ def data_name(source: Source, feed: str, business_date: dt.date, seq: int = 1, *
     return f"{source.id}_{feed}_{business_date:%Y%m%d}_{seq:02d}.{ext}{gz}"
 
 
-def write_delivery(landing: Path, source: Source, feed: str, business_date: dt.date, seq: int = 1,
-                   records: list[dict] | None = None, *, body: bytes | None = None, rows: int | None = None,
-                   ctl: bool | str | dict = True, name: str | None = None, crlf: bool = False, bom: bool = False,
-                   folder: str | None = None) -> Path:
+def write_delivery(
+    landing: Path,
+    source: Source,
+    feed: str,
+    business_date: dt.date,
+    seq: int = 1,
+    records: list[dict] | None = None,
+    *,
+    body: bytes | None = None,
+    rows: int | None = None,
+    ctl: bool | str | dict = True,
+    name: str | None = None,
+    crlf: bool = False,
+    bom: bool = False,
+    folder: str | None = None,
+) -> Path:
     """Write one delivery and (unless `ctl` is False) its control file; returns the data path.
 
     `body` replaces the rendered, uncompressed bytes; `rows` overrides the declared count;
@@ -107,9 +127,20 @@ def _count(raw: bytes, source: Source) -> int:
 def source(id: str = "CM-GD", **dialect) -> Source:
     """A registry entry with sensible defaults for tests (utf-8 csv, English, iso)."""
     kind = dialect.pop("kind", "portal" if id == "PORTAL" else "carrier")
-    base = dict(id=id, name=f"source {id}", kind=kind, carrier="none" if kind == "portal" else "CM",
-                province="NAT", format="csv", encoding="utf-8", delimiter=",", header="en", codes="en",
-                time_format="iso", compression="none")
+    base = dict(
+        id=id,
+        name=f"source {id}",
+        kind=kind,
+        carrier="none" if kind == "portal" else "CM",
+        province="NAT",
+        format="csv",
+        encoding="utf-8",
+        delimiter=",",
+        header="en",
+        codes="en",
+        time_format="iso",
+        compression="none",
+    )
     base.update(dialect)
     return Source(**base)
 
@@ -138,8 +169,10 @@ def lake_rows(home, what: str) -> list[dict]:
     query = f"SELECT * FROM read_parquet('{glob.as_posix()}', union_by_name=true)"
     ledger = lake / "_meta" / "file_loads.parquet"
     if what != "file_loads" and ledger.exists():  # what readers see: records of LOADED deliveries
-        query = (f"SELECT t.* FROM ({query}) t SEMI JOIN (SELECT source_id, file_name FROM "
-                 f"read_parquet('{ledger.as_posix()}') WHERE outcome = 'LOADED') l USING (source_id, file_name)")
+        query = (
+            f"SELECT t.* FROM ({query}) t SEMI JOIN (SELECT source_id, file_name FROM "
+            f"read_parquet('{ledger.as_posix()}') WHERE outcome = 'LOADED') l USING (source_id, file_name)"
+        )
     cur = con.execute(query)
     names = [d[0] for d in cur.description]
     rows = [dict(zip(names, r)) for r in cur.fetchall()]

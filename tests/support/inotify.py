@@ -3,6 +3,7 @@
 Used to prove that ingestion never reads outside the landing area: the targets of links a
 hostile source plants live in a watched folder, and any open of them is recorded by the kernel.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -37,7 +38,7 @@ def opened_in(folder: Path) -> Iterator[list[str]]:
             pos = 0
             while pos < len(data):
                 _, _, _, n = _EVENT.unpack_from(data, pos)
-                name = data[pos + _EVENT.size: pos + _EVENT.size + n].rstrip(b"\0")
+                name = data[pos + _EVENT.size : pos + _EVENT.size + n].rstrip(b"\0")
                 seen.append(os.fsdecode(name) or ".")
                 pos += _EVENT.size + n
     finally:

@@ -6,6 +6,7 @@ Debian's `postgresql` (installed by scripts/setup_scale.sh) gives the server bin
 refuses to run as root, so as root the cluster belongs to the unprivileged `postgres` user
 (Debian's package creates it) and every server command goes through `runuser`.
 """
+
 from __future__ import annotations
 
 import os
@@ -29,8 +30,9 @@ def find_pg_bin() -> Path:
     found = shutil.which("initdb")
     if found:
         return Path(found).parent
-    raise ServerUnavailable("PostgreSQL server not found (no initdb): run scripts/setup_scale.sh "
-                            "(apt-get install postgresql)")
+    raise ServerUnavailable(
+        "PostgreSQL server not found (no initdb): run scripts/setup_scale.sh (apt-get install postgresql)"
+    )
 
 
 def _run_as() -> list[str]:
@@ -89,8 +91,9 @@ class PostgresServer:
 
     def stop(self) -> None:
         if self.data.exists():
-            subprocess.run(self._server_cmd("-m", "immediate", "-w", "stop"), capture_output=True, timeout=60,
-                           check=False)
+            subprocess.run(
+                self._server_cmd("-m", "immediate", "-w", "stop"), capture_output=True, timeout=60, check=False
+            )
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -104,19 +107,38 @@ def start_postgres() -> PostgresServer:
         os.chown(folder, owner.pw_uid, owner.pw_gid)
     server = PostgresServer(folder=folder, port=free_port(), bin=pg_bin, prefix=prefix)
     init = subprocess.run(
-        [*prefix, str(pg_bin / "initdb"), "-D", str(server.data), "-U", SUPERUSER, "--auth=trust",
-         "-E", "UTF8", "--no-locale", "--no-sync"],
-        capture_output=True, text=True, timeout=300, check=False,
+        [
+            *prefix,
+            str(pg_bin / "initdb"),
+            "-D",
+            str(server.data),
+            "-U",
+            SUPERUSER,
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-locale",
+            "--no-sync",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     if init.returncode != 0:
         shutil.rmtree(folder, ignore_errors=True)
         tail = (init.stderr.strip().splitlines() or ["?"])[-1]
         raise ServerUnavailable(f"initdb failed: {tail}")
-    options = (f"-p {server.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' "
-               "-c fsync=off -c max_connections=100 -c shared_buffers=32MB")
+    options = (
+        f"-p {server.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' "
+        "-c fsync=off -c max_connections=100 -c shared_buffers=32MB"
+    )
     start = subprocess.run(
         server._server_cmd("-l", str(server.log), "-o", options, "-w", "-t", "120", "start"),
-        capture_output=True, text=True, timeout=180, check=False,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
     )
     if start.returncode != 0:
         detail = log_tail(server.log)

@@ -6,6 +6,7 @@ requests from one identity (`ACCESS_KEY`/`SECRET_KEY`), as a production store wo
 `kill()` takes the server away abruptly (the "store goes away mid-run" test); `start()` again
 brings it back on the same ports and data.
 """
+
 from __future__ import annotations
 
 import json
@@ -59,30 +60,63 @@ class SeaweedServer:
     def filesystem(self):
         import s3fs
 
-        return s3fs.S3FileSystem(key=ACCESS_KEY, secret=SECRET_KEY, use_listings_cache=False,
-                                 client_kwargs={"endpoint_url": self.endpoint, "region_name": "us-east-1"})
+        return s3fs.S3FileSystem(
+            key=ACCESS_KEY,
+            secret=SECRET_KEY,
+            use_listings_cache=False,
+            client_kwargs={"endpoint_url": self.endpoint, "region_name": "us-east-1"},
+        )
 
     def start(self, timeout: float = 120) -> None:
         weed = find_weed()
         if not self.ports:
-            self.ports = {name: free_port() for name in
-                          ("master", "master_grpc", "volume", "volume_grpc", "filer", "filer_grpc", "s3", "s3_grpc")}
+            self.ports = {
+                name: free_port()
+                for name in ("master", "master_grpc", "volume", "volume_grpc", "filer", "filer_grpc", "s3", "s3_grpc")
+            }
         config = self.folder / "s3.json"
-        config.write_text(json.dumps({"identities": [{
-            "name": "numlake", "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
-            "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
+        config.write_text(
+            json.dumps(
+                {
+                    "identities": [
+                        {
+                            "name": "numlake",
+                            "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
+                            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                        }
+                    ]
+                }
+            )
+        )
         (self.folder / "data").mkdir(exist_ok=True)
         p = self.ports
-        cmd = [weed, "server", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-dir={self.folder / 'data'}",
-               f"-master.port={p['master']}", f"-master.port.grpc={p['master_grpc']}",
-               f"-volume.port={p['volume']}", f"-volume.port.grpc={p['volume_grpc']}",
-               "-filer", f"-filer.port={p['filer']}", f"-filer.port.grpc={p['filer_grpc']}",
-               "-s3", f"-s3.port={p['s3']}", f"-s3.port.grpc={p['s3_grpc']}", "-s3.port.iceberg=0",
-               "-s3.port.lance=0", f"-s3.config={config}", f"-s3.localSocket={self.folder / 's3.sock'}",
-               "-master.volumeSizeLimitMB=64", "-volume.max=30"]
+        cmd = [
+            weed,
+            "server",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-dir={self.folder / 'data'}",
+            f"-master.port={p['master']}",
+            f"-master.port.grpc={p['master_grpc']}",
+            f"-volume.port={p['volume']}",
+            f"-volume.port.grpc={p['volume_grpc']}",
+            "-filer",
+            f"-filer.port={p['filer']}",
+            f"-filer.port.grpc={p['filer_grpc']}",
+            "-s3",
+            f"-s3.port={p['s3']}",
+            f"-s3.port.grpc={p['s3_grpc']}",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            f"-s3.config={config}",
+            f"-s3.localSocket={self.folder / 's3.sock'}",
+            "-master.volumeSizeLimitMB=64",
+            "-volume.max=30",
+        ]
         with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+            )
         try:
             wait_for_port(p["s3"], self.proc, timeout, self.log, "SeaweedFS S3 gateway")
             self._wait_writable(timeout)

@@ -3,6 +3,7 @@
 Each server is a real process of the tests on 127.0.0.1, on a free port, stopped by its
 process id (never by name: other sessions may run the same servers on this machine).
 """
+
 from __future__ import annotations
 
 import os

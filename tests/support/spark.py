@@ -5,6 +5,7 @@ worker classes directly. Both bind to 127.0.0.1 on free ports (REST submission o
 worker offers one core and a little memory: the machine is small and shared. Java comes
 from the machine (`java` on PATH or JAVA_HOME); without it the fixture says so in one line.
 """
+
 from __future__ import annotations
 
 import json
@@ -47,14 +48,16 @@ def spark_home() -> Path:
 
 def spark_env(folder: Path) -> dict[str, str]:
     env = dict(os.environ)
-    env.update({
-        "SPARK_HOME": str(spark_home()),
-        "SPARK_LOCAL_IP": "127.0.0.1",
-        "SPARK_LOG_DIR": str(folder),
-        "SPARK_MASTER_OPTS": "-Dspark.master.rest.enabled=false",
-        "SPARK_DAEMON_MEMORY": "256m",
-        "PYSPARK_PYTHON": sys.executable,
-    })
+    env.update(
+        {
+            "SPARK_HOME": str(spark_home()),
+            "SPARK_LOCAL_IP": "127.0.0.1",
+            "SPARK_LOG_DIR": str(folder),
+            "SPARK_MASTER_OPTS": "-Dspark.master.rest.enabled=false",
+            "SPARK_DAEMON_MEMORY": "256m",
+            "PYSPARK_PYTHON": sys.executable,
+        }
+    )
     return env
 
 
@@ -80,8 +83,14 @@ class SparkCluster:
         if not os.access(spark_class, os.X_OK):
             spark_class = spark_home() / "bin" / "spark-class"
         with open(self.folder / f"{name}.log", "ab") as log:
-            proc = subprocess.Popen([str(spark_class), *args], stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, env=spark_env(self.folder), start_new_session=True)
+            proc = subprocess.Popen(
+                [str(spark_class), *args],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=spark_env(self.folder),
+                start_new_session=True,
+            )
         self.procs.append(proc)
         return proc
 
@@ -89,13 +98,38 @@ class SparkCluster:
         find_java()
         self.ports = {name: free_port() for name in ("master", "master_ui", "worker", "worker_ui")}
         p = self.ports
-        master = self._spawn("master", ["org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
-                                        "--port", str(p["master"]), "--webui-port", str(p["master_ui"])])
+        master = self._spawn(
+            "master",
+            [
+                "org.apache.spark.deploy.master.Master",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(p["master"]),
+                "--webui-port",
+                str(p["master_ui"]),
+            ],
+        )
         wait_for_port(p["master"], master, timeout, self.folder / "master.log", "Spark master")
-        worker = self._spawn("worker", ["org.apache.spark.deploy.worker.Worker", self.master_url,
-                                        "--host", "127.0.0.1", "--port", str(p["worker"]),
-                                        "--webui-port", str(p["worker_ui"]), "--cores", "1", "--memory", "1g",
-                                        "--work-dir", str(self.folder / "work")])
+        worker = self._spawn(
+            "worker",
+            [
+                "org.apache.spark.deploy.worker.Worker",
+                self.master_url,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(p["worker"]),
+                "--webui-port",
+                str(p["worker_ui"]),
+                "--cores",
+                "1",
+                "--memory",
+                "1g",
+                "--work-dir",
+                str(self.folder / "work"),
+            ],
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if worker.poll() is not None:
@@ -106,8 +140,9 @@ class SparkCluster:
             except OSError:
                 pass
             time.sleep(1)
-        raise ServerUnavailable(f"no Spark worker registered with {self.master_url}: "
-                                f"{log_tail(self.folder / 'worker.log')}")
+        raise ServerUnavailable(
+            f"no Spark worker registered with {self.master_url}: {log_tail(self.folder / 'worker.log')}"
+        )
 
     def stop(self) -> None:
         for proc in reversed(self.procs):

@@ -7,6 +7,7 @@ missing install step must not pass for a green run. When the tests run as root, 
 logs in the unprivileged `nobody`, so that file modes (a folder the account may not read)
 mean on the server what they mean in production.
 """
+
 from __future__ import annotations
 
 import os
@@ -38,7 +39,7 @@ def server_user() -> str:
 
 def open_tree(path: Path) -> None:
     """Make `path` and its content readable by the server's account (which may be `nobody`)."""
-    for root, dirs, files in os.walk(path):
+    for root, _dirs, files in os.walk(path):
         os.chmod(root, 0o755)
         for f in files:
             os.chmod(os.path.join(root, f), 0o644)
@@ -67,8 +68,14 @@ class PullWorld:
     def remote(self, source_id: str) -> Path:
         return self.base / "remote" / source_id
 
-    def add_source(self, source_id: str, credential: str | None = None, host_key: str | None = None,
-                   url: str | None = None, copy_samples: bool = True) -> Path:
+    def add_source(
+        self,
+        source_id: str,
+        credential: str | None = None,
+        host_key: str | None = None,
+        url: str | None = None,
+        copy_samples: bool = True,
+    ) -> Path:
         """Register a sample source as a pull source, its sample deliveries on the server."""
         remote = self.remote(source_id)
         if copy_samples:
@@ -82,8 +89,12 @@ class PullWorld:
             pub = generate_keypair(secret)
             keys = self.server.state / "authorized_keys"
             keys.write_text(keys.read_text() + pub + "\n")
-        self.sources[source_id] = {"url": url or self.server.url(remote), "user": self.server.user,
-                                   "credential": cred, "host_key": host_key or self.server.host_key}
+        self.sources[source_id] = {
+            "url": url or self.server.url(remote),
+            "user": self.server.user,
+            "credential": cred,
+            "host_key": host_key or self.server.host_key,
+        }
         self.write_registry()
         return remote
 

@@ -1,4 +1,5 @@
 """The `numlake` command: help everywhere, one-line errors with exit 2, never a traceback."""
+
 import os
 import subprocess
 import sys
@@ -28,11 +29,14 @@ def test_every_command_has_help(command):
     assert "usage:" in out.stdout
 
 
-@pytest.mark.parametrize("args", [
-    ["no-such-command"],
-    ["simulate", "--days", "many"],
-    ["run", "--no-such-flag"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["no-such-command"],
+        ["simulate", "--days", "many"],
+        ["run", "--no-such-flag"],
+    ],
+)
 def test_usage_errors_are_one_line_and_exit_2(args):
     out = numlake(*args)
     assert out.returncode == 2
@@ -41,8 +45,15 @@ def test_usage_errors_are_one_line_and_exit_2(args):
 
 
 def test_run_without_a_landing_area_names_the_missing_folder(tmp_path):
-    out = numlake("run", "--home", str(tmp_path / "home"), "--landing", str(tmp_path / "nowhere"),
-                  "--registry", str(tmp_path / "registry.yaml"))
+    out = numlake(
+        "run",
+        "--home",
+        str(tmp_path / "home"),
+        "--landing",
+        str(tmp_path / "nowhere"),
+        "--registry",
+        str(tmp_path / "registry.yaml"),
+    )
     assert out.returncode == 2
     assert "nowhere" in out.stderr and len(out.stderr.strip().splitlines()) == 1
 
@@ -87,12 +98,24 @@ def places(tmp_path):
     fifo = tmp_path / "a_fifo"
     os.mkfifo(fifo)
     bad = {
-        "home": {"a file": a_file, "below a file": a_file / "home", "under /proc": "/proc/self/numlake",
-                 "under /sys": "/sys/kernel/numlake"},
-        "landing": {"missing": tmp_path / "nowhere", "a file": a_file, "below a file": a_file / "landing",
-                    "under /proc": "/proc/self"},
-        "registry": {"a directory": tmp_path, "missing": tmp_path / "none.yaml", "a FIFO": fifo,
-                     "below a file": a_file / "registry.yaml"},
+        "home": {
+            "a file": a_file,
+            "below a file": a_file / "home",
+            "under /proc": "/proc/self/numlake",
+            "under /sys": "/sys/kernel/numlake",
+        },
+        "landing": {
+            "missing": tmp_path / "nowhere",
+            "a file": a_file,
+            "below a file": a_file / "landing",
+            "under /proc": "/proc/self",
+        },
+        "registry": {
+            "a directory": tmp_path,
+            "missing": tmp_path / "none.yaml",
+            "a FIFO": fifo,
+            "below a file": a_file / "registry.yaml",
+        },
     }
     return good, bad
 
@@ -125,8 +148,9 @@ def _argv(command, good, option=None, value=None):
 
 
 @pytest.mark.parametrize("command,option,form", list(_cases()))
-def test_every_command_refuses_a_bad_path_or_source_in_one_line_with_exit_2(places, command, option, form,
-                                                                             capsys, monkeypatch):
+def test_every_command_refuses_a_bad_path_or_source_in_one_line_with_exit_2(
+    places, command, option, form, capsys, monkeypatch
+):
     from numlake import cli
 
     good, bad = places
@@ -142,8 +166,14 @@ def test_every_command_refuses_a_bad_path_or_source_in_one_line_with_exit_2(plac
         assert str(value).split("/")[-1] in err or "/proc" in err or "/sys" in err, err
     else:
         assert "NOPE" in err
-    expected = {"a directory": "is a directory, not a file", "a FIFO": "is a FIFO", "a file": "is a file",
-                "below a file": "is below", "under /proc": "/proc", "under /sys": "/sys"}.get(form)
+    expected = {
+        "a directory": "is a directory, not a file",
+        "a FIFO": "is a FIFO",
+        "a file": "is a file",
+        "below a file": "is below",
+        "under /proc": "/proc",
+        "under /sys": "/sys",
+    }.get(form)
     if expected:
         assert expected in err, err
 
@@ -152,10 +182,13 @@ def _never(*a, **k):
     raise AssertionError("started although an argument was bad")
 
 
-@pytest.mark.parametrize("args", [
-    ["ingest", "--home", "/proc/self/numlake"],
-    ["keys", "list", "--home", "/sys/kernel/numlake"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["ingest", "--home", "/proc/self/numlake"],
+        ["keys", "list", "--home", "/sys/kernel/numlake"],
+    ],
+)
 def test_a_bad_home_is_one_line_and_exit_2_from_the_real_command(args):
     out = numlake(*args)
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1, out.stderr
@@ -167,8 +200,18 @@ def test_an_unknown_source_is_refused_before_dagster_starts(tmp_path):
 
     (tmp_path / "landing").mkdir()
     write_registry(tmp_path / "registry.yaml", [source("CM-GD")])
-    out = numlake("ingest", "--home", str(tmp_path / "home"), "--landing", str(tmp_path / "landing"),
-                  "--registry", str(tmp_path / "registry.yaml"), "--source", "NOPE")
+    out = numlake(
+        "ingest",
+        "--home",
+        str(tmp_path / "home"),
+        "--landing",
+        str(tmp_path / "landing"),
+        "--registry",
+        str(tmp_path / "registry.yaml"),
+        "--source",
+        "NOPE",
+    )
     assert out.returncode == 2 and out.stderr.strip().splitlines() == [
-        f"numlake: error: unknown source 'NOPE': not in the registry and no folder in {tmp_path / 'landing'}"]
+        f"numlake: error: unknown source 'NOPE': not in the registry and no folder in {tmp_path / 'landing'}"
+    ]
     assert not (tmp_path / "home" / "dagster").exists()

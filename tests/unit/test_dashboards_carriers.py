@@ -1,5 +1,6 @@
 """What the issue-13 users see: silent sources, quarantine details and guidance, weekly trends, runs,
 the regulator's windows, warm-up and national findings, built from a small synthetic warehouse."""
+
 from __future__ import annotations
 
 import re
@@ -16,13 +17,31 @@ from tests.support.dashboards_warehouse import SMALL_SOURCES, make_warehouse
 
 SILENT = "MV-017"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "DASHBOARDS.md"
-OPS = {"runs": [
-    {"run_id": "run-now", "status": "STARTED", "start": "2025-07-01T02:10:00+08:00", "end": None, "duration_s": None,
-     "job": "numlake_pipeline", "current": True, "steps": {"ingest_deliveries": 12.5, "warehouse_models": 27.0}},
-    {"run_id": "run-before", "status": "SUCCESS", "start": "2025-06-30T02:10:00+08:00",
-     "end": "2025-06-30T02:11:00+08:00", "duration_s": 60.0, "job": "numlake_pipeline", "current": False,
-     "steps": {"ingest_deliveries": 20.0, "warehouse_models": 30.0, "dashboard_site": 5.0}}],
-    "next_scheduled_run": "2025-07-02T06:00:00+08:00"}
+OPS = {
+    "runs": [
+        {
+            "run_id": "run-now",
+            "status": "STARTED",
+            "start": "2025-07-01T02:10:00+08:00",
+            "end": None,
+            "duration_s": None,
+            "job": "numlake_pipeline",
+            "current": True,
+            "steps": {"ingest_deliveries": 12.5, "warehouse_models": 27.0},
+        },
+        {
+            "run_id": "run-before",
+            "status": "SUCCESS",
+            "start": "2025-06-30T02:10:00+08:00",
+            "end": "2025-06-30T02:11:00+08:00",
+            "duration_s": 60.0,
+            "job": "numlake_pipeline",
+            "current": False,
+            "steps": {"ingest_deliveries": 20.0, "warehouse_models": 30.0, "dashboard_site": 5.0},
+        },
+    ],
+    "next_scheduled_run": "2025-07-02T06:00:00+08:00",
+}
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +58,7 @@ def _read(path: Path) -> str:
 
 def _section(text: str, anchor: str) -> str:
     start = text.index(f'id="{anchor}"')
-    return text[start:text.index("</section>", start)]
+    return text[start : text.index("</section>", start)]
 
 
 def test_a_source_that_never_delivered_says_so_in_red_and_is_never_all_balanced(site):
@@ -129,13 +148,20 @@ def test_finished_runs_show_their_steps_and_the_current_run_is_current(site):
 
 
 def test_runs_are_read_from_the_instance_with_step_durations():
-    run = lambda rid, status: SimpleNamespace(run_id=rid, job_name="numlake_pipeline",  # noqa: E731
-                                              status=SimpleNamespace(value=status))
-    records = [SimpleNamespace(dagster_run=run("b", "STARTED"), start_time=200.0, end_time=None),
-               SimpleNamespace(dagster_run=run("a", "SUCCESS"), start_time=100.0, end_time=150.0)]
-    steps = {"a": [SimpleNamespace(step_key="ingest", start_time=100.0, end_time=110.0)],
-             "b": [SimpleNamespace(step_key="ingest", start_time=200.0, end_time=205.0),
-                   SimpleNamespace(step_key="dbt", start_time=205.0, end_time=None)]}
+    def run(rid, status):
+        return SimpleNamespace(run_id=rid, job_name="numlake_pipeline", status=SimpleNamespace(value=status))
+
+    records = [
+        SimpleNamespace(dagster_run=run("b", "STARTED"), start_time=200.0, end_time=None),
+        SimpleNamespace(dagster_run=run("a", "SUCCESS"), start_time=100.0, end_time=150.0),
+    ]
+    steps = {
+        "a": [SimpleNamespace(step_key="ingest", start_time=100.0, end_time=110.0)],
+        "b": [
+            SimpleNamespace(step_key="ingest", start_time=200.0, end_time=205.0),
+            SimpleNamespace(step_key="dbt", start_time=205.0, end_time=None),
+        ],
+    }
     instance = SimpleNamespace(get_run_records=lambda limit: records, get_run_step_stats=lambda rid: steps[rid])
     a_run, b_run = runs_from_instance(instance, current_run_id="b")[::-1]
     assert a_run["duration_s"] == 50.0 and a_run["steps"] == {"ingest": 10.0} and not a_run["current"]
@@ -175,9 +201,11 @@ def test_a_mart_that_already_lists_registered_feeds_with_null_dates_counts_them_
     with duckdb.connect(str(wh_path)) as con:  # the dbt mart's shape: a row per registered source and feed
         con.execute("alter table marts.source_freshness add column is_daily boolean")
         con.execute("update marts.source_freshness set is_daily = feed in ('lifecycle', 'complaints')")
-        con.execute(f"insert into marts.source_freshness values ('{SILENT}', 'lifecycle', null, null, null, true), "
-                    f"('{SILENT}', 'complaints', null, null, null, true), ('{SILENT}', 'segments', null, null, null, "
-                    "false), ('CM-GD', 'segments', null, null, null, false)")
+        con.execute(
+            f"insert into marts.source_freshness values ('{SILENT}', 'lifecycle', null, null, null, true), "
+            f"('{SILENT}', 'complaints', null, null, null, true), ('{SILENT}', 'segments', null, null, null, "
+            "false), ('CM-GD', 'segments', null, null, null, false)"
+        )
     with open_warehouse(wh_path) as wh:
         fresh = load(wh, None, None).frames["freshness"]
     silent = fresh[fresh["source_id"] == SILENT]
@@ -196,8 +224,10 @@ def test_the_marts_own_days_behind_is_used_when_it_has_one(tmp_path):
     with duckdb.connect(str(wh_path)) as con:
         con.execute("alter table marts.source_freshness add column is_daily boolean")
         con.execute("alter table marts.source_freshness add column days_behind integer")
-        con.execute("update marts.source_freshness set is_daily = feed in ('lifecycle', 'complaints'), "
-                    "days_behind = date '2025-06-30' - latest_business_date")
+        con.execute(
+            "update marts.source_freshness set is_daily = feed in ('lifecycle', 'complaints'), "
+            "days_behind = date '2025-06-30' - latest_business_date"
+        )
         con.execute(f"insert into marts.source_freshness values ('{SILENT}', 'lifecycle', null, null, null, true, 77)")
     with open_warehouse(wh_path) as wh:
         fresh = load(wh, None, None).frames["freshness"]

@@ -1,4 +1,5 @@
 """Figure builders on small frames: what they draw, and that empty data says so."""
+
 from __future__ import annotations
 
 import json
@@ -27,7 +28,10 @@ EMPTY_CASES = [
     (F.build_recycle_rate_by_carrier, ("month", "carrier", "recycle_rate")),
     (F.build_reassignment_rate_by_carrier, ("month", "carrier", "reassignment_rate")),
     (F.build_findings_trend, ("month", "rule", "findings")),
-    (FA.build_adoption_curves, ("segment", "org_type", "orgs_total", "supported_30d", "supported_90d", "supported_180d")),
+    (
+        FA.build_adoption_curves,
+        ("segment", "org_type", "orgs_total", "supported_30d", "supported_90d", "supported_180d"),
+    ),
     (FA.build_days_to_half, ("segment", "org_type", "days_to_half")),
     (FA.build_verification_by_segment, ("segment", "verification_complaints")),
     (F.build_deliveries_by_outcome, ("business_date", "outcome", "files")),
@@ -51,9 +55,13 @@ def test_a_frame_missing_a_required_column_gives_no_data_rather_than_an_error():
 
 
 def test_complaints_are_stacked_by_category_with_chinese_and_english_names():
-    frame = pd.DataFrame({"month": ["2025-03", "2025-03", "2025-04"],
-                          "category": ["SECONDARY_NUMBER", "OTHER", "SECONDARY_NUMBER"],
-                          "received": [5, 2, 7]})
+    frame = pd.DataFrame(
+        {
+            "month": ["2025-03", "2025-03", "2025-04"],
+            "category": ["SECONDARY_NUMBER", "OTHER", "SECONDARY_NUMBER"],
+            "received": [5, 2, 7],
+        }
+    )
     fig = F.build_complaints_by_month(frame)
     assert fig.layout.barmode == "stack"
     names = [t.name for t in fig.data]
@@ -71,8 +79,13 @@ def test_secondary_number_share_is_reassigned_over_received_and_empty_months_hav
 
 
 def test_rates_are_drawn_as_percentages_one_line_per_carrier():
-    frame = pd.DataFrame({"month": ["2025-03", "2025-04", "2025-03"], "carrier": ["CM", "CM", "CT"],
-                          "recycle_rate": [0.0123456789123, 0.02, None]})
+    frame = pd.DataFrame(
+        {
+            "month": ["2025-03", "2025-04", "2025-03"],
+            "carrier": ["CM", "CM", "CT"],
+            "recycle_rate": [0.0123456789123, 0.02, None],
+        }
+    )
     fig = F.build_recycle_rate_by_carrier(frame)
     assert [t.name for t in fig.data] == ["中国移动 CM", "中国电信 CT"]
     assert list(fig.data[0].y) == [0.012346, 0.02]
@@ -81,8 +94,9 @@ def test_rates_are_drawn_as_percentages_one_line_per_carrier():
 
 
 def test_province_tiles_place_each_value_on_its_province_and_grey_out_the_rest():
-    fig = F.build_province_tiles(pd.DataFrame({"province": ["GD", "SC", "NAT"], "value": [12.0, 3.0, 99.0]}),
-                                 "省份 provinces", "件")
+    fig = F.build_province_tiles(
+        pd.DataFrame({"province": ["GD", "SC", "NAT"], "value": [12.0, 3.0, 99.0]}), "省份 provinces", "件"
+    )
     blank, coloured = fig.data
     col, row = PROVINCE_TILES["GD"]
     assert coloured.z[row][col] == 12.0 and "广东" in coloured.text[row][col]
@@ -95,17 +109,27 @@ def test_province_tiles_place_each_value_on_its_province_and_grey_out_the_rest()
 def test_findings_trend_and_breakdowns_label_rules_in_both_languages():
     trend = F.build_findings_trend(pd.DataFrame({"month": ["2025-03"], "rule": ["PREMATURE_RECYCLE"], "findings": [3]}))
     assert trend.data[0].name == "提前回收 PREMATURE_RECYCLE"
-    by_carrier = F.build_findings_by_group(pd.DataFrame({"carrier": ["CM", "CT"], "rule": ["IDLE_SUSPENDED"] * 2,
-                                                         "findings": [1, 4]}), "carrier", "运营商 carriers",
-                                           {"CM": "中国移动", "CT": "中国电信"})
+    by_carrier = F.build_findings_by_group(
+        pd.DataFrame({"carrier": ["CM", "CT"], "rule": ["IDLE_SUSPENDED"] * 2, "findings": [1, 4]}),
+        "carrier",
+        "运营商 carriers",
+        {"CM": "中国移动", "CT": "中国电信"},
+    )
     assert list(by_carrier.layout.xaxis.categoryarray) == ["中国移动 CM", "中国电信 CT"]
     assert dict(zip(by_carrier.data[0].x, by_carrier.data[0].y)) == {"中国移动 CM": 1, "中国电信 CT": 4}
 
 
 def test_adoption_curves_show_the_share_supporting_at_30_90_180_days_one_panel_per_org_type():
-    frame = pd.DataFrame({"segment": ["192", "192", "1740"], "org_type": ["BANK", "APP", "BANK"],
-                          "orgs_total": [10, 4, 10], "supported_30d": [2, 1, 5], "supported_90d": [5, 2, None],
-                          "supported_180d": [9, None, None]})
+    frame = pd.DataFrame(
+        {
+            "segment": ["192", "192", "1740"],
+            "org_type": ["BANK", "APP", "BANK"],
+            "orgs_total": [10, 4, 10],
+            "supported_30d": [2, 1, 5],
+            "supported_90d": [5, 2, None],
+            "supported_180d": [9, None, None],
+        }
+    )
     fig = FA.build_adoption_curves(frame)
     bank_192 = [t for t in fig.data if t.name == "号段 192" and t.xaxis == "x"][0]
     assert [c[0] for c in bank_192.customdata] == [30, 90, 180]
@@ -116,8 +140,16 @@ def test_adoption_curves_show_the_share_supporting_at_30_90_180_days_one_panel_p
 
 
 def test_an_org_type_with_no_registered_organisations_draws_no_curve():
-    frame = pd.DataFrame({"segment": ["192"], "org_type": ["PAYMENT"], "orgs_total": [0], "supported_30d": [0],
-                          "supported_90d": [0], "supported_180d": [0]})
+    frame = pd.DataFrame(
+        {
+            "segment": ["192"],
+            "org_type": ["PAYMENT"],
+            "orgs_total": [0],
+            "supported_30d": [0],
+            "supported_90d": [0],
+            "supported_180d": [0],
+        }
+    )
     assert len(FA.build_adoption_curves(frame).data) == 0
 
 
@@ -129,9 +161,18 @@ def test_days_to_half_says_not_yet_for_segments_that_have_not_reached_half():
 
 
 def test_adoption_curves_end_with_supported_now_at_the_segments_age_on_as_of():
-    frame = pd.DataFrame({"segment": ["192"], "org_type": ["BANK"], "orgs_total": [10], "supported_30d": [2],
-                          "supported_90d": [5], "supported_180d": [None], "supported_now": [7],
-                          "opened_date": [date(2025, 1, 1)]})
+    frame = pd.DataFrame(
+        {
+            "segment": ["192"],
+            "org_type": ["BANK"],
+            "orgs_total": [10],
+            "supported_30d": [2],
+            "supported_90d": [5],
+            "supported_180d": [None],
+            "supported_now": [7],
+            "opened_date": [date(2025, 1, 1)],
+        }
+    )
     fig = FA.build_adoption_curves(frame, as_of=date(2025, 5, 1))
     days = [c[0] for c in fig.data[0].customdata]
     assert days == [30, 90, 120]
@@ -139,16 +180,29 @@ def test_adoption_curves_end_with_supported_now_at_the_segments_age_on_as_of():
 
 
 def test_overlapping_adoption_markers_differ_in_shape_and_position():
-    frame = pd.DataFrame({"segment": ["192", "1349"], "org_type": ["BANK", "BANK"], "orgs_total": [10, 10],
-                          "supported_30d": [2, 2], "supported_90d": [5, 5], "supported_180d": [9, 9]})
+    frame = pd.DataFrame(
+        {
+            "segment": ["192", "1349"],
+            "org_type": ["BANK", "BANK"],
+            "orgs_total": [10, 10],
+            "supported_30d": [2, 2],
+            "supported_90d": [5, 5],
+            "supported_180d": [9, 9],
+        }
+    )
     a, b = FA.build_adoption_curves(frame).data
     assert a.marker.symbol != b.marker.symbol
     assert list(a.y) == list(b.y) and list(a.x) != list(b.x)
 
 
 def test_deliveries_are_stacked_by_outcome_in_outcome_colours():
-    frame = pd.DataFrame({"business_date": [date(2025, 3, 1)] * 2 + [date(2025, 3, 2)],
-                          "outcome": ["LOADED", "QUARANTINED", "LOADED"], "files": [2, 1, 2]})
+    frame = pd.DataFrame(
+        {
+            "business_date": [date(2025, 3, 1)] * 2 + [date(2025, 3, 2)],
+            "outcome": ["LOADED", "QUARANTINED", "LOADED"],
+            "files": [2, 1, 2],
+        }
+    )
     fig = F.build_deliveries_by_outcome(frame)
     loaded = [t for t in fig.data if "LOADED" in t.name][0]
     assert loaded.marker.color == F.OUTCOME_COLOURS["LOADED"]
@@ -163,9 +217,13 @@ def test_late_deliveries_are_coloured_apart_from_on_time_ones():
 
 
 def test_freshness_heatmap_has_one_row_per_source_and_leaves_days_before_a_source_started_blank():
-    frame = pd.DataFrame({"source_id": ["CM-GD", "CM-GD", "CT-SC"],
-                          "business_date": [date(2025, 3, 1), date(2025, 3, 2), date(2025, 3, 2)],
-                          "state": [3, 0, 1]})
+    frame = pd.DataFrame(
+        {
+            "source_id": ["CM-GD", "CM-GD", "CT-SC"],
+            "business_date": [date(2025, 3, 1), date(2025, 3, 2), date(2025, 3, 2)],
+            "state": [3, 0, 1],
+        }
+    )
     fig = F.build_freshness_heatmap(frame)
     heat = fig.data[0]
     assert list(heat.y) == ["CT-SC", "CM-GD"]
@@ -175,8 +233,16 @@ def test_freshness_heatmap_has_one_row_per_source_and_leaves_days_before_a_sourc
 
 
 def test_run_durations_colour_failures_red():
-    fig = F.build_run_durations(pd.DataFrame({"run_id": ["a", "b"], "start": ["2025-03-01 02:00", "2025-03-02 02:00"],
-                                              "duration_s": [30.04, 12.0], "status": ["SUCCESS", "FAILURE"]}))
+    fig = F.build_run_durations(
+        pd.DataFrame(
+            {
+                "run_id": ["a", "b"],
+                "start": ["2025-03-01 02:00", "2025-03-02 02:00"],
+                "duration_s": [30.04, 12.0],
+                "status": ["SUCCESS", "FAILURE"],
+            }
+        )
+    )
     assert list(fig.data[0].marker.color) == ["#2e7d32", "#c62828"]
     assert list(fig.data[0].y) == [30.0, 12.0]
 

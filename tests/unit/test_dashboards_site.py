@@ -1,4 +1,5 @@
 """The whole site built from a small synthetic warehouse: pages, privacy, offline, swap."""
+
 from __future__ import annotations
 
 import argparse
@@ -12,13 +13,23 @@ from dashboards import pages as pages_module
 from dashboards.command import register
 from dashboards.privacy import FULL_NUMBER_RE
 from dashboards.site import build_site, source_page_name
-from tests.support.dashboards_warehouse import RAW_NUMBERS, SMALL_SOURCES, make_warehouse
 from numlake.errors import UsageError
 from numlake.msisdn import normalize
+from tests.support.dashboards_warehouse import RAW_NUMBERS, SMALL_SOURCES, make_warehouse
 
-OPS = {"runs": [{"run_id": "r-2", "status": "FAILURE", "start": "2025-07-01T18:00:00Z", "end": "2025-07-01T18:01:00Z",
-                 "duration_s": 60.0, "job": "numlake_run"}],
-       "next_scheduled_run": "2025-07-02T18:00:00+00:00"}
+OPS = {
+    "runs": [
+        {
+            "run_id": "r-2",
+            "status": "FAILURE",
+            "start": "2025-07-01T18:00:00Z",
+            "end": "2025-07-01T18:01:00Z",
+            "duration_s": 60.0,
+            "job": "numlake_run",
+        }
+    ],
+    "next_scheduled_run": "2025-07-02T18:00:00+00:00",
+}
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +50,10 @@ def _read(path: Path) -> str:
 def test_the_site_has_an_index_the_two_overviews_and_one_page_per_registered_source(site):
     out, files = site
     rel = sorted(str(f.relative_to(out)) for f in files)
-    expected = sorted(["index.html", "regulator.html", "operations.html", "plotly.min.js"]
-                      + [f"sources/{s[0]}.html" for s in SMALL_SOURCES])
+    expected = sorted(
+        ["index.html", "regulator.html", "operations.html", "plotly.min.js"]
+        + [f"sources/{s[0]}.html" for s in SMALL_SOURCES]
+    )
     assert rel == expected
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == expected
 
@@ -56,7 +69,9 @@ def test_no_generated_file_holds_a_full_phone_number(site):
 def test_rejected_raw_records_are_shown_with_their_numbers_masked(warehouse, site):
     out, _ = site
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        raws = [r[0] for r in con.execute("select raw from marts.rejected_records where source_id = 'CM-GD'").fetchall()]
+        raws = [
+            r[0] for r in con.execute("select raw from marts.rejected_records where source_id = 'CM-GD'").fetchall()
+        ]
     assert raws, "the fixture must hold raw records with numbers"
     text = _read(out / "sources" / "CM-GD.html")
     shown = {normalize(n) for n in RAW_NUMBERS if any(n in r for r in raws)}
@@ -127,12 +142,16 @@ def test_an_empty_warehouse_builds_a_site_that_says_no_data(tmp_path):
     wh = tmp_path / "warehouse.duckdb"
     with duckdb.connect(str(wh)) as con:
         con.execute("create schema marts")
-        con.execute("create table marts.file_loads (source_id varchar, feed varchar, business_date date, seq int, "
-                    "file_name varchar, outcome varchar, reason varchar, rows_declared int, rows_loaded int, "
-                    "rows_rejected int)")
-        con.execute("create table marts.monthly_complaints (month date, source_id varchar, category varchar, "
-                    "received bigint, resolved bigint, open_at_end bigint, median_days_to_resolve double, "
-                    "on_recent_reassignment bigint)")
+        con.execute(
+            "create table marts.file_loads (source_id varchar, feed varchar, business_date date, seq int, "
+            "file_name varchar, outcome varchar, reason varchar, rows_declared int, rows_loaded int, "
+            "rows_rejected int)"
+        )
+        con.execute(
+            "create table marts.monthly_complaints (month date, source_id varchar, category varchar, "
+            "received bigint, resolved bigint, open_at_end bigint, median_days_to_resolve double, "
+            "on_recent_reassignment bigint)"
+        )
     files = build_site(wh, tmp_path / "site")
     names = {f.name for f in files}
     assert {"index.html", "regulator.html", "operations.html"} <= names
@@ -154,6 +173,7 @@ def test_a_failed_build_leaves_the_previous_site_in_place(warehouse, tmp_path, m
 
     def broken(data):
         raise RuntimeError("boom")
+
     monkeypatch.setattr("dashboards.site.operations_page", broken)
     with pytest.raises(RuntimeError):
         build_site(warehouse, out)
@@ -163,6 +183,7 @@ def test_a_failed_build_leaves_the_previous_site_in_place(warehouse, tmp_path, m
 
 def test_a_page_that_would_show_a_full_number_is_never_published(warehouse, tmp_path, monkeypatch):
     from dashboards.site import PrivacyError
+
     out = tmp_path / "dashboards"
     build_site(warehouse, out)
     real = pages_module.regulator_page
@@ -179,9 +200,12 @@ def test_source_names_come_from_the_lake_registry_when_the_warehouse_has_none(tm
         con.execute("drop table staging.stg_lake__sources")
     (home / "lake" / "_meta").mkdir(parents=True)
     with duckdb.connect() as con:
-        con.execute("copy (select * from (values ('CM-GD', '中国移动广东公司', 'carrier', 'CM', 'GD')) "
-                    "t(source_id, name, kind, carrier, province)) to '" + str(home / "lake/_meta/sources.parquet")
-                    + "' (format parquet)")
+        con.execute(
+            "copy (select * from (values ('CM-GD', '中国移动广东公司', 'carrier', 'CM', 'GD')) "
+            "t(source_id, name, kind, carrier, province)) to '"
+            + str(home / "lake/_meta/sources.parquet")
+            + "' (format parquet)"
+        )
     build_site(wh, home / "dashboards")
     assert "中国移动广东公司" in _read(home / "dashboards" / "index.html")
     # sources known only from the marts still get a page, named by their id
@@ -223,9 +247,11 @@ def _ledger(tmp_path, rows) -> Path:
     wh = tmp_path / "ledger.duckdb"
     with duckdb.connect(str(wh)) as con:
         con.execute("create schema marts")
-        con.execute("create table marts.file_loads (source_id varchar, feed varchar, business_date date, seq int, "
-                    "file_name varchar, outcome varchar, reason varchar, rows_declared int, rows_loaded int, "
-                    "rows_rejected int, first_seen_at timestamp)")
+        con.execute(
+            "create table marts.file_loads (source_id varchar, feed varchar, business_date date, seq int, "
+            "file_name varchar, outcome varchar, reason varchar, rows_declared int, rows_loaded int, "
+            "rows_rejected int, first_seen_at timestamp)"
+        )
         con.executemany("insert into marts.file_loads values (?, 'lifecycle', ?, ?, ?, ?, null, 1, 1, 0, ?)", rows)
     return wh
 
@@ -233,14 +259,18 @@ def _ledger(tmp_path, rows) -> Path:
 def test_a_delivery_is_late_by_how_far_its_feed_had_moved_on_when_it_arrived(tmp_path):
     from dashboards.data import open_warehouse
     from dashboards.queries import late_files, lateness
-    wh = _ledger(tmp_path, [
-        ("A", "2025-03-01", 1, "a1", "LOADED", "2025-03-02 02:00"),
-        ("A", "2025-03-03", 1, "a3", "LOADED", "2025-03-04 02:00"),
-        ("A", "2025-03-04", 1, "a4", "LOADED", "2025-03-05 02:00"),
-        ("A", "2025-03-02", 1, "a2", "LOADED", "2025-03-06 02:00"),   # two later dates came first
-        ("A", "2025-03-01", 2, "a1b", "LOADED", "2025-03-07 02:00"),  # a redelivery is not "late"
-        ("A", "2025-03-09", 2, "a9", "PENDING", "2025-03-01 01:00"),  # still uploading: moves nothing
-    ])
+
+    wh = _ledger(
+        tmp_path,
+        [
+            ("A", "2025-03-01", 1, "a1", "LOADED", "2025-03-02 02:00"),
+            ("A", "2025-03-03", 1, "a3", "LOADED", "2025-03-04 02:00"),
+            ("A", "2025-03-04", 1, "a4", "LOADED", "2025-03-05 02:00"),
+            ("A", "2025-03-02", 1, "a2", "LOADED", "2025-03-06 02:00"),  # two later dates came first
+            ("A", "2025-03-01", 2, "a1b", "LOADED", "2025-03-07 02:00"),  # a redelivery is not "late"
+            ("A", "2025-03-09", 2, "a9", "PENDING", "2025-03-01 01:00"),  # still uploading: moves nothing
+        ],
+    )
     with open_warehouse(wh) as w:
         assert dict(zip(lateness(w)["days_late"], lateness(w)["files"])) == {0: 3, 2: 1}
         assert list(late_files(w)["file_name"]) == ["a2"]
@@ -249,6 +279,7 @@ def test_a_delivery_is_late_by_how_far_its_feed_had_moved_on_when_it_arrived(tmp
 def test_a_backfill_that_sees_every_date_at_once_in_order_counts_nothing_late(tmp_path):
     from dashboards.data import open_warehouse
     from dashboards.queries import lateness
+
     wh = _ledger(tmp_path, [("A", f"2025-03-0{d}", 1, f"a{d}", "LOADED", "2026-11-30 09:00") for d in range(1, 8)])
     with open_warehouse(wh) as w:
         assert lateness(w)["days_late"].tolist() == [0]
@@ -256,6 +287,7 @@ def test_a_backfill_that_sees_every_date_at_once_in_order_counts_nothing_late(tm
 
 def test_folders_left_by_a_killed_build_are_cleaned_up_by_the_next_one(warehouse, tmp_path):
     import os
+
     stale = tmp_path / ".dashboards.building-deadbeef"
     (stale / "sources").mkdir(parents=True)
     os.utime(stale, (0, 0))

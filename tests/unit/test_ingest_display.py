@@ -1,5 +1,6 @@
 """A rejected record's raw text is kept whole in the lake but shown shortened, with its length
 (issue 15: one 10 MB record made a 10.5 MB carrier page)."""
+
 import pandas as pd
 
 from dashboards.render import table

@@ -1,4 +1,5 @@
 """Splitting a delivery into records: every dialect, quoting, line numbers and refusals."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -9,8 +10,20 @@ import pytest
 from ingestion.readers import DeliveryReader, FileRefused
 from ingestion.registry import Source
 
-CSV = Source(id="CM-GD", name="x", kind="carrier", carrier="CM", province="GD", format="csv", encoding="utf-8",
-             delimiter=",", header="en", codes="en", time_format="iso", compression="none")
+CSV = Source(
+    id="CM-GD",
+    name="x",
+    kind="carrier",
+    carrier="CM",
+    province="GD",
+    format="csv",
+    encoding="utf-8",
+    delimiter=",",
+    header="en",
+    codes="en",
+    time_format="iso",
+    compression="none",
+)
 HEADER = "event_id,msisdn,event_type,event_time,subscriber_id"
 
 
@@ -25,7 +38,9 @@ def read(tmp_path, data: bytes, source: Source = CSV, feed: str = "lifecycle", b
 
 
 def test_line_numbers_count_the_header_and_blank_lines(tmp_path):
-    data = f"{HEADER}\nE1,13812345678,ACTIVATE,2025-03-01T08:00:00,u\n\n   \nE2,13812345679,SUSPEND,2025-03-01T08:00:00,\n"
+    data = (
+        f"{HEADER}\nE1,13812345678,ACTIVATE,2025-03-01T08:00:00,u\n\n   \nE2,13812345679,SUSPEND,2025-03-01T08:00:00,\n"
+    )
     r, rows = read(tmp_path, data.encode())
     assert [x["line_no"] for x in rows] == [2, 5] and r.records == 2
     assert rows[1]["c_subscriber_id"] == "" and rows[0]["raw"].startswith("E1,")
@@ -34,14 +49,25 @@ def test_line_numbers_count_the_header_and_blank_lines(tmp_path):
 def test_crlf_line_ends_and_a_utf8_bom_are_accepted(tmp_path):
     data = ("\ufeff" + HEADER + "\r\nE1,13812345678,ACTIVATE,2025-03-01T08:00:00,u\r\n").encode()
     r, rows = read(tmp_path, data)
-    assert rows == [{"line_no": 2, "raw": "E1,13812345678,ACTIVATE,2025-03-01T08:00:00,u", "malformed": False,
-                     "c_event_id": "E1", "c_msisdn": "13812345678", "c_event_type": "ACTIVATE",
-                     "c_event_time": "2025-03-01T08:00:00", "c_subscriber_id": "u"}]
+    assert rows == [
+        {
+            "line_no": 2,
+            "raw": "E1,13812345678,ACTIVATE,2025-03-01T08:00:00,u",
+            "malformed": False,
+            "c_event_id": "E1",
+            "c_msisdn": "13812345678",
+            "c_event_type": "ACTIVATE",
+            "c_event_time": "2025-03-01T08:00:00",
+            "c_subscriber_id": "u",
+        }
+    ]
 
 
 def test_quoted_fields_may_hold_delimiters_doubled_quotes_and_line_breaks(tmp_path):
-    data = (f"{HEADER}\nE1,13812345678,ACTIVATE,2025-03-01T08:00:00,\"a,\"\"b\"\"\nc\"\n"
-            "E2,13812345679,SUSPEND,2025-03-01T08:00:00,\n").encode()
+    data = (
+        f'{HEADER}\nE1,13812345678,ACTIVATE,2025-03-01T08:00:00,"a,""b""\nc"\n'
+        "E2,13812345679,SUSPEND,2025-03-01T08:00:00,\n"
+    ).encode()
     r, rows = read(tmp_path, data)
     assert [x["line_no"] for x in rows] == [2, 4]
     assert rows[0]["c_subscriber_id"] == 'a,"b"\nc'
@@ -99,7 +125,10 @@ def test_tab_delimited_lines_of_tabs_are_records_not_blank_lines(tmp_path):
 
 def test_gb18030_is_decoded_and_a_utf8_bom_before_it_is_skipped(tmp_path):
     src = dataclasses.replace(CSV, encoding="gb18030", header="zh")
-    data = b"\xef\xbb\xbf" + "事件编号,号码,事件类型,事件时间,用户标识\nE1,13812345678,开户,20250301080000,用户甲\n".encode("gb18030")
+    data = (
+        b"\xef\xbb\xbf"
+        + "事件编号,号码,事件类型,事件时间,用户标识\nE1,13812345678,开户,20250301080000,用户甲\n".encode("gb18030")
+    )
     _, rows = read(tmp_path, data, src)
     assert rows[0]["c_event_type"] == "开户" and rows[0]["c_subscriber_id"] == "用户甲"
 
@@ -112,6 +141,7 @@ def test_bytes_that_are_not_the_declared_encoding_are_encoding_error_and_the_md5
     with pytest.raises(FileRefused) as e:
         list(r.batches())
     import hashlib
+
     assert e.value.reason == "encoding_error" and "line 2" in e.value.detail
     assert r.md5 == hashlib.md5(data).hexdigest()
 

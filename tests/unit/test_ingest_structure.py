@@ -1,5 +1,6 @@
 """The shape of the ingestion package (issue 16): modules of at most 500 lines named after the
 rule they hold, no import cycle, no test or benchmark code inside it."""
+
 import ast
 from pathlib import Path
 
@@ -21,8 +22,11 @@ def _runtime_imports(path: Path) -> set[str]:
 
 
 def _modules() -> dict[str, Path]:
-    return {"ingestion." + ".".join(p.relative_to(PACKAGE).with_suffix("").parts): p
-            for p in PACKAGE.rglob("*.py") if p.name != "__init__.py"}
+    return {
+        "ingestion." + ".".join(p.relative_to(PACKAGE).with_suffix("").parts): p
+        for p in PACKAGE.rglob("*.py")
+        if p.name != "__init__.py"
+    }
 
 
 def test_no_module_of_ingestion_is_longer_than_500_lines():
@@ -39,7 +43,7 @@ def test_ingestion_modules_import_each_other_without_a_cycle():
         state[m] = 1
         for n in sorted(graph[m]):
             if state.get(n) == 1:
-                raise AssertionError(" -> ".join(stack[stack.index(n):] + [n]) if n in stack else f"{m} -> {n}")
+                raise AssertionError(" -> ".join(stack[stack.index(n) :] + [n]) if n in stack else f"{m} -> {n}")
             if n not in state:
                 visit(n, stack + [n])
         state[m] = 2

@@ -1,4 +1,5 @@
 """Record checks of INTERCHANGE 2.3 and 4, run as the vectorised SQL the pipeline uses."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -23,55 +24,91 @@ def check(feed: str, **values) -> tuple[str | None, dict]:
     cols = ", ".join(f"?::VARCHAR AS c_{f.name}" for f in FEEDS[feed])
     params = [values.get(f.name) for f in FEEDS[feed]]
     malformed = values.pop("_malformed", False)
-    con.execute(f"CREATE TABLE st AS SELECT 2::BIGINT AS line_no, 'raw' AS raw, {bool(malformed)} AS malformed, {cols}",
-                params)
+    con.execute(
+        f"CREATE TABLE st AS SELECT 2::BIGINT AS line_no, 'raw' AS raw, {bool(malformed)} AS malformed, {cols}", params
+    )
     cur = con.execute(validation_sql(feed, "st", BD))
     names = [d[0] for d in cur.description]
     row = dict(zip(names, cur.fetchone()))
     return row["reason"], row
 
 
-LIFE = dict(event_id="E1", msisdn="13812345678", event_type="ACTIVATE", event_time="2025-03-01T08:00:00",
-            subscriber_id="u1")
+LIFE = dict(
+    event_id="E1", msisdn="13812345678", event_type="ACTIVATE", event_time="2025-03-01T08:00:00", subscriber_id="u1"
+)
 
 
-@pytest.mark.parametrize("value,expected", [
-    ("2025-03-01T08:15:00", dt.datetime(2025, 3, 1, 8, 15)),
-    ("2025-03-01 08:15:00", dt.datetime(2025, 3, 1, 8, 15)),
-    ("2025-03-01T08:15:00.250", dt.datetime(2025, 3, 1, 8, 15, 0, 250000)),
-    ("2025-03-01T08:15:00.123456789", dt.datetime(2025, 3, 1, 8, 15, 0, 123456)),
-    ("2025-03-01T00:15:00Z", dt.datetime(2025, 3, 1, 8, 15)),
-    ("2025-03-01T08:15:00+08:00", dt.datetime(2025, 3, 1, 8, 15)),
-    ("2025-02-28T19:15:00-0500", dt.datetime(2025, 3, 1, 8, 15)),
-    ("2025-03-01T05:45:00+05:30", dt.datetime(2025, 3, 1, 8, 15)),
-    ("2025-03-01T03:15:00+03", dt.datetime(2025, 3, 1, 8, 15)),
-    ("20250301081500", dt.datetime(2025, 3, 1, 8, 15)),
-    ("2025/03/01 08:15:00", dt.datetime(2025, 3, 1, 8, 15)),
-])
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        ("2025-03-01T08:15:00", dt.datetime(2025, 3, 1, 8, 15)),
+        ("2025-03-01 08:15:00", dt.datetime(2025, 3, 1, 8, 15)),
+        ("2025-03-01T08:15:00.250", dt.datetime(2025, 3, 1, 8, 15, 0, 250000)),
+        ("2025-03-01T08:15:00.123456789", dt.datetime(2025, 3, 1, 8, 15, 0, 123456)),
+        ("2025-03-01T00:15:00Z", dt.datetime(2025, 3, 1, 8, 15)),
+        ("2025-03-01T08:15:00+08:00", dt.datetime(2025, 3, 1, 8, 15)),
+        ("2025-02-28T19:15:00-0500", dt.datetime(2025, 3, 1, 8, 15)),
+        ("2025-03-01T05:45:00+05:30", dt.datetime(2025, 3, 1, 8, 15)),
+        ("2025-03-01T03:15:00+03", dt.datetime(2025, 3, 1, 8, 15)),
+        ("20250301081500", dt.datetime(2025, 3, 1, 8, 15)),
+        ("2025/03/01 08:15:00", dt.datetime(2025, 3, 1, 8, 15)),
+    ],
+)
 def test_every_timestamp_form_and_offset_converts_to_china_standard_time(value, expected):
     assert ts(value) == expected
 
 
-@pytest.mark.parametrize("value", [
-    "2025-02-30T08:00:00", "2025-03-01T24:00:00", "2025-03-01T08:00:60", "2025-3-1 08:00:00",
-    "2025-03-01", "20250301", "2025/03/01 08:15", "2025/03/01T08:15:00", "1740816900",
-    "2025-03-01T08:00:00+25:00", "2025-03-01T08:00:00 +08:00", "20250301 081500", "yesterday",
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2025-02-30T08:00:00",
+        "2025-03-01T24:00:00",
+        "2025-03-01T08:00:60",
+        "2025-3-1 08:00:00",
+        "2025-03-01",
+        "20250301",
+        "2025/03/01 08:15",
+        "2025/03/01T08:15:00",
+        "1740816900",
+        "2025-03-01T08:00:00+25:00",
+        "2025-03-01T08:00:00 +08:00",
+        "20250301 081500",
+        "yesterday",
+    ],
+)
 def test_a_value_in_no_timestamp_form_is_not_a_timestamp(value):
     assert ts(value) is None
 
 
-@pytest.mark.parametrize("value,expected", [
-    ("2025-03-01", dt.date(2025, 3, 1)), ("20250301", dt.date(2025, 3, 1)), ("2025/03/01", dt.date(2025, 3, 1)),
-    ("2025-02-29", None), ("2025-03-01T00:00:00", None), ("2025.03.01", None),
-])
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        ("2025-03-01", dt.date(2025, 3, 1)),
+        ("20250301", dt.date(2025, 3, 1)),
+        ("2025/03/01", dt.date(2025, 3, 1)),
+        ("2025-02-29", None),
+        ("2025-03-01T00:00:00", None),
+        ("2025.03.01", None),
+    ],
+)
 def test_date_fields_take_the_three_date_forms(value, expected):
     con = duckdb.connect()
     assert con.execute(f"SELECT {date_sql('v')} FROM (SELECT ?::VARCHAR AS v)", [value]).fetchone()[0] == expected
 
 
-@pytest.mark.parametrize("shape", ["13812345678", "+8613812345678", "8613812345678", "008613812345678",
-                                   "138-1234-5678", "138 1234 5678", "+86 138 1234 5678", " 13812345678 "])
+@pytest.mark.parametrize(
+    "shape",
+    [
+        "13812345678",
+        "+8613812345678",
+        "8613812345678",
+        "008613812345678",
+        "138-1234-5678",
+        "138 1234 5678",
+        "+86 138 1234 5678",
+        " 13812345678 ",
+    ],
+)
 def test_every_phone_number_shape_normalises_to_eleven_digits(shape):
     reason, row = check("lifecycle", **(LIFE | {"msisdn": shape}))
     assert reason is None and row["msisdn"] == "13812345678"
@@ -82,8 +119,17 @@ def test_a_number_that_is_not_valid_after_normalisation_is_invalid_msisdn(bad):
     assert check("lifecycle", **(LIFE | {"msisdn": bad}))[0] == "invalid_msisdn"
 
 
-@pytest.mark.parametrize("code,expected", [("ACTIVATE", "ACTIVATE"), (" activate ", "ACTIVATE"), ("开户", "ACTIVATE"),
-                                           ("携入", "PORT_IN"), ("Port_Out", "PORT_OUT"), (" 回收 ", "RECYCLE")])
+@pytest.mark.parametrize(
+    "code,expected",
+    [
+        ("ACTIVATE", "ACTIVATE"),
+        (" activate ", "ACTIVATE"),
+        ("开户", "ACTIVATE"),
+        ("携入", "PORT_IN"),
+        ("Port_Out", "PORT_OUT"),
+        (" 回收 ", "RECYCLE"),
+    ],
+)
 def test_codes_are_accepted_in_either_language_whatever_the_registry_says(code, expected):
     reason, row = check("lifecycle", **(LIFE | {"event_type": code}))
     assert reason is None and row["event_type"] == expected
@@ -93,16 +139,28 @@ def test_an_unknown_code_is_invalid_code():
     assert check("lifecycle", **(LIFE | {"event_type": "ACTIVATED"}))[0] == "invalid_code"
 
 
-@pytest.mark.parametrize("segment,ok", [("192", True), ("1926", True), ("1926000", True), ("19", False),
-                                        ("19260001", False), ("2926", False), ("19a6", False)])
+@pytest.mark.parametrize(
+    "segment,ok",
+    [
+        ("192", True),
+        ("1926", True),
+        ("1926000", True),
+        ("19", False),
+        ("19260001", False),
+        ("2926", False),
+        ("19a6", False),
+    ],
+)
 def test_a_segment_is_three_to_seven_digits_starting_with_one(segment, ok):
     reason, _ = check("segments", segment=segment, segment_type="BASIC", opened_date="2025-03-01")
     assert (reason is None) == ok and (ok or reason == "invalid_code")
 
 
 def test_an_adoption_report_with_an_invalid_segment_is_invalid_code():
-    assert check("adoption", org_id="B1", segment="2926", status="SUPPORTED",
-                 checked_time="2025-03-01T09:00:00")[0] == "invalid_code"
+    assert (
+        check("adoption", org_id="B1", segment="2926", status="SUPPORTED", checked_time="2025-03-01T09:00:00")[0]
+        == "invalid_code"
+    )
 
 
 def test_a_required_field_that_is_empty_or_blank_is_missing_field():
@@ -117,18 +175,34 @@ def test_subscriber_id_is_required_only_for_activate_and_port_in():
 
 
 def test_a_resolved_complaint_needs_resolution_time_and_result():
-    base = dict(complaint_id="C1", received_time="2025-03-01T08:00:00", msisdn="13812345678",
-                category="OTHER", status="RESOLVED", resolved_time="2025-03-01T09:00:00", resolution="FROZEN")
+    base = dict(
+        complaint_id="C1",
+        received_time="2025-03-01T08:00:00",
+        msisdn="13812345678",
+        category="OTHER",
+        status="RESOLVED",
+        resolved_time="2025-03-01T09:00:00",
+        resolution="FROZEN",
+    )
     assert check("complaints", **base)[0] is None
     assert check("complaints", **(base | {"resolution": ""}))[0] == "missing_field"
     assert check("complaints", **(base | {"resolved_time": None}))[0] == "missing_field"
-    reason, row = check("complaints", **(base | {"status": "处理中", "resolved_time": "", "resolution": "", "org_id": " "}))
+    reason, row = check(
+        "complaints", **(base | {"status": "处理中", "resolved_time": "", "resolution": "", "org_id": " "})
+    )
     assert reason is None and row["status"] == "OPEN" and row["org_id"] is None
 
 
 def test_an_optional_field_that_is_present_is_still_checked():
-    base = dict(complaint_id="C1", received_time="2025-03-01T08:00:00", msisdn="13812345678",
-                category="OTHER", status="OPEN", resolved_time="not a time", resolution="")
+    base = dict(
+        complaint_id="C1",
+        received_time="2025-03-01T08:00:00",
+        msisdn="13812345678",
+        category="OTHER",
+        status="OPEN",
+        resolved_time="not a time",
+        resolution="",
+    )
     assert check("complaints", **base)[0] == "invalid_time"
 
 

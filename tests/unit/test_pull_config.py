@@ -1,4 +1,5 @@
 """The registry's `pull` entry, the secrets it names and the pull ledger's summary, without a server."""
+
 from __future__ import annotations
 
 import os
@@ -17,12 +18,25 @@ from numlake.simulate.pull import add_pull_entries, pull_source_ids
 
 HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOu4YCSUlH3KK58uU8WD0HThOf77zdQwLih6jBIWWLbE"
 SOURCE = {
-    "id": "CM-GD", "name": "中国移动广东公司", "kind": "carrier", "carrier": "CM", "province": "GD",
-    "format": "csv", "encoding": "utf-8", "delimiter": ",", "header": "en", "codes": "en",
-    "time_format": "iso", "compression": "none",
+    "id": "CM-GD",
+    "name": "中国移动广东公司",
+    "kind": "carrier",
+    "carrier": "CM",
+    "province": "GD",
+    "format": "csv",
+    "encoding": "utf-8",
+    "delimiter": ",",
+    "header": "en",
+    "codes": "en",
+    "time_format": "iso",
+    "compression": "none",
 }
-PULL = {"url": "sftp://feeds.gd.example.cn:2222/outbound", "user": "numlake", "credential": "CM-GD",
-        "host_key": HOST_KEY}
+PULL = {
+    "url": "sftp://feeds.gd.example.cn:2222/outbound",
+    "user": "numlake",
+    "credential": "CM-GD",
+    "host_key": HOST_KEY,
+}
 
 
 def registry(tmp_path, pull) -> str:
@@ -42,7 +56,12 @@ def refused(tmp_path, pull) -> str:
 def test_a_pull_entry_gives_host_port_path_user_and_the_secrets_name_only(tmp_path):
     entry = load_pull_entries(registry(tmp_path, PULL))["CM-GD"]
     assert (entry.host, entry.port, entry.path, entry.user, entry.credential) == (
-        "feeds.gd.example.cn", 2222, "/outbound", "numlake", "CM-GD")
+        "feeds.gd.example.cn",
+        2222,
+        "/outbound",
+        "numlake",
+        "CM-GD",
+    )
     assert entry.url == "sftp://feeds.gd.example.cn:2222/outbound"
 
 
@@ -57,18 +76,21 @@ def test_sources_without_a_pull_entry_upload_as_before(tmp_path):
     assert load_pull_entries(p) == {}
 
 
-@pytest.mark.parametrize("url, words", [
-    ("ftp://h.example/out", "unknown scheme 'ftp'"),
-    ("https://h.example/out", "unknown scheme 'https'"),
-    ("h.example/out", "malformed"),
-    ("sftp:///out", "no host"),
-    ("sftp://h.example", "no absolute path"),
-    ("sftp://h.example:99999/out", "bad port"),
-    ("sftp://h.example:0/out", "port 0"),
-    ("sftp://numlake:secret@h.example/out", "must not hold a user or password"),
-    ("sftp://h.example/a b", "blank inside"),
-    ("sftp://h.example/../etc", "no absolute path"),
-])
+@pytest.mark.parametrize(
+    "url, words",
+    [
+        ("ftp://h.example/out", "unknown scheme 'ftp'"),
+        ("https://h.example/out", "unknown scheme 'https'"),
+        ("h.example/out", "malformed"),
+        ("sftp:///out", "no host"),
+        ("sftp://h.example", "no absolute path"),
+        ("sftp://h.example:99999/out", "bad port"),
+        ("sftp://h.example:0/out", "port 0"),
+        ("sftp://numlake:secret@h.example/out", "must not hold a user or password"),
+        ("sftp://h.example/a b", "blank inside"),
+        ("sftp://h.example/../etc", "no absolute path"),
+    ],
+)
 def test_a_malformed_url_or_unknown_scheme_is_refused_naming_pull_url(tmp_path, url, words):
     msg = refused(tmp_path, PULL | {"url": url})
     assert "'pull.url'" in msg and words in msg
@@ -80,17 +102,20 @@ def test_every_missing_field_of_the_pull_entry_is_refused_by_name(tmp_path, fiel
     assert f"missing field 'pull.{field}'" in msg
 
 
-@pytest.mark.parametrize("pull, words", [
-    (PULL | {"host_key": ""}, "'pull.host_key' is empty"),
-    (PULL | {"host_key": "AAAAC3NzaC1lZDI1NTE5AAAAIOu4"}, "'pull.host_key' is not a public host key"),
-    (PULL | {"host_key": "ssh-rsa " + HOST_KEY.split()[1]}, "blob does not hold a ssh-rsa key"),
-    (PULL | {"host_key": "ssh-ed25519 not*base64"}, "not valid base64"),
-    (PULL | {"credential": "../id_rsa"}, "'pull.credential'"),
-    (PULL | {"user": "a b"}, "'pull.user'"),
-    (PULL | {"password": "x"}, "'pull.password' is unknown"),
-    ("sftp://h.example/out", "field 'pull' must be a mapping"),
-    (None, "field 'pull' must be a mapping"),
-])
+@pytest.mark.parametrize(
+    "pull, words",
+    [
+        (PULL | {"host_key": ""}, "'pull.host_key' is empty"),
+        (PULL | {"host_key": "AAAAC3NzaC1lZDI1NTE5AAAAIOu4"}, "'pull.host_key' is not a public host key"),
+        (PULL | {"host_key": "ssh-rsa " + HOST_KEY.split()[1]}, "blob does not hold a ssh-rsa key"),
+        (PULL | {"host_key": "ssh-ed25519 not*base64"}, "not valid base64"),
+        (PULL | {"credential": "../id_rsa"}, "'pull.credential'"),
+        (PULL | {"user": "a b"}, "'pull.user'"),
+        (PULL | {"password": "x"}, "'pull.password' is unknown"),
+        ("sftp://h.example/out", "field 'pull' must be a mapping"),
+        (None, "field 'pull' must be a mapping"),
+    ],
+)
 def test_a_bad_pull_field_is_refused_in_one_line_naming_it(tmp_path, pull, words):
     assert words in refused(tmp_path, pull)
 
@@ -157,8 +182,12 @@ def test_source_status_keeps_since_when_a_source_fails_and_its_last_success():
         {"source_id": "CM-GD", "started_at": "t3", "outcome": "failed", "reason": "unreachable"},
     ]
     status = {r["source_id"]: r for r in source_status(Home(Path("/nonexistent")), attempts)}
-    assert (status["CM-GD"]["reason"], status["CM-GD"]["failing_since"], status["CM-GD"]["last_ok"],
-            status["CM-GD"]["failures"]) == ("unreachable", "t2", "t1", 2)
+    assert (
+        status["CM-GD"]["reason"],
+        status["CM-GD"]["failing_since"],
+        status["CM-GD"]["last_ok"],
+        status["CM-GD"]["failures"],
+    ) == ("unreachable", "t2", "t1", 2)
     assert status["CT-GD"]["failing_since"] is None and status["CT-GD"]["last_ok"] == "t2"
 
 

@@ -1,16 +1,26 @@
 """The registry is refused, in one line naming the entry and the field, when it is wrong."""
+
 from __future__ import annotations
 
 import pytest
 import yaml
 
-from numlake.errors import UsageError
 from ingestion.registry import load_registry
+from numlake.errors import UsageError
 
 GOOD = {
-    "id": "CM-GD", "name": "中国移动广东公司", "kind": "carrier", "carrier": "CM", "province": "GD",
-    "format": "csv", "encoding": "utf-8", "delimiter": ",", "header": "en", "codes": "en",
-    "time_format": "iso", "compression": "none",
+    "id": "CM-GD",
+    "name": "中国移动广东公司",
+    "kind": "carrier",
+    "carrier": "CM",
+    "province": "GD",
+    "format": "csv",
+    "encoding": "utf-8",
+    "delimiter": ",",
+    "header": "en",
+    "codes": "en",
+    "time_format": "iso",
+    "compression": "none",
 }
 
 
@@ -60,10 +70,21 @@ def test_every_missing_field_is_named_with_its_entry(tmp_path, field):
     assert f"missing field '{field}'" in msg and "sources[1]" in msg
 
 
-@pytest.mark.parametrize("field,value", [
-    ("kind", "bank"), ("carrier", "XX"), ("province", "ZZ"), ("format", "xml"), ("encoding", "gbk"),
-    ("delimiter", ";"), ("header", "fr"), ("codes", "de"), ("time_format", "epoch"), ("compression", "zip"),
-])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("kind", "bank"),
+        ("carrier", "XX"),
+        ("province", "ZZ"),
+        ("format", "xml"),
+        ("encoding", "gbk"),
+        ("delimiter", ";"),
+        ("header", "fr"),
+        ("codes", "de"),
+        ("time_format", "epoch"),
+        ("compression", "zip"),
+    ],
+)
 def test_an_unknown_value_is_refused_naming_entry_and_field(tmp_path, field, value):
     msg = refused(tmp_path, [GOOD | {field: value}])
     assert f"field '{field}'" in msg and "unknown value" in msg and "id CM-GD" in msg
