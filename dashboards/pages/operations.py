@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from dashboards import figures as F
+from dashboards import figures_operations as FO
 from dashboards import figures_quality as FQ
 from dashboards.labels import OUTCOMES, PULL_REASONS, REASONS, both
 from dashboards.pages.common import MAIN_NAV, Charts, SiteData, feed_label, labelled, meta
@@ -62,7 +62,7 @@ def heatmap_section(data: SiteData, chart: Charts) -> str:
     grid = data.frames["freshness_grid"]
     return section(
         "数据时效 Freshness of every source",
-        chart(F.build_freshness_heatmap(grid), grid.empty, wide=True),
+        chart(FO.build_freshness_heatmap(grid), grid.empty, wide=True),
         note="每个已登记来源从平台首个业务日期至 as_of：绿色=每日数据流全部入库，浅蓝=部分，黄色=仅隔离或待定，"
         "红色=缺失（从未交付的来源整行红色） · every registered source from the platform's first "
         "business date to as_of: green all daily feeds loaded, light blue some, amber only "
@@ -193,7 +193,7 @@ def runs_section(data: SiteData, chart: Charts) -> str:
     graph = (
         chart(FQ.build_run_steps(steps), False, wide=True)
         if len(steps)
-        else chart(F.build_run_durations(finished), finished.empty)
+        else chart(FO.build_run_durations(finished), finished.empty)
     )
     return section(
         "运行 Runs",

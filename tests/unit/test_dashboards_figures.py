@@ -12,6 +12,7 @@ import pytest
 
 from dashboards import figures as F
 from dashboards import figures_adoption as FA
+from dashboards import figures_operations as FO
 from dashboards.labels import PROVINCE_TILES
 
 
@@ -37,8 +38,8 @@ EMPTY_CASES = [
     (F.build_deliveries_by_outcome, ("business_date", "outcome", "files")),
     (F.build_lateness, ("days_late", "files")),
     (F.build_rejections_by_reason, ("reason", "feed", "rejected")),
-    (F.build_freshness_heatmap, ("source_id", "business_date", "state")),
-    (F.build_run_durations, ("run_id", "start", "duration_s")),
+    (FO.build_freshness_heatmap, ("source_id", "business_date", "state")),
+    (FO.build_run_durations, ("run_id", "start", "duration_s")),
 ]
 
 
@@ -224,7 +225,7 @@ def test_freshness_heatmap_has_one_row_per_source_and_leaves_days_before_a_sourc
             "state": [3, 0, 1],
         }
     )
-    fig = F.build_freshness_heatmap(frame)
+    fig = FO.build_freshness_heatmap(frame)
     heat = fig.data[0]
     assert list(heat.y) == ["CT-SC", "CM-GD"]
     assert list(heat.x) == ["2025-03-01", "2025-03-02"]
@@ -233,7 +234,7 @@ def test_freshness_heatmap_has_one_row_per_source_and_leaves_days_before_a_sourc
 
 
 def test_run_durations_colour_failures_red():
-    fig = F.build_run_durations(
+    fig = FO.build_run_durations(
         pd.DataFrame(
             {
                 "run_id": ["a", "b"],
