@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dashboards.data import DAILY_FEEDS, Warehouse
+from dashboards.data import Warehouse
+from ingestion.feeds import DAILY_FEEDS
 from ingestion.registry import FEEDS_BY_KIND
 
 _DAILY = "(" + ", ".join(f"'{f}'" for f in DAILY_FEEDS) + ")"

@@ -18,7 +18,6 @@ import pandas as pd
 from numlake.errors import UsageError
 
 DUCKDB_SETTINGS = {"threads": 2, "memory_limit": "2GB"}
-DAILY_FEEDS = ("lifecycle", "complaints")
 
 
 class Warehouse:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dashboards.data import DAILY_FEEDS, Warehouse
+from dashboards.data import Warehouse
+from ingestion.feeds import DAILY_FEEDS
 
 _DAILY = "(" + ", ".join(f"'{f}'" for f in DAILY_FEEDS) + ")"
 

@@ -6,7 +6,6 @@ the ingestion state database, so they run while another process holds it.
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import duckdb
@@ -14,8 +13,6 @@ import duckdb
 from ingestion.feeds import FEEDS
 from ingestion.ledger import accounting_violations as ledger_accounting_violations
 from numlake.paths import Home
-
-DAILY_FEEDS = frozenset({"lifecycle", "complaints"})
 
 
 def _con() -> duckdb.DuckDBPyConnection:
@@ -99,44 +96,3 @@ def accounting_violations(home: Home) -> list[str]:
         return out
     finally:
         con.close()
-
-
-def freshness(home: Home) -> list[dict]:
-    """Per source and feed: first and latest business date with a LOADED delivery and the
-    gaps between them (RULES 5 ``source_freshness``). `gaps` counts missing business dates of
-    the daily feeds (quarantined and pending days are gaps) and is None for sparse feeds;
-    `gap_dates` lists them."""
-    fl = _file_loads(home)
-    if fl is None:
-        return []
-    con = _con()
-    try:
-        rows = con.execute(
-            "SELECT source_id, feed, list(DISTINCT business_date ORDER BY business_date) "
-            f"FROM read_parquet('{fl.as_posix()}') WHERE outcome='LOADED' AND business_date IS NOT NULL "
-            "GROUP BY ALL ORDER BY 1, 2"
-        ).fetchall()
-    finally:
-        con.close()
-    out = []
-    for source_id, feed, dates in rows:
-        start, latest = dates[0], dates[-1]
-        gap_dates = None
-        if feed in DAILY_FEEDS:
-            have = set(dates)
-            gap_dates = [
-                start + dt.timedelta(days=i)
-                for i in range((latest - start).days + 1)
-                if start + dt.timedelta(days=i) not in have
-            ]
-        out.append(
-            {
-                "source": source_id,
-                "feed": feed,
-                "coverage_start": start,
-                "latest": latest,
-                "gaps": len(gap_dates) if gap_dates is not None else None,
-                "gap_dates": gap_dates,
-            }
-        )
-    return out

@@ -107,6 +107,9 @@ FEEDS: dict[str, tuple[Field, ...]] = {
 BUSINESS_DATE_BOUND_FIELDS = frozenset({"event_time", "received_time", "resolved_time", "checked_time"})
 
 # The lifecycle id that must be unique within a source (duplicate_id).
+# INTERCHANGE 2.2: these feeds are delivered every business date; the others only when they change.
+DAILY_FEEDS = ("lifecycle", "complaints")
+
 UNIQUE_ID = {"lifecycle": "event_id"}
 
 LINEAGE_COLUMNS = (

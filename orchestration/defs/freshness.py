@@ -10,11 +10,11 @@ adoption) arrive when something changes, so silence there is not a failure.
 import dagster as dg
 import duckdb
 
+from ingestion.feeds import DAILY_FEEDS
 from orchestration.metadata import FAILING_SOURCES_SCHEMA, failing_sources, iso, table
 from orchestration.resources import NumlakeResource
 from orchestration.settings import Settings
 
-DAILY_FEEDS = ("lifecycle", "complaints")
 MART = "source_freshness"
 
 

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.checks import accounting_violations, freshness
+from ingestion.checks import accounting_violations
 from ingestion.lock import ingest_lock
 from ingestion.pipeline import ingest, pending_work
 from numlake.errors import UsageError
 from numlake.paths import Home
-from tests.support.ingestion import lake_rows, render, source, write_delivery, write_registry
+from tests.support.ingestion import freshness, lake_rows, render, source, write_delivery, write_registry
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 D1, D2, D3 = dt.date(2025, 3, 1), dt.date(2025, 3, 2), dt.date(2025, 3, 3)

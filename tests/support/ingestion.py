@@ -14,8 +14,11 @@ import io
 import json
 from pathlib import Path
 
+import duckdb
+
 from ingestion.feeds import CODE, FEEDS
 from ingestion.registry import Source
+from numlake.paths import Home
 
 ZH_CODES = {
     f.name: {en: zh for zh, en in f.codes.items() if zh != en} for fs in FEEDS.values() for f in fs if f.type == CODE
@@ -178,3 +181,45 @@ def lake_rows(home, what: str) -> list[dict]:
     rows = [dict(zip(names, r)) for r in cur.fetchall()]
     con.close()
     return rows
+
+
+def freshness(home: Home) -> list[dict]:
+    """The test's own reading of the ledger export (dbt computes the published gaps, in
+    int_feed_days__missed): per source and feed, first and latest business date with a LOADED
+    delivery and the gaps between them. `gaps` counts missing business dates of
+    the daily feeds (quarantined and pending days are gaps) and is None for sparse feeds;
+    `gap_dates` lists them."""
+    fl = home.lake / "_meta" / "file_loads.parquet"
+    if not fl.exists():
+        return []
+    con = duckdb.connect()
+    try:
+        rows = con.execute(
+            "SELECT source_id, feed, list(DISTINCT business_date ORDER BY business_date) "
+            f"FROM read_parquet('{fl.as_posix()}') WHERE outcome='LOADED' AND business_date IS NOT NULL "
+            "GROUP BY ALL ORDER BY 1, 2"
+        ).fetchall()
+    finally:
+        con.close()
+    out = []
+    for source_id, feed, dates in rows:
+        start, latest = dates[0], dates[-1]
+        gap_dates = None
+        if feed in ("lifecycle", "complaints"):
+            have = set(dates)
+            gap_dates = [
+                start + dt.timedelta(days=i)
+                for i in range((latest - start).days + 1)
+                if start + dt.timedelta(days=i) not in have
+            ]
+        out.append(
+            {
+                "source": source_id,
+                "feed": feed,
+                "coverage_start": start,
+                "latest": latest,
+                "gaps": len(gap_dates) if gap_dates is not None else None,
+                "gap_dates": gap_dates,
+            }
+        )
+    return out
