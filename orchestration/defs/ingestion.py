@@ -110,10 +110,10 @@ def ingest_deliveries(context: dg.AssetExecutionContext, config: IngestConfig, n
         settings.landing,
         settings.registry,
         sources=config.sources or None,
-        run_id=context.run_id,
+        run_id=context.run.run_id,
         progress=_terminal_progress(),
     )
-    rows = per_source_rows(result.by_source, ledger_rows_of_run(settings, context.run_id))
+    rows = per_source_rows(result.by_source, ledger_rows_of_run(settings, context.run.run_id))
     run_metadata = {
         "files_processed": result.files_processed,
         "records_loaded": result.records_loaded,

@@ -44,7 +44,7 @@ def build_publish_assets(warehouse_keys: list[dg.AssetKey]) -> list[dg.AssetsDef
         from ingestion.pull.ledger import source_status
 
         ops = {
-            "runs": recent_runs(context.instance, current_run_id=context.run_id),
+            "runs": recent_runs(context.instance, current_run_id=context.run.run_id),
             "next_scheduled_run": next_scheduled_run(),
             "pull": source_status(home),
         }
