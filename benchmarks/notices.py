@@ -51,11 +51,11 @@ def build(home: Home, numbers: int, orgs: int) -> list[str]:
     con.execute(PORTAL_DDL)
     ids = [f"ORG-{i:03d}" for i in range(orgs)]
     con.executemany(
-        "insert into intermediate.int_orgs__current values (?, ?, ?, ?)",
+        "insert into intermediate.int_orgs__deduplicated values (?, ?, ?, ?)",
         [(o, o, ("BANK", "PAYMENT", "APP")[i % 3], "2020-01-01") for i, o in enumerate(ids)],
     )
     con.executemany(
-        "insert into intermediate.int_segments__current values (?, 'MVNO', 'MV-001', ?)",
+        "insert into intermediate.int_segments__deduplicated values (?, 'MVNO', 'MV-001', ?)",
         [(f"17{i:02d}", f"2025-0{1 + i % 6}-01") for i in range(20)],
     )
     con.close()

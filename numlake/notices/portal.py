@@ -3,8 +3,8 @@
 The segment notices of RULES 8.2 need the registered organisations (INTERCHANGE 3.4, latest
 report of each org_id), each segment's latest report (3.3) and which organisations support a
 segment at the end of `opened_date` + 30 days (3.5, RULES 4). dbt already computes each of
-these in one intermediate model (`int_orgs__current`, `int_segments__current`,
-`int_adoption__intervals`); this module only reads them, so the rules stay in one place.
+these in one intermediate model (`int_orgs__deduplicated`, `int_segments__deduplicated`,
+`int_adoption__versioned`); this module only reads them, so the rules stay in one place.
 """
 
 from __future__ import annotations
@@ -17,7 +17,11 @@ import duckdb
 from numlake.check.snapshot import DUCKDB_CONFIG
 
 REMINDER_DAYS = 30
-TABLES = {"orgs": "int_orgs__current", "segments": "int_segments__current", "adoption": "int_adoption__intervals"}
+TABLES = {
+    "orgs": "int_orgs__deduplicated",
+    "segments": "int_segments__deduplicated",
+    "adoption": "int_adoption__versioned",
+}
 
 
 @dataclass

@@ -29,10 +29,7 @@ TABLES = [
         "monthly_carrier_stats",
         "monthly_rule_findings",
     )
-] + [
-    "intermediate." + t
-    for t in ("int_number_events__replayed", "int_tenures__assembled", "int_tenures__responsibility")
-]
+] + ["intermediate." + t for t in ("int_number_events__replayed", "int_tenures__assembled", "int_tenures__attributed")]
 
 
 def split_world():

@@ -215,5 +215,5 @@ def test_a_warehouse_without_the_portal_models_fails_loudly_instead_of_telling_n
 
     build_warehouse(home.warehouse, [], [], "2025-05-01")
     snapshot.publish(home)
-    with pytest.raises(UsageError, match="int_orgs__current"):
+    with pytest.raises(UsageError, match="int_orgs__deduplicated"):
         raise_notices(home)

@@ -57,7 +57,7 @@ def make_warehouse(
 ) -> Path:
     """Create `path` (a DuckDB file): schema `marts`, plus the registry, organisations and
     adoption reports where the dbt project keeps them (`staging.stg_lake__sources`,
-    `intermediate.int_orgs__current`, `staging.stg_lake__adoption`). Sources in `silent` are
+    `intermediate.int_orgs__deduplicated`, `staging.stg_lake__adoption`). Sources in `silent` are
     registered but never delivered: no row of theirs anywhere in the marts."""
     path = Path(path)
     if path.exists():
@@ -222,7 +222,7 @@ def _findings(con, first: date, as_of: date) -> None:
 
 def _adoption(con, as_of: date) -> None:
     con.execute("""
-        create table intermediate.int_orgs__current as
+        create table intermediate.int_orgs__deduplicated as
         select 'ORG' || lpad(i::varchar, 3, '0') as org_id,
                (['招商银行', '支付宝', '微信', '工商银行', '某某金融APP', '京东支付'])[1 + (i % 6)::integer] || i
                    as org_name,
@@ -234,7 +234,7 @@ def _adoption(con, as_of: date) -> None:
                case when random() < 0.75 then 'SUPPORTED' else 'UNSUPPORTED' end as status,
                date '{as_of}' - interval (floor(random() * 200)) day as checked_time,
                row_number() over () as load_order, 2 as line_no
-        from intermediate.int_orgs__current o, (values ('1660'), ('1710'), ('1925')) s(segment)
+        from intermediate.int_orgs__deduplicated o, (values ('1660'), ('1710'), ('1925')) s(segment)
         where o.org_id <> 'ORG000'  -- one organisation that never reported: a laggard on every segment""")
     con.execute(f"""
         create table marts.segment_adoption as

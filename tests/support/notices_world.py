@@ -14,11 +14,11 @@ from tests.support.check_warehouse import build_warehouse, first_events_from_ten
 
 PORTAL_DDL = """
 create schema if not exists intermediate;
-create or replace table intermediate.int_orgs__current (
+create or replace table intermediate.int_orgs__deduplicated (
     org_id varchar, org_name varchar, org_type varchar, joined_date date);
-create or replace table intermediate.int_segments__current (
+create or replace table intermediate.int_segments__deduplicated (
     segment varchar, segment_type varchar, source_id varchar, opened_date date);
-create or replace table intermediate.int_adoption__intervals (
+create or replace table intermediate.int_adoption__versioned (
     org_id varchar, org_type varchar, segment varchar, status varchar, valid_from timestamp, valid_to timestamp);
 """
 
@@ -46,17 +46,18 @@ def publish_world(
         con.execute(PORTAL_DDL)
         for org_id, org_type, joined in orgs:
             con.execute(
-                "insert into intermediate.int_orgs__current values (?, ?, ?, ?)",
+                "insert into intermediate.int_orgs__deduplicated values (?, ?, ?, ?)",
                 [org_id, f"name of {org_id}", org_type, joined],
             )
         for seg, seg_type, source_id, opened in segments:
             con.execute(
-                "insert into intermediate.int_segments__current values (?, ?, ?, ?)", [seg, seg_type, source_id, opened]
+                "insert into intermediate.int_segments__deduplicated values (?, ?, ?, ?)",
+                [seg, seg_type, source_id, opened],
             )
         types = {o[0]: o[1] for o in orgs}
         for org_id, seg, status, start, end in adoption:
             con.execute(
-                "insert into intermediate.int_adoption__intervals values (?, ?, ?, ?, ?, ?)",
+                "insert into intermediate.int_adoption__versioned values (?, ?, ?, ?, ?, ?)",
                 [org_id, types.get(org_id), seg, status, start, end],
             )
     finally:

@@ -11,7 +11,7 @@ file_loads as (
 ),
 
 as_of as (
-    select * from {{ ref('int_platform__as_of') }}
+    select * from {{ ref('int_platform__dated') }}
 ),
 
 business_dates as (

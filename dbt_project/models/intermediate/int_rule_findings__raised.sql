@@ -6,7 +6,7 @@ with events as (
 ),
 
 as_of as (
-    select * from {{ ref('int_platform__as_of') }}
+    select * from {{ ref('int_platform__dated') }}
 ),
 
 per_event as (

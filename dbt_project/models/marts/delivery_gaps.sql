@@ -5,7 +5,7 @@ with missed as (
 ),
 
 as_of as (
-    select * from {{ ref('int_platform__as_of') }}
+    select * from {{ ref('int_platform__dated') }}
 ),
 
 numbered as (

@@ -3,7 +3,7 @@ with months as (
 ),
 
 complaints as (
-    select * from {{ ref('int_complaints__current') }}
+    select * from {{ ref('int_complaints__deduplicated') }}
 ),
 
 tenures as (

@@ -11,7 +11,7 @@ tenures as (
 ),
 
 responsibility as (
-    select * from {{ ref('int_tenures__responsibility') }}
+    select * from {{ ref('int_tenures__attributed') }}
 ),
 
 sources as (

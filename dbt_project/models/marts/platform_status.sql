@@ -1,5 +1,5 @@
 with as_of as (
-    select * from {{ ref('int_platform__as_of') }}
+    select * from {{ ref('int_platform__dated') }}
 ),
 
 final as (

@@ -1,21 +1,21 @@
 with segments as (
-    select * from {{ ref('int_segments__current') }}
+    select * from {{ ref('int_segments__deduplicated') }}
 ),
 
 orgs as (
-    select * from {{ ref('int_orgs__current') }}
+    select * from {{ ref('int_orgs__deduplicated') }}
 ),
 
 intervals as (
-    select * from {{ ref('int_adoption__intervals') }}
+    select * from {{ ref('int_adoption__versioned') }}
 ),
 
 complaints as (
-    select * from {{ ref('int_complaints__current') }}
+    select * from {{ ref('int_complaints__deduplicated') }}
 ),
 
 as_of as (
-    select * from {{ ref('int_platform__as_of') }}
+    select * from {{ ref('int_platform__dated') }}
 ),
 
 org_types as (

@@ -20,7 +20,7 @@ sources as (
 ),
 
 as_of as (
-    select * from {{ ref('int_platform__as_of') }}
+    select * from {{ ref('int_platform__dated') }}
 ),
 
 platform_start as (

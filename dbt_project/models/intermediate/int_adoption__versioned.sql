@@ -8,11 +8,11 @@ with adoption as (
 ),
 
 orgs as (
-    select * from {{ ref('int_orgs__current') }}
+    select * from {{ ref('int_orgs__deduplicated') }}
 ),
 
 segments as (
-    select * from {{ ref('int_segments__current') }}
+    select * from {{ ref('int_segments__deduplicated') }}
 ),
 
 known as (
