@@ -17,7 +17,9 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running in the main thread
+# while it is open, and every later test that calls asyncio.run() would then fail.
+@pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.exists():
         pytest.skip("no /usr/bin/chromium: run scripts/setup_browser.sh to install Debian chromium and fonts-noto-cjk")
