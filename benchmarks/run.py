@@ -17,7 +17,9 @@ is that process's own maximum RSS:
 - pull mode: 20 sources x 365 days fetched over SFTP on loopback, from empty and with nothing
   new, against OpenSSH's `sftp -b` of the same files (benchmarks/pull.py);
 - the CLI's start-up: `numlake --help` and one `numlake check` as whole processes, with hyperfine
-  (benchmarks/startup.py).
+  (benchmarks/startup.py);
+- scale-out (issue 12): `numlake run` with each engine on this world, worlds of 1 M and 10 M
+  numbers, the check index's bytes per number, an extrapolation to 1.8 B (benchmarks/scale.py).
 
 Prints a table of figures and ratios and writes `<out>/results.json`. BENCHMARKS.md records
 the figures with the command that produced them.
@@ -384,7 +386,7 @@ def main() -> None:
         "--skip",
         action="append",
         default=[],
-        choices=["demo", "dialects", "pipeline", "dbt", "check", "check_load", "notices", "startup", "pull"],
+        choices=["demo", "dialects", "pipeline", "dbt", "check", "check_load", "notices", "startup", "pull", "scale"],
     )
     a = ap.parse_args()
     out = Path(a.out).resolve()
@@ -500,6 +502,12 @@ def main() -> None:
             peak_rss_mib=rss,
             **(json.loads((out / "pull.json").read_text()) if (out / "pull.json").exists() else {}),
         )
+    if "scale" not in a.skip:  # issue 12: engines side by side, 1 M / 10 M numbers, 1.8 B (benchmarks/scale.py)
+        scale_json = out / "scale.json"
+        cmd = [str(BIN / "python"), "-m", "benchmarks.scale", "--out", str(out / "scale"), "--json", str(scale_json)]
+        secs, _ = sh([*cmd, "--landing", str(landing), "--registry", str(registry)], label="scale bench")
+        print(LAST_OUTPUT[0].strip())
+        record("scale.bench", seconds=secs, figures=str(scale_json))
     if "startup" not in a.skip:
         secs, rss = sh(
             [str(BIN / "python"), "-m", "benchmarks.startup", "--json", str(out / "startup.json")],
