@@ -39,6 +39,7 @@ from benchmarks.run import BIN, LAST_OUTPUT, business_date, du, link_tree, phase
 NUMBERS_PER_SCALE = 200_000  # docs/SIMULATION.md: --scale 1 = 200,000 numbers in service
 NATIONAL = 1_800_000_000
 CLUSTER_CORES = (2, 16, 64, 256, 1024)
+ONE_MACHINE_CORES = 64  # the largest single machine DuckDB is extrapolated to
 SPARK_EFFICIENCY = 0.6  # assumed share of linear speed-up a Spark cluster keeps (shuffles, skew)
 RESULTS: dict = {}
 
@@ -102,7 +103,9 @@ def engines_on(tag: str, work: Path, landing: Path, registry: Path, engines: lis
     for e in engines:
         out[f"{e}.one_more_day"] = run_once(homes[e], base, registry, e, f"{tag} {e} one more day")
         log(f"scale.{tag}.{e}.one_more_day", out[f"{e}.one_more_day"])
-        out[f"{e}.warehouse_bytes"] = du(homes[e]) - du(homes[e] / "lake") if homes[e].exists() else None
+        if homes[e].exists():
+            out[f"{e}.lake_bytes"] = du(homes[e] / "lake")
+            out[f"{e}.home_bytes"] = du(homes[e])
     for e in engines:
         shutil.rmtree(homes[e], ignore_errors=True)
     shutil.rmtree(base, ignore_errors=True)
@@ -242,7 +245,16 @@ def extrapolate(pops: dict, check: dict) -> dict:
             fig["by_cores_h"] = {
                 c: round((a + b * NATIONAL * 2 / (c * (SPARK_EFFICIENCY if e == "spark" and c > 2 else 1))) / 3600, 2)
                 for c in CLUSTER_CORES
+                if e == "spark" or c <= ONE_MACHINE_CORES  # DuckDB runs on one machine
             }
+            phases = {k for f in ok.values() for k in f if k.endswith("_s")}
+            at_national = {
+                k[:-2]: round((ln[0] + ln[1] * NATIONAL) / 3600, 2)
+                for k in sorted(phases)
+                if (ln := fit([(n, f[k]) for n, f in ok.items() if k in f]))
+            }
+            fig["phases_two_cores_h"] = at_national
+            fig["dominant_phase"] = max(at_national, key=at_national.get) if at_national else None
             if mline:
                 fig["peak_mib_per_million"] = round(mline[1] * 1e6, 1)
                 fig["peak_gib_at_national_one_process"] = round((mline[0] + mline[1] * NATIONAL) / 1024, 1)
