@@ -6,12 +6,11 @@ the ingestion state database, so they run while another process holds it.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import duckdb
 
 from ingestion.feeds import FEEDS
 from ingestion.ledger import accounting_violations as ledger_accounting_violations
+from ingestion.objectstore import LakeRoot, lake_root, register
 from numlake.paths import Home
 
 
@@ -21,8 +20,8 @@ def _con() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _file_loads(home: Home) -> Path | None:
-    p = home.lake / "_meta" / "file_loads.parquet"
+def _file_loads(root: LakeRoot) -> LakeRoot | None:
+    p = root / "_meta" / "file_loads.parquet"
     return p if p.exists() else None
 
 
@@ -33,23 +32,25 @@ def accounting_violations(home: Home) -> list[str]:
     records and `rows_rejected` rejections for it; files not LOADED have 0/0 and nothing in
     the lake; no lake record belongs to a file the ledger does not list as LOADED.
     """
-    fl = _file_loads(home)
+    root = lake_root(home)
+    fl = _file_loads(root)
     if fl is None:
         return []
     con = _con()
+    register(con, root)
     try:
         con.execute(f"CREATE TEMP VIEW fl AS SELECT * FROM read_parquet('{fl.as_posix()}')")
         out = ledger_accounting_violations(con, "fl")
         parts = []
         for feed in FEEDS:
-            g = home.lake / feed / "*" / "*.parquet"
-            if list((home.lake / feed).glob("*/*.parquet")):
+            g = root / feed / "*" / "*.parquet"
+            if list((root / feed).glob("*/*.parquet")):
                 parts.append(
                     f"SELECT source_id, file_name, load_order, count(*) AS n, 'loaded' AS kind "
                     f"FROM read_parquet('{g.as_posix()}') GROUP BY ALL"
                 )
-            g = home.lake / "_rejects" / feed / "*" / "*.parquet"
-            if list((home.lake / "_rejects" / feed).glob("*/*.parquet")):
+            g = root / "_rejects" / feed / "*" / "*.parquet"
+            if list((root / "_rejects" / feed).glob("*/*.parquet")):
                 parts.append(
                     f"SELECT source_id, file_name, NULL::BIGINT AS load_order, count(*) AS n, "
                     f"'rejected' AS kind FROM read_parquet('{g.as_posix()}') GROUP BY ALL"

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 
+from ingestion.objectstore import LakeRoot
 from ingestion.registry import Source
 from numlake.paths import Home
 
@@ -31,10 +32,12 @@ class RunContext:
     decided: dict[int, tuple[str, str]] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     load_order: int = 0  # the highest load order handed out so far (INTERCHANGE 4: first wins in load order)
+    # the lake root: <home>/lake, or the object store of ingestion.objectstore (resolved once per run)
+    lake: LakeRoot | None = None
 
-    @property
-    def lake(self) -> Path:
-        return self.home.lake
+    def __post_init__(self) -> None:
+        if self.lake is None:
+            self.lake = self.home.lake
 
     def next_load_order(self) -> int:
         self.load_order += 1

@@ -2,12 +2,17 @@
 
 Every file is written under a temporary name in its final folder and renamed into place,
 so a reader (dbt) never sees half a file, and a crash leaves at most a ``*.tmp`` file that
-the next run removes.
+the next run removes. In an object store (``ingestion.objectstore``) a file is written
+locally and then PUT under its final key: a PUT is atomic per object, so a reader never sees
+half a file there either, and a failed upload leaves nothing behind.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -15,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ingestion.feeds import FEEDS, REJECT_COLUMNS, lake_columns
+from ingestion.objectstore import LakeRoot, LakeUnavailable, is_remote
 
 TMP_SUFFIX = ".tmp"
 DICTIONARY_LIMIT = 1000
@@ -29,17 +35,17 @@ def is_batch(stem: str) -> bool:
     return stem.startswith(BATCH_DIR + "/")
 
 
-def data_path(lake: Path, feed: str, source_id: str | None, stem: str) -> Path:
+def data_path(lake: LakeRoot, feed: str, source_id: str | None, stem: str) -> LakeRoot:
     if is_batch(stem):
         return lake / feed / f"{stem}.parquet"
     return lake / feed / str(source_id) / f"{stem}.parquet"
 
 
-def rejects_path(lake: Path, feed: str, source_id: str | None, stem: str) -> Path:
+def rejects_path(lake: LakeRoot, feed: str, source_id: str | None, stem: str) -> LakeRoot:
     return data_path(lake / "_rejects", feed, source_id, stem)
 
 
-def meta_dir(lake: Path) -> Path:
+def meta_dir(lake: LakeRoot) -> LakeRoot:
     return lake / "_meta"
 
 
@@ -47,25 +53,80 @@ def tmp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}{TMP_SUFFIX}")
 
 
-def copy_to_parquet(con: duckdb.DuckDBPyConnection, query: str, path: Path) -> None:
-    """COPY a query to `path` atomically (temp name in the same folder, then rename).
+def copy_to_parquet(con: duckdb.DuckDBPyConnection, query: str, path: LakeRoot) -> None:
+    """COPY a query to `path` atomically (temp name in the same folder, then rename; in an
+    object store, a local temp file PUT under the final key).
 
     A small dictionary limit makes the writer give up early on high-cardinality columns (ids,
     numbers, times), where a dictionary never pays; codes and lineage still get one."""
+
+    def copy(tmp: Path) -> None:
+        con.execute(f"COPY ({query}) TO '{tmp.as_posix()}' (FORMAT parquet, DICTIONARY_SIZE_LIMIT {DICTIONARY_LIMIT})")
+
+    if is_remote(path):
+        with _upload_to(path) as tmp:
+            copy(tmp)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = tmp_name(path)
-    con.execute(f"COPY ({query}) TO '{tmp.as_posix()}' (FORMAT parquet, DICTIONARY_SIZE_LIMIT {DICTIONARY_LIMIT})")
+    copy(tmp)
     os.replace(tmp, path)
 
 
-def write_table(table: pa.Table, path: Path) -> None:
+def write_table(table: pa.Table, path: LakeRoot) -> None:
+    if is_remote(path):
+        with _upload_to(path) as tmp:
+            pq.write_table(table, tmp)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = tmp_name(path)
     pq.write_table(table, tmp)
     os.replace(tmp, path)
 
 
-def ensure_schema_files(con: duckdb.DuckDBPyConnection, lake: Path) -> None:
+@contextlib.contextmanager
+def _upload_to(path: LakeRoot) -> Iterator[Path]:
+    """A local temp file (system temp folder) to write; PUT under `path`'s key when the block
+    ends without an error, removed in any case."""
+    fd, name = tempfile.mkstemp(prefix="numlake-lake-", suffix=".parquet")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        path.fs.put_file(str(tmp), path.path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def num_rows(path: LakeRoot) -> int:
+    """Rows of the Parquet file at `path`, from its footer (in an object store: ranged reads)."""
+    if is_remote(path):
+        with path.open("rb") as fh:
+            return pq.read_metadata(fh).num_rows
+    return pq.read_metadata(path).num_rows
+
+
+def prepare_root(lake: LakeRoot) -> None:
+    """Create a local lake's folder; an object store's bucket must exist already (it is the
+    platform's, with its policies and region: numlake does not create it)."""
+    if not is_remote(lake):
+        lake.mkdir(parents=True, exist_ok=True)
+        return
+    bucket = lake.path.split("/", 1)[0]
+    if not lake.fs.exists(bucket):
+        raise LakeUnavailable(f"lake {lake}: bucket {bucket} does not exist (create it, or fix the lake url)")
+
+
+def remove_temp_files(lake: LakeRoot) -> None:
+    """Leftover ``.*.tmp`` files of a crashed local write (an object store never has any)."""
+    if is_remote(lake):
+        return
+    for folder in (lake / "_meta", lake / "_rejects", *(lake / f for f in FEEDS)):
+        for leftover in folder.glob(".*.tmp") if folder.is_dir() else ():
+            leftover.unlink()
+
+
+def ensure_schema_files(con: duckdb.DuckDBPyConnection, lake: LakeRoot) -> None:
     """Zero-row ``_schema.parquet`` per feed and for rejects, so dbt's globs always match."""
     for feed in FEEDS:
         cols = ", ".join(f"NULL::{t} AS {n}" for n, t in lake_columns(feed))
@@ -78,10 +139,18 @@ def ensure_schema_files(con: duckdb.DuckDBPyConnection, lake: Path) -> None:
         copy_to_parquet(con, f"SELECT {cols} LIMIT 0", p)
 
 
-def existing_delivery_files(lake: Path) -> list[Path]:
+def existing_delivery_files(lake: LakeRoot) -> list[LakeRoot]:
     """Every per-delivery Parquet file and leftover temp file in the lake (not _meta, not schemas)."""
-    out: list[Path] = []
+    out: list[LakeRoot] = []
     roots = [lake / f for f in FEEDS] + [lake / "_rejects" / f for f in FEEDS]
+    if is_remote(lake):
+        # one listing per feed: the keys two levels below it (<feed>/<folder>/<file>)
+        for root in roots:
+            base = root.path.rstrip("/") + "/"
+            for key in root.fs.find(root.path):
+                if key.startswith(base) and key[len(base) :].count("/") == 1:
+                    out.append(root.joinpath(*key[len(base) :].split("/")))
+        return out
     for root in roots:
         if not root.is_dir():
             continue

@@ -8,20 +8,18 @@ group's tally, so the accounting invariant holds by construction.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from ingestion import lake
 from ingestion.delivery import Delivery
 from ingestion.feeds import FEEDS
+from ingestion.objectstore import LakeRoot
 from ingestion.staging import Staging, v_name
 from ingestion.validate import lit
 
 
-def count_and_write(staging: Staging, lake_root: Path, items: list[Delivery]) -> None:
+def count_and_write(staging: Staging, lake_root: LakeRoot, items: list[Delivery]) -> None:
     """Count loaded and rejected records per delivery; write the loaded ones' batch files."""
     con = staging.con
     by_idx = {it.idx: it for it in items}
@@ -42,7 +40,7 @@ def count_and_write(staging: Staging, lake_root: Path, items: list[Delivery]) ->
         write_batches(con, lake_root, feed, [it for it in final if it.c.feed_dir == feed])
 
 
-def write_batches(con: duckdb.DuckDBPyConnection, lake_root: Path, feed: str, items: list[Delivery]) -> None:
+def write_batches(con: duckdb.DuckDBPyConnection, lake_root: LakeRoot, feed: str, items: list[Delivery]) -> None:
     """One Parquet file of records and one of rejections for all of the group's loaded
     deliveries of `feed`, named after their load orders; a delivery without any record is in
     neither."""
@@ -89,14 +87,14 @@ def write_batches(con: duckdb.DuckDBPyConnection, lake_root: Path, feed: str, it
             lake.copy_to_parquet(
                 con, f"SELECT {cols} FROM {v_name(feed)} v JOIN fmap m USING (fidx) WHERE v.{cond}", dest
             )
-            n = pq.read_metadata(dest).num_rows
+            n = lake.num_rows(dest)
             if n != want:
                 raise RuntimeError(f"{feed} {kind} batch {stem}: {n} rows written, {want} expected")
     finally:
         con.unregister("fmap")
 
 
-def remove_unreferenced(con: duckdb.DuckDBPyConnection, lake_root: Path, stems: set[tuple[str, str, str]]) -> None:
+def remove_unreferenced(con: duckdb.DuckDBPyConnection, lake_root: LakeRoot, stems: set[tuple[str, str, str]]) -> None:
     """Delete the lake files of (feed, source, stem) batches no LOADED delivery is in any more
     (their records are withdrawn; while another delivery of a batch is still loaded the file
     stays, and readers skip the withdrawn rows by the ledger)."""

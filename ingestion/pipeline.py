@@ -33,6 +33,7 @@ from ingestion.discover import Candidate, scan
 from ingestion.group import GroupProcessor, make_groups
 from ingestion.ledger import OUTCOMES, accounting_violations, apply_touches, export, load_key, scan_rows, seen_path
 from ingestion.lock import ingest_lock
+from ingestion.objectstore import LakeUnavailable, describe, lake_root, store_errors
 from ingestion.recovery import heal, reconcile
 from ingestion.redelivery import recheck
 from ingestion.registry import Source, check_selected_sources, load_registry
@@ -101,10 +102,15 @@ def ingest(
         check_selected_sources(registry, landing, selected)
     run_id = run_id or f"ingest-{state.now_cst():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     timeout = DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout
+    root = lake_root(home)
     with ingest_lock(home, timeout):
         con = state.connect(home.ingest_state)
         try:
-            result = _execute(RunContext(home, landing, registry, run_id, con), selected, progress)
+            result = _execute(RunContext(home, landing, registry, run_id, con, lake=root), selected, progress)
+        except store_errors(root) as e:
+            # the object store went away: the ledger holds every decision committed so far and
+            # the next run reconciles the lake with it (docs/SCALE.md); say why in one line
+            raise LakeUnavailable(describe(root, e)) from e
         finally:
             con.close()
     result.duration_s = time.monotonic() - t0
@@ -125,7 +131,7 @@ def _execute(ctx: RunContext, selected: set[str] | None, progress) -> IngestResu
     con = ctx.con
     result = IngestResult(run_id=ctx.run_id)
     started = state.now_cst()
-    ctx.lake.mkdir(parents=True, exist_ok=True)
+    lake.prepare_root(ctx.lake)
     for leftover in [*ctx.home.ingest_state.parent.glob(".*.tmp"), *ctx.home.quarantine.glob("**/.*.tmp")]:
         leftover.unlink()
     with ctx.timed("reconcile"):

@@ -6,14 +6,14 @@ whose lake file vanished are loaded again when their data files are still there.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
 
 from ingestion import lake
-from ingestion.feeds import FEEDS, UNIQUE_ID
+from ingestion.feeds import UNIQUE_ID
 from ingestion.lake_writer import remove_unreferenced
+from ingestion.objectstore import LakeRoot
 
 if TYPE_CHECKING:
     from ingestion.context import RunContext
@@ -23,10 +23,10 @@ log = logging.getLogger("numlake.ingestion")
 BatchKey = tuple[str, "str | None", str]  # (feed, source or None for a batch file, lake stem)
 
 
-def reconcile(con: duckdb.DuckDBPyConnection, lake_root: Path) -> dict[Path, BatchKey]:
+def reconcile(con: duckdb.DuckDBPyConnection, lake_root: LakeRoot) -> dict[LakeRoot, BatchKey]:
     """Delete lake files that no LOADED ledger row backs; return each missing file that LOADED
     deliveries should be in, with its batch."""
-    expected: dict[Path, BatchKey] = {}
+    expected: dict[LakeRoot, BatchKey] = {}
     for feed, source_id, stem, loaded, rejected in con.execute(
         f"SELECT feed, CASE WHEN starts_with(lake_stem, '{lake.BATCH_DIR}/') THEN NULL ELSE source_id END, "
         "lake_stem, sum(rows_loaded) > 0, sum(rows_rejected) > 0 FROM files "
@@ -37,9 +37,7 @@ def reconcile(con: duckdb.DuckDBPyConnection, lake_root: Path) -> dict[Path, Bat
             expected[lake.data_path(lake_root, feed, source_id, stem)] = key
         if rejected:
             expected[lake.rejects_path(lake_root, feed, source_id, stem)] = key
-    for folder in (lake_root / "_meta", lake_root / "_rejects", *(lake_root / f for f in FEEDS)):
-        for leftover in folder.glob(".*.tmp") if folder.is_dir() else ():
-            leftover.unlink()
+    lake.remove_temp_files(lake_root)
     present = set(lake.existing_delivery_files(lake_root))
     for p in sorted(present - set(expected)):
         log.warning("removing lake file not backed by the ledger: %s", p)
@@ -47,14 +45,14 @@ def reconcile(con: duckdb.DuckDBPyConnection, lake_root: Path) -> dict[Path, Bat
     return {p: key for p, key in sorted(expected.items()) if p not in present}
 
 
-def heal(ctx: RunContext, missing: dict[Path, BatchKey]) -> list[str]:
+def heal(ctx: RunContext, missing: dict[LakeRoot, BatchKey]) -> list[str]:
     """LOADED deliveries whose lake file vanished (deleted by hand) are loaded again from
     the landing area when their data files are still there; otherwise it is a violation.
     The unit is the batch: every LOADED delivery of the batch is loaded again and the
     batch's other file is removed, so nothing is counted twice."""
     problems = []
     con = ctx.con
-    batches: dict[BatchKey, Path] = {}
+    batches: dict[BatchKey, LakeRoot] = {}
     for p, key in missing.items():
         batches.setdefault(key, p)
     withdrawn: set[tuple[str, str, str]] = set()

@@ -11,6 +11,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingestion.objectstore import LakeLocation
 from numlake.errors import UsageError
 from numlake.paths import Home
 
@@ -60,7 +61,8 @@ class Settings:
             "NUMLAKE_LANDING": str(self.landing),
             "NUMLAKE_REGISTRY": str(self.registry),
             "NUMLAKE_WAREHOUSE": str(self.home.warehouse),
-            "NUMLAKE_LAKE": str(self.home.lake),
+            # the lake root dbt reads (<home>/lake or s3://...) and its filesystems (ingestion.objectstore)
+            **LakeLocation.resolve(self.home).dbt_env(self.home),
             "DAGSTER_HOME": str(self.home.dagster_home),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
             "DO_NOT_TRACK": "1",

@@ -16,6 +16,7 @@ import time
 import dagster as dg
 import duckdb
 
+from ingestion.objectstore import lake_root, register
 from ingestion.state import CST
 from orchestration.defs.pull import PULL_KEY
 from orchestration.metadata import PER_SOURCE_SCHEMA, iso, iso_duration, per_source_rows, table
@@ -27,6 +28,7 @@ FEED_KEYS = {f: dg.AssetKey(["lake", f]) for f in FEEDS}
 LEDGER_KEY = dg.AssetKey(["lake", "file_loads"])
 REJECTS_KEY = dg.AssetKey(["lake", "rejected_records"])
 SOURCES_KEY = dg.AssetKey(["lake", "sources"])
+FEED_MAP_KEY = dg.AssetKey(["lake", "feeds"])
 INGEST_JOB = "numlake_ingest"
 
 
@@ -53,10 +55,12 @@ def _terminal_progress():
 
 def ledger_rows_of_run(settings: Settings, run_id: str) -> list[dict]:
     """This run's rows of the exported ledger (`lake/_meta/file_loads.parquet`)."""
-    path = settings.home.lake / "_meta" / "file_loads.parquet"
+    root = lake_root(settings.home)
+    path = root / "_meta" / "file_loads.parquet"
     if not path.exists():
         return []
     con = duckdb.connect(config={"threads": 1})
+    register(con, root)
     try:
         cur = con.execute(
             "select source_id, business_date, rows_loaded, rows_rejected, decided_at "
@@ -93,6 +97,11 @@ def ledger_rows_of_run(settings: Settings, run_id: str) -> list[dict]:
             kinds={"parquet"},
         ),
         dg.AssetSpec(SOURCES_KEY, description="The source registry in force at the last ingest.", kinds={"parquet"}),
+        dg.AssetSpec(
+            FEED_MAP_KEY,
+            description="The feeds each kind of source delivers, and which are daily (INTERCHANGE 1, 2.2).",
+            kinds={"parquet"},
+        ),
     ],
     can_subset=False,
     pool="lake_writer",
