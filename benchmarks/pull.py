@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -46,6 +47,33 @@ def _link(src: Path, dst: Path) -> tuple[int, int]:
             files += 1
             size += p.stat().st_size
     return files, size
+
+
+def _server_cpu(server) -> float:
+    """CPU seconds of the sshd's finished sessions (the listener reaps them: its cutime + cstime)."""
+    fields = Path(f"/proc/{server.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+class _Cpu:
+    """CPU seconds spent by the client (our children) and by the server during a `with` block."""
+
+    def __init__(self, server, into: dict, side: str):
+        self.server, self.into, self.side = server, into, side
+
+    def __enter__(self) -> None:
+        self.c0, self.s0 = _children_cpu(), _server_cpu(self.server)
+
+    def __exit__(self, *exc) -> None:
+        time.sleep(0.2)  # let the listener reap the last sessions
+        self.into.setdefault(f"{self.side}_client_cpu_s", []).append(round(_children_cpu() - self.c0, 2))
+        self.into.setdefault(f"{self.side}_server_cpu_s", []).append(round(_server_cpu(self.server) - self.s0, 2))
+        self.into.setdefault("load_avg_1min", []).append(round(os.getloadavg()[0], 1))
 
 
 def _timed(cmd: list[str], env: dict | None = None) -> tuple[float, str]:
@@ -142,18 +170,27 @@ def bench(landing: Path, registry: Path, n_sources: int, out: Path, repeat: int 
                 "--registry",
                 str(reg),
             ]
-            secs, err = _timed(cmd)
-            results["empty_s"].append(round(secs, 3))
-            secs, err = _timed(cmd)
-            results["nothing_new_s"].append(round(secs, 3))
-            results["nothing_new_in_process_s"].append(float(re.search(r"fetched in ([0-9.]+)s", err).group(1)))
-            shutil.rmtree(run_landing)
-            results["sftp_s"].append(
-                round(_sftp_all(server, home / "secrets" / CREDENTIAL, remote, base / f"s{i}", ids, connections), 3)
-            )
-            shutil.rmtree(base / f"s{i}")
+
+            def ours() -> None:
+                with _Cpu(server, results, "empty"):
+                    secs, err = _timed(cmd)
+                results["empty_s"].append(round(secs, 3))
+                with _Cpu(server, results, "nothing_new"):
+                    secs, err = _timed(cmd)
+                results["nothing_new_s"].append(round(secs, 3))
+                results["nothing_new_in_process_s"].append(float(re.search(r"fetched in ([0-9.]+)s", err).group(1)))
+                shutil.rmtree(run_landing)
+
+            def theirs() -> None:
+                with _Cpu(server, results, "sftp"):
+                    secs = _sftp_all(server, home / "secrets" / CREDENTIAL, remote, base / f"s{i}", ids, connections)
+                results["sftp_s"].append(round(secs, 3))
+                shutil.rmtree(base / f"s{i}")
+
+            for side in (ours, theirs) if i % 2 == 0 else (theirs, ours):  # alternate who goes first
+                side()
     shutil.rmtree(base, ignore_errors=True)
-    med = {k: statistics.median(results[k]) for k in ("empty_s", "nothing_new_s", "nothing_new_in_process_s", "sftp_s")}
+    med = {k: statistics.median(v) for k, v in results.items() if k.endswith("_s") and isinstance(v, list)}
     ratios = sorted(s / e for s, e in zip(results["sftp_s"], results["empty_s"]))
     results.update({f"median_{k}": v for k, v in med.items()})
     results["ratio_vs_sftp"] = round(med["sftp_s"] / med["empty_s"], 3)

@@ -75,3 +75,31 @@ def coalesce_writes(conn) -> None:
     transport = getattr(conn, "_transport", None)
     if transport is not None and hasattr(transport, "write") and not isinstance(transport, CoalescingTransport):
         conn._transport = CoalescingTransport(transport, asyncio.get_running_loop())
+
+
+def skip_disabled_debug_logs() -> None:
+    """Make asyncssh's per-packet debug logging free when debug logging is off.
+
+    asyncssh 2.24 formats every debug line's arguments (SSHLogger.log) and every packet's name
+    and size (SSHPacketLogger._log_packet) before the logger looks at its level: ~20 % of a
+    pull's CPU with nothing logged. Both are wrapped to ask the level first; with debug logging
+    on, they do exactly what they did."""
+    import logging
+
+    from asyncssh.logging import SSHLogger
+    from asyncssh.packet import SSHPacketLogger
+
+    if getattr(SSHLogger.log, "_numlake", False):
+        return
+    log, log_packet = SSHLogger.log, SSHPacketLogger._log_packet
+
+    def checked_log(self, level, msg, *args, **kwargs):
+        if self.isEnabledFor(level):
+            log(self, level, msg, *args, **kwargs)
+
+    def checked_log_packet(self, *args):
+        if SSHLogger._debug_level >= 3 and self.logger.isEnabledFor(logging.DEBUG):
+            log_packet(self, *args)
+
+    checked_log._numlake = True
+    SSHLogger.log, SSHPacketLogger._log_packet = checked_log, checked_log_packet
