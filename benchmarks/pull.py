@@ -171,7 +171,7 @@ def bench(landing: Path, registry: Path, n_sources: int, out: Path, repeat: int 
                 str(reg),
             ]
 
-            def ours() -> None:
+            def ours(cmd: list[str] = cmd, run_landing: Path = run_landing) -> None:
                 with _Cpu(server, results, "empty"):
                     secs, err = _timed(cmd)
                 results["empty_s"].append(round(secs, 3))
@@ -181,7 +181,7 @@ def bench(landing: Path, registry: Path, n_sources: int, out: Path, repeat: int 
                 results["nothing_new_in_process_s"].append(float(re.search(r"fetched in ([0-9.]+)s", err).group(1)))
                 shutil.rmtree(run_landing)
 
-            def theirs() -> None:
+            def theirs(i: int = i) -> None:
                 with _Cpu(server, results, "sftp"):
                     secs = _sftp_all(server, home / "secrets" / CREDENTIAL, remote, base / f"s{i}", ids, connections)
                 results["sftp_s"].append(round(secs, 3))
