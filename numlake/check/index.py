@@ -341,15 +341,31 @@ class CheckIndex:
             day = rules.parse_since(since)
         except ValueError:
             return None
-        pos = int(np.searchsorted(self.msisdn, num))
-        if pos < len(self.msisdn) and int(self.msisdn[pos]) == num:
-            code = int(rules.decide(True, day, self.open_start[pos], self.first_event[pos], self.coverage[pos]))
-            last = rules.day_to_iso(self.last_end[pos])
+        values = self._one(num)
+        if values is not None:
+            open_start, first_event, coverage, last_end = values
+            code = int(rules.decide(True, day, open_start, first_event, coverage))
+            last = rules.day_to_iso(last_end)
         else:
             code, last = rules.NO_DATA, None
         return Answers(
             self.as_of, [query], [since], [rules.ANSWERS[code]], [last], [None], np.array([num], np.int64), ["number"]
         )
+
+    def _one(self, number: int) -> tuple | None:
+        """(open_start, first_event, coverage, last_end) of one number, None when unknown."""
+        pos = int(np.searchsorted(self.msisdn, number))
+        if pos < len(self.msisdn) and int(self.msisdn[pos]) == number:
+            return self._values(pos)
+        return None
+
+    def _values(self, row: int) -> tuple:
+        return self.open_start[row], self.first_event[row], self.coverage[row], self.last_end[row]
+
+    def _take(self, rows: np.ndarray) -> tuple:
+        """open_start, first_event, coverage, last_end of these rows (a layered index overrides
+        this and `resolve`, `_one`: snapshot_layers.py)."""
+        return self.open_start[rows], self.first_event[rows], self.coverage[rows], self.last_end[rows]
 
     def answer_many(self, queries: Sequence[object], sinces: Sequence[object]) -> Answers:
         """Answer every (query, since) pair in order; bad rows get an `error`, never an exception."""
@@ -362,9 +378,10 @@ class CheckIndex:
         rows = res.row
         known = rows >= 0
         r = np.where(known, rows, 0)
-        if len(self.msisdn):
-            codes = rules.decide(known, since_days, self.open_start[r], self.first_event[r], self.coverage[r])
-            last_end = np.where(known, self.last_end[r], rules.NO_END)
+        if len(self):
+            open_start, first_event, coverage, last_end = self._take(r)
+            codes = rules.decide(known, since_days, open_start, first_event, coverage)
+            last_end = np.where(known, last_end, rules.NO_END)
         else:
             codes = np.full(n, rules.NO_DATA, dtype=np.int8)
             last_end = np.full(n, rules.NO_END, dtype=np.int32)

@@ -29,12 +29,12 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from numlake.check import rules
+from numlake.check import rules, snapshot_layers
 from numlake.check.index import CheckIndex, hash_prefix
 from numlake.china_time import TZ_NAME
 from numlake.crashpoints import crash_point
@@ -59,11 +59,19 @@ _FALLBACK_INPUTS = {
     "coverage_start": "f.coverage_start",
     "first_start": "p.first_start",
 }
-# One row per number with a tenure: everything RULES 6 needs (rules.py explains each column,
-# and what stands in for a first event or coverage start the marts lack).
-INDEX_SQL = """
+# One hash per row of each mart the index is built from: a number's fingerprint is the XOR of its
+# rows' hashes, and the XOR over a whole mart tells an incremental publish whether it saw every
+# change (snapshot_delta.py). The same expressions serve the full publish and the check.
+TENURE_ROW_HASH = "hash(cast(msisdn as varchar), tenure_seq, start_time, end_time)"
+FIRST_EVENT_ROW_HASH = "hash('first event', cast(msisdn as varchar), first_event_time, first_source_coverage_start)"
+# One row per number with any row in the two marts: what RULES 6 needs of it (rules.py explains
+# each column, and what stands in for a first event or coverage start the marts lack), its
+# fingerprint, and whether it belongs in the index (a valid number with a tenure). `{where}`
+# restricts both marts to some numbers (an incremental publish).
+NUMBERS_SQL = """
 with tenures as (
-    select cast(msisdn as varchar) as msisdn, start_time, end_time from {tenures}
+    select cast(msisdn as varchar) as msisdn, start_time, end_time, {tenure_hash} as h
+    from {tenures}{where}
 ),
 per_number as (
     select
@@ -71,36 +79,47 @@ per_number as (
         min(case when end_time is null then cast(start_time as date) end) as open_start,
         max(cast(end_time as date)) as last_end,
         min(cast(start_time as date)) as first_start,
-        cast(count(*) as integer) as tenures
+        cast(count(*) as integer) as tenures,
+        bit_xor(h) as fp
     from tenures
-    where {valid}
     group by msisdn
 ),
 first_events as (
     select cast(msisdn as varchar) as msisdn,
         cast(first_event_time as date) as first_event_date,
-        cast(first_source_coverage_start as date) as coverage_start
-    from {first_events}
+        cast(first_source_coverage_start as date) as coverage_start,
+        {first_event_hash} as h
+    from {first_events}{where}
 )
 select
-    cast(p.msisdn as bigint) as msisdn,
-    cast(('0x' || left(sha256(p.msisdn), 15)) as bigint) as sha256_prefix,
+    coalesce(p.msisdn, f.msisdn) as msisdn,
+    coalesce(p.msisdn is not null and {valid}, false) as indexed,
     p.open_start,
     p.last_end,
     {first_event} as first_event,
     {coverage} as coverage,
-    p.tenures
+    p.tenures,
+    xor(coalesce(p.fp, 0), coalesce(f.h, 0)) as fp
 from per_number p
-left join first_events f on f.msisdn = p.msisdn
+full join first_events f on f.msisdn = p.msisdn
 """
-
-# The file adds each row's rank by hash prefix, so a reader gets the hash lookup order
+# The index rows (INDEX COLUMNS of index.py) of NUMBERS_SQL's result `{numbers}`.
+INDEX_SQL = """
+select
+    cast(msisdn as bigint) as msisdn,
+    cast(('0x' || left(sha256(msisdn), 15)) as bigint) as sha256_prefix,
+    open_start, last_end, first_event, coverage, tenures{extra}
+from {numbers}
+where indexed
+"""
+# A full snapshot adds each row's rank by hash prefix, so a reader gets the hash lookup order
 # without sorting ten million keys at every load.
 SNAPSHOT_SQL = """
 select *, cast(row_number() over (order by sha256_prefix, msisdn) - 1 as bigint) as hash_rank
 from ({index_sql})
 order by msisdn
 """
+MARTS = ("marts.number_tenures", "marts.number_first_events")
 
 
 class SnapshotError(UsageError):
@@ -143,21 +162,34 @@ def _warehouse_as_of(con) -> tuple[str, str | None]:
     return as_of, built_at
 
 
-def _index_sql(con) -> str:
+def check_marts(con) -> None:
+    """SnapshotError (one line) unless the warehouse has the marts the index is built from."""
     import duckdb
 
-    for table in ("marts.number_tenures", "marts.number_first_events"):
+    for table in MARTS:
         try:
             con.execute(f"select * from {table} limit 0")
         except duckdb.Error:
             raise SnapshotError(f"warehouse has no {table}: run the pipeline first") from None
-    return INDEX_SQL.format(
-        tenures="marts.number_tenures",
-        first_events="marts.number_first_events",
-        valid=SQL_VALID.format(x="msisdn"),
+
+
+def numbers_sql(where: str = "") -> str:
+    """NUMBERS_SQL over the marts, both restricted by `where` (a SQL condition on their rows)."""
+    return NUMBERS_SQL.format(
+        tenures=MARTS[0],
+        first_events=MARTS[1],
+        where=f" where {where}" if where else "",
+        tenure_hash=TENURE_ROW_HASH,
+        first_event_hash=FIRST_EVENT_ROW_HASH,
+        valid=SQL_VALID.format(x="p.msisdn"),
         first_event=rules.fallback_sql("first_event", _FALLBACK_INPUTS),
         coverage=rules.fallback_sql("coverage", _FALLBACK_INPUTS),
     )
+
+
+def _index_sql(con) -> str:
+    check_marts(con)
+    return INDEX_SQL.format(numbers=f"({numbers_sql()})", extra="")
 
 
 def _fsync_dir(path: Path) -> None:
@@ -196,31 +228,22 @@ def _new_stamp(snapshots: Path) -> str:
         time.sleep(0.001)
 
 
-def write_snapshot(home: Home, table_sql: str, con, as_of: str, built_at: str | None) -> Path:
-    """Write `table_sql` (rows of INDEX_SQL's shape) as a new snapshot and make it CURRENT."""
-    import pyarrow.parquet as pq
-
+def commit_snapshot(home: Home, write: Callable[[Path, str], dict]) -> Path:
+    """Make a new snapshot folder and switch CURRENT to it: `write(folder, stamp)` fills a temp
+    folder and returns its meta; the folder is fsynced, renamed to its stamp, and only then named
+    by CURRENT. A crash at any point leaves CURRENT on a whole snapshot, the old or the new one."""
     snapshots = home.snapshots
     snapshots.mkdir(parents=True, exist_ok=True)
     stamp = _new_stamp(snapshots)
     tmp = snapshots / f".{stamp}.tmp"
     tmp.mkdir()
     try:
-        con.execute(
-            f"copy ({SNAPSHOT_SQL.format(index_sql=table_sql)}) to {_sql_str(tmp / INDEX_FILE)} "
-            "(format parquet, compression snappy, row_group_size 1048576)"
-        )
-        index = CheckIndex(pq.read_table(tmp / INDEX_FILE), as_of)
-        index.save_arrays(tmp / ARRAYS_DIR)
-        numbers = len(index)
-        del index
+        meta = write(tmp, stamp)
         meta = {
             "format": FORMAT,
             "stamp": stamp,
-            "as_of": as_of,
-            "built_at": built_at,
+            **meta,
             "published_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "numbers": numbers,
         }
         (tmp / META_FILE).write_text(json.dumps(meta, indent=1) + "\n")
         (tmp / LOCK_FILE).touch()
@@ -238,19 +261,26 @@ def write_snapshot(home: Home, table_sql: str, con, as_of: str, built_at: str | 
     return final
 
 
-def publish(home: Home) -> Path:
-    """Build the check index from the warehouse (opened read-only) and switch CURRENT to it.
+def publish(home: Home, *, full: bool = False) -> Path:
+    """Publish the check index of the warehouse (opened read-only) and switch CURRENT to it.
 
-    Called by `numlake run` after a successful dbt build, once the warehouse is closed.
-    Returns the new snapshot's folder. Raises SnapshotError (one line) when the warehouse
-    is missing or lacks the marts.
+    Called by `numlake run` after a successful dbt build, once the warehouse is closed. After
+    one more day only the numbers whose rows changed are read, on top of the previous snapshot
+    (snapshot_delta.py); the whole index is rebuilt when there is no previous snapshot to build
+    on, the marts or this code changed, the delta grew past a tenth of the index, a check fails,
+    or `full` is set. Either way the snapshot answers exactly as a full one would. Returns the new
+    snapshot's folder. Raises SnapshotError (one line) when the warehouse is missing or lacks
+    the marts.
     """
+    from numlake.check import snapshot_delta
+
     if not home.warehouse.exists():
         raise SnapshotError(f"no warehouse at {home.warehouse}: run the pipeline first")
     con = _connect(home.warehouse)
     try:
         as_of, built_at = _warehouse_as_of(con)
-        return write_snapshot(home, _index_sql(con), con, as_of, built_at)
+        check_marts(con)
+        return snapshot_delta.publish(home, con, as_of, built_at, full=full)
     finally:
         con.close()
 
@@ -353,6 +383,8 @@ def load_current(home: Home, only: list | None = None, mmap: bool | None = None)
             with reading(d):
                 meta = json.loads((d / META_FILE).read_text())
                 meta["source"] = "snapshot"
+                if (d / snapshot_layers.DELTA_DIR).is_dir():
+                    return snapshot_layers.load_layered(d, meta, mmap=mmap)
                 if (d / ARRAYS_DIR).is_dir():
                     return CheckIndex.from_arrays(d / ARRAYS_DIR, meta["as_of"], meta, mmap=mmap)
                 table = _read_snapshot_parquet(d, only)
@@ -420,3 +452,9 @@ def load_index(home: Home, only: list | None = None, mmap: bool | None = None) -
         f"nothing to answer from: no check snapshot under {home.snapshots} and no warehouse at "
         f"{home.warehouse} (run `numlake run` first)"
     )
+
+
+# SQL readers of a snapshot's rows (the notices) and the comparison of two snapshots (the tests):
+# one place for what a layered snapshot holds (snapshot_layers.py).
+index_relation_sql = snapshot_layers.index_relation_sql
+differences = snapshot_layers.differences

@@ -40,7 +40,7 @@ NID = object()
 JOIN_SQL = """
 with joined as materialized (
     select w.i, w.k2, s.msisdn, s.open_start, s.last_end, s.first_event, s.coverage
-    from w join read_parquet({index}) s on s.sha256_prefix = w.k1
+    from w join {index} s on s.sha256_prefix = w.k1
 )
 select i, open_start, last_end, first_event, coverage
 from joined
@@ -101,7 +101,7 @@ def judge(k1: np.ndarray, k2: np.ndarray, since: np.ndarray, index_file) -> tupl
     try:
         con.execute("set enable_progress_bar = false")
         con.register("w", w)
-        hit = con.sql(JOIN_SQL.format(index=snapshot._sql_str(index_file))).to_arrow_table()
+        hit = con.sql(JOIN_SQL.format(index=snapshot.index_relation_sql(index_file))).to_arrow_table()
     finally:
         con.close()
     hit = hit.combine_chunks()  # Arrays, not ChunkedArrays: their to_numpy does not import pandas
