@@ -156,7 +156,10 @@ def test_old_snapshots_are_collected_and_the_shared_base_stays_readable(tmp_path
     assert base.stat().st_nlink == 1 and snapshot.load_current(a).answer_one(world.queries()[0], "2024-01-01")
 
 
-PUBLISH = "import sys; from numlake.paths import Home; from numlake.check.snapshot import publish; publish(Home.resolve(sys.argv[1]))"
+PUBLISH = (
+    "import sys; from numlake.paths import Home; from numlake.check.snapshot import publish; "
+    "publish(Home.resolve(sys.argv[1]))"
+)
 
 
 @pytest.mark.parametrize("point", ["snapshot.after_write", "snapshot.after_publish"])

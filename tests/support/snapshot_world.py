@@ -33,7 +33,10 @@ create table if not exists marts.number_first_events (
 create table if not exists marts.source_coverage (source_id varchar, coverage_start date);
 create table if not exists marts.platform_status (as_of date, built_at timestamp);
 """
-TENURE_COLUMNS = "msisdn, tenure_seq, subscriber_id, start_time, end_time, end_reason, start_source_id, is_reassignment, replay_batch"
+TENURE_COLUMNS = (
+    "msisdn, tenure_seq, subscriber_id, start_time, end_time, end_reason, start_source_id, is_reassignment, "
+    "replay_batch"
+)
 FIRST_COLUMNS = "msisdn, first_event_time, first_source_id, first_source_coverage_start, replay_batch"
 SOURCES = ("CM-GD", "CU-BJ", "CT-SC")
 
