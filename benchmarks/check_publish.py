@@ -67,7 +67,8 @@ create or replace temp table day_first as
         (select coverage_start from marts.source_coverage where source_id = 'S1'), {batch}
     from range({new}) t(i);
 delete from marts.number_tenures where msisdn in (select msisdn from touched union all select msisdn from withdrawn);
-delete from marts.number_first_events where msisdn in (select msisdn from touched union all select msisdn from withdrawn);
+delete from marts.number_first_events
+    where msisdn in (select msisdn from touched union all select msisdn from withdrawn);
 insert into marts.number_tenures by name select * from day_tenures;
 insert into marts.number_first_events by name select * from day_first;
 update marts.platform_status set as_of = as_of + 1;
