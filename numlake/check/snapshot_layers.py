@@ -40,6 +40,7 @@ class Delta:
     msisdn: np.ndarray
     cols: dict[str, np.ndarray]
     gone: np.ndarray
+    index: CheckIndex | None = None  # as read from a snapshot, with its saved hash order
 
     def __len__(self) -> int:
         return len(self.msisdn)
@@ -56,10 +57,12 @@ class Delta:
         mode = "r" if mmap else None
         cols = {name: getattr(index, name) for name in VALUES}
         cols["fp"] = np.load(folder / "fp.npy", mmap_mode=mode)
-        return cls(index.msisdn, cols, np.load(folder / "gone.npy", mmap_mode=mode))
+        return cls(index.msisdn, cols, np.load(folder / "gone.npy", mmap_mode=mode), index)
 
     def as_index(self) -> CheckIndex:
         """The delta as an index of its own (its hash order sorts its rows by hash prefix)."""
+        if self.index is not None:
+            return self.index
         index = CheckIndex.__new__(CheckIndex)
         index.as_of, index.meta, index.msisdn = "", {}, self.msisdn
         for name in VALUES:
