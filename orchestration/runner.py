@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import sys
 import threading
 import time
@@ -81,9 +82,28 @@ def _phase_seconds(instance, run_id: str) -> tuple[dict[str, float], list[str]]:
                 phases[name] = phases.get(name, 0.0) + entry.timestamp - starts[ev.step_key]
             if ev.event_type_value == "STEP_FAILURE":
                 err = ev.step_failure_data.error if ev.step_failure_data else None
-                msg = err.message.strip().splitlines()[-1] if err and err.message else "failed"
-                failures.append(f"{name}: {mask_text(msg)[:300]}")
+                # the step's own exception, not Dagster's "Error occurred while executing op" around it
+                while err and err.cause and err.cls_name == "DagsterExecutionStepExecutionError":
+                    err = err.cause
+                failures.append(f"{name}: {mask_text(failure_reason(err.message if err else ''))[:300]}")
     return phases, failures
+
+
+def failure_reason(message: str) -> str:
+    """The line of a step's error that says why: its last line, except for a dbt build, whose
+    error lists the failures parsed from dbt's log and ends with SQL context (a caret line):
+    there, the first model's first exception line (``model: IOError: ...``)."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    _, marker, parsed = message.partition("Errors parsed from dbt logs:")
+    if marker:
+        model = None
+        for line in (line.strip() for line in parsed.splitlines()):
+            named = re.match(r"^\w+ Error in (?:model|test|seed|snapshot) (\S+)", line)
+            if named:
+                model = named.group(1)
+            elif re.match(r"^[\w.]*\s?(?:Error|Exception)\b[^:]*: ", line):
+                return f"{model}: {line}" if model else line
+    return lines[-1] if lines else "failed"
 
 
 class _PhaseWatcher(threading.Thread):
