@@ -274,6 +274,56 @@ def extrapolate(pops: dict, check: dict) -> dict:
     return out
 
 
+def _run_cell(f: dict | None) -> str:
+    if not f:
+        return "—"
+    if "seconds" not in f:
+        return "failed"
+    phases = ", ".join(
+        f"{k[:-2]} {f[k]:.0f}" for k in ("ingestion_s", "dbt_s", "check_snapshot_s", "dashboards_s") if k in f
+    )
+    load_range = f"load {f['load_before']:g}→{f['load_after']:g}"
+    return f"{f['seconds']:.0f} s ({phases}), {f['peak_rss_mib'] / 1024:.1f} GiB, {load_range}"
+
+
+def render(r: dict) -> str:
+    """Markdown tables of a results file (`--render PATH`), as BENCHMARKS.md shows them."""
+    engines = r.get("machine", {}).get("engines", ["duckdb"])
+    lines = ["| world | engine | from empty | one more business day |", "|---|---|---|---|"]
+    worlds = [("benchmark world", r["benchmark_world"])] if r.get("benchmark_world") else []
+    worlds += [(f"{int(n):,} numbers", w) for n, w in (r.get("populations") or {}).items()]
+    for name, w in worlds:
+        for e in engines:
+            lines.append(
+                f"| {name} | {e} | {_run_cell(w.get(f'{e}.from_empty'))} | {_run_cell(w.get(f'{e}.one_more_day'))} |"
+            )
+    if r.get("check"):
+        lines += [
+            "",
+            "| numbers | snapshot on disk | per number | index in RAM | per number | publish |",
+            "|---|---|---|---|---|---|",
+        ]
+        for n, c in r["check"].items():
+            lines.append(
+                f"| {int(n):,} | {c['snapshot_bytes'] / 2**20:.0f} MiB | {c['snapshot_bytes_per_number']} B "
+                f"| {c['index_rss_bytes'] / 2**20:.0f} MiB | {c['index_ram_bytes_per_number']} B | {c['publish_s']} s |"
+            )
+    ex = r.get("extrapolation") or {}
+    fits = {k: v for k, v in ex.items() if isinstance(v, dict) and "fixed_s" in v}
+    if fits:
+        cores = sorted({int(c) for v in fits.values() for c in v["by_cores_h"]})
+        lines += [
+            "",
+            "| engine, run | fixed | per 1 M numbers | " + " | ".join(f"{c} cores" for c in cores) + " | dominant |",
+        ]
+        lines.append("|---" * (4 + len(cores)) + "|")
+        for k, v in fits.items():
+            hours = [v["by_cores_h"].get(c, v["by_cores_h"].get(str(c))) for c in cores]
+            cells = " | ".join("—" if h is None else f"{h:g} h" for h in hours)
+            lines.append(f"| {k} | {v['fixed_s']} s | {v['per_million_s']} s | {cells} | {v.get('dominant_phase')} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.scale", description=__doc__.splitlines()[0])
     ap.add_argument("--landing", help="the benchmark world's landing area (benchmarks/run.py world)")
@@ -286,7 +336,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep-worlds", action="store_true", help="keep the simulated population worlds")
     ap.add_argument("--json", metavar="PATH", help="write the figures here (default <out>/scale.json)")
     ap.add_argument("--skip", action="append", default=[], choices=["engines", "populations", "check"])
+    ap.add_argument("--render", metavar="PATH", help="print the tables of a results file and stop")
+    ap.add_argument("--refit", action="store_true", help="with --render: redo the extrapolation of that file")
     a = ap.parse_args(argv)
+    if a.render:
+        r = json.loads(Path(a.render).read_text(encoding="utf-8"))
+        if a.refit:
+            r["extrapolation"] = extrapolate(r.get("populations") or {}, r.get("check") or {})
+        print(render(r))
+        return 0
     out = Path(a.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     engines = [e.strip() for e in a.engines.split(",") if e.strip()]
@@ -314,6 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS["machine"]["load_after"] = load()
     path = Path(a.json) if a.json else out / "scale.json"
     path.write_text(json.dumps(RESULTS, indent=1, default=str), encoding="utf-8")
+    print(render(RESULTS))
     print(f"results: {path}")
     return 0
 
