@@ -1,11 +1,10 @@
 """What every registered source was expected to deliver, and what it did: silence counts.
 
-The marts know only what arrived: ``source_freshness`` has no row for a source that never
-delivered, and a heatmap drawn from ``file_loads`` has no row for it either. Here the registry
-(``dim_sources``) and the feeds each kind of source delivers (INTERCHANGE 1, one rule in
-``ingestion.registry.FEEDS_BY_KIND``) give the expected rows, and a registered source's window
-starts at the platform's first business date: the registry records no registration date, so
-that is the earliest day a source can be known to owe deliveries (docs/DASHBOARDS.md).
+``file_loads`` knows only what arrived, so a heatmap drawn from it has no row for a source that
+never delivered. dbt's ``source_freshness`` has a row per registered source and feed its kind
+delivers (the feed map ingestion exports, INTERCHANGE 1), with its silence and the platform's
+first business date: the registry records no registration date, so that is the earliest day a
+source can be known to owe deliveries (docs/DASHBOARDS.md). Nothing here computes them again.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ import pandas as pd
 
 from dashboards.data import Warehouse
 from ingestion.feeds import DAILY_FEEDS
-from ingestion.registry import FEEDS_BY_KIND
 
 _DAILY = "(" + ", ".join(f"'{f}'" for f in DAILY_FEEDS) + ")"
 
@@ -23,26 +21,24 @@ def _empty(*columns: str) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
 
 
-def expected_feeds(sources: pd.DataFrame) -> pd.DataFrame:
-    """One row per registered source and feed its kind delivers: source_id, feed, daily."""
-    rows = [
-        (s, feed, feed in DAILY_FEEDS)
-        for s, kind in zip(sources["source_id"], sources["kind"])
-        for feed in FEEDS_BY_KIND.get(str(kind), ())
-    ]
-    return pd.DataFrame(rows, columns=["source_id", "feed", "daily"])
+_MART = "marts.source_freshness"
+
+
+def expected_feeds(wh: Warehouse) -> pd.DataFrame:
+    """One row per registered source and feed its kind delivers: source_id, feed, daily.
+
+    dbt's ``source_freshness`` holds them (a row per registered source and expected feed, empty
+    until the first delivery), from the feed map ingestion exports (INTERCHANGE 1)."""
+    if not wh.has(_MART, "source_id", "feed", "is_daily", "is_registered"):
+        return _empty("source_id", "feed", "daily")
+    return wh.df(f"select source_id, feed, is_daily as daily from {_MART} where is_registered")
 
 
 def platform_start(wh: Warehouse, as_of) -> object:
-    """The platform's first business date: the earliest business date of a registered source's file."""
-    if as_of is None or not wh.has("marts.file_loads", "source_id", "business_date"):
-        return None
-    row = wh.con.execute(
-        """
-        select min(business_date) from marts.file_loads
-        where business_date <= ?::date and source_id in (select source_id from dim_sources)""",
-        [as_of],
-    ).fetchone()
+    """The platform's first business date (dbt's ``source_freshness.platform_start``), else ``as_of``."""
+    if as_of is None or not wh.has(_MART, "platform_start"):
+        return as_of
+    row = wh.con.execute(f"select min(platform_start) from {_MART}").fetchone()
     return row[0] if row and row[0] is not None else as_of
 
 
@@ -56,50 +52,26 @@ def silent_sources(wh: Warehouse, sources: pd.DataFrame) -> pd.DataFrame:
     return sources.loc[~sources["source_id"].isin(seen), ["source_id"]].reset_index(drop=True)
 
 
-def freshness(wh: Warehouse, sources: pd.DataFrame, as_of, start) -> pd.DataFrame:
-    """``source_freshness`` with every expected daily feed that never loaded anything.
+def freshness(wh: Warehouse) -> pd.DataFrame:
+    """``source_freshness`` as the pages show it: every daily feed, and the sparse feeds that loaded.
 
-    The mart may already hold a row per registered source and feed (null dates when nothing
-    loaded); older marts hold only feeds that loaded, and the registry's expected daily feeds fill
-    the rest. A never-loaded daily feed has no coverage start or latest date, `never` is true and
-    `days_behind` counts from the day before the platform's first business date (silence since
-    registration): the mart's own `days_behind` when it has one (the same rule, written in dbt).
-    A sparse feed that never delivered owes nothing and is left out.
+    Every figure is the mart's own (dbt computes gaps, ``days_behind`` and the silence of a daily
+    feed that never loaded, counted from the platform's first business date); a sparse feed that
+    never delivered owes nothing and is left out. Daily feeds first, the most behind first.
     """
-    t = "marts.source_freshness"
     cols = ["source_id", "feed", "coverage_start", "latest_business_date", "gap_days", "days_behind", "daily", "never"]
-    if wh.has(t, "source_id", "feed", "coverage_start", "latest_business_date"):
-        gap = "gap_days" if wh.has(t, "gap_days") else "null as gap_days"
-        daily = "coalesce(is_daily, feed in " + _DAILY + ")" if wh.has(t, "is_daily") else f"feed in {_DAILY}"
-        mart_behind = wh.has(t, "days_behind")  # today's mart says it (silence included): its rule wins
-        behind = "days_behind" if mart_behind else "?::date - latest_business_date as days_behind"
-        known = wh.df(
-            f"""
-            select source_id, feed, coverage_start, latest_business_date, {gap}, {behind}, {daily} as daily,
-                   latest_business_date is null as never
-            from {t}""",
-            [] if mart_behind else [as_of],
-        )
-        known = known[~(known["never"].astype(bool) & ~known["daily"].astype(bool))]
-    else:
-        mart_behind, known = False, _empty(*cols)
-    expected = expected_feeds(sources)
-    expected = expected.loc[expected["daily"].astype(bool)]  # a sparse feed owes nothing on a quiet day
-    if len(known):
-        expected = expected.merge(known[["source_id", "feed"]], how="left", indicator=True)
-        expected = expected[expected["_merge"] == "left_only"].drop(columns="_merge")
-    silence = (pd.Timestamp(as_of) - pd.Timestamp(start)).days + 1 if as_of is not None and start is not None else None
-    missing = expected.assign(
-        coverage_start=None, latest_business_date=None, gap_days=None, days_behind=silence, never=True
-    )
-    frame = (
-        pd.concat([known.astype(object), missing[cols].astype(object)], ignore_index=True) if len(missing) else known
+    if not wh.has(_MART, "source_id", "feed", "latest_business_date", "gap_days", "days_behind", "is_registered"):
+        return _empty(*cols)
+    frame = wh.df(
+        f"""
+        select source_id, feed, coverage_start, latest_business_date, gap_days, days_behind, is_daily as daily,
+               latest_business_date is null as never
+        from {_MART}
+        where is_registered and (is_daily or latest_business_date is not null)"""
     )
     if not len(frame):
         return _empty(*cols)
     frame["never"] = frame["never"].astype(bool)
-    if not mart_behind:
-        frame.loc[frame["never"], "days_behind"] = silence
     frame["days_behind"] = pd.to_numeric(frame["days_behind"], errors="coerce")
     frame = frame.sort_values(
         ["daily", "days_behind", "source_id", "feed"],

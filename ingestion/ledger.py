@@ -20,7 +20,7 @@ import pyarrow as pa
 from ingestion import lake, state
 from ingestion.discover import Candidate, parse_name
 from ingestion.feeds import UNIQUE_ID
-from ingestion.registry import Source
+from ingestion.registry import Source, feed_map
 from ingestion.staging import v_name
 
 if TYPE_CHECKING:
@@ -352,7 +352,8 @@ def seen_path(home) -> Path:
 
 def export(ctx: RunContext) -> None:
     """Publish the ledger (``lake/_meta/file_loads.parquet``), the registry
-    (``lake/_meta/sources.parquet``) and the stat data of every file (``seen_path``)."""
+    (``lake/_meta/sources.parquet``), the feeds each kind delivers (``lake/_meta/feeds.parquet``)
+    and the stat data of every file (``seen_path``)."""
     con = ctx.con
     meta = lake.meta_dir(ctx.lake)
     lake.copy_to_parquet(con, FILE_LOADS_SQL, meta / "file_loads.parquet")
@@ -377,6 +378,9 @@ def export(ctx: RunContext) -> None:
             [[s.as_row()[n] for n in names] for s in ctx.registry.values()],
         )
     lake.copy_to_parquet(con, "SELECT * FROM reg", meta / "sources.parquet")
+    con.execute("CREATE OR REPLACE TEMP TABLE feed_map (kind VARCHAR, feed VARCHAR, is_daily BOOLEAN)")
+    con.executemany("INSERT INTO feed_map VALUES (?, ?, ?)", [list(r.values()) for r in feed_map()])
+    lake.copy_to_parquet(con, "SELECT * FROM feed_map", meta / "feeds.parquet")
     lake.copy_to_parquet(
         con,
         "SELECT rel, outcome, seen_size, seen_mtime_ns, ctl_size, ctl_mtime_ns, dialect_fp, md5 "

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from ingestion.feeds import DAILY_FEEDS
 from ingestion.pull.config import check_pull_entry
 from numlake.errors import UsageError
 from numlake.paths import MISSING, path_problem
@@ -48,6 +49,17 @@ FEEDS_BY_KIND = {
     "mvno": ("lifecycle", "complaints", "segments"),
     "portal": ("orgs", "adoption"),
 }
+
+
+def feed_map() -> list[dict]:
+    """INTERCHANGE 1 and 2.2 as rows (kind, feed, is_daily): what each kind of source delivers and
+    which feeds are owed every business date. Ingestion exports it to the lake
+    (``_meta/feeds.parquet``) so that dbt reads the rule instead of writing it again."""
+    return [
+        {"kind": kind, "feed": feed, "is_daily": feed in DAILY_FEEDS}
+        for kind, feeds in FEEDS_BY_KIND.items()
+        for feed in feeds
+    ]
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,7 @@ def load(wh: Warehouse, ops: dict | None, built_at) -> SiteData:
     as_of = status["as_of"]
     src = sources(wh)
     wh.con.register("dim_sources", src)
-    wh.con.register("dim_expected_feeds", C.expected_feeds(src))
+    wh.con.register("dim_expected_feeds", C.expected_feeds(wh))
     start = C.platform_start(wh, as_of)
     frames = {
         "complaints": Q.complaints_monthly(wh),
@@ -93,7 +93,7 @@ def load(wh: Warehouse, ops: dict | None, built_at) -> SiteData:
         "rejections": Q.rejection_counts(wh),
         "examples": Q.rejection_examples(wh),
         "accounting": Q.accounting(wh),
-        "freshness": C.freshness(wh, src, as_of, start),
+        "freshness": C.freshness(wh),
         "freshness_grid": C.freshness_grid(wh, as_of, start),
         "weekly_rejections": T.weekly_rejection_rate(wh, as_of),
         "weekly_lateness": T.weekly_lateness(wh, as_of),

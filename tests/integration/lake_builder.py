@@ -19,6 +19,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
+from ingestion.registry import feed_map
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 FIXTURES = PROJECT_ROOT / "tests" / "fixtures"
@@ -99,6 +101,7 @@ FILE_LOADS_SCHEMA = pa.schema(
         ("lake_stem", pa.string()),
     ]
 )
+FEEDS_SCHEMA = pa.schema([("kind", pa.string()), ("feed", pa.string()), ("is_daily", pa.bool_())])
 SOURCES_SCHEMA = pa.schema(
     [
         (c, pa.string())
@@ -195,6 +198,7 @@ def write_lake(
             r["lake_stem"] = _stem(r["file_name"])
     _write(_table(loads + list(derived.values()), FILE_LOADS_SCHEMA), lake / "_meta" / "file_loads.parquet")
     _write(_table(sources or [], SOURCES_SCHEMA), lake / "_meta" / "sources.parquet")
+    _write(pa.Table.from_pylist(feed_map(), FEEDS_SCHEMA), lake / "_meta" / "feeds.parquet")
     return lake
 
 

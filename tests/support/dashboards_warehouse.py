@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 
 from dashboards.labels import PROVINCE_TILES, PROVINCES
+from ingestion.registry import feed_map
 
 SMALL_SOURCES = [
     ("CM-GD", "中国移动广东公司", "carrier", "CM", "GD"),
@@ -79,19 +80,18 @@ def make_warehouse(
         )
         _file_loads(con, first, as_of)
         _rejects(con)
-        _freshness(con)
         _monthly(con, first, as_of)
         _findings(con, first, as_of)
         _adoption(con, as_of)
         for table in (
             "file_loads",
             "rejected_records",
-            "source_freshness",
             "monthly_number_stats",
             "monthly_complaints",
             "rule_findings",
         ):
             con.execute(f"delete from marts.{table} where source_id in (select unnest(?::varchar[]))", [list(silent)])
+        _freshness(con, as_of)
     finally:
         con.close()
     return path
@@ -164,16 +164,37 @@ def _rejects(con) -> None:
         from r""")
 
 
-def _freshness(con) -> None:
-    con.execute("""
+def _freshness(con, as_of: date) -> None:
+    """The dbt mart's shape: a row per registered source and feed its kind delivers (empty until
+    its first delivery), with `is_daily`, `days_behind` and the platform's first business date."""
+    con.execute("create temp table feed_map (kind varchar, feed varchar, is_daily boolean)")
+    con.executemany("insert into feed_map values (?, ?, ?)", [list(r.values()) for r in feed_map()])
+    con.execute(f"""
         create table marts.source_freshness as
         with loaded as (select source_id, feed, business_date from marts.file_loads
-                        where outcome = 'LOADED' and business_date is not null)
-        select source_id, feed, min(business_date) as coverage_start, max(business_date) as latest_business_date,
-               case when feed in ('lifecycle', 'complaints') then
-                   (max(business_date) - min(business_date) + 1 - count(distinct business_date))::integer
-               end as gap_days
-        from loaded group by source_id, feed""")
+                        where outcome = 'LOADED' and business_date is not null),
+        expected as (select s.source_id, f.feed from staging.stg_lake__sources s join feed_map f on s.kind = f.kind),
+        seen as (select distinct source_id, feed from marts.file_loads union select source_id, feed from expected),
+        daily as (select distinct feed from feed_map where is_daily),
+        covered as (select source_id, feed, min(business_date) as coverage_start,
+                           max(business_date) as latest_business_date, count(distinct business_date) as days
+                    from loaded group by source_id, feed),
+        start as (select min(business_date) as platform_start from marts.file_loads
+                  where source_id in (select source_id from staging.stg_lake__sources))
+        select seen.source_id, seen.feed, c.coverage_start, c.latest_business_date,
+               case when daily.feed is not null and c.coverage_start is not null then
+                   (c.latest_business_date - c.coverage_start + 1 - c.days)::integer
+               end as gap_days,
+               daily.feed is not null as is_daily,
+               r.source_id is not null as is_registered,
+               start.platform_start,
+               (date '{as_of}' - coalesce(c.latest_business_date,
+                                           case when daily.feed is not null then start.platform_start - 1 end))::integer
+                   as days_behind
+        from seen cross join start
+        left join covered c on seen.source_id = c.source_id and seen.feed = c.feed
+        left join daily on seen.feed = daily.feed
+        left join staging.stg_lake__sources r on seen.source_id = r.source_id""")
 
 
 def _monthly(con, first: date, as_of: date) -> None:

@@ -191,21 +191,11 @@ def test_the_laggard_table_shows_segment_lists_unmasked(site):
     assert "未达半数 not yet" in adoption
 
 
-def test_a_mart_that_already_lists_registered_feeds_with_null_dates_counts_them_as_never_loaded(tmp_path):
-    import duckdb
-
+def test_a_registered_daily_feed_that_never_loaded_is_shown_as_never_with_the_marts_silence(tmp_path):
     from dashboards.data import open_warehouse
     from dashboards.pages import load
 
     wh_path = make_warehouse(tmp_path / "w.duckdb", days=20, silent=(SILENT,))
-    with duckdb.connect(str(wh_path)) as con:  # the dbt mart's shape: a row per registered source and feed
-        con.execute("alter table marts.source_freshness add column is_daily boolean")
-        con.execute("update marts.source_freshness set is_daily = feed in ('lifecycle', 'complaints')")
-        con.execute(
-            f"insert into marts.source_freshness values ('{SILENT}', 'lifecycle', null, null, null, true), "
-            f"('{SILENT}', 'complaints', null, null, null, true), ('{SILENT}', 'segments', null, null, null, "
-            "false), ('CM-GD', 'segments', null, null, null, false)"
-        )
     with open_warehouse(wh_path) as wh:
         fresh = load(wh, None, None).frames["freshness"]
     silent = fresh[fresh["source_id"] == SILENT]
@@ -214,7 +204,7 @@ def test_a_mart_that_already_lists_registered_feeds_with_null_dates_counts_them_
     assert not ((fresh["source_id"] == "CM-GD") & (fresh["feed"] == "segments")).any()
 
 
-def test_the_marts_own_days_behind_is_used_when_it_has_one(tmp_path):
+def test_the_pages_show_the_marts_days_behind_and_never_compute_it_again(tmp_path):
     import duckdb
 
     from dashboards.data import open_warehouse
@@ -222,17 +212,13 @@ def test_the_marts_own_days_behind_is_used_when_it_has_one(tmp_path):
 
     wh_path = make_warehouse(tmp_path / "w.duckdb", days=20, silent=(SILENT,))
     with duckdb.connect(str(wh_path)) as con:
-        con.execute("alter table marts.source_freshness add column is_daily boolean")
-        con.execute("alter table marts.source_freshness add column days_behind integer")
         con.execute(
-            "update marts.source_freshness set is_daily = feed in ('lifecycle', 'complaints'), "
-            "days_behind = date '2025-06-30' - latest_business_date"
+            f"update marts.source_freshness set days_behind = 77 where source_id = '{SILENT}' and feed = 'lifecycle'"
         )
-        con.execute(f"insert into marts.source_freshness values ('{SILENT}', 'lifecycle', null, null, null, true, 77)")
     with open_warehouse(wh_path) as wh:
         fresh = load(wh, None, None).frames["freshness"]
     silent = fresh[fresh["source_id"] == SILENT].set_index("feed")["days_behind"].to_dict()
-    assert silent == {"lifecycle": 77, "complaints": 20}  # complaints absent from the mart: the registry fills it
+    assert silent == {"lifecycle": 77, "complaints": 20}
 
 
 def test_the_index_links_the_dbt_docs_when_the_run_generated_them(tmp_path):

@@ -14,6 +14,11 @@ as_of as (
     select * from {{ ref('int_platform__dated') }}
 ),
 
+daily_feeds as (
+    select distinct feed from {{ ref('stg_lake__feeds') }}
+    where is_daily
+),
+
 business_dates as (
     select
         covered.source_id,
@@ -23,7 +28,7 @@ business_dates as (
         ) }} as date) as business_date
     from covered
     cross join as_of
-    where covered.feed in {{ daily_feeds() }}
+    semi join daily_feeds using (feed)
 ),
 
 loaded as (

@@ -2,7 +2,8 @@
     for the daily feeds, gap_days: the missed business dates between them (int_feed_days__missed).
     Every registered source also gets a row for each feed its kind delivers, empty until the
     first delivery. days_behind is as_of minus the latest loaded business date; a daily feed that
-    never loaded anything has been silent since the platform's first business date. -#}
+    never loaded anything has been silent since the platform's first business date
+    (platform_start: the earliest business date of a registered source's file). -#}
 with covered as (
     select * from {{ ref('int_feeds__covered') }}
 ),
@@ -29,20 +30,21 @@ platform_start as (
     semi join sources using (source_id)
 ),
 
+feeds as (
+    select * from {{ ref('stg_lake__feeds') }}
+),
+
 expected_feeds as (
     select
         sources.source_id,
-        f.feed
+        feeds.feed
     from sources
-    cross join (values ('lifecycle'), ('complaints'), ('segments')) as f (feed)
-    where sources.kind in ('carrier', 'mvno')
-    union
-    select
-        sources.source_id,
-        f.feed
-    from sources
-    cross join (values ('orgs'), ('adoption')) as f (feed)
-    where sources.kind = 'portal'
+    inner join feeds on sources.kind = feeds.kind
+),
+
+daily_feeds as (
+    select distinct feed from feeds
+    where is_daily
 ),
 
 seen as (
@@ -76,14 +78,15 @@ final as (
         covered.coverage_start,
         covered.latest_business_date,
         case
-            when seen.feed in {{ daily_feeds() }} and covered.coverage_start is not null
+            when daily_feeds.feed is not null and covered.coverage_start is not null
                 then coalesce(gaps.gap_days, 0)
         end as gap_days,
-        seen.feed in {{ daily_feeds() }} as is_daily,
+        daily_feeds.feed is not null as is_daily,
+        platform_start.platform_start,
         sources.source_id is not null as is_registered,
         as_of.as_of - coalesce(
             covered.latest_business_date,
-            case when seen.feed in {{ daily_feeds() }} then platform_start.platform_start - 1 end
+            case when daily_feeds.feed is not null then platform_start.platform_start - 1 end
         ) as days_behind
     from seen
     cross join as_of
@@ -91,6 +94,7 @@ final as (
     left join covered on seen.source_id = covered.source_id and seen.feed = covered.feed
     left join gaps on seen.source_id = gaps.source_id and seen.feed = gaps.feed
     left join sources on seen.source_id = sources.source_id
+    left join daily_feeds on seen.feed = daily_feeds.feed
 )
 
 select * from final
