@@ -1,5 +1,17 @@
+{{ config(**partition_incremental_config('month')) }}
+{{ config(post_hook="{{ drop_emptied_partitions('month', 'select month from ' ~ ref('monthly_number_stats')) }}") }}
+{#- Incremental by month: a build rolls up again the months monthly_number_stats rewrote since
+    this table's latest build. -#}
 with stats as (
     select * from {{ ref('monthly_number_stats') }}
+    {% if is_incremental() %}
+        where month in (
+            select rewritten.month from {{ ref('monthly_number_stats') }} as rewritten
+            where
+                rewritten.built_at
+                > (select coalesce(max(t.built_at), cast('1900-01-01' as timestamp)) from {{ this }} as t)
+        )
+    {% endif %}
 ),
 
 final as (
@@ -15,7 +27,8 @@ final as (
         sum(recycled) as recycled,
         sum(ports_in) as ports_in,
         sum(ports_out) as ports_out,
-        sum(recycled) / nullif(sum(in_service_start), 0) as recycle_rate
+        sum(recycled) / nullif(sum(in_service_start), 0) as recycle_rate,
+        {{ build_started_at() }} as built_at
     from stats
     group by month, carrier, province
 )

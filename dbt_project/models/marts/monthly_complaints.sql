@@ -1,3 +1,13 @@
+{{ config(**partition_incremental_config('month')) }}
+{{ config(post_hook="{{ drop_emptied_partitions('month',
+    'select month from ' ~ ref('int_source_months__spanned')) }}") }}
+-- depends_on: {{ ref('int_deliveries__tracked') }}, {{ ref('stg_lake__complaints') }}
+{# Incremental by month: a build recounts every source and category of each month touched since
+    this table's latest build and keeps the other months. A month is touched when it ends after
+    the earliest time of a lifecycle delivery seen or withdrawn since (tenures before it are
+    unchanged), or after the earliest receipt or resolution in any report of a complaint with a new
+    report; a withdrawn complaints delivery touches every month (which complaints it held is no
+    longer known); and when its rows changed (coverage, as_of). -#}
 with months as (
     select * from {{ ref('int_source_months__spanned') }}
 ),
@@ -19,7 +29,7 @@ categories as (
     select c.category from (values ('SECONDARY_NUMBER'), ('MISMARKED'), ('VERIFICATION_SMS'), ('OTHER')) as c (category)
 ),
 
-grid as (
+all_cells as (
     select
         months.source_id,
         months.month,
@@ -30,33 +40,135 @@ grid as (
     cross join categories
 ),
 
+{% if is_incremental() %}
+    reports as (
+        select * from {{ ref('stg_lake__complaints') }}
+    ),
+
+    tracked as (
+        select * from {{ ref('int_deliveries__tracked') }}
+    ),
+
+    last_build as (
+        select coalesce(max(built_at), cast('1900-01-01' as timestamp)) as built_at from {{ this }}
+    ),
+
+    changed_deliveries as (
+        select tracked.*
+        from tracked
+        cross join last_build
+        where tracked.built_at > last_build.built_at or tracked.withdrawn_at > last_build.built_at
+    ),
+
+    reported_again as (
+        select distinct
+            reports.source_id,
+            reports.complaint_id
+        from reports
+        where reports.file_name in (
+            select changed_deliveries.file_name from changed_deliveries
+            where changed_deliveries.feed = 'complaints' and changed_deliveries.withdrawn_at is null
+        )
+    ),
+
+    changed_since as (
+        select min(changed_deliveries.first_time) as first_time
+        from changed_deliveries
+        where changed_deliveries.feed = 'lifecycle'
+        union all
+        select min(least(reports.received_time, coalesce(reports.resolved_time, reports.received_time)))
+        from reports
+        inner join reported_again
+            on reported_again.source_id = reports.source_id and reported_again.complaint_id = reports.complaint_id
+        union all
+        select cast('1900-01-01' as timestamp)
+        from changed_deliveries
+        where changed_deliveries.feed = 'complaints' and changed_deliveries.withdrawn_at is not null
+    ),
+
+    touched_months as (
+        select all_cells.month
+        from all_cells
+        where cast(all_cells.next_month as timestamp) > (select min(changed_since.first_time) from changed_since)
+        union
+        select all_cells.month
+        from all_cells
+        where
+            not exists (
+                select 1 from {{ this }} as published
+                where
+                    published.month = all_cells.month
+                    and published.source_id = all_cells.source_id
+                    and published.category = all_cells.category
+            )
+        union
+        select published.month
+        from {{ this }} as published
+        where not exists (
+            select 1 from all_cells
+            where
+                all_cells.month = published.month
+                and all_cells.source_id = published.source_id
+                and all_cells.category = published.category
+        )
+    ),
+
+    grid as (
+        select * from all_cells
+        where month in (select touched_months.month from touched_months)
+    ),
+{% else %}
+    grid as (
+        select * from all_cells
+    ),
+{% endif %}
+
+span as (
+    select
+        cast(min(month) as timestamp) as first_start,
+        cast(max(next_month) as timestamp) as last_end
+    from grid
+),
+
+counted_complaints as (
+    {#- Those that count in a month of the span: received before its end, not resolved before it. -#}
+    select complaints.*
+    from complaints
+    cross join span
+    where
+        complaints.received_time < span.last_end
+        and (complaints.resolved_time is null or complaints.resolved_time >= span.first_start)
+),
+
 on_reassignment as (
     {#- The tenure open at receipt is a reassignment that started at most 365 days earlier. -#}
     select distinct
-        complaints.source_id,
-        complaints.complaint_id
-    from complaints
+        counted_complaints.source_id,
+        counted_complaints.complaint_id
+    from counted_complaints
+    cross join span
     inner join tenures
         on
-            tenures.msisdn = complaints.msisdn
-            and tenures.start_time <= complaints.received_time
-            and (tenures.end_time is null or tenures.end_time > complaints.received_time)
+            tenures.msisdn = counted_complaints.msisdn
+            and tenures.start_time <= counted_complaints.received_time
+            and (tenures.end_time is null or tenures.end_time > counted_complaints.received_time)
     where
         tenures.is_reassignment
-        and complaints.received_time <= tenures.start_time + interval 365 day
+        and counted_complaints.received_time >= span.first_start
+        and counted_complaints.received_time <= tenures.start_time + interval 365 day
 ),
 
 flagged as (
     select
-        complaints.*,
+        counted_complaints.*,
         on_reassignment.complaint_id is not null as is_on_recent_reassignment,
-        {{ microseconds_between('complaints.received_time', 'complaints.resolved_time') }} / 86400000000.0
-            as days_to_resolve
-    from complaints
+        {{ microseconds_between('counted_complaints.received_time', 'counted_complaints.resolved_time') }}
+        / 86400000000.0 as days_to_resolve
+    from counted_complaints
     left join on_reassignment
         on
-            on_reassignment.source_id = complaints.source_id
-            and on_reassignment.complaint_id = complaints.complaint_id
+            on_reassignment.source_id = counted_complaints.source_id
+            and on_reassignment.complaint_id = counted_complaints.complaint_id
 ),
 
 final as (
@@ -80,7 +192,8 @@ final as (
         count(*) filter (
             where flagged.received_time >= grid.month and flagged.received_time < grid.next_month
             and flagged.is_on_recent_reassignment
-        ) as on_recent_reassignment
+        ) as on_recent_reassignment,
+        {{ build_started_at() }} as built_at
     from grid
     left join flagged
         on
