@@ -205,7 +205,8 @@ def marts(wh) -> dict[str, list]:
             cols = [
                 r[0]
                 for r in con.execute(
-                    "select column_name from information_schema.columns where table_schema = 'marts' and table_name = ? "
+                    "select column_name from information_schema.columns "
+                    "where table_schema = 'marts' and table_name = ? "
                     "and column_name not in ('built_at', 'replay_batch', 'first_seen_at') order by ordinal_position",
                     [name],
                 ).fetchall()
