@@ -17,10 +17,8 @@ def _weeks(frame: pd.DataFrame) -> list[str]:
 
 def _second_axis(fig: go.Figure, left_title: str, right: dict) -> None:
     """A right-hand axis over the plot (cheaper than make_subplots: ~100 pages draw two of these)."""
-    fig.update_layout(
-        yaxis=dict(title_text=left_title),
-        yaxis2=dict(overlaying="y", side="right", showgrid=False, automargin=True, **right),
-    )
+    fig.layout.yaxis.title.text = left_title
+    fig.layout.yaxis2 = dict(overlaying="y", side="right", showgrid=False, automargin=True, **right)
 
 
 def build_weekly_rejection_rate(frame: pd.DataFrame) -> go.Figure:
