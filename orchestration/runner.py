@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import sys
 import threading
 import time
@@ -137,6 +138,33 @@ class _PhaseWatcher(threading.Thread):
         self._seen = len(logs)
 
 
+def keep_partial_parse(home) -> None:
+    """Put the newest dbt invocation's `partial_parse.msgpack` at `<home>/dbt/target/`.
+
+    dagster-dbt runs each dbt invocation in a target folder of its own and copies the msgpack
+    found at the top of the target path into it first; dbt writes the new one only into the
+    invocation's folder. Without this, every build of a home re-parsed the whole project (dbt:
+    "saved manifest not found. Starting full parse"); with it, the next build parses only what
+    changed (dbt checks the project's files, profile and environment, and re-parses on any change)."""
+    from orchestration.dbt_support import target_path
+
+    top = target_path(home)
+    try:
+        found = [(p.stat().st_mtime, p) for p in top.glob("*/partial_parse.msgpack")]
+    except OSError:
+        return
+    if not found:
+        return
+    mtime, newest = max(found)
+    dest = top / "partial_parse.msgpack"
+    with contextlib.suppress(OSError):
+        if dest.exists() and dest.stat().st_mtime >= mtime:
+            return
+        tmp = dest.with_name(f".partial_parse.{os.getpid()}.tmp")
+        shutil.copyfile(newest, tmp)
+        os.replace(tmp, dest)
+
+
 def run_pipeline(
     settings: Settings, job: str = "pipeline", sources: list[str] | None = None, wait_s: float = 0.0
 ) -> RunSummary:
@@ -189,6 +217,8 @@ def run_pipeline(
             finally:
                 if watcher:
                     watcher.stop()
+        if job == "pipeline":
+            keep_partial_parse(settings.home)
         phases, failures = _phase_seconds(instance, run_id)
         summary = RunSummary(
             run_id=run_id,
