@@ -35,7 +35,7 @@ from pathlib import Path
 from ingestion.pull.config import PullEntry
 from ingestion.pull.ledger import FetchedState, now_cst, partial_dir
 from ingestion.pull.secrets import SecretError, load_credential
-from ingestion.pull.transport import Watchdog, coalesce_writes, skip_disabled_debug_logs
+from ingestion.pull.transport import Watchdog, coalesce_requests, coalesce_writes, skip_disabled_debug_logs
 from numlake.crashpoints import crash_point
 from numlake.msisdn import mask_text
 from numlake.paths import Home
@@ -52,6 +52,9 @@ CIPHERS = (
     "aes192-ctr",
     "aes256-ctr",
 )
+# Threads that create and rename the local files of one event loop. Two, because creations in one
+# folder take the folder's lock in turn: more threads spin on it in the kernel and add nothing.
+DISK_THREADS = 2
 UNREACHABLE_ERRNOS = (errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.EADDRNOTAVAIL)
 
 
@@ -60,6 +63,7 @@ class PullOptions:
     """How hard pull mode leans on a source's server; see docs/PULL.md for the defaults."""
 
     connections: int = 8  # sources fetched at once, one SSH connection each
+    processes: int = 0  # processes the connections are spread over; 0 = one per core
     files_per_connection: int = 64  # files in flight on one connection (SFTP pipelines requests)
     connect_timeout: float = 20.0  # TCP connect + SSH handshake + authentication
     io_timeout: float = 60.0  # a connection on which nothing moved this long is abandoned
@@ -221,6 +225,7 @@ async def attempt(entry: PullEntry, state: FetchedState, ctx: Context, try_no: i
         async with conn:
             with dog:
                 sftp = await conn.start_sftp_client()
+            coalesce_requests(sftp)
             remote, problems = await _list(sftp, entry.path, dog)
             a.remote_files = len(remote)
             present: dict[str, set[str]] = {}
@@ -242,6 +247,14 @@ async def attempt(entry: PullEntry, state: FetchedState, ctx: Context, try_no: i
         if a.detail:
             a.detail = mask_text(a.detail)[:300]
     return a
+
+
+def use_disk_threads() -> None:
+    """Give the running event loop its :data:`DISK_THREADS` (asyncio.run shuts them down at its end)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(DISK_THREADS, thread_name_prefix="pull-disk")
+    asyncio.get_running_loop().set_default_executor(pool)
 
 
 def _is(attrs, kind: int) -> bool:

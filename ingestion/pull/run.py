@@ -13,12 +13,13 @@ import asyncio
 import dataclasses
 import logging
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingestion.pull.config import PullEntry, load_pull_entries
-from ingestion.pull.fetch import Attempt, Context, Hooks, PullOptions, attempt, remove_leftovers
+from ingestion.pull.fetch import Attempt, Context, Hooks, PullOptions, attempt, remove_leftovers, use_disk_threads
 from ingestion.pull.ledger import FetchedState, SourceLock, append_attempt, now_cst
 from numlake.errors import UsageError
 from numlake.paths import Home
@@ -42,6 +43,8 @@ def options_from_env(**overrides) -> PullOptions:
     opts = PullOptions(**values)
     if opts.connections < 1 or opts.files_per_connection < 1 or opts.chunk_bytes < 1:
         raise UsageError("pull: connections, files_per_connection and chunk_bytes must be at least 1")
+    if opts.processes < 0:
+        raise UsageError("pull: processes cannot be negative (0 = one per core)")
     if opts.retries < 0 or min(opts.connect_timeout, opts.io_timeout, opts.backoff_s, opts.lock_wait_s) < 0:
         raise UsageError("pull: retries, timeouts and waits cannot be negative")
     return opts
@@ -122,9 +125,77 @@ async def _pull_source(entry: PullEntry, ctx: Context, slots: asyncio.Semaphore)
 
 
 async def _pull_all(entries: list[PullEntry], ctx: Context) -> dict[str, list[Attempt]]:
+    use_disk_threads()
     slots = asyncio.Semaphore(ctx.options.connections)
     results = await asyncio.gather(*(_pull_source(e, ctx, slots) for e in entries))
     return {e.source_id: r for e, r in zip(entries, results)}
+
+
+def processes_for(entries: list[PullEntry], ctx: Context) -> int:
+    """How many processes share the sources: one per core (`processes`), at most one per source
+    and per connection. A pull stays in one process when the caller runs other threads (a fork
+    copies only the calling thread, and a lock another thread held would never be released in
+    the copy) and when test hooks are set (they live in this process)."""
+    wanted = ctx.options.processes or os.cpu_count() or 1
+    n = min(wanted, len(entries), ctx.options.connections)
+    if n <= 1 or ctx.hooks.on_chunk or threading.active_count() > 1 or not hasattr(os, "fork"):
+        return 1
+    return n
+
+
+def _pull_forked(entries: list[PullEntry], ctx: Context, n: int) -> dict[str, list[Attempt]]:
+    """Sources spread over `n` forked processes, each with its own event loop and its share of
+    the connections; a process takes the next source when it has a free connection.
+
+    A pull's work is a third Python (the SSH and SFTP packets) and much of the rest the kernel
+    creating files: one process uses one core, and with other work on the machine it gets one
+    process's share of the CPU."""
+    import multiprocessing
+
+    mp = multiprocessing.get_context("fork")
+    next_index = mp.Value("i", 0)
+    per_process = max(1, ctx.options.connections // n)
+    workers = []
+    for _ in range(n):
+        receive, send = mp.Pipe(duplex=False)
+        proc = mp.Process(target=_worker, args=(entries, ctx, per_process, next_index, send), daemon=True)
+        proc.start()
+        send.close()
+        workers.append((proc, receive))
+    done: dict[str, list[Attempt]] = {}
+    dead = []
+    for proc, receive in workers:
+        try:
+            done.update(receive.recv())
+        except EOFError:
+            dead.append(proc)
+        proc.join()
+    if dead:
+        raise RuntimeError(f"a pull process ended without its report (exit code {dead[0].exitcode})")
+    return {e.source_id: done[e.source_id] for e in entries if e.source_id in done}
+
+
+def _worker(entries: list[PullEntry], ctx: Context, connections: int, next_index, send) -> None:
+    ctx = dataclasses.replace(ctx, options=dataclasses.replace(ctx.options, connections=connections))
+
+    def take() -> PullEntry | None:
+        with next_index.get_lock():
+            i = next_index.value
+            next_index.value = i + 1
+        return entries[i] if i < len(entries) else None
+
+    async def lane(slots: asyncio.Semaphore, out: dict[str, list[Attempt]]) -> None:
+        while (entry := take()) is not None:
+            out[entry.source_id] = await _pull_source(entry, ctx, slots)
+
+    async def main() -> dict[str, list[Attempt]]:
+        use_disk_threads()
+        slots, out = asyncio.Semaphore(connections), {}
+        await asyncio.gather(*(lane(slots, out) for _ in range(connections)))
+        return out
+
+    send.send(asyncio.run(main()))
+    send.close()
 
 
 def pull(
@@ -155,6 +226,8 @@ def pull(
     t0 = time.monotonic()
     report = PullReport()
     if entries:
-        report.attempts = asyncio.run(_pull_all(list(entries.values()), ctx))
+        todo = list(entries.values())
+        n = processes_for(todo, ctx)
+        report.attempts = asyncio.run(_pull_all(todo, ctx)) if n == 1 else _pull_forked(todo, ctx, n)
     report.seconds = time.monotonic() - t0
     return report

@@ -77,6 +77,54 @@ def coalesce_writes(conn) -> None:
         conn._transport = CoalescingTransport(transport, asyncio.get_running_loop())
 
 
+class CoalescingWriter:
+    """Joins the SFTP requests written during one turn of the event loop into one channel write.
+
+    asyncssh writes each SFTP request to its channel at once, and the channel makes each write
+    an SSH packet of its own, with a random padding, an encryption and an SSH_MSG_IGNORE packet
+    before it: with 64 files in flight, two SSH packets per request were a third of a pull's
+    CPU. Joined, 64 requests of ~60 bytes travel in one packet (the channel splits anything
+    larger than its packet size); every other call goes to asyncssh's writer."""
+
+    def __init__(self, writer, loop: asyncio.AbstractEventLoop):
+        self._real, self._loop, self._pending = writer, loop, []
+
+    @property
+    def channel(self):
+        return self._real.channel
+
+    def write(self, data: bytes) -> None:
+        if not self._pending:
+            self._loop.call_soon(self._flush)
+        self._pending.append(data)
+
+    def _flush(self) -> None:
+        if self._pending:
+            data, self._pending = b"".join(self._pending), []
+            if not self._real.channel.is_closing():
+                self._real.write(data)
+
+    def write_eof(self) -> None:
+        self._flush()
+        self._real.write_eof()
+
+    def close(self) -> None:
+        self._flush()
+        self._real.close()
+
+    def __getattr__(self, name: str):
+        return getattr(self._real, name)
+
+
+def coalesce_requests(sftp) -> None:
+    """Put a :class:`CoalescingWriter` under an SFTP client's requests (a private attribute of
+    asyncssh 2.24, checked here: without it the client is left as it is)."""
+    handler = getattr(sftp, "_handler", None)
+    writer = getattr(handler, "_writer", None)
+    if writer is not None and hasattr(writer, "channel") and not isinstance(writer, CoalescingWriter):
+        handler._writer = CoalescingWriter(writer, asyncio.get_running_loop())
+
+
 def skip_disabled_debug_logs() -> None:
     """Make asyncssh's per-packet debug logging free when debug logging is off.
 
