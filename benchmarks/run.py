@@ -8,6 +8,8 @@ is that process's own maximum RSS:
 
 - ingestion throughput per dialect against plain DuckDB reading the same files into Parquet;
 - `numlake run` from empty and after one more business day, split into phases;
+- one more business day on lakes of 90, 180 and 365 days, and the ratios of target 1 of issue 17
+  (benchmarks/daily.py);
 - a re-run with nothing new;
 - the dbt build against the same compiled SQL run directly in DuckDB;
 - the dashboard site's build time and size; the check service (benchmarks/check.py) and its
@@ -386,7 +388,19 @@ def main() -> None:
         "--skip",
         action="append",
         default=[],
-        choices=["demo", "dialects", "pipeline", "dbt", "check", "check_load", "notices", "startup", "pull", "scale"],
+        choices=[
+            "demo",
+            "dialects",
+            "pipeline",
+            "daily",
+            "dbt",
+            "check",
+            "check_load",
+            "notices",
+            "startup",
+            "pull",
+            "scale",
+        ],
     )
     a = ap.parse_args()
     out = Path(a.out).resolve()
@@ -412,6 +426,15 @@ def main() -> None:
         ingest_dialects(out, landing, registry, last, a.repeat)
     if "pipeline" not in a.skip:
         pipeline(out, landing, registry, last, with_dbt_vs_sql="dbt" not in a.skip)
+    if "daily" not in a.skip:  # issue 17 item 1: one more day on lakes of 90, 180 and 365 days (benchmarks/daily.py)
+        lakes = ",".join(str(n) for n in sorted({n for n in (90, 180, a.days) if n <= a.days}))
+        argv = ["--scale", f"{a.scale:g}", "--lakes", lakes, "--out", str(out), "--json", str(out / "daily.json")]
+        secs, rss = sh([str(BIN / "python"), "-m", "benchmarks.daily", *argv], label="daily bench")
+        print(LAST_OUTPUT[0].strip())
+        daily = json.loads((out / "daily.json").read_text()) if (out / "daily.json").exists() else {}
+        days = {f"one_more_day_{n}_s": lake["one_more_day"]["seconds"] for n, lake in daily.get("lakes", {}).items()}
+        record("run.daily_flat", seconds=secs, **{k: v for k, v in daily.items() if k != "lakes"}, **days)
+        RESULTS["run.daily_flat"]["lakes"] = daily.get("lakes")
     if "check" not in a.skip:
         secs, rss = sh(
             [
