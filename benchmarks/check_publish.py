@@ -95,8 +95,8 @@ def live_one_day(home: Home, numbers: int, day: int, share=0.002, new=0.0005, wi
             base=BASE, numbers=numbers, offset=day * count, stride=STRIDE, new=count,
         )  # fmt: skip
         con.execute(sql)
-        touched = con.execute("select count(*) from touched").fetchone()[0]
-        withdrawn = con.execute("select count(*) from withdrawn").fetchone()[0]
+        touched = con.execute("select count(*) from touched").fetchall()[0][0]
+        withdrawn = con.execute("select count(*) from withdrawn").fetchall()[0][0]
     finally:
         con.close()
     return {"touched": touched, "new": count, "withdrawn": withdrawn}
@@ -127,7 +127,7 @@ def bench(home: Home, numbers: int, days: int, verify: bool, log=print) -> dict:
     con = _connect(home)
     prepared = con.execute(
         "select count(*) from duckdb_columns() where table_name = 'number_tenures' and column_name = 'replay_batch'"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     if not prepared:
         con.execute(PREPARE_SQL)
     con.close()

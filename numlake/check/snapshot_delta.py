@@ -38,7 +38,7 @@ import numpy as np
 
 from numlake.check import snapshot
 from numlake.check.index import CheckIndex
-from numlake.check.snapshot_layers import ARRAYS_DIR, DELTA_DIR, FINGERPRINTS, INDEX_FILE, VALUES, Delta
+from numlake.check.snapshot_layers import ARRAYS_DIR, DELTA_DIR, FINGERPRINTS, INDEX_FILE, VALUES, Delta, arrow_table
 from numlake.paths import Home
 
 OTHERS = "others.json"
@@ -95,7 +95,7 @@ def warehouse_state(con) -> dict:
         batch = con.execute(
             "select greatest((select coalesce(max(replay_batch), 0) from marts.number_tenures), "
             "(select coalesce(max(replay_batch), 0) from marts.number_first_events))"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
     try:
         rows = con.execute("select source_id, coverage_start from marts.source_coverage").fetchall()
         coverage = {str(s): str(d) for s, d in rows}
@@ -153,21 +153,25 @@ def _current(home: Home) -> tuple[Path | None, dict | None]:
 
 
 def _publish_full(home: Home, con, as_of: str, built_at: str | None, state: dict, reason: str) -> Path:
-    import pyarrow.parquet as pq
+    import pyarrow.compute as pc
 
-    con.execute(f"create or replace temp table numbers as {snapshot.numbers_sql()}")
-    sql = snapshot.SNAPSHOT_SQL.format(index_sql=snapshot.INDEX_SQL.format(numbers="numbers", extra=", fp"))
-    table = con.sql(sql).to_arrow_table()
-    others = _others(con, "numbers")
-    con.execute("drop table numbers")
+    table = con.sql(snapshot.FULL_SQL.format(numbers=snapshot.numbers_sql())).to_arrow_table()
+    n = pc.sum(table.column("indexed")).as_py() or 0
+    rest = table.slice(n)
+    others = {
+        str(m): int(h) for m, h in zip(rest.column("other").to_pylist(), rest.column("fp").to_pylist(), strict=True)
+    }
+    table = table.slice(0, n)
     fp = _u64(table.column("fp"))
-    table = table.drop_columns(["fp"])
-    index = CheckIndex(table, as_of)
+    index = CheckIndex(table.drop_columns(["indexed", "fp", "other"]), as_of)  # sorts by hash: no window in SQL
+    del table, rest
 
     def write(tmp: Path, stamp: str) -> dict:
+        import pyarrow.parquet as pq
+
         index.save_arrays(tmp / ARRAYS_DIR)
         np.save(tmp / FINGERPRINTS, fp, allow_pickle=False)
-        pq.write_table(table, tmp / INDEX_FILE, compression="snappy", row_group_size=1 << 20)
+        pq.write_table(arrow_table(index), tmp / INDEX_FILE, compression="snappy", row_group_size=1 << 20)
         _write_others(tmp, others)
         base = {"base": stamp, "base_numbers": len(index), "base_fp": _xor(fp)}
         return _meta(as_of, built_at, len(index), "full", reason, 0, {**state, **base})
@@ -207,6 +211,13 @@ def _read_rows(con, where: str) -> Rows:
     cols = {name: getattr(index, name) for name in VALUES}
     cols["fp"] = fp
     return Rows(index.msisdn, cols, others)
+
+
+def _union(a: Rows, b: Rows) -> Rows:
+    """Rows of both reads (of the same warehouse: a number read twice has the same row)."""
+    msisdn, first = np.unique(np.concatenate([a.msisdn, b.msisdn]), return_index=True)
+    cols = {name: np.concatenate([a.cols[name], b.cols[name]])[first] for name in a.cols}
+    return Rows(msisdn, cols, {**a.others, **b.others})
 
 
 def _load_layers(folder: Path) -> Layers:
@@ -292,7 +303,7 @@ def marts_fingerprint(con) -> int:
     row = con.execute(
         f"select (select coalesce(bit_xor({snapshot.TENURE_ROW_HASH}), 0) from {snapshot.MARTS[0]}), "
         f"(select coalesce(bit_xor({snapshot.FIRST_EVENT_ROW_HASH}), 0) from {snapshot.MARTS[1]})"
-    ).fetchone()
+    ).fetchall()[0]
     return int(row[0]) ^ int(row[1])
 
 
@@ -356,7 +367,7 @@ def _publish_incremental(home: Home, con, prev_dir: Path, prev_meta: dict, as_of
         if len(_in_blocks(layers.base.msisdn, blocks)) > _max_delta(layers):
             return f"the fingerprint check found {len(blocks)} blocks changed outside the replay batches"
         con.execute("create or replace temp table bad_blocks as select unnest(?::bigint[]) as blk", [blocks.tolist()])
-        rows = _read_rows(con, f"({where}) or {BLOCK_SQL} in (select blk from bad_blocks)")
+        rows = _union(rows, _read_rows(con, f"{BLOCK_SQL} in (select blk from bad_blocks)"))
         merged = merge(layers, rows, blocks)
         if expected_fingerprint(prev["base_fp"], merged) != total:
             return "the fingerprint check failed after reading the changed blocks again"
