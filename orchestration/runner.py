@@ -138,6 +138,37 @@ class _PhaseWatcher(threading.Thread):
         self._seen = len(logs)
 
 
+_RELAXED_ROOTS: set[str] = set()
+
+
+def _relax_sqlite_sync(dagster_home) -> None:
+    """Dagster's SQLite run history (WAL mode) with `synchronous=NORMAL` instead of FULL.
+
+    A run stores ~560 events (steps, materializations and one asset check per dbt test), each on a
+    connection of its own with fsyncs on its commits: on these disks that was seconds of every
+    daily run. In WAL mode NORMAL keeps the databases consistent through any crash; a crash of the
+    machine (not of the process) may lose the last events written, never the lake or warehouse.
+    Only databases under this home's Dagster folder are touched; NUMLAKE_DAGSTER_SYNC=full keeps
+    SQLite's default."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    _RELAXED_ROOTS.add(str(dagster_home))
+    if not event.contains(Engine, "connect", _on_sqlite_connect):
+        event.listen(Engine, "connect", _on_sqlite_connect)
+
+
+def _on_sqlite_connect(dbapi_con, _record) -> None:
+    import sqlite3
+
+    if not isinstance(dbapi_con, sqlite3.Connection):
+        return
+    rows = dbapi_con.execute("PRAGMA database_list").fetchall()
+    path = rows[0][2] if rows else ""
+    if any(path.startswith(root + os.sep) for root in _RELAXED_ROOTS):
+        dbapi_con.execute("PRAGMA synchronous=NORMAL")
+
+
 def keep_partial_parse(home) -> None:
     """Put the newest dbt invocation's `partial_parse.msgpack` at `<home>/dbt/target/`.
 
@@ -185,6 +216,8 @@ def run_pipeline(
         defs = build_definitions(settings) if job == "pipeline" else build_ingestion_definitions(settings)
         job_name = PIPELINE_JOB if job == "pipeline" else INGEST_JOB
         job_def = defs.resolve_job_def(job_name)
+        if os.environ.get("NUMLAKE_DAGSTER_SYNC", "").lower() != "full":
+            _relax_sqlite_sync(settings.home.dagster_home)
         instance = DagsterInstance.get()
         run_id = str(uuid.uuid4())
         run_config = {
