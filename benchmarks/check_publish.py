@@ -56,14 +56,14 @@ create or replace temp table day_tenures as
     select x.msisdn, max(t.tenure_seq) + 1, 'new-' || x.msisdn, {at}, null, null, 'CM-GD', true, {batch}
     from marts.number_tenures t join touched x using (msisdn) where x.r < {share} / 4 group by x.msisdn
     union all
-    select cast({base} + ({numbers} + {offset} + i) * {stride} as varchar), 1, 'n' || i, {at}, null, null,
+    select cast({first} + i * {stride} as varchar), 1, 'n' || i, {at}, null, null,
         'CM-GD', false, {batch}
     from range({new}) t(i);
 create or replace temp table day_first as
     select f.msisdn, f.first_event_time, f.first_source_id, f.first_source_coverage_start, {batch} as replay_batch
     from marts.number_first_events f join touched using (msisdn)
     union all
-    select cast({base} + ({numbers} + {offset} + i) * {stride} as varchar), {at}, 'S1',
+    select cast({first} + i * {stride} as varchar), {at}, 'S1',
         (select coverage_start from marts.source_coverage where source_id = 'S1'), {batch}
     from range({new}) t(i);
 delete from marts.number_tenures where msisdn in (select msisdn from touched union all select msisdn from withdrawn);
@@ -85,14 +85,17 @@ def _connect(home: Home):
 
 def live_one_day(home: Home, numbers: int, day: int, share=0.002, new=0.0005, withdraw: int = 0) -> dict:
     """One more business day in the warehouse; `withdraw` numbers per million lose every record."""
-    from tests.support.check_warehouse import BASE, STRIDE
+    from tests.support.check_warehouse import STRIDE
 
     con = _connect(home)
     try:
         count = int(numbers * new)
+        batch, top = con.execute(  # the next batch, and new numbers above every known one
+            "select max(replay_batch) + 1, max(cast(msisdn as bigint)) from marts.number_first_events"
+        ).fetchall()[0]
         sql = DAY_SQL.format(
-            batch=day + 1, share=share, withdraw=withdraw, at=f"timestamp '2025-07-01 10:00:00' + to_days({day})",
-            base=BASE, numbers=numbers, offset=day * count, stride=STRIDE, new=count,
+            batch=batch, share=share, withdraw=withdraw, at=f"timestamp '2025-07-01 10:00:00' + to_days({day})",
+            first=top + STRIDE, stride=STRIDE, new=count,
         )  # fmt: skip
         con.execute(sql)
         touched = con.execute("select count(*) from touched").fetchall()[0][0]
