@@ -25,7 +25,6 @@ import os
 import posixpath
 import shutil
 import socket
-import stat
 import time
 from collections import deque
 from collections.abc import Callable
@@ -34,24 +33,15 @@ from pathlib import Path
 
 from ingestion.pull.config import PullEntry
 from ingestion.pull.ledger import FetchedState, now_cst, partial_dir
+from ingestion.pull.remote import Failure, Remote, SharedConnections, connect, list_source
 from ingestion.pull.secrets import SecretError, load_credential
-from ingestion.pull.transport import Watchdog, coalesce_requests, coalesce_writes, skip_disabled_debug_logs
+from ingestion.pull.transport import Watchdog, coalesce_requests, skip_disabled_debug_logs
 from numlake.crashpoints import crash_point
 from numlake.msisdn import mask_text
 from numlake.paths import Home
 
 TEMP_SUFFIX = ".numlake-pull"
 RETRYABLE = frozenset({"unreachable", "timeout", "transfer_interrupted"})
-# AES-GCM first: one call into OpenSSL per packet, where chacha20-poly1305 costs asyncssh two
-# cipher contexts and a MAC per packet (~10 % of a pull's CPU); OpenSSH's defaults follow.
-CIPHERS = (
-    "aes128-gcm@openssh.com",
-    "aes256-gcm@openssh.com",
-    "chacha20-poly1305@openssh.com",
-    "aes128-ctr",
-    "aes192-ctr",
-    "aes256-ctr",
-)
 # Threads that create and rename the local files of one event loop. Two, because creations in one
 # folder take the folder's lock in turn: more threads spin on it in the kernel and add nothing.
 DISK_THREADS = 2
@@ -87,6 +77,7 @@ class Context:
     options: PullOptions
     hooks: Hooks = field(default_factory=Hooks)
     run_id: str | None = None
+    connections: SharedConnections | None = None  # of the running event loop (ingestion.pull.run)
 
 
 @dataclass
@@ -124,34 +115,6 @@ class Attempt:
             "remote_files": self.remote_files,
             "url": self.url,
         }
-
-
-@dataclass(frozen=True)
-class Remote:
-    """A complete delivery on the server: data file and control file, with their listed attributes."""
-
-    feed: str
-    name: str
-    size: int
-    mtime: int
-    ctl_size: int
-    ctl_mtime: int
-
-    @property
-    def key(self) -> str:
-        return f"{self.feed}/{self.name}"
-
-    @property
-    def signature(self) -> list[int]:
-        return [self.size, self.mtime, self.ctl_size, self.ctl_mtime]
-
-
-class Failure(Exception):
-    """A classified failure of the current attempt."""
-
-    def __init__(self, reason: str, detail: str):
-        super().__init__(detail)
-        self.reason, self.detail = reason, detail
 
 
 def classify(exc: BaseException, connected: bool, timed_out: bool = False) -> tuple[str, str]:
@@ -198,7 +161,6 @@ def classify(exc: BaseException, connected: bool, timed_out: bool = False) -> tu
 
 async def attempt(entry: PullEntry, state: FetchedState, ctx: Context, try_no: int) -> Attempt:
     """One connection to the source's server: list, decide, fetch. Never raises for a server's fault."""
-    import asyncssh
 
     skip_disabled_debug_logs()
     a = Attempt(entry.source_id, entry.url, now_cst(), try_no)
@@ -207,31 +169,29 @@ async def attempt(entry: PullEntry, state: FetchedState, ctx: Context, try_no: i
     connected = False
     try:
         cred = load_credential(ctx.home, entry.credential)
-        host_key = asyncssh.import_public_key(entry.host_key)
-        conn = await asyncssh.connect(
-            entry.host,
-            entry.port,
-            username=entry.user,
-            known_hosts=([host_key], [], []),
-            config=None,
-            connect_timeout=ctx.options.connect_timeout,
-            login_timeout=ctx.options.connect_timeout,
-            encryption_algs=CIPHERS,
-            **cred.connect_options(),
-        )
+        shared = ctx.connections
+        if shared is None:
+            conn = await connect(entry, cred, ctx.options.connect_timeout)
+        else:
+            conn, slot = await shared.acquire(entry, cred, ctx.options.connect_timeout)
         connected = True
-        coalesce_writes(conn)
         dog.start(conn)
-        async with conn:
+        try:
             with dog:
                 sftp = await conn.start_sftp_client()
             coalesce_requests(sftp)
-            remote, problems = await _list(sftp, entry.path, dog)
-            a.remote_files = len(remote)
-            present: dict[str, set[str]] = {}
-            todo = decide(remote, state, ctx.landing / entry.source_id, present)
-            local = _Local(ctx, entry.source_id, todo, present)
-            problems += await _fetch_all(sftp, entry, todo, state, ctx, dog, a, local)
+            async with sftp:
+                remote, problems = await list_source(sftp, entry.path, dog)
+                a.remote_files = len(remote)
+                present: dict[str, set[str]] = {}
+                todo = decide(remote, state, ctx.landing / entry.source_id, present)
+                local = _Local(ctx, entry.source_id, todo, present)
+                problems += await _fetch_all(sftp, entry, todo, state, ctx, dog, a, local)
+        finally:
+            if shared is None:
+                conn.close()
+            else:
+                shared.release(slot)
         if problems:
             a.outcome, (a.reason, a.detail) = "failed", problems[0]
             if len(problems) > 1:
@@ -255,50 +215,6 @@ def use_disk_threads() -> None:
 
     pool = ThreadPoolExecutor(DISK_THREADS, thread_name_prefix="pull-disk")
     asyncio.get_running_loop().set_default_executor(pool)
-
-
-def _is(attrs, kind: int) -> bool:
-    perms = attrs.permissions
-    return perms is not None and stat.S_IFMT(perms) == kind
-
-
-async def _list(sftp, base: str, dog: Watchdog) -> tuple[list[Remote], list[tuple[str, str]]]:
-    import asyncssh
-
-    try:
-        with dog:
-            top = await sftp.readdir(base)
-    except asyncssh.SFTPNoSuchFile:
-        raise Failure(
-            "permission_denied", f"folder {base} does not exist on the server (or is hidden from us)"
-        ) from None
-    except asyncssh.SFTPPermissionDenied:
-        raise Failure("permission_denied", f"the server refused to list {base}") from None
-    feeds = sorted(n.filename for n in top if not n.filename.startswith(".") and _is(n.attrs, stat.S_IFDIR))
-
-    async def listing(feed: str):
-        with dog:
-            return await sftp.readdir(posixpath.join(base, feed))
-
-    results = await asyncio.gather(*(listing(f) for f in feeds), return_exceptions=True)
-    remote: list[Remote] = []
-    problems: list[tuple[str, str]] = []
-    for feed, names in zip(feeds, results):
-        if isinstance(names, asyncssh.SFTPPermissionDenied):
-            problems.append(("permission_denied", f"the server refused to list {feed}/"))
-            continue
-        if isinstance(names, asyncssh.SFTPNoSuchFile):
-            continue  # removed between the two listings
-        if isinstance(names, BaseException):
-            raise names
-        files = {n.filename: n.attrs for n in names if not n.filename.startswith(".") and _is(n.attrs, stat.S_IFREG)}
-        for name, attrs in files.items():
-            ctl = files.get(name + ".ctl")
-            if name.endswith(".ctl") or ctl is None:
-                continue  # no control file yet: for the platform the delivery does not exist
-            remote.append(Remote(feed, name, attrs.size, int(attrs.mtime or 0), ctl.size, int(ctl.mtime or 0)))
-    remote.sort(key=lambda r: (r.feed, r.name))
-    return remote, problems
 
 
 def decide(

@@ -21,6 +21,7 @@ from pathlib import Path
 from ingestion.pull.config import PullEntry, load_pull_entries
 from ingestion.pull.fetch import Attempt, Context, Hooks, PullOptions, attempt, remove_leftovers, use_disk_threads
 from ingestion.pull.ledger import FetchedState, SourceLock, append_attempt, now_cst
+from ingestion.pull.remote import SharedConnections
 from numlake.errors import UsageError
 from numlake.paths import Home
 
@@ -126,8 +127,12 @@ async def _pull_source(entry: PullEntry, ctx: Context, slots: asyncio.Semaphore)
 
 async def _pull_all(entries: list[PullEntry], ctx: Context) -> dict[str, list[Attempt]]:
     use_disk_threads()
+    ctx = dataclasses.replace(ctx, connections=SharedConnections())
     slots = asyncio.Semaphore(ctx.options.connections)
-    results = await asyncio.gather(*(_pull_source(e, ctx, slots) for e in entries))
+    try:
+        results = await asyncio.gather(*(_pull_source(e, ctx, slots) for e in entries))
+    finally:
+        await ctx.connections.close()
     return {e.source_id: r for e, r in zip(entries, results)}
 
 
@@ -189,9 +194,14 @@ def _worker(entries: list[PullEntry], ctx: Context, connections: int, next_index
             out[entry.source_id] = await _pull_source(entry, ctx, slots)
 
     async def main() -> dict[str, list[Attempt]]:
+        nonlocal ctx
         use_disk_threads()
+        ctx = dataclasses.replace(ctx, connections=SharedConnections())
         slots, out = asyncio.Semaphore(connections), {}
-        await asyncio.gather(*(lane(slots, out) for _ in range(connections)))
+        try:
+            await asyncio.gather(*(lane(slots, out) for _ in range(connections)))
+        finally:
+            await ctx.connections.close()
         return out
 
     send.send(asyncio.run(main()))
