@@ -2,7 +2,9 @@
 
 Builds a synthetic warehouse (realistic tenure histories: 1-3 tenures per number, gaps,
 implicit ends, most numbers still held, sources onboarded after the first activation),
-publishes it as a snapshot with the production code (`snapshot.publish`), then measures:
+publishes it as a snapshot with the production code (`snapshot.publish`: in full, then
+`--publish-days` more days incrementally beside a full publish of each, benchmarks/check_publish.py),
+then measures:
 
 - in-process single lookups (`CheckIndex.answer_one`): p50, p99 over a mix of number
   shapes, hashes and unknown numbers;
@@ -32,11 +34,12 @@ import threading
 import time
 from pathlib import Path
 
+from benchmarks import check_publish
 from numlake.check import snapshot
 from numlake.check.keys import KeyStore
 from numlake.msisdn import sha256_hex
 from numlake.paths import Home
-from tests.support.check_warehouse import BASE, STRIDE, build_synthetic_warehouse
+from tests.support.check_warehouse import BASE, STRIDE
 
 CLI = (
     "import sys; from numlake import cli; cli.COMMAND_MODULES = ('numlake.check.command',); "
@@ -200,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--concurrency", default="1,4,16")
     ap.add_argument("--bulk-rows", type=int, default=1_000_000)
     ap.add_argument("--http-bulk-items", type=int, default=250_000)
+    ap.add_argument("--publish-days", type=int, default=2, help="days published incrementally and in full")
     ap.add_argument("--reuse", action="store_true", help="reuse the warehouse and snapshot in --home")
     ap.add_argument("--json", metavar="PATH", help="also write the figures, flat, as JSON here")
     args = ap.parse_args(argv)
@@ -232,6 +236,8 @@ def flat(results: dict) -> dict:
             bulk_file_s=results["bulk_file"]["seconds"],
             bulk_file_cpu_s=results["bulk_file"]["cpu_seconds"],
         )
+    if "publish_days" in results:
+        out.update(check_publish.flat(results["publish_days"]))
     out.update(load_before=results["load_before"], load_after=results["load_after"])
     return out
 
@@ -242,17 +248,14 @@ def run(args, home: Home) -> int:
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
 
     if not (args.reuse and snapshot.current_stamp(home)):
-        t = time.perf_counter()
-        results["warehouse"] = build_synthetic_warehouse(home, args.numbers)
-        results["warehouse"]["seconds"] = time.perf_counter() - t
-        log(f"warehouse: {results['warehouse']}")
-        t = time.perf_counter()
-        path = snapshot.publish(home)
-        results["publish"] = {
-            "seconds": time.perf_counter() - t,
-            "bytes": sum(p.stat().st_size for p in path.rglob("*") if p.is_file()),
-        }
-        log(f"publish: {results['publish']}")
+        if home.warehouse.exists():
+            home.warehouse.unlink()
+        # the warehouse, its first full publish, then days published incrementally and in full side by
+        # side (issue 17 item 4); what follows is measured on the last, layered, snapshot
+        pub = check_publish.bench(home, args.numbers, args.publish_days, verify=False, log=log)
+        results["warehouse"] = pub["warehouse"]
+        results["publish"] = {"seconds": pub["first_full"]["seconds"], "bytes": pub["first_full"]["mib"] * 2**20}
+        results["publish_days"] = pub
     results["in_process"] = bench_in_process(home, args.numbers, args.lookups)
     log(f"in-process: {results['in_process']}")
 
@@ -322,6 +325,8 @@ def render(r: dict) -> str:
             f"{r['bulk_file']['seconds']:.2f} s wall, {r['bulk_file']['cpu_seconds']:.2f} s CPU |"
         )
     lines.append(f"| machine load average (1 min) before / after | {r['load_before']:.1f} / {r['load_after']:.1f} |")
+    if "publish_days" in r:
+        lines += ["", check_publish.render(r["publish_days"]).rstrip("\n")]
     return "\n".join(lines) + "\n"
 
 
