@@ -98,7 +98,8 @@ def no_data_figure(title: str) -> go.Figure:
 def is_empty(frame: pd.DataFrame | None, *columns: str) -> bool:
     if frame is None or len(frame) == 0:
         return True
-    return any(c not in frame.columns for c in columns) or frame[list(columns)].isna().all().all()
+    # column by column: a sub-frame's isna() cost ~10x more, on ~550 figures of a site
+    return any(c not in frame.columns for c in columns) or all(frame[c].isna().all() for c in columns)
 
 
 def _rounded(series: pd.Series, digits: int = 4) -> list:
