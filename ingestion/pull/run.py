@@ -22,6 +22,7 @@ from ingestion.pull.config import PullEntry, load_pull_entries
 from ingestion.pull.fetch import Attempt, Context, Hooks, PullOptions, attempt, remove_leftovers, use_disk_threads
 from ingestion.pull.ledger import FetchedState, SourceLock, append_attempt, now_cst
 from ingestion.pull.remote import SharedConnections
+from ingestion.pull.transport import import_asyncssh, skip_disabled_debug_logs
 from numlake.errors import UsageError
 from numlake.paths import Home
 
@@ -231,6 +232,8 @@ def pull(
         if unknown:
             raise UsageError(f"pull: source {unknown[0]} is not in the registry {registry}")
         entries = {s: e for s, e in entries.items() if s in set(sources)}
+    import_asyncssh()  # once, before any fork: a forked process finds it imported
+    skip_disabled_debug_logs()
     logging.getLogger("asyncssh").setLevel(logging.WARNING)
     ctx = Context(home, Path(landing), options or options_from_env(), hooks or Hooks(), run_id)
     t0 = time.monotonic()

@@ -151,3 +151,25 @@ def skip_disabled_debug_logs() -> None:
 
     checked_log._numlake = True
     SSHLogger.log, SSHPacketLogger._log_packet = checked_log, checked_log_packet
+
+
+def import_asyncssh():
+    """asyncssh, imported without its search for liboqs.
+
+    At import, asyncssh looks for liboqs (for the sntrup761 key exchange) with
+    ctypes.util.find_library, which runs `ldconfig -p` and a C compiler: 0.1-0.4 s per process,
+    a tenth of a pull with nothing new. A pull negotiates curve25519 or ML-KEM (from
+    `cryptography`), so the search is answered "not found" while asyncssh is imported."""
+    import sys
+
+    if "asyncssh" in sys.modules:
+        return sys.modules["asyncssh"]
+    import ctypes.util
+
+    find = ctypes.util.find_library
+    ctypes.util.find_library = lambda name: None if name in ("oqs", "liboqs") else find(name)
+    try:
+        import asyncssh
+    finally:
+        ctypes.util.find_library = find
+    return asyncssh
