@@ -38,21 +38,33 @@ def project_fingerprint() -> str:
 
 
 def ensure_manifest(home: Home) -> Path:
-    """Parse the dbt project into `<home>/dbt/target/manifest.json` unless it is current."""
+    """Parse the dbt project into `<home>/dbt/target/manifest.json` unless it is current.
+
+    The manifest depends on the project's files and on the dbt target of the home's engine: the
+    models' configurations are dispatched on the adapter (macros/engine/), so DuckDB's and Spark's
+    manifests differ."""
+    from orchestration import engine
+
+    chosen = engine.home_engine(home)
+    target = engine.DBT_TARGETS[chosen]
     tp = target_path(home)
     manifest = tp / "manifest.json"
     stamp = tp / ".fingerprint"
     fp = project_fingerprint()
-    if manifest.exists() and stamp.exists() and stamp.read_text() == fp:
+    key = f"{target}:{fp}"
+    if manifest.exists() and stamp.exists() and stamp.read_text() == key:
         return manifest
     tp.mkdir(parents=True, exist_ok=True)
-    # The manifest depends only on the project's files, not on the home: parse once per
-    # project version and share it through the system temp dir (tests make many homes).
-    cached = Path(tempfile.gettempdir()) / f"numlake-dbt-manifest-{fp[:16]}.json"
+    # The manifest depends only on the project's files and the target, not on the home: parse
+    # once per project version and target and share it through the system temp dir (tests make
+    # many homes).
+    cached = Path(tempfile.gettempdir()) / f"numlake-dbt-manifest-{target}-{fp[:16]}.json"
     if cached.exists():
         shutil.copyfile(cached, manifest)
-        stamp.write_text(fp)
+        stamp.write_text(key)
         return manifest
+    env = dict(os.environ)
+    env.update(engine.dbt_env(home, chosen))
     proc = subprocess.run(
         [
             dbt_executable(),
@@ -67,11 +79,12 @@ def ensure_manifest(home: Home) -> Path:
         ],
         capture_output=True,
         text=True,
+        env=env,
     )
     if proc.returncode != 0:
         tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
         raise UsageError("dbt parse failed: " + " | ".join(tail))
-    stamp.write_text(fp)
+    stamp.write_text(key)
     tmp = cached.with_suffix(f".{os.getpid()}.tmp")
     shutil.copyfile(manifest, tmp)
     os.replace(tmp, cached)
@@ -83,10 +96,11 @@ def build_args(full_refresh: bool) -> list[str]:
     return ["build", "--exclude-resource-type", "unit_test"] + (["--full-refresh"] if full_refresh else [])
 
 
-def docs_args() -> list[str]:
+def docs_args(engine: str = "duckdb") -> list[str]:
     """`dbt docs generate --static`: one self-contained HTML file (manifest and catalog inlined),
-    so the docs open offline from the file system and through `numlake serve` alike."""
-    return ["docs", "generate", "--static"]
+    so the docs open offline from the file system and through `numlake serve` alike. On Spark the
+    catalog is left empty: reading it would start a Spark session for a page of column types."""
+    return ["docs", "generate", "--static"] + (["--empty-catalog"] if engine == "spark" else [])
 
 
 def docs_current(home: Home, fingerprint: str) -> bool:

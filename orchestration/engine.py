@@ -44,6 +44,11 @@ def resolve_engine(flag: str | None = None) -> str:
     return name
 
 
+def home_engine(home: Home) -> str:
+    """The engine of this home's runs: the one that built it, else the configured one."""
+    return built_with(home) or resolve_engine(None)
+
+
 def marker(home: Home) -> Path:
     return home.root / "engine"
 
@@ -122,30 +127,60 @@ def dbt_env(home: Home, engine: str) -> dict[str, str]:
     return env
 
 
-def expose_marts(home: Home, schema: str = "marts") -> list[str]:
-    """Views `marts.<table>` in `<home>/warehouse.duckdb` over Spark's Parquet tables of that schema.
+def copy_lake_schemas(home: Home) -> int:
+    """Copy each lake folder's `_schema.parquet` to `<spark warehouse>/lake_schemas/<folder>/schema.parquet`.
 
-    Written to a temp file and renamed over the warehouse, so a reader never sees half of it.
-    A table folder with no Parquet file yet (a partitioned table with no rows) is skipped."""
+    Spark skips files whose name starts with `_`, so it cannot read a feed's schema file where
+    ingestion writes it; the dbt hook that registers the lake's tables on Spark
+    (macros/engine/lake.sql) reads the copy, so a feed with no delivery yet is an empty table."""
+    import shutil
+
+    root = spark_warehouse(home) / "lake_schemas"
+    copied = 0
+    for schema in sorted(home.lake.rglob("_schema.parquet")) if home.lake.is_dir() else []:
+        out = root / schema.parent.relative_to(home.lake) / "schema.parquet"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".schema.{os.getpid()}.tmp")
+        shutil.copyfile(schema, tmp)
+        os.replace(tmp, out)
+        copied += 1
+    return copied
+
+
+# Spark's partition column of the number-history tables (macros/engine/incremental.sql): not a
+# column of the published tables, so the views leave it out.
+PARTITION_ONLY_COLUMNS = ("number_block",)
+
+
+def expose_marts(home: Home, schemas: tuple[str, ...] = ("marts", "intermediate")) -> list[str]:
+    """Views `<schema>.<table>` in `<home>/warehouse.duckdb` over Spark's Parquet tables of those schemas.
+
+    `marts` is the published contract; `intermediate` is exposed too because readers fall back to
+    it (the dashboards' table finder, the notices' portal models). Written to a temp file and
+    renamed over the warehouse, so a reader never sees half of it. A table folder with no Parquet
+    file yet (a partitioned table with no rows) is skipped, and so is a stage table an interrupted
+    incremental build left (macros/engine/incremental.sql). Returns `schema.table` names."""
     import duckdb
 
-    tables_root = spark_warehouse(home) / f"{schema}.db"
-    tables = sorted(p for p in tables_root.iterdir() if p.is_dir()) if tables_root.is_dir() else []
     tmp = home.warehouse.with_name(f".warehouse.{os.getpid()}.tmp.duckdb")
     tmp.unlink(missing_ok=True)
     con = duckdb.connect(str(tmp), config={"threads": 1})
     made = []
     try:
-        con.execute(f"create schema {schema}")
-        for table in tables:
-            if not any(table.rglob("*.parquet")):
-                continue
-            glob = str(table / "**" / "*.parquet").replace("'", "''")
-            con.execute(
-                f'create view {schema}."{table.name}" as select * from '
-                f"read_parquet('{glob}', hive_partitioning = true)"
-            )
-            made.append(table.name)
+        for schema in schemas:
+            con.execute(f"create schema {schema}")
+            tables_root = spark_warehouse(home) / f"{schema}.db"
+            tables = sorted(p for p in tables_root.iterdir() if p.is_dir()) if tables_root.is_dir() else []
+            for table in tables:
+                if table.name.endswith(("__dbt_stage", "__dbt_tmp")) or not any(table.rglob("*.parquet")):
+                    continue
+                glob = str(table / "**" / "*.parquet").replace("'", "''")
+                source = f"read_parquet('{glob}', hive_partitioning = true)"
+                columns = [row[0] for row in con.execute(f"describe select * from {source}").fetchall()]
+                hidden = [c for c in columns if c in PARTITION_ONLY_COLUMNS]
+                exclude = f" exclude ({', '.join(hidden)})" if hidden else ""
+                con.execute(f'create view {schema}."{table.name}" as select *{exclude} from {source}')
+                made.append(f"{schema}.{table.name}")
     finally:
         con.close()
     os.replace(tmp, home.warehouse)

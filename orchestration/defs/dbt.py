@@ -6,6 +6,7 @@ graph runs from the landing area to the marts. After each build the dbt docs sit
 catalog of the warehouse just built) is regenerated into the home, for the dashboards to link.
 """
 
+import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,6 +17,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 
 from numlake.crashpoints import crash_point
 from numlake.paths import DBT_PROJECT_DIR, Home
+from orchestration import engine
 from orchestration.dbt_support import (
     build_args,
     dbt_executable,
@@ -74,12 +76,18 @@ def build_dbt_assets(home: Home) -> tuple[dg.AssetsDefinition, DbtCliResource]:
         marker = target_path(home).parent / "warehouse_built_with"
         fingerprint = project_fingerprint()
         full = not home.warehouse.exists() or not marker.exists() or marker.read_text() != fingerprint
+        chosen = engine.home_engine(home)  # the dbt target and its settings (orchestration/engine.py)
+        os.environ.update(engine.dbt_env(home, chosen))
+        if chosen == "spark":
+            engine.copy_lake_schemas(home)
         crash_point("dbt.before_build")
         yield from dbt.cli(build_args(full), context=context).stream()
         crash_point("dbt.after_build")
+        if chosen == "spark":  # readers find marts.* in warehouse.duckdb, as views over Spark's tables
+            engine.expose_marts(home)
         marker.write_text(fingerprint)
         if not docs_current(home, fingerprint):
-            docs = dbt.cli(docs_args(), raise_on_error=False)
+            docs = dbt.cli(docs_args(chosen), raise_on_error=False)
             docs.wait()
             if docs.is_successful():
                 publish_docs(docs.target_path, home, fingerprint)

@@ -76,7 +76,7 @@ def test_spark_marts_are_exposed_as_duckdb_views_over_their_parquet_tables(tmp_p
         pa.table({"msisdn": ["13800000000"], "rule": ["COOLING_VIOLATION"]}), table / "block=138" / "part-00000.parquet"
     )
     (engine.spark_warehouse(home) / "marts.db" / "empty_partitioned").mkdir()
-    assert engine.expose_marts(home) == ["rule_findings"]
+    assert engine.expose_marts(home) == ["marts.rule_findings"]
     con = duckdb.connect(str(home.warehouse), read_only=True)
     try:
         assert con.execute("select msisdn, rule, block from marts.rule_findings").fetchall() == [

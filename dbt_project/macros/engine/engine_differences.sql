@@ -126,3 +126,21 @@
 {% macro spark__series(start, stop, step) -%}
     explode(sequence({{ start }}, {{ stop }}, {{ step }}))
 {%- endmacro %}
+
+{#- One row per calendar day from date `start` to date `stop`, as dates, in a select list. Spark
+    cannot cast a generator's output in the same expression, DuckDB's series of dates is timestamps. -#}
+{% macro day_series(start, stop) -%}
+    {%- if adapter is defined -%}
+        {{ return(adapter.dispatch('day_series', 'numlake')(start, stop)) }}
+    {%- else -%}
+        {{ return(default__day_series(start, stop)) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro default__day_series(start, stop) -%}
+    cast({{ series('cast(' ~ start ~ ' as timestamp)', 'cast(' ~ stop ~ ' as timestamp)', 'interval 1 day') }} as date)
+{%- endmacro %}
+
+{% macro spark__day_series(start, stop) -%}
+    {{ series('cast(' ~ start ~ ' as date)', 'cast(' ~ stop ~ ' as date)', 'interval 1 day') }}
+{%- endmacro %}

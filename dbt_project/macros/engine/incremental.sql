@@ -1,62 +1,236 @@
 {#- How the number-history models stay incremental on each engine.
 
-    DuckDB: `delete+insert` by msisdn, and a post-hook drops the rows of numbers replayed again
-    without them (`drop_rows_of_replaced_histories`).
+    DuckDB: `delete+insert` by msisdn, and post-hooks drop the rows of numbers replayed again
+    without them (`drop_rows_of_replaced_histories`, `drop_withdrawn_lifecycle_rows`).
     Spark without Delta or Iceberg (their jars cannot be fetched here) can neither delete nor
     merge into a Parquet table: the tables are partitioned by number block (`number_block`, the
     first five digits: ~100,000 numbers per block) and a build overwrites exactly the blocks it
-    touches (`insert_overwrite`, dynamic partition overwrite). The model then has to emit every
-    row of each touched block: its new rows plus the kept rows of the block's other numbers. -#}
+    touches (`insert_overwrite`, dynamic partition overwrite). So on Spark a model emits every row
+    of each block it touches: its new rows plus the kept rows of the block's other numbers
+    (`history_select`), and what the DuckDB post-hooks delete is simply not kept.
+
+    A model: `config(**history_incremental_config(post_hook=...))` and, as its last statement,
+    `{{ history_select('final', ref('upstream')) }}` instead of `select * from final`. -#}
 
 {% macro number_block(msisdn) -%}
     substr({{ msisdn }}, 1, 5)
 {%- endmacro %}
 
-{% macro history_incremental_config() -%}
+{#- `post_hook` (DuckDB's deletes) is dropped on Spark, where `history_select` does their work. -#}
+{% macro history_incremental_config(post_hook=none) -%}
     {%- if adapter is defined -%}
-        {{ return(adapter.dispatch('history_incremental_config', 'numlake')()) }}
+        {{ return(adapter.dispatch('history_incremental_config', 'numlake')(post_hook)) }}
     {%- else -%}
-        {{ return(default__history_incremental_config()) }}
+        {{ return(default__history_incremental_config(post_hook)) }}
     {%- endif -%}
 {%- endmacro %}
 
-{% macro default__history_incremental_config() -%}
-    {{ return({'materialized': 'incremental', 'incremental_strategy': 'delete+insert', 'unique_key': 'msisdn'}) }}
+{% macro default__history_incremental_config(post_hook=none) -%}
+    {%- set config = {'materialized': 'incremental', 'incremental_strategy': 'delete+insert', 'unique_key': 'msisdn',
+                      'on_schema_change': 'fail'} -%}
+    {%- if post_hook is not none -%}
+        {%- do config.update({'post_hook': post_hook}) -%}
+    {%- endif -%}
+    {{ return(config) }}
 {%- endmacro %}
 
-{% macro spark__history_incremental_config() -%}
-    {{ return({'materialized': 'incremental', 'incremental_strategy': 'insert_overwrite',
-               'partition_by': ['number_block'], 'file_format': 'parquet'}) }}
+{% macro spark__history_incremental_config(post_hook=none) -%}
+    {{ return(spark_partition_overwrite_config('number_block')) }}
 {%- endmacro %}
 
-{#- The lake as Spark tables: dbt-duckdb reads `external_location`, Spark reads tables. Run as an
-    `on-run-start` hook: each run re-creates the external Parquet tables of schema `lake` over
-    `NUMLAKE_LAKE`, so new delivery files are listed afresh. Nothing on DuckDB. -#}
-{% macro register_lake_tables() -%}
+{#- Incremental by a partition column (e.g. `month`) whose every row a build emits for each value it
+    touches: DuckDB replaces the rows of those values (`delete+insert`), Spark their partitions. -#}
+{% macro partition_incremental_config(column, post_hook=none) -%}
     {%- if adapter is defined -%}
-        {{ return(adapter.dispatch('register_lake_tables', 'numlake')()) }}
+        {{ return(adapter.dispatch('partition_incremental_config', 'numlake')(column, post_hook)) }}
     {%- else -%}
-        {{ return(default__register_lake_tables()) }}
+        {{ return(default__partition_incremental_config(column, post_hook)) }}
     {%- endif -%}
 {%- endmacro %}
 
-{% macro default__register_lake_tables() -%}
-    select 1
+{% macro default__partition_incremental_config(column, post_hook=none) -%}
+    {%- set config = {'materialized': 'incremental', 'incremental_strategy': 'delete+insert', 'unique_key': column,
+                      'on_schema_change': 'fail'} -%}
+    {%- if post_hook is not none -%}
+        {%- do config.update({'post_hook': post_hook}) -%}
+    {%- endif -%}
+    {{ return(config) }}
 {%- endmacro %}
 
-{% macro spark__register_lake_tables() -%}
-    {%- set lake = env_var('NUMLAKE_LAKE') -%}
-    {%- set tables = {
-        'lifecycle': 'lifecycle', 'complaints': 'complaints', 'segments': 'segments', 'orgs': 'orgs',
-        'adoption': 'adoption', 'rejected_records': '_rejects',
-        'file_loads': '_meta/file_loads.parquet', 'sources': '_meta/sources.parquet'} -%}
-    {%- if execute -%}
-        {%- do run_query('create database if not exists lake') -%}
-        {%- for name, path in tables.items() -%}
-            {%- do run_query('drop table if exists lake.' ~ name) -%}
-            {%- do run_query("create table lake." ~ name ~ " using parquet options (path '" ~ lake ~ "/" ~ path
-                             ~ "', recursiveFileLookup 'true')") -%}
-        {%- endfor -%}
+{% macro spark__partition_incremental_config(column, post_hook=none) -%}
+    {{ return(spark_partition_overwrite_config(column)) }}
+{%- endmacro %}
+
+{#- The stage table of `get_insert_overwrite_sql` below is dropped after each build. -#}
+{% macro spark_partition_overwrite_config(column) -%}
+    {{ return({'materialized': 'incremental', 'incremental_strategy': 'insert_overwrite', 'partition_by': [column],
+               'file_format': 'parquet', 'on_schema_change': 'fail',
+               'post_hook': 'drop table if exists {{ this }}__dbt_stage'}) }}
+{%- endmacro %}
+
+{#- dbt-spark's `insert_overwrite` (overridden here): `insert overwrite ... select from` the model's
+    temporary view. A model that keeps rows of its own table reads the table it overwrites, which
+    Spark refuses; so the view's rows are first written to a stage table, then the touched
+    partitions are overwritten from it. -#}
+{% macro get_insert_overwrite_sql(source_relation, target_relation, existing_relation) %}
+    {%- set stage = target_relation.incorporate(path={'identifier': target_relation.identifier ~ '__dbt_stage'}) -%}
+    {%- do run_query('drop table if exists ' ~ stage) -%}
+    {%- do run_query('create table ' ~ stage ~ ' using parquet as select * from ' ~ source_relation) -%}
+    {%- set dest_columns = adapter.get_columns_in_relation(target_relation) -%}
+    insert overwrite table {{ target_relation }}
+    {{ partition_cols(label='partition') }}
+    select {{ dest_columns | map(attribute='quoted') | join(', ') }} from {{ stage }}
+{% endmacro %}
+
+{#- The last statement of a number-history model: its rows, `new_rows` (a CTE of numbers
+    rebuilt in this build). On Spark each row also carries its `number_block` (the partition,
+    a last column that `expose_marts` leaves out), and an incremental build adds the rows of
+    `this` in every block it touches that are still current: their number's latest replay in
+    `upstream` is the one they were built from. A block is touched when it gets new rows or holds
+    rows no longer current (a number replayed again, or whose records were all withdrawn). -#}
+{% macro history_select(new_rows, upstream) -%}
+    {%- if adapter is defined -%}
+        {{ return(adapter.dispatch('history_select', 'numlake')(new_rows, upstream)) }}
+    {%- else -%}
+        {{ return(default__history_select(new_rows, upstream)) }}
     {%- endif -%}
-    select 1
+{%- endmacro %}
+
+{% macro default__history_select(new_rows, upstream) -%}
+    select * from {{ new_rows }}
+{%- endmacro %}
+
+{% macro spark__history_select(new_rows, upstream) -%}
+    select
+        *,
+        {{ number_block('msisdn') }} as number_block
+    from {{ new_rows }}
+    {%- if is_incremental() %}
+    union all
+    select kept.*
+    from {{ this }} as kept
+    where
+        kept.number_block in (
+            select {{ number_block('msisdn') }} from {{ new_rows }}
+            union
+            select stale.number_block
+            from {{ this }} as stale
+            left anti join {{ upstream }} as current_rows
+                on current_rows.msisdn = stale.msisdn and current_rows.replay_batch = stale.replay_batch
+        )
+        and exists (
+            select 1 from {{ upstream }} as current_rows
+            where current_rows.msisdn = kept.msisdn and current_rows.replay_batch = kept.replay_batch
+        )
+    {%- endif %}
+{%- endmacro %}
+
+{#- The replay's own last statement (int_number_events__replayed): the replayed numbers' rows and,
+    on Spark, the rows of `this` in the blocks of the replayed (`affected`, from
+    `history_replay_input`) numbers that were not replayed. A number whose records were all
+    withdrawn is affected and gets no row: what DuckDB's post-hook deletes. -#}
+{% macro replay_select(new_rows) -%}
+    {%- if adapter is defined -%}
+        {{ return(adapter.dispatch('replay_select', 'numlake')(new_rows)) }}
+    {%- else -%}
+        {{ return(default__replay_select(new_rows)) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro default__replay_select(new_rows) -%}
+    select * from {{ new_rows }}
+{%- endmacro %}
+
+{% macro spark__replay_select(new_rows) -%}
+    select
+        *,
+        {{ number_block('msisdn') }} as number_block
+    from {{ new_rows }}
+    {%- if is_incremental() %}
+    union all
+    select kept.*
+    from {{ this }} as kept
+    left anti join affected on affected.msisdn = kept.msisdn
+    where kept.number_block in (select {{ number_block('msisdn') }} from affected)
+    {%- endif %}
+{%- endmacro %}
+
+{#- The replay's input CTEs `lifecycle`, `batch` and (incremental) `affected`: DuckDB's
+    `replay_input()` reads the Parquet files of new deliveries by path (`read_parquet`, `glob`);
+    Spark reads the lake's table through staging and keeps the rows of new deliveries. -#}
+{% macro history_replay_input() -%}
+    {%- if adapter is defined -%}
+        {{ return(adapter.dispatch('history_replay_input', 'numlake')()) }}
+    {%- else -%}
+        {{ return(default__history_replay_input()) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro default__history_replay_input() -%}
+    {{ return(replay_input()) }}
+{%- endmacro %}
+
+{% macro spark__history_replay_input() %}
+{% if is_incremental() %}
+loaded_files as (
+    select distinct file_name
+    from {{ ref('stg_lake__file_loads') }}
+    where outcome = 'LOADED' and feed = 'lifecycle'
+),
+
+new_events as (
+    select lake.*
+    from {{ ref('stg_lake__lifecycle') }} as lake
+    left semi join {{ new_lifecycle_deliveries(this) }} as new_deliveries
+        on new_deliveries.source_id = lake.source_id and new_deliveries.file_name = lake.file_name
+),
+
+affected as (
+    select msisdn from new_events
+    union
+    select msisdn from {{ this }} where file_name not in (select file_name from loaded_files)
+),
+
+kept_events as (
+    select
+        source_id, event_id, msisdn, event_type, event_time, subscriber_id,
+        file_name, business_date, seq, line_no, load_order
+    from {{ this }}
+    where
+        msisdn in (select msisdn from affected)
+        and file_name in (select file_name from loaded_files)
+),
+
+lifecycle as (
+    select * from new_events
+    union all
+    select * from kept_events
+),
+
+batch as (
+    select coalesce(max(replay_batch), 0) + 1 as replay_batch from {{ this }}
+),
+{% else %}
+{{ replay_input() }}
+{% endif %}
+{% endmacro %}
+
+{#- number_first_events: incremental on DuckDB like the other history models; on Spark a table
+    rebuilt at each run (the first row of each number's history). Its second DuckDB post-hook
+    rewrites the coverage start of rows of any number whenever a source's coverage moves, which
+    on Spark would touch blocks no replay touched. -#}
+{% macro first_events_config(post_hook=none) -%}
+    {%- if adapter is defined -%}
+        {{ return(adapter.dispatch('first_events_config', 'numlake')(post_hook)) }}
+    {%- else -%}
+        {{ return(default__history_incremental_config(post_hook)) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro default__first_events_config(post_hook=none) -%}
+    {{ return(default__history_incremental_config(post_hook)) }}
+{%- endmacro %}
+
+{% macro spark__first_events_config(post_hook=none) -%}
+    {{ return({'materialized': 'table', 'file_format': 'parquet'}) }}
 {%- endmacro %}

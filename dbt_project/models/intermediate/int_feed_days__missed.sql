@@ -23,9 +23,7 @@ business_dates as (
     select
         covered.source_id,
         covered.feed,
-        cast({{ series(
-            'cast(covered.coverage_start as timestamp)', 'cast(as_of.as_of as timestamp)', 'interval 1 day'
-        ) }} as date) as business_date
+        {{ day_series('covered.coverage_start', 'as_of.as_of') }} as business_date
     from covered
     cross join as_of
     semi join daily_feeds using (feed)

@@ -1,12 +1,5 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='msisdn',
-        on_schema_change='fail',
-        post_hook="{{ drop_withdrawn_lifecycle_rows() }}"
-    )
-}}
+{{ config(history_incremental_config(post_hook="{{ drop_withdrawn_lifecycle_rows() }}")) }}
+-- depends_on: {{ ref('stg_lake__file_loads') }}
 {#-
     RULES 1 and 2 replayed with window functions, no recursion. Every window below has the same
     partition (the number) and order (the history's total order, macro history_order), so each
@@ -18,11 +11,11 @@
     then the states and the finding of each event are plain expressions.
 
     Which numbers are replayed, and from which rows, is decided by `replay_input()`
-    (macros/replay_changes.sql): all of them in a full build, those touched by new or withdrawn
+    (macros/replay_changes.sql; on Spark `history_replay_input()`): all of them in a full build, those touched by new or withdrawn
     deliveries in an incremental one.
 #}
 with
-{{ replay_input() }}
+{{ history_replay_input() }}
 
 events as (
     select
@@ -256,4 +249,4 @@ final as (
     from judged
 )
 
-select * from final
+{{ replay_select('final') }}

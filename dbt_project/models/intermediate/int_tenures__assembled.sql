@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='msisdn',
-        on_schema_change='fail',
-        post_hook="{{ drop_rows_of_replaced_histories(ref('int_number_events__replayed')) }}"
-    )
-}}
+{{ config(history_incremental_config(post_hook="{{ drop_rows_of_replaced_histories(ref('int_number_events__replayed')) }}")) }}
 -- depends_on: {{ ref('int_number_events__replayed') }}
 {# Incremental like the replay (macros/replay_batches.sql). -#}
 {#- RULES 1: one row per tenure, from its starting event to its ending event (CANCEL or
@@ -85,4 +77,4 @@ final as (
     from joined
 )
 
-select * from final
+{{ history_select('final', ref('int_number_events__replayed')) }}

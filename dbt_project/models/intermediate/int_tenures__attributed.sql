@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='msisdn',
-        on_schema_change='fail',
-        post_hook="{{ drop_rows_of_replaced_histories(ref('int_tenures__assembled')) }}"
-    )
-}}
+{{ config(history_incremental_config(post_hook="{{ drop_rows_of_replaced_histories(ref('int_tenures__assembled')) }}")) }}
 -- depends_on: {{ ref('int_tenures__assembled') }}
 {# Incremental like the replay (macros/replay_batches.sql). -#}
 {#- RULES 1: the responsible source at t is the source of the last ACTIVATE or PORT_IN of the
@@ -55,4 +47,4 @@ final as (
         on tenures.msisdn = changes.msisdn and tenures.tenure_seq = changes.tenure_seq
 )
 
-select * from final
+{{ history_select('final', ref('int_tenures__assembled')) }}

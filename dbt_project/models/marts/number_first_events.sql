@@ -1,18 +1,13 @@
 {{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='msisdn',
-        on_schema_change='fail',
-        post_hook=[
-            "{{ drop_rows_of_replaced_histories(ref('int_number_events__replayed')) }}",
-            "update {{ this }} as t set first_source_coverage_start = c.coverage_start from {{ ref('source_coverage') }} as c where c.source_id = t.first_source_id and t.first_source_coverage_start is distinct from c.coverage_start",
-        ]
-    )
+    config(first_events_config(post_hook=[
+        "{{ drop_rows_of_replaced_histories(ref('int_number_events__replayed')) }}",
+        "update {{ this }} as t set first_source_coverage_start = c.coverage_start from {{ ref('source_coverage') }} as c where c.source_id = t.first_source_id and t.first_source_coverage_start is distinct from c.coverage_start",
+    ]))
 }}
 -- depends_on: {{ ref('int_number_events__replayed') }}
 {# Incremental like the replay: only numbers replayed since the last build are rebuilt; the
-    second post-hook follows a source whose coverage start moved (an earlier delivery loaded). -#}
+    second post-hook follows a source whose coverage start moved (an earlier delivery loaded).
+    On Spark a table rebuilt at each run (macros/engine/incremental.sql, first_events_config). -#}
 with events as (
     select * from {{ ref('int_number_events__replayed') }}
     where

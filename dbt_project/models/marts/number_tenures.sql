@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='msisdn',
-        on_schema_change='fail',
-        post_hook="{{ drop_rows_of_replaced_histories(ref('int_tenures__assembled')) }}"
-    )
-}}
+{{ config(history_incremental_config(post_hook="{{ drop_rows_of_replaced_histories(ref('int_tenures__assembled')) }}")) }}
 -- depends_on: {{ ref('int_tenures__assembled') }}
 {# Incremental like the replay (macros/replay_batches.sql). -#}
 with tenures as (
@@ -39,4 +31,4 @@ final as (
     from tenures
 )
 
-select * from final
+{{ history_select('final', ref('int_tenures__assembled')) }}

@@ -84,10 +84,11 @@ final as (
         daily_feeds.feed is not null as is_daily,
         platform_start.platform_start,
         sources.source_id is not null as is_registered,
-        as_of.as_of - coalesce(
-            covered.latest_business_date,
-            case when daily_feeds.feed is not null then platform_start.platform_start - 1 end
-        ) as days_behind
+        {{ days_between(
+            'coalesce(covered.latest_business_date, '
+            ~ 'case when daily_feeds.feed is not null then platform_start.platform_start - 1 end)',
+            'as_of.as_of'
+        ) }} as days_behind
     from seen
     cross join as_of
     cross join platform_start
