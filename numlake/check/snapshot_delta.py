@@ -132,7 +132,12 @@ def publish(home: Home, con, as_of: str, built_at: str | None, full: bool = Fals
     else in full (the reason is in the new snapshot's meta)."""
     state = warehouse_state(con)
     prev_dir, prev_meta = _current(home)
-    reason = "asked for a full publish" if full else _why_not_incremental((prev_meta or {}).get("incremental"), state)
+    if full:
+        reason = "asked for a full publish"
+    elif prev_meta is not None and "incremental" not in prev_meta:
+        reason = "the previous snapshot was published without the incremental state"
+    else:
+        reason = _why_not_incremental((prev_meta or {}).get("incremental"), state)
     if reason is None:
         result = _publish_incremental(home, con, prev_dir, prev_meta, as_of, built_at, state)
         if isinstance(result, Path):
@@ -316,10 +321,10 @@ def marts_fingerprint(con) -> int:
 def bad_blocks(con, layers: Layers) -> np.ndarray:
     """Blocks of BLOCK numbers whose fingerprint in the marts is not the one the layers hold."""
     wh = con.execute(
-        f"select blk, bit_xor(h) from (select {BLOCK_SQL} as blk, {snapshot.TENURE_ROW_HASH} as h "
+        f"select blk, bit_xor(h) as h from (select {BLOCK_SQL} as blk, {snapshot.TENURE_ROW_HASH} as h "
         f"from {snapshot.MARTS[0]} union all select {BLOCK_SQL}, {snapshot.FIRST_EVENT_ROW_HASH} "
         f"from {snapshot.MARTS[1]}) group by blk"
-    ).fetchall()
+    ).fetchnumpy()
     base, d = layers.base, layers.delta
     bblk = np.asarray(base.msisdn) // BLOCK
     starts = np.flatnonzero(np.r_[True, bblk[1:] != bblk[:-1]]) if len(bblk) else np.zeros(0, np.int64)
@@ -331,14 +336,14 @@ def bad_blocks(con, layers: Layers) -> np.ndarray:
         np.asarray(d.msisdn)[brow >= 0] // BLOCK,
         np.asarray(d.msisdn)[live] // BLOCK,
         np.array([_block_of(k) for k in okeys], dtype=np.int64),
-        np.array([b for b, _ in wh], dtype=np.int64),
+        np.asarray(wh["blk"], dtype=np.int64),
     ]
     values = [
         np.bitwise_xor.reduceat(np.asarray(layers.base_fp), starts) if len(starts) else np.zeros(0, np.uint64),
         np.asarray(layers.base_fp)[brow[brow >= 0]],
         np.asarray(d.cols["fp"])[live],
         np.array([layers.others[k] for k in okeys], dtype=np.uint64),
-        np.array([h for _, h in wh], dtype=np.uint64),
+        np.asarray(wh["h"], dtype=np.uint64),
     ]
     keys, inverse = np.unique(np.concatenate(blocks), return_inverse=True)
     acc = np.zeros(len(keys), np.uint64)
