@@ -55,9 +55,9 @@ def _server_cpu(server) -> float:
     return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
 
 
-def _children_cpu() -> float:
+def _children_cpu() -> tuple[float, float]:
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
+    return r.ru_utime, r.ru_stime
 
 
 class _Cpu:
@@ -71,7 +71,9 @@ class _Cpu:
 
     def __exit__(self, *exc) -> None:
         time.sleep(0.2)  # let the listener reap the last sessions
-        self.into.setdefault(f"{self.side}_client_cpu_s", []).append(round(_children_cpu() - self.c0, 2))
+        user, system = (b - a for a, b in zip(self.c0, _children_cpu()))
+        self.into.setdefault(f"{self.side}_client_cpu_s", []).append(round(user + system, 2))
+        self.into.setdefault(f"{self.side}_client_sys_s", []).append(round(system, 2))
         self.into.setdefault(f"{self.side}_server_cpu_s", []).append(round(_server_cpu(self.server) - self.s0, 2))
         self.into.setdefault("load_avg_1min", []).append(round(os.getloadavg()[0], 1))
 

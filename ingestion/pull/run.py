@@ -45,8 +45,8 @@ def options_from_env(**overrides) -> PullOptions:
     opts = PullOptions(**values)
     if opts.connections < 1 or opts.files_per_connection < 1 or opts.chunk_bytes < 1:
         raise UsageError("pull: connections, files_per_connection and chunk_bytes must be at least 1")
-    if opts.processes < 0:
-        raise UsageError("pull: processes cannot be negative (0 = one per core)")
+    if opts.processes < 0 or opts.disk_threads < 0:
+        raise UsageError("pull: processes and disk_threads cannot be negative")
     if opts.retries < 0 or min(opts.connect_timeout, opts.io_timeout, opts.backoff_s, opts.lock_wait_s) < 0:
         raise UsageError("pull: retries, timeouts and waits cannot be negative")
     return opts
@@ -127,7 +127,7 @@ async def _pull_source(entry: PullEntry, ctx: Context, slots: asyncio.Semaphore)
 
 
 async def _pull_all(entries: list[PullEntry], ctx: Context) -> dict[str, list[Attempt]]:
-    use_disk_threads()
+    use_disk_threads(ctx.options)
     ctx = dataclasses.replace(ctx, connections=SharedConnections())
     slots = asyncio.Semaphore(ctx.options.connections)
     try:
@@ -196,7 +196,7 @@ def _worker(entries: list[PullEntry], ctx: Context, connections: int, next_index
 
     async def main() -> dict[str, list[Attempt]]:
         nonlocal ctx
-        use_disk_threads()
+        use_disk_threads(ctx.options)
         ctx = dataclasses.replace(ctx, connections=SharedConnections())
         slots, out = asyncio.Semaphore(connections), {}
         try:
