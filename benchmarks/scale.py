@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import sys
 import time
@@ -71,13 +72,19 @@ def run_once(home: Path, landing: Path, registry: Path, engine: str, label: str)
         env.setdefault("NUMLAKE_SPARK_MASTER", os.environ.get("NUMLAKE_SPARK_MASTER", "local[2]"))
     before = load()
     cmd = [*nice(), str(BIN / "numlake"), "run", "--engine", engine, "--home", str(home)]
+    cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         secs, rss = sh([*cmd, "--landing", str(landing), "--registry", str(registry)], env=env, label=label)
     except SystemExit as failed:  # one engine failing leaves the other's figures standing
         return {"failed": str(failed), "load_before": before}
+    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # CPU of the reaped process tree: far steadier than wall time on shared cores (a JVM that
+    # is not waited for by its parent is left out, so Spark's figure is a lower bound)
+    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     phases = phases_of_last_run(home).get("phases", {})
     return {
         "seconds": round(secs, 2),
+        "cpu_s": round(cpu, 1),
         "peak_rss_mib": round(rss),
         "load_before": before,
         "load_after": load(),
