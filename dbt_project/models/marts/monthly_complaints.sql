@@ -1,6 +1,7 @@
 {{ config(**partition_incremental_config('month')) }}
 {{ config(post_hook="{{ drop_emptied_partitions('month',
-    'select month from ' ~ ref('int_source_months__spanned')) }}") }}
+    'select month from ' ~ ref('int_source_months__spanned') ~ ' where source_id in (select source_id from '
+    ~ ref('int_feeds__covered') ~ ' where feed = \\'complaints\\')') }}") }}
 -- depends_on: {{ ref('int_deliveries__tracked') }}, {{ ref('stg_lake__complaints') }}
 {# Incremental by month: a build recounts every source and category of each month touched since
     this table's latest build and keeps the other months. A month is touched when it ends after
