@@ -124,6 +124,11 @@ def dbt_env(home: Home, engine: str) -> dict[str, str]:
     if engine == "spark":
         spark = SparkSettings.resolve(home)
         env.update({"NUMLAKE_SPARK_MASTER": spark.master, "NUMLAKE_SPARK_WAREHOUSE": str(spark_warehouse(home))})
+        if spark.conf:  # dbt-spark's session starts Spark through pyspark, which reads these like spark-submit
+            import shlex
+
+            confs = " ".join(f"--conf {shlex.quote(f'{k}={v}')}" for k, v in sorted(spark.conf.items()))
+            env["PYSPARK_SUBMIT_ARGS"] = f"{confs} pyspark-shell"
     return env
 
 

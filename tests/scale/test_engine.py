@@ -68,6 +68,17 @@ def test_the_spark_master_comes_from_the_environment_over_the_home_file(tmp_path
         engine.SparkSettings.resolve(home)
 
 
+def test_the_spark_settings_of_the_home_reach_dbt_through_its_environment(tmp_path, monkeypatch):
+    home = Home.resolve(tmp_path)
+    monkeypatch.delenv("NUMLAKE_SPARK_MASTER", raising=False)
+    assert engine.dbt_env(home, "duckdb") == {"NUMLAKE_ENGINE": "duckdb", "NUMLAKE_DBT_TARGET": "warehouse"}
+    (tmp_path / "spark.yaml").write_text("master: spark://10.0.0.5:7077\nconf:\n  spark.executor.memory: 8g\n")
+    env = engine.dbt_env(home, "spark")
+    assert env["NUMLAKE_DBT_TARGET"] == "spark" and env["NUMLAKE_SPARK_MASTER"] == "spark://10.0.0.5:7077"
+    assert env["NUMLAKE_SPARK_WAREHOUSE"] == str(tmp_path / "warehouse")
+    assert env["PYSPARK_SUBMIT_ARGS"] == "--conf spark.executor.memory=8g pyspark-shell"
+
+
 def test_spark_marts_are_exposed_as_duckdb_views_over_their_parquet_tables(tmp_path):
     home = Home.resolve(tmp_path)
     table = engine.spark_warehouse(home) / "marts.db" / "rule_findings"
@@ -76,7 +87,13 @@ def test_spark_marts_are_exposed_as_duckdb_views_over_their_parquet_tables(tmp_p
         pa.table({"msisdn": ["13800000000"], "rule": ["COOLING_VIOLATION"]}), table / "block=138" / "part-00000.parquet"
     )
     (engine.spark_warehouse(home) / "marts.db" / "empty_partitioned").mkdir()
-    assert engine.expose_marts(home) == ["marts.rule_findings"]
+    tenures = engine.spark_warehouse(home) / "intermediate.db" / "int_tenures__assembled" / "number_block=13800"
+    tenures.mkdir(parents=True)
+    pq.write_table(pa.table({"msisdn": ["13800000000"], "tenure_seq": [1]}), tenures / "part-00000.parquet")
+    stage = engine.spark_warehouse(home) / "marts.db" / "number_tenures__dbt_stage"  # left by an interrupted build
+    stage.mkdir()
+    pq.write_table(pa.table({"msisdn": ["13800000000"]}), stage / "part-00000.parquet")
+    assert engine.expose_marts(home) == ["marts.rule_findings", "intermediate.int_tenures__assembled"]
     con = duckdb.connect(str(home.warehouse), read_only=True)
     try:
         assert con.execute("select msisdn, rule, block from marts.rule_findings").fetchall() == [
@@ -84,8 +101,23 @@ def test_spark_marts_are_exposed_as_duckdb_views_over_their_parquet_tables(tmp_p
         ]
         kinds = con.execute("select table_type from information_schema.tables where table_schema = 'marts'").fetchall()
         assert kinds == [("VIEW",)]
+        # number_block is Spark's partition, not a column of the table
+        assert con.execute("select * from intermediate.int_tenures__assembled").fetchall() == [("13800000000", 1)]
     finally:
         con.close()
+
+
+def test_the_lake_schema_files_are_copied_where_spark_reads_them(tmp_path):
+    home = Home.resolve(tmp_path)
+    for folder in ("lifecycle", "_rejects"):
+        (home.lake / folder).mkdir(parents=True)
+        pq.write_table(pa.table({"msisdn": pa.array([], pa.string())}), home.lake / folder / "_schema.parquet")
+    assert engine.copy_lake_schemas(home) == 2
+    copies = engine.spark_warehouse(home) / "lake_schemas"
+    assert sorted(str(p.relative_to(copies)) for p in copies.rglob("*.parquet")) == [
+        "_rejects/schema.parquet",
+        "lifecycle/schema.parquet",
+    ]
 
 
 def test_numlake_run_refuses_another_engine_than_the_homes_before_anything_runs(tmp_path):

@@ -16,26 +16,46 @@
     substr({{ msisdn }}, 1, 5)
 {%- endmacro %}
 
-{#- `post_hook` (DuckDB's deletes) is dropped on Spark, where `history_select` does their work. -#}
-{% macro history_incremental_config(post_hook=none) -%}
+{#- `post_hook` (DuckDB's deletes) is dropped on Spark, where `history_select` does their work.
+    A block none of whose numbers has a row any more cannot be emitted: on Spark a post-hook
+    drops it (`drop_emptied_partitions`, macros/engine/partitions.sql); `live` names the model
+    and condition whose numbers' blocks still have rows, e.g. `('int_tenures__assembled', 'true')`. -#}
+{% macro history_incremental_config(post_hook=none, live=none) -%}
     {%- if adapter is defined -%}
-        {{ return(adapter.dispatch('history_incremental_config', 'numlake')(post_hook)) }}
+        {{ return(adapter.dispatch('history_incremental_config', 'numlake')(post_hook, live)) }}
     {%- else -%}
-        {{ return(default__history_incremental_config(post_hook)) }}
+        {{ return(default__history_incremental_config(post_hook, live)) }}
     {%- endif -%}
 {%- endmacro %}
 
-{% macro default__history_incremental_config(post_hook=none) -%}
-    {%- set config = {'materialized': 'incremental', 'incremental_strategy': 'delete+insert', 'unique_key': 'msisdn',
-                      'on_schema_change': 'fail'} -%}
+{% macro default__history_incremental_config(post_hook=none, live=none) -%}
+    {%- set settings = {'materialized': 'incremental', 'incremental_strategy': 'delete+insert', 'unique_key': 'msisdn',
+                        'on_schema_change': 'fail'} -%}
     {%- if post_hook is not none -%}
-        {%- do config.update({'post_hook': post_hook}) -%}
+        {%- do settings.update({'post_hook': post_hook}) -%}
     {%- endif -%}
-    {{ return(config) }}
+    {{ return(settings) }}
 {%- endmacro %}
 
-{% macro spark__history_incremental_config(post_hook=none) -%}
-    {{ return(spark_partition_overwrite_config('number_block')) }}
+{#- DuckDB's post-hooks are not run on Spark, but dbt infers a model's dependencies from its hooks
+    too (the replay reads stg_lake__file_loads only in its incremental branch and its hook): they
+    stay, rendered inside a comment of a no-op statement. -#}
+{% macro spark__history_incremental_config(post_hook=none, live=none) -%}
+    {%- set settings = spark_partition_overwrite_config('number_block') -%}
+    {%- set hooks = [settings['post_hook']] -%}
+    {%- if live is not none -%}
+        {%- do hooks.append("{{ drop_emptied_partitions('number_block', live_number_blocks('" ~ live[0] ~ "', '"
+                            ~ live[1] ~ "')) }}") -%}
+    {%- endif -%}
+    {%- for hook in ([post_hook] if post_hook is string else post_hook or []) -%}
+        {%- do hooks.append('select 1 /* on DuckDB: ' ~ hook ~ ' */') -%}
+    {%- endfor -%}
+    {%- do settings.update({'post_hook': hooks}) -%}
+    {{ return(settings) }}
+{%- endmacro %}
+
+{% macro live_number_blocks(model, condition) -%}
+    select distinct {{ number_block('msisdn') }} from {{ ref(model) }} where {{ condition }}
 {%- endmacro %}
 
 {#- Incremental by a partition column (e.g. `month`) whose every row a build emits for each value it

@@ -1,5 +1,9 @@
-{{ config(history_incremental_config(post_hook="{{ drop_withdrawn_lifecycle_rows() }}")) }}
--- depends_on: {{ ref('stg_lake__file_loads') }}
+{{
+    config(history_incremental_config(
+        post_hook="{{ drop_withdrawn_lifecycle_rows() }}",
+        live=('stg_lake__lifecycle', 'true'),
+    ))
+}}
 {#-
     RULES 1 and 2 replayed with window functions, no recursion. Every window below has the same
     partition (the number) and order (the history's total order, macro history_order), so each

@@ -1,4 +1,9 @@
-{{ config(history_incremental_config(post_hook="{{ drop_rows_of_replaced_histories(ref('int_number_events__replayed')) }}")) }}
+{{
+    config(history_incremental_config(
+        post_hook="{{ drop_rows_of_replaced_histories(ref('int_number_events__replayed')) }}",
+        live=('int_number_events__replayed', 'is_tenure_start'),
+    ))
+}}
 -- depends_on: {{ ref('int_number_events__replayed') }}
 {# Incremental like the replay (macros/replay_batches.sql). -#}
 {#- RULES 1: one row per tenure, from its starting event to its ending event (CANCEL or

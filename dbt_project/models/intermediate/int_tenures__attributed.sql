@@ -1,4 +1,9 @@
-{{ config(history_incremental_config(post_hook="{{ drop_rows_of_replaced_histories(ref('int_tenures__assembled')) }}")) }}
+{{
+    config(history_incremental_config(
+        post_hook="{{ drop_rows_of_replaced_histories(ref('int_tenures__assembled')) }}",
+        live=('int_tenures__assembled', 'true'),
+    ))
+}}
 -- depends_on: {{ ref('int_tenures__assembled') }}
 {# Incremental like the replay (macros/replay_batches.sql). -#}
 {#- RULES 1: the responsible source at t is the source of the last ACTIVATE or PORT_IN of the
