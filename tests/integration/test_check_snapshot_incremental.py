@@ -182,3 +182,15 @@ def test_an_incremental_publish_killed_around_the_switch_keeps_a_readable_snapsh
     assert json.loads((pa / snapshot.META_FILE).read_text())["kind"] == "incremental"
     assert snapshot.differences(pa, full) == []
     assert sorted(p.name for p in a.snapshots.iterdir() if not p.name.startswith(".")) == sorted([pa.name, "CURRENT"])
+
+
+def test_a_first_snapshot_without_numbers_is_built_on_when_numbers_arrive(tmp_path):
+    a, b = _homes(tmp_path)
+    world = World(a.warehouse, seed=2)
+    world.start(0)
+    _publish_both(a, b)
+    for _ in range(3):
+        world.next_day(changes=4, withdraw=1)
+        pa, pb, meta = _publish_both(a, b)
+        assert meta["kind"] == "incremental" and snapshot.differences(pa, pb) == []
+        assert _answers(a, world.queries()) == _answers(b, world.queries())
