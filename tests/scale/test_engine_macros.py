@@ -33,6 +33,8 @@ select
     (select count(*) from (
         select {{ series("cast('2025-01-01' as timestamp)", "cast('2025-04-01' as timestamp)", 'interval 1 month') }}
             as month) as m) as months,
+    (select count(distinct d) from (
+        select {{ day_series("cast('2025-02-27' as date)", "cast('2025-03-02' as date)") }} as d) as s) as days_listed,
     (select {{ value_at_max('v', 'k') }} from (select 'x' as v, 1 as k union all select 'y', 2) as t) as top,
     (select max(l) from (
         select last_value(v {{ ignoring_nulls() }})
@@ -129,6 +131,7 @@ def test_every_engine_macro_answers_the_same_on_duckdb_and_on_spark(tmp_path):
         "starts": True,
         "block": "13800",
         "months": 4,
+        "days_listed": 4,
         "top": "y",
         "last_seen": "a",
         "has_now": True,
