@@ -223,6 +223,12 @@ def fit(points: list[tuple[float, float]]) -> tuple[float, float] | None:
     return my - b * mx, b
 
 
+def at(line: tuple[float, float], measured: list[float]) -> float:
+    """Hours at 1.8 B on the line; a phase that measured no growth (noise) keeps its largest figure."""
+    a, b = line
+    return (a + b * NATIONAL) / 3600 if b > 0 else max(measured) / 3600
+
+
 def extrapolate(pops: dict, check: dict) -> dict:
     """Lines through the measured points, read at 1.8 B numbers.
 
@@ -256,9 +262,11 @@ def extrapolate(pops: dict, check: dict) -> dict:
             }
             phases = {k for f in ok.values() for k in f if k.endswith("_s")}
             at_national = {
-                k[:-2]: round((ln[0] + ln[1] * NATIONAL) / 3600, 2)
+                k[:-2]: round(
+                    at(fit([(n, f[k]) for n, f in ok.items() if k in f]), [f[k] for f in ok.values() if k in f]), 2
+                )
                 for k in sorted(phases)
-                if (ln := fit([(n, f[k]) for n, f in ok.items() if k in f]))
+                if len([f for f in ok.values() if k in f]) > 1
             }
             fig["phases_two_cores_h"] = at_national
             fig["dominant_phase"] = max(at_national, key=at_national.get) if at_national else None
