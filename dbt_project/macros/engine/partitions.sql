@@ -35,3 +35,15 @@
                       else '2000-01-01 00:00:00' -%}
     cast('{{ started }}' as timestamp)
 {%- endmacro %}
+
+{#- The rows of `sql`, run when the model is built (none while dbt parses): what an incremental
+    build reads of its own table before it starts, to filter its scans on constants. -#}
+{% macro query_rows(sql) -%}
+    {%- set rows = [] -%}
+    {%- if execute -%}
+        {%- for row in run_query(sql) -%}
+            {%- do rows.append(row) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return(rows) }}
+{%- endmacro %}

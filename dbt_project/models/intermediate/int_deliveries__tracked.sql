@@ -8,6 +8,14 @@
     delivery's records are gone from the warehouse, which is why its earliest time is kept here.
     New deliveries are those with a load order above every one already tracked (the load order is
     monotonic across runs, docs/LAKE.md). -#}
+{#- The highest load order tracked per feed, read before the build: a constant filter lets the
+    scans skip the row groups (and lake files) of deliveries already tracked. -#}
+{%- set seen = {'lifecycle': -1, 'complaints': -1} -%}
+{%- if is_incremental() -%}
+    {%- for row in query_rows('select feed, max(load_order) from ' ~ this ~ ' group by feed') -%}
+        {%- do seen.update({row[0]: row[1]}) -%}
+    {%- endfor -%}
+{%- endif %}
 with lifecycle_files as (
     select
         source_id,
@@ -18,11 +26,7 @@ with lifecycle_files as (
         max(load_order) as load_order
     from {{ ref('int_number_events__replayed') }}
     {% if is_incremental() %}
-        where
-            load_order > (
-                select coalesce(max(t.load_order), -1) from {{ this }} as t
-                where t.feed = 'lifecycle'
-            )
+        where load_order > {{ seen['lifecycle'] }}
     {% endif %}
     group by source_id, file_name, business_date
 ),
@@ -37,11 +41,7 @@ complaints_files as (
         max(load_order) as load_order
     from {{ ref('stg_lake__complaints') }}
     {% if is_incremental() %}
-        where
-            load_order > (
-                select coalesce(max(t.load_order), -1) from {{ this }} as t
-                where t.feed = 'complaints'
-            )
+        where load_order > {{ seen['complaints'] }}
     {% endif %}
     group by source_id, file_name, business_date
 ),

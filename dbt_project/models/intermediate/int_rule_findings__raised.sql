@@ -1,5 +1,5 @@
 {{ config(**partition_incremental_config('number_block')) }}
--- depends_on: {{ ref('int_number_events__replayed') }}
+-- depends_on: {{ ref('stg_lake__file_loads') }}
 {# RULES 2: the per-event findings of the replay, plus IDLE_SUSPENDED: the number is
     SUSPENDED (not KEPT) at the end of as_of and has been for more than 180 days (var
     idle_suspended_days). The state at the end of as_of ignores events after it, which still
@@ -7,8 +7,8 @@
 
     Incremental by number block (`partition_incremental_config`): a build emits every finding of
     each block it touches. A number is touched when it was replayed since the last build, when its
-    findings here are no longer those of its current replay (records withdrawn), or when moving
-    as_of can change its IDLE_SUSPENDED: it has an event between the old and the new end of as_of,
+    records were all withdrawn (the file of each of its findings, `file_name`, is no longer
+    LOADED), or when moving as_of can change its IDLE_SUSPENDED: it has an event between the old and the new end of as_of,
     or a suspension that crosses the 180 days in between. Per-event findings of a touched block
     come from the replay; IDLE_SUSPENDED is judged again for touched numbers and kept for the
     block's others. Each build also writes marker rows (`rule` null) per touched block and per
@@ -28,62 +28,65 @@ replayed as (
 ),
 
 {% if is_incremental() %}
-    previous as (
-        {#- What the latest build that wrote anything was judged against. -#}
-        select
-            max(as_of) as as_of,
-            max(replayed_upto) as replayed_upto
-        from {{ this }}
-        where built_at = (select max(t.built_at) from {{ this }} as t)
-    ),
-
-    bounds as (
-        {#- A replay rebuilt from scratch since (its batches restart at 1) touches every number. -#}
+    {#- What the latest build that wrote anything was judged against, read before the build so
+        that the scans below filter on constants (the replay batches are stored in order, so a
+        filter on a constant batch skips the untouched row groups). A replay rebuilt from scratch
+        since (its batches restart at 1) touches every number. -#}
+    {%- set bounds_sql -%}
         select
             case
-                when previous.replayed_upto is null or replayed.replayed_upto < previous.replayed_upto then 0
+                when previous.replayed_upto is null or previous.replayed_upto > replayed.replayed_upto then 0
                 else previous.replayed_upto
             end as replayed_upto,
-            least(previous.as_of, platform.as_of) + interval 1 day as low_end,
-            greatest(previous.as_of, platform.as_of) + interval 1 day as high_end
-        from previous
-        cross join platform
-        cross join replayed
-    ),
+            least(previous.as_of, (select as_of from {{ ref('int_platform__dated') }})) as low_as_of,
+            greatest(previous.as_of, (select as_of from {{ ref('int_platform__dated') }})) as high_as_of
+        from (
+            select
+                max(as_of) as as_of,
+                max(replayed_upto) as replayed_upto
+            from {{ this }}
+            where built_at = (select max(t.built_at) from {{ this }} as t)
+        ) as previous
+        cross join (select max(replay_batch) as replayed_upto from {{ ref('int_number_events__replayed') }}) as replayed
+    {%- endset -%}
+    {%- set bounds = (query_rows(bounds_sql) or [[0, none, none]])[0] -%}
+    {%- set moved = bounds[1] is not none and bounds[2] is not none -%}
 
     previous_findings as (
         select * from {{ this }}
         where rule is not null
     ),
 
-    current_batches as (
-        select
-            events.msisdn,
-            events.replay_batch
-        from events
-        where events.msisdn in (select previous_findings.msisdn from previous_findings)
-    ),
-
     touched_numbers as (
+        {#- Three narrow scans (a union, so each reads one column of the history) and the stale
+            findings: a number whose records were all withdrawn is gone from the replay, and each
+            of its findings names a file (`file_name`) no longer LOADED. -#}
         select events.msisdn
         from events
-        cross join bounds
-        where
-            events.replay_batch > bounds.replayed_upto
-            or (events.event_time >= bounds.low_end and events.event_time < bounds.high_end)
-            or (
-                events.state_after = 'SUSPENDED'
-                and events.suspended_since >= bounds.low_end - interval {{ var('idle_suspended_days') }} day
-                and events.suspended_since < bounds.high_end - interval {{ var('idle_suspended_days') }} day
-            )
+        where events.replay_batch > {{ bounds[0] }}
+        {%- if moved %}
+            union
+            select events.msisdn
+            from events
+            where
+                events.event_time >= cast('{{ bounds[1] }}' as date) + interval 1 day
+                and events.event_time < cast('{{ bounds[2] }}' as date) + interval 1 day
+            union
+            select events.msisdn
+            from events
+            where
+                events.suspended_since
+                >= cast('{{ bounds[1] }}' as date) + interval 1 day - interval {{ var('idle_suspended_days') }} day
+                and events.suspended_since
+                < cast('{{ bounds[2] }}' as date) + interval 1 day - interval {{ var('idle_suspended_days') }} day
+                and events.state_after = 'SUSPENDED'
+        {%- endif %}
         union
         select previous_findings.msisdn
         from previous_findings
-        where not exists (
-            select 1 from current_batches
-            where
-                current_batches.msisdn = previous_findings.msisdn
-                and current_batches.replay_batch = previous_findings.replay_batch
+        where previous_findings.file_name not in (
+            select loaded.file_name from {{ ref('stg_lake__file_loads') }} as loaded
+            where loaded.outcome = 'LOADED' and loaded.feed = 'lifecycle'
         )
     ),
 
@@ -117,7 +120,8 @@ per_event as (
         event_type,
         coalesce(tenure_seq, tenure_seq_before) as tenure_seq,
         state_before,
-        replay_batch
+        replay_batch,
+        file_name
     from events
     {% if is_incremental() %}
         where
@@ -148,6 +152,7 @@ state_at_as_of as (
         judged.suspension_source_id,
         judged.tenure_seq,
         judged.replay_batch,
+        judged.file_name,
         platform.as_of
     from judged
     inner join last_before_horizon
@@ -168,7 +173,8 @@ idle as (
         'SUSPEND' as event_type,
         tenure_seq,
         'ACTIVE' as state_before,
-        replay_batch
+        replay_batch,
+        file_name
     from state_at_as_of
     where suspended_since < as_of + interval 1 day - interval {{ var('idle_suspended_days') }} day
 ),
@@ -188,7 +194,8 @@ findings as (
             event_type,
             tenure_seq,
             state_before,
-            replay_batch
+            replay_batch,
+            file_name
         from previous_findings
         where
             rule = 'IDLE_SUSPENDED'
@@ -228,6 +235,7 @@ final as (
         findings.tenure_seq,
         findings.state_before,
         findings.replay_batch,
+        findings.file_name,
         {{ number_block('findings.msisdn') }} as number_block,
         cast(null as date) as touched_month,
         platform.as_of,
@@ -247,6 +255,7 @@ final as (
         cast(null as bigint) as tenure_seq,
         cast(null as string) as state_before,
         cast(null as integer) as replay_batch,
+        cast(null as string) as file_name,
         markers.number_block,
         markers.touched_month,
         platform.as_of,
