@@ -256,7 +256,8 @@ def merge(layers: Layers, rows: Rows, bad_blocks: np.ndarray | None = None) -> L
     """The layers after the numbers of `rows` (and every number of `bad_blocks`, read again in full)
     replaced what the previous snapshot knew of them."""
     base, delta = layers.base, layers.delta
-    removed = [np.array([int(k) for k in rows.others if k.isdigit()], dtype=np.int64)]
+    # numbers that now have rows but no index row (a text that only reads as a number is not one)
+    removed = [np.array([int(k) for k in rows.others if k.isdigit() and str(int(k)) == k], dtype=np.int64)]
     if bad_blocks is not None and len(bad_blocks):
         removed += [_in_blocks(base.msisdn, bad_blocks), _in_blocks(delta.msisdn, bad_blocks)]
     removed = np.setdiff1d(np.concatenate(removed), rows.msisdn)
