@@ -194,3 +194,26 @@ def test_a_first_snapshot_without_numbers_is_built_on_when_numbers_arrive(tmp_pa
         pa, pb, meta = _publish_both(a, b)
         assert meta["kind"] == "incremental" and snapshot.differences(pa, pb) == []
         assert _answers(a, world.queries()) == _answers(b, world.queries())
+
+
+def test_numlake_check_answers_from_a_layered_snapshot_without_pandas_duckdb_or_pyarrow(tmp_path):
+    # issue 17 item 5 stays true on the snapshot most days publish: both layers are memory-mapped
+    a, b = _homes(tmp_path)
+    world = World(a.warehouse)
+    world.start(60)
+    snapshot.publish(a)
+    changed = sorted(world.next_day(changes=8, withdraw=0)["replayed"])
+    pa, _, meta = _publish_both(a, b)
+    assert meta["kind"] == "incremental"
+    code = (
+        "import sys; from numlake import cli; rc = cli.main(sys.argv[1:]); "
+        "heavy = sorted({'pandas', 'duckdb', 'pyarrow', 'dagster'} & set(sys.modules)); print(heavy); sys.exit(rc)"
+    )
+    expected = snapshot.load_current(b).answer_one(changed[0], "2024-01-01")
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "check", changed[0], "--since", "2024-01-01", "--home", str(a.root)],
+        capture_output=True, text=True, cwd=ROOT, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.splitlines()[0]) == expected
+    assert proc.stdout.splitlines()[-1] == "[]"
