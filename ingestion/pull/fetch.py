@@ -50,8 +50,8 @@ class PullOptions:
     """How hard pull mode leans on a source's server; see docs/PULL.md for the defaults."""
 
     connections: int = 8  # sources fetched at once, one SSH connection each
-    processes: int = 0  # processes the connections are spread over; 0 = one per core
-    disk_threads: int = 2  # threads creating the local files of one process; 0 = on the event loop
+    processes: int = 0  # processes the connections are spread over; 0 = one per connection
+    disk_threads: int = 1  # threads creating the local files of one process; 0 = on the event loop
     files_per_connection: int = 64  # files in flight on one connection (SFTP pipelines requests)
     connect_timeout: float = 20.0  # TCP connect + SSH handshake + authentication
     io_timeout: float = 60.0  # a connection on which nothing moved this long is abandoned

@@ -138,11 +138,14 @@ async def _pull_all(entries: list[PullEntry], ctx: Context) -> dict[str, list[At
 
 
 def processes_for(entries: list[PullEntry], ctx: Context) -> int:
-    """How many processes share the sources: one per core (`processes`), at most one per source
-    and per connection. A pull stays in one process when the caller runs other threads (a fork
-    copies only the calling thread, and a lock another thread held would never be released in
-    the copy) and when test hooks are set (they live in this process)."""
-    wanted = ctx.options.processes or os.cpu_count() or 1
+    """How many processes share the sources: one per connection by default (as OpenSSH's client
+    runs one process per transfer), at most one per source. On shared cores a process gets a
+    share of the CPU, so a pull in one or two processes ran at a third of the speed of eight
+    `sftp` clients while using less CPU than they did (BENCHMARKS.md). A pull stays in one process
+    when the caller runs other threads (a fork copies only the calling thread, and a lock another
+    thread held would never be released in the copy) and when test hooks are set (they live in
+    this process)."""
+    wanted = ctx.options.processes or ctx.options.connections
     n = min(wanted, len(entries), ctx.options.connections)
     if n <= 1 or ctx.hooks.on_chunk or threading.active_count() > 1 or not hasattr(os, "fork"):
         return 1
