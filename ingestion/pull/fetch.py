@@ -50,7 +50,7 @@ class PullOptions:
     """How hard pull mode leans on a source's server; see docs/PULL.md for the defaults."""
 
     connections: int = 8  # sources fetched at once, one SSH connection each
-    processes: int = 0  # processes the connections are spread over; 0 = one per connection
+    processes: int = 0  # processes the sources are spread over; 0 = per connection on a first fetch, else per core
     disk_threads: int = 1  # threads creating the local files of one process; 0 = on the event loop
     files_per_connection: int = 64  # files in flight on one connection (SFTP pipelines requests)
     connect_timeout: float = 20.0  # TCP connect + SSH handshake + authentication

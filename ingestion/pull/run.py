@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ingestion.pull.config import PullEntry, load_pull_entries
 from ingestion.pull.fetch import Attempt, Context, Hooks, PullOptions, attempt, remove_leftovers, use_disk_threads
-from ingestion.pull.ledger import FetchedState, SourceLock, append_attempt, now_cst
+from ingestion.pull.ledger import FetchedState, SourceLock, append_attempt, now_cst, pull_dir
 from ingestion.pull.remote import SharedConnections
 from ingestion.pull.transport import import_asyncssh, skip_disabled_debug_logs
 from numlake.errors import UsageError
@@ -138,14 +138,21 @@ async def _pull_all(entries: list[PullEntry], ctx: Context) -> dict[str, list[At
 
 
 def processes_for(entries: list[PullEntry], ctx: Context) -> int:
-    """How many processes share the sources: one per connection by default (as OpenSSH's client
-    runs one process per transfer), at most one per source. On shared cores a process gets a
-    share of the CPU, so a pull in one or two processes ran at a third of the speed of eight
-    `sftp` clients while using less CPU than they did (BENCHMARKS.md). A pull stays in one process
-    when the caller runs other threads (a fork copies only the calling thread, and a lock another
-    thread held would never be released in the copy) and when test hooks are set (they live in
-    this process)."""
-    wanted = ctx.options.processes or ctx.options.connections
+    """How many processes share the sources (`processes`, or by default: one per connection when
+    a source was never fetched, one per core otherwise), at most one per source.
+
+    A first fetch is thousands of files: on shared cores a process gets a share of the CPU, and
+    one or two processes ran at a quarter of the speed of eight `sftp` clients while using less
+    CPU than they did (BENCHMARKS.md), so it gets one process per connection, as OpenSSH's
+    client runs one per transfer. A routine pull is mostly listings: fewer processes share more
+    SSH connections (fewer handshakes). A pull stays in one process when the caller runs other
+    threads (a fork copies only the calling thread, and a lock another thread held would never
+    be released in the copy) and when test hooks are set (they live in this process)."""
+    wanted = ctx.options.processes
+    if not wanted:
+        states = pull_dir(ctx.home) / "state"
+        first = any(not (states / f"{e.source_id}.json").is_file() for e in entries)
+        wanted = ctx.options.connections if first else os.cpu_count() or 1
     n = min(wanted, len(entries), ctx.options.connections)
     if n <= 1 or ctx.hooks.on_chunk or threading.active_count() > 1 or not hasattr(os, "fork"):
         return 1
