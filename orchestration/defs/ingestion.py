@@ -140,6 +140,7 @@ def ingest_deliveries(context: dg.AssetExecutionContext, config: IngestConfig, n
     yield dg.MaterializeResult(asset_key=LEDGER_KEY, metadata=run_metadata)
     yield dg.MaterializeResult(asset_key=REJECTS_KEY, metadata={"records_rejected": result.records_rejected})
     yield dg.MaterializeResult(asset_key=SOURCES_KEY)
+    yield dg.MaterializeResult(asset_key=FEED_MAP_KEY)
 
 
 @dg.asset_check(
