@@ -347,6 +347,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--populations", default="1000000,10000000", help="numbers in service, comma-separated")
     ap.add_argument("--days", type=int, default=30, help="business days of the population worlds")
     ap.add_argument("--check-numbers", default="1000000,10000000")
+    ap.add_argument(
+        "--spark-max-numbers",
+        type=int,
+        default=1_000_000,
+        help="run Spark on population worlds up to this size (local[2] on two cores takes hours past it)",
+    )
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "bench-output" / "scale"))
     ap.add_argument("--keep-worlds", action="store_true", help="keep the simulated population worlds")
     ap.add_argument("--json", metavar="PATH", help="write the figures here (default <out>/scale.json)")
@@ -376,7 +382,8 @@ def main(argv: list[str] | None = None) -> int:
         for n in (int(x) for x in a.populations.split(",") if x):
             wdir = out / f"world-n{n}-d{a.days}"
             landing, registry, summary = simulate(wdir, n, a.days)
-            pops[str(n)] = engines_on(f"n{n}", out / f"runs-n{n}", landing, registry, engines)
+            here = [e for e in engines if e != "spark" or n <= a.spark_max_numbers]
+            pops[str(n)] = engines_on(f"n{n}", out / f"runs-n{n}", landing, registry, here)
             pops[str(n)]["lifecycle_records"] = summary.get("records", {}).get("lifecycle_loaded")
             if not a.keep_worlds:
                 shutil.rmtree(wdir, ignore_errors=True)
