@@ -1,7 +1,7 @@
 """Scale-out benchmark (issue 12): the engines side by side, cost against population, 1.8 B.
 
     python -m benchmarks.scale --landing WORLD/landing --registry WORLD/registry.yaml \\
-        [--engines duckdb,spark] [--populations 1000000,10000000] [--days 30] \\
+        [--engines duckdb,spark] [--populations 200000,1000000,10000000] [--days 30] \\
         [--check-numbers 1000000,10000000] [--out DIR] [--json PATH] [--skip ...]
 
 Measured in one run, each step in its own process (`benchmarks.run.sh`: wall seconds and the
@@ -344,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--landing", help="the benchmark world's landing area (benchmarks/run.py world)")
     ap.add_argument("--registry", help="the benchmark world's registry")
     ap.add_argument("--engines", default="duckdb,spark")
-    ap.add_argument("--populations", default="1000000,10000000", help="numbers in service, comma-separated")
+    ap.add_argument("--populations", default="200000,1000000,10000000", help="numbers in service, comma-separated")
     ap.add_argument("--days", type=int, default=30, help="business days of the population worlds")
     ap.add_argument("--check-numbers", default="1000000,10000000")
     ap.add_argument(
