@@ -162,9 +162,11 @@ def expose_marts(home: Home, schemas: tuple[str, ...] = ("marts", "intermediate"
 
     `marts` is the published contract; `intermediate` is exposed too because readers fall back to
     it (the dashboards' table finder, the notices' portal models). Written to a temp file and
-    renamed over the warehouse, so a reader never sees half of it. A table folder with no Parquet
-    file yet (a partitioned table with no rows) is skipped, and so is a stage table an interrupted
-    incremental build left (macros/engine/incremental.sql). Returns `schema.table` names."""
+    renamed over the warehouse, so a reader never sees half of it. A partitioned table with no
+    rows has no Parquet file: its view reads the zero-row file of its columns that dbt's
+    `on-run-end` wrote (`record_table_schemas`, macros/engine/lake.sql), or is skipped without one.
+    A stage table an interrupted incremental build left is skipped (macros/engine/incremental.sql).
+    Returns `schema.table` names."""
     import duckdb
 
     tmp = home.warehouse.with_name(f".warehouse.{os.getpid()}.tmp.duckdb")
@@ -177,8 +179,12 @@ def expose_marts(home: Home, schemas: tuple[str, ...] = ("marts", "intermediate"
             tables_root = spark_warehouse(home) / f"{schema}.db"
             tables = sorted(p for p in tables_root.iterdir() if p.is_dir()) if tables_root.is_dir() else []
             for table in tables:
-                if table.name.endswith(("__dbt_stage", "__dbt_tmp")) or not any(table.rglob("*.parquet")):
+                if table.name.endswith(("__dbt_stage", "__dbt_tmp")):
                     continue
+                if not any(table.rglob("*.parquet")):  # no row: the columns dbt recorded (macros/engine/lake.sql)
+                    table = spark_warehouse(home) / "table_schemas" / schema / table.name
+                    if not any(table.glob("*.parquet")):
+                        continue
                 glob = str(table / "**" / "*.parquet").replace("'", "''")
                 source = f"read_parquet('{glob}', hive_partitioning = true)"
                 columns = [row[0] for row in con.execute(f"describe select * from {source}").fetchall()]

@@ -93,14 +93,26 @@ def test_spark_marts_are_exposed_as_duckdb_views_over_their_parquet_tables(tmp_p
     stage = engine.spark_warehouse(home) / "marts.db" / "number_tenures__dbt_stage"  # left by an interrupted build
     stage.mkdir()
     pq.write_table(pa.table({"msisdn": ["13800000000"]}), stage / "part-00000.parquet")
-    assert engine.expose_marts(home) == ["marts.rule_findings", "intermediate.int_tenures__assembled"]
+    recorded = engine.spark_warehouse(home) / "table_schemas" / "marts" / "monthly_rule_findings"  # no rows
+    recorded.mkdir(parents=True)
+    (engine.spark_warehouse(home) / "marts.db" / "monthly_rule_findings").mkdir()
+    pq.write_table(
+        pa.table({"month": pa.array([], pa.date32()), "findings": pa.array([], pa.int64())}),
+        recorded / "part-00000.parquet",
+    )
+    assert engine.expose_marts(home) == [
+        "marts.monthly_rule_findings",
+        "marts.rule_findings",
+        "intermediate.int_tenures__assembled",
+    ]
     con = duckdb.connect(str(home.warehouse), read_only=True)
     try:
         assert con.execute("select msisdn, rule, block from marts.rule_findings").fetchall() == [
             ("13800000000", "COOLING_VIOLATION", 138)
         ]
         kinds = con.execute("select table_type from information_schema.tables where table_schema = 'marts'").fetchall()
-        assert kinds == [("VIEW",)]
+        assert kinds == [("VIEW",), ("VIEW",)]
+        assert con.execute("select month, findings from marts.monthly_rule_findings").fetchall() == []
         # number_block is Spark's partition, not a column of the table
         assert con.execute("select * from intermediate.int_tenures__assembled").fetchall() == [("13800000000", 1)]
     finally:

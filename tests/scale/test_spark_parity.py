@@ -146,9 +146,7 @@ def assert_same_check_answers(duck: Path, spark: Path, tmp: Path) -> None:
     assert check_answers(spark, queries) == want
 
 
-def test_the_samples_publish_the_same_marts_and_check_answers_on_a_spark_cluster_as_on_duckdb(
-    tmp_path, spark_cluster
-):
+def test_the_samples_publish_the_same_marts_and_check_answers_on_a_spark_cluster_as_on_duckdb(tmp_path, spark_cluster):
     landing, registry = samples_landing(tmp_path / "landing")
     duck, spark = tmp_path / "duck", tmp_path / "spark"
     numlake_run(duck, landing, registry, "duckdb")

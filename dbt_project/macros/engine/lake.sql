@@ -44,3 +44,32 @@
     {%- endif -%}
     select 1
 {%- endmacro %}
+
+{#- Spark writes no file for a partitioned table without rows, so `expose_marts` could not tell
+    its columns: `on-run-end` writes a zero-row Parquet file of each partitioned table's columns to
+    `<spark warehouse>/table_schemas/<schema>/<table>/`, read when the table has no file. -#}
+{% macro record_table_schemas() -%}
+    {%- if adapter is defined -%}
+        {{ return(adapter.dispatch('record_table_schemas', 'numlake')()) }}
+    {%- else -%}
+        {{ return('select 1') }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro default__record_table_schemas() -%}
+    select 1
+{%- endmacro %}
+
+{% macro spark__record_table_schemas() -%}
+    {%- set root = env_var('NUMLAKE_SPARK_WAREHOUSE').rstrip('/') ~ '/table_schemas' -%}
+    {%- if execute -%}
+        {%- for node in graph.nodes.values() if node.resource_type == 'model' and node.config.get('partition_by') -%}
+            {%- set relation = adapter.get_relation(node.database, node.schema, node.alias) -%}
+            {%- if relation is not none -%}
+                {%- do run_query("insert overwrite directory '" ~ root ~ '/' ~ node.schema ~ '/' ~ node.alias
+                                 ~ "' using parquet select * from " ~ relation ~ ' limit 0') -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    select 1
+{%- endmacro %}
