@@ -152,9 +152,10 @@ def copy_lake_schemas(home: Home) -> int:
     return copied
 
 
-# Spark's partition column of the number-history tables (macros/engine/incremental.sql): not a
-# column of the published tables, so the views leave it out.
-PARTITION_ONLY_COLUMNS = ("number_block",)
+# Spark's partition column of the number-history tables (macros/engine/incremental.sql), a column
+# only Spark's tables have: the views leave it out. (rule_findings' own `number_block` stays.)
+PARTITION_ONLY_COLUMNS = ("history_block",)
+BLOCK_COLUMNS = ("history_block", "number_block")
 
 
 def expose_marts(home: Home, schemas: tuple[str, ...] = ("marts", "intermediate")) -> list[str]:
@@ -186,7 +187,12 @@ def expose_marts(home: Home, schemas: tuple[str, ...] = ("marts", "intermediate"
                     if not any(table.glob("*.parquet")):
                         continue
                 glob = str(table / "**" / "*.parquet").replace("'", "''")
-                source = f"read_parquet('{glob}', hive_partitioning = true)"
+                # a block's digits are text (DuckDB would read `number_block=13800` as a number)
+                keys = {p.name.split("=", 1)[0] for p in table.iterdir() if p.is_dir() and "=" in p.name}
+                text = ", ".join(f"'{k}': 'VARCHAR'" for k in sorted(keys & set(BLOCK_COLUMNS)))
+                source = (
+                    f"read_parquet('{glob}', hive_partitioning = true{f', hive_types = {{{text}}}' if text else ''})"
+                )
                 columns = [row[0] for row in con.execute(f"describe select * from {source}").fetchall()]
                 hidden = [c for c in columns if c in PARTITION_ONLY_COLUMNS]
                 exclude = f" exclude ({', '.join(hidden)})" if hidden else ""

@@ -87,7 +87,7 @@ def test_spark_marts_are_exposed_as_duckdb_views_over_their_parquet_tables(tmp_p
         pa.table({"msisdn": ["13800000000"], "rule": ["COOLING_VIOLATION"]}), table / "block=138" / "part-00000.parquet"
     )
     (engine.spark_warehouse(home) / "marts.db" / "empty_partitioned").mkdir()
-    tenures = engine.spark_warehouse(home) / "intermediate.db" / "int_tenures__assembled" / "number_block=13800"
+    tenures = engine.spark_warehouse(home) / "intermediate.db" / "int_tenures__assembled" / "history_block=13800"
     tenures.mkdir(parents=True)
     pq.write_table(pa.table({"msisdn": ["13800000000"], "tenure_seq": [1]}), tenures / "part-00000.parquet")
     stage = engine.spark_warehouse(home) / "marts.db" / "number_tenures__dbt_stage"  # left by an interrupted build
@@ -100,9 +100,13 @@ def test_spark_marts_are_exposed_as_duckdb_views_over_their_parquet_tables(tmp_p
         pa.table({"month": pa.array([], pa.date32()), "findings": pa.array([], pa.int64())}),
         recorded / "part-00000.parquet",
     )
+    findings = engine.spark_warehouse(home) / "marts.db" / "rule_findings_by_block" / "number_block=13800"
+    findings.mkdir(parents=True)
+    pq.write_table(pa.table({"msisdn": ["13800000000"]}), findings / "part-00000.parquet")
     assert engine.expose_marts(home) == [
         "marts.monthly_rule_findings",
         "marts.rule_findings",
+        "marts.rule_findings_by_block",
         "intermediate.int_tenures__assembled",
     ]
     con = duckdb.connect(str(home.warehouse), read_only=True)
@@ -111,9 +115,11 @@ def test_spark_marts_are_exposed_as_duckdb_views_over_their_parquet_tables(tmp_p
             ("13800000000", "COOLING_VIOLATION", 138)
         ]
         kinds = con.execute("select table_type from information_schema.tables where table_schema = 'marts'").fetchall()
-        assert kinds == [("VIEW",), ("VIEW",)]
+        assert kinds == [("VIEW",)] * 3
+        # a table's own number_block (rule_findings) stays, as text like on DuckDB
+        assert con.execute("select * from marts.rule_findings_by_block").fetchall() == [("13800000000", "13800")]
         assert con.execute("select month, findings from marts.monthly_rule_findings").fetchall() == []
-        # number_block is Spark's partition, not a column of the table
+        # history_block is Spark's partition, not a column of the table
         assert con.execute("select * from intermediate.int_tenures__assembled").fetchall() == [("13800000000", 1)]
     finally:
         con.close()

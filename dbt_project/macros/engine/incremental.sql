@@ -5,7 +5,10 @@
     Spark without Delta or Iceberg (their jars cannot be fetched here) can neither delete nor
     merge into a Parquet table: the tables are partitioned by number block (`number_block`, the
     first five digits: ~100,000 numbers per block) and a build overwrites exactly the blocks it
-    touches (`insert_overwrite`, dynamic partition overwrite). So on Spark a model emits every row
+    touches (`insert_overwrite`, dynamic partition overwrite). The partition column `history_block`
+    exists only on Spark (`expose_marts` leaves it out of the views); a model whose own column is
+    `number_block` (rule_findings) uses `partition_incremental_config('number_block')` instead.
+    So on Spark a model emits every row
     of each block it touches: its new rows plus the kept rows of the block's other numbers
     (`history_select`), and what the DuckDB post-hooks delete is simply not kept.
 
@@ -41,10 +44,10 @@
     too (the replay reads stg_lake__file_loads only in its incremental branch and its hook): they
     stay, rendered inside a comment of a no-op statement. -#}
 {% macro spark__history_incremental_config(post_hook=none, live=none) -%}
-    {%- set settings = spark_partition_overwrite_config('number_block') -%}
+    {%- set settings = spark_partition_overwrite_config('history_block') -%}
     {%- set hooks = [settings['post_hook']] -%}
     {%- if live is not none -%}
-        {%- do hooks.append("{{ drop_emptied_partitions('number_block', live_number_blocks('" ~ live[0] ~ "', '"
+        {%- do hooks.append("{{ drop_emptied_partitions('history_block', live_number_blocks('" ~ live[0] ~ "', '"
                             ~ live[1] ~ "')) }}") -%}
     {%- endif -%}
     {%- for hook in ([post_hook] if post_hook is string else post_hook or []) -%}
@@ -103,7 +106,7 @@
 {% endmacro %}
 
 {#- The last statement of a number-history model: its rows, `new_rows` (a CTE of numbers
-    rebuilt in this build). On Spark each row also carries its `number_block` (the partition,
+    rebuilt in this build). On Spark each row also carries its `history_block` (the partition,
     a last column that `expose_marts` leaves out), and an incremental build adds the rows of
     `this` in every block it touches that are still current: their number's latest replay in
     `upstream` is the one they were built from. A block is touched when it gets new rows or holds
@@ -123,17 +126,17 @@
 {% macro spark__history_select(new_rows, upstream) -%}
     select
         *,
-        {{ number_block('msisdn') }} as number_block
+        {{ number_block('msisdn') }} as history_block
     from {{ new_rows }}
     {%- if is_incremental() %}
     union all
     select kept.*
     from {{ this }} as kept
     where
-        kept.number_block in (
+        kept.history_block in (
             select {{ number_block('msisdn') }} from {{ new_rows }}
             union
-            select stale.number_block
+            select stale.history_block
             from {{ this }} as stale
             left anti join {{ upstream }} as current_rows
                 on current_rows.msisdn = stale.msisdn and current_rows.replay_batch = stale.replay_batch
@@ -164,14 +167,14 @@
 {% macro spark__replay_select(new_rows) -%}
     select
         *,
-        {{ number_block('msisdn') }} as number_block
+        {{ number_block('msisdn') }} as history_block
     from {{ new_rows }}
     {%- if is_incremental() %}
     union all
     select kept.*
     from {{ this }} as kept
     left anti join affected on affected.msisdn = kept.msisdn
-    where kept.number_block in (select {{ number_block('msisdn') }} from affected)
+    where kept.history_block in (select {{ number_block('msisdn') }} from affected)
     {%- endif %}
 {%- endmacro %}
 
