@@ -162,3 +162,21 @@ def test_numlake_run_refuses_another_engine_than_the_homes_before_anything_runs(
     assert run.returncode == 2
     assert run.stderr.strip().count("\n") == 0 and "built with the spark engine" in run.stderr
     assert not (home / "lake").exists() or not any((home / "lake").rglob("*.parquet"))
+
+
+def test_the_parsed_manifest_is_kept_per_dbt_target_of_the_homes_engine(tmp_path, monkeypatch):
+    """The models' configurations are dispatched on the adapter, so a Spark home must not get DuckDB's manifest."""
+    import tempfile
+
+    from orchestration import dbt_support
+
+    monkeypatch.delenv("NUMLAKE_ENGINE", raising=False)
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path))
+    fp = dbt_support.project_fingerprint()
+    for target in ("warehouse", "spark"):
+        (tmp_path / f"numlake-dbt-manifest-{target}-{fp[:16]}.json").write_text(f'{{"target": "{target}"}}')
+    duck, spark = Home.resolve(tmp_path / "duck"), Home.resolve(tmp_path / "spark")
+    engine.record(spark, "spark")
+    assert dbt_support.ensure_manifest(duck).read_text() == '{"target": "warehouse"}'
+    assert dbt_support.ensure_manifest(spark).read_text() == '{"target": "spark"}'
+    assert (dbt_support.target_path(spark) / ".fingerprint").read_text() == f"spark:{fp}"
