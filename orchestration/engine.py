@@ -79,6 +79,14 @@ def check_home(home: Home, engine: str) -> None:
             "the spark engine is not ready: the dbt models do not run on Spark yet "
             "(docs/SCALE.md, What is left); use --engine duckdb"
         )
+    if engine == "spark":
+        from ingestion.objectstore import LakeLocation
+
+        if LakeLocation.resolve(home).remote:
+            raise UsageError(
+                "the spark engine reads the lake from a file system path, not from an s3:// lake: use "
+                "--engine duckdb with an object-store lake (Spark on S3 needs hadoop-aws: docs/SCALE.md)"
+            )
 
 
 def record(home: Home, engine: str) -> None:

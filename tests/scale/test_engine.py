@@ -45,6 +45,14 @@ def test_a_home_built_with_duckdb_refuses_spark_in_one_line(tmp_path):
     engine.check_home(home, "duckdb")
 
 
+def test_spark_with_a_lake_on_object_storage_is_refused_in_one_line(tmp_path, monkeypatch):
+    home = Home.resolve(tmp_path / "home")
+    monkeypatch.setenv("NUMLAKE_LAKE_URL", "s3://numlake/lake")
+    with pytest.raises(UsageError, match=r"spark engine reads the lake from a file system path, not from an s3://"):
+        engine.check_home(home, "spark")
+    engine.check_home(home, "duckdb")
+
+
 def test_a_home_remembers_the_engine_it_was_built_with(tmp_path):
     home = Home.resolve(tmp_path / "home")
     assert engine.built_with(home) is None
