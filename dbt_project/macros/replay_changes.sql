@@ -28,31 +28,7 @@ new_events as (
     {% endif %}
 ),
 
-affected as (
-    select msisdn from new_events
-    union
-    select msisdn from {{ this }} where file_name not in (select file_name from loaded_files)
-),
-
-kept_events as (
-    select
-        source_id, event_id, msisdn, event_type, event_time, subscriber_id,
-        file_name, business_date, seq, line_no, load_order
-    from {{ this }}
-    where
-        msisdn in (select msisdn from affected)
-        and file_name in (select file_name from loaded_files)
-),
-
-lifecycle as (
-    select * from new_events
-    union all
-    select * from kept_events
-),
-
-batch as (
-    select coalesce(max(replay_batch), 0) + 1 as replay_batch from {{ this }}
-),
+{{ replayed_histories() }}
 {% else %}
 lifecycle as (
     select * from {{ ref('stg_lake__lifecycle') }}
@@ -119,4 +95,35 @@ batch as (
             and lake_stem is not null
             and file_name not in (select distinct file_name from {{ replayed }})
     )
+{% endmacro %}
+
+{#- After `loaded_files` and `new_events` (each engine reads the new deliveries its own way): the
+    numbers to replay again, their whole histories (kept rows plus new ones) as `lifecycle`, and
+    this replay's `batch`. -#}
+{% macro replayed_histories() %}
+affected as (
+    select msisdn from new_events
+    union
+    select msisdn from {{ this }} where file_name not in (select file_name from loaded_files)
+),
+
+kept_events as (
+    select
+        source_id, event_id, msisdn, event_type, event_time, subscriber_id,
+        file_name, business_date, seq, line_no, load_order
+    from {{ this }}
+    where
+        msisdn in (select msisdn from affected)
+        and file_name in (select file_name from loaded_files)
+),
+
+lifecycle as (
+    select * from new_events
+    union all
+    select * from kept_events
+),
+
+batch as (
+    select coalesce(max(replay_batch), 0) + 1 as replay_batch from {{ this }}
+),
 {% endmacro %}

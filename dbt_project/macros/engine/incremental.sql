@@ -208,31 +208,7 @@ new_events as (
         on new_deliveries.source_id = lake.source_id and new_deliveries.file_name = lake.file_name
 ),
 
-affected as (
-    select msisdn from new_events
-    union
-    select msisdn from {{ this }} where file_name not in (select file_name from loaded_files)
-),
-
-kept_events as (
-    select
-        source_id, event_id, msisdn, event_type, event_time, subscriber_id,
-        file_name, business_date, seq, line_no, load_order
-    from {{ this }}
-    where
-        msisdn in (select msisdn from affected)
-        and file_name in (select file_name from loaded_files)
-),
-
-lifecycle as (
-    select * from new_events
-    union all
-    select * from kept_events
-),
-
-batch as (
-    select coalesce(max(replay_batch), 0) + 1 as replay_batch from {{ this }}
-),
+{{ replayed_histories() }}
 {% else %}
 {{ replay_input() }}
 {% endif %}
