@@ -37,7 +37,11 @@ VARYING = {
 
 
 def numlake(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([NUMLAKE, *args], capture_output=True, text=True, timeout=900)
+    """`numlake` as a user runs it: tests that run the pipeline in-process export their home's
+    settings (NUMLAKE_LANDING, NUMLAKE_REGISTRY, ...) to this process, and a child inheriting them
+    would read another home's landing area and registry."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NUMLAKE_")}
+    return subprocess.run([NUMLAKE, *args], capture_output=True, text=True, timeout=900, env=env)
 
 
 def marts(home: Path) -> dict[str, list]:
