@@ -77,6 +77,7 @@ def _show(target: str, tmp_path: Path) -> dict:
         SPARK_LOCAL_IP="127.0.0.1",
         NUMLAKE_LAKE=str(tmp_path / "lake"),
         NUMLAKE_WAREHOUSE=str(tmp_path / "w.duckdb"),
+        NUMLAKE_SPARK_WAREHOUSE=str(tmp_path / "spark"),
     )
     out = subprocess.run(
         [
