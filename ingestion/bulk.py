@@ -17,11 +17,11 @@ from __future__ import annotations
 import codecs
 import datetime as dt
 import functools
-import gzip
 import hashlib
 import io
 import os
 import zlib
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +34,17 @@ from ingestion.feeds import FEEDS
 from ingestion.readers import DeliveryReader, FileRefused, checksum_detail
 from ingestion.registry import Source
 
+try:  # ISA-L's gzip: the same module and checks as Python's, inflating ~3x faster
+    from isal import igzip as _gzip
+    from isal.isal_zlib import error as _GzipError
+except ImportError:  # pragma: no cover - isal is in requirements.lock
+    import gzip as _gzip
+
+    _GzipError = zlib.error
+
 BULK_MAX_BYTES = int(os.environ.get("NUMLAKE_INGEST_BULK_MAX_BYTES", str(256 << 20)))
+PIECE_BYTES = 4 << 20  # a record batch of texts_table (tests set it small to cut at every line)
+ASYNC_MD5_BYTES = 8 << 20  # from this size the md5 is computed on a thread (see prepare)
 _BOM = codecs.BOM_UTF8
 
 
@@ -56,10 +66,18 @@ class BulkFile:
 
 @dataclass
 class Prepared:
-    md5: str
+    """What reading a delivery once found. `md5` is a future while a big file is still being
+    hashed on the md5 thread (see prepare); ``checksum()`` waits for it."""
+
+    md5: str | Future
     size: int
     bulk: BulkFile | None  # None: read this delivery with the streaming reader
     problem: tuple[str, str] | None = None
+
+    def checksum(self) -> str:
+        if isinstance(self.md5, Future):
+            self.md5 = self.md5.result()
+        return self.md5
 
 
 def prepare(
@@ -73,24 +91,57 @@ def prepare(
 ) -> Prepared | None:
     """Read one delivery's bytes once: md5, decompression, decoding and header. Returns None
     when the file is too big to hold in memory (stream it instead). `size` is the file's size
-    when the caller knows it already."""
+    when the caller knows it already.
+
+    A file of ``ASYNC_MD5_BYTES`` or more is hashed on the md5 thread (hashlib releases the GIL)
+    while it is decompressed and checked here and split and validated by DuckDB: when it
+    goes the bulk way its Prepared holds the md5 as a future, and the group compares it with
+    the control file once validated (``GroupProcessor._settle_bulk``); a checksum mismatch
+    still outranks whatever the file holds. Any other outcome waits for the md5 here."""
     try:
         if (size := os.stat(path).st_size if size is None else size) > BULK_MAX_BYTES:
             return None
         data = read_bytes(path, size)
     except OSError:
         return None
-    md5 = hashlib.md5(data).hexdigest()
     size = len(data)
-    if md5 != expected_md5:
-        return Prepared(md5, size, None, ("checksum_mismatch", checksum_detail(expected_md5, md5)))
+    if size < ASYNC_MD5_BYTES:
+        md5 = hashlib.md5(data).hexdigest()
+        if md5 != expected_md5:
+            return Prepared(md5, size, None, ("checksum_mismatch", checksum_detail(expected_md5, md5)))
+        return _examine(data, src, feed, fidx, business_date, md5, size)
+    prep = _examine(data, src, feed, fidx, business_date, _md5_thread().submit(_md5, data), size)
+    if prep.bulk is None or prep.problem:
+        if (md5 := prep.checksum()) != expected_md5:
+            return Prepared(md5, size, None, ("checksum_mismatch", checksum_detail(expected_md5, md5)))
+    return prep
+
+
+_md5_pool: ThreadPoolExecutor | None = None
+
+
+def _md5(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
+
+
+def _md5_thread() -> ThreadPoolExecutor:
+    global _md5_pool
+    if _md5_pool is None:
+        _md5_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-md5")
+    return _md5_pool
+
+
+def _examine(
+    data: bytes, src: Source, feed: str, fidx: int, business_date: dt.date, md5: str | Future, size: int
+) -> Prepared:
+    """Decompression, decoding and header of a delivery's bytes (see prepare)."""
     if src.compression == "gzip":
         limit = min(BULK_MAX_BYTES, readers.MAX_DECOMPRESSED_BYTES)
         try:  # never more than the limit + 1 byte in memory, whatever the stream decompresses to
-            with gzip.GzipFile(fileobj=io.BytesIO(data), mode="rb") as gz:
+            with _gzip.GzipFile(fileobj=io.BytesIO(data), mode="rb") as gz:
                 data = gz.read(limit + 1)
-        except (OSError, EOFError, zlib.error):
-            return Prepared(md5, size, None)
+        except (OSError, EOFError, zlib.error, _GzipError):
+            return Prepared(md5, size, None)  # the streaming reader (Python's gzip) names the problem
         if len(data) > limit:
             return Prepared(md5, size, None)  # the streaming reader refuses it, or reads it in blocks
     if readers.has_long_line(data, readers.MAX_LINE_CHARS):
@@ -195,18 +246,30 @@ def _first_nonblank(data: bytes, blank: str) -> tuple[int, str | None]:
     return line_no, None
 
 
-def texts_table(files: list[BulkFile], chunk_bytes: int = 4 << 20) -> pa.Table:
-    """fidx and text of every file, as an Arrow table DuckDB scans without copying twice, in
-    record batches of about `chunk_bytes` (DuckDB scans one batch per thread)."""
-    batches, start, size = [], 0, 0
-    for i, f in enumerate(files):
+def texts_table(files: list[BulkFile], chunk_bytes: int | None = None) -> pa.Table:
+    """fidx, line offset and text of every file, as an Arrow table DuckDB scans without copying
+    twice, in record batches of about `chunk_bytes` (DuckDB scans one batch per thread). A text
+    bigger than that is cut at line ends into pieces of about `chunk_bytes`, one batch each,
+    so that one big delivery is split and validated on every core: a piece references the
+    file's buffer (no copy), leaves out the line end it was cut at, and `base` is the number
+    of lines before it (lines_sql numbers its lines from there). Default: ``PIECE_BYTES``."""
+    chunk_bytes = PIECE_BYTES if chunk_bytes is None else chunk_bytes
+    batches, small, size = [], [], 0
+    for f in files:
+        if len(f.text) > chunk_bytes:
+            batches += _pieces(f, chunk_bytes)
+            continue
+        small.append(f)
         size += len(f.text)
-        if size >= chunk_bytes or i == len(files) - 1:
-            batches.append(_texts_batch(files[start : i + 1]))
-            start, size = i + 1, 0
-    if not batches:
-        batches.append(_texts_batch([]))
+        if size >= chunk_bytes:
+            batches.append(_texts_batch(small))
+            small, size = [], 0
+    if small or not batches:
+        batches.append(_texts_batch(small))
     return pa.Table.from_batches(batches)
+
+
+_TEXTS_SCHEMA = pa.schema([("fidx", pa.int32()), ("base", pa.int64()), ("text", pa.large_string())])
 
 
 def _texts_batch(files: list[BulkFile]) -> pa.RecordBatch:
@@ -214,7 +277,31 @@ def _texts_batch(files: list[BulkFile]) -> pa.RecordBatch:
     np.cumsum([len(f.text) for f in files], out=offsets[1:])
     data = pa.py_buffer(b"".join(f.text for f in files))
     text = pa.Array.from_buffers(pa.large_string(), len(files), [None, pa.py_buffer(offsets.tobytes()), data])
-    return pa.RecordBatch.from_arrays([pa.array([f.fidx for f in files], pa.int32()), text], ["fidx", "text"])
+    fidx, base = pa.array([f.fidx for f in files], pa.int32()), pa.array(np.zeros(len(files), dtype=np.int64))
+    return pa.RecordBatch.from_arrays([fidx, base, text], schema=_TEXTS_SCHEMA)
+
+
+def _pieces(f: BulkFile, chunk_bytes: int) -> list[pa.RecordBatch]:
+    """`f.text` as pieces of about `chunk_bytes` cut after a line end (LF, or the CRLF that
+    lines_sql would have made an LF), each a one-row batch over the file's own buffer."""
+    text, n = f.text, len(f.text)
+    buf = pa.py_buffer(text)
+    out, start, base = [], 0, 0
+    while start <= n:
+        cut = text.find(b"\n", start + chunk_bytes) if n - start > chunk_bytes + chunk_bytes // 2 else -1
+        end = n if cut < 0 else cut - (cut > start and text[cut - 1] == 13)  # 13: a CR before the LF
+        offsets = pa.py_buffer(np.array([start, end], dtype=np.int64).tobytes())
+        piece = pa.Array.from_buffers(pa.large_string(), 1, [None, offsets, buf])
+        out.append(
+            pa.RecordBatch.from_arrays(
+                [pa.array([f.fidx], pa.int32()), pa.array([base], pa.int64()), piece], schema=_TEXTS_SCHEMA
+            )
+        )
+        if cut < 0:
+            break
+        base += text.count(b"\n", start, cut + 1)
+        start = cut + 1
+    return out
 
 
 def meta_table(files: list[BulkFile], feed: str) -> pa.Table:
@@ -232,21 +319,21 @@ def meta_table(files: list[BulkFile], feed: str) -> pa.Table:
     return pa.table(cols)
 
 
-def lines_sql(texts: str, lines: str) -> str:
-    """Every line of every registered text as (fidx, line_no, line), without its line end:
-    materialised first, as DuckDB splits and unnests a whole text far faster on its own than
-    inside a bigger query. Each CRLF is made an LF in the whole text first, which removes the
-    one CR that ends a line before its LF (cheaper than per line; a CR that ends the file
-    sends the file to the streaming reader, see prepare)."""
+def lines_sql(texts: str) -> str:
+    """Every line of every text of `texts` (see texts_table) as (fidx, line_no, line), without
+    its line end; line_no counts from the piece's `base`. Each CRLF is made an LF in the whole
+    text first, which removes the one CR that ends a line before its LF (cheaper than per
+    line; a CR that ends the file sends the file to the streaming reader, see prepare). A
+    query to read from, not a table: the validation query splits the pieces of a group in
+    parallel and nothing is materialised."""
     return (
-        f"CREATE OR REPLACE TEMP TABLE {lines} AS SELECT fidx, generate_subscripts(p, 1) AS line_no, "
-        f"unnest(p) AS line FROM (SELECT fidx, string_split(replace(text, chr(13) || chr(10), chr(10)), "
-        f"chr(10)) AS p FROM {texts})"
+        f"SELECT fidx, base + generate_subscripts(p, 1) AS line_no, unnest(p) AS line FROM (SELECT fidx, base, "
+        f"string_split(replace(text, chr(13) || chr(10), chr(10)), chr(10)) AS p FROM {texts})"
     )
 
 
 def records_sql(feed: str, fmt: str, lines: str, meta: str) -> str:
-    """The records of the `lines` table (see lines_sql) in the shape of the staging tables of
+    """The records of `lines` (a table or a parenthesised query, see lines_sql) in the shape of the staging tables of
     ``ingestion.group``: fidx, bd, source_id, line_no, raw (without its line end), and for csv the
     ``malformed`` flag, one ``c_<field>`` column per canonical field and ``hard``, true for a
     record whose quoting needs the streaming reader (hard_quoting_sql). Blank lines and the

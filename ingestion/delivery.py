@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ingestion.bulk import Prepared
@@ -27,6 +28,7 @@ class Delivery:
     pre_problem: tuple[str, str] | None = None
     prep: Prepared | None = None
     read_problem: tuple[str, str] | None = None
+    prep_checksum: Callable[[], str] | None = None  # the md5 of a bulk delivery, once computed
     quarantine: tuple[str, str] | None = None
     outcome: str | None = None
     load_order: int | None = None

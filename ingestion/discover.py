@@ -244,6 +244,8 @@ def read_bytes(path: str | Path, size: int | None = None, limit: int | None = No
         while parts[-1] and (limit is None or got <= limit):  # the file grew, or is bigger than st_size said
             parts.append(os.read(fd, 1 << 20 if limit is None else min(1 << 20, limit + 1 - got)))
             got += len(parts[-1])
+        if len(parts) == 2 and not parts[1]:
+            return parts[0]  # the usual case: no copy of the whole file
         return b"".join(parts)
     finally:
         os.close(fd)

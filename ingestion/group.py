@@ -32,11 +32,11 @@ from ingestion.redelivery import clash, decide_sequences
 from ingestion.staging import (
     Staging,
     json_source,
-    lines_name,
     meta_name,
     prefetched,
     stage_batch,
     stage_name,
+    texts_name,
     v_name,
     with_raw,
 )
@@ -178,26 +178,23 @@ class GroupProcessor:
         prep, it.prep = it.prep, None
         if prep is None or (prep.bulk is None and prep.problem is None):
             return self._read_stream(it)
-        it.rec["md5"], it.rec["size_bytes"] = prep.md5, prep.size
+        it.rec["md5"], it.rec["size_bytes"] = prep.md5, prep.size  # md5 may be a future: see _settle_bulk
         if prep.problem:
             return prep.problem
         bulk.setdefault((feed, src.format), []).append(prep.bulk)
         it.bulk = True
+        it.prep_checksum = prep.checksum
         return None
 
     def _stage_bulk(self, bulk: dict[tuple[str, str], list[BulkFile]]) -> None:
-        """One statement per feed and format splits every plain delivery of the group into
-        lines (``bulk_lines_<feed>_<fmt>``, validated straight from there by _validate)."""
+        """Registers every plain delivery's text per feed and format (``bulk_texts_<feed>_<fmt>``,
+        split into lines and validated in one query by _validate, kept for restore_raw)."""
         con = self.con
         for (feed, fmt), files in sorted(bulk.items()):
             fidxs, texts, meta = self.bulk_tables.get((feed, fmt), ((), None, None))
             if fidxs != tuple(f.fidx for f in files):
                 texts, meta = texts_table(files), meta_table(files, feed)
-            con.register("bulk_texts", texts)
-            try:
-                con.execute(lines_sql("bulk_texts", lines_name(feed, fmt)))
-            finally:
-                con.unregister("bulk_texts")
+            self.staging.register_texts(feed, fmt, texts)
             con.register(meta_name(feed, fmt), meta)
         self.bulk_tables = {}
 
@@ -206,7 +203,8 @@ class GroupProcessor:
         for more than wrapping whole fields (validation marked its records ``HARD_QUOTING``)
         is read again by the streaming reader, and a bulk delivery whose record count
         (validated or not) differs from its control file is refused, as the streaming reader
-        refuses it."""
+        refuses it. A big delivery's md5 (computed on a thread meanwhile, see ingestion.bulk.prepare)
+        is compared with its control file here: a mismatch outranks the record count."""
         con = self.con
         by_idx = {it.idx: it for it in self.items}
         for feed in sorted({f for f, _ in bulk}):
@@ -221,7 +219,6 @@ class GroupProcessor:
                 in_list = ", ".join(map(str, sorted(hard)))
                 con.execute(f"DELETE FROM {v_name(feed)} WHERE fidx IN ({in_list})")
                 for fmt in {fmt for fd, fmt in bulk if fd == feed}:
-                    con.execute(f"DELETE FROM {lines_name(feed, fmt)} WHERE fidx IN ({in_list})")
                     bulk[(feed, fmt)] = [f for f in bulk[(feed, fmt)] if f.fidx not in hard]
                 self.pending = {}  # validated already; only the hard files' batches follow
                 for fidx in sorted(hard):
@@ -232,7 +229,10 @@ class GroupProcessor:
             for fmt in {fmt for fd, fmt in bulk if fd == feed}:
                 for f in bulk[(feed, fmt)]:
                     it, n = by_idx[f.fidx], counts.get(f.fidx, 0)
-                    if n != it.ctl.rows:
+                    it.rec["md5"] = md5 = it.prep_checksum()  # a big file was hashed while DuckDB worked
+                    if md5 != it.ctl.md5:
+                        it.read_problem = ("checksum_mismatch", checksum_detail(it.ctl.md5, md5))
+                    elif n != it.ctl.rows:
                         it.read_problem = (
                             "row_count_mismatch",
                             f"control file declares {it.ctl.rows} records, the file holds {n}",
@@ -312,11 +312,11 @@ class GroupProcessor:
                 finally:
                     self.con.unregister("staged")
             if (feed, fmt) in bulk:
-                lines, meta = lines_name(feed, fmt), meta_name(feed, fmt)
+                meta = meta_name(feed, fmt)
                 if bulk[(feed, fmt)]:
+                    lines = f"({lines_sql(texts_name(feed, fmt))})"
                     self._validate_into_v(feed, fmt, f"({records_sql(feed, fmt, lines, meta)})", hard=fmt == "csv")
                 self.con.unregister(meta)
-                self.staging.bulk_lines.add((feed, fmt))  # kept for restore_raw, dropped by process()
 
     def _validate_into_v(self, feed: str, fmt: str, table: str, raw_sql: str = "raw", hard: bool = False) -> None:
         """One validation query for every staged record of `feed` (or one big batch); `v_<feed>`
