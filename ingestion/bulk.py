@@ -250,7 +250,7 @@ def texts_table(files: list[BulkFile], chunk_bytes: int | None = None) -> pa.Tab
     """fidx, line offset and text of every file, as an Arrow table DuckDB scans without copying
     twice, in record batches of about `chunk_bytes` (DuckDB scans one batch per thread). A text
     bigger than that is cut at line ends into pieces of about `chunk_bytes`, one batch each,
-    so that one big delivery is split and validated on every core: a piece references the
+    so that one big delivery is split into lines on every core: a piece references the
     file's buffer (no copy), leaves out the line end it was cut at, and `base` is the number
     of lines before it (lines_sql numbers its lines from there). Default: ``PIECE_BYTES``."""
     chunk_bytes = PIECE_BYTES if chunk_bytes is None else chunk_bytes
@@ -319,21 +319,23 @@ def meta_table(files: list[BulkFile], feed: str) -> pa.Table:
     return pa.table(cols)
 
 
-def lines_sql(texts: str) -> str:
-    """Every line of every text of `texts` (see texts_table) as (fidx, line_no, line), without
-    its line end; line_no counts from the piece's `base`. Each CRLF is made an LF in the whole
-    text first, which removes the one CR that ends a line before its LF (cheaper than per
-    line; a CR that ends the file sends the file to the streaming reader, see prepare). A
-    query to read from, not a table: the validation query splits the pieces of a group in
-    parallel and nothing is materialised."""
+def lines_sql(texts: str, lines: str) -> str:
+    """Every line of every registered text as (fidx, line_no, line), without its line end:
+    materialised first, as DuckDB splits and unnests a whole text far faster on its own than
+    inside a bigger query (a group of many files validated straight from the split took half
+    as long again). Each CRLF is made an LF in the whole text (or piece) first, which removes
+    the one CR that ends a line before its LF (cheaper than per line; a CR that ends the file
+    sends the file to the streaming reader, see prepare). line_no counts from the piece's
+    `base` (see texts_table); the pieces of a big text are split on both cores."""
     return (
-        f"SELECT fidx, base + generate_subscripts(p, 1) AS line_no, unnest(p) AS line FROM (SELECT fidx, base, "
-        f"string_split(replace(text, chr(13) || chr(10), chr(10)), chr(10)) AS p FROM {texts})"
+        f"CREATE OR REPLACE TEMP TABLE {lines} AS SELECT fidx, base + generate_subscripts(p, 1) AS line_no, "
+        f"unnest(p) AS line FROM (SELECT fidx, base, string_split(replace(text, chr(13) || chr(10), chr(10)), "
+        f"chr(10)) AS p FROM {texts})"
     )
 
 
 def records_sql(feed: str, fmt: str, lines: str, meta: str) -> str:
-    """The records of `lines` (a table or a parenthesised query, see lines_sql) in the shape of the staging tables of
+    """The records of the `lines` table (see lines_sql) in the shape of the staging tables of
     ``ingestion.group``: fidx, bd, source_id, line_no, raw (without its line end), and for csv the
     ``malformed`` flag, one ``c_<field>`` column per canonical field and ``hard``, true for a
     record whose quoting needs the streaming reader (hard_quoting_sql). Blank lines and the

@@ -9,13 +9,11 @@ group or already in the index are walked in Python; the rest cannot be duplicate
 from __future__ import annotations
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from ingestion.bulk import lines_sql
 from ingestion.delivery import Delivery
 from ingestion.feeds import UNIQUE_ID
 from ingestion.readers import DeliveryReader
-from ingestion.staging import Staging, stage_name, v_name, with_raw
+from ingestion.staging import Staging, lines_name, stage_name, v_name, with_raw
 
 
 def mark_duplicates(staging: Staging, items: list[Delivery]) -> None:
@@ -109,30 +107,13 @@ def restore_raw(staging: Staging, items: list[Delivery], feed: str) -> None:
     """Raw text of records that became duplicates: from the staging table, or by reading
     the (small number of) affected files again for records validated straight from Arrow."""
     con, v = staging.con, v_name(feed)
-    by_idx = {it.idx: it for it in items}
-    for (f, _fmt), texts in staging.bulk_texts.items():
-        if f != feed:
-            continue
-        # only the files that hold such records are split again (a file the streaming reader
-        # read after all has its raw text in the staging table)
-        fidxs = [
-            fidx
-            for (fidx,) in con.execute(
-                f"SELECT DISTINCT fidx FROM {v} WHERE reason = 'duplicate_id' AND raw IS NULL"
-            ).fetchall()
-            if by_idx[fidx].bulk
-        ]
-        if not fidxs:
-            continue
-        con.register("rawt", texts.filter(pc.is_in(texts["fidx"], pa.array(fidxs, pa.int32()))))
-        try:
+    for f, fmt in staging.bulk_lines:
+        if f == feed:
             con.execute(
-                f"UPDATE {v} SET raw = l.line FROM ({lines_sql('rawt')}) l "
+                f"UPDATE {v} SET raw = l.line FROM {lines_name(feed, fmt)} l "
                 f"WHERE {v}.fidx = l.fidx AND {v}.line_no = l.line_no AND {v}.reason = 'duplicate_id' "
                 f"AND {v}.raw IS NULL"
             )
-        finally:
-            con.unregister("rawt")
     for f, fmt in staging.stages:
         if f == feed:
             con.execute(
@@ -140,6 +121,7 @@ def restore_raw(staging: Staging, items: list[Delivery], feed: str) -> None:
                 f"AND {v}.line_no = s.line_no AND {v}.reason = 'duplicate_id' AND {v}.raw IS NULL"
             )
     missing = con.execute(f"SELECT DISTINCT fidx FROM {v} WHERE reason = 'duplicate_id' AND raw IS NULL").fetchall()
+    by_idx = {it.idx: it for it in items}
     for (fidx,) in missing:
         it = by_idx[fidx]
         reader = DeliveryReader(it.c.path, it.src, feed)

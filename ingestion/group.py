@@ -32,11 +32,11 @@ from ingestion.redelivery import clash, decide_sequences
 from ingestion.staging import (
     Staging,
     json_source,
+    lines_name,
     meta_name,
     prefetched,
     stage_batch,
     stage_name,
-    texts_name,
     v_name,
     with_raw,
 )
@@ -187,14 +187,19 @@ class GroupProcessor:
         return None
 
     def _stage_bulk(self, bulk: dict[tuple[str, str], list[BulkFile]]) -> None:
-        """Registers every plain delivery's text per feed and format (``bulk_texts_<feed>_<fmt>``,
-        split into lines and validated in one query by _validate, kept for restore_raw)."""
+        """One statement per feed and format splits every plain delivery of the group into
+        lines (``bulk_lines_<feed>_<fmt>``, validated straight from there by _validate); a big
+        delivery comes in pieces (``ingestion.bulk.texts_table``), split on both cores."""
         con = self.con
         for (feed, fmt), files in sorted(bulk.items()):
             fidxs, texts, meta = self.bulk_tables.get((feed, fmt), ((), None, None))
             if fidxs != tuple(f.fidx for f in files):
                 texts, meta = texts_table(files), meta_table(files, feed)
-            self.staging.register_texts(feed, fmt, texts)
+            con.register("bulk_texts", texts)
+            try:
+                con.execute(lines_sql("bulk_texts", lines_name(feed, fmt)))
+            finally:
+                con.unregister("bulk_texts")
             con.register(meta_name(feed, fmt), meta)
         self.bulk_tables = {}
 
@@ -219,6 +224,7 @@ class GroupProcessor:
                 in_list = ", ".join(map(str, sorted(hard)))
                 con.execute(f"DELETE FROM {v_name(feed)} WHERE fidx IN ({in_list})")
                 for fmt in {fmt for fd, fmt in bulk if fd == feed}:
+                    con.execute(f"DELETE FROM {lines_name(feed, fmt)} WHERE fidx IN ({in_list})")
                     bulk[(feed, fmt)] = [f for f in bulk[(feed, fmt)] if f.fidx not in hard]
                 self.pending = {}  # validated already; only the hard files' batches follow
                 for fidx in sorted(hard):
@@ -312,11 +318,11 @@ class GroupProcessor:
                 finally:
                     self.con.unregister("staged")
             if (feed, fmt) in bulk:
-                meta = meta_name(feed, fmt)
+                lines, meta = lines_name(feed, fmt), meta_name(feed, fmt)
                 if bulk[(feed, fmt)]:
-                    lines = f"({lines_sql(texts_name(feed, fmt))})"
                     self._validate_into_v(feed, fmt, f"({records_sql(feed, fmt, lines, meta)})", hard=fmt == "csv")
                 self.con.unregister(meta)
+                self.staging.bulk_lines.add((feed, fmt))  # kept for restore_raw, dropped by process()
 
     def _validate_into_v(self, feed: str, fmt: str, table: str, raw_sql: str = "raw", hard: bool = False) -> None:
         """One validation query for every staged record of `feed` (or one big batch); `v_<feed>`

@@ -1,8 +1,7 @@
 """The temporary tables a group's records pass through, and the Arrow shapes that fill them.
 
 Per feed and format a staging table (``stage_<feed>_<fmt>``) of raw text columns and, for
-plain deliveries, their texts (``bulk_texts_<feed>_<fmt>``, an Arrow table registered with the
-connection, split into lines by the query that reads it); per feed ``v_<feed>``: every
+plain deliveries, a lines table (``bulk_lines_<feed>_<fmt>``); per feed ``v_<feed>``: every
 validated record with its typed fields, its rejection reason and (for rejected records) its
 raw text. They live for one group and are dropped, not emptied (a temp table that was filled
 and emptied scans slower).
@@ -29,8 +28,8 @@ def stage_name(feed: str, fmt: str) -> str:
     return f"stage_{feed}_{fmt}"
 
 
-def texts_name(feed: str, fmt: str) -> str:
-    return f"bulk_texts_{feed}_{fmt}"
+def lines_name(feed: str, fmt: str) -> str:
+    return f"bulk_lines_{feed}_{fmt}"
 
 
 def meta_name(feed: str, fmt: str) -> str:
@@ -47,7 +46,7 @@ class Staging:
 
     con: duckdb.DuckDBPyConnection
     stages: set[tuple[str, str]] = field(default_factory=set)
-    bulk_texts: dict[tuple[str, str], pa.Table] = field(default_factory=dict)
+    bulk_lines: set[tuple[str, str]] = field(default_factory=set)
 
     def feeds(self) -> set[str]:
         return {f for f, _ in self.stages}
@@ -68,15 +67,9 @@ class Staging:
             self.stages.add((feed, fmt))
         return name
 
-    def register_texts(self, feed: str, fmt: str, texts: pa.Table) -> None:
-        """The plain deliveries' texts (``ingestion.bulk.texts_table``), registered for the group."""
-        self.con.register(texts_name(feed, fmt), texts)
-        self.bulk_texts[(feed, fmt)] = texts
-
     def drop_all(self) -> None:
-        for feed, fmt in self.bulk_texts:
-            self.con.unregister(texts_name(feed, fmt))
-        self.bulk_texts = {}
+        for feed, fmt in self.bulk_lines:
+            self.con.execute(f"DROP TABLE {lines_name(feed, fmt)}")
         for feed, fmt in self.stages:
             self.con.execute(f"DROP TABLE IF EXISTS {stage_name(feed, fmt)}")
         for feed in self.feeds():
