@@ -46,6 +46,36 @@ def hash_prefix(hex_digest: str) -> int:
     return int(hex_digest[:15], 16)
 
 
+def hash_order(prefix: np.ndarray) -> np.ndarray:
+    """`np.argsort(prefix, kind="stable")` of non-negative int64 keys (the hash prefixes), about
+    twice as fast at ten million: each key's top bits and its row are packed into one int64 and
+    sorted as values (no index array to carry), then the few runs whose top bits tie are put in
+    (prefix, row) order. Unlike quicksort's argsort, the result is the stable one the snapshot
+    files hold, so every publish and `snapshot_layers.materialize` agree array for array."""
+    prefix = np.asarray(prefix, dtype=np.int64)
+    n = len(prefix)
+    if n < 1 << 16 or int(prefix.min()) < 0:
+        return np.argsort(prefix, kind="stable")
+    row_bits = (n - 1).bit_length()
+    shift = max(int(prefix.max()).bit_length() - (63 - row_bits), 0)
+    keys = ((prefix >> shift) << row_bits) | np.arange(n, dtype=np.int64)
+    keys.sort()
+    order = keys & ((1 << row_bits) - 1)
+    if shift:
+        top = keys >> row_bits
+        tied = np.flatnonzero(top[1:] == top[:-1])
+        if len(tied) > n >> 6:  # not hash prefixes: too many ties to fix one by one
+            return np.argsort(prefix, kind="stable")
+        starts = tied[np.r_[True, tied[1:] != tied[:-1] + 1]] if len(tied) else tied
+        for start in starts.tolist():
+            end = start + 1
+            while end < n and top[end] == top[start]:
+                end += 1
+            rows = order[start:end]
+            order[start:end] = rows[np.lexsort((rows, prefix[rows]))]
+    return order
+
+
 def _as_number(query: str) -> int | None:
     """Fast path of `normalize` for the plain 11-digit shape, else the full rule."""
     if len(query) == 11 and VALID_RE.match(query):
@@ -211,7 +241,7 @@ class CheckIndex:
             self.hash_order = np.empty(len(rank), dtype=np.int64)
             self.hash_order[rank] = np.arange(len(rank), dtype=np.int64)
         else:
-            self.hash_order = np.argsort(self.sha_prefix, kind="stable")
+            self.hash_order = hash_order(self.sha_prefix)
         self.hash_sorted = self.sha_prefix[self.hash_order]
 
     def save_arrays(self, folder: Path) -> None:

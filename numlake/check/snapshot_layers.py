@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from numlake.check import rules
-from numlake.check.index import ARRAYS, CheckIndex, Resolved
+from numlake.check.index import ARRAYS, CheckIndex, Resolved, hash_order
 
 DELTA_DIR = "delta"
 ARRAYS_DIR = "arrays"
@@ -186,7 +186,7 @@ def materialize(index: CheckIndex) -> CheckIndex:
     for name in VALUES:
         both = np.concatenate([np.asarray(getattr(base, name))[keep], np.asarray(delta.cols[name])[live]])
         setattr(out, name, both[order])
-    out.hash_order = np.argsort(out.sha_prefix, kind="stable").astype(np.int64)
+    out.hash_order = hash_order(out.sha_prefix)
     out.hash_sorted = out.sha_prefix[out.hash_order]
     return out
 
