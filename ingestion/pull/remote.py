@@ -70,11 +70,13 @@ async def connect(entry: PullEntry, cred: Credential, timeout: float):
     """One SSH connection to the source's server, refused unless it shows the pinned host key."""
     import asyncssh
 
+    pinned = asyncssh.import_public_key(entry.host_key)
     conn = await asyncssh.connect(
         entry.host,
         entry.port,
         username=entry.user,
-        known_hosts=([asyncssh.import_public_key(entry.host_key)], [], []),
+        known_hosts=([pinned], [], []),
+        server_host_key_algs=host_key_algorithms(pinned),
         config=None,
         connect_timeout=timeout,
         login_timeout=timeout,
@@ -83,6 +85,19 @@ async def connect(entry: PullEntry, cred: Credential, timeout: float):
     )
     coalesce_writes(conn)
     return conn
+
+
+def host_key_algorithms(pinned) -> list[str]:
+    """The pinned key's algorithms first, then every other one asyncssh knows.
+
+    A server that has a key of the pinned key's type shows that one, so it is compared with the
+    pin; a server that has no key of that type still completes the key exchange with another and
+    is then refused as `host_key_mismatch` (offering only the pinned algorithm made the server drop
+    the handshake, which read as `unreachable` and was retried)."""
+    from asyncssh.public_key import get_default_public_key_algs
+
+    first = [a.decode() for a in pinned.sig_algorithms]
+    return first + [a.decode() for a in get_default_public_key_algs() if a.decode() not in first]
 
 
 class SharedConnections:

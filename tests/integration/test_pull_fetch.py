@@ -103,9 +103,14 @@ def _only_failure(report, source_id: str, reason: str) -> None:
     assert "\n" not in (report.failed[source_id].detail or "")
 
 
-def test_a_server_whose_host_key_is_not_the_pinned_one_is_refused_and_nothing_is_read(pull_world, tmp_path):
+@pytest.mark.parametrize("algorithm", ["ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-rsa"])
+def test_a_server_whose_host_key_is_not_the_pinned_one_is_refused_and_nothing_is_read(pull_world, algorithm):
+    """Also when the pinned key is of a type the server has no key of (its sshd has one ed25519
+    host key): that is a mismatch, not an unreachable server."""
+    import asyncssh
+
     w = pull_world
-    other = generate_keypair(tmp_path / "other")
+    other = asyncssh.generate_private_key(algorithm).export_public_key("openssh").decode()
     _healthy_and(w, "CM-GD", host_key=" ".join(other.split()[:2]))
     report = w.pull()
     _only_failure(report, "CM-GD", "host_key_mismatch")
