@@ -248,10 +248,38 @@ async def _readdir(sftp, path: str, dog: Watchdog) -> list[tuple[str, int, int, 
     finally:
         with dog:
             await handler.close(handle)
+    # a name that is not UTF-8 keeps its bytes as surrogates: list_source reports it, the rest is listed
+    return [(name.decode("utf-8", "surrogateescape"), size, mtime, mode) for name, size, mtime, mode in raw]
+
+
+def _readable_name(name: str) -> bool:
     try:
-        return [(name.decode("utf-8"), size, mtime, mode) for name, size, mtime, mode in raw]
-    except UnicodeDecodeError:
-        raise asyncssh.SFTPBadMessage("Unable to decode name") from None
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+async def _followed(sftp, folder: str, entries: list, dog: Watchdog) -> list:
+    """The entries with every symbolic link replaced by what it points to (a listing describes the
+    link itself): a delivery published as a link is fetched like a file. A dangling link is left
+    out, like a file that is not there."""
+    import asyncssh
+
+    links = [e for e in entries if stat.S_ISLNK(e[3]) and _readable_name(e[0])]
+    if not links:
+        return entries
+
+    async def target(e):
+        try:
+            with dog:
+                attrs = await sftp.stat(posixpath.join(folder, e[0]))
+        except (asyncssh.SFTPNoSuchFile, asyncssh.SFTPPermissionDenied):
+            return None
+        return (e[0], attrs.size or 0, int(attrs.mtime or 0), attrs.permissions or 0)
+
+    resolved = dict(zip((e[0] for e in links), await asyncio.gather(*(target(e) for e in links))))
+    return [resolved.get(e[0], e) if stat.S_ISLNK(e[3]) else e for e in entries if resolved.get(e[0], e) is not None]
 
 
 async def list_source(sftp, base: str, dog: Watchdog) -> tuple[list[Remote], list[tuple[str, str]]]:
@@ -267,7 +295,10 @@ async def list_source(sftp, base: str, dog: Watchdog) -> tuple[list[Remote], lis
         ) from None
     except asyncssh.SFTPPermissionDenied:
         raise Failure("permission_denied", f"the server refused to list {base}") from None
-    feeds = sorted(name for name, _, _, mode in top if not name.startswith(".") and stat.S_ISDIR(mode))
+    top = await _followed(sftp, base, top, dog)
+    feeds = sorted(
+        name for name, _, _, mode in top if not name.startswith(".") and stat.S_ISDIR(mode) and _readable_name(name)
+    )
     results = await asyncio.gather(
         *(_readdir(sftp, posixpath.join(base, f), dog) for f in feeds), return_exceptions=True
     )
@@ -281,7 +312,14 @@ async def list_source(sftp, base: str, dog: Watchdog) -> tuple[list[Remote], lis
             continue  # removed between the two listings
         if isinstance(names, BaseException):
             raise names
-        files = {n[0]: n for n in names if stat.S_ISREG(n[3]) and not n[0].startswith(".")}
+        names = await _followed(sftp, posixpath.join(base, feed), names, dog)
+        unreadable = [n[0] for n in names if not _readable_name(n[0])]
+        if unreadable:
+            shown = unreadable[0].encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            problems.append(
+                ("transfer_interrupted", f"{len(unreadable)} file name(s) in {feed}/ not UTF-8, not fetched: {shown}")
+            )
+        files = {n[0]: n for n in names if stat.S_ISREG(n[3]) and not n[0].startswith(".") and _readable_name(n[0])}
         for name, size, mtime, _ in files.values():
             ctl = files.get(name + ".ctl")
             if name.endswith(".ctl") or ctl is None:

@@ -239,3 +239,35 @@ def test_a_server_that_stops_answering_mid_file_times_out(pull_world):
     _only_failure(report, "CM-GD", "timeout")
     assert_landing_is_complete_copies(w, "CM-GD")
     assert w.pull().final["CM-GD"].outcome == "ok"
+
+
+def test_a_delivery_published_as_symbolic_links_is_fetched_like_files(pull_world):
+    """A listing describes a link, not what it points to: a feed folder that is a link, and data
+    and control files that are links, are followed, so what the source published arrives."""
+    w = pull_world
+    remote = w.add_source("CU-NAT")
+    published = sorted(str(p.relative_to(remote)) for p in remote.rglob("*") if p.is_file())
+    store = remote.parent / "CU-NAT-store"
+    store.mkdir()
+    (remote / "lifecycle").rename(store / "lifecycle")
+    (remote / "lifecycle").symlink_to(os.path.relpath(store / "lifecycle", remote))
+    for p in list((store / "lifecycle").iterdir()):
+        p.rename(store / p.name)
+        p.symlink_to(os.path.join("..", p.name))
+    (store / "lifecycle" / "CU-NAT_lifecycle_20250302_01.jsonl").symlink_to("missing")  # dangling: not there
+    report = w.pull()
+    assert report.final["CU-NAT"].outcome == "ok", report.final
+    assert LC in published and w.landing_files("CU-NAT") == published
+    assert not any((w.landing / "CU-NAT").rglob("*20250302*"))
+    assert ("CU-NAT_lifecycle_20250301_01.jsonl", "LOADED", None) in outcomes(w)
+
+
+def test_a_file_name_that_is_not_utf8_is_reported_and_the_rest_of_the_source_is_fetched(pull_world):
+    w = pull_world
+    remote = w.add_source("CU-NAT")
+    os.close(os.open(bytes(remote / "lifecycle") + "/说明.txt".encode("gb18030"), os.O_WRONLY | os.O_CREAT, 0o644))
+    report = w.pull()
+    assert report.final["CU-NAT"].outcome == "failed"
+    assert report.final["CU-NAT"].reason == "transfer_interrupted"
+    assert "not UTF-8" in report.final["CU-NAT"].detail
+    assert LC in w.landing_files("CU-NAT") and LC + ".ctl" in w.landing_files("CU-NAT")
