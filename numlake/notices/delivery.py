@@ -98,9 +98,13 @@ class Deliverer:
 
     def ssl_context(self) -> ssl.SSLContext:
         if self._ssl is None:
-            self._ssl = (
-                ssl.create_default_context(cafile=self.ca_file) if self.ca_file else ssl.create_default_context()
-            )
+            try:
+                self._ssl = (
+                    ssl.create_default_context(cafile=self.ca_file) if self.ca_file else ssl.create_default_context()
+                )
+            except (OSError, ssl.SSLError) as e:  # a wrong CA setting is the operator's to fix: one line
+                why = getattr(e, "reason", None) or e.strerror or str(e)
+                raise UsageError(f"{CA_ENV}={self.ca_file}: cannot use it as a CA bundle ({why})") from None
         return self._ssl
 
     def due(self, now: float | None = None) -> list[str]:

@@ -111,6 +111,20 @@ def test_a_certificate_the_ca_bundle_does_not_vouch_for_is_refused(world, monkey
     assert "CERTIFICATE_VERIFY_FAILED" in {s["org_id"]: s for s in delivery_state(home)}["ORG-0"]["last_error"]
 
 
+@pytest.mark.parametrize("bundle", ["missing", "not a certificate"])
+def test_a_ca_bundle_that_cannot_be_read_is_a_one_line_error_naming_the_setting(world, tmp_path, bundle):
+    from numlake.errors import UsageError
+
+    home, receiver, _ = world
+    path = tmp_path / "ca.pem"
+    if bundle != "missing":
+        path.write_text("hello\n")
+    with pytest.raises(UsageError) as err:
+        Deliverer(home, ca_file=str(path), base_delay=0.01).run_once()
+    assert "NUMLAKE_WEBHOOK_CA_FILE" in str(err.value) and "\n" not in str(err.value)
+    assert receiver.received == []
+
+
 def test_retry_delays_grow_up_to_a_cap():
     delays = [retry_delay(n, base=2, cap=60) for n in range(1, 10)]
     assert delays == [2, 4, 8, 16, 32, 60, 60, 60, 60]
