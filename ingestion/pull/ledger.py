@@ -118,8 +118,8 @@ class FetchedState:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
             self.files = {k: list(v) for k, v in data.get("files", {}).items()}
-        except (FileNotFoundError, json.JSONDecodeError, AttributeError):
-            self.files = {}
+        except (FileNotFoundError, json.JSONDecodeError, AttributeError, TypeError, ValueError):
+            self.files = {}  # no usable state: every delivery is compared again (refetched, identical)
 
     def get(self, key: str) -> list[int] | None:
         return self.files.get(key)

@@ -10,6 +10,7 @@ pulls at once take turns per source and the second finds nothing new.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import os
@@ -24,6 +25,7 @@ from ingestion.pull.ledger import FetchedState, SourceLock, append_attempt, now_
 from ingestion.pull.remote import SharedConnections
 from ingestion.pull.transport import import_asyncssh, skip_disabled_debug_logs
 from numlake.errors import UsageError
+from numlake.msisdn import mask_text
 from numlake.paths import Home
 
 log = logging.getLogger("numlake.pull")
@@ -121,6 +123,19 @@ async def _pull_source(entry: PullEntry, ctx: Context, slots: asyncio.Semaphore)
             if not a.retryable or try_no > ctx.options.retries:
                 break
             await asyncio.sleep(ctx.options.backoff_s * 2 ** (try_no - 1))
+    except Exception as e:  # a local fault (the landing folder, the state file) fails this source alone
+        a = Attempt(
+            entry.source_id,
+            entry.url,
+            now_cst(),
+            outcome="failed",
+            reason="transfer_interrupted",
+            detail=f"local error: {type(e).__name__}: {mask_text(str(e))[:200]}",
+        )
+        log.warning("pull %s: %s", entry.source_id, a.detail)
+        with contextlib.suppress(Exception):
+            append_attempt(ctx.home, a.row(ctx.run_id))
+        attempts.append(a)
     finally:
         lock.release()
     return attempts

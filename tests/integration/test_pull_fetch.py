@@ -271,3 +271,21 @@ def test_a_file_name_that_is_not_utf8_is_reported_and_the_rest_of_the_source_is_
     assert report.final["CU-NAT"].reason == "transfer_interrupted"
     assert "not UTF-8" in report.final["CU-NAT"].detail
     assert LC in w.landing_files("CU-NAT") and LC + ".ctl" in w.landing_files("CU-NAT")
+
+
+@pytest.mark.parametrize("fault", ["landing folder is a file", "state file of another shape"])
+def test_a_local_fault_of_one_source_fails_that_source_alone(pull_world, fault):
+    w = pull_world
+    _healthy_and(w, "CM-GD")
+    if fault == "landing folder is a file":
+        w.landing.mkdir(parents=True, exist_ok=True)
+        (w.landing / "CM-GD").write_text("not a folder")
+        report = w.pull()
+        _only_failure(report, "CM-GD", "transfer_interrupted")
+        assert "local error" in report.failed["CM-GD"].detail
+    else:
+        state = w.home.root / "pull" / "state" / "CM-GD.json"
+        state.parent.mkdir(parents=True, exist_ok=True)
+        state.write_text('{"files": {"lifecycle/x": 5}}')
+        report = w.pull()  # unusable state: compared again from scratch
+        assert report.final["CM-GD"].outcome == "ok" and len(w.landing_files("CM-GD")) == 4
