@@ -117,7 +117,7 @@ def prepare(
     return prep
 
 
-_md5_pool: ThreadPoolExecutor | None = None
+_md5_pool: tuple[int, ThreadPoolExecutor] | None = None  # (pid, pool): a forked child makes its own
 
 
 def _md5(data: bytes) -> str:
@@ -125,10 +125,11 @@ def _md5(data: bytes) -> str:
 
 
 def _md5_thread() -> ThreadPoolExecutor:
+    """The md5 thread of this process (a pool inherited through fork has no thread behind it)."""
     global _md5_pool
-    if _md5_pool is None:
-        _md5_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-md5")
-    return _md5_pool
+    if _md5_pool is None or _md5_pool[0] != os.getpid():
+        _md5_pool = (os.getpid(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-md5"))
+    return _md5_pool[1]
 
 
 def _examine(
