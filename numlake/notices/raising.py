@@ -182,49 +182,74 @@ def _watch_notices(con, watch: dict, codes: np.ndarray, last_end: np.ndarray, as
     return out
 
 
-def _segment_notices(con, portal: Portal, run: int) -> list[_Notice]:
-    """SEGMENT_NOTICE and SEGMENT_REMINDER of RULES 8.2 (see docs/NOTICES.md for the choices)."""
-    seen = dict(con.execute("select segment, first_run from segments_seen").fetchall())
-    for seg in sorted(portal.segments):
-        if seg not in seen:
-            con.execute("insert into segments_seen values (?, ?)", [seg, run])
-            seen[seg] = run
-    org_first = dict(con.execute("select org_id, first_run from orgs").fetchall())
+def _walk_from(history: list[dict], registered: str | None, walked: str | None) -> list[dict]:
+    """The reports of a segment's history an organisation has yet to be judged on: the one latest
+    on the day it was registered, then each later one, skipping the days walked already."""
+    start = 0
+    if registered is not None:
+        before = [i for i, r in enumerate(history) if r["business_date"] <= registered]
+        start = before[-1] if before else 0
+    return [r for r in history[start:] if walked is None or r["business_date"] > walked]
+
+
+def _segment_notices(con, portal: Portal) -> list[_Notice]:
+    """SEGMENT_NOTICE and SEGMENT_REMINDER of RULES 8.2 (see docs/NOTICES.md for the choices).
+
+    By data time, so that one run loading five days raises what five daily runs raise: each
+    organisation walks each segment's history (the latest report of each business date) from the
+    day it was registered, and is told every (opened_date, segment_type) it was due and not yet
+    told; `segment_walk` keeps the last business date walked, so a re-run, a retro-active report
+    (an older business date) or a withdrawn one raises nothing twice. The segment's latest report
+    (dbt's) is judged last, which tells a withdrawal's change and covers a warehouse without
+    staging lineage."""
     told = {
         (o, s): (d, t)
         for o, s, d, t in con.execute("select org_id, segment, opened_date, segment_type from segment_told").fetchall()
     }
+    walked = {(o, s): d for o, s, d in con.execute("select org_id, segment, through from segment_walk").fetchall()}
     reminded = {tuple(r) for r in con.execute("select org_id, segment, opened_date from reminders").fetchall()}
-    notices, reminders = [], []
+    notices, reminders, walks = [], [], []
     as_of_days = _days(portal.as_of) if portal.as_of else None
     for seg in sorted(portal.segments):
         s = portal.segments[seg]
+        history = portal.history.get(seg, [])
+        first_day = history[0]["business_date"] if history else None
+        last_day = history[-1]["business_date"] if history else None
         opened = s["opened_date"]
-        fields = {
-            "segment": seg,
-            "segment_type": s["segment_type"],
-            "source_id": s["source_id"],
-            "opened_date": opened,
-            "as_of": portal.as_of,
-        }
         remind_day = _days(opened) + REMINDER_DAYS
         for org_id in sorted(portal.orgs):
             org = portal.orgs[org_id]
-            due = seen[seg] >= org_first[org_id] or (org["joined_date"] is not None and opened >= org["joined_date"])
-            if due and told.get((org_id, seg)) != (opened, s["segment_type"]):
-                notices.append(
-                    _Notice(
-                        org_id,
-                        "SEGMENT_NOTICE",
-                        seg,
-                        dict(fields),
-                        (
-                            "insert into segment_told values (?, ?, ?, ?) on conflict (org_id, segment) do update set "
-                            "opened_date = excluded.opened_date, segment_type = excluded.segment_type",
-                            (org_id, seg, opened, s["segment_type"]),
-                        ),
+            registered = portal.registered.get(org_id)
+            at_first = registered is None or first_day is None or registered <= first_day
+            through = walked.get((org_id, seg))
+            if through is None and (org_id, seg) in told:
+                through = last_day  # told before the store kept walks: up to date
+            for report in _walk_from(history, registered, through) + [s]:
+                state = (report["opened_date"], report["segment_type"])
+                late = org["joined_date"] is not None and state[0] >= org["joined_date"]
+                if (at_first or late) and told.get((org_id, seg)) != state:
+                    told[(org_id, seg)] = state
+                    notices.append(
+                        _Notice(
+                            org_id,
+                            "SEGMENT_NOTICE",
+                            seg,
+                            {
+                                "segment": seg,
+                                "segment_type": state[1],
+                                "source_id": report["source_id"],
+                                "opened_date": state[0],
+                                "as_of": portal.as_of,
+                            },
+                            (
+                                "insert into segment_told values (?, ?, ?, ?) on conflict (org_id, segment) do update "
+                                "set opened_date = excluded.opened_date, segment_type = excluded.segment_type",
+                                (org_id, seg, *state),
+                            ),
+                        )
                     )
-                )
+            if last_day is not None and (walked.get((org_id, seg)) or "") < last_day:
+                walks.append((org_id, seg, last_day))
             joined_by_then = org["joined_date"] is None or _days(org["joined_date"]) <= remind_day
             if (
                 as_of_days is not None
@@ -233,6 +258,13 @@ def _segment_notices(con, portal: Portal, run: int) -> list[_Notice]:
                 and (org_id, seg) not in portal.supported_at_reminder
                 and (org_id, seg, opened) not in reminded
             ):
+                fields = {
+                    "segment": seg,
+                    "segment_type": s["segment_type"],
+                    "source_id": s["source_id"],
+                    "opened_date": opened,
+                    "as_of": portal.as_of,
+                }
                 reminders.append(
                     _Notice(
                         org_id,
@@ -242,6 +274,12 @@ def _segment_notices(con, portal: Portal, run: int) -> list[_Notice]:
                         ("insert into reminders values (?, ?, ?) on conflict do nothing", (org_id, seg, opened)),
                     )
                 )
+    # committed with the notices, in the same transaction
+    con.executemany(
+        "insert into segment_walk values (?, ?, ?) "
+        "on conflict (org_id, segment) do update set through = excluded.through",
+        walks,
+    )
     return notices + reminders
 
 
@@ -335,7 +373,7 @@ def raise_notices(home: Home) -> RaiseResult:
         codes, last_end = judge(watch["k1"], watch["k2"], watch["since"], folder / snapshot.INDEX_FILE)
         result.judge_seconds = time.perf_counter() - t1
         result.entries = len(watch["id"])
-        notices = _watch_notices(con, watch, codes, last_end, meta["as_of"]) + _segment_notices(con, portal, run)
+        notices = _watch_notices(con, watch, codes, last_end, meta["as_of"]) + _segment_notices(con, portal)
         crash_point("notices.after_judge")
         result.raised = _write(con, notices, run, started)
         result.orgs_told = len({n.org_id for n in notices})

@@ -39,10 +39,12 @@ create table if not exists watchlist (
     state integer not null default 0, open_notice text, updated_at text not null
 );
 create unique index if not exists watchlist_entry on watchlist (org_id, sha256);
-create table if not exists segments_seen (segment text primary key, first_run integer not null);
 create table if not exists segment_told (
     org_id text not null, segment text not null, opened_date text not null, segment_type text not null,
     primary key (org_id, segment)
+) without rowid;
+create table if not exists segment_walk (
+    org_id text not null, segment text not null, through text not null, primary key (org_id, segment)
 ) without rowid;
 create table if not exists reminders (
     org_id text not null, segment text not null, opened_date text not null,

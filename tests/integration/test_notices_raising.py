@@ -12,7 +12,7 @@ from numlake.notices.raising import raise_notices
 from numlake.notices.store import NoticeStore
 from numlake.notices.watchlist import prepare
 from numlake.paths import Home
-from tests.support.notices_world import publish_world, tenure
+from tests.support.notices_world import deliver, publish_world, tenure
 
 A, B, C = "13800000001", "13800000002", "13800000003"
 BANK = ("BANK-1", "BANK", "2020-01-01")
@@ -151,6 +151,79 @@ def test_a_late_joiner_gets_the_notices_of_segments_opened_on_or_after_its_joine
     store = NoticeStore(home)
     assert kinds(store, "PAY-1") == [("SEGMENT_NOTICE", "1710"), ("SEGMENT_NOTICE", "1720")]
     assert [k for k, _ in kinds(store, "BANK-1")].count("SEGMENT_NOTICE") == 3
+
+
+# five business days of portal deliveries: (orgs, segments) reported that day
+DAYS = {
+    "2025-01-01": (
+        [BANK],
+        [("1700", "MVNO", "MV-001", "2025-02-01"), ("1730", "BASIC", "CM-GD", "2025-04-01")],
+    ),
+    "2025-01-02": (
+        [("APP-3", "APP", "2026-01-01")],  # registered now, joined_date in the future
+        [("1700", "MVNO", "MV-001", "2025-02-08"), ("1710", "MVNO", "MV-002", "2025-03-05")],
+    ),
+    "2025-01-03": ([("PAY-2", "PAYMENT", "2025-03-01")], [("1720", "MVNO", "MV-003", "2026-02-01")]),
+    "2025-01-04": ([], [("1700", "MVNO", "MV-001", "2025-02-15")]),  # 1700 changed a second time
+    "2025-01-05": ([], [("1730", "IOT", "CM-GD", "2025-04-01")]),
+}
+DAY_ORGS = ("BANK-1", "APP-3", "PAY-2")
+
+
+def _run_days(home, days):
+    """One pipeline run loading `days` (and everything delivered before): the earlier days' reports,
+    then the last day published with the portal's state as dbt would compute it."""
+    orgs, segments = {}, {}
+    for day in DAYS:
+        for o in DAYS[day][0]:
+            orgs.setdefault(o[0], o)
+        for seg in DAYS[day][1]:
+            segments[seg[0]] = seg
+        if day in days[:-1]:
+            deliver(home, day, *DAYS[day])
+        if day == days[-1]:
+            publish_world(home, [], day, list(orgs.values()), list(segments.values()))
+            return raise_notices(home)
+
+
+def _segment_notices_by_org(home):
+    store = NoticeStore(home)
+    return {
+        org: sorted((n["segment"], n["opened_date"], n["segment_type"]) for n in store.feed(org)) for org in DAY_ORGS
+    }
+
+
+def test_segment_notices_are_the_same_whether_the_days_load_in_one_run_or_several(tmp_path):
+    days = list(DAYS)
+    batches = {"at once": [days], "day by day": [[d] for d in days], "day 1 then the rest": [days[:1], days[1:]]}
+    got = {}
+    for name, runs in batches.items():
+        home = Home(tmp_path / name.replace(" ", "-"))
+        for batch in runs:
+            _run_days(home, batch)
+        got[name] = _segment_notices_by_org(home)
+        assert raise_notices(home).raised["SEGMENT_NOTICE"] == 0  # nothing new: nothing raised
+    assert got["at once"] == got["day by day"] == got["day 1 then the rest"]
+    assert got["at once"] == {
+        "BANK-1": [
+            ("1700", "2025-02-01", "MVNO"),
+            ("1700", "2025-02-08", "MVNO"),
+            ("1700", "2025-02-15", "MVNO"),
+            ("1710", "2025-03-05", "MVNO"),
+            ("1720", "2026-02-01", "MVNO"),
+            ("1730", "2025-04-01", "BASIC"),
+            ("1730", "2025-04-01", "IOT"),
+        ],
+        # registered on 01-02: told of what first appeared that day or later, not of 1700 or 1730
+        "APP-3": [("1710", "2025-03-05", "MVNO"), ("1720", "2026-02-01", "MVNO")],
+        # registered on 01-03 (after 1710 and 1730 appeared): the late joiner's rule, opened >= 2025-03-01
+        "PAY-2": [
+            ("1710", "2025-03-05", "MVNO"),
+            ("1720", "2026-02-01", "MVNO"),
+            ("1730", "2025-04-01", "BASIC"),
+            ("1730", "2025-04-01", "IOT"),
+        ],
+    }
 
 
 def test_a_reminder_at_opened_date_plus_30_goes_only_to_organisations_not_supporting_then(home):
