@@ -258,6 +258,9 @@ def texts_table(files: list[BulkFile], chunk_bytes: int | None = None) -> pa.Tab
     batches, small, size = [], [], 0
     for f in files:
         if len(f.text) > chunk_bytes:
+            if small:  # the files stay in their order
+                batches.append(_texts_batch(small))
+                small, size = [], 0
             batches += _pieces(f, chunk_bytes)
             continue
         small.append(f)
