@@ -76,7 +76,7 @@ with mart_rows as (
         null::date as coverage_start, {tenure_hash} as h
     from {tenures}{where}
     union all
-    select cast(msisdn as varchar), 0, null, null, false, cast(first_event_time as date),
+    select cast(msisdn as varchar), null, null, null, false, cast(first_event_time as date),
         cast(first_source_coverage_start as date), {first_event_hash}
     from {first_events}{where}
 ),
@@ -86,7 +86,7 @@ per_number as (
         min(case when open then start_date end) as open_start,
         max(end_date) as last_end,
         min(start_date) as first_start,
-        cast(sum(tenure) as integer) as tenures,
+        cast(count(tenure) as integer) as tenures,  -- a count's state is cheaper than a sum's
         max(first_event_date) as first_event_date,
         max(coverage_start) as coverage_start,
         bit_xor(h) as fp
