@@ -290,3 +290,15 @@ def test_a_warehouse_without_the_portal_models_fails_loudly_instead_of_telling_n
     snapshot.publish(home)
     with pytest.raises(UsageError, match="int_orgs__deduplicated"):
         raise_notices(home)
+
+
+def test_a_segment_report_of_an_older_business_date_loaded_late_raises_nothing(home):
+    """It was never the latest report, so a platform loading day by day never told it."""
+    publish_world(home, [], "2025-01-01", [BANK], [("1700", "MVNO", "MV-001", "2025-02-01")])
+    raise_notices(home)
+    publish_world(home, [], "2025-01-02", [BANK], [("1700", "MVNO", "MV-001", "2025-02-08")])
+    raise_notices(home)
+    deliver(home, "2024-12-31", segments=[("1700", "IOT", "MV-001", "2025-01-20")])
+    publish_world(home, [], "2025-01-03", [BANK], [("1700", "MVNO", "MV-001", "2025-02-08")])
+    assert raise_notices(home).raised["SEGMENT_NOTICE"] == 0
+    assert [n["opened_date"] for n in NoticeStore(home).feed("BANK-1")] == ["2025-02-01", "2025-02-08"]
