@@ -166,11 +166,12 @@ PARTITION_ONLY_COLUMNS = ("history_block",)
 BLOCK_COLUMNS = ("history_block", "number_block")
 
 
-def expose_marts(home: Home, schemas: tuple[str, ...] = ("marts", "intermediate")) -> list[str]:
+def expose_marts(home: Home, schemas: tuple[str, ...] = ("marts", "intermediate", "staging")) -> list[str]:
     """Views `<schema>.<table>` in `<home>/warehouse.duckdb` over Spark's Parquet tables of those schemas.
 
     `marts` is the published contract; `intermediate` is exposed too because readers fall back to
-    it (the dashboards' table finder, the notices' portal models). Written to a temp file and
+    it (the dashboards' table finder, the notices' portal models), and the staging tables that
+    readers need (`read_outside_dbt_config`: the orgs' and segments' lineage). Written to a temp file and
     renamed over the warehouse, so a reader never sees half of it. A partitioned table with no
     rows has no Parquet file: its view reads the zero-row file of its columns that dbt's
     `on-run-end` wrote (`record_table_schemas`, macros/engine/lake.sql), or is skipped without one.

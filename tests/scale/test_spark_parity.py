@@ -117,6 +117,30 @@ def assert_same_marts(duck: Path, spark: Path, when: str) -> None:
         )
 
 
+def notices(home: Path) -> list[tuple]:
+    """The notices the run raised (RULES 8), without what names or times this platform's copy."""
+    import sqlite3
+
+    con = sqlite3.connect(home / "notices" / "store.sqlite")
+    try:
+        rows = con.execute("select org_id, seq, kind, subject, body from notices order by org_id, seq").fetchall()
+    finally:
+        con.close()
+    out = []
+    for org_id, seq, kind, subject, body in rows:
+        fields = {k: v for k, v in json.loads(body).items() if k not in {"notice_id", "raised_at"}}
+        out.append((org_id, seq, kind, subject, json.dumps(fields, sort_keys=True)))
+    return out
+
+
+def assert_same_notices(duck: Path, spark: Path, when: str) -> None:
+    want, got = notices(duck), notices(spark)
+    assert want, f"{when}: the DuckDB run raised no notice to compare"
+    assert got == want, f"{when}: {len(got)} notices on Spark, {len(want)} on DuckDB; first differing: " + repr(
+        next((g, w) for g, w in zip(got + [None] * len(want), want + [None] * len(got)) if g != w)
+    )
+
+
 def check_answers(home: Path, queries: Path) -> list[dict]:
     out = home / "answers.jsonl"
     proc = subprocess.run(
@@ -155,6 +179,7 @@ def test_the_samples_publish_the_same_marts_and_check_answers_on_a_spark_cluster
     assert len(spark_cluster.completed_apps()) > apps_before, "the dbt step did not run on the cluster"
     assert (spark / "warehouse" / "marts.db" / "number_tenures").is_dir()  # Spark's tables, exposed as views
     assert_same_marts(duck, spark, "samples")
+    assert_same_notices(duck, spark, "samples")
     assert_same_check_answers(duck, spark, tmp_path)
 
 
@@ -224,6 +249,7 @@ def test_a_simulated_world_with_faults_publishes_the_same_marts_on_spark_after_a
     numlake_run(duck, landing, registry, "duckdb")
     numlake_run(spark, landing, registry, "spark")
     assert_same_marts(duck, spark, "first run")
+    assert_same_notices(duck, spark, "first run")
 
     deliver(tmp_path / "later", landing)
     deliver(sim / "landing_redeliveries", landing)  # the simulation's later wave (faults on)
@@ -237,4 +263,5 @@ def test_a_simulated_world_with_faults_publishes_the_same_marts_on_spark_after_a
         con.close()
     assert superseded > 0, "the second run superseded no earlier delivery"
     assert_same_marts(duck, spark, "second run")
+    assert_same_notices(duck, spark, "second run")
     assert_same_check_answers(duck, spark, tmp_path)

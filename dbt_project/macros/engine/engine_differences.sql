@@ -144,3 +144,22 @@
 {% macro spark__day_series(start, stop) -%}
     {{ series('cast(' ~ start ~ ' as date)', 'cast(' ~ stop ~ ' as date)', 'interval 1 day') }}
 {%- endmacro %}
+
+{#- A staging model that a reader outside dbt needs (the notices' portal reads the lineage of the
+    orgs and segments reports, numlake/notices/portal.py): a view on DuckDB, a Parquet table on
+    Spark, whose files `expose_marts` can show in warehouse.duckdb (a Spark view has none). -#}
+{% macro read_outside_dbt_config() -%}
+    {%- if adapter is defined -%}
+        {{ return(adapter.dispatch('read_outside_dbt_config', 'numlake')()) }}
+    {%- else -%}
+        {{ return(default__read_outside_dbt_config()) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro default__read_outside_dbt_config() -%}
+    {{ return({'materialized': 'view'}) }}
+{%- endmacro %}
+
+{% macro spark__read_outside_dbt_config() -%}
+    {{ return({'materialized': 'table', 'file_format': 'parquet'}) }}
+{%- endmacro %}

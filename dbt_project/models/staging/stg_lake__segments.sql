@@ -1,3 +1,4 @@
+{{ config(**read_outside_dbt_config()) }}
 with source as (
     {{ loaded_records('segments') }}
 ),
