@@ -90,21 +90,22 @@ class PullReport:
         )
 
 
+def _recorded_failure(entry: PullEntry, ctx: Context, reason: str, detail: str) -> Attempt:
+    """A failed attempt that never reached the server, recorded in the pull ledger (when the ledger
+    itself can be written: the attempt is reported either way)."""
+    a = Attempt(entry.source_id, entry.url, now_cst(), outcome="failed", reason=reason, detail=detail)
+    with contextlib.suppress(Exception):
+        append_attempt(ctx.home, a.row(ctx.run_id))
+    return a
+
+
 async def _pull_source(entry: PullEntry, ctx: Context, slots: asyncio.Semaphore) -> list[Attempt]:
     lock = SourceLock(ctx.home, entry.source_id)
     deadline = time.monotonic() + ctx.options.lock_wait_s
     while not lock.try_acquire():
         if time.monotonic() >= deadline:
-            a = Attempt(
-                entry.source_id,
-                entry.url,
-                now_cst(),
-                outcome="failed",
-                reason="timeout",
-                detail=f"another pull of {entry.source_id} held its lock for {ctx.options.lock_wait_s:g}s",
-            )
-            append_attempt(ctx.home, a.row(ctx.run_id))
-            return [a]
+            held = f"another pull of {entry.source_id} held its lock for {ctx.options.lock_wait_s:g}s"
+            return [_recorded_failure(entry, ctx, "timeout", held)]
         await asyncio.sleep(0.2)
     attempts: list[Attempt] = []
     try:
@@ -124,18 +125,9 @@ async def _pull_source(entry: PullEntry, ctx: Context, slots: asyncio.Semaphore)
                 break
             await asyncio.sleep(ctx.options.backoff_s * 2 ** (try_no - 1))
     except Exception as e:  # a local fault (the landing folder, the state file) fails this source alone
-        a = Attempt(
-            entry.source_id,
-            entry.url,
-            now_cst(),
-            outcome="failed",
-            reason="transfer_interrupted",
-            detail=f"local error: {type(e).__name__}: {mask_text(str(e))[:200]}",
-        )
-        log.warning("pull %s: %s", entry.source_id, a.detail)
-        with contextlib.suppress(Exception):
-            append_attempt(ctx.home, a.row(ctx.run_id))
-        attempts.append(a)
+        detail = f"local error: {type(e).__name__}: {mask_text(str(e))[:200]}"
+        log.warning("pull %s: %s", entry.source_id, detail)
+        attempts.append(_recorded_failure(entry, ctx, "transfer_interrupted", detail))
     finally:
         lock.release()
     return attempts
