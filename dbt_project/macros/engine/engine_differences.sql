@@ -146,8 +146,10 @@
 {%- endmacro %}
 
 {#- A staging model that a reader outside dbt needs (the notices' portal reads the lineage of the
-    orgs and segments reports, numlake/notices/portal.py): a view on DuckDB, a Parquet table on
-    Spark, whose files `expose_marts` can show in warehouse.duckdb (a Spark view has none). -#}
+    orgs and segments reports, numlake/notices/portal.py): a table on DuckDB (a view would read the
+    lake, which a reader of warehouse.duckdb cannot when the lake is on an object store only dbt's
+    connection has registered), a Parquet table on Spark, whose files `expose_marts` can show in
+    warehouse.duckdb (a Spark view has none). -#}
 {% macro read_outside_dbt_config() -%}
     {%- if adapter is defined -%}
         {{ return(adapter.dispatch('read_outside_dbt_config', 'numlake')()) }}
@@ -157,7 +159,7 @@
 {%- endmacro %}
 
 {% macro default__read_outside_dbt_config() -%}
-    {{ return({'materialized': 'view'}) }}
+    {{ return({'materialized': 'table'}) }}
 {%- endmacro %}
 
 {% macro spark__read_outside_dbt_config() -%}
