@@ -8,12 +8,15 @@ catalog of the warehouse just built) is regenerated into the home, for the dashb
 
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+from importlib.metadata import version as installed_version
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+from packaging.version import Version
 
 from numlake.crashpoints import crash_point
 from numlake.paths import DBT_PROJECT_DIR, Home
@@ -43,6 +46,26 @@ class NumlakeTranslator(DagsterDbtTranslator):
         return "warehouse"
 
 
+class NumlakeDbtCli(DbtCliResource):
+    """dagster-dbt's resource without the two things it does before every dbt command that this
+    project does not use, ~3 s of each daily run's fixed cost (BENCHMARKS.md, issue 17):
+
+    - it runs `dbt --version` in a subprocess to learn the version of the dbt executable; ours is
+      the venv's own (`dbt_executable`), whose version is the installed dbt-core package's;
+    - it opens a dbt adapter in the Dagster process, which dagster-dbt needs only to fetch column
+      metadata or row counts (`fetch_column_metadata`, `fetch_row_counts`), which the project
+      does not ask for; the dbt subprocess opens its own.
+
+    tests/orchestration/test_dbt_resource.py fails if a dagster-dbt upgrade renames either hook."""
+
+    @cached_property
+    def _cli_version(self) -> Version:
+        return Version(installed_version("dbt-core"))
+
+    def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:
+        return None
+
+
 def _keep_latest_invocations(target: Path, keep: int) -> None:
     """Each dbt invocation leaves a folder of compiled SQL and run results; keep the last few."""
     runs = sorted((p for p in target.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
@@ -54,7 +77,7 @@ def dbt_project_for(home: Home) -> DbtProject:
     return DbtProject(project_dir=DBT_PROJECT_DIR, target_path=target_path(home), profiles_dir=DBT_PROJECT_DIR)
 
 
-def build_dbt_assets(home: Home) -> tuple[dg.AssetsDefinition, DbtCliResource]:
+def build_dbt_assets(home: Home) -> tuple[dg.AssetsDefinition, NumlakeDbtCli]:
     ensure_manifest(home)
     project = dbt_project_for(home)
 
@@ -95,7 +118,7 @@ def build_dbt_assets(home: Home) -> tuple[dg.AssetsDefinition, DbtCliResource]:
                 context.log.warning("dbt docs generate failed; the previous docs site stays")
         _keep_latest_invocations(target_path(home), keep=5)
 
-    resource = DbtCliResource(project_dir=project, dbt_executable=dbt_executable(), profiles_dir=str(DBT_PROJECT_DIR))
+    resource = NumlakeDbtCli(project_dir=project, dbt_executable=dbt_executable(), profiles_dir=str(DBT_PROJECT_DIR))
     return warehouse_models, resource
 
 
