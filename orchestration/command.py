@@ -71,16 +71,29 @@ def _ui(args) -> int:
         "--port",
         str(args.port),
     ]
-    try:
-        child = subprocess.Popen(cmd, cwd=str(settings.home.root), start_new_session=True)
-    except FileNotFoundError as e:
-        raise UsageError(f"cannot start dagster: {e}") from None
+    started: list[subprocess.Popen] = []
+    early: list[int] = []  # signals received before the child existed, passed on once it does
 
     def forward(signum, _frame):
-        with contextlib.suppress(ProcessLookupError):
-            child.send_signal(signum)
+        if not started:
+            early.append(signum)
+        for child in started:
+            with contextlib.suppress(ProcessLookupError):
+                child.send_signal(signum)
 
+    # Handlers before the child starts: a signal ignored here (SIGINT in a job started with `&` by
+    # a non-interactive shell) would stay ignored in `dagster dev`, which maps SIGTERM to its
+    # SIGINT handler and would then ignore SIGTERM too; a handled one is reset to the default.
     previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        started.append(subprocess.Popen(cmd, cwd=str(settings.home.root), start_new_session=True))
+    except FileNotFoundError as e:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        raise UsageError(f"cannot start dagster: {e}") from None
+    (child,) = started
+    for signum in early:
+        forward(signum, None)
     try:
         print(
             f"numlake ui: Dagster on http://{args.host}:{args.port} for {settings.home.root} (Ctrl-C stops it)",

@@ -98,8 +98,13 @@ def test_the_dagster_ui_shows_per_source_outcomes_and_stops_whole_on_sigterm(ing
         pytest.skip("no /usr/bin/chromium: run scripts/setup_browser.sh")
     sync_api = pytest.importorskip("playwright.sync_api")
     port = _free_port()
+    # started with SIGINT ignored, as a job started with `&` by a non-interactive shell (CI) is:
+    # `dagster dev` maps SIGTERM to its SIGINT handler, so an inherited SIG_IGN made it deaf to SIGTERM
     ui = subprocess.Popen(
-        [NUMLAKE, "ui", *ingested_home, "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [NUMLAKE, "ui", *ingested_home, "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     try:
         _wait_until(lambda: _answers(f"http://127.0.0.1:{port}/server_info"), "the Dagster webserver")
