@@ -1,14 +1,37 @@
 {#- Models built from the replayed histories are incremental like the replay itself: every row
     carries the `replay_batch` of its number's latest replay. A build reads only the numbers
-    replayed since this table was last built, and its post-hook drops the rows of numbers that
-    were replayed again without them, or withdrawn altogether. -#}
+    replayed since this table was last built, and its pre-hook first drops every row of the
+    numbers replayed again or withdrawn altogether since then (so a number replayed again
+    without rows in this table, e.g. without a tenure any more, keeps none). Both are bounded by
+    the batch: a daily build reads and deletes what the day touched, not the whole table. -#}
 {% macro replayed_since_last_build() -%}
     replay_batch > (select coalesce(max(replay_batch), 0) from {{ this }})
 {%- endmacro %}
 
-{% macro drop_rows_of_replaced_histories(upstream) -%}
-    delete from {{ this }} as t
-    where not exists (
-        select 1 from {{ upstream }} as u where u.msisdn = t.msisdn and u.replay_batch = t.replay_batch
-    )
+{% macro drop_rows_of_numbers_replayed_again() -%}
+    {%- if is_incremental() -%}
+        {%- set since = '(select coalesce(max(replay_batch), 0) from ' ~ this ~ ')' -%}
+        delete from {{ this }}
+        where msisdn in (
+            select msisdn from {{ ref('int_number_events__replayed') }} where replay_batch > {{ since }}
+            union all
+            select msisdn from {{ withdrawn_numbers() }} where replay_batch > {{ since }}
+        )
+    {%- else -%}
+        select 1 /* first build: nothing to drop */
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The numbers the replay dropped because their records were withdrawn, with the batch after the
+    replay's last (macros/replay_changes.sql, drop_withdrawn_lifecycle_rows): a number whose every
+    record was withdrawn leaves no row in the replay to find it by. A table of the replay's hooks,
+    not a model: emptied by a full refresh. -#}
+{% macro withdrawn_numbers(replayed=none) -%}
+    {%- set replayed = replayed if replayed is not none else ref('int_number_events__replayed') -%}
+    {{ return(replayed.incorporate(path={'identifier': replayed.identifier ~ '__withdrawn'})) }}
+{%- endmacro %}
+
+{#- `replayed`: the replay's own hooks pass `this` (a model cannot ref itself). -#}
+{% macro create_withdrawn_numbers(replayed=none) -%}
+    create table if not exists {{ withdrawn_numbers(replayed) }} (msisdn varchar, replay_batch bigint)
 {%- endmacro %}

@@ -40,10 +40,33 @@ batch as (
 {% endif %}
 {% endmacro %}
 
-{#- After a replay: drop the rows of numbers whose every record was withdrawn. -#}
+{#- After a replay (its post-hooks, in this order): note the numbers of withdrawn records with
+    the batch after this replay's (`withdrawn_numbers`, macros/replay_batches.sql), for the models
+    that follow the replay, then drop the rows of withdrawn records: only numbers whose every
+    record was withdrawn still have such rows (the others were replayed again without them). -#}
+{% macro forget_withdrawn_numbers() -%}
+    {%- if flags.FULL_REFRESH -%}
+        delete from {{ withdrawn_numbers(this) }}
+    {%- else -%}
+        select 1 /* an incremental build keeps them */
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro note_withdrawn_numbers() -%}
+    insert into {{ withdrawn_numbers(this) }}
+    select distinct
+        msisdn,
+        (select coalesce(max(replay_batch), 0) + 1 from {{ this }}) as replay_batch
+    from {{ this }}
+    where {{ withdrawn_lifecycle_rows() }}
+{%- endmacro %}
+
 {% macro drop_withdrawn_lifecycle_rows() -%}
-    delete from {{ this }}
-    where file_name not in (
+    delete from {{ this }} where {{ withdrawn_lifecycle_rows() }}
+{%- endmacro %}
+
+{% macro withdrawn_lifecycle_rows() -%}
+    file_name not in (
         select file_name from {{ ref('stg_lake__file_loads') }} where outcome = 'LOADED' and feed = 'lifecycle'
     )
 {%- endmacro %}

@@ -3,7 +3,7 @@
 The replay of number histories is incremental (only numbers touched by new or withdrawn
 deliveries are replayed). The world is split into days; the warehouse is built after the
 first days, then again after more deliveries arrive, one of which supersedes an earlier one
-(its records withdrawn, a number disappearing entirely). Every published table must equal
+(its records withdrawn, one number disappearing entirely). Every published table must equal
 that of a fresh full build on the final lake.
 """
 
@@ -41,11 +41,16 @@ def split_world():
     victim = max((e for e in early if e["source_id"] == "MV-017"), key=lambda e: e["business_date"])
     old_name = victim["file_name"]
     dropped = min(e["msisdn"] for e in early if e["file_name"] == old_name)
+    # A number whose only records are an ACTIVATE and what follows in that file: it has a tenure
+    # after the first build and no record at all after the redelivery drops it too.
+    vanishing = min(e["msisdn"] for e in early if e["file_name"] == old_name and e["event_type"] == "ACTIVATE")
+    lifecycle = [e for e in lifecycle if e["msisdn"] != vanishing or e["file_name"] == old_name]
+    early = [e for e in early if e["msisdn"] != vanishing or e["file_name"] == old_name]
     final = []
     max_order = max(e["load_order"] for e in lifecycle)
     for e in lifecycle:
         if e["file_name"] == old_name:
-            if e["msisdn"] == dropped:
+            if e["msisdn"] in (dropped, vanishing):
                 continue
             e = {**e, "file_name": old_name.replace("_01.csv", "_02.csv"), "seq": 2, "load_order": max_order + 1}
         final.append(e)
@@ -62,7 +67,7 @@ def split_world():
         "load_order": victim["load_order"],
         "run_id": "day2",
     }
-    return early, final, [superseded], dropped
+    return early, final, [superseded], dropped, vanishing
 
 
 def snapshot(wh):
@@ -86,14 +91,34 @@ def snapshot(wh):
         con.close()
 
 
+HISTORY_TABLES = (
+    "intermediate.int_number_events__replayed",
+    "intermediate.int_tenures__assembled",
+    "intermediate.int_tenures__attributed",
+    "marts.number_tenures",
+    "marts.number_first_events",
+)
+
+
+def rows_of(wh, msisdn: str) -> dict[str, int]:
+    con = duckdb.connect(str(wh), read_only=True)
+    try:
+        return {
+            t: con.execute(f"select count(*) from {t} where msisdn = ?", [msisdn]).fetchone()[0] for t in HISTORY_TABLES
+        }
+    finally:
+        con.close()
+
+
 @pytest.mark.slow
 def test_incremental_build_after_new_and_superseded_deliveries_equals_a_full_build(tmp_path):
-    early, final, superseded, dropped = split_world()
+    early, final, superseded, dropped, vanishing = split_world()
     lake = tmp_path / "lake"
     write_lake(lake, records={"lifecycle": early}, sources=SOURCES)
     wh = tmp_path / "incremental.duckdb"
     first = run_dbt(["build"], lake, wh, tmp_path)
     assert first.returncode == 0, first.stdout[-3000:]
+    assert rows_of(wh, vanishing)["marts.number_tenures"] > 0, "the vanishing number must hold a tenure first"
 
     import shutil
 
@@ -116,4 +141,5 @@ def test_incremental_build_after_new_and_superseded_deliveries_equals_a_full_bui
         "select count(*) from intermediate.int_number_events__replayed where msisdn = ?", [dropped]
     ).fetchone()[0] == 0 or any(e["msisdn"] == dropped for e in final)
     con.close()
+    assert set(rows_of(wh, vanishing).values()) == {0}, "a number whose every record was withdrawn leaves no row"
     assert snapshot(wh) == snapshot(full_wh)

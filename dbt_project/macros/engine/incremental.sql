@@ -1,7 +1,8 @@
 {#- How the number-history models stay incremental on each engine.
 
-    DuckDB: `delete+insert` by msisdn, and post-hooks drop the rows of numbers replayed again
-    without them (`drop_rows_of_replaced_histories`, `drop_withdrawn_lifecycle_rows`).
+    DuckDB: `delete+insert` by msisdn, after a pre-hook that drops the rows of numbers replayed
+    again or withdrawn since the table's last build (`drop_rows_of_numbers_replayed_again`; the
+    replay's post-hooks `note_withdrawn_numbers`, `drop_withdrawn_lifecycle_rows`).
     Spark without Delta or Iceberg (their jars cannot be fetched here) can neither delete nor
     merge into a Parquet table: the tables are partitioned by number block (`number_block`, the
     first five digits: ~100,000 numbers per block) and a build overwrites exactly the blocks it
@@ -23,34 +24,38 @@
     A block none of whose numbers has a row any more cannot be emitted: on Spark a post-hook
     drops it (`drop_emptied_partitions`, macros/engine/partitions.sql); `live` names the model
     and condition whose numbers' blocks still have rows, e.g. `('int_tenures__assembled', 'true')`. -#}
-{% macro history_incremental_config(post_hook=none, live=none) -%}
+{% macro history_incremental_config(post_hook=none, live=none, pre_hook=none) -%}
     {%- if adapter is defined -%}
-        {{ return(adapter.dispatch('history_incremental_config', 'numlake')(post_hook, live)) }}
+        {{ return(adapter.dispatch('history_incremental_config', 'numlake')(post_hook, live, pre_hook)) }}
     {%- else -%}
-        {{ return(default__history_incremental_config(post_hook, live)) }}
+        {{ return(default__history_incremental_config(post_hook, live, pre_hook)) }}
     {%- endif -%}
 {%- endmacro %}
 
-{% macro default__history_incremental_config(post_hook=none, live=none) -%}
+{% macro default__history_incremental_config(post_hook=none, live=none, pre_hook=none) -%}
     {%- set settings = {'materialized': 'incremental', 'incremental_strategy': 'delete+insert', 'unique_key': 'msisdn',
                         'on_schema_change': 'fail'} -%}
     {%- if post_hook is not none -%}
         {%- do settings.update({'post_hook': post_hook}) -%}
     {%- endif -%}
+    {%- if pre_hook is not none -%}
+        {%- do settings.update({'pre_hook': pre_hook}) -%}
+    {%- endif -%}
     {{ return(settings) }}
 {%- endmacro %}
 
-{#- DuckDB's post-hooks are not run on Spark, but dbt infers a model's dependencies from its hooks
+{#- DuckDB's pre- and post-hooks are not run on Spark, but dbt infers a model's dependencies from its hooks
     too (the replay reads stg_lake__file_loads only in its incremental branch and its hook): they
     stay, rendered inside a comment of a no-op statement. -#}
-{% macro spark__history_incremental_config(post_hook=none, live=none) -%}
+{% macro spark__history_incremental_config(post_hook=none, live=none, pre_hook=none) -%}
     {%- set settings = spark_partition_overwrite_config('history_block') -%}
     {%- set hooks = [settings['post_hook']] -%}
     {%- if live is not none -%}
         {%- do hooks.append("{{ drop_emptied_partitions('history_block', live_number_blocks('" ~ live[0] ~ "', '"
                             ~ live[1] ~ "')) }}") -%}
     {%- endif -%}
-    {%- for hook in ([post_hook] if post_hook is string else post_hook or []) -%}
+    {%- for hook in ([post_hook] if post_hook is string else post_hook or [])
+                    + ([pre_hook] if pre_hook is string else pre_hook or []) -%}
         {%- do hooks.append('select 1 /* on DuckDB: ' ~ hook ~ ' */') -%}
     {%- endfor -%}
     {%- do settings.update({'post_hook': hooks}) -%}
@@ -218,18 +223,18 @@ new_events as (
     rebuilt at each run (the first row of each number's history). Its second DuckDB post-hook
     rewrites the coverage start of rows of any number whenever a source's coverage moves, which
     on Spark would touch blocks no replay touched. -#}
-{% macro first_events_config(post_hook=none) -%}
+{% macro first_events_config(post_hook=none, pre_hook=none) -%}
     {%- if adapter is defined -%}
-        {{ return(adapter.dispatch('first_events_config', 'numlake')(post_hook)) }}
+        {{ return(adapter.dispatch('first_events_config', 'numlake')(post_hook, pre_hook)) }}
     {%- else -%}
-        {{ return(default__history_incremental_config(post_hook)) }}
+        {{ return(default__history_incremental_config(post_hook, none, pre_hook)) }}
     {%- endif -%}
 {%- endmacro %}
 
-{% macro default__first_events_config(post_hook=none) -%}
-    {{ return(default__history_incremental_config(post_hook)) }}
+{% macro default__first_events_config(post_hook=none, pre_hook=none) -%}
+    {{ return(default__history_incremental_config(post_hook, none, pre_hook)) }}
 {%- endmacro %}
 
-{% macro spark__first_events_config(post_hook=none) -%}
+{% macro spark__first_events_config(post_hook=none, pre_hook=none) -%}
     {{ return({'materialized': 'table', 'file_format': 'parquet'}) }}
 {%- endmacro %}

@@ -1,6 +1,11 @@
 {{
     config(history_incremental_config(
-        post_hook="{{ drop_withdrawn_lifecycle_rows() }}",
+        post_hook=[
+            "{{ create_withdrawn_numbers(this) }}",
+            "{{ forget_withdrawn_numbers() }}",
+            "{{ note_withdrawn_numbers() }}",
+            "{{ drop_withdrawn_lifecycle_rows() }}",
+        ],
         live=('stg_lake__lifecycle', 'true'),
     ))
 }}

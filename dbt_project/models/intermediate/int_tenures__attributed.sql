@@ -1,6 +1,6 @@
 {{
     config(history_incremental_config(
-        post_hook="{{ drop_rows_of_replaced_histories(ref('int_tenures__assembled')) }}",
+        pre_hook=["{{ create_withdrawn_numbers() }}", "{{ drop_rows_of_numbers_replayed_again() }}"],
         live=('int_tenures__assembled', 'true'),
     ))
 }}

@@ -1,6 +1,5 @@
 {{
-    config(first_events_config(post_hook=[
-        "{{ drop_rows_of_replaced_histories(ref('int_number_events__replayed')) }}",
+    config(first_events_config(pre_hook=["{{ create_withdrawn_numbers() }}", "{{ drop_rows_of_numbers_replayed_again() }}"], post_hook=[
         "update {{ this }} as t set first_source_coverage_start = c.coverage_start from {{ ref('source_coverage') }} as c where c.source_id = t.first_source_id and t.first_source_coverage_start is distinct from c.coverage_start",
     ]))
 }}
