@@ -1,36 +1,78 @@
--- Catches tenures lost between the replay and the published table: every event that starts a
--- tenure has exactly one number_tenures row, and the number of open tenures equals the number
--- of numbers whose last event leaves one open.
+-- Catches tenures lost between the replay and the published table: each number replayed in the
+-- latest batch has one number_tenures row per event that starts a tenure, and an open tenure
+-- exactly when its last event leaves one open; and over all numbers the tenures equal the
+-- tenure starts (which also catches the tenures of a number whose every record was withdrawn).
+-- The per-number check is bounded by the batch, like the models (macros/replay_batches.sql): a
+-- daily run checks the numbers it replayed, a full build all of them. Numbers of earlier batches
+-- were checked when they were replayed and their rows have not changed since.
 {{ config(meta={'dagster': {'ref': {'name': 'number_tenures'}}}) }}
-with starts as (
-    select count(*) as n from {{ ref('int_number_events__replayed') }}
-    where is_tenure_start
+with latest as (
+    select max(replay_batch) as replay_batch from {{ ref('int_number_events__replayed') }}
+),
+
+touched as (
+    select distinct events.msisdn
+    from {{ ref('int_number_events__replayed') }} as events
+    where events.replay_batch = (select latest.replay_batch from latest)
+),
+
+history as (
+    select
+        msisdn,
+        count(case when is_tenure_start then 1 end) as starts,
+        {{ value_at_max('is_open_after', 'event_seq') }} as open_at_end
+    from {{ ref('int_number_events__replayed') }}
+    where msisdn in (select touched.msisdn from touched)
+    group by msisdn
 ),
 
 published as (
     select
-        count(*) as n,
-        count(*) filter (where end_time is null) as open_now
-    from {{ ref('number_tenures') }}
-),
-
-last_events as (
-    select
         msisdn,
-        is_open_after
-    from {{ ref('int_number_events__replayed') }}
-    qualify row_number() over (partition by msisdn order by event_seq desc) = 1
+        count(*) as tenures,
+        count(case when end_time is null then 1 end) as open_now
+    from {{ ref('number_tenures') }}
+    where msisdn in (select touched.msisdn from touched)
+    group by msisdn
 ),
 
-open_at_end as (
-    select count(*) as n from last_events
-    where is_open_after
+per_number as (
+    select
+        coalesce(history.msisdn, published.msisdn) as msisdn,
+        coalesce(history.starts, 0) as starts,
+        coalesce(published.tenures, 0) as tenures,
+        coalesce(published.open_now, 0) as open_now,
+        case when history.open_at_end then 1 else 0 end as open_at_end
+    from history
+    full outer join published on published.msisdn = history.msisdn
+),
+
+all_numbers as (
+    select
+        cast(null as string) as msisdn,
+        (
+            select count(*) from {{ ref('int_number_events__replayed') }}
+            where is_tenure_start
+        ) as starts,
+        (select count(*) from {{ ref('number_tenures') }}) as tenures,
+        cast(null as bigint) as open_now,
+        cast(null as integer) as open_at_end
 )
 
 select
-    starts.n as starts,
-    published.n as tenures,
-    published.open_now,
-    open_at_end.n as open_at_end
-from starts, published, open_at_end
-where starts.n <> published.n or published.open_now <> open_at_end.n
+    msisdn,
+    starts,
+    tenures,
+    open_now,
+    open_at_end
+from per_number
+where starts <> tenures or open_now <> open_at_end
+union all
+select
+    msisdn,
+    starts,
+    tenures,
+    open_now,
+    open_at_end
+from all_numbers
+where starts <> tenures

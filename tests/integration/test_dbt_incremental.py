@@ -9,6 +9,7 @@ that of a fresh full build on the final lake.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import duckdb
@@ -110,8 +111,10 @@ def rows_of(wh, msisdn: str) -> dict[str, int]:
         con.close()
 
 
-@pytest.mark.slow
-def test_incremental_build_after_new_and_superseded_deliveries_equals_a_full_build(tmp_path):
+@pytest.fixture(scope="module")
+def two_builds(tmp_path_factory):
+    """A warehouse built on the early days, then again after more days and a supersede."""
+    tmp_path = tmp_path_factory.mktemp("incremental")
     early, final, superseded, dropped, vanishing = split_world()
     lake = tmp_path / "lake"
     write_lake(lake, records={"lifecycle": early}, sources=SOURCES)
@@ -126,7 +129,13 @@ def test_incremental_build_after_new_and_superseded_deliveries_equals_a_full_bui
     write_lake(lake, records={"lifecycle": final}, file_loads=superseded, sources=SOURCES)
     second = run_dbt(["build"], lake, wh, tmp_path)
     assert second.returncode == 0, second.stdout[-3000:]
+    return {"tmp": tmp_path, "lake": lake, "wh": wh, "final": final, "dropped": dropped, "vanishing": vanishing}
 
+
+@pytest.mark.slow
+def test_incremental_build_after_new_and_superseded_deliveries_equals_a_full_build(two_builds):
+    tmp_path, lake, wh = two_builds["tmp"], two_builds["lake"], two_builds["wh"]
+    dropped, vanishing, final = two_builds["dropped"], two_builds["vanishing"], two_builds["final"]
     full_wh = tmp_path / "full" / "incremental.duckdb"
     full_wh.parent.mkdir()
     full = run_dbt(["build"], lake, full_wh, tmp_path)
@@ -143,3 +152,63 @@ def test_incremental_build_after_new_and_superseded_deliveries_equals_a_full_bui
     con.close()
     assert set(rows_of(wh, vanishing).values()) == {0}, "a number whose every record was withdrawn leaves no row"
     assert snapshot(wh) == snapshot(full_wh)
+
+
+# The data tests a daily build runs on the history tables check the rows of its own replay batch
+# against the whole table (tests/generic/unique_combination.sql `touching`,
+# tests/assert_tenure_counts_agree_with_the_history.sql). Each corruption below is one those tests
+# must still see: a duplicate between a new row and an old one, a published tenure that disagrees
+# with its number's history, an old number's tenure left over.
+OLD_AND_NEW = """
+    create temp table victim as
+        select * from intermediate.int_number_events__replayed
+        where replay_batch = 1 and msisdn not in
+            (select msisdn from intermediate.int_number_events__replayed where replay_batch = 2)
+        limit 1;
+    insert into intermediate.int_number_events__replayed by name
+        select * replace (2 as replay_batch, event_seq + 1000 as event_seq,
+                          (select max(msisdn) from intermediate.int_number_events__replayed
+                           where replay_batch = 2) as msisdn)
+        from victim;
+    insert into marts.number_first_events by name
+        select * replace (2 as replay_batch) from marts.number_first_events
+        where replay_batch = 1 limit 1;
+    update marts.number_tenures set end_time = start_time + interval 1 day
+        where end_time is null and msisdn = (select min(msisdn) from marts.number_tenures
+                                             where replay_batch = 2 and end_time is null);
+"""
+LEFT_OVER = """
+    delete from intermediate.int_number_events__replayed
+        where msisdn = (select min(msisdn) from intermediate.int_number_events__replayed
+                        where replay_batch = 1 and is_tenure_start);
+"""
+
+
+def failed_tests(two_builds, name: str, corruption: str) -> set[str]:
+    import shutil
+
+    wh = two_builds["tmp"] / name / "incremental.duckdb"
+    wh.parent.mkdir()
+    shutil.copy(two_builds["wh"], wh)
+    con = duckdb.connect(str(wh))
+    con.execute(corruption)
+    con.close()
+    tested = run_dbt(
+        ["test", "--select", "int_number_events__replayed", "number_first_events", "number_tenures"],
+        two_builds["lake"],
+        wh,
+        wh.parent,
+    )
+    assert tested.returncode in (0, 1), tested.stdout[-3000:]
+    results = json.loads((wh.parent / "target" / "run_results.json").read_text())["results"]
+    return {r["unique_id"].split(".")[2] for r in results if r["status"] == "fail"}
+
+
+@pytest.mark.slow
+def test_the_daily_builds_bounded_data_tests_still_see_old_rows(two_builds):
+    assert failed_tests(two_builds, "old-and-new", OLD_AND_NEW) >= {
+        "unique_combination_int_number_events__replayed_source_id__event_id",
+        "unique_combination_number_first_events_msisdn",
+        "assert_tenure_counts_agree_with_the_history",
+    }
+    assert failed_tests(two_builds, "left-over", LEFT_OVER) >= {"assert_tenure_counts_agree_with_the_history"}
