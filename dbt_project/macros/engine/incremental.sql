@@ -32,9 +32,17 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- A model whose pre-hook already dropped every row of the numbers it rebuilds
+    (`drop_rows_of_numbers_replayed_again`, macros/replay_batches.sql) appends its rows: dbt's own
+    delete by unique key would scan the table again for rows that are no longer there. -#}
 {% macro default__history_incremental_config(post_hook=none, live=none, pre_hook=none) -%}
-    {%- set settings = {'materialized': 'incremental', 'incremental_strategy': 'delete+insert', 'unique_key': 'msisdn',
-                        'on_schema_change': 'fail'} -%}
+    {%- set hooks = ([pre_hook] if pre_hook is string else pre_hook or []) | join(' ') -%}
+    {%- if 'drop_rows_of_numbers_replayed_again' in hooks -%}
+        {%- set settings = {'materialized': 'incremental', 'incremental_strategy': 'append', 'on_schema_change': 'fail'} -%}
+    {%- else -%}
+        {%- set settings = {'materialized': 'incremental', 'incremental_strategy': 'delete+insert', 'unique_key': 'msisdn',
+                            'on_schema_change': 'fail'} -%}
+    {%- endif -%}
     {%- if post_hook is not none -%}
         {%- do settings.update({'post_hook': post_hook}) -%}
     {%- endif -%}
