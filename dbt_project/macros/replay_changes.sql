@@ -75,7 +75,9 @@ batch as (
     (docs/LAKE.md: lake/lifecycle/batches/<batch>.parquet, one file per ingestion batch, or
     lake/lifecycle/<source_id>/<stem>.parquet of the first layout), keeping only files that
     exist (a delivery without records has none). The caller keeps only the rows of those
-    deliveries (`new_lifecycle_deliveries`). -#}
+    deliveries (`new_lifecycle_deliveries`). A delivery none of whose records loaded never shows
+    up in the replay: without `rows_loaded > 0` its batch file, which holds the records of many
+    other deliveries, would be read again by every build. -#}
 {% macro new_lifecycle_files(replayed) %}
     {% set lake = env_var('NUMLAKE_LAKE').rstrip('/') %}
     {% set query %}
@@ -116,6 +118,7 @@ batch as (
             outcome = 'LOADED'
             and feed = 'lifecycle'
             and lake_stem is not null
+            and rows_loaded > 0
             and file_name not in (select distinct file_name from {{ replayed }})
     )
 {% endmacro %}

@@ -15,16 +15,15 @@
     month of its findings before and after: they keep an emptied block in place, record what the
     table was judged against (`as_of`, `replayed_upto`), and tell monthly_rule_findings which
     months changed. -#}
-with events as (
-    select * from {{ ref('int_number_events__replayed') }}
-),
-
-platform as (
+{#- The replay is read where it is used, not as a CTE `events`: a CTE read more than once is
+    materialized by DuckDB, i.e. the whole history copied (every column of every event) before
+    the few narrow scans below. -#}
+with platform as (
     select as_of from {{ ref('int_platform__dated') }}
 ),
 
 replayed as (
-    select max(replay_batch) as replayed_upto from events
+    select max(replay_batch) as replayed_upto from {{ ref('int_number_events__replayed') }}
 ),
 
 {% if is_incremental() %}
@@ -62,18 +61,18 @@ replayed as (
             findings: a number whose records were all withdrawn is gone from the replay, and each
             of its findings names a file (`file_name`) no longer LOADED. -#}
         select events.msisdn
-        from events
+        from {{ ref('int_number_events__replayed') }} as events
         where events.replay_batch > {{ bounds[0] }}
         {%- if moved %}
             union
             select events.msisdn
-            from events
+            from {{ ref('int_number_events__replayed') }} as events
             where
                 events.event_time >= cast('{{ bounds[1] }}' as date) + interval 1 day
                 and events.event_time < cast('{{ bounds[2] }}' as date) + interval 1 day
             union
             select events.msisdn
-            from events
+            from {{ ref('int_number_events__replayed') }} as events
             where
                 events.suspended_since
                 >= cast('{{ bounds[1] }}' as date) + interval 1 day - interval {{ var('idle_suspended_days') }} day
@@ -96,17 +95,40 @@ replayed as (
     ),
 
     judged as (
-        select * from events
+        {#- Only what the state at as_of needs: `judged` is read twice, so DuckDB materializes it. -#}
+        select
+            msisdn,
+            event_seq,
+            event_time,
+            state_after,
+            suspended_since,
+            suspension_event_id,
+            suspension_source_id,
+            tenure_seq,
+            replay_batch,
+            file_name
+        from {{ ref('int_number_events__replayed') }}
         where msisdn in (select touched_numbers.msisdn from touched_numbers)
     ),
 {% else %}
     touched_blocks as (
         select distinct {{ number_block('msisdn') }} as number_block
-        from events
+        from {{ ref('int_number_events__replayed') }} as events
     ),
 
     judged as (
-        select * from events
+        select
+            msisdn,
+            event_seq,
+            event_time,
+            state_after,
+            suspended_since,
+            suspension_event_id,
+            suspension_source_id,
+            tenure_seq,
+            replay_batch,
+            file_name
+        from {{ ref('int_number_events__replayed') }}
     ),
 {% endif %}
 
@@ -122,7 +144,7 @@ per_event as (
         state_before,
         replay_batch,
         file_name
-    from events
+    from {{ ref('int_number_events__replayed') }}
     {% if is_incremental() %}
         where
             finding_rule is not null

@@ -16,9 +16,11 @@ with tenures as (
 ),
 
 events as (
+    {#- Every row of a replayed number carries its latest batch, so the batch bound keeps all of
+        their rows and lets the scan skip the older row groups before the semi-join. -#}
     select * from {{ ref('int_number_events__replayed') }}
     {% if is_incremental() %}
-        where msisdn in (select tenures.msisdn from tenures)
+        where {{ replayed_since_last_build() }} and msisdn in (select tenures.msisdn from tenures)
     {% endif %}
 ),
 
