@@ -3,14 +3,28 @@
 The site is written into a temporary sibling folder, checked (no full phone number in any
 file), and only then swapped into place, so a failed or interrupted build leaves the previous
 good site untouched.
+
+The per-source pages (~100, most of the site's CPU: plotly builds and serialises ~5 figures
+each) are shared with helper processes when the machine has cores to spare
+(`NUMLAKE_DASHBOARD_WORKERS`, default: one less than the usable cores, at most 3; 0 renders
+everything in this process). A helper is a fresh interpreter, `python -m dashboards.page_worker`
+(not a fork of a process that may hold other threads' locks, and not multiprocessing's spawn,
+which runs the caller's main script again), started before the warehouse is queried so that its
+imports overlap the queries; it reads the queried data and its share of sources pickled on stdin
+and writes their HTML pickled on stdout. Pages do not depend on each other or on where they were
+rendered.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
+import subprocess
+import sys
 import time
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 
 from plotly.offline import get_plotlyjs
@@ -30,7 +44,11 @@ from dashboards.pages import (
 from dashboards.privacy import find_full_numbers
 from dashboards.render import PLOTLY_JS, now_cst
 from numlake.crashpoints import crash_point
+from numlake.errors import UsageError
 from numlake.paths import Home
+
+# Fewer source pages than this are rendered here: a helper's start-up (~0.5 s) would not pay.
+PAGES_PER_WORKER = 16
 
 
 class PrivacyError(RuntimeError):
@@ -55,16 +73,20 @@ def build_site(warehouse: Path, out_dir: Path, ops: dict | None = None) -> list[
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     _remove_leftovers(out_dir)
     built_at = now_cst()
-    with open_warehouse(Path(warehouse)) as wh:
-        data = load(wh, ops, built_at)
-    data.extras["dbt_docs"] = dbt_docs_link(Path(warehouse), out_dir)
+    with ExitStack() as helpers:
+        pool = _helpers(helpers)
+        with open_warehouse(Path(warehouse)) as wh:
+            data = load(wh, ops, built_at)
+        data.extras["dbt_docs"] = dbt_docs_link(Path(warehouse), out_dir)
+        records = data.sources.to_dict("records")
+        rendered = _source_pages(pool, data, records)
 
     pages: dict[str, str] = {}
     source_pages: dict[str, str] = {}
-    for src in data.sources.to_dict("records"):
+    for src, text in zip(records, rendered):
         name = source_page_name(str(src["source_id"]))
         source_pages[src["source_id"]] = name
-        pages[name] = source_page(data, src)
+        pages[name] = text
     pages[REGULATOR] = regulator_page(data)
     pages[OPERATIONS] = operations_page(data)
     pages[INDEX] = index_page(data, source_pages)
@@ -88,6 +110,101 @@ def build_site(warehouse: Path, out_dir: Path, ops: dict | None = None) -> list[
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return sorted([out_dir / PLOTLY_JS] + [out_dir / name for name in pages])
+
+
+def dashboard_workers(cpus: int | None = None) -> int:
+    """Helper processes for the source pages: `NUMLAKE_DASHBOARD_WORKERS`, else one less than the
+    cores this process may use, at most 3."""
+    raw = os.environ.get("NUMLAKE_DASHBOARD_WORKERS", "").strip()
+    if raw:
+        if not raw.isdigit():
+            raise UsageError(f"NUMLAKE_DASHBOARD_WORKERS must be a whole number of processes, not {raw!r}")
+        return int(raw)
+    if cpus is None:
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(0, min(cpus - 1, 3))
+
+
+class _Helper:
+    """One helper process (`python -m dashboards.page_worker`), started before the data it gets."""
+
+    def __init__(self) -> None:
+        package_root = str(Path(__file__).resolve().parent.parent)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([package_root, os.environ.get("PYTHONPATH", "")]))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "dashboards.page_worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+
+    def send(self, data, records: list[dict]) -> None:
+        with self.proc.stdin:
+            pickle.dump((data, records), self.proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def result(self) -> list[str]:
+        texts = pickle.load(self.proc.stdout)
+        if self.proc.wait() != 0 or not isinstance(texts, list):
+            raise RuntimeError("the dashboard helper failed")
+        return texts
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            try:
+                stream.close()
+            except OSError:  # unflushed data for a helper that is gone
+                pass
+
+
+def _helpers(stack: ExitStack) -> list[_Helper]:
+    """The helper processes, already starting (their imports overlap the queries); none when
+    `dashboard_workers()` is 0 or no process can be started."""
+    helpers = []
+    for _ in range(dashboard_workers()):
+        try:
+            helper = _Helper()
+        except OSError:  # no processes to be had: the pages are rendered here
+            break
+        stack.callback(helper.stop)
+        helpers.append(helper)
+    return helpers
+
+
+def render_pages(data, records: list[dict]) -> list[str]:
+    """The page of each source of `records` (what a helper runs, and this process its share)."""
+    return [source_page(data, src) for src in records]
+
+
+def _source_pages(helpers: list[_Helper], data, records: list[dict]) -> list[str]:
+    """Each source's page, in the order of `records`; shares dealt round-robin between this
+    process and the helpers. A share a helper fails on, for whatever reason (its process died,
+    the data would not pickle, a page raised), is rendered again here, so an error in a page is
+    raised from this process as without helpers."""
+    shares = 1 + min(len(helpers), len(records) // PAGES_PER_WORKER)
+    dealt = [records[i::shares] for i in range(shares)]
+    sent = []
+    for helper, share in zip(helpers, dealt[1:]):
+        try:
+            helper.send(data, share)
+            sent.append(True)
+        except (OSError, pickle.PicklingError, TypeError, AttributeError):
+            sent.append(False)
+    texts = [render_pages(data, dealt[0])]
+    for helper, share, ok in zip(helpers, dealt[1:], sent):
+        try:
+            if not ok:
+                raise RuntimeError("not sent")
+            texts.append(helper.result())
+        except (OSError, EOFError, pickle.UnpicklingError, RuntimeError):
+            texts.append(render_pages(data, share))
+    out: list[str] = [""] * len(records)
+    for i, share_texts in enumerate(texts):
+        out[i::shares] = share_texts
+    return out
 
 
 def _remove_leftovers(target: Path, older_than_s: float = 6 * 3600) -> None:

@@ -10,6 +10,7 @@ import duckdb
 import pytest
 
 from dashboards import pages as pages_module
+from dashboards import site as site_module
 from dashboards.command import register
 from dashboards.privacy import FULL_NUMBER_RE
 from dashboards.site import build_site, source_page_name
@@ -295,3 +296,49 @@ def test_folders_left_by_a_killed_build_are_cleaned_up_by_the_next_one(warehouse
     young.mkdir()
     build_site(warehouse, tmp_path / "dashboards")
     assert not stale.exists() and young.exists()
+
+
+def _pages(out: Path) -> dict[str, str]:
+    """Every page, without the build time (the only thing two builds of one warehouse differ in)."""
+    stamp = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}(:\d{2})?")
+    return {str(p.relative_to(out)): stamp.sub("", _read(p)) for p in sorted(out.rglob("*.html"))}
+
+
+def test_source_pages_rendered_by_helper_processes_equal_those_rendered_alone(warehouse, tmp_path, monkeypatch):
+    monkeypatch.setattr("dashboards.site.PAGES_PER_WORKER", 1)  # the small world's few sources, dealt out
+    monkeypatch.setenv("NUMLAKE_DASHBOARD_WORKERS", "0")
+    build_site(warehouse, tmp_path / "alone", ops=OPS)
+    monkeypatch.setenv("NUMLAKE_DASHBOARD_WORKERS", "2")
+    helpers = []
+    real = site_module._Helper.__init__
+
+    def counted(self):
+        real(self)
+        helpers.append(self)
+
+    monkeypatch.setattr(site_module._Helper, "__init__", counted)
+    build_site(warehouse, tmp_path / "helped", ops=OPS)
+    assert len(helpers) == 2 and [h.proc.returncode for h in helpers] == [0, 0], "both helpers rendered a share"
+    assert _pages(tmp_path / "helped") == _pages(tmp_path / "alone")
+
+
+def test_a_helper_that_dies_leaves_its_share_to_the_building_process(warehouse, tmp_path, monkeypatch):
+    monkeypatch.setattr("dashboards.site.PAGES_PER_WORKER", 1)
+    monkeypatch.setenv("NUMLAKE_DASHBOARD_WORKERS", "0")
+    build_site(warehouse, tmp_path / "alone", ops=OPS)
+    monkeypatch.setenv("NUMLAKE_DASHBOARD_WORKERS", "1")
+    monkeypatch.setattr("dashboards.site.sys.executable", "/bin/false")  # the helper exits at once
+    build_site(warehouse, tmp_path / "helped", ops=OPS)
+    assert _pages(tmp_path / "helped") == _pages(tmp_path / "alone")
+
+
+@pytest.mark.parametrize("value", ["two", "-1", "1.5"])
+def test_a_bad_number_of_dashboard_workers_is_a_one_line_error(value, monkeypatch):
+    monkeypatch.setenv("NUMLAKE_DASHBOARD_WORKERS", value)
+    with pytest.raises(UsageError, match="NUMLAKE_DASHBOARD_WORKERS"):
+        site_module.dashboard_workers()
+
+
+def test_by_default_one_helper_per_spare_core_at_most_three(monkeypatch):
+    monkeypatch.delenv("NUMLAKE_DASHBOARD_WORKERS", raising=False)
+    assert [site_module.dashboard_workers(c) for c in (1, 2, 4, 16)] == [0, 1, 3, 3]
