@@ -260,7 +260,7 @@ def extrapolate(pops: dict, check: dict) -> dict:
                 for c in CLUSTER_CORES
                 if e == "spark" or c <= ONE_MACHINE_CORES  # DuckDB runs on one machine
             }
-            phases = {k for f in ok.values() for k in f if k.endswith("_s")}
+            phases = {k for f in ok.values() for k in f if k.endswith("_s") and k != "cpu_s"}  # CPU is no phase
             at_national = {
                 k[:-2]: round(
                     at(fit([(n, f[k]) for n, f in ok.items() if k in f]), [f[k] for f in ok.values() if k in f]), 2
