@@ -357,7 +357,7 @@ def refused_counts(wh: Warehouse) -> pd.DataFrame:
         return _empty("outcome", "reason", "files", "sources")
     return wh.df("""
         select outcome, coalesce(reason, '') as reason, count(*) as files, count(distinct source_id) as sources
-        from marts.file_loads where outcome in ('QUARANTINED', 'PENDING') group by all order by files desc""")
+        from marts.file_loads where outcome in ('QUARANTINED', 'PENDING') group by all order by files desc, 1, 2""")
 
 
 def rejection_counts(wh: Warehouse) -> pd.DataFrame:
@@ -365,7 +365,7 @@ def rejection_counts(wh: Warehouse) -> pd.DataFrame:
         return _empty("source_id", "feed", "reason", "rejected")
     return wh.df("""
         select source_id, feed, reason, count(*) as rejected from marts.rejected_records
-        group by all order by 1, 4 desc""")
+        group by all order by 1, 4 desc, 2, 3""")
 
 
 def rejection_examples(wh: Warehouse, per_reason: int = 2) -> pd.DataFrame:
@@ -432,4 +432,4 @@ def ingest_runs(wh: Warehouse, limit: int = 20) -> pd.DataFrame:
         select run_id, min(decided_at) as start, max(decided_at) as "end",
                date_diff('millisecond', min(decided_at), max(decided_at)) / 1000.0 as duration_s,
                'ingested' as status, count(*) as files
-        from {t} where run_id is not null group by run_id order by start desc limit {int(limit)}""")
+        from {t} where run_id is not null group by run_id order by start desc, run_id limit {int(limit)}""")

@@ -304,7 +304,14 @@ def _pages(out: Path) -> dict[str, str]:
     return {str(p.relative_to(out)): stamp.sub("", _read(p)) for p in sorted(out.rglob("*.html"))}
 
 
+def _one_build_time(monkeypatch):
+    """Both builds stamped with the same time: two builds can straddle a second."""
+    built_at = site_module.now_cst()
+    monkeypatch.setattr("dashboards.site.now_cst", lambda: built_at)
+
+
 def test_source_pages_rendered_by_helper_processes_equal_those_rendered_alone(warehouse, tmp_path, monkeypatch):
+    _one_build_time(monkeypatch)
     monkeypatch.setattr("dashboards.site.PAGES_PER_WORKER", 1)  # the small world's few sources, dealt out
     monkeypatch.setenv("NUMLAKE_DASHBOARD_WORKERS", "0")
     build_site(warehouse, tmp_path / "alone", ops=OPS)
@@ -323,6 +330,7 @@ def test_source_pages_rendered_by_helper_processes_equal_those_rendered_alone(wa
 
 
 def test_a_helper_that_dies_leaves_its_share_to_the_building_process(warehouse, tmp_path, monkeypatch):
+    _one_build_time(monkeypatch)
     monkeypatch.setattr("dashboards.site.PAGES_PER_WORKER", 1)
     monkeypatch.setenv("NUMLAKE_DASHBOARD_WORKERS", "0")
     build_site(warehouse, tmp_path / "alone", ops=OPS)
