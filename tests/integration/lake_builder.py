@@ -407,3 +407,24 @@ def run_dbt(
         str(work / "logs"),
     ]
     return subprocess.run(cmd, env=dbt_env(lake, warehouse), capture_output=True, text=True, cwd=work)
+
+
+def replayed_files_disagree(warehouse: Path) -> list[str]:
+    """What the replay's file table (`int_number_events__replayed__files`, kept by its post-hooks)
+    holds differently from the file names of the replay's rows: each name prefixed + (only in the
+    table) or - (missing from it). Empty when they agree."""
+    import duckdb
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        kept = {
+            r[0]
+            for r in con.execute("select file_name from intermediate.int_number_events__replayed__files").fetchall()
+        }
+        held = {
+            r[0]
+            for r in con.execute("select distinct file_name from intermediate.int_number_events__replayed").fetchall()
+        }
+    finally:
+        con.close()
+    return sorted([f"+{n}" for n in kept - held] + [f"-{n}" for n in held - kept])

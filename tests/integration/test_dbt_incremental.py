@@ -14,7 +14,7 @@ from datetime import timedelta
 
 import duckdb
 import pytest
-from lake_builder import run_dbt, write_lake
+from lake_builder import replayed_files_disagree, run_dbt, write_lake
 from test_dbt_oracle import SOURCES, draw_world
 
 TABLES = [
@@ -151,6 +151,7 @@ def test_incremental_build_after_new_and_superseded_deliveries_equals_a_full_bui
     ).fetchone()[0] == 0 or any(e["msisdn"] == dropped for e in final)
     con.close()
     assert set(rows_of(wh, vanishing).values()) == {0}, "a number whose every record was withdrawn leaves no row"
+    assert replayed_files_disagree(wh) == [], "the replay's file table follows its rows"
     assert snapshot(wh) == snapshot(full_wh)
 
 

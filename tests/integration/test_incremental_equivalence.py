@@ -31,6 +31,7 @@ from pathlib import Path
 import duckdb
 import pytest
 import yaml
+from lake_builder import replayed_files_disagree
 
 from numlake.check import snapshot
 from numlake.paths import Home
@@ -204,6 +205,7 @@ def test_ten_daily_runs_publish_the_marts_and_snapshot_of_a_build_from_empty(tmp
         for table in want:
             assert got[table] == want[table], f"run {run}: marts.{table} differs from a build from empty"
         assert snapshot.differences(published(inc), published(full)) == [], f"run {run}: the check snapshot differs"
+        assert replayed_files_disagree(inc / "warehouse.duckdb") == [], f"run {run}: the replay's file table"
         shutil.rmtree(full)
 
     con = duckdb.connect(str(inc / "warehouse.duckdb"), read_only=True)

@@ -5,6 +5,8 @@
             "{{ forget_withdrawn_numbers() }}",
             "{{ note_withdrawn_numbers() }}",
             "{{ drop_withdrawn_lifecycle_rows() }}",
+            "{{ create_replayed_files(this) }}",
+            "{{ record_replayed_files() }}",
         ],
         live=('stg_lake__lifecycle', 'true'),
     ))
