@@ -24,6 +24,7 @@ from datetime import datetime
 
 from ingestion.state import CST
 from numlake.msisdn import mask_text
+from orchestration.run_history import pool_event_log_connections
 from orchestration.settings import Settings
 
 log = logging.getLogger("numlake.run")
@@ -219,6 +220,7 @@ def run_pipeline(
         if os.environ.get("NUMLAKE_DAGSTER_SYNC", "").lower() != "full":
             _relax_sqlite_sync(settings.home.dagster_home)
         instance = DagsterInstance.get()
+        restore_event_log = pool_event_log_connections(instance)
         run_id = str(uuid.uuid4())
         run_config = {
             "ops": {"ingest_deliveries": {"config": {"sources": list(sources or [])}}},
@@ -236,23 +238,26 @@ def run_pipeline(
         log_path = settings.home.logs / f"run-{started:%Y%m%dT%H%M%S}-{run_id[:8]}.log"
         settings.home.logs.mkdir(parents=True, exist_ok=True)
         watcher = _PhaseWatcher(instance, run_id) if tty else None
-        with open(log_path, "w", encoding="utf-8") as log_fh, contextlib.redirect_stdout(log_fh):
-            if watcher:
-                watcher.start()
-            try:
-                result = job_def.execute_in_process(
-                    run_config=run_config,
-                    instance=instance,
-                    raise_on_error=False,
-                    run_id=run_id,
-                    tags={"numlake/trigger": "cli"},
-                )
-            finally:
+        try:
+            with open(log_path, "w", encoding="utf-8") as log_fh, contextlib.redirect_stdout(log_fh):
                 if watcher:
-                    watcher.stop()
-        if job == "pipeline":
-            keep_partial_parse(settings.home)
-        phases, failures = _phase_seconds(instance, run_id)
+                    watcher.start()
+                try:
+                    result = job_def.execute_in_process(
+                        run_config=run_config,
+                        instance=instance,
+                        raise_on_error=False,
+                        run_id=run_id,
+                        tags={"numlake/trigger": "cli"},
+                    )
+                finally:
+                    if watcher:
+                        watcher.stop()
+            if job == "pipeline":
+                keep_partial_parse(settings.home)
+            phases, failures = _phase_seconds(instance, run_id)
+        finally:
+            restore_event_log()
         summary = RunSummary(
             run_id=run_id,
             job=job,
