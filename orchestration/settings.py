@@ -67,6 +67,10 @@ class Settings:
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
             "DO_NOT_TRACK": "1",
             "DBT_LOG_PATH": str(self.home.logs / "dbt"),
+            # dbt's file log (dbt.log beside each invocation's artefacts) at info, not debug: the
+            # debug lines (every statement's SQL, every connection) cost ~0.3 s of a daily run's
+            # dbt CPU. DBT_LOG_LEVEL_FILE=debug in the environment brings them back.
+            "DBT_LOG_LEVEL_FILE": os.environ.get("DBT_LOG_LEVEL_FILE") or "info",
             # dagster-dbt puts each invocation's artefacts under $DBT_TARGET_PATH/<step>-<run>-<id>.
             "DBT_TARGET_PATH": str(self.home.root / "dbt" / "target"),
             "DBT_PROFILES_DIR": str(Path(__file__).resolve().parent.parent / "dbt_project"),

@@ -185,7 +185,16 @@ LEFT_OVER = """
 """
 
 
-def failed_tests(two_builds, name: str, corruption: str) -> set[str]:
+HISTORY_MODELS = ("int_number_events__replayed", "number_first_events", "number_tenures")
+
+
+def failed_tests(two_builds, name: str, corruption: str, models=HISTORY_MODELS) -> set[str]:
+    return set(failures_of_tests(two_builds, name, corruption, models))
+
+
+def failures_of_tests(two_builds, name: str, corruption: str, models) -> dict[str, int]:
+    """Run the data tests of `models` on a corrupted copy of the incremental warehouse: the
+    failing tests and how many rows each returned."""
     import shutil
 
     wh = two_builds["tmp"] / name / "incremental.duckdb"
@@ -195,14 +204,14 @@ def failed_tests(two_builds, name: str, corruption: str) -> set[str]:
     con.execute(corruption)
     con.close()
     tested = run_dbt(
-        ["test", "--select", "int_number_events__replayed", "number_first_events", "number_tenures"],
+        ["test", "--select", *models],
         two_builds["lake"],
         wh,
         wh.parent,
     )
     assert tested.returncode in (0, 1), tested.stdout[-3000:]
     results = json.loads((wh.parent / "target" / "run_results.json").read_text())["results"]
-    return {r["unique_id"].split(".")[2] for r in results if r["status"] == "fail"}
+    return {r["unique_id"].split(".")[2]: r["failures"] for r in results if r["status"] == "fail"}
 
 
 @pytest.mark.slow
@@ -213,3 +222,25 @@ def test_the_daily_builds_bounded_data_tests_still_see_old_rows(two_builds):
         "assert_tenure_counts_agree_with_the_history",
     }
     assert failed_tests(two_builds, "left-over", LEFT_OVER) >= {"assert_tenure_counts_agree_with_the_history"}
+
+
+# Each model's not-null, unique and accepted-values rules are one test (tests/generic/columns_hold.sql)
+# that fails with one row per broken rule.
+BROKEN_COLUMN_RULES = """
+    update marts.number_tenures set subscriber_id = null
+        where msisdn = (select min(msisdn) from marts.number_tenures);
+    update intermediate.int_number_events__replayed set state_after = 'LOST', event_type = 'LOST'
+        where msisdn = (select max(msisdn) from intermediate.int_number_events__replayed);
+    insert into marts.source_coverage select * from marts.source_coverage limit 1;
+"""
+
+
+@pytest.mark.slow
+def test_each_broken_column_rule_is_one_failing_row_of_its_models_test(two_builds):
+    models = ("number_tenures", "int_number_events__replayed", "source_coverage", "rule_findings")
+    failures = failures_of_tests(two_builds, "column-rules", BROKEN_COLUMN_RULES, models)
+    assert {name: n for name, n in failures.items() if name.startswith("columns_hold_")} == {
+        "columns_hold_number_tenures": 1,  # subscriber_id is null
+        "columns_hold_int_number_events__replayed": 2,  # event_type and state_after not accepted
+        "columns_hold_source_coverage": 1,  # source_id twice
+    }
