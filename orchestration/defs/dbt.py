@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 from packaging.version import Version
 
 from numlake.crashpoints import crash_point
 from numlake.paths import DBT_PROJECT_DIR, Home
 from orchestration import engine
+from orchestration.dagster_dbt_light import dagster_dbt  # without dbt-core in this process
 from orchestration.dbt_support import (
     build_args,
     dbt_executable,
@@ -34,7 +34,7 @@ from orchestration.dbt_support import (
 from orchestration.settings import Settings
 
 
-class NumlakeTranslator(DagsterDbtTranslator):
+class NumlakeTranslator(dagster_dbt.DagsterDbtTranslator):
     """Asset keys are dagster-dbt's defaults (sources: `meta.dagster.asset_key`); only the
     groups follow the project's layers so the UI shows staging, intermediate and marts apart."""
 
@@ -46,7 +46,7 @@ class NumlakeTranslator(DagsterDbtTranslator):
         return "warehouse"
 
 
-class NumlakeDbtCli(DbtCliResource):
+class NumlakeDbtCli(dagster_dbt.DbtCliResource):
     """dagster-dbt's resource without the two things it does before every dbt command that this
     project does not use, ~3 s of each daily run's fixed cost (BENCHMARKS.md, issue 17):
 
@@ -73,22 +73,26 @@ def _keep_latest_invocations(target: Path, keep: int) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def dbt_project_for(home: Home) -> DbtProject:
-    return DbtProject(project_dir=DBT_PROJECT_DIR, target_path=target_path(home), profiles_dir=DBT_PROJECT_DIR)
+def dbt_project_for(home: Home) -> dagster_dbt.DbtProject:
+    return dagster_dbt.DbtProject(
+        project_dir=DBT_PROJECT_DIR, target_path=target_path(home), profiles_dir=DBT_PROJECT_DIR
+    )
 
 
 def build_dbt_assets(home: Home) -> tuple[dg.AssetsDefinition, NumlakeDbtCli]:
     ensure_manifest(home)
     project = dbt_project_for(home)
 
-    @dbt_assets(
+    @dagster_dbt.dbt_assets(
         manifest=project.manifest_path,
         project=project,
-        dagster_dbt_translator=NumlakeTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)),
+        dagster_dbt_translator=NumlakeTranslator(
+            settings=dagster_dbt.DagsterDbtTranslatorSettings(enable_asset_checks=True)
+        ),
         pool="warehouse_writer",
         name="warehouse_models",
     )
-    def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    def warehouse_models(context: dg.AssetExecutionContext, dbt: dagster_dbt.DbtCliResource):
         """`dbt build` of the warehouse: staging, number histories, findings and published marts,
         with every dbt data test reported as an asset check (dbt unit tests run in the test suite,
         not in every production build). Incremental models are rebuilt from
