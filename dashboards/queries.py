@@ -262,12 +262,22 @@ def laggard_orgs(wh: Warehouse, as_of, limit: int = 20) -> pd.DataFrame:
     return frame if frame is not None else _empty(*cols)
 
 
+# The daily deliveries chart of a source page shows its latest business dates only: a carrier
+# fixes recent deliveries, and a chart of every date would grow by a bar a day for years (and the
+# site's build with it, issue 17). The weekly trends and the gaps table keep the whole history.
+DELIVERY_CHART_DAYS = 120
+
+
 def deliveries_by_outcome(wh: Warehouse) -> pd.DataFrame:
+    """Data files per source, business date and outcome, for the source's latest
+    DELIVERY_CHART_DAYS business dates (counted back from its own latest)."""
     if not wh.has("marts.file_loads", "source_id", "business_date", "outcome"):
         return _empty("source_id", "business_date", "outcome", "files")
-    return wh.df("""
+    return wh.df(f"""
         select source_id, business_date, outcome, count(*) as files from marts.file_loads
-        where business_date is not null group by all order by 1, 2, 3""")
+        where business_date is not null group by source_id, business_date, outcome
+        qualify business_date > max(business_date) over (partition by source_id) - {DELIVERY_CHART_DAYS}
+        order by 1, 2, 3""")
 
 
 def delivery_gaps(wh: Warehouse, as_of) -> pd.DataFrame:

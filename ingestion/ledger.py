@@ -116,10 +116,35 @@ class HeldDelivery(NamedTuple):
     rows_rejected: int
 
 
-def scan_rows(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
-    """Ledger rows (SCAN_COLUMNS) by the file's path relative to the landing area."""
-    cur = con.execute(f"SELECT {', '.join(SCAN_COLUMNS)} FROM files WHERE NOT is_conflict")
-    return {r[0]: dict(zip(SCAN_COLUMNS, r)) for r in cur.fetchall()}
+def scan_rows(con: duckdb.DuckDBPyConnection, rels: list[str] | None = None) -> dict[str, dict]:
+    """Ledger rows (SCAN_COLUMNS) by the file's path relative to the landing area; of the files
+    `rels` names, when given."""
+    if rels is None:
+        cur = con.execute(f"SELECT {', '.join(SCAN_COLUMNS)} FROM files WHERE NOT is_conflict")
+        return {r[0]: dict(zip(SCAN_COLUMNS, r)) for r in cur.fetchall()}
+    if not rels:
+        return {}
+    con.register("scan_rels", pa.table({"r": pa.array(rels, pa.string())}))
+    try:
+        cur = con.execute(
+            f"SELECT {', '.join(SCAN_COLUMNS)} FROM files WHERE NOT is_conflict AND rel IN (SELECT r FROM scan_rels)"
+        )
+        return {r[0]: dict(zip(SCAN_COLUMNS, r)) for r in cur.fetchall()}
+    finally:
+        con.unregister("scan_rels")
+
+
+def settled_stats(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, int]]:
+    """``rel -> (seen_size, seen_mtime_ns)`` of the LOADED and SUPERSEDED files, for
+    :func:`ingestion.discover.scan` to leave out the unchanged ones."""
+    t = con.sql(
+        "SELECT rel, seen_size, seen_mtime_ns FROM files "
+        "WHERE NOT is_conflict AND outcome IN ('LOADED', 'SUPERSEDED') "
+        "AND seen_size IS NOT NULL AND seen_mtime_ns IS NOT NULL"
+    ).to_arrow_table()
+    return dict(
+        zip(t.column("rel").to_pylist(), zip(t.column("seen_size").to_pylist(), t.column("seen_mtime_ns").to_pylist()))
+    )
 
 
 def held_deliveries(con: duckdb.DuckDBPyConnection, keys: set[tuple]) -> dict[tuple, list[HeldDelivery]]:

@@ -31,7 +31,16 @@ from ingestion import lake, state
 from ingestion.context import RunContext
 from ingestion.discover import Candidate, scan
 from ingestion.group import GroupProcessor, make_groups
-from ingestion.ledger import OUTCOMES, accounting_violations, apply_touches, export, load_key, scan_rows, seen_path
+from ingestion.ledger import (
+    OUTCOMES,
+    accounting_violations,
+    apply_touches,
+    export,
+    load_key,
+    scan_rows,
+    seen_path,
+    settled_stats,
+)
 from ingestion.lock import ingest_lock
 from ingestion.objectstore import LakeUnavailable, describe, lake_root, store_errors
 from ingestion.recovery import heal, reconcile
@@ -141,12 +150,15 @@ def _execute(ctx: RunContext, selected: set[str] | None, progress) -> IngestResu
     crash_point("ingest.after_reconcile")
 
     with ctx.timed("scan"):
-        ledger = scan_rows(con)
+        # the unchanged LOADED and SUPERSEDED files are left out of the listing; the ledger rows
+        # of the rest are read by name
+        candidates = scan(ctx.landing, selected, settled_stats(con))
+        ledger = scan_rows(con, [c.rel for c in candidates])
         conflicts = {(r, m) for r, m in con.execute("SELECT rel, md5 FROM files WHERE is_conflict").fetchall()}
         process: list[tuple[Candidate, dict | None]] = []
         rechecks: list[tuple[Candidate, dict]] = []
         touch: list[tuple[Candidate, dict | None, str]] = []
-        for c in scan(ctx.landing, selected):
+        for c in candidates:
             row = ledger.get(c.rel)
             action = decide_action(c, row, ctx.registry)
             if action == "process":
@@ -269,8 +281,13 @@ def pending_work(landing: Path, registry_path: Path, home: Home) -> dict[str, in
     if seen_file.exists():
         for r in pq.read_table(seen_file).to_pylist():
             ledger[r["rel"]] = r
+    settled = {
+        rel: (r["seen_size"], r["seen_mtime_ns"])
+        for rel, r in ledger.items()
+        if r["outcome"] in ("LOADED", "SUPERSEDED") and r["seen_size"] is not None and r["seen_mtime_ns"] is not None
+    }
     out: dict[str, int] = {}
-    for c in scan(Path(landing)):
+    for c in scan(Path(landing), settled=settled):
         action = decide_action(c, ledger.get(c.rel), registry)
         if action in ("process", "recheck"):
             out[c.source_dir] = out.get(c.source_dir, 0) + 1

@@ -16,6 +16,7 @@ import pandas as pd
 
 from dashboards import figures as F
 from dashboards import figures_quality as FQ
+from dashboards import queries as Q
 from dashboards.guidance import guidance
 from dashboards.labels import CARRIERS, KINDS, OUTCOMES, PROVINCES, PULL_REASONS, REASONS, both
 from dashboards.pages.common import INDEX, Charts, SiteData, feed_label, labelled, meta
@@ -174,6 +175,8 @@ def deliveries_section(v: SourceView) -> str:
     return section(
         "每日交付 Deliveries per day",
         v.chart(F.build_deliveries_by_outcome(deliveries), deliveries.empty, wide=True),
+        note=f"最近 {Q.DELIVERY_CHART_DAYS} 个业务日期；更早的见每周趋势与缺失表 · the latest "
+        f"{Q.DELIVERY_CHART_DAYS} business dates; the weekly trends and the gaps table cover the whole history.",
         anchor="deliveries",
     )
 

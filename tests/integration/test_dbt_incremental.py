@@ -247,3 +247,20 @@ def test_each_broken_column_rule_is_one_failing_row_of_its_models_test(two_build
         "columns_hold_int_number_events__replayed": 2,  # event_type and state_after (batch 1: not read)
         "columns_hold_source_coverage": 1,  # source_id twice
     }
+
+
+# assert_findings_point_at_loaded_events reads the findings the latest build wrote.
+WRONG_FINDING = """
+    create temp table written as
+        select * from marts.rule_findings
+        where built_at = (select max(built_at) from marts.rule_findings);
+    update marts.rule_findings set event_id = event_id || '-never-loaded'
+        where built_at = (select max(built_at) from written)
+            and msisdn = (select min(msisdn) from written);
+"""
+
+
+@pytest.mark.slow
+def test_a_finding_the_build_wrote_that_points_at_no_event_fails_its_test(two_builds):
+    failures = failures_of_tests(two_builds, "wrong-finding", WRONG_FINDING, ("rule_findings",))
+    assert failures.get("assert_findings_point_at_loaded_events", 0) >= 1

@@ -233,3 +233,21 @@ def test_the_index_links_the_dbt_docs_when_the_run_generated_them(tmp_path):
     (home.dbt_docs / "index.html").write_text("<html>dbt</html>")
     build_site(wh, home.dashboards)
     assert 'href="../dbt/docs/index.html"' in _read(home.dashboards / "index.html")
+
+
+def test_the_daily_deliveries_chart_holds_each_sources_latest_business_dates_only(tmp_path):
+    from datetime import timedelta
+
+    from dashboards import queries as Q
+    from dashboards.data import open_warehouse
+
+    wh_path = make_warehouse(tmp_path / "w.duckdb", days=Q.DELIVERY_CHART_DAYS + 30, silent=(SILENT,))
+    with open_warehouse(wh_path) as wh:
+        shown = Q.deliveries_by_outcome(wh)
+        every = wh.df("select distinct source_id, business_date from marts.file_loads where business_date is not null")
+    assert set(shown["source_id"]) == set(every["source_id"])
+    for source, dates in every.groupby("source_id")["business_date"]:
+        last = dates.max()
+        expected = {d for d in dates if d > last - timedelta(days=Q.DELIVERY_CHART_DAYS)}
+        assert set(shown.loc[shown["source_id"] == source, "business_date"]) == expected
+        assert len(expected) < len(set(dates))  # the window cut something for every source
