@@ -59,7 +59,8 @@ SCRIPT = textwrap.dedent(
                     mats.add(key.to_user_string())
             elif ev.event_type_value == "ASSET_CHECK_EVALUATION":
                 data = ev.event_specific_data
-                if data.asset_key.path[0] in ("staging", "intermediate", "marts") and "delivered" not in data.check_name:
+                dbt_check = data.asset_key.path[0] in ("staging", "intermediate", "marts")
+                if dbt_check and "delivered" not in data.check_name:
                     checks[data.check_name] = data.passed
         out[name] = {"materialized": len(mats), "checks": checks}
     print(json.dumps(out))
