@@ -10,6 +10,7 @@ import importlib
 import sys
 
 from numlake.errors import UsageError
+from numlake.host import disable_transparent_huge_pages
 from numlake.msisdn import mask_text
 
 # module -> it defines `register(subparsers)`; imports stay light (no dagster at import time).
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    disable_transparent_huge_pages()  # numlake/host.py: huge-page faults cost more than the work here
     try:
         parser = build_parser()
         args = parser.parse_args(argv)

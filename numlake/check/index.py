@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from numlake.check import rules
+from numlake.host import save_npy
 from numlake.msisdn import SHA256_RE, VALID_PATTERN, VALID_RE, normalize, sha256_hex
 
 if TYPE_CHECKING:  # pyarrow is imported where a table is read: one answer from a snapshot needs numpy only
@@ -248,7 +249,7 @@ class CheckIndex:
         """Write the in-memory arrays as .npy files: loading them is a copy, not a decode."""
         folder.mkdir(parents=True, exist_ok=True)
         for name in ARRAYS:
-            np.save(folder / f"{name}.npy", getattr(self, name), allow_pickle=False)
+            save_npy(folder / f"{name}.npy", getattr(self, name))
 
     @classmethod
     def from_arrays(cls, folder: Path, as_of: str, meta: dict | None = None, mmap: bool = False) -> CheckIndex:

@@ -40,6 +40,7 @@ from numlake.check import snapshot
 from numlake.check.index import CheckIndex, hash_order
 from numlake.check.rules import NO_END, NO_OPEN
 from numlake.check.snapshot_layers import ARRAYS_DIR, DELTA_DIR, FINGERPRINTS, INDEX_FILE, VALUES, Delta, arrow_table
+from numlake.host import SlicedFile, save_npy
 from numlake.paths import Home
 
 OTHERS = "others.json"
@@ -182,9 +183,13 @@ def _publish_full(home: Home, con, as_of: str, built_at: str | None, state: dict
         def write(tmp: Path, stamp: str) -> dict:
             import pyarrow.parquet as pq
 
-            parquet = pool.submit(lambda: pq.write_table(arrow_table(index), tmp / INDEX_FILE, **PARQUET_OPTIONS))
+            def parquet_file() -> None:
+                with SlicedFile(tmp / INDEX_FILE) as f:
+                    pq.write_table(arrow_table(index), f, **PARQUET_OPTIONS)
+
+            parquet = pool.submit(parquet_file)
             index.save_arrays(tmp / ARRAYS_DIR)
-            np.save(tmp / FINGERPRINTS, fp, allow_pickle=False)
+            save_npy(tmp / FINGERPRINTS, fp)
             _write_others(tmp, others)
             parquet.result()  # its error, if any, is the publish's
             base = {"base": stamp, "base_numbers": len(index), "base_fp": _xor(fp)}

@@ -23,6 +23,7 @@ import numpy as np
 
 from numlake.check import rules
 from numlake.check.index import ARRAYS, CheckIndex, Resolved, hash_order
+from numlake.host import save_npy
 
 DELTA_DIR = "delta"
 ARRAYS_DIR = "arrays"
@@ -76,8 +77,8 @@ class Delta:
 
         index = self.as_index()
         index.save_arrays(folder / ARRAYS_DIR)
-        np.save(folder / "gone.npy", self.gone, allow_pickle=False)
-        np.save(folder / "fp.npy", self.cols["fp"], allow_pickle=False)
+        save_npy(folder / "gone.npy", self.gone)
+        save_npy(folder / "fp.npy", self.cols["fp"])
         table = arrow_table(index).append_column("gone", _pa().array(self.gone))
         pq.write_table(table, folder / INDEX_FILE, compression="snappy")
 
