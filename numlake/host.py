@@ -62,21 +62,26 @@ def write_slices(f, data) -> None:
         f.write(view[start : start + SLICE])
 
 
-def save_npy(path: Path, array) -> None:
-    """`np.save(path, array, allow_pickle=False)` with the data written in slices (the same file)."""
+def save_npy(path: Path, array, fsync: bool = False) -> None:
+    """`np.save(path, array, allow_pickle=False)` with the data written in slices (the same file);
+    `fsync`: on disk before returning (a writer on another thread overlaps it with its own work)."""
     import numpy as np
 
     array = np.ascontiguousarray(array)
     with open(path, "wb") as f:
         np.lib.format.write_array_header_1_0(f, np.lib.format.header_data_from_array_1_0(array))
         write_slices(f, array)
+        if fsync:
+            f.flush()
+            os.fsync(f.fileno())
 
 
 class SlicedFile(io.RawIOBase):
     """A binary file for writers that hand over large buffers (pyarrow): each write in slices."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, fsync: bool = False):
         self._f = open(path, "wb", buffering=0)  # closed by close()
+        self._fsync = fsync
 
     def writable(self) -> bool:
         return True
@@ -91,5 +96,9 @@ class SlicedFile(io.RawIOBase):
 
     def close(self) -> None:
         if not self.closed:
-            self._f.close()
+            try:
+                if self._fsync:
+                    os.fsync(self._f.fileno())
+            finally:
+                self._f.close()
         super().close()

@@ -245,11 +245,11 @@ class CheckIndex:
             self.hash_order = hash_order(self.sha_prefix)
         self.hash_sorted = self.sha_prefix[self.hash_order]
 
-    def save_arrays(self, folder: Path) -> None:
+    def save_arrays(self, folder: Path, fsync: bool = False) -> None:
         """Write the in-memory arrays as .npy files: loading them is a copy, not a decode."""
         folder.mkdir(parents=True, exist_ok=True)
         for name in ARRAYS:
-            save_npy(folder / f"{name}.npy", getattr(self, name))
+            save_npy(folder / f"{name}.npy", getattr(self, name), fsync=fsync)
 
     @classmethod
     def from_arrays(cls, folder: Path, as_of: str, meta: dict | None = None, mmap: bool = False) -> CheckIndex:

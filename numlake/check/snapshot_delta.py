@@ -49,6 +49,10 @@ BLOCK = 100  # numbers per block of the fingerprint check
 MAX_DELTA = 0.10  # a delta past this share of the base (and past MIN_DELTA) is merged by a full publish
 MIN_DELTA = 1000
 BLOCK_SQL = f"coalesce(try_cast(msisdn as bigint) // {BLOCK}, -1)"
+# DuckDB threads for the full read. A hash aggregation is split into as many partitions as the next
+# power of two of its threads: with 2 threads the grouping of 10 M numbers ran in two partitions and
+# took ~1 s longer on two cores than with 4 (BENCHMARKS.md, "Snapshot publish").
+FULL_READ_THREADS = max(4, os.cpu_count() or 1)
 
 
 @dataclass
@@ -184,12 +188,12 @@ def _publish_full(home: Home, con, as_of: str, built_at: str | None, state: dict
             import pyarrow.parquet as pq
 
             def parquet_file() -> None:
-                with SlicedFile(tmp / INDEX_FILE) as f:
+                with SlicedFile(tmp / INDEX_FILE, fsync=True) as f:
                     pq.write_table(arrow_table(index), f, **PARQUET_OPTIONS)
 
-            parquet = pool.submit(parquet_file)
-            index.save_arrays(tmp / ARRAYS_DIR)
-            save_npy(tmp / FINGERPRINTS, fp)
+            parquet = pool.submit(parquet_file)  # each file synced as it is written: the sync overlaps
+            index.save_arrays(tmp / ARRAYS_DIR, fsync=True)
+            save_npy(tmp / FINGERPRINTS, fp, fsync=True)
             _write_others(tmp, others)
             parquet.result()  # its error, if any, is the publish's
             base = {"base": stamp, "base_numbers": len(index), "base_fp": _xor(fp)}
@@ -202,9 +206,13 @@ def _read_all(con, as_of: str, pool) -> tuple[CheckIndex, np.ndarray, dict[str, 
     """Every number of the marts in one read (snapshot.FULL_SQL): the index, its rows'
     fingerprints, and the fingerprints of the numbers with rows but no index row. The hash order
     is sorted on `pool` while the other columns are copied out of Arrow."""
-    table = con.sql(
-        snapshot.FULL_SQL.format(numbers=snapshot.numbers_sql(), no_open=int(NO_OPEN), no_end=int(NO_END))
-    ).to_arrow_table()
+    con.execute(f"set threads = {FULL_READ_THREADS}")
+    try:
+        table = con.sql(
+            snapshot.FULL_SQL.format(numbers=snapshot.numbers_sql(), no_open=int(NO_OPEN), no_end=int(NO_END))
+        ).to_arrow_table()
+    finally:
+        con.execute(f"set threads = {snapshot.DUCKDB_CONFIG['threads']}")
     n = len(table) - table.column("msisdn").null_count  # the index rows come first (nulls last)
     rest, table = table.slice(n), table.slice(0, n)
     for name in ("first_event", "coverage"):
