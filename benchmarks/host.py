@@ -33,9 +33,8 @@ WRITE_SIZES = (4 << 10, 64 << 10, 256 << 10, 1 << 20, None)  # None: one call
 
 def touch(mib: int, huge: bool) -> tuple[float, float]:
     env = dict(os.environ, NUMPY_MADVISE_HUGEPAGE="1" if huge else "0")
-    out = subprocess.run(
-        [sys.executable, "-c", TOUCH, str(mib), "0" if huge else "1"], env=env, capture_output=True, text=True, check=True
-    ).stdout.split()
+    argv = [sys.executable, "-c", TOUCH, str(mib), "0" if huge else "1"]
+    out = subprocess.run(argv, env=env, capture_output=True, text=True, check=True).stdout.split()
     return float(out[0]), float(out[1])
 
 
@@ -63,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(a.pause)
             first, second = touch(a.mib, huge)
             label = "huge pages" if huge else "4 KiB pages"
-            print(f"  run {run + 1}, {label:11}: {first:6.2f} s ({first / a.mib * 1000:.2f} ms/MiB), again {second:.2f} s")
+            per_mib = first / a.mib * 1000
+            print(f"  run {run + 1}, {label:11}: {first:6.2f} s ({per_mib:.2f} ms/MiB), again {second:.2f} s")
     with tempfile.TemporaryDirectory(dir=a.dir) as d:
         data = memoryview(bytearray(os.urandom(1 << 20)) * a.mib)
         print(f"writing {a.mib} MiB to {d}")
