@@ -38,7 +38,8 @@ create or replace table marts.source_coverage as
 """
 
 # One business day: `touched` numbers replayed (delete + insert with the next batch), new numbers,
-# numbers whose every record is withdrawn (deleted, no new batch), as_of + 1.
+# numbers whose every record is withdrawn (deleted, no new batch, noted by the replay as dbt's
+# replay does on DuckDB: snapshot_delta.WITHDRAWN_TABLE), as_of + 1.
 DAY_SQL = """
 create or replace temp table touched as
     select msisdn, r from (select msisdn, hash(msisdn, {batch}) % 10000 / 10000.0 as r
@@ -66,6 +67,9 @@ create or replace temp table day_first as
     select cast({first} + i * {stride} as varchar), {at}, 'S1',
         (select coverage_start from marts.source_coverage where source_id = 'S1'), {batch}
     from range({new}) t(i);
+create schema if not exists intermediate;
+create table if not exists intermediate.int_number_events__replayed__withdrawn (msisdn varchar, replay_batch bigint);
+insert into intermediate.int_number_events__replayed__withdrawn select msisdn, {batch} + 1 from withdrawn;
 delete from marts.number_tenures where msisdn in (select msisdn from touched union all select msisdn from withdrawn);
 delete from marts.number_first_events
     where msisdn in (select msisdn from touched union all select msisdn from withdrawn);

@@ -9,8 +9,9 @@ Which numbers changed: the marts rebuild the history of a replayed number with a
 `replay_batch` (dbt_project/macros/replay_batches.sql), so the rows with a batch above the one
 recorded at the previous publish are the numbers replayed since; a source whose coverage start
 moved (marts.source_coverage) changes its numbers' first-event rows in place, so they are read
-too. What has no new batch — a number whose every record was withdrawn (its rows are deleted), a
-`--full-refresh` that restarted the batches, anything else — is caught by fingerprints: each row
+too. A number whose every record was withdrawn has no new batch (its rows are deleted): the replay
+notes it (WITHDRAWN_TABLE, on DuckDB) and it is read again by name. Whatever else has no new batch —
+the same number on Spark, a `--full-refresh` that restarted the batches — is caught by fingerprints: each row
 of both marts hashes to 64 bits (snapshot.TENURE_ROW_HASH, FIRST_EVENT_ROW_HASH), a number's
 fingerprint is the XOR of its rows' (kept per index row in `fingerprints.npy` and the delta, and
 for the numbers with rows but no index row in `others.json`), and after merging, the XOR of every
@@ -49,6 +50,9 @@ BLOCK = 100  # numbers per block of the fingerprint check
 MAX_DELTA = 0.10  # a delta past this share of the base (and past MIN_DELTA) is merged by a full publish
 MIN_DELTA = 1000
 BLOCK_SQL = f"coalesce(try_cast(msisdn as bigint) // {BLOCK}, -1)"
+# The replay's note of the numbers it dropped for withdrawn records, with the batch after its own
+# (dbt_project/macros/replay_batches.sql, `withdrawn_numbers`).
+WITHDRAWN_TABLE = "intermediate.int_number_events__replayed__withdrawn"
 # DuckDB threads for the full read. A hash aggregation is split into as many partitions as the next
 # power of two of its threads: with 2 threads the grouping of 10 M numbers ran in two partitions and
 # took ~1 s longer on two cores than with 4 (BENCHMARKS.md, "Snapshot publish").
@@ -255,6 +259,21 @@ def _write_others(folder: Path, others: dict[str, int]) -> None:
     (folder / OTHERS).write_text(json.dumps(others, separators=(",", ":"), sort_keys=True))
 
 
+def withdrawn_numbers(con, batch: int) -> np.ndarray:
+    """The numbers the replay noted, with a batch after `batch`, as dropped because their records
+    were withdrawn (WITHDRAWN_TABLE): a number whose every record was withdrawn leaves no row in
+    the marts, so they are read again by name; without the table (the Spark engine, an older
+    warehouse) only the fingerprint check finds them, by a scan of every row per block."""
+    import duckdb
+
+    try:
+        found = con.execute(f"select distinct msisdn from {WITHDRAWN_TABLE} where replay_batch > ?", [batch]).fetchall()
+    except duckdb.Error:
+        return np.zeros(0, np.int64)
+    numbers = {int(m) for (m,) in found if isinstance(m, str) and m.isdigit() and str(int(m)) == m}
+    return np.array(sorted(numbers), dtype=np.int64)
+
+
 def _read_rows(con, where: str) -> Rows:
     """The NUMBERS_SQL rows of the numbers whose mart rows match `where`."""
     con.execute(f"create or replace temp table changed as {snapshot.numbers_sql(where)}")
@@ -296,12 +315,15 @@ def _block_of(text: str) -> int:
     return int(text) // BLOCK if text.isdigit() else -1
 
 
-def merge(layers: Layers, rows: Rows, bad_blocks: np.ndarray | None = None) -> Layers:
-    """The layers after the numbers of `rows` (and every number of `bad_blocks`, read again in full)
-    replaced what the previous snapshot knew of them."""
+def merge(layers: Layers, rows: Rows, bad_blocks: np.ndarray | None = None, reread: np.ndarray | None = None) -> Layers:
+    """The layers after the numbers of `rows` (and every number of `bad_blocks`, read again in full,
+    and the numbers of `reread`, read again whether or not they still have rows) replaced what the
+    previous snapshot knew of them."""
     base, delta = layers.base, layers.delta
     # numbers that now have rows but no index row (a text that only reads as a number is not one)
     removed = [np.array([int(k) for k in rows.others if k.isdigit() and str(int(k)) == k], dtype=np.int64)]
+    if reread is not None:
+        removed.append(np.asarray(reread, dtype=np.int64))
     if bad_blocks is not None and len(bad_blocks):
         removed += [_in_blocks(base.msisdn, bad_blocks), _in_blocks(delta.msisdn, bad_blocks)]
     removed = np.setdiff1d(np.concatenate(removed), rows.msisdn)
@@ -415,7 +437,8 @@ def _publish_incremental(home: Home, con, prev_dir: Path, prev_meta: dict, as_of
         )
         where += " or cast(msisdn as varchar) in (select msisdn from moved_numbers)"
     rows = _read_rows(con, where)
-    merged = merge(layers, rows)
+    withdrawn = withdrawn_numbers(con, int(prev["replay_batch"]))
+    merged = merge(layers, rows, reread=withdrawn)
     total = marts_fingerprint(con)
     blocks = np.zeros(0, np.int64)
     if expected_fingerprint(prev["base_fp"], merged) != total:
@@ -424,7 +447,7 @@ def _publish_incremental(home: Home, con, prev_dir: Path, prev_meta: dict, as_of
             return f"the fingerprint check found {len(blocks)} blocks changed outside the replay batches"
         con.execute("create or replace temp table bad_blocks as select unnest(?::bigint[]) as blk", [blocks.tolist()])
         rows = _union(rows, _read_rows(con, f"{BLOCK_SQL} in (select blk from bad_blocks)"))
-        merged = merge(layers, rows, blocks)
+        merged = merge(layers, rows, blocks, reread=withdrawn)
         if expected_fingerprint(prev["base_fp"], merged) != total:
             return "the fingerprint check failed after reading the changed blocks again"
     if len(merged.delta) > _max_delta(layers):

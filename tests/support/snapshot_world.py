@@ -5,7 +5,10 @@ The marts are written as the real models leave them: every row carries the `repl
 number's latest replay; a replayed number's rows are deleted and inserted again with the next
 batch (delete+insert by msisdn), a number whose every record is withdrawn loses its rows without a
 new batch, and a source whose coverage start moves updates its numbers' first-event rows in place
-(the post-hook of number_first_events). `full_refresh` rewrites everything with batch 1.
+(the post-hook of number_first_events). `full_refresh` rewrites everything with batch 1. Like the
+replay on DuckDB, the world notes the numbers it drops for withdrawn records, with the batch after
+the build's (`intermediate.int_number_events__replayed__withdrawn`), unless `notes_withdrawn` is
+off (the Spark engine's warehouse has no such table).
 """
 
 from __future__ import annotations
@@ -33,6 +36,10 @@ create table if not exists marts.number_first_events (
 create table if not exists marts.source_coverage (source_id varchar, coverage_start date);
 create table if not exists marts.platform_status (as_of date, built_at timestamp);
 """
+NOTE_DDL = """
+create schema if not exists intermediate;
+create table if not exists intermediate.int_number_events__replayed__withdrawn (msisdn varchar, replay_batch bigint);
+"""
 TENURE_COLUMNS = (
     "msisdn, tenure_seq, subscriber_id, start_time, end_time, end_reason, start_source_id, is_reassignment, "
     "replay_batch"
@@ -58,6 +65,7 @@ class World:
     batch: int = 0
     numbers: dict[str, History] = field(default_factory=dict)
     coverage: dict[str, dt.date] = field(default_factory=lambda: dict.fromkeys(SOURCES, dt.date(2023, 6, 1)))
+    notes_withdrawn: bool = True
 
     def __post_init__(self):
         self.rng = random.Random(self.seed)
@@ -151,9 +159,18 @@ class World:
         con = duckdb.connect(str(self.path), config=DUCKDB_CONFIG)
         try:
             con.execute(DDL)
+            if self.notes_withdrawn:
+                con.execute(NOTE_DDL)
             if full_refresh:
                 con.execute("delete from marts.number_tenures; delete from marts.number_first_events")
+                if self.notes_withdrawn:
+                    con.execute("delete from intermediate.int_number_events__replayed__withdrawn")
                 replayed = set(self.numbers)
+            if withdrawn and self.notes_withdrawn:
+                con.executemany(
+                    "insert into intermediate.int_number_events__replayed__withdrawn values (?, ?)",
+                    [[n, self.batch + 1] for n in sorted(withdrawn)],
+                )
             gone = sorted(replayed | withdrawn)
             if gone:
                 con.execute("create or replace temp table gone as select unnest(?::varchar[]) as msisdn", [gone])
