@@ -1,4 +1,5 @@
-"""Figure builders: a small pandas frame in, a plotly Figure out; no I/O, no warehouse.
+"""Figure builders: a small pandas frame in, a figure out (dashboards.plot: plotly's JSON as plain
+dicts, built with plotly's API); no I/O, no warehouse.
 
 Every builder accepts an empty frame and answers a figure that says "暂无数据 / no data"
 rather than an empty or broken chart. Frames arrive already aggregated (the SQL lives in
@@ -12,10 +13,9 @@ from __future__ import annotations
 import math
 
 import pandas as pd
-import plotly.graph_objects as go
-import plotly.io as pio
-from plotly.subplots import make_subplots
+from plotly.colors import sequential
 
+from dashboards import plot
 from dashboards.labels import (
     CARRIERS,
     CATEGORIES,
@@ -34,30 +34,33 @@ NO_DATA = "暂无数据 / no data"
 DATE_AXIS = "日期（北京时间） date (CST)"
 MONTH_AXIS = "月份 month"
 
-TEMPLATE = go.layout.Template(
-    layout=go.Layout(
-        font=dict(family=FONT, size=13, color="#222"),
-        colorway=PALETTE,
-        paper_bgcolor="white",
-        plot_bgcolor="white",
-        xaxis=dict(gridcolor="#eee", linecolor="#999", zeroline=False, automargin=True),
-        yaxis=dict(gridcolor="#eee", linecolor="#999", zeroline=False, automargin=True),
-        legend=dict(orientation="h", yanchor="bottom", y=1.01, x=0, traceorder="normal", font=dict(size=11)),
-        margin=dict(l=60, r=20, t=105, b=50),
-        hoverlabel=dict(font=dict(family=FONT)),
-        title=dict(x=0, xanchor="left", font=dict(size=15)),
-    )
-)
-# Every figure starts from this template (plotly applies the default when a figure is made):
-# applying it in each figure's update_layout validated and copied it again, ~2/3 of the site's CPU.
-pio.templates["numlake"] = TEMPLATE
-pio.templates.default = "numlake"
+# Every figure starts from this template (as plotly applies its default template to a new figure).
+TEMPLATE = {
+    "layout": {
+        "font": {"family": FONT, "size": 13, "color": "#222"},
+        "colorway": PALETTE,
+        "paper_bgcolor": "white",
+        "plot_bgcolor": "white",
+        "xaxis": {"gridcolor": "#eee", "linecolor": "#999", "zeroline": False, "automargin": True},
+        "yaxis": {"gridcolor": "#eee", "linecolor": "#999", "zeroline": False, "automargin": True},
+        "legend": {
+            "orientation": "h",
+            "yanchor": "bottom",
+            "y": 1.01,
+            "x": 0,
+            "traceorder": "normal",
+            "font": {"size": 11},
+        },
+        "margin": {"l": 60, "r": 20, "t": 105, "b": 50},
+        "hoverlabel": {"font": {"family": FONT}},
+        "title": {"x": 0, "xanchor": "left", "font": {"size": 15}},
+    }
+}
+plot.Figure.template = TEMPLATE
 
 
-def _layout(fig: go.Figure, title: str, x: str | None = None, y: str | None = None, height: int = 380) -> go.Figure:
-    """Title, height and axis titles. Set property by property: plotly's update_layout/update_*axes
-    apply each change twice (once recorded in a batch, once replayed), and ~550 figures of a site
-    made this the largest part of its CPU time; the figure is the same."""
+def _layout(fig: plot.Figure, title: str, x: str | None = None, y: str | None = None, height: int = 380) -> plot.Figure:
+    """Title, height and axis titles."""
     fig.layout.title = dict(text=_two_line(title), y=1, yanchor="top", pad=dict(t=14), yref="container")
     fig.layout.height = height
     for axis in fig.select_xaxes() if x is not None else ():
@@ -77,16 +80,16 @@ def _two_line(title: str) -> str:
     return title
 
 
-def _counts_axis(fig: go.Figure, largest, axis: str = "y") -> None:
+def _counts_axis(fig: plot.Figure, largest, axis: str = "y") -> None:
     """Whole-number ticks for small counts (no "0.5 complaints")."""
     if largest is not None and pd.notna(largest) and largest <= 10:
         for ax in fig.select_yaxes() if axis == "y" else fig.select_xaxes():
             ax.dtick, ax.tick0 = 1, 0
 
 
-def no_data_figure(title: str) -> go.Figure:
+def no_data_figure(title: str) -> plot.Figure:
     """A figure that states plainly there is nothing to draw."""
-    fig = go.Figure()
+    fig = plot.Figure()
     fig.add_annotation(
         text=NO_DATA, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font=dict(size=18, color="#888")
     )
@@ -108,14 +111,14 @@ def _rounded(series: pd.Series, digits: int = 4) -> list:
 
 def _stacked_bars(
     frame: pd.DataFrame, x: str, colour: str, value: str, names: dict, colours: dict | None = None, hover_unit: str = ""
-) -> list[go.Bar]:
+) -> list[plot.Bar]:
     bars = []
     order = [c for c in names if c in set(frame[colour])] + sorted(set(frame[colour].dropna()) - set(names))
     for code in order:
         part = frame[frame[colour] == code].sort_values(x)
         label = both(code, names)
         bars.append(
-            go.Bar(
+            plot.Bar(
                 x=[str(v) for v in part[x]],
                 y=part[value].to_numpy(dtype="int64"),
                 name=label,
@@ -126,27 +129,27 @@ def _stacked_bars(
     return bars
 
 
-def build_complaints_by_month(frame: pd.DataFrame) -> go.Figure:
+def build_complaints_by_month(frame: pd.DataFrame) -> plot.Figure:
     """Complaints received per month, stacked by category. Columns: month, category, received."""
     title = "投诉受理量（按月、类别） Complaints received by month and category"
     if is_empty(frame, "month", "category", "received"):
         return no_data_figure(title)
-    fig = go.Figure(_stacked_bars(frame, "month", "category", "received", CATEGORIES, hover_unit=" 件"))
+    fig = plot.Figure(_stacked_bars(frame, "month", "category", "received", CATEGORIES, hover_unit=" 件"))
     fig.update_layout(barmode="stack")
     return _layout(fig, title, MONTH_AXIS, "投诉（件） complaints")
 
 
-def build_open_backlog(frame: pd.DataFrame) -> go.Figure:
+def build_open_backlog(frame: pd.DataFrame) -> plot.Figure:
     """Complaints still open at each month's end. Columns: month, category, open_at_end."""
     title = "月末未办结投诉 Open complaints at month end (backlog)"
     if is_empty(frame, "month", "category", "open_at_end"):
         return no_data_figure(title)
-    fig = go.Figure(_stacked_bars(frame, "month", "category", "open_at_end", CATEGORIES, hover_unit=" 件"))
+    fig = plot.Figure(_stacked_bars(frame, "month", "category", "open_at_end", CATEGORIES, hover_unit=" 件"))
     fig.update_layout(barmode="stack")
     return _layout(fig, title, MONTH_AXIS, "未办结（件） open complaints")
 
 
-def build_resolution_times(frame: pd.DataFrame) -> go.Figure:
+def build_resolution_times(frame: pd.DataFrame) -> plot.Figure:
     """Days to resolve per month and category. Columns: month, category, days_to_resolve.
 
     The marts publish a median per source; the national line is their mean weighted by the
@@ -155,14 +158,14 @@ def build_resolution_times(frame: pd.DataFrame) -> go.Figure:
     title = "办结时长（按月、类别，各来源中位数的加权平均） Days to resolve (weighted mean of source medians)"
     if is_empty(frame, "month", "category", "days_to_resolve"):
         return no_data_figure(title)
-    fig = go.Figure()
+    fig = plot.Figure()
     for code in [c for c in CATEGORIES if c in set(frame["category"])] + sorted(
         set(frame["category"].dropna()) - set(CATEGORIES)
     ):
         part = frame[frame["category"] == code].sort_values("month")
         label = both(code, CATEGORIES)
         fig.add_trace(
-            go.Scatter(
+            plot.Scatter(
                 x=list(part["month"]),
                 y=_rounded(part["days_to_resolve"], 2),
                 name=label,
@@ -173,7 +176,7 @@ def build_resolution_times(frame: pd.DataFrame) -> go.Figure:
     return _layout(fig, title, MONTH_AXIS, "天 days")
 
 
-def build_secondary_on_reassigned(frame: pd.DataFrame) -> go.Figure:
+def build_secondary_on_reassigned(frame: pd.DataFrame) -> plot.Figure:
     """SECONDARY_NUMBER complaints per month and how many hit a recently reassigned number.
 
     Columns: month, received, on_recent_reassignment.
@@ -182,9 +185,11 @@ def build_secondary_on_reassigned(frame: pd.DataFrame) -> go.Figure:
     if is_empty(frame, "month", "received", "on_recent_reassignment"):
         return no_data_figure(title)
     frame = frame.sort_values("month")
-    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    from plotly.subplots import make_subplots  # the layout of a second y axis over the plot
+
+    fig = plot.subplots(make_subplots(specs=[[{"secondary_y": True}]]), secondary_y=True)
     fig.add_trace(
-        go.Bar(
+        plot.Bar(
             x=list(frame["month"]),
             y=[int(v) for v in frame["received"]],
             name="二次号码投诉 secondary-number complaints",
@@ -194,7 +199,7 @@ def build_secondary_on_reassigned(frame: pd.DataFrame) -> go.Figure:
         secondary_y=False,
     )
     fig.add_trace(
-        go.Bar(
+        plot.Bar(
             x=list(frame["month"]),
             y=[int(v) for v in frame["on_recent_reassignment"]],
             name="其中涉及一年内重新分配号码 of which on numbers reassigned ≤365 days",
@@ -205,7 +210,7 @@ def build_secondary_on_reassigned(frame: pd.DataFrame) -> go.Figure:
     )
     share = [None if r == 0 else round(o / r, 4) for o, r in zip(frame["on_recent_reassignment"], frame["received"])]
     fig.add_trace(
-        go.Scatter(
+        plot.Scatter(
             x=list(frame["month"]),
             y=share,
             name="占比 share",
@@ -237,7 +242,7 @@ def build_series_by_group(
     percent: bool = False,
     names: dict | None = None,
     band: tuple[str, str, str] | None = None,
-) -> go.Figure:
+) -> plot.Figure:
     """One line per group (carrier, province, …) over months. Columns: month, `group`, `value`.
 
     `band` (first month, last month, label) shades a span of the month axis, e.g. the warm-up; with a
@@ -245,12 +250,12 @@ def build_series_by_group(
     """
     if is_empty(frame, "month", group) or (is_empty(frame, value) and not band):
         return no_data_figure(title)
-    fig = go.Figure()
+    fig = plot.Figure()
     if band:
         months = sorted(set(frame["month"]))
         inside = [m for m in months if band[0] <= m <= band[1]]
         fig.add_trace(
-            go.Bar(
+            plot.Bar(
                 x=inside,
                 y=[1.0] * len(inside),
                 marker_color="rgba(120,120,120,0.15)",
@@ -278,7 +283,7 @@ def build_series_by_group(
         part = frame[frame[group] == key].sort_values("month")
         label = both(key, names or {})
         fig.add_trace(
-            go.Scatter(
+            plot.Scatter(
                 x=list(part["month"]),
                 y=_rounded(part[value], 6 if percent else 2),
                 name=label,
@@ -291,7 +296,7 @@ def build_series_by_group(
     return _layout(fig, title, MONTH_AXIS, y_title)
 
 
-def build_complaints_by_carrier(frame: pd.DataFrame) -> go.Figure:
+def build_complaints_by_carrier(frame: pd.DataFrame) -> plot.Figure:
     """Complaints received per month by carrier. Columns: month, carrier, received."""
     return build_series_by_group(
         frame,
@@ -306,7 +311,7 @@ def build_complaints_by_carrier(frame: pd.DataFrame) -> go.Figure:
 WARMUP_LABEL = "预热期（覆盖起始+90天） warm-up (coverage start + 90 days)"
 
 
-def build_recycle_rate_by_carrier(frame: pd.DataFrame, warmup: tuple[str, str] | None = None) -> go.Figure:
+def build_recycle_rate_by_carrier(frame: pd.DataFrame, warmup: tuple[str, str] | None = None) -> plot.Figure:
     """Monthly recycle rate (recycled / in service at month start). Columns: month, carrier, recycle_rate.
 
     `warmup` (first, last month as ``YYYY-MM``) is shaded: months in which some source is still
@@ -324,7 +329,7 @@ def build_recycle_rate_by_carrier(frame: pd.DataFrame, warmup: tuple[str, str] |
     )
 
 
-def build_reassignment_rate_by_carrier(frame: pd.DataFrame, warmup: tuple[str, str] | None = None) -> go.Figure:
+def build_reassignment_rate_by_carrier(frame: pd.DataFrame, warmup: tuple[str, str] | None = None) -> plot.Figure:
     """Monthly reassignment rate (reassignments / in service at month start).
 
     Columns: month, carrier, reassignment_rate; `warmup` as for the recycle rate.
@@ -341,7 +346,7 @@ def build_reassignment_rate_by_carrier(frame: pd.DataFrame, warmup: tuple[str, s
     )
 
 
-def build_province_tiles(frame: pd.DataFrame, title: str, value_label: str, percent: bool = False) -> go.Figure:
+def build_province_tiles(frame: pd.DataFrame, title: str, value_label: str, percent: bool = False) -> plot.Figure:
     """A tile map of the 31 mainland provinces coloured by a value. Columns: province, value.
 
     Drawn as two heatmaps on a grid (grey tiles for provinces without a value, coloured ones
@@ -367,9 +372,9 @@ def build_province_tiles(frame: pd.DataFrame, title: str, value_label: str, perc
         else:
             blank[row][col] = 0
             text[row][col] = f"{PROVINCES[code]}<br>—"
-    fig = go.Figure()
+    fig = plot.Figure()
     fig.add_trace(
-        go.Heatmap(
+        plot.Heatmap(
             z=blank,
             text=text,
             texttemplate="%{text}",
@@ -381,11 +386,11 @@ def build_province_tiles(frame: pd.DataFrame, title: str, value_label: str, perc
         )
     )
     fig.add_trace(
-        go.Heatmap(
+        plot.Heatmap(
             z=z,
             text=text,
             texttemplate="%{text}",
-            colorscale="YlOrRd",
+            colorscale=_scale(sequential.YlOrRd),
             xgap=4,
             ygap=4,
             colorbar=dict(title=dict(text=value_label, side="right"), tickformat=".3~%" if percent else ",.2~f"),
@@ -399,35 +404,40 @@ def build_province_tiles(frame: pd.DataFrame, title: str, value_label: str, perc
     return _layout(fig, title, height=520)
 
 
-def build_findings_trend(frame: pd.DataFrame) -> go.Figure:
+def _scale(colours: list[str]) -> list[list]:
+    """A named plotly colour scale as the explicit scale plotly would send."""
+    return [[i / (len(colours) - 1), c] for i, c in enumerate(colours)]
+
+
+def build_findings_trend(frame: pd.DataFrame) -> plot.Figure:
     """Rule findings per month, stacked by rule. Columns: month, rule, findings."""
     title = "规则发现趋势（按月、规则） Rule findings by month and rule"
     if is_empty(frame, "month", "rule", "findings"):
         return no_data_figure(title)
-    fig = go.Figure(_stacked_bars(frame, "month", "rule", "findings", RULES, hover_unit=" 条"))
+    fig = plot.Figure(_stacked_bars(frame, "month", "rule", "findings", RULES, hover_unit=" 条"))
     fig.update_layout(barmode="stack")
     return _layout(fig, title, MONTH_AXIS, "发现（条） findings")
 
 
-def build_findings_by_group(frame: pd.DataFrame, group: str, title: str, names: dict | None = None) -> go.Figure:
+def build_findings_by_group(frame: pd.DataFrame, group: str, title: str, names: dict | None = None) -> plot.Figure:
     """Rule findings per carrier or province, stacked by rule. Columns: `group`, rule, findings."""
     if is_empty(frame, group, "rule", "findings"):
         return no_data_figure(title)
     frame = frame.copy()
     frame["label"] = [both(g, names or {}) for g in frame[group]]
-    fig = go.Figure(_stacked_bars(frame, "label", "rule", "findings", RULES, hover_unit=" 条"))
+    fig = plot.Figure(_stacked_bars(frame, "label", "rule", "findings", RULES, hover_unit=" 条"))
     fig.update_layout(barmode="stack")
     order = frame.drop_duplicates(group).sort_values(group, key=lambda s: s.astype(str))["label"]
     fig.update_xaxes(type="category", categoryorder="array", categoryarray=list(order))
     return _layout(fig, title, None, "发现（条） findings")
 
 
-def build_deliveries_by_outcome(frame: pd.DataFrame) -> go.Figure:
+def build_deliveries_by_outcome(frame: pd.DataFrame) -> plot.Figure:
     """Data files per business date, stacked by outcome. Columns: business_date, outcome, files."""
     title = "每日交付文件（按结果） Deliveries per business date by outcome"
     if is_empty(frame, "business_date", "outcome", "files"):
         return no_data_figure(title)
-    fig = go.Figure(
+    fig = plot.Figure(
         _stacked_bars(frame, "business_date", "outcome", "files", OUTCOMES, OUTCOME_COLOURS, hover_unit=" 个文件 files")
     )
     fig.update_layout(barmode="stack", bargap=0.1)
@@ -435,7 +445,7 @@ def build_deliveries_by_outcome(frame: pd.DataFrame) -> go.Figure:
     return _layout(fig, title, "业务日期 business date (CST)", "文件数 files")
 
 
-def build_lateness(frame: pd.DataFrame) -> go.Figure:
+def build_lateness(frame: pd.DataFrame) -> plot.Figure:
     """How many days behind its feed each delivery arrived. Columns: days_late, files.
 
     0 is in order; n means deliveries up to n days later had already arrived before it.
@@ -445,8 +455,8 @@ def build_lateness(frame: pd.DataFrame) -> go.Figure:
         return no_data_figure(title)
     frame = frame.sort_values("days_late")
     colours = ["#2e7d32" if d <= 0 else "#e65100" for d in frame["days_late"]]
-    fig = go.Figure(
-        go.Bar(
+    fig = plot.Figure(
+        plot.Bar(
             x=[int(d) for d in frame["days_late"]],
             y=[int(v) for v in frame["files"]],
             marker_color=colours,
@@ -461,18 +471,18 @@ def build_lateness(frame: pd.DataFrame) -> go.Figure:
     return _layout(fig, title, "延迟天数（0 = 按序到达） days late (0 = in order)", "文件数 files")
 
 
-def build_rejections_by_reason(frame: pd.DataFrame) -> go.Figure:
+def build_rejections_by_reason(frame: pd.DataFrame) -> plot.Figure:
     """Rejected records per reason and feed. Columns: reason, feed, rejected."""
     title = "拒收记录（按原因） Rejected records by reason"
     if is_empty(frame, "reason", "feed", "rejected"):
         return no_data_figure(title)
     frame = frame.copy()
     frame["label"] = [both(r, REASONS) for r in frame["reason"]]
-    fig = go.Figure()
+    fig = plot.Figure()
     for feed in sorted(frame["feed"].dropna().unique()):
         part = frame[frame["feed"] == feed]
         fig.add_trace(
-            go.Bar(
+            plot.Bar(
                 y=list(part["label"]),
                 x=[int(v) for v in part["rejected"]],
                 name=str(feed),

@@ -8,9 +8,9 @@ would hide each other stay visible, and the hover still says the true day.
 from __future__ import annotations
 
 import pandas as pd
-import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from dashboards import plot
 from dashboards.figures import PALETTE, _counts_axis, _layout, is_empty, no_data_figure
 from dashboards.labels import ORG_TYPES, both
 
@@ -32,7 +32,7 @@ def _days_since_opening(row, as_of) -> int | None:
     return days if days >= 0 else None
 
 
-def build_adoption_curves(frame: pd.DataFrame, as_of=None) -> go.Figure:
+def build_adoption_curves(frame: pd.DataFrame, as_of=None) -> plot.Figure:
     """Share of organisations supporting each segment 30, 90 and 180 days after it opened, and at `as_of`.
 
     Columns: segment, org_type, orgs_total, supported_30d/90d/180d, optionally opened_date and
@@ -44,7 +44,10 @@ def build_adoption_curves(frame: pd.DataFrame, as_of=None) -> go.Figure:
     if is_empty(frame, *cols):
         return no_data_figure(title)
     types = _org_types(frame)
-    fig = make_subplots(rows=1, cols=len(types), shared_yaxes=True, subplot_titles=[both(t, ORG_TYPES) for t in types])
+    fig = plot.subplots(
+        make_subplots(rows=1, cols=len(types), shared_yaxes=True, subplot_titles=[both(t, ORG_TYPES) for t in types]),
+        grid=(1, len(types)),
+    )
     segments = sorted(frame["segment"].dropna().unique(), key=str)
     style = {
         s: (PALETTE[i % len(PALETTE)], SYMBOLS[i % len(SYMBOLS)], (i - (len(segments) - 1) / 2) * 2.5)
@@ -65,7 +68,7 @@ def build_adoption_curves(frame: pd.DataFrame, as_of=None) -> go.Figure:
             colour, symbol, offset = style[row["segment"]]
             days = [d for d, _ in points]
             fig.add_trace(
-                go.Scatter(
+                plot.Scatter(
                     x=[d + offset for d in days],
                     y=[None if pd.isna(v) else round(float(v) / float(total), 4) for _, v in points],
                     customdata=[[d, "当前 now (as_of)" if d == now_day else f"{d} 天 days"] for d in days],
@@ -94,7 +97,7 @@ def build_adoption_curves(frame: pd.DataFrame, as_of=None) -> go.Figure:
     return fig
 
 
-def build_days_to_half(frame: pd.DataFrame) -> go.Figure:
+def build_days_to_half(frame: pd.DataFrame) -> plot.Figure:
     """Days until half the organisations of a type supported a segment. Columns: segment, org_type, days_to_half.
 
     A segment that has not reached half by `as_of` gets a "not yet" mark at the axis instead of an
@@ -103,14 +106,14 @@ def build_days_to_half(frame: pd.DataFrame) -> go.Figure:
     title = "半数支持所需天数 Days until half of the organisations support the segment"
     if is_empty(frame, "segment", "org_type") or "days_to_half" not in frame.columns:
         return no_data_figure(title)
-    fig = go.Figure()
+    fig = plot.Figure()
     segments = [str(s) for s in sorted(frame["segment"].dropna().unique(), key=str)]
     for org_type in _org_types(frame):
         rows = frame[frame["org_type"] == org_type].sort_values("segment")
         label = both(org_type, ORG_TYPES)
         reached = rows[rows["days_to_half"].notna()]
         fig.add_trace(
-            go.Bar(
+            plot.Bar(
                 x=[str(s) for s in reached["segment"]],
                 y=[int(v) for v in reached["days_to_half"]],
                 name=label,
@@ -122,7 +125,7 @@ def build_days_to_half(frame: pd.DataFrame) -> go.Figure:
         pending = rows[rows["days_to_half"].isna()]
         if len(pending):
             fig.add_trace(
-                go.Bar(
+                plot.Bar(
                     x=[str(s) for s in pending["segment"]],
                     y=[0] * len(pending),
                     name=label,
@@ -145,14 +148,14 @@ def build_days_to_half(frame: pd.DataFrame) -> go.Figure:
     return _layout(fig, title, "号段 segment", "天 days")
 
 
-def build_verification_by_segment(frame: pd.DataFrame) -> go.Figure:
+def build_verification_by_segment(frame: pd.DataFrame) -> plot.Figure:
     """VERIFICATION_SMS complaints per segment. Columns: segment, verification_complaints."""
     title = "验证码投诉（按号段） VERIFICATION_SMS complaints per segment"
     if is_empty(frame, "segment", "verification_complaints"):
         return no_data_figure(title)
     frame = frame.sort_values("segment")
-    fig = go.Figure(
-        go.Bar(
+    fig = plot.Figure(
+        plot.Bar(
             x=[str(s) for s in frame["segment"]],
             y=[int(v) if pd.notna(v) else 0 for v in frame["verification_complaints"]],
             marker_color="#ff7f0e",

@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import pandas as pd
-import plotly.graph_objects as go
 
+from dashboards import plot
 from dashboards.figures import _layout, _rounded, is_empty, no_data_figure
 from numlake.msisdn import mask_text
 
@@ -19,7 +19,7 @@ FRESHNESS_STATES = [
 _STATE_KEY = " · ".join(f"{v} {name}" for v, name, _ in FRESHNESS_STATES)
 
 
-def build_freshness_heatmap(frame: pd.DataFrame) -> go.Figure:
+def build_freshness_heatmap(frame: pd.DataFrame) -> plot.Figure:
     """Source × business date heatmap of delivery completeness.
 
     Columns: source_id, business_date, state (0 missing, 1 quarantined or pending only,
@@ -36,8 +36,8 @@ def build_freshness_heatmap(frame: pd.DataFrame) -> go.Figure:
     scale = []
     for i, (_, _, colour) in enumerate(FRESHNESS_STATES):
         scale += [[i / n, colour], [(i + 1) / n, colour]]
-    fig = go.Figure(
-        go.Heatmap(
+    fig = plot.Figure(
+        plot.Heatmap(
             z=grid.to_numpy(),
             x=[str(d) for d in grid.columns],
             y=[mask_text(str(s)) for s in grid.index],
@@ -62,7 +62,7 @@ def build_freshness_heatmap(frame: pd.DataFrame) -> go.Figure:
     )
 
 
-def build_run_durations(frame: pd.DataFrame) -> go.Figure:
+def build_run_durations(frame: pd.DataFrame) -> plot.Figure:
     """Duration of the latest pipeline runs. Columns: run_id, start, duration_s, status."""
     title = "最近运行耗时 Latest runs and their duration"
     if is_empty(frame, "run_id", "start", "duration_s"):
@@ -77,8 +77,8 @@ def build_run_durations(frame: pd.DataFrame) -> go.Figure:
         else "#1f77b4"
         for s in frame.get("status", pd.Series([""] * len(frame)))
     ]
-    fig = go.Figure(
-        go.Bar(
+    fig = plot.Figure(
+        plot.Bar(
             x=[str(s) for s in frame["start"]],
             y=_rounded(frame["duration_s"], 1),
             marker_color=colours,

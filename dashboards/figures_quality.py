@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pandas as pd
-import plotly.graph_objects as go
 
+from dashboards import plot
 from dashboards.figures import PALETTE, _layout, _rounded, is_empty, no_data_figure
 from numlake.msisdn import mask_text
 
@@ -15,13 +15,13 @@ def _weeks(frame: pd.DataFrame) -> list[str]:
     return [pd.Timestamp(w).strftime("%Y-%m-%d") for w in frame["week"]]
 
 
-def _second_axis(fig: go.Figure, left_title: str, right: dict) -> None:
+def _second_axis(fig: plot.Figure, left_title: str, right: dict) -> None:
     """A right-hand axis over the plot (cheaper than make_subplots: ~100 pages draw two of these)."""
     fig.layout.yaxis.title.text = left_title
     fig.layout.yaxis2 = dict(overlaying="y", side="right", showgrid=False, automargin=True, **right)
 
 
-def build_weekly_rejection_rate(frame: pd.DataFrame) -> go.Figure:
+def build_weekly_rejection_rate(frame: pd.DataFrame) -> plot.Figure:
     """Share of records rejected per week, with the records read as bars.
 
     Columns: week, rows_read, rows_rejected, rate."""
@@ -30,9 +30,9 @@ def build_weekly_rejection_rate(frame: pd.DataFrame) -> go.Figure:
         return no_data_figure(title)
     frame = frame.sort_values("week")
     weeks = _weeks(frame)
-    fig = go.Figure()
+    fig = plot.Figure()
     fig.add_trace(
-        go.Bar(
+        plot.Bar(
             x=weeks,
             y=[int(v) for v in frame["rows_read"].fillna(0)],
             name="读取记录 records read",
@@ -41,7 +41,7 @@ def build_weekly_rejection_rate(frame: pd.DataFrame) -> go.Figure:
         )
     )
     fig.add_trace(
-        go.Scatter(
+        plot.Scatter(
             x=weeks,
             y=_rounded(frame["rate"], 5),
             name="拒收率 rejection rate",
@@ -66,7 +66,7 @@ def build_weekly_rejection_rate(frame: pd.DataFrame) -> go.Figure:
     return _layout(fig, title, WEEK_AXIS, None)
 
 
-def build_weekly_lateness(frame: pd.DataFrame) -> go.Figure:
+def build_weekly_lateness(frame: pd.DataFrame) -> plot.Figure:
     """Late first deliveries per week: their share (bars) and mean days late (line).
 
     Columns: week, files, late, late_share, mean_days_late.
@@ -76,9 +76,9 @@ def build_weekly_lateness(frame: pd.DataFrame) -> go.Figure:
         return no_data_figure(title)
     frame = frame.sort_values("week")
     weeks = _weeks(frame)
-    fig = go.Figure()
+    fig = plot.Figure()
     fig.add_trace(
-        go.Bar(
+        plot.Bar(
             x=weeks,
             y=_rounded(frame["late_share"], 4),
             name="迟到占比 share late",
@@ -88,7 +88,7 @@ def build_weekly_lateness(frame: pd.DataFrame) -> go.Figure:
         )
     )
     fig.add_trace(
-        go.Scatter(
+        plot.Scatter(
             x=weeks,
             y=_rounded(frame["mean_days_late"], 1),
             name="平均迟到天数 mean days late",
@@ -105,7 +105,7 @@ def build_weekly_lateness(frame: pd.DataFrame) -> go.Figure:
     return _layout(fig, title, WEEK_AXIS, None)
 
 
-def build_run_steps(frame: pd.DataFrame) -> go.Figure:
+def build_run_steps(frame: pd.DataFrame) -> plot.Figure:
     """Step durations of the latest runs, stacked per run. Columns: run_id, start, step, seconds, current."""
     title = "最近运行各步骤耗时 Latest runs: duration of each step"
     if is_empty(frame, "run_id", "start", "step", "seconds"):
@@ -116,11 +116,11 @@ def build_run_steps(frame: pd.DataFrame) -> go.Figure:
         for r, s, c in zip(runs["run_id"], runs["start"], runs["current"])
     }
     order = [labels[r] for r in runs["run_id"]]
-    fig = go.Figure()
+    fig = plot.Figure()
     for i, step in enumerate(dict.fromkeys(frame["step"])):
         part = frame[frame["step"] == step]
         fig.add_trace(
-            go.Bar(
+            plot.Bar(
                 x=[labels[r] for r in part["run_id"]],
                 y=_rounded(part["seconds"], 1),
                 name=mask_text(str(step)),

@@ -12,10 +12,10 @@ import math
 from datetime import date, datetime
 
 import pandas as pd
-import plotly.graph_objects as go
 
 from dashboards.figures import FONT, NO_DATA
 from dashboards.names import PLOTLY_JS
+from dashboards.plot import Figure
 from numlake.china_time import CST
 from numlake.display import shorten
 from numlake.msisdn import mask_text
@@ -161,7 +161,7 @@ def table(
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{more}"
 
 
-def figure(fig: go.Figure, div_id: str, wide: bool = False) -> str:
+def figure(fig: Figure, div_id: str, wide: bool = False) -> str:
     """The figure as a div plus its newPlot call; plotly.js itself is loaded once per page."""
     height = fig.layout.height or 380
     body = fig.to_html(

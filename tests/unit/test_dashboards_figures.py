@@ -13,10 +13,34 @@ import pytest
 from dashboards import figures as F
 from dashboards import figures_adoption as FA
 from dashboards import figures_operations as FO
+from dashboards import figures_quality as FQ
+from dashboards import plot
 from dashboards.labels import PROVINCE_TILES
 
 
-def _no_data(fig: go.Figure) -> bool:
+def plotly_figure(fig: plot.Figure) -> go.Figure:
+    """The builder's JSON read by plotly's own Figure, which validates every property: the
+    builders write plain dicts (dashboards/plot.py), so a property plotly does not know, or a
+    value it would refuse, fails here rather than being dropped by plotly.js in the browser."""
+    return go.Figure(fig.to_dict())
+
+
+@pytest.fixture(autouse=True)
+def every_figure_is_valid_plotly(monkeypatch):
+    """Each builder of the four figure modules, as the tests call it, also checked by plotly."""
+    for module in (F, FA, FO, FQ):
+        for name in [n for n in vars(module) if n.startswith("build_")]:
+            builder = getattr(module, name)
+
+            def checked(*args, _builder=builder, **kwargs):
+                fig = _builder(*args, **kwargs)
+                plotly_figure(fig)
+                return fig
+
+            monkeypatch.setattr(module, name, checked)
+
+
+def _no_data(fig: plot.Figure) -> bool:
     return any(F.NO_DATA in (a.text or "") for a in fig.layout.annotations) and len(fig.data) == 0
 
 
@@ -46,7 +70,7 @@ EMPTY_CASES = [
 @pytest.mark.parametrize("builder,columns", EMPTY_CASES, ids=[b.__name__ for b, _ in EMPTY_CASES])
 def test_an_empty_frame_gives_a_no_data_figure_not_a_broken_chart(builder, columns):
     fig = builder(pd.DataFrame({c: [] for c in columns}))
-    assert isinstance(fig, go.Figure)
+    assert isinstance(fig, plot.Figure)
     assert _no_data(fig)
     assert fig.layout.title.text
 

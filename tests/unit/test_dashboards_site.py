@@ -139,6 +139,28 @@ def test_regulator_page_has_every_section_with_charts(site):
     assert "招商银行" in text  # laggard organisations from the per-organisation reports
 
 
+def test_every_chart_of_the_site_is_a_figure_plotly_itself_accepts(warehouse, tmp_path, monkeypatch):
+    """The builders write plotly's JSON as plain dicts (dashboards/plot.py), unvalidated: here each
+    figure of a whole site is read back by plotly's own Figure, which refuses an unknown property
+    or a bad value."""
+    import plotly.graph_objects as go
+
+    from dashboards.plot import Figure
+
+    checked = []
+    to_html = Figure.to_html
+
+    def validated(self, **kwargs):
+        go.Figure(self.to_dict())
+        checked.append(kwargs["div_id"])
+        return to_html(self, **kwargs)
+
+    monkeypatch.setattr(Figure, "to_html", validated)
+    monkeypatch.setenv("NUMLAKE_DASHBOARD_WORKERS", "0")
+    build_site(warehouse, tmp_path / "dashboards", ops=OPS)
+    assert len(checked) > 30 and any(c.startswith("reg-") for c in checked)
+
+
 def test_an_empty_warehouse_builds_a_site_that_says_no_data(tmp_path):
     wh = tmp_path / "warehouse.duckdb"
     with duckdb.connect(str(wh)) as con:
