@@ -50,6 +50,7 @@ class RunSummary:
     seconds: float
     phases: dict[str, float] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+    dbt_warm: bool = False  # dbt ran in the run's warm process (orchestration/dbt_warm.py)
 
     def line(self) -> str:
         parts = ", ".join(f"{k} {v:.1f}s" for k, v in self.phases.items())
@@ -208,7 +209,13 @@ def run_pipeline(
 
     # a bad registry or an unknown --source is a one-line usage error before anything runs
     check_selected_sources(load_registry(settings.registry), settings.landing, sources or [])
-    with run_lock(settings, wait_s):
+    with run_lock(settings, wait_s), contextlib.ExitStack() as stack:
+        warm = None
+        if job == "pipeline":  # dbt's imports overlap Dagster's start and the ingestion (dbt_warm.py)
+            from orchestration import engine
+            from orchestration.dbt_warm import WarmDbt
+
+            warm = stack.enter_context(WarmDbt(engine.home_engine(settings.home)))
         settings.apply_env()
         from dagster import DagsterInstance
 
@@ -266,6 +273,7 @@ def run_pipeline(
             seconds=time.monotonic() - t0,
             phases=phases,
             failures=failures,
+            dbt_warm=warm is not None and warm.served,
         )
         settings.home.logs.mkdir(parents=True, exist_ok=True)
         with open(settings.home.logs / "runs.jsonl", "a", encoding="utf-8") as fh:

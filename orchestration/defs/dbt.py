@@ -31,6 +31,7 @@ from orchestration.dbt_support import (
     publish_docs,
     target_path,
 )
+from orchestration.dbt_warm import ensure_launcher
 from orchestration.settings import Settings
 
 
@@ -122,7 +123,9 @@ def build_dbt_assets(home: Home) -> tuple[dg.AssetsDefinition, NumlakeDbtCli]:
                 context.log.warning("dbt docs generate failed; the previous docs site stays")
         _keep_latest_invocations(target_path(home), keep=5)
 
-    resource = NumlakeDbtCli(project_dir=project, dbt_executable=dbt_executable(), profiles_dir=str(DBT_PROJECT_DIR))
+    # dbt runs through numlake's launcher: the run's warm dbt process when there is one (dbt_warm.py)
+    launcher = ensure_launcher(target_path(home).parent, dbt_executable())
+    resource = NumlakeDbtCli(project_dir=project, dbt_executable=str(launcher), profiles_dir=str(DBT_PROJECT_DIR))
     return warehouse_models, resource
 
 

@@ -1,6 +1,6 @@
 """A numlake run keeps dbt-core out of the Dagster process (orchestration/dagster_dbt_light.py) and
 still reports every dbt model as a materialization and every dbt test as an asset check, a
-failing test as a failed check.
+failing test as a failed check; dbt itself runs in the run's warm process (dbt_warm.py).
 
 The pytest process may have imported dbt already (other tests do), so the runs happen in a fresh
 interpreter, as `numlake run` does."""
@@ -46,6 +46,7 @@ SCRIPT = textwrap.dedent(
         "tests": sum(n["resource_type"] == "test" for n in manifest["nodes"].values()),
         "first_success": first.success,
         "second_success": second.success,
+        "dbt_warm": [first.dbt_warm, second.dbt_warm],
     }
     for name, run in (("first", first), ("second", second)):
         mats, checks = set(), {}
@@ -94,3 +95,5 @@ def test_dbt_core_stays_out_of_the_dagster_process_and_every_model_and_test_is_r
     assert not out["second_success"]
     assert out["second"]["checks"]["columns_hold_int_number_events__replayed"] is False
     assert sum(not passed for passed in out["second"]["checks"].values()) == 1
+    # both builds ran in the run's warm dbt process (orchestration/dbt_warm.py), the failing one too
+    assert out["dbt_warm"] == [True, True]

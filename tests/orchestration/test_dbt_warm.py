@@ -1,0 +1,161 @@
+"""dbt run in a warm process (orchestration/dbt_warm.py): the launcher gives the command to the
+run's warm dbt process when there is one, else runs the real dbt; either way the caller sees dbt's
+output, exit code and environment as from the dbt executable."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from orchestration.dbt_support import dbt_executable
+from orchestration.dbt_warm import SOCKET_ENV, SWITCH_ENV, WarmDbt, ensure_launcher
+
+# A query DuckDB takes minutes over: a command that is still running when the test acts on it.
+SLOW_QUERY = "select count(*) from range(1000000000000) as t(i) where i % 7 = 3"
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    """A one-macro dbt project on a DuckDB file of its own."""
+    root = tmp_path / "proj"
+    (root / "macros").mkdir(parents=True)
+    (root / "dbt_project.yml").write_text(
+        "name: warm\nversion: '1.0'\nconfig-version: 2\nprofile: warm\nmacro-paths: ['macros']\n"
+    )
+    (root / "profiles.yml").write_text(
+        textwrap.dedent(
+            """
+            warm:
+              target: dev
+              outputs:
+                dev:
+                  type: duckdb
+                  path: "{{ env_var('WARM_DB') }}"
+                  threads: 1
+            """
+        )
+    )
+    (root / "macros" / "ops.sql").write_text(
+        textwrap.dedent(
+            f"""
+            {{% macro hello(word) %}}
+              {{% do log('hello ' ~ word ~ ' ' ~ env_var('WARM_WORD'), info=True) %}}
+            {{% endmacro %}}
+            {{% macro fails() %}}
+              {{{{ exceptions.raise_compiler_error('this macro fails') }}}}
+            {{% endmacro %}}
+            {{% macro slow() %}}
+              {{% do run_query("{SLOW_QUERY}") %}}
+            {{% endmacro %}}
+            """
+        )
+    )
+    return root
+
+
+def _dbt(launcher: Path, project: Path, tmp_path: Path, *args: str, **popen) -> subprocess.Popen:
+    env = dict(os.environ, WARM_DB=str(tmp_path / "warm.duckdb"), WARM_WORD="from-the-caller")
+    env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    cmd = [str(launcher), *args, "--project-dir", str(project), "--profiles-dir", str(project)]
+    cmd += ["--target-path", str(tmp_path / "target"), "--log-format", "json"]
+    return subprocess.Popen(cmd, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **popen)
+
+
+def _finish(proc: subprocess.Popen) -> tuple[int, list[dict]]:
+    out, _ = proc.communicate(timeout=600)
+    lines = [json.loads(line) for line in out.decode().splitlines() if line.startswith("{")]
+    return proc.returncode, lines
+
+
+def _pids(lines: list[dict]) -> set[int]:
+    return {line["info"]["pid"] for line in lines}
+
+
+def _messages(lines: list[dict]) -> str:
+    return "\n".join(line["info"]["msg"] for line in lines)
+
+
+@pytest.fixture
+def launcher(tmp_path) -> Path:
+    return ensure_launcher(tmp_path / "dbt", dbt_executable())
+
+
+def test_without_a_warm_process_the_launcher_is_the_dbt_executable(launcher, project, tmp_path, monkeypatch):
+    monkeypatch.delenv(SOCKET_ENV, raising=False)
+    proc = _dbt(launcher, project, tmp_path, "run-operation", "hello", "--args", "{word: cold}")
+    code, lines = _finish(proc)
+    assert code == 0
+    assert "hello cold from-the-caller" in _messages(lines)
+    assert _pids(lines) == {proc.pid}  # the launcher became dbt (exec)
+
+
+def test_a_command_runs_in_the_warm_process_with_the_callers_environment_and_output(launcher, project, tmp_path):
+    with WarmDbt() as warm:
+        proc = _dbt(launcher, project, tmp_path, "run-operation", "hello", "--args", "{word: warm}")
+        code, lines = _finish(proc)
+        assert code == 0
+        assert "hello warm from-the-caller" in _messages(lines)  # the caller's env, not the run's
+        assert _pids(lines) == {warm.proc.pid}
+        # one command per warm process: the next one runs the real dbt
+        again = _dbt(launcher, project, tmp_path, "run-operation", "hello", "--args", "{word: again}")
+        code, lines = _finish(again)
+        assert code == 0 and "hello again" in _messages(lines)
+        assert _pids(lines) == {again.pid}
+    assert warm.served
+    assert warm.proc.poll() is not None
+    assert SOCKET_ENV not in os.environ and not Path(warm.folder).exists()
+
+
+@pytest.mark.parametrize("command", [["run-operation", "fails"], ["run-operation", "no_such_macro"], ["bogus"]])
+def test_a_failing_command_answers_the_exit_code_and_output_of_the_real_dbt(launcher, project, tmp_path, command):
+    cold = _dbt(launcher, project, tmp_path, *command)
+    cold_out, _ = cold.communicate(timeout=600)
+    with WarmDbt() as warm:
+        hot = _dbt(launcher, project, tmp_path, *command)
+        hot_out, _ = hot.communicate(timeout=600)
+    assert cold.returncode != 0
+    assert hot.returncode == cold.returncode
+    assert warm.served
+
+    def text(out: bytes) -> str:
+        msgs = [json.loads(x)["info"]["msg"] if x.startswith("{") else x for x in out.decode().splitlines()]
+        return "\n".join(m for m in msgs if "Running with dbt" not in m and "Registered adapter" not in m)
+
+    assert ("this macro fails" in text(hot_out)) == ("this macro fails" in text(cold_out))
+    assert bool(text(hot_out).strip()) and bool(text(cold_out).strip())
+
+
+@pytest.mark.parametrize("how", ["killed", "terminated"])
+def test_a_launcher_that_is_stopped_mid_command_stops_its_warm_process(launcher, project, tmp_path, how):
+    with WarmDbt() as warm:
+        proc = _dbt(launcher, project, tmp_path, "run-operation", "slow")
+        first = proc.stdout.readline()  # dbt has started the command in the warm process
+        assert json.loads(first)["info"]["pid"] == warm.proc.pid
+        if how == "killed":
+            proc.kill()
+        else:
+            proc.send_signal(signal.SIGTERM)  # passed on to the warm process
+        proc.wait(timeout=120)
+        warm.proc.wait(timeout=120)  # not left running the query
+        assert proc.returncode != 0
+        proc.stdout.close()
+
+
+def test_the_warm_process_can_be_switched_off(monkeypatch):
+    monkeypatch.setenv(SWITCH_ENV, "off")
+    with WarmDbt() as warm:
+        assert warm.proc is None and SOCKET_ENV not in os.environ
+    assert not warm.served
+
+
+def test_a_warm_process_that_gets_no_command_is_stopped_with_the_run():
+    with WarmDbt() as warm:
+        assert os.environ[SOCKET_ENV].startswith(warm.folder)
+    assert warm.proc.returncode is not None and not warm.served
+    assert not Path(warm.folder).exists()
