@@ -1,10 +1,13 @@
-"""A dbt process started ahead of its command: dbt's imports overlap the run's first steps.
+"""A dbt process started ahead of its command: dbt's start overlaps the run's first steps.
 
 Starting dbt costs ~1.4 s before it does anything (importing dbt-core, its adapters and their
-dependencies), on every `dbt build` of every `numlake run`: a fixed cost of the daily run
-(BENCHMARKS.md, issue 17). `numlake run` starts a *warm* dbt process as soon as it holds the
-home's lock, while the Dagster process is still importing and the lake is ingested on the other
-core; when the warehouse step comes, the dbt command runs in that process, already imported.
+dependencies) and ~0.9 s more to read the project's manifest (partial parsing), on every
+`dbt build` of every `numlake run`: a fixed cost of the daily run (BENCHMARKS.md, issue 17).
+`numlake run` starts a *warm* dbt process as soon as it holds the home's lock, while the Dagster
+process is still importing and the lake is ingested on the other core. It imports dbt and reads
+the manifest (`dbt parse` with the environment the dbt step will have, in `<home>/dbt/target/warm`
+seeded with the home's partial-parse state); when the warehouse step comes, the dbt command runs
+in that process with that manifest, as dbt's programmatic `dbtRunner(manifest=...)` does.
 
 How the command reaches it, with dagster-dbt unchanged: the project's dbt resource runs a small
 launcher (`<home>/dbt/bin/dbt`, written by :func:`ensure_launcher`) instead of the dbt
@@ -13,13 +16,17 @@ warm process's Unix socket (`NUMLAKE_DBT_WARM_SOCKET`) and hands over its argume
 working folder and its standard output itself (the file descriptor, `SCM_RIGHTS`): dbt writes its
 JSON log lines straight into dagster-dbt's pipe. The warm process runs dbt's own command line
 (`dbt.cli.main.cli`, as the `dbt` executable does) with that environment, answers the exit code,
-and exits: one command per warm process. The launcher passes SIGINT and SIGTERM on to it (dbt
-cancels its queries as it would alone), and a warm process whose launcher is gone exits.
+and exits: one command per warm process. The manifest read ahead is used only if the command's
+environment agrees with the one it was read with on every variable the project may read
+(`parsed_env`); otherwise dbt parses as usual. The launcher passes SIGINT and SIGTERM on to the
+warm process (dbt cancels its queries as it would alone), and a warm process whose launcher is
+gone exits.
 
 Whenever there is no warm process — `numlake ui`, the daemon's runs, a second dbt command in one
 run (`dbt docs generate`), `NUMLAKE_DBT_WARM=off`, a warm process that failed to start — the
 launcher executes the real dbt executable in its own place, with the same arguments: the
-result is the same, only slower. tests/orchestration/test_dbt_warm.py runs dbt both ways.
+result is the same, only slower. tests/orchestration/test_dbt_warm.py runs dbt both ways;
+`runs.jsonl` says per run how dbt ran (`dbt_warm`: "read ahead", "imported" or "").
 """
 
 from __future__ import annotations
@@ -37,6 +44,10 @@ from pathlib import Path
 
 SOCKET_ENV = "NUMLAKE_DBT_WARM_SOCKET"
 SWITCH_ENV = "NUMLAKE_DBT_WARM"
+PARSE_ENV = "NUMLAKE_DBT_WARM_PARSE"
+# Variables that differ between the warm process's start and the command without changing what
+# dbt parses (the rest of NUMLAKE_* must match for the manifest read ahead to be used).
+UNPARSED_ENV = frozenset({SOCKET_ENV, PARSE_ENV, "NUMLAKE_PROGRESS"})
 # the adapter's own modules, imported ahead like dbt-core (dbt imports the profile's plugin by name)
 ADAPTER_MODULES = {"duckdb": "dbt.adapters.duckdb", "spark": "dbt.adapters.spark"}
 MAX_REQUEST = 8 * 1024 * 1024
@@ -114,11 +125,14 @@ class WarmDbt:
     to this process's environment (which dagster-dbt passes to the launcher), stopped on exit if
     no command came."""
 
-    def __init__(self, engine: str = "duckdb") -> None:
+    def __init__(self, engine: str = "duckdb", parse: list[str] | None = None, env: dict | None = None) -> None:
         self.engine = engine
+        self.parse = parse  # `dbt parse` arguments: the manifest read ahead too (see serve)
+        self.env = env or {}  # added to this process's environment for the warm process
         self.proc: subprocess.Popen | None = None
         self.folder: str | None = None
-        self._served: bool | None = None
+        self._answer: bytes | None = None
+        self._answer_fd: int | None = None
 
     def __enter__(self) -> WarmDbt:
         if os.environ.get(SWITCH_ENV, "").strip().lower() in {"off", "0", "false", "no"}:
@@ -128,38 +142,55 @@ class WarmDbt:
         package_root = str(Path(__file__).resolve().parent.parent)
         env = dict(
             os.environ,
+            **self.env,
             PYTHONUNBUFFERED="1",
             PYTHONPATH=os.pathsep.join(p for p in [package_root, os.environ.get("PYTHONPATH", "")] if p),
         )
+        if self.parse:
+            env[PARSE_ENV] = json.dumps(self.parse)
         # The socket listens before this returns, and only the warm process holds it: a launcher
         # that comes while dbt is still importing waits for it; if the process dies, connecting
         # fails and the launcher runs the real dbt.
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        answer_r, answer_w = os.pipe()  # one byte when it takes a command
         try:
             listener.bind(path)
             listener.listen(1)
+            fds = [listener.fileno(), answer_w]
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "orchestration.dbt_warm", path, str(listener.fileno()), self.engine],
-                pass_fds=[listener.fileno()],
+                [sys.executable, "-m", "orchestration.dbt_warm", path, *map(str, fds), self.engine],
+                pass_fds=fds,
                 stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,  # one byte when it takes a command
+                stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 env=env,
                 start_new_session=True,  # a Ctrl-C at the terminal reaches dbt through the launcher only
             )
         except OSError:
+            os.close(answer_r)
             return self
         finally:
             listener.close()
+            os.close(answer_w)
+        self._answer_fd = answer_r
         os.environ[SOCKET_ENV] = path
         return self
+
+    def _read_answer(self) -> bytes:
+        if self._answer is None and self._answer_fd is not None and self.proc.poll() is not None:
+            self._answer = os.read(self._answer_fd, 1)
+            os.close(self._answer_fd)
+        return self._answer or b""
 
     @property
     def served(self) -> bool:
         """Whether a dbt command ran in the warm process (known once it has exited)."""
-        if self._served is None and self.proc is not None and self.proc.poll() is not None:
-            self._served = self.proc.stdout.read(1) == b"1"
-        return bool(self._served)
+        return self._read_answer() in (b"1", b"2")
+
+    @property
+    def read_ahead(self) -> bool:
+        """Whether that command used the manifest the warm process read ahead."""
+        return self._read_answer() == b"2"
 
     def __exit__(self, *exc) -> None:
         if self.folder and os.environ.get(SOCKET_ENV) == os.path.join(self.folder, "s"):
@@ -168,8 +199,7 @@ class WarmDbt:
             if self.proc.poll() is None:
                 self.proc.kill()
             self.proc.wait()
-            self.served  # noqa: B018 - read before the pipe closes
-            self.proc.stdout.close()
+            self._read_answer()
         if self.folder:
             with contextlib.suppress(OSError):
                 os.unlink(os.path.join(self.folder, "s"))
@@ -202,9 +232,32 @@ def _watch(conn: socket.socket) -> None:
     os._exit(1)
 
 
-def serve(path: str, fd: int, engine: str) -> int:
-    """Import dbt, then run the one command of the first launcher that connects to the listening
-    socket `fd` (bound at `path` by the run)."""
+def parsed_env(env: dict) -> dict:
+    """What of an environment dbt's parse may read: numlake's variables (the lake, the warehouse,
+    the engine's target, ...) and the project and profiles folders."""
+    keep = {k: v for k, v in env.items() if k.startswith("NUMLAKE_") and k not in UNPARSED_ENV}
+    keep.update({k: env.get(k) for k in ("DBT_PROJECT_DIR", "DBT_PROFILES_DIR")})
+    return keep
+
+
+def _read_ahead(args: list[str]):
+    """The manifest of `dbt parse args` (dbt's partial parsing, as the command would do), or None."""
+    from dbt.cli.main import dbtRunner
+
+    try:
+        result = dbtRunner().invoke(args)
+    except BaseException:
+        return None
+    return result.result if result.success else None
+
+
+def serve(path: str, fd: int, answer: int, engine: str) -> int:
+    """Import dbt (and, given `NUMLAKE_DBT_WARM_PARSE`, read the project's manifest with this
+    environment), then run the one command of the first launcher that connects to the listening
+    socket `fd` (bound at `path` by the run); `answer` is told whether it did. The manifest read
+    ahead is given to the command, as dbt's programmatic `dbtRunner(manifest=...)` does, only when
+    the command's environment agrees with the one it was read with on every variable the project
+    may read (`parsed_env`); otherwise the command parses for itself."""
     import importlib
 
     listener = socket.socket(fileno=fd)
@@ -215,6 +268,11 @@ def serve(path: str, fd: int, engine: str) -> int:
             importlib.import_module(ADAPTER_MODULES[engine])
         except ImportError:  # dbt reports a missing adapter itself, as without a warm process
             pass
+    manifest, env_read = None, {}
+    parse = os.environ.pop(PARSE_ENV, None)
+    if parse:
+        env_read = dict(os.environ)
+        manifest = _read_ahead(json.loads(parse))
     conn, _ = listener.accept()
     listener.close()
     os.unlink(path)  # one command: a later launcher runs the real dbt
@@ -223,7 +281,12 @@ def serve(path: str, fd: int, engine: str) -> int:
     except (OSError, ValueError):
         conn.sendall((0).to_bytes(8, "big"))
         return 1
-    os.write(1, b"1")  # to the run that started this process: the command ran here
+    obj = None
+    if manifest is not None and parsed_env(request["env"]) == parsed_env(env_read):
+        obj = {"manifest": manifest, "callbacks": [], "dbt_runner_command_args": list(request["args"])}
+    # to the run that started this process: the command ran here (2: with the manifest read ahead)
+    os.write(answer, b"2" if obj else b"1")
+    os.close(answer)
     os.dup2(out, 1)
     os.dup2(out, 2)
     os.close(out)
@@ -234,7 +297,7 @@ def serve(path: str, fd: int, engine: str) -> int:
     conn.sendall(os.getpid().to_bytes(8, "big"))
     threading.Thread(target=_watch, args=(conn,), daemon=True).start()
     try:
-        cli.main(args=request["args"], prog_name="dbt", standalone_mode=True)
+        cli.main(args=request["args"], prog_name="dbt", standalone_mode=True, obj=obj)
         code = 0
     except SystemExit as e:
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
@@ -250,4 +313,4 @@ def serve(path: str, fd: int, engine: str) -> int:
 
 
 if __name__ == "__main__":
-    os._exit(serve(sys.argv[1], int(sys.argv[2]), sys.argv[3]))
+    os._exit(serve(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]))

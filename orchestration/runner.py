@@ -50,7 +50,9 @@ class RunSummary:
     seconds: float
     phases: dict[str, float] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
-    dbt_warm: bool = False  # dbt ran in the run's warm process (orchestration/dbt_warm.py)
+    # dbt ran in the run's warm process (orchestration/dbt_warm.py): "imported", or "read ahead"
+    # when it also used the manifest that process had read; "" when dbt ran cold
+    dbt_warm: str = ""
 
     def line(self) -> str:
         parts = ", ".join(f"{k} {v:.1f}s" for k, v in self.phases.items())
@@ -198,6 +200,30 @@ def keep_partial_parse(home) -> None:
         os.replace(tmp, dest)
 
 
+def _warm_dbt(settings: Settings):
+    """The run's warm dbt process (orchestration/dbt_warm.py): dbt imported, and the project's
+    manifest read, while Dagster starts and the lake is ingested. It reads the manifest with the
+    environment the dbt step will give dbt (the engine's target), in a target folder of its own
+    seeded with the home's partial-parse state, so that it parses only what changed."""
+    from numlake.paths import DBT_PROJECT_DIR
+    from orchestration import engine
+    from orchestration.dbt_support import target_path
+    from orchestration.dbt_warm import WarmDbt
+
+    chosen = engine.home_engine(settings.home)
+    warm_target = target_path(settings.home) / "warm"
+    seed = target_path(settings.home) / "partial_parse.msgpack"
+    with contextlib.suppress(OSError):
+        warm_target.mkdir(parents=True, exist_ok=True)
+        mine = warm_target / "partial_parse.msgpack"
+        if seed.exists() and (not mine.exists() or mine.stat().st_mtime < seed.stat().st_mtime):
+            shutil.copy2(seed, mine)
+    project = str(DBT_PROJECT_DIR)
+    parse = ["parse", "--project-dir", project, "--profiles-dir", project, "--target-path", str(warm_target)]
+    env = {**engine.dbt_env(settings.home, chosen), "DBT_PROJECT_DIR": project, "DBT_PROFILES_DIR": project}
+    return WarmDbt(chosen, parse=parse, env=env)
+
+
 def run_pipeline(
     settings: Settings, job: str = "pipeline", sources: list[str] | None = None, wait_s: float = 0.0
 ) -> RunSummary:
@@ -210,13 +236,8 @@ def run_pipeline(
     # a bad registry or an unknown --source is a one-line usage error before anything runs
     check_selected_sources(load_registry(settings.registry), settings.landing, sources or [])
     with run_lock(settings, wait_s), contextlib.ExitStack() as stack:
-        warm = None
-        if job == "pipeline":  # dbt's imports overlap Dagster's start and the ingestion (dbt_warm.py)
-            from orchestration import engine
-            from orchestration.dbt_warm import WarmDbt
-
-            warm = stack.enter_context(WarmDbt(engine.home_engine(settings.home)))
         settings.apply_env()
+        warm = stack.enter_context(_warm_dbt(settings)) if job == "pipeline" else None
         from dagster import DagsterInstance
 
         from orchestration.definitions import build_definitions, build_ingestion_definitions
@@ -273,7 +294,7 @@ def run_pipeline(
             seconds=time.monotonic() - t0,
             phases=phases,
             failures=failures,
-            dbt_warm=warm is not None and warm.served,
+            dbt_warm="read ahead" if warm and warm.read_ahead else "imported" if warm and warm.served else "",
         )
         settings.home.logs.mkdir(parents=True, exist_ok=True)
         with open(settings.home.logs / "runs.jsonl", "a", encoding="utf-8") as fh:

@@ -159,3 +159,32 @@ def test_a_warm_process_that_gets_no_command_is_stopped_with_the_run():
         assert os.environ[SOCKET_ENV].startswith(warm.folder)
     assert warm.proc.returncode is not None and not warm.served
     assert not Path(warm.folder).exists()
+
+
+def _parse_args(project: Path, tmp_path: Path) -> list[str]:
+    return [
+        "parse",
+        "--project-dir",
+        str(project),
+        "--profiles-dir",
+        str(project),
+        "--target-path",
+        str(tmp_path / "w"),
+    ]
+
+
+@pytest.mark.parametrize("later", ["same", "changed"])
+def test_the_manifest_read_ahead_is_used_only_with_the_environment_it_was_read_with(
+    launcher, project, tmp_path, monkeypatch, later
+):
+    monkeypatch.setenv("WARM_DB", str(tmp_path / "warm.duckdb"))
+    monkeypatch.setenv("NUMLAKE_LAKE", "/lake/one")
+    with WarmDbt(parse=_parse_args(project, tmp_path)) as warm:
+        if later == "changed":  # e.g. the lake moved between the read and the command
+            monkeypatch.setenv("NUMLAKE_LAKE", "/lake/two")
+        proc = _dbt(launcher, project, tmp_path, "run-operation", "hello", "--args", "{word: ahead}")
+        code, lines = _finish(proc)
+        assert code == 0 and "hello ahead from-the-caller" in _messages(lines)
+        assert _pids(lines) == {warm.proc.pid}
+    assert warm.served
+    assert warm.read_ahead == (later == "same")
