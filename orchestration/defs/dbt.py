@@ -68,8 +68,9 @@ class NumlakeDbtCli(dagster_dbt.DbtCliResource):
 
 
 def _keep_latest_invocations(target: Path, keep: int) -> None:
-    """Each dbt invocation leaves a folder of compiled SQL and run results; keep the last few."""
-    runs = sorted((p for p in target.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    """Each dbt invocation leaves a folder of compiled SQL and run results; keep the last few (and
+    `warm`, where each run's warm dbt process reads the manifest: orchestration/dbt_warm.py)."""
+    runs = sorted((p for p in target.iterdir() if p.is_dir() and p.name != "warm"), key=lambda p: p.stat().st_mtime)
     for old in runs[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
 
