@@ -140,10 +140,13 @@ def table(
     shown = frame if max_rows is None else frame.head(max_rows)
     head = "".join(f"<th>{html.escape(h)}</th>" for _, h in columns)
     rows = []
-    for rec in shown.to_dict("records"):
+    # column by column (`tolist` gives Python values, as `to_dict("records")` does, ~10x cheaper
+    # on the small frames of ~600 tables a site)
+    names = [col for col, _ in columns]
+    values = [shown[c].tolist() if c in shown.columns else [None] * len(shown) for c in names]
+    for rec in zip(*values) if values else ():
         cells = []
-        for col, _ in columns:
-            value = rec.get(col)
+        for (col, _), value in zip(columns, rec):
             text = formats[col](value) if col in formats else value
             numeric = isinstance(value, (int, float)) and not isinstance(value, bool) and col not in formats
             cls = ' class="num"' if numeric else ""
