@@ -62,3 +62,31 @@ def pool_event_log_connections(instance, keep: int = 4) -> Callable[[], None]:
                 engines.popitem()[1].dispose()
 
     return restore
+
+
+@contextlib.contextmanager
+def one_migration_scan() -> Iterator[None]:
+    """Read Dagster's schema migrations once for the length of the block.
+
+    Each of Dagster's SQLite storages checks its database against the newest migration when it
+    opens (`check_alembic_revision`), and a run's new event database is stamped the same way; each
+    check builds alembic's `ScriptDirectory` afresh and loads every migration script to find the
+    newest (~100 files): 0.4 s of every `numlake run` before its first step. The scripts are part
+    of the installed Dagster and do not change while a process runs, so here the directory is
+    built once per script location and shared; alembic's own method is put back afterwards."""
+    from alembic.script import ScriptDirectory
+
+    original = ScriptDirectory.__dict__["from_config"]
+    built: dict = {}
+
+    def from_config(cls, config):
+        key = (cls, config.get_main_option("script_location"))
+        if key not in built:
+            built[key] = original.__func__(cls, config)
+        return built[key]
+
+    ScriptDirectory.from_config = classmethod(from_config)
+    try:
+        yield
+    finally:
+        ScriptDirectory.from_config = original

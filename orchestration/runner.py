@@ -24,7 +24,7 @@ from datetime import datetime
 
 from ingestion.state import CST
 from numlake.msisdn import mask_text
-from orchestration.run_history import pool_event_log_connections
+from orchestration.run_history import one_migration_scan, pool_event_log_connections
 from orchestration.settings import Settings
 
 log = logging.getLogger("numlake.run")
@@ -238,6 +238,7 @@ def run_pipeline(
     with run_lock(settings, wait_s), contextlib.ExitStack() as stack:
         settings.apply_env()
         warm = stack.enter_context(_warm_dbt(settings)) if job == "pipeline" else None
+        stack.enter_context(one_migration_scan())
         from dagster import DagsterInstance
 
         from orchestration.definitions import build_definitions, build_ingestion_definitions
