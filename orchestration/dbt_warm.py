@@ -222,6 +222,22 @@ def _receive(conn: socket.socket) -> tuple[dict, int]:
     return json.loads(body), fds[0]
 
 
+def _die_with_parent(on: bool) -> None:
+    """While it waits for a command, the warm process is killed with the run that started it
+    (`PR_SET_PDEATHSIG`): a run killed before its dbt step must not leave a dbt process waiting
+    forever. Turned off once a command is taken."""
+    import signal
+
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL if on else 0, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if on and os.getppid() == 1:  # the run died before this process could ask
+        os._exit(1)
+
+
 def _watch(conn: socket.socket) -> None:
     """Exit when the launcher is gone (killed): nobody would read dbt's output or its answer."""
     try:
@@ -260,6 +276,7 @@ def serve(path: str, fd: int, answer: int, engine: str) -> int:
     may read (`parsed_env`); otherwise the command parses for itself."""
     import importlib
 
+    _die_with_parent(True)
     listener = socket.socket(fileno=fd)
     from dbt.cli.main import cli
 
@@ -276,6 +293,7 @@ def serve(path: str, fd: int, answer: int, engine: str) -> int:
     conn, _ = listener.accept()
     listener.close()
     os.unlink(path)  # one command: a later launcher runs the real dbt
+    _die_with_parent(False)  # from now on it lives as a cold dbt would: until its command ends
     try:
         request, out = _receive(conn)
     except (OSError, ValueError):

@@ -8,7 +8,9 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -188,3 +190,36 @@ def test_the_manifest_read_ahead_is_used_only_with_the_environment_it_was_read_w
         assert _pids(lines) == {warm.proc.pid}
     assert warm.served
     assert warm.read_ahead == (later == "same")
+
+
+def test_a_run_killed_before_its_dbt_step_leaves_no_warm_process(tmp_path):
+    """The process holding the warm dbt process is killed (as a crashed `numlake run` would be):
+    the waiting dbt process goes with it."""
+    script = textwrap.dedent(
+        """
+        import os, signal, sys
+        from orchestration.dbt_warm import WarmDbt
+        warm = WarmDbt().__enter__()
+        print(warm.proc.pid, flush=True)
+        sys.stdin.readline()
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    run = subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=Path.cwd()
+    )
+    pid = int(run.stdout.readline())
+    assert Path(f"/proc/{pid}").exists()
+    run.communicate("go\n", timeout=60)
+    deadline = time.monotonic() + 120  # a liveness bound, not a speed measure
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(pid), "the warm dbt process outlived the run that started it"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
