@@ -277,6 +277,12 @@ def serve(path: str, fd: int, answer: int, engine: str) -> int:
     import importlib
 
     _die_with_parent(True)
+    # SIGINT and SIGTERM act as on a dbt started from a terminal (the launcher passes them on),
+    # whatever this process inherited: a parent that ignores SIGTERM would make it unstoppable
+    import signal
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     listener = socket.socket(fileno=fd)
     from dbt.cli.main import cli
 

@@ -133,8 +133,17 @@ def test_a_failing_command_answers_the_exit_code_and_output_of_the_real_dbt(laun
     assert bool(text(hot_out).strip()) and bool(text(cold_out).strip())
 
 
+@pytest.fixture(params=["default", "ignored"])
+def sigterm(request):
+    """SIGTERM as this process passes it on to its children: by default, or ignored (a parent
+    that ignores it, as some earlier test of a long suite may leave the test process)."""
+    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN if request.param == "ignored" else signal.SIG_DFL)
+    yield request.param
+    signal.signal(signal.SIGTERM, previous)
+
+
 @pytest.mark.parametrize("how", ["killed", "terminated"])
-def test_a_launcher_that_is_stopped_mid_command_stops_its_warm_process(launcher, project, tmp_path, how):
+def test_a_launcher_that_is_stopped_mid_command_stops_its_warm_process(launcher, project, tmp_path, how, sigterm):
     with WarmDbt() as warm:
         proc = _dbt(launcher, project, tmp_path, "run-operation", "slow")
         first = proc.stdout.readline()  # dbt has started the command in the warm process
