@@ -27,12 +27,19 @@ def dbt_executable() -> str:
     return str(Path(sys.executable).parent / "dbt")
 
 
-def project_fingerprint() -> str:
-    """Hash of every file dbt parses, so the manifest is rebuilt exactly when the project changes."""
+def project_fingerprint(root: Path = DBT_PROJECT_DIR) -> str:
+    """Hash of every file dbt parses, so the manifest is rebuilt exactly when the project changes.
+    Hidden files are not the project's: dbt itself writes `.user.yml` beside profiles.yml when run
+    by hand with usage statistics on."""
     h = hashlib.sha256()
-    for p in sorted(DBT_PROJECT_DIR.rglob("*")):
-        if p.is_file() and p.suffix in {".sql", ".yml", ".yaml", ".csv", ".md"} and "target" not in p.parts:
-            h.update(str(p.relative_to(DBT_PROJECT_DIR)).encode())
+    for p in sorted(root.rglob("*")):
+        if (
+            p.is_file()
+            and p.suffix in {".sql", ".yml", ".yaml", ".csv", ".md"}
+            and "target" not in p.parts
+            and not any(part.startswith(".") for part in p.relative_to(root).parts)
+        ):
+            h.update(str(p.relative_to(root)).encode())
             h.update(p.read_bytes())
     return h.hexdigest()
 

@@ -50,8 +50,9 @@ class RunSummary:
     seconds: float
     phases: dict[str, float] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
-    # dbt ran in the run's warm process (orchestration/dbt_warm.py): "imported", or "read ahead"
-    # when it also used the manifest that process had read; "" when dbt ran cold
+    # dbt ran in the run's warm process (orchestration/dbt_warm.py): "imported", "read ahead"
+    # when it also used the manifest that process had parsed, "kept" when that manifest was an
+    # earlier run's (same project, environment and dbt); "" when dbt ran cold
     dbt_warm: str = ""
 
     def line(self) -> str:
@@ -224,6 +225,13 @@ def _warm_dbt(settings: Settings):
     return WarmDbt(chosen, parse=parse, env=env)
 
 
+def _warm_outcome(warm) -> str:
+    """How the run's dbt command ran (RunSummary.dbt_warm)."""
+    if warm is None or not warm.served:
+        return ""
+    return "kept" if warm.kept else "read ahead" if warm.read_ahead else "imported"
+
+
 def run_pipeline(
     settings: Settings, job: str = "pipeline", sources: list[str] | None = None, wait_s: float = 0.0
 ) -> RunSummary:
@@ -295,7 +303,7 @@ def run_pipeline(
             seconds=time.monotonic() - t0,
             phases=phases,
             failures=failures,
-            dbt_warm="read ahead" if warm and warm.read_ahead else "imported" if warm and warm.served else "",
+            dbt_warm=_warm_outcome(warm),
         )
         settings.home.logs.mkdir(parents=True, exist_ok=True)
         with open(settings.home.logs / "runs.jsonl", "a", encoding="utf-8") as fh:

@@ -232,3 +232,79 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def _hello_in_a_warm_process(launcher, project, tmp_path, word: str) -> tuple[str, WarmDbt]:
+    with WarmDbt(parse=_parse_args(project, tmp_path)) as warm:
+        code, lines = _finish(
+            _dbt(launcher, project, tmp_path, "run-operation", "hello", "--args", f"{{word: {word}}}")
+        )
+        assert code == 0 and _pids(lines) == {warm.proc.pid}
+    return _messages(lines), warm
+
+
+def test_a_manifest_an_earlier_run_parsed_is_kept_until_the_project_or_environment_changes(
+    launcher, project, tmp_path, monkeypatch
+):
+    """The second warm process loads the manifest the first one parsed; a changed macro or a
+    changed variable of the environment makes the next one parse again, and dbt runs the new
+    project either way."""
+    monkeypatch.setenv("WARM_DB", str(tmp_path / "warm.duckdb"))
+    monkeypatch.setenv("NUMLAKE_LAKE", "/lake/one")
+    kept = tmp_path / "w" / "manifest.pickle"
+    out, warm = _hello_in_a_warm_process(launcher, project, tmp_path, "first")
+    assert "hello first from-the-caller" in out and warm.read_ahead and not warm.kept and kept.exists()
+    out, warm = _hello_in_a_warm_process(launcher, project, tmp_path, "second")
+    assert "hello second from-the-caller" in out and warm.read_ahead and warm.kept
+
+    macros = project / "macros" / "ops.sql"
+    macros.write_text(macros.read_text().replace("'hello '", "'hi '"))
+    out, warm = _hello_in_a_warm_process(launcher, project, tmp_path, "third")
+    assert "hi third from-the-caller" in out and warm.read_ahead and not warm.kept
+    out, warm = _hello_in_a_warm_process(launcher, project, tmp_path, "fourth")
+    assert "hi fourth from-the-caller" in out and warm.kept
+
+    monkeypatch.setenv("NUMLAKE_LAKE", "/lake/two")
+    out, warm = _hello_in_a_warm_process(launcher, project, tmp_path, "fifth")
+    assert "hi fifth from-the-caller" in out and warm.read_ahead and not warm.kept
+
+    kept.write_bytes(kept.read_bytes()[:100])  # a torn file is a missed shortcut, not a failure
+    out, warm = _hello_in_a_warm_process(launcher, project, tmp_path, "sixth")
+    assert "hi sixth from-the-caller" in out and warm.read_ahead and not warm.kept
+
+
+def test_the_projects_manifest_comes_back_whole_from_the_kept_file(tmp_path):
+    """dbt-core's own pickling of a Manifest puts its lookups in the wrong fields (1.11); the
+    kept file stores the fields by name: the numlake project's manifest comes back equal, and a
+    model is found by name in it."""
+    script = textwrap.dedent(
+        """
+        import io, pickle, sys
+        from dbt.cli.main import dbtRunner
+        from numlake.paths import DBT_PROJECT_DIR
+        from orchestration.dbt_warm import _dump_manifest
+        project = str(DBT_PROJECT_DIR)
+        result = dbtRunner().invoke(["parse", "--quiet", "--project-dir", project, "--profiles-dir", project,
+                                     "--target-path", sys.argv[1]])
+        assert result.success, result.exception
+        manifest = result.result
+        buffer = io.BytesIO()
+        _dump_manifest(manifest, buffer)
+        buffer.seek(0)
+        back = pickle.load(buffer)
+        assert back.writable_manifest().to_dict() == manifest.writable_manifest().to_dict()
+        assert back.ref_lookup.find("number_tenures", None, None, back) is not None
+        print("whole", len(back.nodes))
+        """
+    )
+    env = dict(os.environ, NUMLAKE_WAREHOUSE=str(tmp_path / "w.duckdb"), NUMLAKE_LAKE=str(tmp_path / "lake"))
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "target")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=Path.cwd(),
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "whole" in out.stdout
