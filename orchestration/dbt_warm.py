@@ -382,6 +382,31 @@ def _read_ahead(args: list[str]):
     return result.result, False
 
 
+def _build_only_written_log_lines() -> None:
+    """dbt formats every event as a log line for each of its loggers (JSON for dagster-dbt's pipe
+    and for dbt.log) and only then lets Python's logging drop the lines under the logger's level:
+    ~2,500 debug events of a daily build formatted twice and thrown away, ~0.5 s of CPU under the
+    GIL. Here a line is formatted only when its logger will write it: the same test as Python's
+    logging makes (dbt sends its print events at error level, which every logger writes), made
+    first. Lines written are unchanged; a dbt whose logger has changed shape keeps its own."""
+    try:
+        from dbt_common.events import logger as dbt_logger
+
+        write_line, is_print = dbt_logger._Logger.write_line, dbt_logger._is_print_event
+    except (ImportError, AttributeError):
+        return
+    numbers = {"test": 10, "debug": 10, "info": 20, "warn": 30, "error": 40}
+
+    def write_kept_line(self, msg) -> None:
+        python_logger = getattr(self, "_python_logger", None)
+        level = numbers.get(getattr(msg.info, "level", ""), 40)
+        if python_logger is not None and not is_print(msg) and not python_logger.isEnabledFor(level):
+            return
+        write_line(self, msg)
+
+    dbt_logger._Logger.write_line = write_kept_line
+
+
 def serve(path: str, fd: int, answer: int, engine: str) -> int:
     """Import dbt (and, given `NUMLAKE_DBT_WARM_PARSE`, read the project's manifest with this
     environment), then run the one command of the first launcher that connects to the listening
@@ -401,6 +426,7 @@ def serve(path: str, fd: int, answer: int, engine: str) -> int:
     listener = socket.socket(fileno=fd)
     from dbt.cli.main import cli
 
+    _build_only_written_log_lines()
     if engine in ADAPTER_MODULES:
         try:
             importlib.import_module(ADAPTER_MODULES[engine])

@@ -308,3 +308,31 @@ def test_the_projects_manifest_comes_back_whole_from_the_kept_file(tmp_path):
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert "whole" in out.stdout
+
+
+@pytest.mark.parametrize("level", ["info", "debug"])
+def test_the_warm_process_writes_the_log_lines_each_logger_keeps(launcher, project, tmp_path, level):
+    """The warm process formats only the lines a logger will write (dbt formats them all, then
+    lets logging drop those under the level): the lines written at each level are the ones the
+    real dbt writes, on standard output (at `level`) and in dbt.log (at debug) alike."""
+
+    def run(log_path: Path) -> tuple[list[dict], list[dict]]:
+        cmd = ["run-operation", "hello", "--args", "{word: lines}", "--log-level", level, "--log-level-file", "debug"]
+        code, lines = _finish(_dbt(launcher, project, tmp_path, *cmd, "--log-path", str(log_path)))
+        assert code == 0
+        logged = [json.loads(x) for x in (log_path / "dbt.log").read_text().splitlines() if x.startswith("{")]
+        return lines, logged
+
+    def kinds(lines: list[dict], levels: set[str]) -> list[str]:
+        return sorted(x["info"]["name"] for x in lines if x["info"]["level"] in levels)
+
+    run(tmp_path / "first-logs")  # the first parse is a full one; both runs below parse partially
+    cold_out, cold_log = run(tmp_path / "cold-logs")
+    with WarmDbt() as warm:
+        hot_out, hot_log = run(tmp_path / "warm-logs")
+    assert warm.served and _pids(hot_out) == {warm.proc.pid}
+    written = {"info", "warn", "error"}
+    assert kinds(hot_out, written) == kinds(cold_out, written)
+    assert bool(kinds(hot_out, {"debug"})) == (level == "debug") == bool(kinds(cold_out, {"debug"}))
+    assert kinds(hot_log, written) == kinds(cold_log, written)
+    assert set(kinds(hot_log, {"debug"})) == set(kinds(cold_log, {"debug"})) != set()
