@@ -284,7 +284,9 @@ def manifest_key(args: list[str], env: dict) -> str:
 
     from orchestration.dbt_support import project_fingerprint
 
-    folders = [Path(_arg(args, f) or env.get(v) or ".").resolve() for f, v in PROJECT_FOLDERS]
+    # the folders named (dbt's defaults, the working folder and ~/.dbt, are not hashed: numlake
+    # always names both)
+    folders = [Path(named).resolve() for f, v in PROJECT_FOLDERS if (named := _arg(args, f) or env.get(v))]
 
     versions = {}
     for dist in KEY_DISTRIBUTIONS:
