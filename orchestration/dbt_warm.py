@@ -52,6 +52,7 @@ import threading
 from pathlib import Path
 
 SOCKET_ENV = "NUMLAKE_DBT_WARM_SOCKET"
+FOLDER_PREFIX = "numlake-dbt-"  # + the run's pid + "-" + random: <tmp>/numlake-dbt-<pid>-xxxx/s
 SWITCH_ENV = "NUMLAKE_DBT_WARM"
 PARSE_ENV = "NUMLAKE_DBT_WARM_PARSE"
 # Variables that differ between the warm process's start and the command without changing what
@@ -132,6 +133,27 @@ def ensure_launcher(root: Path, real_dbt: str) -> Path:
     return path
 
 
+def _remove_orphan_folders() -> None:
+    """The socket folders of runs that were killed (SIGKILL leaves no time to clean up): a folder
+    is named after the run's pid, and one whose process is gone is removed with its socket. A
+    process that exists (another user's too) keeps its folder."""
+    root = Path(tempfile.gettempdir())
+    for folder in root.glob(f"{FOLDER_PREFIX}*-*"):
+        pid = folder.name[len(FOLDER_PREFIX) :].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # alive
+        except ProcessLookupError:
+            pass
+        except OSError:  # not ours to signal: alive
+            continue
+        with contextlib.suppress(OSError):
+            (folder / "s").unlink(missing_ok=True)
+            folder.rmdir()
+
+
 class WarmDbt:
     """A warm dbt process for the length of a `with` block: started on entry, its socket exported
     to this process's environment (which dagster-dbt passes to the launcher), stopped on exit if
@@ -149,7 +171,8 @@ class WarmDbt:
     def __enter__(self) -> WarmDbt:
         if os.environ.get(SWITCH_ENV, "").strip().lower() in {"off", "0", "false", "no"}:
             return self
-        self.folder = tempfile.mkdtemp(prefix="numlake-dbt-")
+        _remove_orphan_folders()
+        self.folder = tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-")
         path = os.path.join(self.folder, "s")
         package_root = str(Path(__file__).resolve().parent.parent)
         env = dict(

@@ -336,3 +336,28 @@ def test_the_warm_process_writes_the_log_lines_each_logger_keeps(launcher, proje
     assert bool(kinds(hot_out, {"debug"})) == (level == "debug") == bool(kinds(cold_out, {"debug"}))
     assert kinds(hot_log, written) == kinds(cold_log, written)
     assert set(kinds(hot_log, {"debug"})) == set(kinds(cold_log, {"debug"})) != set()
+
+
+def test_a_killed_runs_socket_folder_is_removed_by_the_next_warm_process(tmp_path, monkeypatch):
+    """A run killed with SIGKILL leaves its socket folder behind; the next run removes folders
+    whose process is gone and keeps those of live processes."""
+    import tempfile
+
+    from orchestration.dbt_warm import FOLDER_PREFIX
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    orphan = tmp_path / f"{FOLDER_PREFIX}{gone.pid}-abcd1234"
+    alive = tmp_path / f"{FOLDER_PREFIX}{os.getppid()}-efgh5678"
+    unrelated = tmp_path / f"{FOLDER_PREFIX}manifest-warehouse-0123.json"
+    for folder in (orphan, alive):
+        folder.mkdir()
+        (folder / "s").write_text("")
+    unrelated.write_text("{}")
+    with WarmDbt() as warm:
+        assert Path(warm.folder).parent == tmp_path
+        assert Path(warm.folder).name.startswith(f"{FOLDER_PREFIX}{os.getpid()}-")
+    assert not orphan.exists()
+    assert (alive / "s").exists() and unrelated.exists()
+    assert not Path(warm.folder).exists()
