@@ -28,8 +28,8 @@ launcher executes the real dbt executable in its own place, with the same argume
 result is the same, only slower. tests/orchestration/test_dbt_warm.py runs dbt both ways;
 `runs.jsonl` says per run how dbt ran (`dbt_warm`: "kept", "read ahead", "imported" or "").
 
-The manifest a warm process parsed is kept beside its partial-parse state
-(`<target>/manifest.pickle`), under a key of everything the parse read: the project's files
+The manifest a warm process parsed is kept for the next run (orchestration/dbt_kept_manifest.py,
+`<target>/manifest.pickle`) under a key of everything the parse read: the project's files
 (profiles.yml among them), the environment the project may read (`parsed_env`), the parse
 arguments and the installed dbt-core and adapters. The next run whose key is the same loads it
 instead of parsing (0.01 s against ~0.7 s of partial parsing, on the core ingestion is using):
@@ -39,10 +39,8 @@ instead of parsing (0.01 s against ~0.7 s of partial parsing, on the core ingest
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
-import pickle
 import socket
 import stat
 import subprocess
@@ -50,6 +48,8 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+
+from orchestration.dbt_kept_manifest import keep, kept_path, load_kept, manifest_key
 
 SOCKET_ENV = "NUMLAKE_DBT_WARM_SOCKET"
 FOLDER_PREFIX = "numlake-dbt-"  # + the run's pid + "-" + random: <tmp>/numlake-dbt-<pid>-xxxx/s
@@ -61,9 +61,6 @@ UNPARSED_ENV = frozenset({SOCKET_ENV, PARSE_ENV, "NUMLAKE_PROGRESS"})
 # the adapter's own modules, imported ahead like dbt-core (dbt imports the profile's plugin by name)
 ADAPTER_MODULES = {"duckdb": "dbt.adapters.duckdb", "spark": "dbt.adapters.spark"}
 MAX_REQUEST = 8 * 1024 * 1024
-KEPT_MANIFEST = "manifest.pickle"  # in the parse's --target-path
-KEY_DISTRIBUTIONS = ("dbt-core", "dbt-adapters", "dbt-duckdb", "dbt-spark")
-PROJECT_FOLDERS = (("--project-dir", "DBT_PROJECT_DIR"), ("--profiles-dir", "DBT_PROFILES_DIR"))
 
 LAUNCHER = """#!{python} -IS
 # numlake's dbt launcher (orchestration/dbt_warm.py): the warm dbt process when there is one,
@@ -296,103 +293,12 @@ def parsed_env(env: dict) -> dict:
     return keep
 
 
-def _arg(args: list[str], name: str) -> str | None:
-    return args[args.index(name) + 1] if name in args and args.index(name) + 1 < len(args) else None
-
-
-def manifest_key(args: list[str], env: dict) -> str:
-    """What the manifest of `dbt parse args` depends on: the parse arguments, the files of the
-    project and its profiles, the environment the project may read, and the installed dbt."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    from orchestration.dbt_support import project_fingerprint
-
-    # the folders named (dbt's defaults, the working folder and ~/.dbt, are not hashed: numlake
-    # always names both)
-    folders = [Path(named).resolve() for f, v in PROJECT_FOLDERS if (named := _arg(args, f) or env.get(v))]
-
-    versions = {}
-    for dist in KEY_DISTRIBUTIONS:
-        try:
-            versions[dist] = version(dist)
-        except PackageNotFoundError:
-            versions[dist] = None
-    key = {
-        "args": args,
-        "env": parsed_env(env),
-        "project": [project_fingerprint(folder) for folder in folders],
-        "versions": versions,
-        "python": sys.version,
-    }
-    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
-
-
-def _kept_path(args: list[str]) -> Path | None:
-    target = _arg(args, "--target-path")
-    return Path(target) / KEPT_MANIFEST if target else None
-
-
-def _manifest_args(manifest) -> tuple:
-    """dbt's own `Manifest.__reduce_ex__` lists its fields by position and is out of step with
-    them in dbt-core 1.11 (the function lookup was added to the fields, not to the list): a
-    manifest pickled that way comes back with its lookups in the wrong places. Keep its public
-    fields by name instead; the private lookups and caches are rebuilt when first used."""
-    import dataclasses
-
-    public = [f.name for f in dataclasses.fields(manifest) if f.init and not f.name.startswith("_")]
-    return type(manifest), {name: getattr(manifest, name) for name in public}
-
-
-def _rebuild_manifest(cls, fields: dict):
-    return cls(**fields)
-
-
-def _dump_manifest(manifest, f) -> None:
-    import copyreg
-    import importlib
-
-    pickler = pickle.Pickler(f, protocol=pickle.HIGHEST_PROTOCOL)
-    pickler.dispatch_table = copyreg.dispatch_table.copy()
-    # named by its module, not `__main__`: the warm process runs this file as a script
-    rebuild = importlib.import_module("orchestration.dbt_warm")._rebuild_manifest
-    pickler.dispatch_table[type(manifest)] = lambda m: (rebuild, _manifest_args(m))
-    pickler.dump(manifest)
-
-
-def _load_kept(path: Path | None, key: str):
-    """The manifest kept at `path` under `key`, or None (absent, another key, unreadable)."""
-    if path is None:
-        return None
-    try:
-        with open(path, "rb") as f:
-            if pickle.load(f) != key:
-                return None
-            return pickle.load(f)
-    except Exception:  # a partial or foreign file is only a missed shortcut: dbt parses
-        return None
-
-
-def _keep(path: Path | None, key: str, manifest) -> None:
-    """Keep the manifest for the next run (written aside, then renamed: never half a file)."""
-    if path is None:
-        return
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            pickle.dump(key, f, protocol=pickle.HIGHEST_PROTOCOL)  # read first: a stale manifest is not loaded
-            _dump_manifest(manifest, f)
-        os.replace(tmp, path)
-    except Exception:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-
-
 def _read_ahead(args: list[str]):
     """The manifest of `dbt parse args` and whether it was kept from an earlier parse: the kept
     one under the same key, else dbt's partial parsing as the command would do (then kept); None
     when the parse fails."""
-    path, key = _kept_path(args), manifest_key(args, dict(os.environ))
-    manifest = _load_kept(path, key)
+    path, key = kept_path(args), manifest_key(args, dict(os.environ), parsed_env(os.environ))
+    manifest = load_kept(path, key)
     if manifest is not None:
         return manifest, True
     from dbt.cli.main import dbtRunner
@@ -403,7 +309,7 @@ def _read_ahead(args: list[str]):
         return None, False
     if not result.success:
         return None, False
-    _keep(path, key, result.result)
+    keep(path, key, result.result)
     return result.result, False
 
 

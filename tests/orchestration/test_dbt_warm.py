@@ -282,14 +282,14 @@ def test_the_projects_manifest_comes_back_whole_from_the_kept_file(tmp_path):
         import io, pickle, sys
         from dbt.cli.main import dbtRunner
         from numlake.paths import DBT_PROJECT_DIR
-        from orchestration.dbt_warm import _dump_manifest
+        from orchestration.dbt_kept_manifest import dump_manifest
         project = str(DBT_PROJECT_DIR)
         result = dbtRunner().invoke(["parse", "--quiet", "--project-dir", project, "--profiles-dir", project,
                                      "--target-path", sys.argv[1]])
         assert result.success, result.exception
         manifest = result.result
         buffer = io.BytesIO()
-        _dump_manifest(manifest, buffer)
+        dump_manifest(manifest, buffer)
         buffer.seek(0)
         back = pickle.load(buffer)
         assert back.writable_manifest().to_dict() == manifest.writable_manifest().to_dict()
