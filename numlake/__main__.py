@@ -1,5 +1,3 @@
-import sys
+from numlake.cli import console
 
-from numlake.cli import main
-
-sys.exit(main())
+console()

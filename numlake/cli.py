@@ -6,8 +6,12 @@ Usage and configuration errors print one line naming what is wrong and exit 2; n
 from __future__ import annotations
 
 import argparse
+import atexit
 import importlib
+import logging
+import os
 import sys
+import threading
 
 from numlake.errors import UsageError
 from numlake.host import disable_transparent_huge_pages
@@ -58,5 +62,42 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def console() -> None:
+    """The `numlake` executable: `main`, then out of the process without the interpreter's teardown.
+
+    After a daily run the interpreter spent 0.6 s tearing down what the run had imported (module
+    dictionaries of dagster, pandas, plotly; ~350,000 objects) before the process ended: work
+    nothing needs, and a twentieth of the run. Every file has been closed by then and every
+    database committed; what the teardown would still have done for anyone is done here first:
+    non-daemon threads are joined, the atexit functions run (logging's flush among them), and the
+    standard streams are flushed. `main` itself returns as before, for callers in a process that
+    goes on (the tests)."""
+    try:
+        rc = main()
+    except SystemExit as e:  # sys.exit() from a command: its code, as the interpreter would
+        if e.code is None or isinstance(e.code, int):
+            rc = e.code or 0
+        else:
+            print(e.code, file=sys.stderr)
+            rc = 1
+    leave(rc)
+
+
+def leave(rc: int) -> None:
+    """End the process with `rc` after what the interpreter's own exit would do for others."""
+    me = threading.current_thread()
+    for thread in threading.enumerate():
+        if thread is not me and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: nothing more can reach it
+            rc = rc or 1
+    os._exit(rc)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

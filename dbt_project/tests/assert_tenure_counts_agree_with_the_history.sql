@@ -1,19 +1,17 @@
 -- Catches tenures lost between the replay and the published table: each number replayed in the
 -- latest batch has one number_tenures row per event that starts a tenure, and an open tenure
 -- exactly when its last event leaves one open; and over all numbers the tenures equal the
--- tenure starts (which also catches the tenures of a number whose every record was withdrawn).
+-- tenure starts (which also catches the tenures of a number whose every record was withdrawn,
+-- and a tenure left behind from an earlier replay of a number replayed again).
 -- The per-number check is bounded by the batch, like the models (macros/replay_batches.sql): a
--- daily run checks the numbers it replayed, a full build all of them. Numbers of earlier batches
--- were checked when they were replayed and their rows have not changed since.
+-- daily run checks the numbers it replayed, a full build all of them. A number replayed in the
+-- latest batch has its whole history and all its tenures in that batch, so both sides are read
+-- by batch (the batches are stored in order: a daily run reads a day's rows, not the history).
+-- Numbers of earlier batches were checked when they were replayed and their rows have not
+-- changed since.
 {{ config(meta={'dagster': {'ref': {'name': 'number_tenures'}}}) }}
 with latest as (
     select max(replay_batch) as replay_batch from {{ ref('int_number_events__replayed') }}
-),
-
-touched as (
-    select distinct events.msisdn
-    from {{ ref('int_number_events__replayed') }} as events
-    where events.replay_batch = (select latest.replay_batch from latest)
 ),
 
 history as (
@@ -22,7 +20,7 @@ history as (
         count(case when is_tenure_start then 1 end) as starts,
         {{ value_at_max('is_open_after', 'event_seq') }} as open_at_end
     from {{ ref('int_number_events__replayed') }}
-    where msisdn in (select touched.msisdn from touched)
+    where replay_batch = (select latest.replay_batch from latest)
     group by msisdn
 ),
 
@@ -32,7 +30,7 @@ published as (
         count(*) as tenures,
         count(case when end_time is null then 1 end) as open_now
     from {{ ref('number_tenures') }}
-    where msisdn in (select touched.msisdn from touched)
+    where replay_batch = (select latest.replay_batch from latest)
     group by msisdn
 ),
 

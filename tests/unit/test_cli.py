@@ -215,3 +215,41 @@ def test_an_unknown_source_is_refused_before_dagster_starts(tmp_path):
         f"numlake: error: unknown source 'NOPE': not in the registry and no folder in {tmp_path / 'landing'}"
     ]
     assert not (tmp_path / "home" / "dagster").exists()
+
+
+LEAVE_SCRIPT = """
+import atexit, sys, threading
+from numlake.cli import leave
+
+def late_writer():
+    for _ in range(200000):  # work, not a sleep: the process must wait for it to finish
+        pass
+    with open(sys.argv[1], "w") as fh:
+        fh.write("thread finished")
+
+threading.Thread(target=late_writer).start()
+atexit.register(lambda: print("atexit ran"))
+sys.stdout.write("buffered, no newline")
+leave(int(sys.argv[2]))
+"""
+
+
+@pytest.mark.parametrize("rc", [0, 3])
+def test_leaving_without_teardown_still_does_what_an_exit_does(tmp_path, rc):
+    """`numlake` ends through `leave` (no interpreter teardown): non-daemon threads finish,
+    atexit functions run, buffered output is flushed, and the exit code is kept."""
+    marker = tmp_path / "thread.txt"
+    out = subprocess.run([sys.executable, "-c", LEAVE_SCRIPT, str(marker), str(rc)], capture_output=True, text=True)
+    assert out.returncode == rc, out.stderr
+    assert "buffered, no newline" in out.stdout
+    assert "atexit ran" in out.stdout
+    assert marker.read_text() == "thread finished"
+
+
+def test_the_executable_and_python_m_numlake_keep_exit_codes_and_messages():
+    for cmd in ([NUMLAKE], [sys.executable, "-m", "numlake"]):
+        bad = subprocess.run([*cmd, "no-such-command"], capture_output=True, text=True)
+        assert bad.returncode == 2
+        assert bad.stderr.startswith("numlake: error:") and "Traceback" not in bad.stderr
+        good = subprocess.run([*cmd, "--help"], capture_output=True, text=True)
+        assert good.returncode == 0 and "usage: numlake" in good.stdout

@@ -138,7 +138,11 @@ level_4 as (
         last_value(
             case when event_type = 'SUSPEND' and suspends_so_far = segment_suspends_after + 1 then source_id end
             {{ ignoring_nulls() }}
-        ) over upto as suspension_source_id_raw
+        ) over upto as suspension_source_id_raw,
+        {#- Where the number's next event is: the event in force at any instant T is the one with
+            event_time < T <= next_event_time (or no next event), so the state at the end of as_of
+            is found row by row (int_rule_findings__raised), without reading the number's history. -#}
+        lead(event_time) over ({{ history_order() }}) as next_event_time
     from level_3
     {{ history_windows(before=false) }}
 ),
@@ -250,6 +254,7 @@ final as (
         case when tenure_state_after = 'SUSPENDED' then suspension_started_at end as suspended_since,
         case when tenure_state_after = 'SUSPENDED' then suspension_event_id_raw end as suspension_event_id,
         case when tenure_state_after = 'SUSPENDED' then suspension_source_id_raw end as suspension_source_id,
+        next_event_time,
         finding_rule,
         file_name,
         business_date,

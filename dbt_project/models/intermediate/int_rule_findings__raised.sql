@@ -3,21 +3,46 @@
 {# RULES 2: the per-event findings of the replay, plus IDLE_SUSPENDED: the number is
     SUSPENDED (not KEPT) at the end of as_of and has been for more than 180 days (var
     idle_suspended_days). The state at the end of as_of ignores events after it, which still
-    raise their own findings.
+    raise their own findings: it is the number's last event before the end of as_of, the row with
+    event_time before it and next_event_time (the replay's) at or after it, or none.
 
     Incremental by number block (`partition_incremental_config`): a build emits every finding of
     each block it touches. A number is touched when it was replayed since the last build, when its
     records were all withdrawn (the file of each of its findings, `file_name`, is no longer
     LOADED), or when moving as_of can change its IDLE_SUSPENDED: it has an event between the old and the new end of as_of,
-    or a suspension that crosses the 180 days in between. Per-event findings of a touched block
-    come from the replay; IDLE_SUSPENDED is judged again for touched numbers and kept for the
-    block's others. Each build also writes marker rows (`rule` null) per touched block and per
+    or its last event before the new end is a suspension that crosses the 180 days in between.
+    A replayed number's whole history is in the replay batches since the last build, so its
+    findings come from there; the per-event findings of a touched block's other numbers are
+    the table's own (they do not depend on as_of), and their IDLE_SUSPENDED is judged again where
+    as_of can change it and kept otherwise. No step reads the whole history: every scan of the
+    replay is bounded by its batch or by a day of event or suspension times. Each build also
+    writes marker rows (`rule` null) per touched block and per
     month of its findings before and after: they keep an emptied block in place, record what the
     table was judged against (`as_of`, `replayed_upto`), and tell monthly_rule_findings which
     months changed. -#}
 {#- The replay is read where it is used, not as a CTE `events`: a CTE read more than once is
     materialized by DuckDB, i.e. the whole history copied (every column of every event) before
     the few narrow scans below. -#}
+{%- set state_columns -%}
+    msisdn, event_time, state_after, suspended_since, suspension_event_id, suspension_source_id, tenure_seq,
+    replay_batch, file_name
+{%- endset -%}
+{%- set per_event_columns -%}
+    finding_rule as rule,
+    msisdn,
+    source_id,
+    event_id,
+    event_time,
+    event_type,
+    coalesce(tenure_seq, tenure_seq_before) as tenure_seq,
+    state_before,
+    replay_batch,
+    file_name
+{%- endset -%}
+{%- set finding_columns -%}
+    rule, msisdn, source_id, event_id, event_time, event_type, tenure_seq, state_before, replay_batch, file_name
+{%- endset -%}
+{%- set end_of_as_of = "(select platform.as_of from platform) + interval 1 day" -%}
 with platform as (
     select as_of from {{ ref('int_platform__dated') }}
 ),
@@ -38,7 +63,8 @@ replayed as (
                 else previous.replayed_upto
             end as replayed_upto,
             least(previous.as_of, (select as_of from {{ ref('int_platform__dated') }})) as low_as_of,
-            greatest(previous.as_of, (select as_of from {{ ref('int_platform__dated') }})) as high_as_of
+            greatest(previous.as_of, (select as_of from {{ ref('int_platform__dated') }})) as high_as_of,
+            (select as_of from {{ ref('int_platform__dated') }}) as as_of
         from (
             select
                 max(as_of) as as_of,
@@ -48,39 +74,33 @@ replayed as (
         ) as previous
         cross join (select max(replay_batch) as replayed_upto from {{ ref('int_number_events__replayed') }}) as replayed
     {%- endset -%}
-    {%- set bounds = (query_rows(bounds_sql) or [[0, none, none]])[0] -%}
+    {%- set bounds = (query_rows(bounds_sql) or [[0, none, none, none]])[0] -%}
+    {%- set since = bounds[0] -%}
     {%- set moved = bounds[1] is not none and bounds[2] is not none -%}
+    {#- constants, so that each scan below filters inside the table scan and skips row groups -#}
+    {%- if bounds[3] is not none -%}
+        {%- set end_of_as_of = "(cast('" ~ bounds[3] ~ "' as date) + interval 1 day)" -%}
+    {%- endif -%}
+    {%- if moved -%}
+        {%- set low_end = "(cast('" ~ bounds[1] ~ "' as date) + interval 1 day)" -%}
+        {%- set high_end = "(cast('" ~ bounds[2] ~ "' as date) + interval 1 day)" -%}
+        {%- set idle_days = "interval " ~ var('idle_suspended_days') ~ " day" -%}
+    {%- endif -%}
 
     previous_findings as (
         select * from {{ this }}
         where rule is not null
     ),
 
-    touched_numbers as (
-        {#- Three narrow scans (a union, so each reads one column of the history) and the stale
-            findings: a number whose records were all withdrawn is gone from the replay, and each
-            of its findings names a file (`file_name`) no longer LOADED. -#}
-        select events.msisdn
+    replayed_again as (
+        select distinct events.msisdn
         from {{ ref('int_number_events__replayed') }} as events
-        where events.replay_batch > {{ bounds[0] }}
-        {%- if moved %}
-            union
-            select events.msisdn
-            from {{ ref('int_number_events__replayed') }} as events
-            where
-                events.event_time >= cast('{{ bounds[1] }}' as date) + interval 1 day
-                and events.event_time < cast('{{ bounds[2] }}' as date) + interval 1 day
-            union
-            select events.msisdn
-            from {{ ref('int_number_events__replayed') }} as events
-            where
-                events.suspended_since
-                >= cast('{{ bounds[1] }}' as date) + interval 1 day - interval {{ var('idle_suspended_days') }} day
-                and events.suspended_since
-                < cast('{{ bounds[2] }}' as date) + interval 1 day - interval {{ var('idle_suspended_days') }} day
-                and events.state_after = 'SUSPENDED'
-        {%- endif %}
-        union
+        where events.replay_batch > {{ since }}
+    ),
+
+    withdrawn as (
+        {#- A number whose records were all withdrawn is gone from the replay: each of its
+            findings names a file (`file_name`) no longer LOADED. -#}
         select previous_findings.msisdn
         from previous_findings
         where previous_findings.file_name not in (
@@ -89,26 +109,82 @@ replayed as (
         )
     ),
 
+    last_events as (
+        {#- Each judged number's last event before the end of as_of. Replayed numbers: from their
+            new histories. Others, where moving as_of can change it: the last event before the new
+            end of a number with an event between the old and the new end (that event, or the one
+            before it when as_of moved back), and a last event whose suspension crosses the 180
+            days in between. -#}
+        select {{ state_columns }}
+        from {{ ref('int_number_events__replayed') }}
+        where
+            replay_batch > {{ since }}
+            and event_time < {{ end_of_as_of }}
+            and (next_event_time is null or next_event_time >= {{ end_of_as_of }})
+        {%- if moved %}
+            union
+            select {{ state_columns }}
+            from {{ ref('int_number_events__replayed') }}
+            where
+                replay_batch <= {{ since }}
+                and event_time >= {{ low_end }}
+                and event_time < {{ end_of_as_of }}
+                and (next_event_time is null or next_event_time >= {{ end_of_as_of }})
+            union
+            select {{ state_columns }}
+            from {{ ref('int_number_events__replayed') }}
+            where
+                replay_batch <= {{ since }}
+                and next_event_time >= {{ end_of_as_of }}
+                and next_event_time < {{ high_end }}
+                and event_time < {{ end_of_as_of }}
+            union
+            select {{ state_columns }}
+            from {{ ref('int_number_events__replayed') }}
+            where
+                replay_batch <= {{ since }}
+                and suspended_since >= {{ low_end }} - {{ idle_days }}
+                and suspended_since < {{ high_end }} - {{ idle_days }}
+                and state_after = 'SUSPENDED'
+                and event_time < {{ end_of_as_of }}
+                and (next_event_time is null or next_event_time >= {{ end_of_as_of }})
+        {%- endif %}
+    ),
+
+    touched_numbers as (
+        select replayed_again.msisdn from replayed_again
+        union
+        select withdrawn.msisdn from withdrawn
+        union
+        select last_events.msisdn from last_events
+        {%- if moved %}
+            {# and a number with an event in between but none before the new end: nothing to judge #}
+            union
+            select events.msisdn
+            from {{ ref('int_number_events__replayed') }} as events
+            where events.event_time >= {{ low_end }} and events.event_time < {{ high_end }}
+        {%- endif %}
+    ),
+
     touched_blocks as (
         select distinct {{ number_block('msisdn') }} as number_block
         from touched_numbers
     ),
 
-    judged as (
-        {#- Only what the state at as_of needs: `judged` is read twice, so DuckDB materializes it. -#}
-        select
-            msisdn,
-            event_seq,
-            event_time,
-            state_after,
-            suspended_since,
-            suspension_event_id,
-            suspension_source_id,
-            tenure_seq,
-            replay_batch,
-            file_name
+    per_event as (
+        select {{ per_event_columns }}
         from {{ ref('int_number_events__replayed') }}
-        where msisdn in (select touched_numbers.msisdn from touched_numbers)
+        where finding_rule is not null and replay_batch > {{ since }}
+        {%- if since > 0 %}
+            union all
+            select {{ finding_columns }}
+            from previous_findings
+            where
+                rule <> 'IDLE_SUSPENDED'
+                and number_block in (select touched_blocks.number_block from touched_blocks)
+                and msisdn not in (select replayed_again.msisdn from replayed_again)
+                and msisdn not in (select withdrawn.msisdn from withdrawn)
+        {%- endif %}
     ),
 {% else %}
     touched_blocks as (
@@ -116,89 +192,39 @@ replayed as (
         from {{ ref('int_number_events__replayed') }} as events
     ),
 
-    judged as (
-        select
-            msisdn,
-            event_seq,
-            event_time,
-            state_after,
-            suspended_since,
-            suspension_event_id,
-            suspension_source_id,
-            tenure_seq,
-            replay_batch,
-            file_name
+    last_events as (
+        select {{ state_columns }}
         from {{ ref('int_number_events__replayed') }}
+        where
+            event_time < {{ end_of_as_of }}
+            and (next_event_time is null or next_event_time >= {{ end_of_as_of }})
+    ),
+
+    per_event as (
+        select {{ per_event_columns }}
+        from {{ ref('int_number_events__replayed') }}
+        where finding_rule is not null
     ),
 {% endif %}
-
-per_event as (
-    select
-        finding_rule as rule,
-        msisdn,
-        source_id,
-        event_id,
-        event_time,
-        event_type,
-        coalesce(tenure_seq, tenure_seq_before) as tenure_seq,
-        state_before,
-        replay_batch,
-        file_name
-    from {{ ref('int_number_events__replayed') }}
-    {% if is_incremental() %}
-        where
-            finding_rule is not null
-            and {{ number_block('msisdn') }} in (select touched_blocks.number_block from touched_blocks)
-    {% else %}
-        where finding_rule is not null
-    {% endif %}
-),
-
-last_before_horizon as (
-    {#- Each judged number's last event before the end of as_of (hash aggregation, no sort). -#}
-    select
-        judged.msisdn,
-        max(judged.event_seq) as event_seq
-    from judged
-    cross join platform
-    where judged.event_time < platform.as_of + interval 1 day
-    group by judged.msisdn
-),
-
-state_at_as_of as (
-    select
-        judged.msisdn,
-        judged.state_after,
-        judged.suspended_since,
-        judged.suspension_event_id,
-        judged.suspension_source_id,
-        judged.tenure_seq,
-        judged.replay_batch,
-        judged.file_name,
-        platform.as_of
-    from judged
-    inner join last_before_horizon
-        on
-            last_before_horizon.msisdn = judged.msisdn
-            and last_before_horizon.event_seq = judged.event_seq
-    cross join platform
-    where judged.state_after = 'SUSPENDED'
-),
 
 idle as (
     select
         'IDLE_SUSPENDED' as rule,
-        msisdn,
-        suspension_source_id as source_id,
-        suspension_event_id as event_id,
-        suspended_since as event_time,
+        last_events.msisdn,
+        last_events.suspension_source_id as source_id,
+        last_events.suspension_event_id as event_id,
+        last_events.suspended_since as event_time,
         'SUSPEND' as event_type,
-        tenure_seq,
+        last_events.tenure_seq,
         'ACTIVE' as state_before,
-        replay_batch,
-        file_name
-    from state_at_as_of
-    where suspended_since < as_of + interval 1 day - interval {{ var('idle_suspended_days') }} day
+        last_events.replay_batch,
+        last_events.file_name
+    from last_events
+    cross join platform
+    where
+        last_events.state_after = 'SUSPENDED'
+        and last_events.suspended_since
+        < platform.as_of + interval 1 day - interval {{ var('idle_suspended_days') }} day
 ),
 
 findings as (
