@@ -85,10 +85,9 @@ def console() -> None:
 
 def leave(rc: int) -> None:
     """End the process with `rc` after what the interpreter's own exit would do for others."""
-    me = threading.current_thread()
-    for thread in threading.enumerate():
-        if thread is not me and not thread.daemon:
-            thread.join()
+    # As Py_FinalizeEx begins: threading's own exit calls (which tell idle ThreadPoolExecutor
+    # workers to stop), then every non-daemon thread joined; then the atexit functions.
+    threading._shutdown()
     atexit._run_exitfuncs()
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):

@@ -219,6 +219,7 @@ def test_an_unknown_source_is_refused_before_dagster_starts(tmp_path):
 
 LEAVE_SCRIPT = """
 import atexit, sys, threading
+from concurrent.futures import ThreadPoolExecutor
 from numlake.cli import leave
 
 def late_writer():
@@ -228,6 +229,9 @@ def late_writer():
         fh.write("thread finished")
 
 threading.Thread(target=late_writer).start()
+# an idle pool's workers are non-daemon threads that stop only when told to at exit
+pool = ThreadPoolExecutor(2)
+pool.submit(print, "pool used").result()
 atexit.register(lambda: print("atexit ran"))
 sys.stdout.write("buffered, no newline")
 leave(int(sys.argv[2]))
