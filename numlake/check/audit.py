@@ -179,11 +179,17 @@ class AuditLog:
             self._file = None
 
     def records(self):
-        """Every audit line, oldest first."""
+        """Every audit line, oldest first.
+
+        A last line without its newline is not (yet) a line: a write being appended while this
+        reads (the file is read without the writers' lock, so that a slow reader never holds up an
+        answer), or the unanswered batch of a server killed mid-write. It is left out, not parsed."""
         if not self.path.exists():
             return
         with open(self.path, "rb") as f:
             for raw in f:
+                if not raw.endswith(b"\n"):
+                    return
                 if raw.strip():
                     yield json.loads(raw)
 

@@ -39,6 +39,21 @@ def test_requests_of_one_loop_iteration_share_one_write_and_each_gets_its_line(t
     assert sum(writes) == 300 and len(writes) < 300  # grouped, and nothing left behind
 
 
+def test_a_line_still_being_appended_is_not_read_as_a_record(tmp_path):
+    """Readers (`numlake` audit lookups, the tests polling a serving home) read without the
+    writers' lock: the part of a line whose write has not finished, always the file's last bytes,
+    is left out instead of failing to parse, and read once it is whole."""
+    log = AuditLog(Home(tmp_path))
+    first = log.record(org="bank-a", key_id=None, client=None, endpoint="/v1/reassigned", answers=_answers(1))
+    second = log.record(org="bank-a", key_id=None, client=None, endpoint="/v1/reassigned", answers=_answers(2))
+    whole = log.path.read_bytes()
+    last = whole.splitlines(keepends=True)[-1]
+    log.path.write_bytes(whole + last[: len(last) // 2])  # a third line, half written
+    assert [r["request_id"] for r in log.records()] == [first, second]
+    log.path.write_bytes(whole + last)
+    assert [r["request_id"] for r in log.records()] == [first, second, second]
+
+
 def test_every_answered_request_has_exactly_one_audit_line_after_a_graceful_stop_under_load(tmp_path):
     home = check_server.small_home(tmp_path / "home")
     token = check_server.key(home)
