@@ -354,11 +354,10 @@ def records_sql(feed: str, fmt: str, lines: str, meta: str) -> str:
     fields = FEEDS[feed]
     cols = ", ".join(f"CASE WHEN NOT malformed THEN parts[p_{f.name}] END AS c_{f.name}" for f in fields)
     # a field wrapped in double quotes is read without them; any other use of quotes makes
-    # the file one for the streaming reader (see hard_quoting_sql)
-    parts = (
-        f"CASE WHEN contains(raw, '\"') THEN list_transform(string_split(raw, delim), "
-        f"lambda x: CASE WHEN {_WRAPPED.format(x='x')} THEN x[2:-2] ELSE x END) ELSE string_split(raw, delim) END"
-    )
+    # the file one for the streaming reader (see hard_quoting_sql). In a line whose every quote
+    # wraps a whole field no delimiter sits between quotes, so dropping every quote and then
+    # splitting gives the fields unwrapped (a line with any other quote is not read from here)
+    parts = "string_split(CASE WHEN contains(raw, '\"') THEN replace(raw, '\"', '') ELSE raw END, delim)"
     return (
         f"SELECT fidx, bd, source_id, line_no, raw, malformed, {cols}, {hard_quoting_sql('raw', 'delim')} AS hard "
         f"FROM ("
@@ -388,8 +387,14 @@ def hard_quoting_sql(x: str, delim: str) -> str:
         f"WHEN {_sql_lit(d)} THEN NOT regexp_full_match({x}, {_sql_lit(_simple_quoting_re(d))})"
         for d in (",", "|", "\t")
     )
+    # every field wrapped (the usual quoting): the line is its quote-free text with a quote on
+    # either side of each delimiter and at both ends; cheaper than the regular expression
+    all_wrapped = f"{x} = '\"' || replace(replace({x}, '\"', ''), {delim}, '\"' || {delim} || '\"') || '\"'"
     # CASE, not AND: DuckDB then runs the expensive part only on lines holding a quote
-    return f"CASE WHEN contains({x}, '\"') THEN CASE {delim} {by_re} ELSE {by_list} END ELSE false END"
+    return (
+        f"CASE WHEN contains({x}, '\"') THEN CASE WHEN {all_wrapped} THEN false "
+        f"ELSE CASE {delim} {by_re} ELSE {by_list} END END ELSE false END"
+    )
 
 
 def _sql_lit(s: str) -> str:

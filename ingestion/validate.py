@@ -30,9 +30,13 @@ VALID_MSISDN_RE = VALID_PATTERN
 SEGMENT_RE = "1[0-9]{2,6}"
 COMPACT_TS_RE = "[0-9]{14}"
 SLASH_TS_RE = "[0-9]{4}/[0-9]{2}/[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}"
-ISO_TS_RE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?"
 PLAIN_ISO_RE = "[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}"
-ISO_PARTS_RE = r"^.{19}(?:[.]([0-9]+))?(?:(Z)|([+-])([0-9]{2}):?([0-9]{2})?)?$"
+# the ISO form (fraction and offset optional), with the parts iso_parts_sql extracts as groups
+ISO_PARTS_RE = (
+    r"^([0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2})"  # d
+    r"(?:[.]([0-9]+))?"  # f
+    r"(?:(Z)|([+-])([0-9]{2})(?::?([0-9]{2}))?)?$"  # z | s h m
+)
 
 
 # INTERCHANGE 2.2: a time later than the end of the day after the business date is
@@ -51,11 +55,12 @@ def lit(s: str) -> str:
 
 
 def iso_parts_sql(v: str) -> str:
-    """Fraction and offset of an ISO timestamp longer than 19 characters as one struct
-    (f: fraction digits, z: 'Z', s/h/m: sign, hours, minutes of the offset; '' when absent),
-    else NULL. Computed once per value by validation_sql: DuckDB evaluates a repeated
-    subexpression every time it appears."""
-    return f"CASE WHEN length({v}) > 19 THEN regexp_extract({v}, '{ISO_PARTS_RE}', ['f', 'z', 's', 'h', 'm']) END"
+    """An ISO timestamp longer than 19 characters matched and taken apart by one regular
+    expression, as one struct (d: date and time, '' when `v` is not in the ISO form; f: fraction
+    digits, z: 'Z', s/h/m: sign, hours, minutes of the offset; '' when absent), else NULL.
+    Computed once per value by validation_sql: DuckDB evaluates a repeated subexpression every
+    time it appears."""
+    return f"CASE WHEN length({v}) > 19 THEN regexp_extract({v}, '{ISO_PARTS_RE}', ['d', 'f', 'z', 's', 'h', 'm']) END"
 
 
 def timestamp_sql(v: str, parts: str | None = None) -> str:
@@ -67,7 +72,7 @@ def timestamp_sql(v: str, parts: str | None = None) -> str:
     second 60) are NULL, i.e. ``invalid_time``. `parts` names a column holding
     ``iso_parts_sql(v)`` (default: computed inline).
     """
-    # the shape is already checked by ISO_TS_RE: date and time sit at fixed positions
+    # the shape is already checked by ISO_PARTS_RE: date and time sit at fixed positions
     x = parts or f"({iso_parts_sql(v)})"
     hours = f"try_cast(nullif({x}.h, '') AS INTEGER)"
     minutes = f"coalesce(try_cast(nullif({x}.m, '') AS INTEGER), 0)"
@@ -87,7 +92,7 @@ def timestamp_sql(v: str, parts: str | None = None) -> str:
         f"WHEN length({v}) = 14 AND regexp_full_match({v}, '{COMPACT_TS_RE}') THEN try_strptime({v}, '%Y%m%d%H%M%S') "
         f"WHEN length({v}) = 19 AND regexp_full_match({v}, '{SLASH_TS_RE}') "
         f"THEN try_strptime({v}, '%Y/%m/%d %H:%M:%S') "
-        f"WHEN regexp_full_match({v}, '{ISO_TS_RE}') THEN {iso} END"
+        f"WHEN {x}.d <> '' THEN {iso} END"
     )
 
 

@@ -21,7 +21,9 @@ SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
 # The same normalisation as a DuckDB SQL expression template (`{x}` is a VARCHAR expression),
 # so vectorised code applies exactly the rule of `normalize`; SQL_VALID tests its result.
-SQL_NORMALIZE = "regexp_replace(regexp_replace({x}, '[ \\-]', '', 'g'), '^(\\+86|0086|86)([0-9]{{11}})$', '\\2')"
+# (spaces and hyphens dropped by replace(), the same as a global regexp_replace of '[ \\-]' at a
+# fraction of its cost)
+SQL_NORMALIZE = "regexp_replace(replace(replace({x}, ' ', ''), '-', ''), '^(\\+86|0086|86)([0-9]{{11}})$', '\\2')"
 SQL_VALID = "regexp_full_match({x}, '" + VALID_PATTERN.replace("{", "{{").replace("}", "}}") + "')"
 
 _EMBEDDED_RE = re.compile(VALID_PATTERN)

@@ -184,6 +184,21 @@ CASES: dict[str, Case] = {
     "quoted_field_with_delimiter": Case(
         utf8(line(HDR), line(A[:4] + ['"S,1"']), line(B), line([C[0], '"12,345"'] + C[2:])), 3, LOADED
     ),
+    # every field wrapped (the bulk path's quick test of the usual quoting), one of them
+    # holding the delimiter, a doubled quote, or only an opening quote
+    "every_field_quoted_one_with_delimiter": Case(
+        utf8(line(q(HDR)), line(q(A[:4] + ["S,1"])), line(q(B)), line(q(C))), 3, LOADED
+    ),
+    "every_field_quoted_one_with_tab_delimiter": Case(
+        utf8(line(q(HDR), "\t"), line(q(A[:4] + ["S\t1"]), "\t"), line(q(B), "\t")),
+        2,
+        LOADED,
+        dialect={"delimiter": "\t"},
+    ),
+    "every_field_quoted_one_with_doubled_quote": Case(
+        utf8(line(q(HDR)), line(q(A[:4] + ['S""1'])), line(q(B))), 2, LOADED
+    ),
+    "every_field_quoted_but_one_unclosed": Case(utf8(line(q(HDR)), line(q(A[:4]) + ['"S1']), line(q(B))), 2, None),
     "quoted_field_with_delimiter_pipe": Case(
         utf8(line(HDR, "|"), line(A[:4] + ['"S|1"'], "|"), line(B, "|"), line(C, "|")),
         3,
