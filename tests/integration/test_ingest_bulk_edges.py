@@ -16,6 +16,8 @@ import datetime as dt
 import gzip
 import hashlib
 import json
+import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,6 +90,13 @@ def q(fields: list[str]) -> list[str]:
 
 def gz(data: bytes) -> bytes:
     return gzip.compress(data, mtime=0)
+
+
+def _gz_named(data: bytes) -> bytes:
+    """One gzip member whose header carries FEXTRA and FNAME (flags 0x04 | 0x08)."""
+    body = zlib.compress(data)[2:-4]  # the raw deflate stream
+    header = b"\x1f\x8b\x08\x0c" + b"\0\0\0\0" + b"\x00\xff" + b"\x02\x00xy" + b"name.csv\0"
+    return header + body + struct.pack("<II", zlib.crc32(data), len(data) & 0xFFFFFFFF)
 
 
 @dataclass
@@ -344,6 +353,14 @@ CASES: dict[str, Case] = {
     "gzip_not_gzip": Case(utf8(line(HDR), line(A)), 1, ("QUARANTINED", "unreadable"), dialect=GZ),
     "gzip_zero_padding": Case(_GOOD_GZ + b"\0" * 16, 3, LOADED, dialect=GZ),
     "gzip_two_members": Case(gz(utf8(line(HDR), line(A))) + gz(utf8(line(B), line(C))), 3, LOADED, dialect=GZ),
+    "gzip_trailing_garbage": Case(_GOOD_GZ + b"garbage", 3, ("QUARANTINED", "unreadable"), dialect=GZ),
+    "gzip_empty_file": Case(b"", 0, None, dialect=GZ),
+    "gzip_member_with_name_and_extra": Case(_gz_named(utf8(line(HDR), line(A), line(B))), 2, LOADED, dialect=GZ),
+    # a reserved flag bit: zlib refuses the header, Python's gzip reads it; both paths must agree
+    "gzip_reserved_flag": Case(_GOOD_GZ[:3] + bytes([_GOOD_GZ[3] | 0x20]) + _GOOD_GZ[4:], 3, None, dialect=GZ),
+    "gzip_second_member_truncated": Case(
+        _GOOD_GZ + gz(utf8(line(B)))[:-6], 4, ("QUARANTINED", "unreadable"), dialect=GZ
+    ),
     # jsonl -----------------------------------------------------------------------------------------
     "jsonl_edges": Case(
         utf8(
