@@ -400,7 +400,7 @@ def export(ctx: RunContext) -> None:
     if ctx.registry:
         con.executemany(
             f"INSERT INTO reg VALUES ({', '.join('?' for _ in names)})",
-            [[s.as_row()[n] for n in names] for s in ctx.registry.values()],
+            [[row[n] for n in names] for row in (s.as_row() for s in ctx.registry.values())],
         )
     lake.copy_to_parquet(con, "SELECT * FROM reg", meta / "sources.parquet")
     con.execute("CREATE OR REPLACE TEMP TABLE feed_map (kind VARCHAR, feed VARCHAR, is_daily BOOLEAN)")
