@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 KEPT_MANIFEST = "manifest.pickle"  # in the parse's --target-path
+KEPT_FORMAT = 2  # 2: the parse's manifest.json kept after the manifest (a file of format 1 is parsed again)
 KEY_DISTRIBUTIONS = ("dbt-core", "dbt-adapters", "dbt-duckdb", "dbt-spark")
 PROJECT_FOLDERS = (("--project-dir", "DBT_PROJECT_DIR"), ("--profiles-dir", "DBT_PROFILES_DIR"))
 
@@ -52,6 +53,7 @@ def manifest_key(args: list[str], env: dict, parsed: dict) -> str:
         "project": [project_fingerprint(folder) for folder in folders],
         "versions": versions,
         "python": sys.version,
+        "kept": KEPT_FORMAT,
     }
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
 
@@ -86,20 +88,28 @@ def dump_manifest(manifest, f) -> None:
 
 
 def load_kept(path: Path | None, key: str):
-    """The manifest kept at `path` under `key`, or None (absent, another key, unreadable)."""
+    """The manifest kept at `path` under `key` and the JSON its parse wrote (bytes, or None), or
+    (None, None): absent, another key, unreadable."""
     if path is None:
-        return None
+        return None, None
     try:
         with open(path, "rb") as f:
             if pickle.load(f) != key:
-                return None
-            return pickle.load(f)
+                return None, None
+            manifest = pickle.load(f)
+            try:
+                manifest_json = pickle.load(f)
+            except EOFError:  # kept by an older numlake: no JSON beside it
+                manifest_json = None
+            return manifest, manifest_json if isinstance(manifest_json, bytes) else None
     except Exception:  # a partial or foreign file is only a missed shortcut: dbt parses
-        return None
+        return None, None
 
 
-def keep(path: Path | None, key: str, manifest) -> None:
-    """Keep the manifest for the next run (written aside, then renamed: never half a file)."""
+def keep(path: Path | None, key: str, manifest, manifest_json: bytes | None = None) -> None:
+    """Keep the manifest for the next run, with the JSON its parse wrote (`manifest.json`, which
+    the warm process copies instead of serializing the manifest again: dbt_warm_tuning.py); written
+    aside, then renamed: never half a file, never a JSON of another parse."""
     if path is None:
         return
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
@@ -107,6 +117,7 @@ def keep(path: Path | None, key: str, manifest) -> None:
         with open(tmp, "wb") as f:
             pickle.dump(key, f, protocol=pickle.HIGHEST_PROTOCOL)  # read first: a stale manifest is not loaded
             dump_manifest(manifest, f)
+            pickle.dump(manifest_json, f, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)
     except Exception:
         with contextlib.suppress(OSError):

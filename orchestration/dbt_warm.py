@@ -50,6 +50,7 @@ import threading
 from pathlib import Path
 
 from orchestration.dbt_kept_manifest import keep, kept_path, load_kept, manifest_key
+from orchestration.dbt_warm_tuning import compiled_templates_kept, critical_path_first, manifest_written_from
 
 SOCKET_ENV = "NUMLAKE_DBT_WARM_SOCKET"
 FOLDER_PREFIX = "numlake-dbt-"  # + the run's pid + "-" + random: <tmp>/numlake-dbt-<pid>-xxxx/s
@@ -294,23 +295,27 @@ def parsed_env(env: dict) -> dict:
 
 
 def _read_ahead(args: list[str]):
-    """The manifest of `dbt parse args` and whether it was kept from an earlier parse: the kept
-    one under the same key, else dbt's partial parsing as the command would do (then kept); None
-    when the parse fails."""
+    """The manifest of `dbt parse args`, the JSON the parse wrote, and whether it was kept from an
+    earlier parse: the kept one under the same key, else dbt's partial parsing as the command
+    would do (then kept); (None, None, False) when the parse fails."""
     path, key = kept_path(args), manifest_key(args, dict(os.environ), parsed_env(os.environ))
-    manifest = load_kept(path, key)
+    manifest, manifest_json = load_kept(path, key)
     if manifest is not None:
-        return manifest, True
+        return manifest, manifest_json, True
     from dbt.cli.main import dbtRunner
 
     try:
         result = dbtRunner().invoke(args)
     except BaseException:
-        return None, False
+        return None, None, False
     if not result.success:
-        return None, False
-    keep(path, key, result.result)
-    return result.result, False
+        return None, None, False
+    manifest_json = None
+    if path is not None:
+        with contextlib.suppress(OSError):
+            manifest_json = (path.parent / "manifest.json").read_bytes()
+    keep(path, key, result.result, manifest_json)
+    return result.result, manifest_json, False
 
 
 def _build_only_written_log_lines() -> None:
@@ -363,11 +368,14 @@ def serve(path: str, fd: int, answer: int, engine: str) -> int:
             importlib.import_module(ADAPTER_MODULES[engine])
         except ImportError:  # dbt reports a missing adapter itself, as without a warm process
             pass
-    manifest, env_read, kept = None, {}, False
+    manifest, manifest_json, env_read, kept, write_back = None, None, {}, False, None
     parse = os.environ.pop(PARSE_ENV, None)
+    critical_path_first()
     if parse:
         env_read = dict(os.environ)
-        manifest, kept = _read_ahead(json.loads(parse))
+        if (folder := kept_path(json.loads(parse))) is not None:
+            write_back = compiled_templates_kept(folder.parent)
+        manifest, manifest_json, kept = _read_ahead(json.loads(parse))
     conn, _ = listener.accept()
     listener.close()
     os.unlink(path)  # one command: a later launcher runs the real dbt
@@ -380,6 +388,7 @@ def serve(path: str, fd: int, answer: int, engine: str) -> int:
     obj = None
     if manifest is not None and parsed_env(request["env"]) == parsed_env(env_read):
         obj = {"manifest": manifest, "callbacks": [], "dbt_runner_command_args": list(request["args"])}
+        manifest_written_from(manifest, manifest_json)
     # to the run that started this process: the command ran here (2: with the manifest read
     # ahead, 3: with the one an earlier run read)
     os.write(answer, (b"3" if kept else b"2") if obj else b"1")
@@ -405,6 +414,8 @@ def serve(path: str, fd: int, answer: int, engine: str) -> int:
         code = 1
     sys.stdout.flush()
     sys.stderr.flush()
+    if write_back is not None:
+        write_back()
     conn.sendall(bytes([code & 0xFF]))
     return code
 
