@@ -50,7 +50,12 @@ import threading
 from pathlib import Path
 
 from orchestration.dbt_kept_manifest import keep, kept_path, load_kept, manifest_key
-from orchestration.dbt_warm_tuning import compiled_templates_kept, critical_path_first, manifest_written_from
+from orchestration.dbt_warm_tuning import (
+    compiled_templates_kept,
+    critical_path_first,
+    manifest_written_from,
+    unwritten_events_skipped,
+)
 
 SOCKET_ENV = "NUMLAKE_DBT_WARM_SOCKET"
 FOLDER_PREFIX = "numlake-dbt-"  # + the run's pid + "-" + random: <tmp>/numlake-dbt-<pid>-xxxx/s
@@ -371,6 +376,7 @@ def serve(path: str, fd: int, answer: int, engine: str) -> int:
     manifest, manifest_json, env_read, kept, write_back = None, None, {}, False, None
     parse = os.environ.pop(PARSE_ENV, None)
     critical_path_first()
+    unwritten_events_skipped()
     if parse:
         env_read = dict(os.environ)
         if (folder := kept_path(json.loads(parse))) is not None:

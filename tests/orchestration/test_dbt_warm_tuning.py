@@ -161,3 +161,51 @@ def test_a_torn_or_foreign_code_file_only_means_compiling(tmp_path):
     assert _render(tmp_path, texts) == {"renders": [["str", "19"], ["int", 19]], "compiled": 2}
     path.write_bytes(b"not a pickle")
     assert _render(tmp_path, texts)["compiled"] == 2
+
+
+EVENTS = textwrap.dedent(
+    """
+    import io, json, sys
+    from dbt_common.events import event_manager
+    from dbt_common.events.base_types import EventLevel
+    from dbt_common.events.logger import LineFormat, LoggerConfig
+    from dbt_common.events.types import Note
+    from orchestration.dbt_warm_tuning import unwritten_events_skipped
+    if sys.argv[1] == "patched":
+        unwritten_events_skipped()
+    built = []
+    build = event_manager.msg_from_base_event
+    event_manager.msg_from_base_event = lambda e, level=None: built.append(e.msg) or build(e, level=level)
+    out = io.StringIO()
+    manager = event_manager.EventManager()
+    config = LoggerConfig(name="t", line_format=LineFormat.Json, level=EventLevel[sys.argv[2]], output_stream=out)
+    manager.add_logger(config)
+    if sys.argv[3] == "callback":
+        manager.add_callback(lambda msg: None)
+    for level in (EventLevel.DEBUG, EventLevel.INFO, EventLevel.WARN):
+        manager.fire_event(Note(msg=level.value), level=level)
+    written = [json.loads(line)["info"]["msg"] for line in out.getvalue().splitlines()]
+    print(json.dumps({"built": built, "written": written}))
+    """
+)
+
+
+@pytest.mark.parametrize("logger_level", ["INFO", "DEBUG"])
+@pytest.mark.parametrize("callback", ["callback", "none"])
+def test_an_event_no_logger_writes_is_dropped_before_its_message_is_built(logger_level, callback):
+    def fire(patched: str) -> dict:
+        done = subprocess.run(
+            [sys.executable, "-c", EVENTS, patched, logger_level, callback],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    plain, patched = fire("plain"), fire("patched")
+    assert patched["written"] == plain["written"]
+    assert plain["built"] == ["debug", "info", "warn"]
+    kept_debug = logger_level == "DEBUG" or callback == "callback"
+    assert patched["built"] == (["debug", "info", "warn"] if kept_debug else ["info", "warn"])
