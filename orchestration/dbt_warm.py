@@ -55,6 +55,7 @@ from orchestration.dbt_warm_tuning import (
     critical_path_first,
     manifest_written_from,
     unwritten_events_skipped,
+    warehouse_checkpointed,
 )
 
 SOCKET_ENV = "NUMLAKE_DBT_WARM_SOCKET"
@@ -382,6 +383,7 @@ def serve(path: str, fd: int, answer: int, engine: str) -> int:
         if (folder := kept_path(json.loads(parse))) is not None:
             write_back = compiled_templates_kept(folder.parent)
         manifest, manifest_json, kept = _read_ahead(json.loads(parse))
+        warehouse_checkpointed(engine)
     conn, _ = listener.accept()
     listener.close()
     os.unlink(path)  # one command: a later launcher runs the real dbt

@@ -27,6 +27,8 @@ checks the names it replaces and does nothing when they are not there. The cold 
 - **Events no logger writes.** dbt builds a message for every event (~2,700 in a daily build,
   ~2,000 of them debug lines) before its loggers decide; one that nobody can see is dropped
   first (`unwritten_events_skipped`).
+- **The warehouse checkpointed before the build** (`warehouse_checkpointed`), while the run
+  ingests, instead of by DuckDB itself in the middle of the build.
 """
 
 from __future__ import annotations
@@ -277,3 +279,31 @@ def unwritten_events_skipped() -> None:
 
     fire_written_event.numlake = True
     EventManager.fire_event = fire_written_event
+
+
+def warehouse_checkpointed(engine: str) -> None:
+    """Checkpoint the DuckDB warehouse (NUMLAKE_WAREHOUSE) while the warm process waits for its
+    command, i.e. while the run ingests the lake and nothing reads or writes the warehouse.
+
+    A daily build leaves ~4-12 MB of write-ahead log behind (dbt's connection is never closed
+    with a checkpoint), and DuckDB checkpoints by itself once the log passes 16 MB: in nearly every
+    daily build, somewhere in the middle of it, where the checkpoint (~1 s of writing) holds up
+    every other thread's commit (three models took 3 s instead of a fraction in one measured
+    build). Checkpointed here, before the build, the build starts from an empty log. A warehouse
+    that is not there yet, or that another process holds (dbt would then fail on it as before),
+    is left alone."""
+    path = os.environ.get("NUMLAKE_WAREHOUSE")
+    if engine != "duckdb" or not path or not os.path.exists(f"{path}.wal"):
+        return
+    try:
+        import duckdb
+
+        con = duckdb.connect(path, config={"threads": 1})
+    except Exception:  # held by another process, or not a DuckDB file: dbt reports it
+        return
+    try:
+        con.execute("checkpoint")
+    except Exception:
+        pass
+    finally:
+        con.close()

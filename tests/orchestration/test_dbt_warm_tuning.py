@@ -209,3 +209,52 @@ def test_an_event_no_logger_writes_is_dropped_before_its_message_is_built(logger
     assert plain["built"] == ["debug", "info", "warn"]
     kept_debug = logger_level == "DEBUG" or callback == "callback"
     assert patched["built"] == (["debug", "info", "warn"] if kept_debug else ["info", "warn"])
+
+
+def _warehouse_with_a_log(path: Path) -> None:
+    """A DuckDB file whose last writer exited without a checkpoint (as dbt's process does)."""
+    script = (
+        "import duckdb, os, sys\n"
+        "con = duckdb.connect(sys.argv[1])\n"
+        "con.execute('create table t as select range as i from range(1000)')\n"
+        "con.execute('insert into t select 5000')\n"
+        "os._exit(0)\n"
+    )
+    subprocess.run([sys.executable, "-c", script, str(path)], check=True)
+    assert Path(f"{path}.wal").exists()
+
+
+def test_the_warm_process_checkpoints_the_warehouse_before_the_build(tmp_path, monkeypatch):
+    from orchestration.dbt_warm_tuning import warehouse_checkpointed
+
+    path = tmp_path / "warehouse.duckdb"
+    _warehouse_with_a_log(path)
+    monkeypatch.setenv("NUMLAKE_WAREHOUSE", str(path))
+    warehouse_checkpointed("spark")  # Spark's builds do not write this file
+    assert Path(f"{path}.wal").exists()
+    warehouse_checkpointed("duckdb")
+    assert not Path(f"{path}.wal").exists()
+    import duckdb
+
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert con.execute("select count(*), max(i) from t").fetchone() == (1001, 5000)
+
+
+def test_a_warehouse_another_process_holds_is_left_alone(tmp_path, monkeypatch):
+    from orchestration.dbt_warm_tuning import warehouse_checkpointed
+
+    path = tmp_path / "warehouse.duckdb"
+    _warehouse_with_a_log(path)
+    hold = "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('open', flush=True); input()"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", hold, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        monkeypatch.setenv("NUMLAKE_WAREHOUSE", str(path))
+        warehouse_checkpointed("duckdb")  # no error: dbt meets the lock itself, as before
+    finally:
+        holder.communicate("\n", timeout=60)
