@@ -163,11 +163,19 @@ def _named(value) -> str:
     return getattr(value, "__qualname__", None) or repr(value)
 
 
+def _callables_key(functions: dict) -> tuple:
+    """The names of an environment's filters or tests and how each is called: Jinja compiles a
+    call to a filter differently when it takes the context, the eval context or the environment."""
+    return tuple(sorted((name, repr(getattr(f, "jinja_pass_arg", None))) for name, f in functions.items()))
+
+
 def _environment_key(env) -> tuple:
     """What of a Jinja environment its compiled code depends on (its class, code generator,
-    extensions and syntax options), in names that are the same in every process."""
+    extensions, syntax options, filters and tests), in names that are the same in every process."""
     return (
         f"{type(env).__module__}.{type(env).__qualname__}",
+        _callables_key(env.filters),
+        _callables_key(env.tests),
         _named(env.code_generator_class),
         tuple(sorted(_named(type(ext)) for ext in env.extensions.values())),
         tuple(repr(getattr(env, option, None)) for option in _ENV_OPTIONS),
