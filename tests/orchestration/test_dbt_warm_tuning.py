@@ -124,9 +124,10 @@ RENDER = textwrap.dedent(
 )
 
 
-def _render(folder: Path, texts: list[str]) -> dict:
+def _script(script: str, *args: str) -> dict:
+    """The JSON a script prints last, run in a process of its own (the patches are process-wide)."""
     done = subprocess.run(
-        [sys.executable, "-c", RENDER, str(folder), json.dumps(texts)],
+        [sys.executable, "-c", script, *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -134,6 +135,10 @@ def _render(folder: Path, texts: list[str]) -> dict:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _render(folder: Path, texts: list[str]) -> dict:
+    return _script(RENDER, str(folder), json.dumps(texts))
 
 
 def test_jinjas_code_is_kept_for_the_next_process_and_renders_the_same(tmp_path):
@@ -193,18 +198,8 @@ EVENTS = textwrap.dedent(
 @pytest.mark.parametrize("logger_level", ["INFO", "DEBUG"])
 @pytest.mark.parametrize("callback", ["callback", "none"])
 def test_an_event_no_logger_writes_is_dropped_before_its_message_is_built(logger_level, callback):
-    def fire(patched: str) -> dict:
-        done = subprocess.run(
-            [sys.executable, "-c", EVENTS, patched, logger_level, callback],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            env=dict(os.environ, PYTHONPATH=str(ROOT)),
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
-        return json.loads(done.stdout.strip().splitlines()[-1])
-
-    plain, patched = fire("plain"), fire("patched")
+    plain = _script(EVENTS, "plain", logger_level, callback)
+    patched = _script(EVENTS, "patched", logger_level, callback)
     assert patched["written"] == plain["written"]
     assert plain["built"] == ["debug", "info", "warn"]
     kept_debug = logger_level == "DEBUG" or callback == "callback"
