@@ -54,6 +54,7 @@ from orchestration.dbt_warm_tuning import (
     compiled_templates_kept,
     critical_path_first,
     manifest_written_from,
+    templates_made_ahead,
     unwritten_events_skipped,
     warehouse_checkpointed,
 )
@@ -384,6 +385,8 @@ def serve(path: str, fd: int, answer: int, engine: str) -> int:
             write_back = compiled_templates_kept(folder.parent)
         manifest, manifest_json, kept = _read_ahead(json.loads(parse))
         warehouse_checkpointed(engine)
+        if write_back is not None and manifest is not None:
+            templates_made_ahead(manifest)
     conn, _ = listener.accept()
     listener.close()
     os.unlink(path)  # one command: a later launcher runs the real dbt

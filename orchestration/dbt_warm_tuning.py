@@ -23,7 +23,7 @@ checks the names it replaces and does nothing when they are not there. The cold 
 - **Jinja's compiled code kept.** Every dbt process compiles each macro it calls, and each node's
   SQL, from Jinja source to Python code (`compiled_templates_kept`): ~0.7 s of CPU in a daily
   build, under the GIL all dbt threads share. The code is kept in the warm target folder for the
-  next run.
+  next run, and every macro's template is made while the run ingests (`templates_made_ahead`).
 - **Events no logger writes.** dbt builds a message for every event (~2,700 in a daily build,
   ~2,000 of them debug lines) before its loggers decide; one that nobody can see is dropped
   first (`unwritten_events_skipped`).
@@ -315,3 +315,21 @@ def warehouse_checkpointed(engine: str) -> None:
         pass
     finally:
         con.close()
+
+
+def templates_made_ahead(manifest) -> None:
+    """Make the template of every macro of `manifest` now, while the run ingests, as dbt would on
+    a macro's first call in the build (`template_cache`, keyed by the macro's source). With the
+    code kept (`compiled_templates_kept`) this costs ~0.2 s of the other core instead of the
+    build's time, and every macro's code is kept: the incremental materializations a build after
+    a full refresh calls for the first time too. A macro that does not compile is left to fail
+    where the build calls it, as before."""
+    try:
+        from dbt_common.clients.jinja import template_cache
+    except ImportError:
+        return
+    for macro in list(getattr(manifest, "macros", {}).values()):
+        try:
+            template_cache.get_node_template(macro)
+        except Exception:
+            continue

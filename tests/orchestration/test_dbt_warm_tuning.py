@@ -253,3 +253,31 @@ def test_a_warehouse_another_process_holds_is_left_alone(tmp_path, monkeypatch):
         warehouse_checkpointed("duckdb")  # no error: dbt meets the lock itself, as before
     finally:
         holder.communicate("\n", timeout=60)
+
+
+AHEAD = textwrap.dedent(
+    """
+    import json, sys
+    from types import SimpleNamespace
+    from orchestration.dbt_warm_tuning import compiled_templates_kept, templates_made_ahead
+    write_back = compiled_templates_kept(sys.argv[1])
+    from dbt_common.clients.jinja import template_cache
+    macros = {
+        "ok": SimpleNamespace(name="ok", macro_sql="{% macro ok(x) %}{{ x * 2 }}{% endmacro %}"),
+        "broken": SimpleNamespace(name="broken", macro_sql="{% macro broken() %}{{ x + }}{% endmacro %}"),
+    }
+    if sys.argv[2] == "ahead":
+        templates_made_ahead(SimpleNamespace(macros=macros))
+    made = sorted(m for m, macro in macros.items() if macro.macro_sql in template_cache.file_cache)
+    write_back()
+    print(json.dumps({"made": made, "compiled": write_back.compiled}))
+    """
+)
+
+
+def test_every_macro_is_made_ahead_and_its_code_kept(tmp_path):
+    """A macro the build did not call is made ahead and kept all the same: the next process finds
+    its code; one that does not compile is skipped here, to fail where a build calls it."""
+    assert _script(AHEAD, str(tmp_path), "ahead") == {"made": ["ok"], "compiled": 1}
+    assert _script(AHEAD, str(tmp_path), "ahead") == {"made": ["ok"], "compiled": 0}
+    assert _script(AHEAD, str(tmp_path), "not") == {"made": [], "compiled": 0}
