@@ -1,14 +1,16 @@
 """The daily run flat in history (issue 17, target 1): `numlake run` with one more business day on
 lakes of 90, 180 and 365 days of the benchmark population, each step timed.
 
-    python -m benchmarks.daily [--scale 20] [--lakes 90,180,365] [--out bench-output] [--json OUT]
+    python -m benchmarks.daily [--scale 20] [--lakes 90,180,365] [--more 3] [--out bench-output] [--json OUT]
 
 Reuses (or simulates) the benchmark world of `benchmarks.run` (`numlake simulate --scale S
---days <largest lake + 1>`); the lake of N days is the world's first N business dates, hard-linked
-into its own landing area and built from empty in its own home. Then, back to back so that the
-ratios compare runs under the same load, each home receives its next business day (~210 files)
-and runs again. A smaller `--scale` fits a smaller machine (the 20 of the benchmark world needs
-~4.3 GB to simulate and ~4 GB to build); the figures then say which scale they are of.
+--days <largest lake + more>`); the lake of N days is the world's first N business dates, hard-linked
+into its own landing area and built from empty in its own home. Then, in rounds and back to back so
+that the ratios compare runs under the same load, each home receives its next business day (~210
+files) and runs again, `--more` times (default 3; the lakes' order reversed every other round);
+the median of a lake's runs is its "one more day". A smaller `--scale` fits a smaller machine (the
+20 of the benchmark world needs ~4.3 GB to simulate and ~4 GB to build); the figures then say which
+scale they are of.
 
 Printed: total and per step (ingestion, accounting check, dbt, check snapshot, dashboards,
 notices, and `overhead` = the rest: interpreter and Dagster start-up, definitions, the run's
@@ -65,12 +67,12 @@ def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def measure(out: Path, scale: float, lakes: list[int]) -> dict:
-    landing, registry, _ = world(out, scale, max(lakes))
+def measure(out: Path, scale: float, lakes: list[int], more: int = 3) -> dict:
+    landing, registry, _ = world(out, scale, max(lakes) + more - 1)
     dates = business_dates(landing)
-    if len(dates) <= max(lakes):
-        raise SystemExit(f"the world has {len(dates)} business dates; a lake of {max(lakes)} + 1 needs more")
-    result: dict = {"scale": scale, "load_before": load(), "lakes": {}}
+    if len(dates) < max(lakes) + more:
+        raise SystemExit(f"the world has {len(dates)} business dates; a lake of {max(lakes)} + {more} needs more")
+    result: dict = {"scale": scale, "more_days": more, "load_before": load(), "lakes": {}}
     homes = {}
     for n in lakes:
         wdir = out / f"daily-{n}"
@@ -79,25 +81,32 @@ def measure(out: Path, scale: float, lakes: list[int]) -> dict:
         homes[n] = wdir
         first = timed_run(wdir / "home", wdir / "landing", registry, f"{n} days from empty")
         first["data_files"] = files
-        result["lakes"][n] = {"from_empty": first, "first_date": dates[0], "last_date": dates[n - 1]}
+        result["lakes"][n] = {"from_empty": first, "first_date": dates[0], "last_date": dates[n - 1], "more": []}
         print(f"{n:>4} days from empty      {_line(first)}", flush=True)
     result["load_between"] = load()
-    for n in lakes:  # the one-more-day runs back to back: their ratios compare like with like
-        wdir = homes[n]
-        before = sum(1 for p in (wdir / "landing").rglob("*") if p.is_file() and not p.name.endswith(".ctl"))
-        after = link_days(landing, wdir / "landing", dates[n])
-        more = timed_run(wdir / "home", wdir / "landing", registry, f"{n} days + one")
-        more["new_files"] = after - before
-        more["date"] = dates[n]
-        result["lakes"][n]["one_more_day"] = more
-        print(f"{n:>4} days + one ({more['new_files']} files) {_line(more)}", flush=True)
+    # the one-more-day runs in rounds, back to back, so that their ratios compare like with like:
+    # round r gives every lake its r-th next business day, the lakes in turn (the order reversed
+    # every other round, so that a drift of the machine's speed weighs on every lake alike)
+    for r in range(more):
+        for n in lakes if r % 2 == 0 else lakes[::-1]:
+            wdir = homes[n]
+            before = sum(1 for p in (wdir / "landing").rglob("*") if p.is_file() and not p.name.endswith(".ctl"))
+            after = link_days(landing, wdir / "landing", dates[n + r])
+            run = timed_run(wdir / "home", wdir / "landing", registry, f"{n} days + {r + 1}")
+            run["new_files"] = after - before
+            run["date"] = dates[n + r]
+            result["lakes"][n]["more"].append(run)
+            print(f"{n:>4} days + {r + 1} ({run['new_files']} files) {_line(run)}", flush=True)
     result["load_after"] = load()
+    for n in lakes:  # the median of the lake's days stands for its one more day
+        runs = sorted(result["lakes"][n]["more"], key=lambda run: run["seconds"])
+        result["lakes"][n]["one_more_day"] = runs[(len(runs) - 1) // 2]
     small, big = min(lakes), max(lakes)
     day = {n: result["lakes"][n]["one_more_day"]["seconds"] for n in lakes}
     result["ratio_big_vs_small"] = round(day[big] / day[small], 3)
     result["ratio_vs_from_empty"] = round(day[big] / result["lakes"][big]["from_empty"]["seconds"], 3)
     print(
-        f"one more day: {big} days / {small} days = {result['ratio_big_vs_small']:.3f} "
+        f"one more day (median of {more}): {big} days / {small} days = {result['ratio_big_vs_small']:.3f} "
         f"(target <= {TARGETS['ratio_365_vs_90']}); {big} days one more / from empty = "
         f"{result['ratio_vs_from_empty']:.3f} (target <= {TARGETS['ratio_vs_from_empty']}); "
         f"{big} days one more: {day[big]:.1f} s (target <= {TARGETS['seconds_365']:.0f} s at 365 days)"
@@ -116,6 +125,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale", type=float, default=20, help="population scale of the world (default 20)")
     ap.add_argument("--lakes", default="90,180,365", help="lake lengths in business days (default 90,180,365)")
     ap.add_argument("--out", default=str(ROOT / "bench-output"))
+    ap.add_argument(
+        "--more",
+        type=int,
+        default=3,
+        help="next business days given to each lake in turn, the median counting (default 3)",
+    )
     ap.add_argument("--json", help="write the figures here")
     ap.add_argument("--keep", action="store_true", help="keep the homes (bench-output/daily-N) afterwards")
     a = ap.parse_args(argv)
@@ -124,12 +139,15 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:
         print(f"--lakes {a.lakes!r}: expected day counts separated by commas", file=sys.stderr)
         return 2
+    if a.more < 1:
+        print("--more: at least one more day", file=sys.stderr)
+        return 2
     if not lakes or min(lakes) < 1:
         print("--lakes: at least one lake of one day or more", file=sys.stderr)
         return 2
     out = Path(a.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    result = measure(out, a.scale, lakes)
+    result = measure(out, a.scale, lakes, a.more)
     if a.json:
         Path(a.json).write_text(json.dumps(result, indent=1), encoding="utf-8")
     if not a.keep:
