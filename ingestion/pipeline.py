@@ -48,6 +48,7 @@ from ingestion.redelivery import recheck
 from ingestion.registry import Source, check_selected_sources, load_registry
 from numlake.crashpoints import crash_point
 from numlake.paths import Home, check_path
+from numlake.spill import remove_stale_spill
 
 log = logging.getLogger("numlake.ingestion")
 
@@ -143,6 +144,7 @@ def _execute(ctx: RunContext, selected: set[str] | None, progress) -> IngestResu
     lake.prepare_root(ctx.lake)
     for leftover in [*ctx.home.ingest_state.parent.glob(".*.tmp"), *ctx.home.quarantine.glob("**/.*.tmp")]:
         leftover.unlink()
+    remove_stale_spill(ctx.home.ingest_state)  # DuckDB's spill files of processes that are gone
     with ctx.timed("reconcile"):
         missing = reconcile(con, ctx.lake)
         result.violations += heal(ctx, missing)

@@ -49,6 +49,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from numlake.spill import remove_stale_spill
 from orchestration.dbt_kept_manifest import keep, kept_path, load_kept, manifest_key
 from orchestration.dbt_warm_tuning import (
     compiled_templates_kept,
@@ -384,6 +385,8 @@ def serve(path: str, fd: int, answer: int, engine: str) -> int:
         if (folder := kept_path(json.loads(parse))) is not None:
             write_back = compiled_templates_kept(folder.parent)
         manifest, manifest_json, kept = _read_ahead(json.loads(parse))
+        if warehouse := os.environ.get("NUMLAKE_WAREHOUSE"):
+            remove_stale_spill(warehouse)  # DuckDB's spill files of processes that are gone
         warehouse_checkpointed(engine)
         if write_back is not None and manifest is not None:
             templates_made_ahead(manifest)
