@@ -76,10 +76,8 @@ def test_a_reused_process_number_does_not_keep_old_files_and_others_are_left_alo
 def test_ingestion_sweeps_the_spill_files_its_state_database_was_left_with(tmp_path):
     home = Home(tmp_path / "home")
     src = source("CM-GD")
-    recs = [
-        {"event_id": "E1", "msisdn": "13800000001", "event_type": "ACTIVATE", "event_time": "2025-03-01T08:00:00"}
-    ]
-    recs[0]["subscriber_id"] = "u"
+    rec = {"event_id": "E1", "msisdn": "13800000001", "event_type": "ACTIVATE", "subscriber_id": "u"}
+    recs = [{**rec, "event_time": "2025-03-01T08:00:00"}]
     write_delivery(tmp_path / "landing", src, "lifecycle", dt.date(2025, 3, 1), 1, recs)
     write_registry(tmp_path / "registry.yaml", [src])
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
