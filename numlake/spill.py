@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from pathlib import Path
 
 _SPILL = re.compile(r"duckdb_temp_(\d+)_")
@@ -28,12 +29,17 @@ def _started_after(pid: int, mtime: float) -> bool | None:
     return started > mtime + 1
 
 
-def remove_stale_spill(database: str | Path) -> int:
+def remove_stale_spill(database: str | Path, min_age_s: float = 0) -> int:
     """Remove the spill files in `database`'s temp folder (``<database>.tmp``) of processes that
     are gone, or whose process number now belongs to a process started after the file was
     written. Returns how many files were removed; a missing folder or a file that cannot be
-    removed is left alone."""
+    removed is left alone.
+
+    Process numbers are this host's. Where another host's processes may use the same database
+    (a deployment whose run workers share the home, docs/SCALE.md), `min_age_s` keeps every file
+    written more recently than that: what a process left at its exit is removed by a later run."""
     folder = Path(f"{database}.tmp")
+    now = time.time()
     try:
         entries = list(os.scandir(folder))
     except OSError:
@@ -50,7 +56,7 @@ def remove_stale_spill(database: str | Path) -> int:
             mtime = entry.stat(follow_symlinks=False).st_mtime
         except OSError:
             continue
-        if _started_after(pid, mtime) is False:  # its owner is still running
+        if now - mtime < min_age_s or _started_after(pid, mtime) is False:  # possibly in use
             continue
         try:
             os.unlink(entry.path)

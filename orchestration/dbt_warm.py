@@ -386,7 +386,9 @@ def serve(path: str, fd: int, answer: int, engine: str) -> int:
             write_back = compiled_templates_kept(folder.parent)
         manifest, manifest_json, kept = _read_ahead(json.loads(parse))
         if warehouse := os.environ.get("NUMLAKE_WAREHOUSE"):
-            remove_stale_spill(warehouse)  # DuckDB's spill files of processes that are gone
+            # DuckDB's spill files of processes that are gone: after an hour, as the warehouse's
+            # readers may be another host's processes (numlake/spill.py)
+            remove_stale_spill(warehouse, min_age_s=3600)
         warehouse_checkpointed(engine)
         if write_back is not None and manifest is not None:
             templates_made_ahead(manifest)

@@ -88,3 +88,17 @@ def test_ingestion_sweeps_the_spill_files_its_state_database_was_left_with(tmp_p
     result = ingest(home, tmp_path / "landing", tmp_path / "registry.yaml")
     assert result.records_loaded == 1
     assert not any(p.name.startswith(f"duckdb_temp_{dead}_") for p in folder.iterdir())
+
+
+def test_a_minimum_age_keeps_recent_files_of_processes_this_host_does_not_see(tmp_path):
+    folder = tmp_path / "w.duckdb.tmp"
+    folder.mkdir()
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    recent = folder / f"duckdb_temp_{int(gone.stdout)}_0_owner"
+    recent.write_bytes(b"")
+    old = folder / f"duckdb_temp_{int(gone.stdout)}_0_storage_DEFAULT-0.tmp"
+    old.write_bytes(b"x")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    assert remove_stale_spill(tmp_path / "w.duckdb", min_age_s=3600) == 1
+    assert [p.name for p in folder.iterdir()] == [recent.name]
+    assert remove_stale_spill(tmp_path / "w.duckdb") == 1
