@@ -4,7 +4,7 @@
     A number is replayed again when it has records in new LOADED deliveries (read from their own
     Parquet files, not the whole lake) or records of deliveries no longer LOADED (superseded).
     Its whole history is replayed from the rows already replayed plus the new ones, and replaces
-    the old (delete+insert by msisdn). `dbt build --full-refresh` replays everything.
+    the old (delete+insert by `msisdn_key`, the number as a BIGINT). `dbt build --full-refresh` replays everything.
 
     `replay_input()` emits the CTEs `lifecycle` (the events to replay) and `batch` (the number
     of this replay), for a full and an incremental build alike. -#}
@@ -275,7 +275,7 @@ batch as (
 {% endmacro %}
 
 {#- The rows of `relation` whose msisdn is one of `numbers` (a query). On DuckDB the numbers are
-    found by their msisdn column alone and then the rows fetched by row id: a semi-join would read
+    found by their `msisdn_key` column alone and then the rows fetched by row id: a semi-join would read
     every column of every row of the whole history (8.3 M rows at the benchmark world's year) to
     keep the ~34,000 rows of a day's ~11,000 touched numbers (BENCHMARKS.md). -#}
 {% macro rows_of_numbers(relation, numbers) -%}
@@ -291,5 +291,8 @@ batch as (
 {%- endmacro %}
 
 {% macro duckdb__rows_of_numbers(relation, numbers) -%}
-    rowid in (select rowid from {{ relation }} where msisdn in ({{ numbers }}))
+    rowid in (
+        select rowid from {{ relation }}
+        where msisdn_key in (select {{ msisdn_key('numbers.msisdn') }} from ({{ numbers }}) as numbers)
+    )
 {%- endmacro %}

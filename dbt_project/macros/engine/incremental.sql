@@ -40,7 +40,7 @@
     {%- if 'drop_rows_of_numbers_replayed_again' in hooks -%}
         {%- set settings = {'materialized': 'incremental', 'incremental_strategy': 'append', 'on_schema_change': 'fail'} -%}
     {%- else -%}
-        {%- set settings = {'materialized': 'incremental', 'incremental_strategy': 'delete+insert', 'unique_key': 'msisdn',
+        {%- set settings = {'materialized': 'incremental', 'incremental_strategy': 'delete+insert', 'unique_key': 'msisdn_key',
                             'on_schema_change': 'fail'} -%}
     {%- endif -%}
     {%- if post_hook is not none -%}

@@ -261,7 +261,8 @@ final as (
         seq,
         line_no,
         load_order,
-        (select batch.replay_batch from batch) as replay_batch
+        (select batch.replay_batch from batch) as replay_batch,
+        {{ msisdn_key('msisdn') }} as msisdn_key
     from judged
 )
 

@@ -78,7 +78,8 @@ joined as (
 final as (
     select
         *,
-        tenure_seq >= 2 and (subscriber_id is distinct from previous_subscriber_id) as is_reassignment
+        tenure_seq >= 2 and (subscriber_id is distinct from previous_subscriber_id) as is_reassignment,
+        {{ msisdn_key('msisdn') }} as msisdn_key
     from joined
 )
 

@@ -48,7 +48,8 @@ final as (
             when tenures.end_time is null then changes.next_change
             else least(changes.next_change, tenures.end_time)
         end as valid_to,
-        tenures.replay_batch
+        tenures.replay_batch,
+        tenures.msisdn_key
     from changes
     inner join tenures
         on tenures.msisdn = changes.msisdn and tenures.tenure_seq = changes.tenure_seq

@@ -26,7 +26,8 @@ final as (
         events.event_time as first_event_time,
         events.source_id as first_source_id,
         coverage.coverage_start as first_source_coverage_start,
-        events.replay_batch
+        events.replay_batch,
+        events.msisdn_key
     from events
     left join coverage on coverage.source_id = events.source_id
 )

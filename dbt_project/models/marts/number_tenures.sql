@@ -32,7 +32,8 @@ final as (
         ports_in,
         ports_out,
         events,
-        replay_batch
+        replay_batch,
+        msisdn_key
     from tenures
 )
 
