@@ -6,12 +6,26 @@ the ingestion state database, so they run while another process holds it.
 
 from __future__ import annotations
 
+import os
+import uuid
+from pathlib import Path
+
 import duckdb
 
 from ingestion.feeds import FEEDS
 from ingestion.ledger import accounting_violations as ledger_accounting_violations
-from ingestion.objectstore import LakeRoot, lake_root, register
+from ingestion.objectstore import LakeRoot, is_remote, lake_root, register
 from numlake.paths import Home
+
+# The per-file counts of the lake's batch files, by path, size and mtime (a local lake only):
+# a batch file is never rewritten (docs/LAKE.md), so a daily check counts the records of the
+# day's new files and reads the year's others from here (0.2 s of a year's 8.3 M lifecycle
+# records, BENCHMARKS.md). A file whose size or mtime changed is counted again.
+COUNTS_CACHE = "lake_counts.parquet"
+_NO_COUNTS = (
+    "SELECT NULL::VARCHAR AS source_id, NULL::VARCHAR AS file_name, NULL::BIGINT AS load_order, "
+    "0::BIGINT AS n, NULL::VARCHAR AS kind LIMIT 0"
+)
 
 
 def _con() -> duckdb.DuckDBPyConnection:
@@ -41,28 +55,11 @@ def accounting_violations(home: Home) -> list[str]:
     try:
         con.execute(f"CREATE TEMP VIEW fl AS SELECT * FROM read_parquet('{fl.as_posix()}')")
         out = ledger_accounting_violations(con, "fl")
-        parts = []
-        for feed in FEEDS:
-            g = root / feed / "*" / "*.parquet"
-            if list((root / feed).glob("*/*.parquet")):
-                parts.append(
-                    f"SELECT source_id, file_name, load_order, count(*) AS n, 'loaded' AS kind "
-                    f"FROM read_parquet('{g.as_posix()}') GROUP BY ALL"
-                )
-            g = root / "_rejects" / feed / "*" / "*.parquet"
-            if list((root / "_rejects" / feed).glob("*/*.parquet")):
-                parts.append(
-                    f"SELECT source_id, file_name, NULL::BIGINT AS load_order, count(*) AS n, "
-                    f"'rejected' AS kind FROM read_parquet('{g.as_posix()}') GROUP BY ALL"
-                )
-        counts = (
-            " UNION ALL ".join(parts)
-            if parts
-            else (
-                "SELECT NULL::VARCHAR AS source_id, NULL::VARCHAR AS file_name, NULL::BIGINT AS load_order, "
-                "0::BIGINT AS n, NULL::VARCHAR AS kind LIMIT 0"
-            )
-        )
+        if is_remote(root):
+            counts = _globbed_counts(root)
+        else:
+            _count_files(con, Path(root), Path(home.ingest_state).parent / COUNTS_CACHE)
+            counts = "SELECT source_id, file_name, load_order, n, kind FROM lake_counts"
         # a batch file may still hold the records of a delivery superseded since it was written
         # (docs/LAKE.md): those are withdrawn, not orphans; records of no delivery the ledger
         # ever loaded (or of another load of it) are
@@ -97,3 +94,86 @@ def accounting_violations(home: Home) -> list[str]:
         return out
     finally:
         con.close()
+
+
+def _batch_files(root: LakeRoot) -> list[tuple[LakeRoot, str]]:
+    """Every batch file of the lake, with `loaded` or `rejected`."""
+    out = []
+    for feed in FEEDS:
+        out += [(p, "loaded") for p in sorted((root / feed).glob("*/*.parquet"))]
+        out += [(p, "rejected") for p in sorted((root / "_rejects" / feed).glob("*/*.parquet"))]
+    return out
+
+
+def _count_sql(paths: list[str], kind: str, with_path: bool) -> str:
+    files = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
+    order = "load_order" if kind == "loaded" else "NULL::BIGINT AS load_order"
+    path = "filename AS path, " if with_path else ""
+    return (
+        f"SELECT {path}source_id, file_name, {order}, count(*) AS n, '{kind}' AS kind "
+        f"FROM read_parquet([{files}]{', filename = true' if with_path else ''}) GROUP BY ALL"
+    )
+
+
+def _globbed_counts(root: LakeRoot) -> str:
+    """The counts of an object-store lake, read whole (no cache: its files are not stat'ed)."""
+    by_kind: dict[str, list[str]] = {"loaded": [], "rejected": []}
+    for p, kind in _batch_files(root):
+        by_kind[kind].append(p.as_posix())
+    parts = [_count_sql(paths, kind, False) for kind, paths in by_kind.items() if paths]
+    return " UNION ALL ".join(parts) if parts else _NO_COUNTS
+
+
+def _count_files(con: duckdb.DuckDBPyConnection, root: Path, cache: Path) -> None:
+    """TEMP TABLE lake_counts: per batch file of a local lake, its records per (source_id,
+    file_name, load_order), read from the file when `cache` has no counts of it at its present
+    size and mtime, else from `cache`; then `cache` is rewritten with the lake's present files
+    (atomically; a cache that cannot be read or written is only not used)."""
+    files = []
+    for p, kind in _batch_files(root):
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            continue
+        files.append((str(p), st.st_size, st.st_mtime_ns, kind))
+    con.execute("CREATE TEMP TABLE lake_files (path VARCHAR, size BIGINT, mtime_ns BIGINT, kind VARCHAR)")
+    if files:
+        con.executemany("INSERT INTO lake_files VALUES (?, ?, ?, ?)", files)
+    con.execute(
+        "CREATE TEMP TABLE lake_counts (path VARCHAR, size BIGINT, mtime_ns BIGINT, source_id VARCHAR, "
+        "file_name VARCHAR, load_order BIGINT, n BIGINT, kind VARCHAR)"
+    )
+    cached = False
+    if cache.is_file():
+        try:
+            con.execute(
+                "INSERT INTO lake_counts SELECT c.path, c.size, c.mtime_ns, c.source_id, c.file_name, "
+                "c.load_order, c.n, c.kind FROM read_parquet(?) AS c "
+                "SEMI JOIN lake_files AS f USING (path, size, mtime_ns, kind)",
+                [str(cache)],
+            )
+            cached = True
+        except duckdb.Error:  # unreadable or of another shape: counted afresh
+            con.execute("DELETE FROM lake_counts")
+    done = {r[0] for r in con.execute("SELECT DISTINCT path FROM lake_counts").fetchall()}
+    todo: dict[str, list[str]] = {"loaded": [], "rejected": []}
+    for path, _size, _mtime, kind in files:
+        if path not in done:
+            todo[kind].append(path)
+    for kind, paths in todo.items():
+        if paths:
+            con.execute(
+                f"INSERT INTO lake_counts SELECT c.path, f.size, f.mtime_ns, c.source_id, c.file_name, "
+                f"c.load_order, c.n, c.kind FROM ({_count_sql(paths, kind, True)}) AS c "
+                f"JOIN lake_files AS f USING (path)"
+            )
+    if not cached or any(todo.values()) or len(done) < len(files):
+        tmp = cache.with_name(f".{cache.name}.{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            con.execute("COPY lake_counts TO '" + tmp.as_posix().replace("'", "''") + "' (FORMAT parquet)")
+            os.replace(tmp, cache)
+        except (OSError, duckdb.Error):
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
