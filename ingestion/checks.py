@@ -96,8 +96,8 @@ def accounting_violations(home: Home) -> list[str]:
         con.close()
 
 
-def _batch_files(root: LakeRoot) -> list[tuple[LakeRoot, str]]:
-    """Every batch file of the lake, with `loaded` or `rejected`."""
+def _batch_files(root: Path) -> list[tuple[Path, str]]:
+    """Every batch file of a local lake, with `loaded` or `rejected`."""
     out = []
     for feed in FEEDS:
         out += [(p, "loaded") for p in sorted((root / feed).glob("*/*.parquet"))]
@@ -105,22 +105,32 @@ def _batch_files(root: LakeRoot) -> list[tuple[LakeRoot, str]]:
     return out
 
 
-def _count_sql(paths: list[str], kind: str, with_path: bool) -> str:
+def _count_sql(paths: list[str], kind: str) -> str:
+    """Per file of `paths` (its `path`): its records per (source_id, file_name, load_order)."""
     files = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
     order = "load_order" if kind == "loaded" else "NULL::BIGINT AS load_order"
-    path = "filename AS path, " if with_path else ""
     return (
-        f"SELECT {path}source_id, file_name, {order}, count(*) AS n, '{kind}' AS kind "
-        f"FROM read_parquet([{files}]{', filename = true' if with_path else ''}) GROUP BY ALL"
+        f"SELECT filename AS path, source_id, file_name, {order}, count(*) AS n, '{kind}' AS kind "
+        f"FROM read_parquet([{files}], filename = true) GROUP BY ALL"
     )
 
 
 def _globbed_counts(root: LakeRoot) -> str:
-    """The counts of an object-store lake, read whole (no cache: its files are not stat'ed)."""
-    by_kind: dict[str, list[str]] = {"loaded": [], "rejected": []}
-    for p, kind in _batch_files(root):
-        by_kind[kind].append(p.as_posix())
-    parts = [_count_sql(paths, kind, False) for kind, paths in by_kind.items() if paths]
+    """The counts of an object-store lake, read whole by glob (no cache: its files are not stat'ed)."""
+    parts = []
+    for feed in FEEDS:
+        if list((root / feed).glob("*/*.parquet")):
+            g = (root / feed / "*" / "*.parquet").as_posix()
+            parts.append(
+                f"SELECT source_id, file_name, load_order, count(*) AS n, 'loaded' AS kind "
+                f"FROM read_parquet('{g}') GROUP BY ALL"
+            )
+        if list((root / "_rejects" / feed).glob("*/*.parquet")):
+            g = (root / "_rejects" / feed / "*" / "*.parquet").as_posix()
+            parts.append(
+                f"SELECT source_id, file_name, NULL::BIGINT AS load_order, count(*) AS n, "
+                f"'rejected' AS kind FROM read_parquet('{g}') GROUP BY ALL"
+            )
     return " UNION ALL ".join(parts) if parts else _NO_COUNTS
 
 
@@ -164,7 +174,7 @@ def _count_files(con: duckdb.DuckDBPyConnection, root: Path, cache: Path) -> Non
         if paths:
             con.execute(
                 f"INSERT INTO lake_counts SELECT c.path, f.size, f.mtime_ns, c.source_id, c.file_name, "
-                f"c.load_order, c.n, c.kind FROM ({_count_sql(paths, kind, True)}) AS c "
+                f"c.load_order, c.n, c.kind FROM ({_count_sql(paths, kind)}) AS c "
                 f"JOIN lake_files AS f USING (path)"
             )
     if not cached or any(todo.values()) or len(done) < len(files):
