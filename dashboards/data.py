@@ -16,8 +16,7 @@ import duckdb
 import pandas as pd
 
 from numlake.errors import UsageError
-
-DUCKDB_SETTINGS = {"threads": 2, "memory_limit": "2GB"}
+from numlake.warehouse_reads import connect_read_only
 
 
 class Warehouse:
@@ -69,7 +68,7 @@ def open_warehouse(path: Path) -> Iterator[Warehouse]:
     if not path.is_file():
         raise UsageError(f"warehouse not found: {path} (run the pipeline first)")
     try:
-        con = duckdb.connect(str(path), read_only=True, config=dict(DUCKDB_SETTINGS))
+        con = connect_read_only(path)
     except duckdb.Error as e:
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise UsageError(f"cannot open warehouse {path}: {first}") from None

@@ -24,6 +24,7 @@ from datetime import datetime
 
 from ingestion.state import CST
 from numlake.msisdn import mask_text
+from numlake.warehouse_reads import shared_reads
 from orchestration.run_history import one_migration_scan, pool_event_log_connections
 from orchestration.settings import Settings
 
@@ -280,13 +281,16 @@ def run_pipeline(
                 if watcher:
                     watcher.start()
                 try:
-                    result = job_def.execute_in_process(
-                        run_config=run_config,
-                        instance=instance,
-                        raise_on_error=False,
-                        run_id=run_id,
-                        tags={"numlake/trigger": "cli"},
-                    )
+                    # the readers after the build (snapshot, dashboards, checks, notices) share
+                    # one open warehouse: its write-ahead log is replayed once (numlake/warehouse_reads.py)
+                    with shared_reads():
+                        result = job_def.execute_in_process(
+                            run_config=run_config,
+                            instance=instance,
+                            raise_on_error=False,
+                            run_id=run_id,
+                            tags={"numlake/trigger": "cli"},
+                        )
                 finally:
                     if watcher:
                         watcher.stop()

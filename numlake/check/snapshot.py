@@ -41,6 +41,7 @@ from numlake.crashpoints import crash_point
 from numlake.errors import UsageError
 from numlake.msisdn import SHA256_RE, SQL_VALID, normalize
 from numlake.paths import Home
+from numlake.warehouse_reads import connect_read_only
 
 if TYPE_CHECKING:  # DuckDB and pyarrow are imported where used: one CLI answer needs neither
     import duckdb
@@ -147,7 +148,7 @@ def _connect(path: Path | None = None) -> duckdb.DuckDBPyConnection:
         if path is None:
             con = duckdb.connect(config=DUCKDB_CONFIG)
         else:
-            con = duckdb.connect(str(path), read_only=True, config=DUCKDB_CONFIG)
+            con = connect_read_only(path)
     except duckdb.Error as e:
         raise SnapshotError(f"cannot open the warehouse {path} read-only: {str(e).splitlines()[0]}") from None
     con.execute("set enable_progress_bar = false")

@@ -24,6 +24,7 @@ from numlake.notices.receiver import DemoReceiver
 from numlake.notices.store import NoticeStore
 from numlake.notices.watchlist import prepare
 from numlake.paths import Home
+from numlake.warehouse_reads import connect_read_only
 
 PER_KIND = 30
 
@@ -54,11 +55,7 @@ def _shape(number: str, i: int) -> str:
 def pick_numbers(home: Home, count: int) -> list[tuple[str, str, bool]]:
     """(number, bound_date, reassigned) rows: from the simulation's truth when present, else the warehouse."""
     truth = home.root / "simulation_truth" / "tenures.parquet"
-    con = (
-        duckdb.connect(str(home.warehouse), read_only=True, config=DUCKDB_CONFIG)
-        if not truth.exists()
-        else duckdb.connect(config=DUCKDB_CONFIG)
-    )
+    con = connect_read_only(home.warehouse) if not truth.exists() else duckdb.connect(config=DUCKDB_CONFIG)
     try:
         source = f"read_parquet('{truth}')" if truth.exists() else "marts.number_tenures"
         rows = con.execute(

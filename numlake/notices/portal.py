@@ -18,9 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
-
-from numlake.check.snapshot import DUCKDB_CONFIG
+from numlake.warehouse_reads import connect_read_only
 
 REMINDER_DAYS = 30
 TABLES = {
@@ -76,7 +74,7 @@ def load_portal(warehouse: Path) -> Portal:
     if not Path(warehouse).exists():
         portal.missing.append("warehouse")
         return portal
-    con = duckdb.connect(str(warehouse), read_only=True, config=DUCKDB_CONFIG)
+    con = connect_read_only(warehouse)
     try:
         con.execute("set enable_progress_bar = false")
         row = con.execute("select cast(as_of as varchar) from marts.platform_status limit 1").fetchone()

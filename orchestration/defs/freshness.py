@@ -8,9 +8,9 @@ adoption) arrive when something changes, so silence there is not a failure.
 """
 
 import dagster as dg
-import duckdb
 
 from ingestion.feeds import DAILY_FEEDS
+from numlake.warehouse_reads import connect_read_only
 from orchestration.metadata import FAILING_SOURCES_SCHEMA, failing_sources, iso, table
 from orchestration.resources import NumlakeResource
 from orchestration.settings import Settings
@@ -24,7 +24,7 @@ def check_name(feed: str) -> str:
 
 def read_freshness(settings: Settings) -> tuple[object, list[dict]]:
     """`as_of` and the rows of `marts.source_freshness`, read-only from the warehouse."""
-    con = duckdb.connect(str(settings.home.warehouse), read_only=True, config={"threads": 1})
+    con = connect_read_only(settings.home.warehouse)
     try:
         as_of = con.execute("select as_of from marts.platform_status").fetchone()
         cur = con.execute(
