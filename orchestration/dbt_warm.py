@@ -55,6 +55,7 @@ from orchestration.dbt_warm_tuning import (
     compiled_templates_kept,
     critical_path_first,
     manifest_written_from,
+    schemas_made_ahead,
     templates_made_ahead,
     unwritten_events_skipped,
     warehouse_checkpointed,
@@ -392,6 +393,7 @@ def serve(path: str, fd: int, answer: int, engine: str) -> int:
         warehouse_checkpointed(engine)
         if write_back is not None and manifest is not None:
             templates_made_ahead(manifest)
+    schemas_made_ahead(ADAPTER_MODULES.get(engine))
     conn, _ = listener.accept()
     listener.close()
     os.unlink(path)  # one command: a later launcher runs the real dbt

@@ -29,6 +29,10 @@ checks the names it replaces and does nothing when they are not there. The cold 
   first (`unwritten_events_skipped`).
 - **The warehouse checkpointed before the build** (`warehouse_checkpointed`), while the run
   ingests, instead of by DuckDB itself in the middle of the build.
+- **Contract schemas built ahead.** Each invocation validates the project, its flags and
+  packages, the profile and the adapter's credentials against JSON schemas dbt builds from their
+  classes on first use and keeps for the life of the process (`schemas_made_ahead`): ~0.25 s of
+  CPU before the build's first node, now spent while the run ingests.
 """
 
 from __future__ import annotations
@@ -332,4 +336,26 @@ def templates_made_ahead(manifest) -> None:
         try:
             template_cache.get_node_template(macro)
         except Exception:
+            continue
+
+
+def schemas_made_ahead(adapter_module: str | None) -> None:
+    """Build now, while the run ingests, the JSON schemas dbt checks its configuration against at
+    the start of every invocation (`dbtClassMixin.json_schema`, cached per class): the project
+    (`Configuration`, `Project`), its flags and packages, the profile and the adapter's
+    credentials. A class an upgrade renamed is skipped; the invocation then builds what it needs."""
+    import importlib
+
+    classes = []
+    with contextlib.suppress(ImportError):
+        contracts = importlib.import_module("dbt.contracts.project")
+        names = ("Configuration", "Project", "ProjectFlags", "PackageConfig", "ProfileConfig")
+        classes += [getattr(contracts, name, None) for name in names]
+    if adapter_module:
+        with contextlib.suppress(ImportError, AttributeError):
+            classes.append(importlib.import_module(adapter_module).Plugin.credentials)
+    for cls in classes:
+        try:
+            cls.json_schema()
+        except Exception:  # not a dbt contract class any more: nothing to build ahead
             continue
