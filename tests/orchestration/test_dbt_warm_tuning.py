@@ -281,3 +281,26 @@ def test_every_macro_is_made_ahead_and_its_code_kept(tmp_path):
     assert _script(AHEAD, str(tmp_path), "ahead") == {"made": ["ok"], "compiled": 1}
     assert _script(AHEAD, str(tmp_path), "ahead") == {"made": ["ok"], "compiled": 0}
     assert _script(AHEAD, str(tmp_path), "not") == {"made": [], "compiled": 0}
+
+
+def test_the_contract_schemas_are_built_ahead_and_a_missing_adapter_is_skipped():
+    """In a process of its own (the cache is process-wide): after `schemas_made_ahead`, the schemas
+    an invocation validates against are in dbt's cache; an adapter module that is not there only
+    means one schema fewer."""
+    code = textwrap.dedent(
+        """
+        from dbt_common.dataclass_schema import dbtClassMixin
+        from orchestration.dbt_warm_tuning import schemas_made_ahead
+        cache = dbtClassMixin.__dict__["json_schema"].__func__
+        before = cache.cache_info().currsize
+        schemas_made_ahead("no.such.adapter")
+        without_adapter = cache.cache_info().currsize
+        schemas_made_ahead("dbt.adapters.duckdb")
+        print(before, without_adapter, cache.cache_info().currsize)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    before, without_adapter, with_adapter = map(int, out.stdout.split())
+    # Configuration, Project, ProjectFlags, PackageConfig, ProfileConfig
+    assert without_adapter == before + 5
+    assert with_adapter == without_adapter + 1  # DuckDBCredentials
