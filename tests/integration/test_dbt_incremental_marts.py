@@ -185,33 +185,50 @@ def deliver_run(d: Deliveries, r: int, by_file, keys, rng: random.Random) -> Non
         lifecycle = [n for n in loaded if d.files[n]["feed"] == "lifecycle"]
         name = rng.choice(sorted(n for n in lifecycle if all(x["msisdn"] != LONE for x in d.files[n]["rows"])))
         d.supersede(name, lambda x: rng.random() < 0.66)
-    if r == 5:
+    if r == 5:  # a complaints redelivery that withdraws about half of its reports
         name = rng.choice(sorted(n for n in loaded if d.files[n]["feed"] == "complaints"))
         d.supersede(name, lambda x: rng.random() < 0.5)
+    if r == 9:  # one that withdraws its resolutions: those complaints are current again as first reported (OPEN)
+        name = rng.choice(
+            sorted(
+                n
+                for n in loaded
+                if d.files[n]["feed"] == "complaints" and any(x["status"] == "RESOLVED" for x in d.files[n]["rows"])
+            )
+        )
+        d.supersede(name, lambda x: x["status"] != "RESOLVED")
+
+
+# Incremental tables outside schema marts, compared as well: what the marts count is their rows.
+INTERMEDIATE = ("int_complaints__deduplicated",)
 
 
 def marts(wh) -> dict[str, list]:
-    """Every table of schema marts, rows sorted, without when a row was written (`built_at`, `replay_batch`)."""
+    """Every table of schema marts (and those of INTERMEDIATE), rows sorted, without when a row was
+    written (`built_at`, `replay_batch`)."""
     con = duckdb.connect(str(wh), read_only=True)
     try:
         names = [
-            r[0]
+            (r[0], r[1])
             for r in con.execute(
-                "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
+                "select table_schema, table_name from information_schema.tables where table_schema = 'marts' "
+                "or (table_schema = 'intermediate' and table_name in ?) order by 1, 2",
+                [list(INTERMEDIATE)],
             ).fetchall()
         ]
         out = {}
-        for name in names:
+        for schema, name in names:
             cols = [
                 r[0]
                 for r in con.execute(
                     "select column_name from information_schema.columns "
-                    "where table_schema = 'marts' and table_name = ? "
+                    "where table_schema = ? and table_name = ? "
                     "and column_name not in ('built_at', 'replay_batch', 'first_seen_at') order by ordinal_position",
-                    [name],
+                    [schema, name],
                 ).fetchall()
             ]
-            out[name] = sorted(con.execute(f"select {', '.join(cols)} from marts.{name}").fetchall(), key=repr)
+            key = name if schema == "marts" else f"{schema}.{name}"
+            out[key] = sorted(con.execute(f"select {', '.join(cols)} from {schema}.{name}").fetchall(), key=repr)
         return out
     finally:
         con.close()
