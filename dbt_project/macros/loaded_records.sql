@@ -13,13 +13,6 @@
     ) as loaded using (source_id, file_name)
 {% endmacro %}
 
-{#- The complaints deliveries the ledger holds LOADED, as `loaded`: a subquery's start, for a
-    condition to follow with `and`. -#}
-{% macro loaded_complaint_files() -%}
-    select 1 from {{ ref('stg_lake__file_loads') }} as loaded
-    where loaded.outcome = 'LOADED' and loaded.feed = 'complaints'
-{%- endmacro %}
-
 {#- The post-hook of int_complaints__deduplicated: drop the complaints whose current report's
     delivery is no longer LOADED. Those still reported elsewhere were replaced by the build; the
     rows left are of complaints whose every report was withdrawn. -#}
@@ -27,8 +20,10 @@
     {%- if is_incremental() -%}
         delete from {{ this }} as current_state
         where not exists (
-            {{ loaded_complaint_files() }}
-            and loaded.source_id = current_state.source_id and loaded.file_name = current_state.file_name
+            select 1 from {{ ref('stg_lake__file_loads') }} as loaded
+            where
+                loaded.outcome = 'LOADED' and loaded.feed = 'complaints'
+                and loaded.source_id = current_state.source_id and loaded.file_name = current_state.file_name
         )
     {%- else -%}
         select 1 /* first build: every row is of a loaded delivery */

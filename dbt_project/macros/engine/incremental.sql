@@ -285,24 +285,24 @@ new_events as (
     {{ return({'materialized': 'table', 'post_hook': hooks}) }}
 {%- endmacro %}
 
-{#- `not exists` a row of `other` equal to `alias`'s in every one of `columns` (nulls equal). -#}
-{% macro row_not_in(alias, other, columns) -%}
+{#- `not exists` a row of `other` equal to `alias`'s in every column of `table` (nulls equal). -#}
+{% macro row_not_in(alias, table, other=none) -%}
+    {%- set columns = adapter.get_columns_in_relation(table) if execute and adapter is defined else [] -%}
     not exists (
-        select 1 from {{ other }} as same
-        where
-            {% for c in columns -%}
-            same.{{ c }} is not distinct from {{ alias }}.{{ c }}{% if not loop.last %} and {% endif %}
-            {% endfor %}
+        select 1 from {{ other if other is not none else table }} as same
+        {%- for c in columns %}
+        {{ 'where' if loop.first else 'and' }} same.{{ c.quoted }} is not distinct from {{ alias }}.{{ c.quoted }}
+        {%- endfor %}
     )
 {%- endmacro %}
 
 {#- A pre-hook of a row-incremental table (`row_incremental_config`): drop the rows no longer
-    among `current`'s, compared on every one of `columns`; the model then appends the rows of
-    `current` not kept. A first build or a full refresh has nothing to drop. -#}
-{% macro drop_rows_not_current(current, columns) -%}
+    among `current`'s, compared on every column of the table; the model then appends the rows of
+    `current` it does not hold. A first build or a full refresh has nothing to drop. -#}
+{% macro drop_rows_not_current(current) -%}
     {%- if is_incremental() -%}
         delete from {{ this }} as kept
-        where {{ row_not_in('kept', '(select ' ~ columns | join(', ') ~ ' from ' ~ current ~ ')', columns) }}
+        where {{ row_not_in('kept', this, current) }}
     {%- else -%}
         select 1 /* first build: nothing to drop */
     {%- endif -%}

@@ -14,13 +14,22 @@
     post-hook drops the rows of complaints left with no report at all. -#}
 {%- set seen = -1 -%}
 {%- if is_incremental() -%}
-    {%- set seen = query_rows('select coalesce(max(load_order), -1) from ' ~ this)[0][0] if execute else -1 -%}
+    {%- set rows = query_rows('select coalesce(max(load_order), -1) from ' ~ this) -%}
+    {%- set seen = rows[0][0] if rows else -1 -%}
 {%- endif %}
 with complaints as (
     select * from {{ ref('stg_lake__complaints') }}
 ),
 
 {% if is_incremental() %}
+    loaded as (
+        select
+            source_id,
+            file_name
+        from {{ ref('stg_lake__file_loads') }}
+        where outcome = 'LOADED' and feed = 'complaints'
+    ),
+
     changed as (
         select
             source_id,
@@ -32,10 +41,7 @@ with complaints as (
             current_state.source_id,
             current_state.complaint_id
         from {{ this }} as current_state
-        where not exists (
-            {{ loaded_complaint_files() }}
-            and loaded.source_id = current_state.source_id and loaded.file_name = current_state.file_name
-        )
+        anti join loaded using (source_id, file_name)
     ),
 
     reports as (
