@@ -31,10 +31,12 @@ with complaints as (
     ),
 
     changed as (
+        {#- the staging view itself, not the CTE: a CTE read twice is materialized whole by DuckDB,
+            where this filter prunes the lake's row groups -#}
         select
             source_id,
             complaint_id
-        from complaints
+        from {{ ref('stg_lake__complaints') }}
         where load_order > {{ seen }}
         union
         select
