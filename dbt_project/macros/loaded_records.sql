@@ -29,3 +29,12 @@
         select 1 /* first build: every row is of a loaded delivery */
     {%- endif -%}
 {%- endmacro %}
+
+{#- The (source_id, file_name) of the deliveries of `feeds` the ledger holds LOADED. -#}
+{% macro loaded_deliveries(feeds) %}
+    select
+        source_id,
+        file_name
+    from {{ ref('stg_lake__file_loads') }}
+    where outcome = 'LOADED' and feed in ({% for f in feeds %}'{{ f }}'{% if not loop.last %}, {% endif %}{% endfor %})
+{% endmacro %}

@@ -43,13 +43,18 @@
         {%- set settings = {'materialized': 'incremental', 'incremental_strategy': 'delete+insert', 'unique_key': 'msisdn_key',
                             'on_schema_change': 'fail'} -%}
     {%- endif -%}
-    {%- if post_hook is not none -%}
-        {%- do settings.update({'post_hook': post_hook}) -%}
-    {%- endif -%}
+    {{ return(with_hooks(settings, pre_hook, post_hook)) }}
+{%- endmacro %}
+
+{#- `config` with its `pre_hook` and `post_hook` where given. -#}
+{% macro with_hooks(config, pre_hook=none, post_hook=none) -%}
     {%- if pre_hook is not none -%}
-        {%- do settings.update({'pre_hook': pre_hook}) -%}
+        {%- do config.update({'pre_hook': pre_hook}) -%}
     {%- endif -%}
-    {{ return(settings) }}
+    {%- if post_hook is not none -%}
+        {%- do config.update({'post_hook': post_hook}) -%}
+    {%- endif -%}
+    {{ return(config) }}
 {%- endmacro %}
 
 {#- DuckDB's pre- and post-hooks are not run on Spark, but dbt infers a model's dependencies from its hooks
@@ -267,13 +272,7 @@ new_events as (
     {%- else -%}
         {%- do config.update({'incremental_strategy': 'append'}) -%}
     {%- endif -%}
-    {%- if pre_hook is not none -%}
-        {%- do config.update({'pre_hook': pre_hook}) -%}
-    {%- endif -%}
-    {%- if post_hook is not none -%}
-        {%- do config.update({'post_hook': post_hook}) -%}
-    {%- endif -%}
-    {{ return(config) }}
+    {{ return(with_hooks(config, pre_hook, post_hook)) }}
 {%- endmacro %}
 
 {% macro spark__row_incremental_config(unique_key=none, pre_hook=none, post_hook=none) -%}

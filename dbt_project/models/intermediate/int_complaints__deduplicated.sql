@@ -23,11 +23,7 @@ with complaints as (
 
 {% if is_incremental() %}
     loaded as (
-        select
-            source_id,
-            file_name
-        from {{ ref('stg_lake__file_loads') }}
-        where outcome = 'LOADED' and feed = 'complaints'
+        {{ loaded_deliveries(['complaints']) }}
     ),
 
     changed as (

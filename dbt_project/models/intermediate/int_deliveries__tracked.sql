@@ -72,11 +72,7 @@ new_files as (
 
 {% if is_incremental() %}
     loaded as (
-        select
-            source_id,
-            file_name
-        from {{ ref('stg_lake__file_loads') }}
-        where outcome = 'LOADED' and feed in ('lifecycle', 'complaints')
+        {{ loaded_deliveries(['lifecycle', 'complaints']) }}
     ),
 
     tracked as (
