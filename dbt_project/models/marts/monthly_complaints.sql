@@ -142,7 +142,9 @@ counted_complaints as (
 ),
 
 on_reassignment as (
-    {#- The tenure open at receipt is a reassignment that started at most 365 days earlier. -#}
+    {#- The tenure open at receipt is a reassignment that started at most 365 days earlier. Joined
+        by the number as a BIGINT (`msisdn_key`; a complaint's number is as valid as an event's,
+        INTERCHANGE 2), not as text: the statement 0.25 -> 0.105 s at 360 days (BENCHMARKS.md). -#}
     select distinct
         counted_complaints.source_id,
         counted_complaints.complaint_id
@@ -150,7 +152,7 @@ on_reassignment as (
     cross join span
     inner join tenures
         on
-            tenures.msisdn = counted_complaints.msisdn
+            tenures.msisdn_key = {{ msisdn_key('counted_complaints.msisdn') }}
             and tenures.start_time <= counted_complaints.received_time
             and (tenures.end_time is null or tenures.end_time > counted_complaints.received_time)
     where
