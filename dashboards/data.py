@@ -25,6 +25,7 @@ class Warehouse:
     def __init__(self, con: duckdb.DuckDBPyConnection, lake: Path | None = None):
         self.con = con
         self.lake = lake
+        self._once: set[str] = set()
         rows = con.execute("select table_schema, table_name, column_name from information_schema.columns").fetchall()
         self._columns: dict[str, set[str]] = {}
         for schema, table, column in rows:
@@ -51,6 +52,14 @@ class Warehouse:
 
     def df(self, sql: str, params: list | None = None) -> pd.DataFrame:
         return self.con.execute(sql, params or []).df()
+
+    def once(self, name: str, sql: str) -> str:
+        """`name`, a relation holding the rows of `sql`, run on the first call only: for a query
+        several pages' queries read (e.g. a window over every data file)."""
+        if name not in self._once:
+            self.con.register(name, self.con.sql(sql).to_arrow_table())
+            self._once.add(name)
+        return name
 
     def try_df(self, sql: str, params: list | None = None) -> pd.DataFrame | None:
         """For optional extras only: staging views read the lake by path and may not resolve

@@ -304,6 +304,12 @@ ARRIVALS = """
     where seq = 1"""
 
 
+def arrivals(wh: Warehouse) -> str:
+    """ARRIVALS, run once per warehouse connection: three queries read it, each a window over
+    every data file the ledger holds (~77,000 at a year)."""
+    return wh.once("numlake_arrivals", ARRIVALS)
+
+
 def lateness(wh: Warehouse) -> pd.DataFrame:
     """How many days behind its feed each delivery arrived.
 
@@ -317,7 +323,7 @@ def lateness(wh: Warehouse) -> pd.DataFrame:
     if not wh.has("marts.file_loads", "source_id", "feed", "business_date", "seq", "first_seen_at"):
         return _empty("source_id", "days_late", "files")
     return wh.df(f"""
-        select source_id, days_late, count(*) as files from ({ARRIVALS}) group by all order by 1, 2""")
+        select source_id, days_late, count(*) as files from {arrivals(wh)} group by all order by 1, 2""")
 
 
 def late_files(wh: Warehouse, limit: int = 15) -> pd.DataFrame:
@@ -325,7 +331,7 @@ def late_files(wh: Warehouse, limit: int = 15) -> pd.DataFrame:
     if not wh.has("marts.file_loads", "source_id", "feed", "business_date", "seq", "first_seen_at", "file_name"):
         return _empty(*cols)
     return wh.df(f"""
-        select {", ".join(cols)} from ({ARRIVALS}) where days_late > 0
+        select {", ".join(cols)} from {arrivals(wh)} where days_late > 0
         qualify row_number() over (partition by source_id order by days_late desc, file_name) <= {int(limit)}
         order by source_id, days_late desc, file_name""")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pandas as pd
 
 from dashboards.data import Warehouse
-from dashboards.queries import ARRIVALS
+from dashboards.queries import arrivals
 
 
 def _empty(*columns: str) -> pd.DataFrame:
@@ -48,7 +48,7 @@ def weekly_lateness(wh: Warehouse, as_of) -> pd.DataFrame:
                count(*) filter (where days_late > 0) as late,
                count(*) filter (where days_late > 0) / count(*) as late_share,
                avg(days_late) filter (where days_late > 0) as mean_days_late, max(days_late) as max_days_late
-        from ({ARRIVALS}) where business_date <= ?::date
+        from {arrivals(wh)} where business_date <= ?::date
         group by all order by 1, 2""",
         [as_of],
     )
