@@ -17,11 +17,13 @@ from numlake.spill import remove_stale_spill
 from tests.support.ingestion import source, write_delivery, write_registry
 
 # spills a sort of ~3 M rows under a 64 MB memory limit, prints its spill files, then waits for
-# stdin to close and ends as numlake's processes end: os._exit, without closing the database
+# stdin to close and ends as numlake's processes end: os._exit, without closing the database.
+# No progress bar: DuckDB prints one on stdout for a statement over 2 s (a busy machine's sort).
 SPILLER = textwrap.dedent(
     """
     import os, sys, duckdb
     con = duckdb.connect(sys.argv[1], config={"memory_limit": "64MB", "threads": 1})
+    con.execute("set enable_progress_bar = false")
     con.execute("create or replace table t as select range i, md5(range::varchar) s from range(3000000)")
     con.execute("create temp table x as select * from t order by s")
     print(" ".join(sorted(os.listdir(sys.argv[1] + ".tmp"))), flush=True)
