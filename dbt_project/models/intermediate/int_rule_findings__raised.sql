@@ -6,8 +6,8 @@
     raise their own findings: it is the number's last event before the end of as_of, the row with
     event_time before it and next_event_time (the replay's) at or after it, or none.
 
-    Incremental by number block (`partition_incremental_config`): a build emits every finding of
-    each block it touches. A number is touched when it was replayed since the last build, when its
+    Incremental by number block (`partition_incremental_config`; `finding_block`: the first nine
+    digits on DuckDB, five on Spark): a build emits every finding of each block it touches. A number is touched when it was replayed since the last build, when its
     records were all withdrawn (the file of each of its findings, `file_name`, is no longer
     LOADED), or when moving as_of can change its IDLE_SUSPENDED: it has an event between the old and the new end of as_of,
     or its last event before the new end is a suspension that crosses the 180 days in between.
@@ -167,7 +167,7 @@ replayed as (
     ),
 
     touched_blocks as (
-        select distinct {{ number_block('msisdn') }} as number_block
+        select distinct {{ finding_block('msisdn') }} as number_block
         from touched_numbers
     ),
 
@@ -188,7 +188,7 @@ replayed as (
     ),
 {% else %}
     touched_blocks as (
-        select distinct {{ number_block('msisdn') }} as number_block
+        select distinct {{ finding_block('msisdn') }} as number_block
         from {{ ref('int_number_events__replayed') }} as events
     ),
 
@@ -259,7 +259,7 @@ markers as (
     from touched_blocks
     union
     select
-        {{ number_block('msisdn') }} as number_block,
+        {{ finding_block('msisdn') }} as number_block,
         cast(date_trunc('month', event_time) as date) as touched_month
     from findings
     {% if is_incremental() %}
@@ -284,7 +284,7 @@ final as (
         findings.state_before,
         findings.replay_batch,
         findings.file_name,
-        {{ number_block('findings.msisdn') }} as number_block,
+        {{ finding_block('findings.msisdn') }} as number_block,
         cast(null as date) as touched_month,
         platform.as_of,
         replayed.replayed_upto,
