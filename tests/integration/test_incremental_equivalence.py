@@ -13,6 +13,9 @@ Its deliveries reach the landing area one business date per run, and besides:
 
 At checkpoints the same landing area is built from empty in another home (a first build is a
 full refresh of every incremental model and a full snapshot publish) and both homes must agree.
+The world is seed 11 at scale 0.01; `NUMLAKE_EQUIV_SEED` and `NUMLAKE_EQUIV_SCALE` run the same
+scenario on another world (a world nobody tuned for: e.g. seeds 3 and 29 at scale 0.03 passed on
+6 Dec 2026, BENCHMARKS.md).
 Ingestion's own bookkeeping of when and in which run a file was decided (`first_seen_at`,
 `decided_at`, `run_id`, `load_order`) and when a row was written (`built_at`, `replay_batch`)
 differ between the homes by construction and are not compared.
@@ -45,6 +48,8 @@ CHECKPOINTS = {4, 7, 10}
 LATE_RUN, LATE_DATES = 7, (3, 4, 5)  # a source's deliveries of dates d3..d5 arrive with run 7
 WITHDRAW = {5: 1, 8: 5}  # run -> the date index of the lifecycle file a redelivery cuts down
 WAVE = {8: 9, 10: DAYS - 1}  # run -> the later wave's files up to this date index
+SEED = os.environ.get("NUMLAKE_EQUIV_SEED", "11")
+SCALE = os.environ.get("NUMLAKE_EQUIV_SCALE", "0.01")
 VOLATILE = {"built_at", "replay_batch", "first_seen_at", "decided_at", "run_id", "load_order"}
 
 
@@ -57,7 +62,7 @@ def simulate(root: Path) -> tuple[Path, Path, Path]:
     """The world, its registry cut down to the sources that carry a fault, and the later wave."""
     subprocess.run(
         [str(NUMLAKE), "simulate", "--landing", str(root / "landing"), "--registry-out", str(root / "registry.yaml")]
-        + ["--scale", "0.01", "--days", str(DAYS), "--seed", "11"],
+        + ["--scale", SCALE, "--days", str(DAYS), "--seed", SEED],
         check=True,
         capture_output=True,
     )
