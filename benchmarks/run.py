@@ -7,6 +7,8 @@ back for the incremental runs), then measures, each step in its own subprocess s
 is that process's own maximum RSS:
 
 - ingestion throughput per dialect against plain DuckDB reading the same files into Parquet;
+- one 1M-record delivery per dialect against the same, and the floor of the bulk path's SQL on it
+  (benchmarks/ingestion.py, benchmarks/ingest_floor.py);
 - `numlake run` from empty and after one more business day, split into phases;
 - one more business day on lakes of 90, 180 and 365 days, and the ratios of target 1 of issue 17
   (benchmarks/daily.py);
@@ -386,6 +388,26 @@ def dbt_vs_sql(out: Path, home: Path) -> None:
     )
 
 
+def one_big_file(out: Path) -> None:
+    """One 1M-record delivery per dialect against DuckDB's read_csv -> Parquet of the utf-8 one
+    (benchmarks/ingestion.py, each case a fresh worker), then the floor of the bulk path's own
+    statements on it (benchmarks/ingest_floor.py)."""
+    argv = ["--rows", "1000000", "--sources", "2", "--days", "2", "--out", str(out)]
+    secs, rss = sh([str(BIN / "python"), "-m", "benchmarks.ingestion", *argv], label="one big file")
+    print(LAST_OUTPUT[0].strip())
+    got = json.loads((out / "bench.json").read_text()) if (out / "bench.json").exists() else {}
+    base = got.get("duckdb_read_csv_to_parquet")
+    ratios = {
+        f"{k.removeprefix('ingest_')}_vs_duckdb": (r["records"] / r["seconds"]) / (base["records"] / base["seconds"])
+        for k, r in got.items()
+        if base and k.startswith("ingest_")
+    }
+    record("ingest.one_1m_file", seconds=secs, peak_rss_mib=rss, **ratios)
+    secs, _ = sh([str(BIN / "python"), "-m", "benchmarks.ingest_floor", "--rounds", "3", "--out", str(out)])
+    print(LAST_OUTPUT[0].strip())
+    record("ingest.one_1m_file_floor", seconds=secs)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", type=float, default=20)
@@ -398,6 +420,7 @@ def main() -> None:
         default=[],
         choices=[
             "demo",
+            "big",
             "dialects",
             "pipeline",
             "daily",
@@ -432,6 +455,8 @@ def main() -> None:
     landing, registry, last = world(out, a.scale, a.days)
     if "dialects" not in a.skip:
         ingest_dialects(out, landing, registry, last, a.repeat)
+    if "big" not in a.skip:  # issue 17 item 2: one 1M-record delivery per dialect, and the SQL's floor
+        one_big_file(out / "big-file")
     if "pipeline" not in a.skip:
         pipeline(out, landing, registry, last, with_dbt_vs_sql="dbt" not in a.skip)
     if "daily" not in a.skip:  # issue 17 item 1: one more day on lakes of 90, 180 and 365 days (benchmarks/daily.py)
