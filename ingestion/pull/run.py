@@ -234,11 +234,14 @@ def pull(
     options: PullOptions | None = None,
     hooks: Hooks | None = None,
     run_id: str | None = None,
+    skip_unregistered: bool = False,
 ) -> PullReport:
     """Fetch the pull sources of `registry` (all, or `sources`) into `landing`; see the module docstring.
 
     `sources` may name sources without a pull entry (a run limited to uploading sources):
-    they are skipped. An id that is in no registry entry is a UsageError.
+    they are skipped. An id that is in no registry entry is a UsageError (`numlake pull --source`),
+    unless `skip_unregistered`: a pipeline run's selection may name an unregistered landing
+    folder, which ingestion refuses as `unknown_source`; there is nothing to fetch for it.
     """
     entries = load_pull_entries(registry)
     if sources:
@@ -246,7 +249,7 @@ def pull(
 
         known = load_registry(registry)
         unknown = [s for s in sources if s not in known]
-        if unknown:
+        if unknown and not skip_unregistered:
             raise UsageError(f"pull: source {unknown[0]} is not in the registry {registry}")
         entries = {s: e for s, e in entries.items() if s in set(sources)}
     ctx = Context(home, Path(landing), options or options_from_env(), hooks or Hooks(), run_id)

@@ -105,6 +105,7 @@ def build_pull_asset(source_ids: list[str]) -> dg.AssetsDefinition:
             settings.landing,
             sources=config.sources or None,
             run_id=context.run.run_id,
+            skip_unregistered=True,  # `numlake run --source` may name an unregistered landing folder
         )
         for sid, a in sorted(report.failed.items()):
             context.log.warning(f"pull {sid} failed: {a.reason}: {a.detail}")
