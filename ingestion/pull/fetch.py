@@ -33,7 +33,7 @@ from pathlib import Path
 
 from ingestion.pull.config import PullEntry
 from ingestion.pull.ledger import FetchedState, now_cst, partial_dir
-from ingestion.pull.remote import Failure, Remote, SharedConnections, connect, list_source
+from ingestion.pull.remote import UNREADABLE_NAMES, Failure, Remote, SharedConnections, connect, list_source
 from ingestion.pull.secrets import SecretError, load_credential
 from ingestion.pull.transport import Watchdog, coalesce_requests, skip_disabled_debug_logs
 from numlake.crashpoints import crash_point
@@ -93,10 +93,11 @@ class Attempt:
     bytes: int = 0  # bytes read from the server (data and control files)
     duration_s: float = 0.0
     remote_files: int = 0  # complete deliveries seen on the server
+    lasting: bool = False  # every problem is one a retry would find again (names not UTF-8)
 
     @property
     def retryable(self) -> bool:
-        return self.outcome != "ok" and self.reason in RETRYABLE
+        return self.outcome != "ok" and self.reason in RETRYABLE and not self.lasting
 
     def row(self, run_id: str | None) -> dict:
         return {
@@ -191,6 +192,8 @@ async def attempt(entry: PullEntry, state: FetchedState, ctx: Context, try_no: i
             else:
                 shared.release(slot)
         if problems:
+            a.lasting = all(reason == UNREADABLE_NAMES for reason, _ in problems)
+            problems = [("transfer_interrupted" if r == UNREADABLE_NAMES else r, d) for r, d in problems]
             a.outcome, (a.reason, a.detail) = "failed", problems[0]
             if len(problems) > 1:
                 a.detail += f" (and {len(problems) - 1} more)"

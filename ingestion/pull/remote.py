@@ -24,6 +24,11 @@ from ingestion.pull.config import PullEntry
 from ingestion.pull.secrets import Credential
 from ingestion.pull.transport import Watchdog, coalesce_writes
 
+# internal reason of a listing that found file names that are not UTF-8: reported as
+# `transfer_interrupted` (INTERCHANGE 5's list has no better word) but never retried, as a
+# retry would find the same names (ingestion.pull.fetch)
+UNREADABLE_NAMES = "~unreadable_names"
+
 CHANNELS_PER_CONNECTION = 8
 READDIR_AHEAD = 8  # READDIR requests in flight per folder
 # AES-GCM first: one call into OpenSSL per packet, where chacha20-poly1305 costs asyncssh two
@@ -317,7 +322,7 @@ async def list_source(sftp, base: str, dog: Watchdog) -> tuple[list[Remote], lis
         if unreadable:
             shown = unreadable[0].encode("utf-8", "surrogateescape").decode("utf-8", "replace")
             problems.append(
-                ("transfer_interrupted", f"{len(unreadable)} file name(s) in {feed}/ not UTF-8, not fetched: {shown}")
+                (UNREADABLE_NAMES, f"{len(unreadable)} file name(s) in {feed}/ not UTF-8, not fetched: {shown}")
             )
         files = {n[0]: n for n in names if stat.S_ISREG(n[3]) and not n[0].startswith(".") and _readable_name(n[0])}
         for name, size, mtime, _ in files.values():

@@ -266,11 +266,12 @@ def test_a_file_name_that_is_not_utf8_is_reported_and_the_rest_of_the_source_is_
     w = pull_world
     remote = w.add_source("CU-NAT")
     os.close(os.open(bytes(remote / "lifecycle") + "/说明.txt".encode("gb18030"), os.O_WRONLY | os.O_CREAT, 0o644))
-    report = w.pull()
+    report = w.pull(retries=2)
     assert report.final["CU-NAT"].outcome == "failed"
     assert report.final["CU-NAT"].reason == "transfer_interrupted"
     assert "not UTF-8" in report.final["CU-NAT"].detail
     assert LC in w.landing_files("CU-NAT") and LC + ".ctl" in w.landing_files("CU-NAT")
+    assert len(report.attempts["CU-NAT"]) == 1, "a retry would find the same names: none is made"
 
 
 @pytest.mark.parametrize("fault", ["landing folder is a file", "state file of another shape"])
