@@ -193,9 +193,15 @@ def _pull_forked(entries: list[PullEntry], ctx: Context, n: int) -> dict[str, li
         except EOFError:
             dead.append(proc)
         proc.join()
-    if dead:
-        raise RuntimeError(f"a pull process ended without its report (exit code {dead[0].exitcode})")
-    return {e.source_id: done[e.source_id] for e in entries if e.source_id in done}
+    # a process that died (killed, out of memory) took its sources' reports with it: those sources
+    # failed, alone (INTERCHANGE 5); what they fetched is whole in the landing area or not there,
+    # and the next pull resumes them. The other processes' sources keep their results.
+    for e in entries:
+        if e.source_id not in done:
+            codes = ", ".join(str(p.exitcode) for p in dead) or "none died"
+            why = f"the pull process fetching it ended without its report (exit code {codes}); the next pull resumes"
+            done[e.source_id] = [_recorded_failure(e, ctx, "transfer_interrupted", why)]
+    return {e.source_id: done[e.source_id] for e in entries}
 
 
 def _worker(entries: list[PullEntry], ctx: Context, connections: int, next_index, send) -> None:

@@ -290,3 +290,30 @@ def test_a_local_fault_of_one_source_fails_that_source_alone(pull_world, fault):
         state.write_text('{"files": {"lifecycle/x": 5}}')
         report = w.pull()  # unusable state: compared again from scratch
         assert report.final["CM-GD"].outcome == "ok" and len(w.landing_files("CM-GD")) == 4
+
+
+def test_a_pull_process_that_dies_fails_its_source_alone(pull_world, monkeypatch):
+    """Sources spread over forked processes (`processes` 2): the process that takes the first
+    source kills itself there (SIGKILL, as an out-of-memory kill would), the other fetches the
+    rest. The pull still answers: the dead process's source failed, the other's is fetched."""
+
+    import ingestion.pull.run as run
+
+    w = pull_world
+    w.add_source("CM-GD")  # first in the registry: taken first
+    w.add_source("CU-NAT")
+    original = run._pull_source
+
+    async def dies_on_cm_gd(entry, ctx, slots):
+        if entry.source_id == "CM-GD":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return await original(entry, ctx, slots)
+
+    monkeypatch.setattr(run, "_pull_source", dies_on_cm_gd)
+    report = w.pull(processes=2, connections=2)
+    assert report.final["CM-GD"].outcome == "failed"
+    assert report.final["CM-GD"].reason == "transfer_interrupted"
+    assert "ended without its report (exit code -9)" in report.final["CM-GD"].detail
+    assert report.final["CU-NAT"].outcome == "ok"
+    assert len(w.landing_files("CU-NAT")) == 4
+    assert_landing_is_complete_copies(w, "CU-NAT")
