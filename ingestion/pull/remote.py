@@ -258,11 +258,14 @@ async def _readdir(sftp, path: str, dog: Watchdog) -> list[tuple[str, int, int, 
 
 
 def _readable_name(name: str) -> bool:
+    """A name the landing area can hold as it is: UTF-8, and one path component (a server that
+    answers a listing with a name holding '/' or NUL must not place a file elsewhere; `.`, `..`
+    and every other hidden name are skipped by the callers)."""
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:
         return False
-    return True
+    return "/" not in name and "\0" not in name
 
 
 async def _followed(sftp, folder: str, entries: list, dog: Watchdog) -> list:
@@ -322,7 +325,11 @@ async def list_source(sftp, base: str, dog: Watchdog) -> tuple[list[Remote], lis
         if unreadable:
             shown = unreadable[0].encode("utf-8", "surrogateescape").decode("utf-8", "replace")
             problems.append(
-                (UNREADABLE_NAMES, f"{len(unreadable)} file name(s) in {feed}/ not UTF-8, not fetched: {shown}")
+                (
+                    UNREADABLE_NAMES,
+                    f"{len(unreadable)} file name(s) in {feed}/ not UTF-8 or not one path component, "
+                    f"not fetched: {shown}",
+                )
             )
         files = {n[0]: n for n in names if stat.S_ISREG(n[3]) and not n[0].startswith(".") and _readable_name(n[0])}
         for name, size, mtime, _ in files.values():

@@ -201,3 +201,21 @@ def test_pull_lines_go_at_the_end_of_their_entry_in_the_registry_text():
     text = "sources:\n  - id: A\n    name: a\n  - id: B\n    name: b\n"
     out = add_pull_entries(text, {"A": ["    pull: {}"], "B": ["    pull: 1"]})
     assert out == "sources:\n  - id: A\n    name: a\n    pull: {}\n  - id: B\n    name: b\n    pull: 1\n"
+
+
+@pytest.mark.parametrize(
+    "name, readable",
+    [
+        ("CM-GD_lifecycle_20250301_01.csv", True),
+        ("说明.txt", True),
+        ("../../etc/cron.d/x", False),
+        ("a/b.csv", False),
+        ("a\0b.csv", False),
+        ("\udcd5\udcb5.txt", False),  # bytes that are not UTF-8, as the SFTP client decodes them
+    ],
+)
+def test_only_a_utf8_name_of_one_path_component_is_fetched(name, readable):
+    """A pinned but hostile server cannot make a pull write outside `<landing>/<source>/<feed>/`."""
+    from ingestion.pull.remote import _readable_name
+
+    assert _readable_name(name) is readable
