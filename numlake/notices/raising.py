@@ -17,6 +17,7 @@ implies, and raises nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import itertools
 import json
@@ -28,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 
 from numlake.check import rules, snapshot
+from numlake.china_time import CST
 from numlake.crashpoints import crash_point
 from numlake.errors import UsageError
 from numlake.notices.portal import REMINDER_DAYS, Portal, load_portal
@@ -304,11 +306,14 @@ def _write(con, notices: list[_Notice], run: int, raised_at: str) -> dict[str, i
     last = dict(con.execute("select org_id, max(seq) from notices group by org_id").fetchall())
     rows, updates = [], []
     counts = dict.fromkeys(KINDS, 0)
+    # what an organisation reads is in China Standard Time (RULES: "Throughout, times are CST");
+    # the store keeps the same instant in UTC for its own bookkeeping
+    shown_at = dt.datetime.fromisoformat(raised_at).astimezone(CST).isoformat(timespec="microseconds")
     for n in notices:
         seq = last.get(n.org_id, 0) + 1
         last[n.org_id] = seq
         nid = _notice_id(n.org_id, seq, n.kind, n.subject)
-        body = {"notice_id": nid, "seq": seq, "kind": n.kind, "org_id": n.org_id, **n.fields, "raised_at": raised_at}
+        body = {"notice_id": nid, "seq": seq, "kind": n.kind, "org_id": n.org_id, **n.fields, "raised_at": shown_at}
         rows.append(
             (
                 n.org_id,

@@ -48,6 +48,7 @@ def test_the_first_yes_raises_changed_hands_once_with_the_fields_of_rules_8(home
     assert n["seq"] == 1 and re.fullmatch(r"ntc_[0-9a-f]{32}", n["notice_id"])
     assert (n["msisdn_sha256"], n["bound_date"], n["ref"]) == (sha256_hex(A), "2024-06-01", "acct-7")
     assert (n["last_disconnect_date"], n["as_of"]) == ("2025-01-10", "2025-05-01")
+    assert n["raised_at"].endswith("+08:00"), "what an organisation reads is in China Standard Time"
     assert A not in json.dumps(feed)
     assert store.list_entries("BANK-1")[0]["state"] == "notified"
 
