@@ -12,6 +12,9 @@ import hashlib
 import json
 import os
 import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -20,6 +23,8 @@ from ingestion.pull.fetch import Hooks
 from ingestion.pull.ledger import read_attempts
 from ingestion.pull.sshd import generate_keypair, prepare
 from tests.support.sshd import assert_landing_is_complete_copies, pull_world_fixture  # noqa: F401 - fixture
+
+ROOT = Path(__file__).resolve().parents[2]
 
 LC = "lifecycle/CU-NAT_lifecycle_20250301_01.jsonl"
 
@@ -292,28 +297,35 @@ def test_a_local_fault_of_one_source_fails_that_source_alone(pull_world, fault):
         assert report.final["CM-GD"].outcome == "ok" and len(w.landing_files("CM-GD")) == 4
 
 
-def test_a_pull_process_that_dies_fails_its_source_alone(pull_world, monkeypatch):
+def test_a_pull_process_that_dies_fails_its_source_alone(pull_world):
     """Sources spread over forked processes (`processes` 2): the process that takes the first
     source kills itself there (SIGKILL, as an out-of-memory kill would), the other fetches the
-    rest. The pull still answers: the dead process's source failed, the other's is fetched."""
-
-    import ingestion.pull.run as run
-
+    rest. The pull still answers: the dead process's source failed, the other's is fetched.
+    Run in a fresh interpreter: a pull forks only when its process has no other thread, and
+    the test process may have some; only a forked child ever kills itself."""
     w = pull_world
     w.add_source("CM-GD")  # first in the registry: taken first
     w.add_source("CU-NAT")
-    original = run._pull_source
-
-    async def dies_on_cm_gd(entry, ctx, slots):
-        if entry.source_id == "CM-GD":
-            os.kill(os.getpid(), signal.SIGKILL)
-        return await original(entry, ctx, slots)
-
-    monkeypatch.setattr(run, "_pull_source", dies_on_cm_gd)
-    report = w.pull(processes=2, connections=2)
-    assert report.final["CM-GD"].outcome == "failed"
-    assert report.final["CM-GD"].reason == "transfer_interrupted"
-    assert "ended without its report (exit code -9)" in report.final["CM-GD"].detail
-    assert report.final["CU-NAT"].outcome == "ok"
+    script = f"""
+import asyncio, json, os, signal
+from pathlib import Path
+import ingestion.pull.run as run
+from numlake.paths import Home
+original, parent = run._pull_source, os.getpid()
+async def dies_on_cm_gd(entry, ctx, slots):
+    if entry.source_id == "CM-GD" and os.getpid() != parent:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return await original(entry, ctx, slots)
+run._pull_source = dies_on_cm_gd
+opts = run.options_from_env(retries=0, backoff_s=0.1, processes=2, connections=2)
+report = run.pull(Home(Path({str(w.home.root)!r})), Path({str(w.registry)!r}), Path({str(w.landing)!r}), options=opts)
+print(json.dumps({{s: [a.outcome, a.reason, a.detail] for s, a in report.final.items()}}))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    final = json.loads(done.stdout.strip().splitlines()[-1])
+    assert final["CM-GD"][:2] == ["failed", "transfer_interrupted"]
+    assert "ended without its report (exit code -9)" in final["CM-GD"][2]
+    assert final["CU-NAT"][0] == "ok"
     assert len(w.landing_files("CU-NAT")) == 4
     assert_landing_is_complete_copies(w, "CU-NAT")
