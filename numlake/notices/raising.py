@@ -33,7 +33,7 @@ from numlake.china_time import CST
 from numlake.crashpoints import crash_point
 from numlake.errors import UsageError
 from numlake.notices.portal import REMINDER_DAYS, Portal, load_portal
-from numlake.notices.store import ARMED, KINDS, NOTIFIED, NoticeStore, utc_now
+from numlake.notices.store import ARMED, KINDS, NOTIFIED, NoticeStore, store_path, utc_now
 from numlake.paths import Home
 
 CRASH_POINTS = ("notices.after_judge", "notices.after_insert", "notices.before_commit", "notices.after_commit")
@@ -345,10 +345,29 @@ def _write(con, notices: list[_Notice], run: int, raised_at: str) -> dict[str, i
     return counts
 
 
-def raise_notices(home: Home) -> RaiseResult:
+def catch_up(home: Home) -> RaiseResult | None:
+    """Judge the watchlists against the CURRENT snapshot when no raising run has judged it yet,
+    i.e. a run died between publishing it and raising its notices. Called just before a new
+    snapshot replaces it (the `check_snapshot` asset): a transition that snapshot holds (an
+    entry turning `yes`, or a withdrawal) would otherwise never be seen if the next snapshot
+    moves the answer again. Segments are not judged here: their notices follow the data's
+    business dates (`_segment_notices`), not snapshots, and the run's own raising step tells
+    them. Returns None when there is nothing to catch up."""
+    stamp = snapshot.current_stamp(home)
+    if stamp is None or not store_path(home).exists():
+        return None  # no snapshot, or no store: no watchlist has ever been kept
+    con = NoticeStore(home).connect()
+    last = con.execute("select stamp from runs order by run desc limit 1").fetchone()
+    if (last is not None and last[0] == stamp) or con.execute("select 1 from watchlist limit 1").fetchone() is None:
+        return None
+    return raise_notices(home, segments=False)
+
+
+def raise_notices(home: Home, *, segments: bool = True) -> RaiseResult:
     """Judge every watchlist entry and the portal's segments against the CURRENT snapshot and
     warehouse, and commit the notices due (RULES 8.1, 8.2). Safe to run at any time, any number
-    of times: what was already raised is never raised again."""
+    of times: what was already raised is never raised again. `segments=False` (`catch_up`)
+    judges the watchlists only."""
     t0 = time.perf_counter()
     result = RaiseResult()
     stamp = snapshot.current_stamp(home)
@@ -378,7 +397,9 @@ def raise_notices(home: Home) -> RaiseResult:
         codes, last_end = judge(watch["k1"], watch["k2"], watch["since"], folder / snapshot.INDEX_FILE)
         result.judge_seconds = time.perf_counter() - t1
         result.entries = len(watch["id"])
-        notices = _watch_notices(con, watch, codes, last_end, meta["as_of"]) + _segment_notices(con, portal)
+        notices = _watch_notices(con, watch, codes, last_end, meta["as_of"])
+        if segments:
+            notices += _segment_notices(con, portal)
         crash_point("notices.after_judge")
         result.raised = _write(con, notices, run, started)
         result.orgs_told = len({n.org_id for n in notices})

@@ -22,7 +22,14 @@ def build_publish_assets(warehouse_keys: list[dg.AssetKey]) -> list[dg.AssetsDef
         """Read-only index the check service answers from, switched atomically after each good run
         so `numlake serve` keeps answering while the warehouse is rebuilt."""
         from numlake.check.snapshot import SnapshotError, publish
+        from numlake.errors import UsageError
+        from numlake.notices.raising import catch_up
 
+        try:  # the snapshot about to be replaced, if a run died before raising its notices
+            if (caught := catch_up(numlake.settings.home)) is not None:
+                context.log.warning(f"the previous snapshot's notices were never raised: {caught.line()}")
+        except UsageError as e:  # the notices step says so too; the check must still publish
+            context.log.warning(f"notices of the previous snapshot not raised: {e}")
         try:
             path = publish(numlake.settings.home)
         except SnapshotError as e:

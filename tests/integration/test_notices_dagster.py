@@ -42,3 +42,34 @@ def test_the_assets_raise_then_deliver_and_show_the_delivery_state(tmp_path, mon
         table = delivered["delivery_state"].value
         assert "| BANK-1 | 1 | 1 | 0 | 0 |" in table and "| APP-1 | 1 | feed only |" in table
         assert len(receiver.bodies("BANK-1")) == 1
+
+
+def test_a_snapshot_whose_notices_were_never_raised_is_judged_before_the_next_replaces_it(tmp_path):
+    """A run died between publishing its snapshot (A changed hands) and raising its notices; the
+    next run's data withdraws the change again. Its `check_snapshot` step judges the old snapshot
+    first, so the bank is told both: CHANGED_HANDS (as of the old snapshot), then WITHDRAWN."""
+    from numlake.notices.raising import catch_up, raise_notices
+    from numlake.notices.watchlist import prepare
+    from orchestration.defs.publish import build_publish_assets
+
+    home, number, orgs = Home(tmp_path / "home"), "13800000001", [("BANK-1", "BANK", "2020-01-01")]
+    changed = [tenure(number, "2021-01-01", "2025-01-10"), tenure(number, "2025-04-20", seq=2, sub="s2")]
+    publish_world(home, [tenure(number, "2021-01-01")], "2025-05-01", orgs)
+    NoticeStore(home).put_entries("BANK-1", prepare([(number, "2024-06-01", "acct-1")]))
+    assert raise_notices(home).entries == 1  # one holder so far: nothing to tell
+    assert catch_up(home) is None  # this snapshot was judged
+    publish_world(home, changed, "2025-05-02", orgs)  # ... and the run dies before its notices step
+    publish_world(home, [tenure(number, "2021-01-01")], "2025-05-03", orgs, publish=False)
+    resource = NumlakeResource(
+        home=str(home.root), landing=str(tmp_path / "landing"), registry=str(tmp_path / "registry.yaml")
+    )
+    result = dg.materialize(
+        [*build_publish_assets([]), notices], resources={"numlake": resource}, selection=["check_snapshot", "notices"]
+    )
+    assert result.success
+    feed = NoticeStore(home).feed("BANK-1")
+    assert [(n["kind"], n["seq"], n["as_of"]) for n in feed] == [
+        ("CHANGED_HANDS", 1, "2025-05-02"),
+        ("WITHDRAWN", 2, "2025-05-03"),
+    ]
+    assert catch_up(home) is None

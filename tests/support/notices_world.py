@@ -73,10 +73,18 @@ def deliver(home: Home, day: str, orgs=(), segments=()) -> None:
 
 
 def publish_world(
-    home: Home, tenures: list[dict], as_of: str, orgs=(), segments=(), adoption=(), coverage_start: str = "2020-01-01"
+    home: Home,
+    tenures: list[dict],
+    as_of: str,
+    orgs=(),
+    segments=(),
+    adoption=(),
+    coverage_start: str = "2020-01-01",
+    publish: bool = True,
 ) -> None:
     """orgs: (org_id, org_type, joined_date); segments: (segment, type, source_id, opened_date);
-    adoption: (org_id, segment, status, valid_from, valid_to or None)."""
+    adoption: (org_id, segment, status, valid_from, valid_to or None). `publish=False` leaves the
+    snapshot to the caller (a run's `check_snapshot` step)."""
     deliver(home, as_of, orgs, segments)
     build_warehouse(home.warehouse, tenures, first_events_from_tenures(tenures, {"CM-GD": coverage_start}), as_of)
     con = duckdb.connect(str(home.warehouse))
@@ -100,4 +108,5 @@ def publish_world(
             )
     finally:
         con.close()
-    snapshot.publish(home)
+    if publish:
+        snapshot.publish(home)
