@@ -10,6 +10,10 @@
   (two runs, a run and `numlake pull`) take turns per source instead of writing one copy twice.
 - `<home>/pull/partial/<source>/<feed>/`: files being downloaded; a cut transfer resumes there.
   The landing area only ever sees complete files.
+- `<home>/pull/open/<source>.json`: the attempt in progress (when, run, try), removed once its
+  ledger line is written. One found by the next pull of the source means the process died in
+  that attempt (killed, out of memory, the machine stopped): the next pull records it for it,
+  as `transfer_interrupted` (`take_orphan`), so every attempt has its line.
 """
 
 from __future__ import annotations
@@ -68,6 +72,71 @@ def append_attempt(home: Home, row: dict) -> None:
         os.write(fd, line)
     finally:
         os.close(fd)
+
+
+ORPHAN_DETAIL = (
+    "the process making this attempt ended before recording it (killed, out of memory, or the machine "
+    "stopped); recorded by the next pull of the source, which resumes it; files and bytes unknown"
+)
+
+
+def _open_path(home: Home, source_id: str) -> Path:
+    return pull_dir(home) / "open" / f"{source_id}.json"
+
+
+def mark_open(home: Home, source_id: str, row: dict) -> None:
+    """Note the attempt `row` (started_at, run_id, try, url) as in progress; the caller holds the
+    source's lock. Replaced atomically: a reader never sees half a note."""
+    path = _open_path(home, source_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(row, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def clear_open(home: Home, source_id: str) -> None:
+    """The attempt in progress has its ledger line."""
+    try:
+        os.unlink(_open_path(home, source_id))
+    except FileNotFoundError:
+        pass
+
+
+def take_orphan(home: Home, source_id: str) -> dict | None:
+    """The ledger row of an attempt whose process died before recording it, or None; the note is
+    removed. The caller holds the source's lock, so no live attempt owns the note. An attempt
+    that did write its line (the process died between the line and removing the note) is not
+    recorded twice."""
+    path = _open_path(home, source_id)
+    try:
+        note = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        note = None  # a torn note: nothing to say about that attempt but that it was made
+    clear_open(home, source_id)
+    if not isinstance(note, dict):
+        note = {}
+    row = {
+        "started_at": note.get("started_at"),
+        "source_id": source_id,
+        "run_id": note.get("run_id"),
+        "try": note.get("try"),
+        "outcome": "failed",
+        "reason": "transfer_interrupted",
+        "detail": ORPHAN_DETAIL,
+        "files": 0,
+        "bytes": 0,
+        "duration_s": None,
+        "remote_files": None,
+        "url": note.get("url"),
+    }
+    if note.get("started_at"):
+        for a in read_attempts(home):
+            same = (a.get("source_id"), a.get("run_id"), a.get("try")) == (source_id, row["run_id"], row["try"])
+            if same and str(a.get("started_at") or "") >= note["started_at"]:
+                return None
+    return row
 
 
 def read_attempts(home: Home) -> list[dict]:

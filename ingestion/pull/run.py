@@ -21,7 +21,16 @@ from pathlib import Path
 
 from ingestion.pull.config import PullEntry, load_pull_entries
 from ingestion.pull.fetch import Attempt, Context, Hooks, PullOptions, attempt, remove_leftovers, use_disk_threads
-from ingestion.pull.ledger import FetchedState, SourceLock, append_attempt, now_cst, pull_dir
+from ingestion.pull.ledger import (
+    FetchedState,
+    SourceLock,
+    append_attempt,
+    clear_open,
+    mark_open,
+    now_cst,
+    pull_dir,
+    take_orphan,
+)
 from ingestion.pull.remote import SharedConnections
 from ingestion.pull.transport import import_asyncssh, skip_disabled_debug_logs
 from numlake.errors import UsageError
@@ -109,13 +118,18 @@ async def _pull_source(entry: PullEntry, ctx: Context, slots: asyncio.Semaphore)
         await asyncio.sleep(0.2)
     attempts: list[Attempt] = []
     try:
+        if (orphan := take_orphan(ctx.home, entry.source_id)) is not None:
+            append_attempt(ctx.home, orphan)
         remove_leftovers(ctx.landing / entry.source_id)
         state = FetchedState(ctx.home, entry.source_id)
         for try_no in range(1, ctx.options.retries + 2):
             async with slots:
+                note = {"started_at": now_cst(), "run_id": ctx.run_id, "try": try_no, "url": entry.url}
+                mark_open(ctx.home, entry.source_id, note)
                 a = await attempt(entry, state, ctx, try_no)
             state.save()
             append_attempt(ctx.home, a.row(ctx.run_id))
+            clear_open(ctx.home, entry.source_id)
             attempts.append(a)
             if a.outcome == "ok":
                 log.info("pull %s: %d files, %d bytes in %.1fs", entry.source_id, a.files, a.bytes, a.duration_s)
@@ -128,6 +142,8 @@ async def _pull_source(entry: PullEntry, ctx: Context, slots: asyncio.Semaphore)
         detail = f"local error: {type(e).__name__}: {mask_text(str(e))[:200]}"
         log.warning("pull %s: %s", entry.source_id, detail)
         attempts.append(_recorded_failure(entry, ctx, "transfer_interrupted", detail))
+        with contextlib.suppress(Exception):
+            clear_open(ctx.home, entry.source_id)  # this line records the attempt
     finally:
         lock.release()
     return attempts
@@ -200,6 +216,12 @@ def _pull_forked(entries: list[PullEntry], ctx: Context, n: int) -> dict[str, li
         if e.source_id not in done:
             codes = ", ".join(str(p.exitcode) for p in dead) or "none died"
             why = f"the pull process fetching it ended without its report (exit code {codes}); the next pull resumes"
+            lock = SourceLock(ctx.home, e.source_id)
+            if lock.try_acquire():  # the dead process's note of its attempt is this line: no second one later
+                try:
+                    clear_open(ctx.home, e.source_id)
+                finally:
+                    lock.release()
             done[e.source_id] = [_recorded_failure(e, ctx, "transfer_interrupted", why)]
     return {e.source_id: done[e.source_id] for e in entries}
 

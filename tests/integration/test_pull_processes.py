@@ -38,10 +38,20 @@ def test_a_pull_killed_mid_file_leaves_only_complete_files_and_the_next_pull_fin
     assert killed.returncode == -9
     assert_landing_is_complete_copies(w, "CM-GD")
     assert len(w.landing_files("CM-GD")) < 4
+    assert read_attempts(w.home) == []  # the killed process could not record its attempt ...
     again = numlake_pull(w)
     assert again.returncode == 0, again.stderr
     assert len(w.landing_files("CM-GD")) == 4
     assert_landing_is_complete_copies(w, "CM-GD")
+    # ... the next pull did, before its own (INTERCHANGE 5: every fetch attempt is recorded)
+    lines = read_attempts(w.home)
+    assert [(a["source_id"], a["outcome"], a["reason"], a["try"]) for a in lines] == [
+        ("CM-GD", "failed", "transfer_interrupted", 1),
+        ("CM-GD", "ok", None, 1),
+    ]
+    assert lines[0]["started_at"] <= lines[1]["started_at"] and "ended before recording it" in lines[0]["detail"]
+    assert numlake_pull(w).returncode == 0
+    assert len(read_attempts(w.home)) == 3  # a pull after a clean one finds no attempt to record for it
 
 
 def test_a_pull_killed_between_data_and_control_file_is_completed_by_the_next(pull_world):
