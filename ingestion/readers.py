@@ -39,6 +39,9 @@ from ingestion.feeds import FEEDS, header_lookup
 from ingestion.registry import Source
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+# what a CR inside a line stands for while the csv module reads it: a lone surrogate, which no
+# strictly decoded text holds
+LONE_CR = "\udc0d"
 
 RAW_CHUNK = 8 << 20
 BLOCK_CHARS = 32 << 20
@@ -387,10 +390,17 @@ class DeliveryReader:
     def _slow(self, first: int, text: str, blocks: Iterator[tuple[int, str]]) -> Iterator[pa.Table]:
         consumed: list[str] = []
 
+        lone_cr = False
+
         def lines() -> Iterator[str]:
+            nonlocal lone_cr
             for chunk in self._chain(text, blocks):
                 for line in chunk.split("\n"):
                     consumed.append(line)
+                    if "\r" in line[:-1]:  # a CR inside a line is data (lines end with \n or \r\n), but
+                        # the csv module ends an unquoted field at it: it passes as LONE_CR
+                        lone_cr = True
+                        line = line[:-1].replace("\r", LONE_CR) + line[-1]
                     yield line + "\n"
 
         reader = csv.reader(lines(), delimiter=self.source.delimiter, quotechar='"', doublequote=True, strict=True)
@@ -400,6 +410,7 @@ class DeliveryReader:
         line_no = first
         while True:
             consumed.clear()
+            lone_cr = False
             try:
                 row = next(reader)
                 bad = False
@@ -407,6 +418,8 @@ class DeliveryReader:
                 break
             except csv.Error:
                 row, bad = None, True
+            if lone_cr and row:
+                row = [c.replace(LONE_CR, "\r") for c in row]
             n_lines = len(consumed)
             raw = "\n".join(consumed)
             start = line_no
