@@ -93,7 +93,7 @@ level_3 as (
         number is KEPT; otherwise it is SUSPENDED once a SUSPEND follows the segment's start. -#}
     select
         *,
-        sum(case when is_tenure_start then 1 else 0 end) over upto as tenure_seq_raw,
+        cast(sum(case when is_tenure_start then 1 else 0 end) over upto as bigint) as tenure_seq_raw,
         last_value(case when is_tenure_start then subscriber_id end {{ ignoring_nulls() }}) over upto as tenure_holder,
         last_value(
             case when closes_tenure then holder_before end
