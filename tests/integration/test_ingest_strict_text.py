@@ -22,7 +22,7 @@ NOT_JSON = [
     '{"event_id":"N3",' + BASE + ',"x":NaN}',
     '{"event_id":"N4",' + BASE + ',"x": -Infinity }',
     '{"event_id":"N5",' + BASE + ',"x":inf}',
-    '{"event_id":"N6",' + BASE + ' , }',
+    '{"event_id":"N6",' + BASE + " , }",
 ]
 JSON = [
     '{"event_id":"J1",' + BASE + ',"note":"x,} NaN ,]"}',
