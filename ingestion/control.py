@@ -11,7 +11,7 @@ import datetime as dt
 
 from ingestion import state
 from ingestion.delivery import Delivery
-from ingestion.discover import parse_name, read_control
+from ingestion.discover import declared_rows, parse_name, read_control
 from ingestion.registry import Source
 
 
@@ -20,7 +20,7 @@ def precheck(it: Delivery, registry: dict[str, Source]) -> tuple[str, str] | Non
     when the delivery cannot be read, else None."""
     c, rec = it.c, it.rec
     it.ctl = ctl = read_control(c.path_str + ".ctl")
-    rec["rows_declared"] = ctl.rows
+    rec["rows_declared"] = declared_rows(ctl)
     it.parsed = parsed = parse_name(c.file_name)
     it.src = src = registry.get(c.source_dir)
     if src is None:

@@ -274,6 +274,12 @@ def read_bytes(path: str | Path, size: int | None = None, limit: int | None = No
         os.close(fd)
 
 
+def declared_rows(ctl: Control) -> int | None:
+    """The control file's `rows` as the ledger keeps it (32-bit): None when it is more than any
+    delivery can hold (such a file is a row_count_mismatch; the detail names the number)."""
+    return ctl.rows if ctl.rows is not None and ctl.rows <= MAX_ROWS else None
+
+
 def read_control(path: str | Path) -> Control:
     """Parse ``{"rows": int, "md5": hex, "business_date": "YYYY-MM-DD"}``; never raises, whatever
     the file holds (any JSON value, any size, any nesting, a link or a FIFO: never followed
@@ -292,13 +298,12 @@ def read_control(path: str | Path) -> Control:
     if not isinstance(data, dict):
         return Control(None, None, None, "control file is not a JSON object")
     rows, md5, bd = data.get("rows"), data.get("md5"), data.get("business_date")
-    rows_ok = isinstance(rows, int) and not isinstance(rows, bool) and 0 <= rows <= MAX_ROWS
+    # any non-negative integer is valid (INTERCHANGE 2.1), even more than a file can hold: that
+    # file is a row_count_mismatch (its rows_declared, 32-bit, is then NULL: `declared_rows`)
+    rows_ok = isinstance(rows, int) and not isinstance(rows, bool) and rows >= 0
     problems = []
     if not rows_ok:
-        if isinstance(rows, int) and not isinstance(rows, bool) and rows > MAX_ROWS:
-            problems.append(f"'rows' is more records than a delivery can hold (at most {MAX_ROWS})")
-        else:
-            problems.append("'rows' is not a non-negative integer")
+        problems.append("'rows' is not a non-negative integer")
     if not (isinstance(md5, str) and MD5_RE.match(md5)):
         problems.append("'md5' is not 32 hex digits")
     bd_ok = isinstance(bd, str) and DATE_RE.match(bd)

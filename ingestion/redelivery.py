@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ingestion.discover import Candidate, read_control
+from ingestion.discover import Candidate, declared_rows, read_control
 from ingestion.ledger import HeldDelivery, base_row, note_seen
 from ingestion.quarantine import quarantine_file
 from ingestion.readers import file_md5
@@ -73,7 +73,7 @@ def recheck(ctx: RunContext, c: Candidate, row: dict, conflicts: set[tuple[str, 
         return  # a re-upload in progress; decided once its control file is written
     rec = base_row(ctx.run_id, c, None, ctx.registry.get(c.source_dir))
     rec["md5"] = md5
-    rec["rows_declared"] = read_control(c.ctl_path).rows
+    rec["rows_declared"] = declared_rows(read_control(c.ctl_path))
     what = f"different bytes (md5 {md5}, loaded {row['md5']})" if md5 else f"now a {c.kind}, not a regular file"
     quarantine_file(
         ctx,

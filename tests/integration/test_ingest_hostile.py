@@ -65,13 +65,25 @@ def no_secret_under(root: Path) -> None:
             assert SECRET not in p.read_bytes(), f"{p} holds bytes from outside the landing area"
 
 
-@pytest.mark.parametrize("rows", [2**31, 2**63, 10**30, -1, "5", 5.0, True, None, [3], {"n": 3}, 1e30])
-def test_a_control_file_whose_rows_no_delivery_can_hold_is_bad_control_and_the_rest_loads(area, rows):
+@pytest.mark.parametrize("rows", [-1, "5", 5.0, True, None, [3], {"n": 3}, 1e30])
+def test_a_control_file_whose_rows_is_not_a_non_negative_integer_is_bad_control_and_the_rest_loads(area, rows):
     tmp_path, landing, registry = area
-    name = data_name(GD, "lifecycle", dt.date(2025, 3, 2)).replace("_01.", "_01.")
+    name = data_name(GD, "lifecycle", dt.date(2025, 3, 2))
     write_delivery(landing, GD, "lifecycle", dt.date(2025, 3, 2), 1, [ev(3)], ctl={"rows": rows})
     got = run(tmp_path, landing, registry)[name]
     assert (got["outcome"], got["reason"], got["rows_declared"]) == ("QUARANTINED", "bad_control", None)
+
+
+@pytest.mark.parametrize("rows", [2**31, 2**63, 10**30])
+def test_a_control_file_declaring_more_rows_than_a_delivery_can_hold_is_a_row_count_mismatch(area, rows):
+    """INTERCHANGE 2.1: any non-negative integer is a valid `rows`; the file does not hold that many.
+    The ledger's rows_declared is 32-bit: NULL here, the detail names the number."""
+    tmp_path, landing, registry = area
+    name = data_name(GD, "lifecycle", dt.date(2025, 3, 2))
+    write_delivery(landing, GD, "lifecycle", dt.date(2025, 3, 2), 1, [ev(3)], ctl={"rows": rows})
+    got = run(tmp_path, landing, registry)[name]
+    assert (got["outcome"], got["reason"], got["rows_declared"]) == ("QUARANTINED", "row_count_mismatch", None)
+    assert got["detail"] == f"control file declares {rows} records, the file holds 1"
 
 
 @pytest.mark.parametrize(
