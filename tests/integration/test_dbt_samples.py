@@ -85,6 +85,16 @@ def test_every_published_table_exists_in_schema_marts(warehouse):
     assert set(PUBLISHED) <= names
 
 
+def test_no_mart_column_is_a_hugeint(warehouse):
+    """DuckDB's `sum` of integers is a HUGEINT, which pandas (and so every reader of a published
+    table and the dashboards' hover text) turns into a float: a count of 3 reads as 3.0."""
+    huge = warehouse.execute(
+        "select table_name || '.' || column_name from information_schema.columns "
+        "where table_schema = 'marts' and data_type = 'HUGEINT' order by 1"
+    ).fetchall()
+    assert [r[0] for r in huge] == []
+
+
 def test_number_tenures_match_the_samples_truth(warehouse):
     want = expected("number_tenures")
     got = rows(warehouse, "number_tenures", list(want[0]))

@@ -24,7 +24,7 @@ final as (
         min(numbered.business_date) as first_day,
         max(numbered.business_date) as last_day,
         count(*) as days,
-        sum(numbered.refused_files) as refused,
+        cast(sum(numbered.refused_files) as bigint) as refused,
         max(numbered.business_date) = any_value(as_of.as_of) as to_as_of
     from numbered
     cross join as_of
