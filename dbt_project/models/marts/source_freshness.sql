@@ -1,7 +1,9 @@
 {#- RULES 5: per source and feed, the first and latest business dates with a loaded delivery and,
     for the daily feeds, gap_days: the missed business dates between them (int_feed_days__missed).
     Every registered source also gets a row for each feed its kind delivers, empty until the
-    first delivery. days_behind is as_of minus the latest loaded business date; a daily feed that
+    first delivery; is_registered says the row is such a pair (a file of an unknown source, or
+    of a feed the source's kind does not deliver, e.g. CM-GD/orgs/, is quarantined and keeps
+    its row here, not registered). days_behind is as_of minus the latest loaded business date; a daily feed that
     never loaded anything has been silent since the platform's first business date
     (platform_start: the earliest business date of a registered source's file). -#}
 with covered as (
@@ -83,7 +85,7 @@ final as (
         end as gap_days,
         daily_feeds.feed is not null as is_daily,
         platform_start.platform_start,
-        sources.source_id is not null as is_registered,
+        registered.source_id is not null as is_registered,
         {{ days_between(
             'coalesce(covered.latest_business_date, '
             ~ 'case when daily_feeds.feed is not null then platform_start.platform_start - 1 end)',
@@ -94,7 +96,7 @@ final as (
     cross join platform_start
     left join covered on seen.source_id = covered.source_id and seen.feed = covered.feed
     left join gaps on seen.source_id = gaps.source_id and seen.feed = gaps.feed
-    left join sources on seen.source_id = sources.source_id
+    left join expected_feeds as registered on seen.source_id = registered.source_id and seen.feed = registered.feed
     left join daily_feeds on seen.feed = daily_feeds.feed
 )
 
