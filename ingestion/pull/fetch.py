@@ -33,7 +33,15 @@ from pathlib import Path
 
 from ingestion.pull.config import PullEntry
 from ingestion.pull.ledger import FetchedState, now_cst, partial_dir
-from ingestion.pull.remote import UNREADABLE_NAMES, Failure, Remote, SharedConnections, connect, list_source
+from ingestion.pull.remote import (
+    UNREADABLE_NAMES,
+    Failure,
+    Remote,
+    SharedConnections,
+    connect,
+    encodable,
+    list_source,
+)
 from ingestion.pull.secrets import SecretError, load_credential
 from ingestion.pull.transport import Watchdog, coalesce_requests, skip_disabled_debug_logs
 from numlake.crashpoints import crash_point
@@ -177,7 +185,7 @@ async def attempt(entry: PullEntry, state: FetchedState, ctx: Context, try_no: i
         dog.start(conn)
         try:
             with dog:
-                sftp = await conn.start_sftp_client()
+                sftp = await conn.start_sftp_client(path_errors="surrogateescape")
             coalesce_requests(sftp)
             async with sftp:
                 remote, problems = await list_source(sftp, entry.path, dog)
@@ -206,7 +214,7 @@ async def attempt(entry: PullEntry, state: FetchedState, ctx: Context, try_no: i
         dog.stop()
         a.duration_s = time.monotonic() - t0
         if a.detail:
-            a.detail = mask_text(a.detail)[:300]
+            a.detail = mask_text(encodable(a.detail))[:300]
     return a
 
 
@@ -267,7 +275,7 @@ async def _fetch_all(
             try:
                 await _fetch_one(sftp, entry, r, state, ctx, dog, a, local)
             except asyncssh.SFTPPermissionDenied:
-                problems.append(("permission_denied", f"the server refused to read {r.key}"))
+                problems.append(("permission_denied", f"the server refused to read {r.shown}"))
             except asyncssh.SFTPNoSuchFile:
                 continue  # withdrawn between listing and reading: the next listing decides
             except asyncio.CancelledError:
@@ -309,7 +317,7 @@ async def _fetch_one(
                 with dog:
                     buf = await fh.read(min(ctx.options.chunk_bytes, r.size - have), have)
                 if not buf:
-                    raise Failure("transfer_interrupted", f"{r.key} ended before its listed size (changing?)")
+                    raise Failure("transfer_interrupted", f"{r.shown} ended before its listed size (changing?)")
                 if last:  # a file of several reads: what came before reaches the disk first (resumable)
                     await _on_disk(ctx, _append, part, last, ctx, entry.source_id, r.key, have)
                 have += len(buf)
@@ -343,8 +351,8 @@ async def _read_pair(handler, path: bytes, r: Remote) -> tuple[bytes, bytes]:
             if isinstance(result, BaseException):
                 raise result
         read = await asyncio.gather(
-            _read_whole(handler, opened[0], r.size, r.key),
-            _read_whole(handler, opened[1], r.ctl_size, r.key + ".ctl"),
+            _read_whole(handler, opened[0], r.size, r.shown),
+            _read_whole(handler, opened[1], r.ctl_size, r.shown + ".ctl"),
             return_exceptions=True,
         )
         for result in read:
@@ -356,7 +364,7 @@ async def _read_pair(handler, path: bytes, r: Remote) -> tuple[bytes, bytes]:
         await asyncio.gather(*(handler.close(h) for h in handles), return_exceptions=True)
 
 
-async def _read_whole(handler, handle: bytes, size: int, key: str) -> bytes:
+async def _read_whole(handler, handle: bytes, size: int, shown: str) -> bytes:
     import asyncssh
 
     pieces, have = [], 0
@@ -366,7 +374,7 @@ async def _read_whole(handler, handle: bytes, size: int, key: str) -> bytes:
         except asyncssh.SFTPEOFError:
             buf = b""
         if not buf:
-            raise Failure("transfer_interrupted", f"{key} ended before its listed size (changing?)")
+            raise Failure("transfer_interrupted", f"{shown} ended before its listed size (changing?)")
         pieces.append(buf)
         have += len(buf)
     return b"".join(pieces)

@@ -20,13 +20,14 @@ import stat
 import struct
 from dataclasses import dataclass
 
+from ingestion.discover import shown_name
 from ingestion.pull.config import PullEntry
 from ingestion.pull.secrets import Credential
 from ingestion.pull.transport import Watchdog, coalesce_writes
 
-# internal reason of a listing that found file names that are not UTF-8: reported as
-# `transfer_interrupted` (INTERCHANGE 5's list has no better word) but never retried, as a
-# retry would find the same names (ingestion.pull.fetch)
+# internal reason of a listing that found file names the landing area cannot hold (not one path
+# component): reported as `transfer_interrupted` (INTERCHANGE 5's list has no better word) but
+# never retried, as a retry would find the same names (ingestion.pull.fetch)
 UNREADABLE_NAMES = "~unreadable_names"
 
 CHANNELS_PER_CONNECTION = 8
@@ -59,8 +60,19 @@ class Remote:
         return f"{self.feed}/{self.name}"
 
     @property
+    def shown(self) -> str:
+        """`key` as messages show it (a name that is not UTF-8 has its bytes as ``\\xNN``)."""
+        return f"{shown_name(self.feed)}/{shown_name(self.name)}"
+
+    @property
     def signature(self) -> list[int]:
         return [self.size, self.mtime, self.ctl_size, self.ctl_mtime]
+
+
+def encodable(text: str) -> str:
+    """`text` with any byte kept as a surrogate (a name that is not UTF-8, in an OS error's message)
+    written as ``\\udcNN``: a detail goes to the ledger's JSON, the logs and Dagster."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class Failure(Exception):
@@ -253,18 +265,16 @@ async def _readdir(sftp, path: str, dog: Watchdog) -> list[tuple[str, int, int, 
     finally:
         with dog:
             await handler.close(handle)
-    # a name that is not UTF-8 keeps its bytes as surrogates: list_source reports it, the rest is listed
+    # a name that is not UTF-8 keeps its bytes as surrogates (os.fsdecode's way, and the SFTP client's)
     return [(name.decode("utf-8", "surrogateescape"), size, mtime, mode) for name, size, mtime, mode in raw]
 
 
-def _readable_name(name: str) -> bool:
-    """A name the landing area can hold as it is: UTF-8, and one path component (a server that
-    answers a listing with a name holding '/' or NUL must not place a file elsewhere; `.`, `..`
-    and every other hidden name are skipped by the callers)."""
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
+def _landable_name(name: str) -> bool:
+    """A name the landing area can hold as it is: one path component (a server that answers a
+    listing with a name holding '/' or NUL must not place a file elsewhere; `.`, `..` and every
+    other hidden name are skipped by the callers). A name that is not UTF-8 is landable: it keeps
+    its bytes (surrogateescape, as the SFTP client is started with) and ingestion judges the copy
+    as it would judge the same file uploaded (INTERCHANGE 5: section 4 applies unchanged)."""
     return "/" not in name and "\0" not in name
 
 
@@ -274,7 +284,7 @@ async def _followed(sftp, folder: str, entries: list, dog: Watchdog) -> list:
     out, like a file that is not there."""
     import asyncssh
 
-    links = [e for e in entries if stat.S_ISLNK(e[3]) and _readable_name(e[0])]
+    links = [e for e in entries if stat.S_ISLNK(e[3]) and _landable_name(e[0])]
     if not links:
         return entries
 
@@ -305,7 +315,7 @@ async def list_source(sftp, base: str, dog: Watchdog) -> tuple[list[Remote], lis
         raise Failure("permission_denied", f"the server refused to list {base}") from None
     top = await _followed(sftp, base, top, dog)
     feeds = sorted(
-        name for name, _, _, mode in top if not name.startswith(".") and stat.S_ISDIR(mode) and _readable_name(name)
+        name for name, _, _, mode in top if not name.startswith(".") and stat.S_ISDIR(mode) and _landable_name(name)
     )
     results = await asyncio.gather(
         *(_readdir(sftp, posixpath.join(base, f), dog) for f in feeds), return_exceptions=True
@@ -321,17 +331,16 @@ async def list_source(sftp, base: str, dog: Watchdog) -> tuple[list[Remote], lis
         if isinstance(names, BaseException):
             raise names
         names = await _followed(sftp, posixpath.join(base, feed), names, dog)
-        unreadable = [n[0] for n in names if not _readable_name(n[0])]
+        unreadable = [n[0] for n in names if not _landable_name(n[0])]
         if unreadable:
-            shown = unreadable[0].encode("utf-8", "surrogateescape").decode("utf-8", "replace")
             problems.append(
                 (
                     UNREADABLE_NAMES,
-                    f"{len(unreadable)} file name(s) in {feed}/ not UTF-8 or not one path component, "
-                    f"not fetched: {shown}",
+                    f"{len(unreadable)} file name(s) in {shown_name(feed)}/ not one path component, "
+                    f"not fetched: {shown_name(unreadable[0])}",
                 )
             )
-        files = {n[0]: n for n in names if stat.S_ISREG(n[3]) and not n[0].startswith(".") and _readable_name(n[0])}
+        files = {n[0]: n for n in names if stat.S_ISREG(n[3]) and not n[0].startswith(".") and _landable_name(n[0])}
         for name, size, mtime, _ in files.values():
             ctl = files.get(name + ".ctl")
             if name.endswith(".ctl") or ctl is None:

@@ -31,7 +31,7 @@ from ingestion.pull.ledger import (
     pull_dir,
     take_orphan,
 )
-from ingestion.pull.remote import SharedConnections
+from ingestion.pull.remote import SharedConnections, encodable
 from ingestion.pull.transport import import_asyncssh, skip_disabled_debug_logs
 from numlake.errors import UsageError
 from numlake.msisdn import mask_text
@@ -139,7 +139,7 @@ async def _pull_source(entry: PullEntry, ctx: Context, slots: asyncio.Semaphore)
                 break
             await asyncio.sleep(ctx.options.backoff_s * 2 ** (try_no - 1))
     except Exception as e:  # a local fault (the landing folder, the state file) fails this source alone
-        detail = f"local error: {type(e).__name__}: {mask_text(str(e))[:200]}"
+        detail = f"local error: {type(e).__name__}: {mask_text(encodable(str(e)))[:200]}"
         log.warning("pull %s: %s", entry.source_id, detail)
         attempts.append(_recorded_failure(entry, ctx, "transfer_interrupted", detail))
         with contextlib.suppress(Exception):

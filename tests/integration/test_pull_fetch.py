@@ -267,16 +267,31 @@ def test_a_delivery_published_as_symbolic_links_is_fetched_like_files(pull_world
     assert ("CU-NAT_lifecycle_20250301_01.jsonl", "LOADED", None) in outcomes(w)
 
 
-def test_a_file_name_that_is_not_utf8_is_reported_and_the_rest_of_the_source_is_fetched(pull_world):
+def test_a_file_name_that_is_not_utf8_arrives_with_its_bytes_and_is_judged_as_if_uploaded(pull_world):
+    """INTERCHANGE 5: section 4 applies to the copy unchanged, so a delivery whose name is not
+    UTF-8 is fetched under the same bytes and gets its one outcome in the ledger, as the same
+    file uploaded would (a name off the naming scheme: bad_control). Its messages show the byte
+    as \\xNN. A file without a control file is not a delivery yet, whatever its name."""
     w = pull_world
     remote = w.add_source("CU-NAT")
-    os.close(os.open(bytes(remote / "lifecycle") + "/说明.txt".encode("gb18030"), os.O_WRONLY | os.O_CREAT, 0o644))
+    folder = bytes(remote / "lifecycle")
+    os.close(os.open(folder + "/说明.txt".encode("gb18030"), os.O_WRONLY | os.O_CREAT, 0o644))
+    name = LC.split("/")[1]
+    odd = name.encode().replace(b"_01.jsonl", b"_01\xff.jsonl")
+    for suffix in ("", ".ctl"):
+        with open(folder + b"/" + odd + suffix.encode(), "wb") as fh:
+            fh.write((remote / (LC + suffix)).read_bytes())
     report = w.pull(retries=2)
-    assert report.final["CU-NAT"].outcome == "failed"
-    assert report.final["CU-NAT"].reason == "transfer_interrupted"
-    assert "not UTF-8" in report.final["CU-NAT"].detail
-    assert LC in w.landing_files("CU-NAT") and LC + ".ctl" in w.landing_files("CU-NAT")
-    assert len(report.attempts["CU-NAT"]) == 1, "a retry would find the same names: none is made"
+    assert report.final["CU-NAT"].outcome == "ok", report.final
+    landed = os.listdir(bytes(w.landing / "CU-NAT" / "lifecycle"))
+    assert odd in landed and odd + b".ctl" in landed and "说明.txt".encode("gb18030") not in landed
+    assert (
+        open(bytes(w.landing / "CU-NAT" / "lifecycle") + b"/" + odd, "rb").read()
+        == open(folder + b"/" + odd, "rb").read()
+    )
+    shown = name.replace("_01.jsonl", "_01\\xff.jsonl")
+    assert (shown, "QUARANTINED", "bad_control") in outcomes(w)
+    assert w.pull().final["CU-NAT"].files == 0, "fetched once, like any other delivery"
 
 
 @pytest.mark.parametrize("fault", ["landing folder is a file", "state file of another shape"])
