@@ -60,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("numlake: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`numlake notices status | head`): no traceback
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # what is still buffered goes nowhere, quietly
+        return 141  # 128 + SIGPIPE, as a shell reports a command its pipe ended
 
 
 def console() -> None:

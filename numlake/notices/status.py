@@ -11,13 +11,14 @@ import datetime as dt
 import statistics
 from urllib.parse import urlsplit
 
-from numlake.china_time import CST
+from numlake.china_time import CST, shown
 from numlake.notices.store import KINDS, NoticeStore, store_path
 from numlake.paths import Home
 
 
 def _iso(ts: float | None) -> str | None:
-    return None if ts is None else dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds")
+    """A stored epoch time in CST, as every time the platform shows."""
+    return None if ts is None else dt.datetime.fromtimestamp(ts, CST).isoformat(timespec="seconds")
 
 
 def delivery_state(home: Home) -> list[dict]:
@@ -45,7 +46,7 @@ def delivery_state(home: Home) -> list[dict]:
                 "pending": max(0, latest - last) if url else None,
                 "failures": failures,
                 "next_retry_at": _iso(retry) if failures else None,
-                "last_success_at": success,
+                "last_success_at": shown(success),
                 "last_error": error,
             }
         )
@@ -60,7 +61,14 @@ def raising_runs(home: Home, limit: int = 10) -> list[dict]:
             "select run, as_of, started_at, entries, raised, seconds from runs order by run desc limit ?", [limit]
         ).fetchall()
     return [
-        {"run": r[0], "as_of": r[1], "started_at": r[2], "entries": r[3], "raised": r[4], "seconds": round(r[5], 2)}
+        {
+            "run": r[0],
+            "as_of": r[1],
+            "started_at": shown(r[2]),
+            "entries": r[3],
+            "raised": r[4],
+            "seconds": round(r[5], 2),
+        }
         for r in rows
     ]
 

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from numlake.check.rules import parse_since
+from numlake.china_time import shown
 from numlake.errors import UsageError
 from numlake.paths import Home
 
@@ -256,4 +257,4 @@ class NoticeStore:
     def webhook(self, org_id: str) -> dict | None:
         with self.read() as con:
             row = con.execute("select url, created_at from webhooks where org_id = ?", [org_id]).fetchone()
-        return None if row is None else {"url": row[0], "created_at": row[1]}
+        return None if row is None else {"url": row[0], "created_at": shown(row[1])}

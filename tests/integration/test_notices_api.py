@@ -172,6 +172,7 @@ def test_an_organisation_registers_an_https_webhook_and_never_sees_its_secret_ag
     assert r.status_code == 200
     got = call("GET", "/v1/webhook", "bank")
     assert got.json()["webhook"]["url"] == "https://bank.example/hook" and "0123456789abcdef" not in got.text
+    assert got.json()["webhook"]["created_at"].endswith("+08:00"), "times are shown in CST (RULES)"
     assert call("GET", "/v1/webhook", "app").json()["webhook"] is None
     assert call("DELETE", "/v1/webhook", "bank").json()["removed"] is True
 

@@ -62,6 +62,7 @@ def test_each_notice_is_posted_in_order_with_a_signature_that_verifies(world):
     assert deliverer(home, receiver).run_once().delivered == 0  # nothing twice
     state = {s["org_id"]: s for s in delivery_state(home)}
     assert state["ORG-0"]["last_delivered_seq"] == 6 and state["ORG-0"]["pending"] == 0
+    assert state["ORG-0"]["last_success_at"].endswith("+08:00"), "times are shown in CST (RULES)"
 
 
 def test_a_receiver_failing_for_a_while_gets_every_notice_once_it_recovers(world):
@@ -72,6 +73,7 @@ def test_a_receiver_failing_for_a_while_gets_every_notice_once_it_recovers(world
     assert first.failed_orgs == ["ORG-1"]
     state = {s["org_id"]: s for s in delivery_state(home)}["ORG-1"]
     assert state["failures"] == 1 and state["next_retry_at"] and state["last_error"] == "HTTP 503"
+    assert state["next_retry_at"].endswith("+08:00")
 
     def recovered():
         d.run_once()  # ORG-1 is tried whenever its back-off has passed

@@ -257,3 +257,31 @@ def test_the_executable_and_python_m_numlake_keep_exit_codes_and_messages():
         assert bad.stderr.startswith("numlake: error:") and "Traceback" not in bad.stderr
         good = subprocess.run([*cmd, "--help"], capture_output=True, text=True)
         assert good.returncode == 0 and "usage: numlake" in good.stdout
+
+
+SPEW = """
+import argparse, numlake.cli as cli
+
+def spew(args):
+    for _ in range(100_000):
+        print("x" * 60)
+
+class Parser:
+    def parse_args(self, argv=None):
+        return argparse.Namespace(func=spew)
+
+cli.build_parser = Parser
+cli.console()
+"""
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly_with_141():
+    """`numlake notices status | head`: the pipe closes under a command still printing; that is
+    the exit of a command killed by SIGPIPE (128 + 13), not a traceback."""
+    r, w = os.pipe()
+    os.close(r)  # the reader is gone before the first line
+    try:
+        out = subprocess.run([sys.executable, "-c", SPEW], stdout=w, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(w)
+    assert out.returncode == 141 and "Traceback" not in out.stderr, out.stderr[-2000:]
