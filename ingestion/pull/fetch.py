@@ -101,7 +101,7 @@ class Attempt:
     bytes: int = 0  # bytes read from the server (data and control files)
     duration_s: float = 0.0
     remote_files: int = 0  # complete deliveries seen on the server
-    lasting: bool = False  # every problem is one a retry would find again (names not UTF-8)
+    lasting: bool = False  # every problem is one a retry would find again (names holding a slash or NUL)
 
     @property
     def retryable(self) -> bool:
