@@ -112,6 +112,7 @@ class KeyStore:
 
     def __init__(self, home: Home):
         self.path = check_dir(home) / "keys.json"
+        self._file = str(self.path)
         self._lock = threading.Lock()
         self._seen: tuple | None = None
         self._by_id: dict[str, ApiKey] = {}
@@ -180,7 +181,7 @@ class KeyStore:
 
     def _refresh(self) -> None:
         try:
-            st = self.path.stat()
+            st = os.stat(self._file)  # every request: os.stat of a str, not pathlib's
             seen = (st.st_mtime_ns, st.st_size, st.st_ino)
         except FileNotFoundError:
             seen = None

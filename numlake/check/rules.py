@@ -69,6 +69,14 @@ def fallback_sql(column: str, columns: dict[str, str]) -> str:
     return "coalesce(" + ", ".join(columns[name] for name in NO_DATA_FALLBACKS[column]) + ")"
 
 
+def decide_one(since: int, open_start: int, first_event: int, coverage: int) -> int:
+    """`decide` for one known number, in plain Python (a single check: ~0.3 µs against ~7 µs for
+    numpy on scalars); tests/unit/test_check_rules.py holds the two equal."""
+    if since < coverage and since < first_event:
+        return NO_DATA
+    return NO if open_start <= since else YES
+
+
 def decide(known, since, open_start, first_event, coverage) -> np.ndarray:
     """The RULES 6 answer codes (YES/NO/NO_DATA) for aligned arrays (or scalars).
 

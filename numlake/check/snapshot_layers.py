@@ -133,6 +133,13 @@ class LayeredIndex(CheckIndex):
             return self.base._one(number)
         return None if self.delta.gone[row] else self.delta_index._values(row)
 
+    def _number_of_hash(self, digest: str) -> int:
+        # the base's number, even if the delta has it gone (`_one` says so); else a number new in the delta
+        number = self.base._number_of_hash(digest)
+        if not number and self.delta_index is not None:
+            number = self.delta_index._number_of_hash(digest)
+        return number
+
     def resolve(self, queries) -> Resolved:
         res = self.base.resolve(queries)
         if self.delta_index is None:

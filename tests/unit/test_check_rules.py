@@ -223,3 +223,14 @@ def test_the_vectorised_bulk_path_agrees_with_single_lookups():
     for i in range(0, 6000, 7):
         one = INDEX.answer_many([queries[i]], [sinces[i]])
         assert bulk.record(i) == one.record(0), (queries[i], sinces[i])
+
+
+def test_the_scalar_decision_of_one_number_equals_the_vector_one():
+    values = [int(rules.NO_END), -5, 0, 19000, 19001, 19002, int(rules.NO_OPEN)]
+    for since in (0, 19000, 19001, 30000):
+        for open_start in values:
+            for first_event in values:
+                for coverage in values:
+                    case = (since, open_start, first_event, coverage)
+                    vector = rules.decide(True, since, *(np.int32(v) for v in case[1:]))
+                    assert rules.decide_one(*case) == int(vector), case

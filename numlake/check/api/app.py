@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -50,6 +51,26 @@ def _mount_docs(app: FastAPI) -> None:
         return get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} - API docs", **assets)
 
 
+def telemetry_config() -> dict | None:
+    """FastAPI reports requests to OpenTelemetry when a tracer, meter or logger provider is set up,
+    and asks whether one is on every request: ~5 % of a plain check's CPU (issue 17, BENCHMARKS.md).
+    The question is answered once, when the app is built. A process that sets up OpenTelemetry
+    (`opentelemetry-instrument`, or the SDK in a wrapper) does so before, and keeps what it set up;
+    with FastAPI's own `FASTAPI_OTEL_AUTO_CONFIGURE` the choice stays FastAPI's, per request."""
+    if os.environ.get("FASTAPI_OTEL_AUTO_CONFIGURE", "").lower() == "true":
+        return None
+    from opentelemetry import _logs, metrics, trace
+
+    # the API's placeholders until a provider is set (what FastAPI itself checks for)
+    unset = {"ProxyTracerProvider", "_ProxyMeterProvider", "ProxyLoggerProvider"}
+    providers = {
+        "tracing": trace.get_tracer_provider(),
+        "metrics": metrics.get_meter_provider(),
+        "logs": _logs.get_logger_provider(),
+    }
+    return {kind: type(p).__name__ not in unset for kind, p in providers.items()}
+
+
 def _document(app: FastAPI) -> dict:
     from fastapi.openapi.utils import get_openapi
 
@@ -94,7 +115,13 @@ def create_app(
             svc.audit.close()
 
     app = FastAPI(
-        title="numlake check", version="1", description=DESCRIPTION, lifespan=lifespan, docs_url=None, redoc_url=None
+        title="numlake check",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        telemetry=telemetry_config(),
     )
     _mount_docs(app)
     app.state.service = svc

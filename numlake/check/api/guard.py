@@ -87,6 +87,38 @@ class RequestGuard:
                 await JSONResponse({"detail": "internal error", "field": None}, status_code=500)(scope, receive, send)
 
 
+class HeadersWithBody:
+    """A response's transport that holds its status line and headers until the body's first write,
+    so that a small answer leaves in one write (one system call, one TCP segment) instead of two:
+    uvicorn writes them separately (issue 17, BENCHMARKS.md "Check API throughput"). What is held is
+    written no later than the loop's next turn, and before anything else is done to the transport:
+    an answer without body (HEAD, 204), a streamed body that starts later, and a close all find the
+    headers sent, in order."""
+
+    __slots__ = ("_transport", "_loop", "_held")
+
+    def __init__(self, transport, loop):
+        self._transport, self._loop, self._held = transport, loop, None
+
+    def write(self, data) -> None:
+        if self._held is not None:
+            data, self._held = self._held + data, None
+        elif data.startswith(b"HTTP/1.1 ") and not data.startswith(b"HTTP/1.1 100 "):
+            self._held = data
+            self._loop.call_soon(self.flush)
+            return
+        self._transport.write(data)
+
+    def flush(self) -> None:
+        if self._held is not None:
+            data, self._held = self._held, None
+            self._transport.write(data)
+
+    def __getattr__(self, name):  # close, is_closing, get_extra_info, ...: what is held goes first
+        self.flush()
+        return getattr(self._transport, name)
+
+
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol answering unparseable requests in JSON (and a URL over
     MAX_URL_BYTES with 414): the request line is never logged, so no number reaches the log."""
@@ -97,6 +129,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._url_too_long = False
+
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        cycle = self.cycle  # its task is created but has not run yet
+        if cycle is not None and cycle.transport is self.transport:
+            cycle.transport = HeadersWithBody(self.transport, self.loop)
 
     def on_url(self, url: bytes) -> None:
         super().on_url(url)
