@@ -6,6 +6,7 @@ whose lake file vanished are loaded again when their data files are still there.
 from __future__ import annotations
 
 import logging
+import os
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -45,6 +46,17 @@ def reconcile(con: duckdb.DuckDBPyConnection, lake_root: LakeRoot) -> dict[LakeR
     return {p: key for p, key in sorted(expected.items()) if p not in present}
 
 
+def request_rebuild(ctx: RunContext) -> None:
+    """Ask the next dbt build to start from scratch (`Home.rebuild_request`), before the ledger
+    forgets the old load: a crash in between costs one needless rebuild, never a stale warehouse."""
+    flag = ctx.home.rebuild_request
+    flag.parent.mkdir(parents=True, exist_ok=True)
+    with open(flag, "w") as f:
+        f.write("deliveries loaded again after their lake file vanished\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
 def heal(ctx: RunContext, missing: dict[LakeRoot, BatchKey]) -> list[str]:
     """LOADED deliveries whose lake file vanished (deleted by hand) are loaded again from
     the landing area when their data files are still there; otherwise it is a violation.
@@ -73,6 +85,7 @@ def heal(ctx: RunContext, missing: dict[LakeRoot, BatchKey]) -> list[str]:
             problems.append(f"lake file missing for loaded delivery {gone[0]} and its data file is gone: {p}")
             continue
         log.warning("lake file %s missing: loading %s again", p, ", ".join(r["file_name"] for r in rows))
+        request_rebuild(ctx)
         ids = ", ".join(str(r["file_id"]) for r in rows)
         con.execute("BEGIN")
         if feed in UNIQUE_ID:

@@ -114,6 +114,13 @@ class Home:
         return self.root / "ingest" / "state.duckdb"
 
     @property
+    def rebuild_request(self) -> Path:
+        """Left by ingestion when deliveries were loaded again under new load numbers (their lake
+        file had vanished, docs/LAKE.md): the next dbt build rebuilds the incremental models from
+        scratch, as they cannot tell the reloaded records from the ones they already hold."""
+        return self.root / "ingest" / "rebuild_warehouse"
+
+    @property
     def quarantine(self) -> Path:
         return self.root / "quarantine"
 

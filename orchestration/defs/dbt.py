@@ -98,20 +98,25 @@ def build_dbt_assets(home: Home) -> tuple[dg.AssetsDefinition, NumlakeDbtCli]:
         """`dbt build` of the warehouse: staging, number histories, findings and published marts,
         with every dbt data test reported as an asset check (dbt unit tests run in the test suite,
         not in every production build). Incremental models are rebuilt from
-        scratch (`--full-refresh`) when the dbt project changed since the warehouse was built.
+        scratch (`--full-refresh`) when the dbt project changed since the warehouse was built, or
+        when ingestion asks for it (`Home.rebuild_request`).
         Then `dbt docs generate` writes the docs site of the warehouse into the home, when the
         warehouse's models or columns may have changed (a new dbt project, or no docs yet): a
         daily build changes rows, which the docs do not show."""
         marker = target_path(home).parent / "warehouse_built_with"
         fingerprint = project_fingerprint()
         full = not home.warehouse.exists() or not marker.exists() or marker.read_text() != fingerprint
+        requested = home.rebuild_request.exists()  # ingestion loaded deliveries again (Home.rebuild_request)
+        if requested:
+            context.log.warning("deliveries were loaded again after their lake file vanished: dbt builds from scratch")
         chosen = engine.home_engine(home)  # the dbt target and its settings (orchestration/engine.py)
         os.environ.update(engine.dbt_env(home, chosen))
         if chosen == "spark":
             engine.copy_lake_schemas(home)
         crash_point("dbt.before_build")
-        yield from dbt.cli(build_args(full), context=context).stream()
+        yield from dbt.cli(build_args(full or requested), context=context).stream()
         crash_point("dbt.after_build")
+        home.rebuild_request.unlink(missing_ok=True)
         if chosen == "spark":  # readers find marts.* in warehouse.duckdb, as views over Spark's tables
             engine.expose_marts(home)
         marker.write_text(fingerprint)
