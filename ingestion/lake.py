@@ -20,7 +20,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ingestion.feeds import FEEDS, REJECT_COLUMNS, lake_columns
-from ingestion.objectstore import LakeRoot, LakeUnavailable, is_remote
+from ingestion.objectstore import LakeRoot, LakeUnavailable, describe, is_remote, store_errors
+from numlake.errors import UsageError
+from numlake.paths import Home
 
 TMP_SUFFIX = ".tmp"
 DICTIONARY_LIMIT = 1000
@@ -113,8 +115,30 @@ def prepare_root(lake: LakeRoot) -> None:
         lake.mkdir(parents=True, exist_ok=True)
         return
     bucket = lake.path.split("/", 1)[0]
-    if not lake.fs.exists(bucket):
-        raise LakeUnavailable(f"lake {lake}: bucket {bucket} does not exist (create it, or fix the lake url)")
+    try:  # not fs.exists(), which says False for a store it cannot reach or that refuses the key
+        lake.fs.call_s3("head_bucket", Bucket=bucket)
+    except FileNotFoundError:
+        raise LakeUnavailable(f"lake {lake}: bucket {bucket} does not exist (create it, or fix the lake url)") from None
+    except PermissionError:
+        raise LakeUnavailable(
+            f"lake {lake}: access to bucket {bucket} refused (check the AWS credentials and the bucket's policy)"
+        ) from None
+    except store_errors(lake) as e:
+        raise LakeUnavailable(describe(lake, e)) from None
+
+
+def check_lake(home: Home) -> None:
+    """Before a run starts: an object-store lake whose bucket is missing, refused or out of reach
+    is one line naming the lake and the endpoint (UsageError), not a failed step with Dagster's
+    whole error above it. A local lake is not touched."""
+    from ingestion.objectstore import LakeLocation
+
+    location = LakeLocation.resolve(home)
+    if location.remote:
+        try:
+            prepare_root(location.root(home))
+        except LakeUnavailable as e:
+            raise UsageError(str(e)) from None
 
 
 def remove_temp_files(lake: LakeRoot) -> None:

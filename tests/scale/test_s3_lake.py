@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -226,6 +227,30 @@ def test_a_missing_bucket_is_refused_in_one_line_before_anything_is_written(tmp_
     ):
         ingest(home, landing, FIXTURES / "samples_registry.yaml")
     assert not s3_server.filesystem().exists("no-such-bucket")
+
+
+@pytest.mark.parametrize(
+    "change, error",
+    [
+        ({objectstore.ENV_URL: "s3://no-such-bucket/p"}, r"bucket no-such-bucket does not exist"),
+        ({"AWS_SECRET_ACCESS_KEY": "not-the-secret"}, r"access to bucket numlake-lake refused \(check the AWS"),
+        ({objectstore.ENV_ENDPOINT: "http://127.0.0.1:9"}, r"at http://127.0.0.1:9 unavailable: EndpointConnection"),
+    ],
+    ids=["missing bucket", "refused key", "no store there"],
+)
+def test_a_lake_out_of_reach_stops_the_run_in_one_line_before_it_starts(tmp_path, s3_server, change, error):
+    # before, a store out of reach or refusing the key was also "bucket ... does not exist", and all
+    # three ended in a failed ingestion step with Dagster's whole error above the line
+    fs = s3_server.filesystem()
+    if not fs.exists(BUCKET):
+        fs.mkdir(BUCKET)
+    landing = tmp_path / "landing"
+    shutil.copytree(FIXTURES / "samples", landing)
+    p = run(tmp_path / "home", landing, {**_env("s3://numlake-lake/p", s3_server), **change})
+    assert p.returncode == 2, p.stderr[-2000:]
+    assert re.fullmatch(r"numlake: error: lake s3://[a-z-]+/p\S*:? .+\n", p.stderr), p.stderr[-2000:]
+    assert re.search(error, p.stderr) and SECRET_KEY not in p.stderr and "not-the-secret" not in p.stderr
+    assert not (tmp_path / "home" / "dagster").exists(), "refused before Dagster started"
 
 
 def test_a_failed_dbt_step_is_reported_by_its_first_model_error_not_by_its_sql_context():
