@@ -96,6 +96,9 @@ def _phase_seconds(instance, run_id: str) -> tuple[dict[str, float], list[str]]:
     return phases, failures
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
 def failure_reason(message: str) -> str:
     """The line of a step's error that says why: its last line, except for a dbt build, whose
     error lists the failures parsed from dbt's log and ends with SQL context (a caret line):
@@ -104,11 +107,16 @@ def failure_reason(message: str) -> str:
     _, marker, parsed = message.partition("Errors parsed from dbt logs:")
     if marker:
         model = None
-        for line in (line.strip() for line in parsed.splitlines()):
+        for line in (_ANSI.sub("", line).strip() for line in parsed.splitlines()):
             named = re.match(r"^\w+ Error in (?:model|test|seed|snapshot) (\S+)", line)
+            failed = re.match(r"^Failure in test (\S+)", line)  # a data test that found rows
             if named:
                 model = named.group(1)
-            elif re.match(r"^[\w.]*\s?(?:Error|Exception)\b[^:]*: ", line):
+            elif failed:
+                model = f"test {failed.group(1)}"
+            elif re.match(r"^[\w.]*\s?(?:Error|Exception)\b[^:]*: ", line) or (
+                failed is None and model and model.startswith("test ") and re.match(r"^Got \d+ results?\b", line)
+            ):
                 return f"{model}: {line}" if model else line
     return lines[-1] if lines else "failed"
 
