@@ -55,7 +55,12 @@ async def _no_body(scope, receive, send):
     await send({"type": "http.response.body", "body": b""})
 
 
-def _serve(app, requests: bytes) -> list[bytes]:
+async def _head(scope, receive, send):
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"44")]})
+    await send({"type": "http.response.body", "body": b""})  # uvicorn writes nothing for a HEAD
+
+
+def _serve(app, requests: bytes, closed_right_after: bool = False) -> list[bytes]:
     async def go():
         config = uvicorn.Config(app, http=GuardedHttpToolsProtocol, log_level="warning", lifespan="off")
         config.load()
@@ -63,6 +68,8 @@ def _serve(app, requests: bytes) -> list[bytes]:
         transport = FakeTransport()
         proto.connection_made(transport)
         proto.data_received(requests)
+        if closed_right_after:  # a client that half-closed: the loop reads the EOF and closes
+            asyncio.get_running_loop().call_soon(transport.close)
         for _ in range(100):
             await asyncio.sleep(0.005)
             if not proto.tasks:
@@ -93,6 +100,29 @@ def test_headers_of_a_body_that_comes_later_are_sent_at_once_and_in_order():
 def test_an_answer_without_body_still_sends_its_headers():
     writes = _serve(_no_body, b"GET /n HTTP/1.1\r\nHost: a\r\n\r\n")
     assert len(writes) == 1 and writes[0].startswith(b"HTTP/1.1 204")
+
+
+def test_an_answer_without_body_is_written_before_the_loop_closes_a_half_closed_connection():
+    # found by a differential test: `HEAD /health` then shutdown(SHUT_WR) got no answer
+    writes = _serve(_head, b"HEAD /h HTTP/1.1\r\nHost: a\r\n\r\n", closed_right_after=True)
+    assert len(writes) == 1 and writes[0].startswith(b"HTTP/1.1 200") and b"content-length: 44" in writes[0]
+
+
+def test_what_is_held_is_dropped_quietly_once_the_connection_was_refused():
+    class Refused(FakeTransport):
+        def write(self, data: bytes) -> None:
+            raise RuntimeError("Cannot call write() after write_eof()")
+
+    async def go():
+        errors = []
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(lambda _loop, context: errors.append(context))
+        w = HeadersWithBody(Refused(), loop)
+        w.write(b"HTTP/1.1 200 OK\r\n\r\n")
+        await asyncio.sleep(0)
+        assert errors == []  # no "Exception in callback" traceback in the server's log
+
+    asyncio.run(go())
 
 
 def test_held_headers_go_out_before_a_close_and_100_continue_is_never_held():

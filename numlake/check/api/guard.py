@@ -105,7 +105,7 @@ class HeadersWithBody:
             data, self._held = self._held + data, None
         elif data.startswith(b"HTTP/1.1 ") and not data.startswith(b"HTTP/1.1 100 "):
             self._held = data
-            self._loop.call_soon(self.flush)
+            self._loop.call_soon(self._flush_later)
             return
         self._transport.write(data)
 
@@ -113,6 +113,14 @@ class HeadersWithBody:
         if self._held is not None:
             data, self._held = self._held, None
             self._transport.write(data)
+
+    def _flush_later(self) -> None:
+        # the loop's next turn: the connection may have been refused meanwhile (write_eof() by
+        # send_400_response, whose answer went out first): nothing more can be sent on it then
+        try:
+            self.flush()
+        except RuntimeError:
+            pass
 
     def __getattr__(self, name):  # close, is_closing, get_extra_info, ...: what is held goes first
         self.flush()
@@ -134,7 +142,17 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_headers_complete()
         cycle = self.cycle  # its task is created but has not run yet
         if cycle is not None and cycle.transport is self.transport:
-            cycle.transport = HeadersWithBody(self.transport, self.loop)
+            cycle.transport = held = HeadersWithBody(self.transport, self.loop)
+            completed = cycle.on_response
+
+            def on_response() -> None:
+                # an answer without body (HEAD) completes without writing: its headers go now, in the
+                # same step as before, not at the loop's next turn, when a client that half-closed
+                # may have had the connection closed by the loop (the EOF is read first)
+                held.flush()
+                completed()
+
+            cycle.on_response = on_response
 
     def on_url(self, url: bytes) -> None:
         super().on_url(url)
@@ -143,6 +161,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             raise ValueError("URL too long")  # httptools stops parsing; data_received answers
 
     def send_400_response(self, msg: str) -> None:
+        held = getattr(self.cycle, "transport", None)
+        if isinstance(held, HeadersWithBody):  # the answer before this one first, whole or not
+            held.flush()
         if self._url_too_long:
             status, detail, field = 414, f"URL: longer than {MAX_URL_BYTES} bytes", "url"
         else:
