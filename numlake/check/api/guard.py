@@ -91,9 +91,10 @@ class HeadersWithBody:
     """A response's transport that holds its status line and headers until the body's first write,
     so that a small answer leaves in one write (one system call, one TCP segment) instead of two:
     uvicorn writes them separately (issue 17, BENCHMARKS.md "Check API throughput"). What is held is
-    written no later than the loop's next turn, and before anything else is done to the transport:
-    an answer without body (HEAD, 204), a streamed body that starts later, and a close all find the
-    headers sent, in order."""
+    written with the body's first write, when the answer completes without one (HEAD:
+    `GuardedHttpToolsProtocol.on_headers_complete`), before anything else is done to the transport
+    (a close, the protocol's own 400), and at the latest at the loop's next turn (a streamed body
+    that starts later): always in order."""
 
     __slots__ = ("_transport", "_loop", "_held")
 
