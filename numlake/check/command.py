@@ -131,7 +131,13 @@ def register(subparsers) -> None:
     p.add_argument("--home", help="home folder (default $NUMLAKE_HOME or .numlake)")
     p.set_defaults(func=_check)
 
-    s = subparsers.add_parser("serve", help="HTTP API of the check service, and the dashboards (read-only)")
+    s = subparsers.add_parser(
+        "serve",
+        help="HTTP API of the check service, and the dashboards (read-only)",
+        description="Serve the check API (/v1: single and bulk checks, watchlists, notices; API keys from "
+        "`numlake keys`) and the home's dashboards, read-only, from the latest check snapshot. "
+        "docs/CHECK.md describes the API.",
+    )
     s.add_argument("--home", help="home folder (default $NUMLAKE_HOME or .numlake)")
     s.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     s.add_argument("--port", type=int, default=8000, help="port (default 8000)")
