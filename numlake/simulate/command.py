@@ -19,7 +19,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "simulate",
         help="simulate the country's sources and write their deliveries into a landing area",
-        description="Simulate ~105 sources of a national number-resource platform (carriers, MVNOs, the "
+        description="Simulate 106 sources of a national number-resource platform (carriers, MVNOs, the "
         "portal) and write the registry and every delivery of the window, in each source's "
         "dialect, plus simulation_summary.json and simulation_truth/ next to the landing "
         "folder. The same arguments give byte-identical output. See docs/SIMULATION.md.",

@@ -1,6 +1,6 @@
 """The simulated country's source registry (INTERCHANGE 1.1) and each source's delivery habits.
 
-The registry does not depend on ``--seed``: the country's ~105 sources and their dialects are
+The registry does not depend on ``--seed``: the country's 106 sources and their dialects are
 the same in every run, so documentation, fixtures and tests can name them. Dialect values are
 dealt out so that every value of every dialect field is used by several sources.
 """
