@@ -72,7 +72,9 @@ def _read_csv(path: Path, default_since: str | None) -> Requests:
         for row in reader:
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue
-            q = row[qcol].strip() if qcol < len(row) else ""
+            # the number is echoed as written (RULES 6-7), like JSON lines and the single check:
+            # its own normalisation removes the spaces; a date padded in the CSV is read trimmed
+            q = row[qcol] if qcol < len(row) else ""
             s = row[scol].strip() if scol is not None and scol < len(row) else ""
             queries.append(q)
             sinces.append(s or default_since)
@@ -150,8 +152,10 @@ def write_answers(answers: Answers, out, fmt: str, req: Requests | None = None) 
     extra = _extra_columns(req)
     if req is not None and req.fmt == "csv":
         rows = req.extras if extra else None
-    else:
+    elif fmt == "csv":  # one column per key any row sent, empty where a row had none
         rows = [[row.get(k, "") for k in extra] for row in req.extras] if extra else None
+    else:  # JSON lines in, JSON lines out: each row hands back the keys it sent, and no others
+        rows = req.extras if extra else None
     if fmt == "csv":
         w = csv.writer(out, lineterminator="\n")
         w.writerow(CSV_COLUMNS + tuple(extra))
@@ -173,8 +177,9 @@ def write_answers(answers: Answers, out, fmt: str, req: Requests | None = None) 
         if rows is None:
             out.writelines(dumps(answers.record(i), ensure_ascii=False) + "\n" for i in range(n))
         else:
+            pairs = (rows[i].items() if isinstance(rows[i], dict) else zip(extra, rows[i]) for i in range(n))
             out.writelines(
-                dumps({**answers.record(i), **dict(zip(extra, rows[i]))}, ensure_ascii=False) + "\n" for i in range(n)
+                dumps({**answers.record(i), **dict(kv)}, ensure_ascii=False) + "\n" for i, kv in enumerate(pairs)
             )
 
 

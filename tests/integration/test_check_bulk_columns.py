@@ -90,3 +90,35 @@ def test_json_lines_keep_the_callers_keys_even_on_rows_with_an_error(home, tmp_p
     assert first["answer"] == "yes" and first["id"] == 7 and first["tags"] == ["vip"]
     assert second["id"] == 8 and second["input_error"] == "theirs" and second["error"].startswith("msisdn")
     assert "msisdn" not in first and first["query"] == "13900000001"
+
+
+def test_json_lines_hand_back_only_the_keys_each_row_sent(home, tmp_path, capsys):
+    # found by a black-box run: one row's `ref` came back as "ref": "" on every other row,
+    # the unparsable line's included
+    src = tmp_path / "in.jsonl"
+    src.write_text(
+        '{"msisdn": "13900000001", "since": "2024-01-15"}\n'
+        '{"msisdn": "13900000001", "since": "2024-01-15", "ref": "A-1"}\n'
+        "not json\n"
+    )
+    rc, out, err = _run(["check", "--file", str(src), "--home", str(home.root)], capsys)
+    assert rc == 0, err
+    plain, with_ref, broken = (json.loads(line) for line in out.splitlines())
+    assert "ref" not in plain and "ref" not in broken and with_ref["ref"] == "A-1"
+    # a CSV answer to the same file has one column per key seen, empty where a row had none
+    out_csv = tmp_path / "out.csv"
+    rc, _, err = _run(["check", "--file", str(src), "--out", str(out_csv), "--home", str(home.root)], capsys)
+    assert rc == 0, err
+    assert [r["ref"] for r in csv.DictReader(out_csv.open(encoding="utf-8"))] == ["", "A-1", ""]
+
+
+def test_csv_echoes_the_number_exactly_as_the_caller_wrote_it(home, tmp_path, capsys):
+    # RULES 6-7: the answer echoes what the caller sent; JSON lines and the single check did,
+    # the CSV reader stripped the spaces around the number before echoing it
+    src = tmp_path / "in.csv"
+    src.write_text('msisdn,since\n"+86 139 0000 0001 ",2024-01-15\n 13900000001,2024-01-15\n', encoding="utf-8")
+    rc, out, err = _run(["check", "--file", str(src), "--home", str(home.root)], capsys)
+    assert rc == 0, err
+    rows = list(csv.DictReader(out.splitlines()))
+    assert [r["query"] for r in rows] == ["+86 139 0000 0001 ", " 13900000001"]
+    assert [r["answer"] for r in rows] == ["yes", "yes"]
