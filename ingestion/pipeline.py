@@ -43,6 +43,7 @@ from ingestion.ledger import (
 )
 from ingestion.lock import ingest_lock
 from ingestion.objectstore import LakeUnavailable, describe, lake_root, store_errors
+from ingestion.quarantine import release_from_quarantine
 from ingestion.recovery import heal, reconcile
 from ingestion.redelivery import recheck
 from ingestion.registry import Source, check_selected_sources, load_registry
@@ -198,6 +199,10 @@ def _execute(ctx: RunContext, selected: set[str] | None, progress) -> IngestResu
         done += 1
         if progress:
             progress(done, total)
+    for c, row in process:  # refusals that no longer stand (a registry fix, bytes mended)
+        if row is not None and row["outcome"] == "QUARANTINED":
+            if ctx.decided.get(row["file_id"], (None, "QUARANTINED"))[1] in ("LOADED", "SUPERSEDED"):
+                release_from_quarantine(ctx.home, c)
 
     result._tally(ctx.decided)
     loaded_ids = [fid for fid, (_, o) in ctx.decided.items() if o == "LOADED"]

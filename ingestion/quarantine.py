@@ -102,6 +102,38 @@ def copy_to_quarantine(home: Home, c: Candidate, md5: str | None, reason: str, d
     return dest
 
 
+def release_from_quarantine(home: Home, c: Candidate) -> int:
+    """Remove the quarantine copies of `c` (at its name, and in the sub-folders of earlier
+    different bytes) once the ledger holds it as loaded or superseded: the refusal no longer
+    stands, and ``quarantine/`` keeps only what is refused now. A copy of a conflicting
+    redelivery stays (it is refused beside the loaded file). Returns the copies removed."""
+    folder = home.quarantine / quarantine_name(c.source_dir) / quarantine_name(c.feed_dir)
+    name = quarantine_name(c.file_name)
+    removed = 0
+    for reason_file in [folder / f"{name}.reason.json", *folder.glob(f"*/{glob_escape(name)}.reason.json")]:
+        try:
+            reason = json.loads(reason_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if reason.get("file") != c.rel or reason.get("reason") == "conflicting_redelivery":
+            continue
+        for p in (reason_file.with_name(name), reason_file.with_name(f"{name}.ctl"), reason_file):
+            p.unlink(missing_ok=True)
+        removed += 1
+        for empty in (reason_file.parent, folder, folder.parent):
+            try:
+                empty.rmdir()
+            except OSError:  # not empty
+                break
+    if removed:
+        log.info("%s: no longer refused; its quarantine copy removed", c.file_name)
+    return removed
+
+
+def glob_escape(name: str) -> str:
+    return "".join(f"[{ch}]" if ch in "*?[" else ch for ch in name)
+
+
 def quarantine_delivery(home: Home, it: Delivery, reason: str, detail: str) -> None:
     """A delivery of a group refused; its row is committed with the group's. The detail reaches the
     ledger, the carrier's page and the log: any phone number in it is masked here (RULES 7)."""

@@ -38,13 +38,21 @@ class Settings:
     def resolve(cls, home=None, landing=None, registry=None) -> Settings:
         h = Home.resolve(home)
         land = Path(landing or os.environ.get("NUMLAKE_LANDING") or h.landing).expanduser().resolve()
-        reg = Path(registry or os.environ.get("NUMLAKE_REGISTRY") or h.default_registry).expanduser().resolve()
+        # absolute, but a link stays a link: messages name the path the operator gave
+        reg = Path(
+            os.path.abspath(Path(registry or os.environ.get("NUMLAKE_REGISTRY") or h.default_registry).expanduser())
+        )
         return cls(h, land, reg)
 
     def validate(self) -> Settings:
         if not self.landing.is_dir():
             raise UsageError(f"landing area {self.landing} does not exist (run `numlake simulate` or pass --landing)")
         if not self.registry.is_file():
+            if self.registry.is_symlink():
+                target = os.readlink(self.registry)
+                raise UsageError(
+                    f"registry {self.registry} is a link to {target}, which does not exist (pass --registry)"
+                )
             raise UsageError(f"registry {self.registry} does not exist (pass --registry)")
         return self
 

@@ -485,9 +485,44 @@ def test_a_registry_fix_re_examines_a_quarantined_delivery(world):
     write_delivery(world.landing, gb, "lifecycle", D1, 1, [ev(1, sub="用户")])
     world.run()
     assert world.outcome("CM-GD_lifecycle_20250301_01.csv") == ("QUARANTINED", "encoding_error")
+    copy = world.home.quarantine / "CM-GD" / "lifecycle" / "CM-GD_lifecycle_20250301_01.csv"
+    assert copy.exists() and copy.with_name(copy.name + ".reason.json").exists()
     world.sources = [gb]
     world.run()
     assert world.outcome("CM-GD_lifecycle_20250301_01.csv") == ("LOADED", None)
+    # the copy of a refusal that no longer stands leaves the quarantine (a black-box run found
+    # quarantine/ still naming files the ledger had loaded since)
+    assert not [p for p in world.home.quarantine.rglob("*") if p.is_file()]
+
+
+def test_a_corrected_kind_re_examines_the_feeds_it_refused(world):
+    # PORTAL registered by mistake as an MVNO: its orgs folder is not a feed of that kind. Once the
+    # registry says portal, the refused delivery is decided again (a black-box run found it kept
+    # out for good: the kind was not part of what re-examines a quarantined delivery).
+    wrong = source("PORTAL", kind="mvno", carrier="CU")
+    orgs = [{"org_id": "B1", "org_name": "bank", "org_type": "BANK", "joined_date": "2025-03-01"}]
+    write_delivery(world.landing, wrong, "orgs", D1, 1, orgs)
+    world.sources = [GD, wrong]
+    world.run()
+    assert world.outcome("PORTAL_orgs_20250301_01.csv")[0] == "QUARANTINED"
+    world.sources = [GD, source("PORTAL")]
+    world.run()
+    assert world.outcome("PORTAL_orgs_20250301_01.csv") == ("LOADED", None)
+    assert not (world.home.quarantine / "PORTAL").exists() or not [
+        p for p in (world.home.quarantine / "PORTAL").rglob("*") if p.is_file()
+    ]
+
+
+def test_a_quarantined_conflicting_redelivery_keeps_its_copy_beside_the_loaded_file(world):
+    write_delivery(world.landing, GD, "lifecycle", D1, 1, [ev(1)])
+    world.run()
+    write_delivery(world.landing, GD, "lifecycle", D1, 1, [ev(1), ev(2)])  # same name, new bytes
+    world.run()
+    assert [r["outcome"] for r in lake_rows(world.home, "file_loads")].count("QUARANTINED") == 1
+    world.run()
+    assert [p.name for p in (world.home.quarantine / "CM-GD" / "lifecycle").iterdir()].count(
+        "CM-GD_lifecycle_20250301_01.csv"
+    ) == 1
 
 
 def test_a_deleted_lake_file_is_rebuilt_from_the_landing_area(world):

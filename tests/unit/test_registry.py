@@ -63,6 +63,34 @@ def test_a_document_without_a_sources_list_is_refused(tmp_path):
     assert "'sources'" in refused(tmp_path, raw="hello: 1\n")
 
 
+@pytest.mark.parametrize("raw", ["sources: []\n", "sources:\n", "sources:\n# every entry cut off\n"])
+def test_a_registry_without_a_source_is_refused(tmp_path, raw):
+    # a truncated file would otherwise refuse every delivery as unknown_source, and say "succeeded"
+    assert "no source" in refused(tmp_path, raw=raw)
+
+
+def test_a_field_given_twice_in_an_entry_is_refused_naming_entry_and_field(tmp_path):
+    text = yaml.safe_dump({"sources": [GOOD]}, allow_unicode=True) + "  format: jsonl\n"
+    msg = refused(tmp_path, raw=text)
+    assert "sources[0] (id CM-GD)" in msg and "'format'" in msg and "twice" in msg
+
+
+def test_a_key_given_twice_at_the_top_is_refused(tmp_path):
+    text = yaml.safe_dump({"sources": [GOOD]}, allow_unicode=True)
+    assert "'sources'" in refused(tmp_path, raw=text + text)
+
+
+def test_a_dangling_link_is_named_as_the_path_given(tmp_path):
+    link = tmp_path / "registry.yaml"
+    link.symlink_to(tmp_path / "gone" / "r.yaml")
+    from orchestration.settings import Settings
+
+    settings = Settings.resolve(home=tmp_path / "home", landing=tmp_path, registry=link)
+    with pytest.raises(UsageError) as e:
+        settings.validate()
+    assert str(link) in str(e.value) and "gone" in str(e.value)
+
+
 @pytest.mark.parametrize("field", list(GOOD))
 def test_every_missing_field_is_named_with_its_entry(tmp_path, field):
     entry = {k: v for k, v in GOOD.items() if k != field}
