@@ -19,6 +19,7 @@ from pathlib import Path
 
 from numlake.check.index import Answers, CheckIndex
 from numlake.errors import UsageError
+from numlake.paths import MISSING, path_problem
 
 CSV_COLUMNS = ("query", "since", "answer", "last_disconnect_date", "as_of", "error")
 _QUERY_KEYS = ("msisdn", "query")
@@ -113,8 +114,9 @@ def _read_jsonl(path: Path, default_since: str | None) -> Requests:
 
 def read_requests(path: Path, default_since: str | None) -> Requests:
     """The rows of an input file (and the caller's other columns); UsageError when it is unusable."""
-    if not path.is_file():
-        raise UsageError(f"--file {path}: no such file")
+    problem = path_problem(path, "file")
+    if problem:  # a folder, a FIFO... is named as what it is
+        raise UsageError(f"--file {path}: {'no such file' if problem == MISSING else problem}")
     fmt = detect_format(path)
     try:
         reader = _read_csv if fmt == "csv" else _read_jsonl

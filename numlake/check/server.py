@@ -28,6 +28,7 @@ from numlake.check.api.guard import GuardedHttpToolsProtocol
 from numlake.check.api.models import MAX_BULK
 from numlake.check.api.state import IndexStore, RateLimiter
 from numlake.check.keys import check_dir
+from numlake.errors import UsageError
 from numlake.paths import Home
 
 __all__ = ["MAX_BULK", "ApiError", "IndexStore", "RateLimiter", "create_app", "serve", "worker_app"]
@@ -56,6 +57,25 @@ def worker_app():
         audit_batch=cfg["audit_batch"],
         fast_path=cfg["fast_path"],
     )
+
+
+def check_listen(host: str, port: int) -> None:
+    """UsageError (one line) when `host`:`port` cannot be listened on: an unknown name, an address
+    not of this machine, a port in use. The probe socket is closed at once (uvicorn binds its own,
+    with the same SO_REUSEADDR)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as e:
+        raise UsageError(f"cannot listen on {host}:{port}: {e.strerror}") from None
+    family, kind, proto, _, addr = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(addr)
+        except OSError as e:
+            raise UsageError(f"cannot listen on {host}:{port}: {e.strerror}") from None
 
 
 def serve(
@@ -104,6 +124,7 @@ def serve(
             home, rate=rate, burst=burst, reload_interval=reload_interval, audit_batch=audit_batch, fast_path=fast_path
         )
         idx = app.state.service.store.index
+    check_listen(host, port)  # one line, before announcing a server that cannot start
     print(
         f"numlake check API on http://{host}:{port} (docs at /docs); {len(idx):,} numbers, as_of {idx.as_of}, "
         f"from {idx.meta.get('source')}; {workers} worker process(es), {loop} event loop",

@@ -122,3 +122,8 @@ def test_csv_echoes_the_number_exactly_as_the_caller_wrote_it(home, tmp_path, ca
     rows = list(csv.DictReader(out.splitlines()))
     assert [r["query"] for r in rows] == ["+86 139 0000 0001 ", " 13900000001"]
     assert [r["answer"] for r in rows] == ["yes", "yes"]
+
+
+def test_a_folder_given_as_the_file_is_named_as_a_folder(home, tmp_path, capsys):
+    rc, _, err = _run(["check", "--file", str(tmp_path), "--home", str(home.root)], capsys)
+    assert rc == 2 and "is a directory, not a file" in err and len(err.strip().splitlines()) == 1
