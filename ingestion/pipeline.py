@@ -152,6 +152,7 @@ def _execute(ctx: RunContext, selected: set[str] | None, progress) -> IngestResu
         lake.ensure_schema_files(con, ctx.lake)
     crash_point("ingest.after_reconcile")
 
+    _warn_of_deregistered_sources(ctx)
     with ctx.timed("scan"):
         # the unchanged LOADED and SUPERSEDED files are left out of the listing; the ledger rows
         # of the rest are read by name
@@ -242,6 +243,26 @@ def _execute(ctx: RunContext, selected: set[str] | None, progress) -> IngestResu
             ", ".join(f"{k} {v:.2f}s" for k, v in sorted(ctx.timings.items(), key=lambda kv: -kv[1])),
         )
     return result
+
+
+def _warn_of_deregistered_sources(ctx: RunContext) -> None:
+    """A source with loaded deliveries that the registry no longer lists keeps its data in the
+    lake and the marts, without its carrier and province (docs/INGESTION.md "When the registry
+    changes"): said once per run, as it may be a mistake."""
+    gone = [
+        (sid, n)
+        for sid, n in ctx.con.execute(
+            "SELECT source_id, count(*) FROM files WHERE outcome = 'LOADED' GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+        if sid not in ctx.registry
+    ]
+    for sid, n in gone:
+        log.warning(
+            "source %s is not in the registry but %d of its deliveries are loaded: its data stays, "
+            "without carrier and province; its new deliveries are unknown_source",
+            sid,
+            n,
+        )
 
 
 def decide_action(c: Candidate, row: dict | None, registry: dict[str, Source]) -> str | None:

@@ -643,3 +643,15 @@ def test_a_reader_failure_in_the_prefetch_thread_reaches_the_caller_after_its_cl
     assert next(it) == 1
     it.close()
     assert cleaned == [True]
+
+
+def test_a_source_dropped_from_the_registry_with_loaded_data_is_warned_of(world, caplog):
+    other = source("CT-SC")
+    world.sources = [GD, other]
+    write_delivery(world.landing, other, "lifecycle", D1, 1, [ev(1)])
+    world.run()
+    world.sources = [GD]
+    with caplog.at_level("WARNING", logger="numlake.ingestion"):
+        world.run()
+    assert any("CT-SC is not in the registry but 1 of its deliveries are loaded" in m for m in caplog.messages)
+    assert world.outcome("CT-SC_lifecycle_20250301_01.csv") == ("LOADED", None)
