@@ -10,12 +10,12 @@ phone number to the privacy scan.
 
 from __future__ import annotations
 
-import math
-
+import numpy as np
 import pandas as pd
 from plotly.colors import sequential
 
 from dashboards import plot
+from dashboards.columns import columns, largest, missing, order_by, sum_by
 from dashboards.labels import (
     CARRIERS,
     CATEGORIES,
@@ -106,21 +106,24 @@ def is_empty(frame: pd.DataFrame | None, *columns: str) -> bool:
 
 
 def _rounded(series: pd.Series, digits: int = 4) -> list:
-    return [None if v is None or (isinstance(v, float) and math.isnan(v)) else round(float(v), digits) for v in series]
+    return [None if missing(v) else round(float(v), digits) for v in series]
 
 
 def _stacked_bars(
     frame: pd.DataFrame, x: str, colour: str, value: str, names: dict, colours: dict | None = None, hover_unit: str = ""
 ) -> list[plot.Bar]:
     bars = []
-    order = [c for c in names if c in set(frame[colour])] + sorted(set(frame[colour].dropna()) - set(names))
+    xs, codes, values = columns(frame, x, colour, value)
+    present = {c for c in codes if not missing(c)}
+    order = [c for c in names if c in present] + sorted(present - set(names))
     for code in order:
-        part = frame[frame[colour] == code].sort_values(x)
+        rows = [i for i, c in enumerate(codes) if c == code]
+        rows = [rows[j] for j in order_by([xs[i] for i in rows])]
         label = both(code, names)
         bars.append(
             plot.Bar(
-                x=[str(v) for v in part[x]],
-                y=part[value].to_numpy(dtype="int64"),
+                x=[str(xs[i]) for i in rows],
+                y=np.array([values[i] for i in rows], dtype="int64"),
                 name=label,
                 marker_color=(colours or {}).get(code),
                 hovertemplate=f"{label}<br>%{{x}}<br>%{{y:,}}{hover_unit}<extra></extra>",
@@ -354,11 +357,7 @@ def build_province_tiles(frame: pd.DataFrame, title: str, value_label: str, perc
     """
     if is_empty(frame, "province", "value"):
         return no_data_figure(title)
-    values = {
-        str(p): float(v)
-        for p, v in zip(frame["province"], frame["value"])
-        if v is not None and not (isinstance(v, float) and math.isnan(v))
-    }
+    values = {str(p): float(v) for p, v in zip(frame["province"], frame["value"]) if not missing(v)}
     width = max(c for c, _ in PROVINCE_TILES.values()) + 1
     height = max(r for _, r in PROVINCE_TILES.values()) + 1
     fmt = (lambda v: f"{v:.2%}") if percent else (lambda v: f"{v:,.0f}")
@@ -441,7 +440,7 @@ def build_deliveries_by_outcome(frame: pd.DataFrame) -> plot.Figure:
         _stacked_bars(frame, "business_date", "outcome", "files", OUTCOMES, OUTCOME_COLOURS, hover_unit=" 个文件 files")
     )
     fig.update_layout(barmode="stack", bargap=0.1)
-    _counts_axis(fig, frame.groupby("business_date")["files"].sum().max())
+    _counts_axis(fig, largest(sum_by(*columns(frame, "business_date", "files")).values()))
     return _layout(fig, title, "业务日期 business date (CST)", "文件数 files")
 
 
@@ -453,21 +452,21 @@ def build_lateness(frame: pd.DataFrame) -> plot.Figure:
     title = "交付延迟分布 Delivery lateness (days behind the feed on arrival)"
     if is_empty(frame, "days_late", "files"):
         return no_data_figure(title)
-    frame = frame.sort_values("days_late")
-    colours = ["#2e7d32" if d <= 0 else "#e65100" for d in frame["days_late"]]
+    days, files = columns(frame, "days_late", "files")
+    rows = order_by(days)
     fig = plot.Figure(
         plot.Bar(
-            x=[int(d) for d in frame["days_late"]],
-            y=[int(v) for v in frame["files"]],
-            marker_color=colours,
+            x=[int(days[i]) for i in rows],
+            y=[int(files[i]) for i in rows],
+            marker_color=["#2e7d32" if days[i] <= 0 else "#e65100" for i in rows],
             width=0.8,
             texttemplate="%{y:,}",
             textposition="outside",
             hovertemplate="延迟 %{x} 天 days late<br>%{y:,} 个文件 files<extra></extra>",
         )
     )
-    fig.update_xaxes(dtick=1 if frame["days_late"].max() <= 15 else None)
-    _counts_axis(fig, frame["files"].max())
+    fig.update_xaxes(dtick=1 if largest(days) <= 15 else None)
+    _counts_axis(fig, largest(files))
     return _layout(fig, title, "延迟天数（0 = 按序到达） days late (0 = in order)", "文件数 files")
 
 
@@ -476,15 +475,15 @@ def build_rejections_by_reason(frame: pd.DataFrame) -> plot.Figure:
     title = "拒收记录（按原因） Rejected records by reason"
     if is_empty(frame, "reason", "feed", "rejected"):
         return no_data_figure(title)
-    frame = frame.copy()
-    frame["label"] = [both(r, REASONS) for r in frame["reason"]]
+    reasons, feeds, rejected = columns(frame, "reason", "feed", "rejected")
+    labels = [both(r, REASONS) for r in reasons]
     fig = plot.Figure()
-    for feed in sorted(frame["feed"].dropna().unique()):
-        part = frame[frame["feed"] == feed]
+    for feed in sorted({f for f in feeds if not missing(f)}):
+        rows = [i for i, f in enumerate(feeds) if f == feed]
         fig.add_trace(
             plot.Bar(
-                y=list(part["label"]),
-                x=[int(v) for v in part["rejected"]],
+                y=[labels[i] for i in rows],
+                x=[int(rejected[i]) for i in rows],
                 name=str(feed),
                 orientation="h",
                 hovertemplate=f"{feed}<br>%{{y}}<br>%{{x:,}} 条 records<extra></extra>",
@@ -492,5 +491,5 @@ def build_rejections_by_reason(frame: pd.DataFrame) -> plot.Figure:
         )
     fig.update_layout(barmode="stack")
     fig.update_yaxes(automargin=True)
-    _counts_axis(fig, frame.groupby("label")["rejected"].sum().max(), axis="x")
-    return _layout(fig, title, "记录数 records", None, height=max(260, 60 + 40 * frame["label"].nunique()))
+    _counts_axis(fig, largest(sum_by(labels, rejected).values()), axis="x")
+    return _layout(fig, title, "记录数 records", None, height=max(260, 60 + 40 * len(set(labels))))

@@ -5,14 +5,22 @@ from __future__ import annotations
 import pandas as pd
 
 from dashboards import plot
+from dashboards.columns import columns, largest, missing, order_by
 from dashboards.figures import PALETTE, _layout, _rounded, is_empty, no_data_figure
 from numlake.msisdn import mask_text
 
 WEEK_AXIS = "周（业务日期，周一起） week of business date (from Monday)"
 
 
-def _weeks(frame: pd.DataFrame) -> list[str]:
-    return [pd.Timestamp(w).strftime("%Y-%m-%d") for w in frame["week"]]
+def _weeks(weeks: list) -> list[str]:
+    return [pd.Timestamp(w).strftime("%Y-%m-%d") for w in weeks]
+
+
+def _sorted_by_week(frame: pd.DataFrame, *names: str) -> list[list]:
+    """The columns `week` and `names`, their rows in the order of ``sort_values("week")``."""
+    cols = columns(frame, "week", *names)
+    rows = order_by(cols[0])
+    return [[col[i] for i in rows] for col in cols]
 
 
 def _second_axis(fig: plot.Figure, left_title: str, right: dict) -> None:
@@ -28,13 +36,13 @@ def build_weekly_rejection_rate(frame: pd.DataFrame) -> plot.Figure:
     title = "每周拒收率 Weekly rejection rate (records rejected / records read)"
     if is_empty(frame, "week", "rows_read", "rate"):
         return no_data_figure(title)
-    frame = frame.sort_values("week")
-    weeks = _weeks(frame)
+    week, read, rejected, rate = _sorted_by_week(frame, "rows_read", "rows_rejected", "rate")
+    weeks = _weeks(week)
     fig = plot.Figure()
     fig.add_trace(
         plot.Bar(
             x=weeks,
-            y=[int(v) for v in frame["rows_read"].fillna(0)],
+            y=[0 if missing(v) else int(v) for v in read],
             name="读取记录 records read",
             marker_color="#c6dbef",
             hovertemplate="%{x}<br>%{y:,} 条 records<extra></extra>",
@@ -43,23 +51,23 @@ def build_weekly_rejection_rate(frame: pd.DataFrame) -> plot.Figure:
     fig.add_trace(
         plot.Scatter(
             x=weeks,
-            y=_rounded(frame["rate"], 5),
+            y=_rounded(rate, 5),
             name="拒收率 rejection rate",
             yaxis="y2",
             mode="lines+markers",
             line=dict(color="#c62828"),
-            customdata=[int(v) for v in frame["rows_rejected"].fillna(0)],
+            customdata=[0 if missing(v) else int(v) for v in rejected],
             hovertemplate="%{x}<br>%{y:.2%} (%{customdata:,} 条 rejected)<extra></extra>",
         )
     )
-    top = frame["rate"].max()
+    top = largest(rate)
     _second_axis(
         fig,
         "读取记录 records read",
         dict(
             title_text="拒收率 rejection rate",
             tickformat=".1%",
-            range=[0, max(0.01, float(top) * 1.2 if pd.notna(top) else 0.01)],
+            range=[0, max(0.01, float(top) * 1.2 if top is not None else 0.01)],
         ),
     )
     fig.update_xaxes(type="category")
@@ -74,23 +82,23 @@ def build_weekly_lateness(frame: pd.DataFrame) -> plot.Figure:
     title = "每周迟到交付 Weekly late deliveries (share late, mean days late)"
     if is_empty(frame, "week", "files", "late_share"):
         return no_data_figure(title)
-    frame = frame.sort_values("week")
-    weeks = _weeks(frame)
+    week, share, late, files, mean_late = _sorted_by_week(frame, "late_share", "late", "files", "mean_days_late")
+    weeks = _weeks(week)
     fig = plot.Figure()
     fig.add_trace(
         plot.Bar(
             x=weeks,
-            y=_rounded(frame["late_share"], 4),
+            y=_rounded(share, 4),
             name="迟到占比 share late",
             marker_color="#e65100",
-            customdata=[[int(a), int(b)] for a, b in zip(frame["late"], frame["files"])],
+            customdata=[[int(a), int(b)] for a, b in zip(late, files)],
             hovertemplate="%{x}<br>%{y:.0%} (%{customdata[0]}/%{customdata[1]} 个文件 files)<extra></extra>",
         )
     )
     fig.add_trace(
         plot.Scatter(
             x=weeks,
-            y=_rounded(frame["mean_days_late"], 1),
+            y=_rounded(mean_late, 1),
             name="平均迟到天数 mean days late",
             yaxis="y2",
             mode="lines+markers",

@@ -17,9 +17,10 @@ import pandas as pd
 from dashboards import figures as F
 from dashboards import figures_quality as FQ
 from dashboards import queries as Q
+from dashboards.columns import columns, largest, missing, sum_by
 from dashboards.guidance import guidance
 from dashboards.labels import CARRIERS, KINDS, OUTCOMES, PROVINCES, PULL_REASONS, REASONS, both
-from dashboards.pages.common import INDEX, Charts, SiteData, feed_label, labelled, meta
+from dashboards.pages.common import INDEX, Charts, SiteData, feed_label, meta
 from dashboards.render import cards, charts, page, section, table
 
 
@@ -43,7 +44,7 @@ class SourceView:
 
 
 def _total(frame: pd.DataFrame, col: str) -> int:
-    return int(frame[col].sum()) if len(frame) and col in frame else 0
+    return int(sum(v for v in frame[col].tolist() if not missing(v))) if len(frame) and col in frame else 0
 
 
 def silence_banner(v: SourceView) -> str:
@@ -85,10 +86,12 @@ def pull_banner(v: SourceView) -> str:
 
 def key_figures(v: SourceView) -> str:
     accounting, freshness = v.get("accounting"), v.get("freshness")
-    loaded_fresh = freshness[~freshness["never"].astype(bool)] if len(freshness) else freshness
-    latest = loaded_fresh["latest_business_date"].max() if len(loaded_fresh) else None
-    behind = freshness["days_behind"].max() if len(freshness) else None
-    behind_bad = behind is not None and pd.notna(behind) and behind > 1
+    never, latest_dates, behind_days = (
+        columns(freshness, "never", "latest_business_date", "days_behind") if len(freshness) else ([], [], [])
+    )
+    latest = largest(d for d, n in zip(latest_dates, never) if not bool(n))
+    behind = largest(behind_days)
+    behind_bad = behind is not None and behind > 1
     quarantined = _total(accounting, "quarantined")
     return cards(
         [
@@ -100,12 +103,12 @@ def key_figures(v: SourceView) -> str:
             ("拒收记录 records rejected", _total(accounting, "rows_rejected"), ""),
             (
                 "最新业务日期 latest business date",
-                latest if latest is not None and pd.notna(latest) else "—",
+                latest if latest is not None else "—",
                 "bad" if v.silent else "",
             ),
             (
                 "落后天数 days behind as_of",
-                int(behind) if behind is not None and pd.notna(behind) else "—",
+                int(behind) if behind is not None else "—",
                 "bad" if behind_bad else "",
             ),
         ]
@@ -113,7 +116,7 @@ def key_figures(v: SourceView) -> str:
 
 
 def freshness_section(v: SourceView) -> str:
-    freshness = labelled(v.get("freshness"), feed=feed_label)
+    freshness = v.get("freshness")
     if len(freshness):
         freshness = freshness.assign(
             latest_business_date=[
@@ -132,6 +135,7 @@ def freshness_section(v: SourceView) -> str:
                 ("gap_days", "缺失天数 gap days"),
                 ("days_behind", "落后 as_of 天数 days behind as_of"),
             ],
+            formats={"feed": feed_label},
         ),
         anchor="freshness",
     )
@@ -141,10 +145,11 @@ def next_steps_section(v: SourceView) -> str:
     """One line of advice per quarantine or rejection reason this source met, most frequent first."""
     refused, rejections = v.get("refused"), v.get("rejections")
     counts: dict[str, int] = {}
-    for reason in refused["reason"].dropna() if len(refused) else []:
-        counts[reason] = counts.get(reason, 0) + 1
+    for reason in refused["reason"].tolist() if len(refused) else []:
+        if not missing(reason):
+            counts[reason] = counts.get(reason, 0) + 1
     if len(rejections):
-        for reason, n in rejections.groupby("reason")["rejected"].sum().items():
+        for reason, n in sum_by(*columns(rejections, "reason", "rejected")).items():
             counts[reason] = counts.get(reason, 0) + int(n)
     rows = [
         {"reason": both(r, REASONS), "count": n, "zh": g[0], "en": g[1]}
@@ -196,12 +201,16 @@ def trends_section(v: SourceView) -> str:
 
 def gaps_section(v: SourceView) -> str:
     gaps, lateness, late_files = v.get("gaps"), v.get("lateness"), v.get("late_files")
-    late_total = int(lateness.loc[lateness["days_late"] > 0, "files"].sum()) if len(lateness) else 0
+    late_total = (
+        int(sum(f for d, f in zip(*columns(lateness, "days_late", "files")) if d > 0 and not missing(f)))
+        if len(lateness)
+        else 0
+    )
     return section(
         "缺失与迟到 Gaps and late arrivals",
         "<h3>缺失日期 Gaps (daily feeds without a loaded delivery)</h3>",
         table(
-            labelled(gaps, feed=feed_label),
+            gaps,
             [
                 ("feed", "数据类型 feed"),
                 ("first_day", "起 from"),
@@ -211,6 +220,7 @@ def gaps_section(v: SourceView) -> str:
                 ("to_as_of", "持续至 as_of still open"),
             ],
             max_rows=100,
+            formats={"feed": feed_label},
         ),
         v.chart(F.build_lateness(lateness), lateness.empty),
         f'<p class="note">迟到文件 late deliveries: {late_total:,}。到达时同一数据流已有更晚业务日期的交付即为迟到，'
@@ -234,7 +244,7 @@ def gaps_section(v: SourceView) -> str:
 
 
 def quarantine_section(v: SourceView) -> str:
-    refused = labelled(v.get("refused"), reason=lambda r: both(r, REASONS), outcome=lambda o: both(o, OUTCOMES))
+    refused = v.get("refused")
     return section(
         "隔离与待定文件 Quarantined and pending files",
         table(
@@ -249,6 +259,7 @@ def quarantine_section(v: SourceView) -> str:
                 ("decided_at", "判定时间 decided (CST)"),
             ],
             max_rows=200,
+            formats={"reason": lambda r: both(r, REASONS), "outcome": lambda o: both(o, OUTCOMES)},
         ),
         anchor="quarantine",
     )
@@ -256,7 +267,7 @@ def quarantine_section(v: SourceView) -> str:
 
 def rejections_section(v: SourceView) -> str:
     rejections = v.get("rejections")
-    examples = labelled(v.get("examples"), reason=lambda r: both(r, REASONS))
+    examples = v.get("examples")
     return section(
         "拒收记录 Rejected records",
         v.chart(F.build_rejections_by_reason(rejections), rejections.empty),
@@ -271,6 +282,7 @@ def rejections_section(v: SourceView) -> str:
                 ("raw", "原始记录 raw record"),
             ],
             raw_columns=("raw",),
+            formats={"reason": lambda r: both(r, REASONS)},
         ),
         anchor="rejections",
     )
@@ -290,7 +302,7 @@ def accounting_section(v: SourceView) -> str:
     return section(
         "记录核对 Accounting",
         table(
-            labelled(accounting, feed=feed_label),
+            accounting,
             [
                 ("feed", "数据类型 feed"),
                 ("files", "文件 files"),
@@ -304,6 +316,7 @@ def accounting_section(v: SourceView) -> str:
                 ("rejected_records", "拒收明细 rejected records kept"),
                 ("unbalanced_files", "不平衡文件 unbalanced files"),
             ],
+            formats={"feed": feed_label},
         ),
         verdict,
         anchor="accounting",
