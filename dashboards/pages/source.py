@@ -201,11 +201,8 @@ def trends_section(v: SourceView) -> str:
 
 def gaps_section(v: SourceView) -> str:
     gaps, lateness, late_files = v.get("gaps"), v.get("lateness"), v.get("late_files")
-    late_total = (
-        int(sum(f for d, f in zip(*columns(lateness, "days_late", "files")) if d > 0 and not missing(f)))
-        if len(lateness)
-        else 0
-    )
+    days, files = columns(lateness, "days_late", "files") if len(lateness) else ([], [])
+    late_total = int(sum(f for d, f in zip(days, files) if not missing(d) and d > 0 and not missing(f)))
     return section(
         "缺失与迟到 Gaps and late arrivals",
         "<h3>缺失日期 Gaps (daily feeds without a loaded delivery)</h3>",
