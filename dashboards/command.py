@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 
@@ -14,19 +15,31 @@ def register(subparsers) -> None:
         "data-quality page per source) from <home>/warehouse.duckdb into <home>/dashboards.",
     )
     p.add_argument("--home", help="numlake home folder (default: $NUMLAKE_HOME or .numlake/ in the project)")
+    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help="wait for a running pipeline run")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from dashboards.site import PrivacyError, build_site
+    from ingestion.lock import exclusive
     from numlake.paths import Home
 
     home = Home.resolve(args.home)
     start = time.perf_counter()
+    busy = f"another numlake run is using {home.root}; wait for it or pass --wait SECONDS"
+    # under the run lock (a run's own build of the site, or its dbt build, waits for no one), taken
+    # in a home that exists: a missing one is only reported, not made
+    lock = exclusive(home.lock_file, args.wait, busy) if home.root.is_dir() else contextlib.nullcontext()
     try:
         from ingestion.pull.ledger import source_status
 
-        files = build_site(home.warehouse, home.dashboards, ops={"pull": source_status(home), "runs": _runs(home)})
+        with lock:
+            files = build_site(
+                home.warehouse,
+                home.dashboards,
+                ops={"pull": source_status(home), "runs": _runs(home)},
+                sole_builder=True,
+            )
     except PrivacyError as e:
         print(f"numlake: error: {e}", file=sys.stderr)
         return 1

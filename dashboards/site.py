@@ -63,15 +63,17 @@ def dbt_docs_link(warehouse: Path, out_dir: Path) -> str | None:
     return Path(os.path.relpath(docs, out_dir)).as_posix() if docs.is_file() else None
 
 
-def build_site(warehouse: Path, out_dir: Path, ops: dict | None = None) -> list[Path]:
+def build_site(warehouse: Path, out_dir: Path, ops: dict | None = None, sole_builder: bool = False) -> list[Path]:
     """Write index.html, regulator.html, operations.html, sources/<id>.html and plotly.min.js.
 
     `ops` (optional): {"runs": [{"run_id", "status", "start", "end", "duration_s", "job"}, ...],
-    "next_scheduled_run": ISO string or None}. Returns the files of the published site.
+    "next_scheduled_run": ISO string or None}. `sole_builder`: the caller holds the home's run
+    lock, so no other build is under way and every leftover of a killed one goes now (else only
+    those over 6 hours old). Returns the files of the published site.
     """
     out_dir = Path(out_dir).resolve()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    _remove_leftovers(out_dir)
+    _remove_leftovers(out_dir, older_than_s=0 if sole_builder else 6 * 3600)
     built_at = now_cst()
     with ExitStack() as helpers:
         pool = _helpers(helpers)

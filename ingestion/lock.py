@@ -19,6 +19,13 @@ from pathlib import Path
 from numlake.errors import UsageError
 from numlake.paths import Home
 
+_held: set[str] = set()  # the lock files this process holds now
+
+
+def holds(path: Path) -> bool:
+    """Whether this process holds the lock on `path` (inside :func:`exclusive`)."""
+    return os.path.abspath(path) in _held
+
 
 def lock_path(home: Home) -> Path:
     return home.ingest_state.parent / ".lock"
@@ -42,9 +49,11 @@ def exclusive(path: Path, timeout: float, busy: str) -> Iterator[None]:
                 time.sleep(0.2)
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
+        _held.add(os.path.abspath(path))
         try:
             yield
         finally:
+            _held.discard(os.path.abspath(path))
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)

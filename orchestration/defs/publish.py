@@ -55,7 +55,10 @@ def build_publish_assets(warehouse_keys: list[dg.AssetKey]) -> list[dg.AssetsDef
             "next_scheduled_run": next_scheduled_run(),
             "pull": source_status(home),
         }
-        pages = build_site(home.warehouse, home.dashboards, ops=ops)
+        from ingestion.lock import holds
+
+        # under `numlake run` this process holds the home's run lock: no other build is under way
+        pages = build_site(home.warehouse, home.dashboards, ops=ops, sole_builder=holds(home.lock_file))
         return dg.MaterializeResult(metadata={"pages": len(pages), "index": str(home.dashboards / "index.html")})
 
     return [check_snapshot, dashboard_site]

@@ -148,3 +148,26 @@ def test_killing_ingest_at_random_moments_converges_to_the_uninterrupted_result(
         run_cli(crashed, landing, registry)
         assert snapshot(crashed) == expected, f"trial {trial} diverged"
         assert accounting_violations(crashed) == []
+
+
+def test_a_cli_ingest_refuses_while_a_pipeline_run_holds_the_home(tmp_path):
+    # `python -m ingestion` under a running `numlake run` loaded files between its ingest and its
+    # dbt build, and that build's accounting test failed (a black-box crash run, bb13)
+    from ingestion.lock import exclusive
+
+    landing, registry = tmp_path / "landing", tmp_path / "registry.yaml"
+    write_registry(registry, [source("CM-GD")])
+    write_delivery(landing, source("CM-GD"), "lifecycle", dt.date(2025, 3, 1), 1, [])
+    home = Home(tmp_path / "home")
+    cmd = [sys.executable, "-m", "ingestion", "--home", str(home.root), "--landing", str(landing)]
+    cmd += ["--registry", str(registry), "--lock-timeout", "0"]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    with exclusive(home.lock_file, 0, "held by the test"):
+        p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2
+    assert p.stderr.strip().splitlines() == [
+        f"ingestion: error: another numlake run is using {home.root}; wait for it or pass --lock-timeout SECONDS"
+    ]
+    assert not home.lake.exists() or not any(home.lake.rglob("*.parquet"))
+    p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr

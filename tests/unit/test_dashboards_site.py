@@ -318,6 +318,28 @@ def test_folders_left_by_a_killed_build_are_cleaned_up_by_the_next_one(warehouse
     young.mkdir()
     build_site(warehouse, tmp_path / "dashboards")
     assert not stale.exists() and young.exists()
+    # a builder holding the home's run lock is the only one: a young leftover is a killed build's too
+    build_site(warehouse, tmp_path / "dashboards", sole_builder=True)
+    assert not young.exists()
+
+
+def test_numlake_dashboards_waits_for_no_run_and_then_cleans_every_leftover(warehouse, tmp_path, capsys):
+    from ingestion.lock import exclusive
+    from numlake.paths import Home
+
+    home = Home(tmp_path / "home")
+    home.root.mkdir()
+    (home.root / "warehouse.duckdb").write_bytes(warehouse.read_bytes())
+    young = home.root / ".dashboards.building-cafe0000"  # left by a run killed a moment ago
+    young.mkdir()
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(["dashboards", "--home", str(home.root)])
+    with exclusive(home.lock_file, 0, "held by the test"), pytest.raises(UsageError, match="another numlake run"):
+        args.func(args)
+    assert young.exists() and not home.dashboards.exists()
+    assert args.func(args) == 0
+    assert not young.exists() and (home.dashboards / "index.html").is_file()
 
 
 def _pages(out: Path) -> dict[str, str]:
