@@ -11,13 +11,19 @@ a long-lived process (`numlake serve --loop`) holds no engines between runs. Not
 the same databases, the same statements and transactions, under Dagster's own lock; other
 processes (the web UI, the daemon) read them as before. Storages other than Dagster's SQLite
 event log (PostgreSQL) are left alone.
+
+It also keeps that history bounded: `prune_runs` deletes the finished runs beyond the newest
+`NUMLAKE_KEEP_RUNS` (default 100) after each run, on any storage.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+
+from numlake.errors import UsageError
 
 
 def pool_event_log_connections(instance, keep: int = 4) -> Callable[[], None]:
@@ -90,3 +96,46 @@ def one_migration_scan() -> Iterator[None]:
         yield
     finally:
         ScriptDirectory.from_config = original
+
+
+KEEP_RUNS_ENV = "NUMLAKE_KEEP_RUNS"
+DEFAULT_KEEP_RUNS = 100
+PRUNE_AT_MOST = 10  # per run: a home with a long history is trimmed over its next runs
+
+
+def keep_runs() -> int:
+    """How many finished runs Dagster keeps (`NUMLAKE_KEEP_RUNS`; 0 keeps every run)."""
+    raw = os.environ.get(KEEP_RUNS_ENV, "").strip()
+    if not raw:
+        return DEFAULT_KEEP_RUNS
+    if not raw.isdigit():
+        raise UsageError(f"{KEEP_RUNS_ENV} must be a whole number of runs (0 keeps all), not {raw!r}")
+    return int(raw)
+
+
+def prune_runs(instance, keep: int, at_most: int = PRUNE_AT_MOST) -> list[str]:
+    """Delete the oldest finished runs beyond the newest `keep` (at most `at_most` of them), with
+    their events and, on SQLite, their run database. Returns the ids deleted.
+
+    Each run's history costs ~2.3 MB in Dagster's SQLite storage (its own database and the asset
+    events it mirrors into the index), so a daily platform's home grew by ~0.8 GB a year. The
+    lake's own ledger, `logs/runs.jsonl` and the run logs keep what a run did; Dagster keeps its
+    recent runs for the UI and the operations page (the latest 30). A run still going (from the
+    UI, say) is never touched: only SUCCESS, FAILURE and CANCELED runs count."""
+    from dagster import DagsterRunStatus, RunsFilter
+
+    if keep <= 0:
+        return []
+    finished = RunsFilter(statuses=[DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED])
+    old = instance.get_run_ids(filters=finished)[keep:]  # newest first
+    shard_path = getattr(instance.event_log_storage, "path_for_shard", None)
+    deleted = []
+    for run_id in reversed(old[-at_most:] if at_most else old):
+        instance.delete_run(run_id)
+        if shard_path is not None:
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(shard_path(run_id) + suffix)
+            getattr(instance.event_log_storage, "_initialized_dbs", set()).discard(run_id)
+        deleted.append(run_id)
+    return deleted

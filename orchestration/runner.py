@@ -25,7 +25,7 @@ from datetime import datetime
 from ingestion.state import CST
 from numlake.msisdn import mask_text
 from numlake.warehouse_reads import shared_reads
-from orchestration.run_history import one_migration_scan, pool_event_log_connections
+from orchestration.run_history import keep_runs, one_migration_scan, pool_event_log_connections, prune_runs
 from orchestration.settings import Settings
 
 log = logging.getLogger("numlake.run")
@@ -252,6 +252,7 @@ def run_pipeline(
 
     # a bad registry or an unknown --source is a one-line usage error before anything runs
     check_selected_sources(load_registry(settings.registry), settings.landing, sources or [])
+    keep = keep_runs()
     with run_lock(settings, wait_s), contextlib.ExitStack() as stack:
         settings.apply_env()
         warm = stack.enter_context(_warm_dbt(settings)) if job == "pipeline" else None
@@ -307,6 +308,10 @@ def run_pipeline(
             phases, failures = _phase_seconds(instance, run_id)
         finally:
             restore_event_log()
+        try:
+            prune_runs(instance, keep)
+        except Exception as e:  # an old run left in place costs disk, never this run
+            print(f"numlake: warning: old Dagster runs not pruned: {str(e).splitlines()[0][:200]}", file=sys.stderr)
         summary = RunSummary(
             run_id=run_id,
             job=job,
