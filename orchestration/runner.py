@@ -311,7 +311,8 @@ def run_pipeline(
         try:
             prune_runs(instance, keep)
         except Exception as e:  # an old run left in place costs disk, never this run
-            print(f"numlake: warning: old Dagster runs not pruned: {str(e).splitlines()[0][:200]}", file=sys.stderr)
+            why = mask_text((str(e).splitlines() or [type(e).__name__])[0])[:200]
+            print(f"numlake: warning: old Dagster runs not pruned: {why}", file=sys.stderr)
         summary = RunSummary(
             run_id=run_id,
             job=job,
