@@ -8,8 +8,6 @@ import time
 import uuid
 from types import SimpleNamespace
 
-import pytest
-
 from orchestration.run_history import pool_event_log_connections
 
 
@@ -34,17 +32,6 @@ def _event(run_id: str, i: int):
         job_name="pipeline",
         step_key="step",
     )
-
-
-@pytest.fixture
-def instance(tmp_path, monkeypatch):
-    from dagster import DagsterInstance
-
-    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
-    inst = DagsterInstance.get()
-    yield inst
-    inst.dispose()
 
 
 def test_events_of_many_runs_are_stored_through_a_bounded_set_of_engines(instance, monkeypatch):

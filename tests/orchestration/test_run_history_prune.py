@@ -14,17 +14,6 @@ from orchestration.run_history import DEFAULT_KEEP_RUNS, KEEP_RUNS_ENV, keep_run
 from tests.orchestration.test_run_history_pool import _event
 
 
-@pytest.fixture
-def instance(tmp_path, monkeypatch):
-    from dagster import DagsterInstance
-
-    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
-    inst = DagsterInstance.get()
-    yield inst
-    inst.dispose()
-
-
 def _runs(instance, statuses) -> list[str]:
     """One run per status, oldest first, each with an asset event in its own database."""
     from dagster import DagsterRun
