@@ -29,7 +29,8 @@ def run(args) -> int:
     busy = f"another numlake run is using {home.root}; wait for it or pass --wait SECONDS"
     # under the run lock (a run's own build of the site, or its dbt build, waits for no one), taken
     # in a home that exists: a missing one is only reported, not made
-    lock = exclusive(home.lock_file, args.wait, busy) if home.root.is_dir() else contextlib.nullcontext()
+    wait = getattr(args, "wait", 0.0)  # callers that build their own arguments (the notices demo) may leave it out
+    lock = exclusive(home.lock_file, wait, busy) if home.root.is_dir() else contextlib.nullcontext()
     try:
         from ingestion.pull.ledger import source_status
 

@@ -38,7 +38,7 @@ def platform_start(wh: Warehouse, as_of) -> object:
     """The platform's first business date (dbt's ``source_freshness.platform_start``), else ``as_of``."""
     if as_of is None or not wh.has(_MART, "platform_start"):
         return as_of
-    row = wh.con.execute(f"select min(platform_start) from {_MART}").fetchone()
+    row = wh.one(f"select min(platform_start) from {_MART}")
     return row[0] if row and row[0] is not None else as_of
 
 

@@ -53,6 +53,12 @@ class Warehouse:
     def df(self, sql: str, params: list | None = None) -> pd.DataFrame:
         return self.con.execute(sql, params or []).df()
 
+    def one(self, sql: str, params: list | None = None) -> tuple | None:
+        """The first row of `sql`, its result read to the end: DuckDB refuses the connection's next
+        statement while a result it streams is unfinished (`fetchone` can leave one so)."""
+        rows = self.con.execute(sql, params or []).fetchall()
+        return rows[0] if rows else None
+
     def once(self, name: str, sql: str) -> str:
         """`name`, a relation holding the rows of `sql`, run on the first call only: for a query
         several pages' queries read (e.g. a window over every data file)."""
@@ -96,11 +102,11 @@ def platform_status(wh: Warehouse) -> dict:
     status = {"as_of": None, "built_at": None}
     if wh.has("marts.platform_status", "as_of"):
         cols = "as_of, built_at" if wh.has("marts.platform_status", "built_at") else "as_of, null"
-        row = wh.con.execute(f"select {cols} from marts.platform_status limit 1").fetchone()
+        row = wh.one(f"select {cols} from marts.platform_status limit 1")
         if row:
             status["as_of"], status["built_at"] = row
     if status["as_of"] is None and wh.has("marts.file_loads", "business_date", "outcome"):
-        row = wh.con.execute("select max(business_date) from marts.file_loads where outcome = 'LOADED'").fetchone()
+        row = wh.one("select max(business_date) from marts.file_loads where outcome = 'LOADED'")
         status["as_of"] = row[0] if row else None
     return status
 

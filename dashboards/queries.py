@@ -160,12 +160,12 @@ def months_covered(wh: Warehouse, table: str, as_of) -> tuple[str, str, int] | N
     """First and last month with data among the 12 months up to `as_of`, and how many there are."""
     if as_of is None or not wh.has(table, "month"):
         return None
-    row = wh.con.execute(
+    row = wh.one(
         f"""
         select strftime(min(month), '%Y-%m'), strftime(max(month), '%Y-%m'), count(distinct month) from {table}
         where month > ?::date - interval 12 month and month <= ?::date""",
         [as_of, as_of],
-    ).fetchone()
+    )
     return (row[0], row[1], int(row[2])) if row and row[0] else None
 
 

@@ -77,7 +77,7 @@ def _rebuild_dashboards(home: Home) -> None:
 
     from dashboards.command import run
 
-    if run(argparse.Namespace(home=str(home.root))) != 0:
+    if run(argparse.Namespace(home=str(home.root), wait=600.0)) != 0:
         raise UsageError("notices demo: the dashboards could not be rebuilt (see above)")
 
 

@@ -30,3 +30,8 @@ def test_the_demo_registers_watchlists_and_delivers_their_notices_with_verified_
     assert {r["org_id"] for r in received} == {"BANK-1", "PAY-1"}  # webhooks; the app read its feed
     assert reassignment_reach(home)["orgs_told"] == 3
     assert "1380000" not in out
+    # `make demo` then rebuilds the site as `numlake dashboards` does, under the home's run lock
+    from numlake.notices.demo import _rebuild_dashboards
+
+    _rebuild_dashboards(home)
+    assert (home.dashboards / "index.html").is_file()
