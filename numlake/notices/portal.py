@@ -77,8 +77,9 @@ def load_portal(warehouse: Path) -> Portal:
     con = connect_read_only(warehouse)
     try:
         con.execute("set enable_progress_bar = false")
-        row = con.execute("select cast(as_of as varchar) from marts.platform_status limit 1").fetchone()
-        portal.as_of = row[0] if row else None
+        # read to the end (fetchall): DuckDB refuses the next statement while a streamed result is unfinished
+        rows = con.execute("select cast(as_of as varchar) from marts.platform_status limit 1").fetchall()
+        portal.as_of = rows[0][0] if rows else None
         tables = {k: _locate(con, v) for k, v in TABLES.items()}
         portal.missing = [TABLES[k] for k, v in tables.items() if v is None]
         if tables["orgs"]:

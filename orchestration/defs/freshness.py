@@ -26,7 +26,9 @@ def read_freshness(settings: Settings) -> tuple[object, list[dict]]:
     """`as_of` and the rows of `marts.source_freshness`, read-only from the warehouse."""
     con = connect_read_only(settings.home.warehouse)
     try:
-        as_of = con.execute("select as_of from marts.platform_status").fetchone()
+        # read to the end (fetchall): DuckDB refuses the next statement while a streamed result is unfinished
+        rows = con.execute("select as_of from marts.platform_status limit 1").fetchall()
+        as_of = rows[0] if rows else None
         cur = con.execute(
             "select * from marts.source_freshness where is_registered or coverage_start is not null "
             "order by source_id, feed"
