@@ -7,8 +7,8 @@ writes one compact Parquet file, one row per number with a tenure::
 
     <home>/snapshots/<stamp>/index.parquet   msisdn BIGINT (sorted), sha256_prefix BIGINT,
                                              open_start, last_end, first_event, coverage DATE,
-                                             tenures INTEGER, hash_rank BIGINT (see rules.py
-                                             and index.py for their meaning)
+                                             tenures INTEGER (see rules.py and index.py for
+                                             their meaning; older snapshots also have hash_rank)
     <home>/snapshots/<stamp>/arrays/*.npy    the same, as the reader's in-memory numpy arrays
                                              (loading is a copy: a 10M-number index loads in
                                              well under a second, where decoding Parquet takes ~2 s)

@@ -34,15 +34,19 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from numlake.check import snapshot
 from numlake.check.index import CheckIndex, hash_order
 from numlake.check.rules import NO_END, NO_OPEN
-from numlake.check.snapshot_layers import ARRAYS_DIR, DELTA_DIR, FINGERPRINTS, INDEX_FILE, VALUES, Delta, arrow_table
+from numlake.check.snapshot_layers import ARRAYS_DIR, DELTA_DIR, FINGERPRINTS, INDEX_FILE, VALUES, Delta
 from numlake.host import SlicedFile, save_npy
 from numlake.paths import Home
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 OTHERS = "others.json"
 STATE_VERSION = 1
@@ -173,7 +177,9 @@ def _current(home: Home) -> tuple[Path | None, dict | None]:
 
 
 # The index's Parquet file: dictionaries only where values repeat (dates, counts; trying one for
-# the unique numbers, hashes and ranks cost a fifth of the encoding), the sorted numbers as deltas.
+# the unique numbers and hashes cost a fifth of the encoding), the sorted numbers as deltas. No
+# `hash_rank`: readers of a snapshot take the hash order from its arrays (index.py reads the ranks of
+# snapshots published before 7 Dec 2026, which have them).
 PARQUET_OPTIONS = {
     "compression": "snappy",
     "row_group_size": 1 << 20,
@@ -185,31 +191,29 @@ PARQUET_OPTIONS = {
 def _publish_full(home: Home, con, as_of: str, built_at: str | None, state: dict, reason: str) -> Path:
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(1) as pool:  # numpy sorts and Arrow encodes without the GIL: on the other core
-        index, fp, others = _read_all(con, as_of, pool)
+    rows, rest = _read_all(con)
+    # numpy sorts and Arrow encodes without the GIL: the Parquet file is encoded straight from the
+    # rows DuckDB returned while the index arrays are copied out of them and sorted by hash
+    with ThreadPoolExecutor(2) as pool:
 
         def write(tmp: Path, stamp: str) -> dict:
-            import pyarrow.parquet as pq
-
-            def parquet_file() -> None:
-                with SlicedFile(tmp / INDEX_FILE, fsync=True) as f:
-                    pq.write_table(arrow_table(index), f, **PARQUET_OPTIONS)
-
-            parquet = pool.submit(parquet_file)  # each file synced as it is written: the sync overlaps
-            index.save_arrays(tmp / ARRAYS_DIR, fsync=True)
-            save_npy(tmp / FINGERPRINTS, fp, fsync=True)
-            _write_others(tmp, others)
-            parquet.result()  # its error, if any, is the publish's
+            parquet = pool.submit(_write_parquet, tmp / INDEX_FILE, rows)  # synced as it is written
+            try:
+                index, fp, others = _index_of(rows, rest, as_of, pool)
+                index.save_arrays(tmp / ARRAYS_DIR, fsync=True)
+                save_npy(tmp / FINGERPRINTS, fp, fsync=True)
+                _write_others(tmp, others)
+            finally:
+                parquet.result()  # never leave it writing into a folder about to be removed; its error is the publish's
             base = {"base": stamp, "base_numbers": len(index), "base_fp": _xor(fp)}
             return _meta(as_of, built_at, len(index), "full", reason, 0, {**state, **base})
 
         return snapshot.commit_snapshot(home, write)
 
 
-def _read_all(con, as_of: str, pool) -> tuple[CheckIndex, np.ndarray, dict[str, int]]:
-    """Every number of the marts in one read (snapshot.FULL_SQL): the index, its rows'
-    fingerprints, and the fingerprints of the numbers with rows but no index row. The hash order
-    is sorted on `pool` while the other columns are copied out of Arrow."""
+def _read_all(con) -> tuple[pa.Table, pa.Table]:
+    """Every number of the marts in one read (snapshot.FULL_SQL): the index rows sorted by msisdn,
+    and the numbers with rows but no index row (`other`, `fp`)."""
     con.execute(f"set threads = {FULL_READ_THREADS}")
     try:
         table = con.sql(
@@ -218,18 +222,41 @@ def _read_all(con, as_of: str, pool) -> tuple[CheckIndex, np.ndarray, dict[str, 
     finally:
         con.execute(f"set threads = {snapshot.DUCKDB_CONFIG['threads']}")
     n = len(table) - table.column("msisdn").null_count  # the index rows come first (nulls last)
-    rest, table = table.slice(n), table.slice(0, n)
+    rows = table.slice(0, n)
     for name in ("first_event", "coverage"):
-        if table.column(name).null_count:
+        if rows.column(name).null_count:
             raise ValueError(f"check index: column {name} has nulls")
+    return rows, table.slice(n)
+
+
+def _write_parquet(path: Path, rows: pa.Table) -> None:
+    """The index's Parquet file from the rows of FULL_SQL: `arrow_table`'s columns, the dates'
+    sentinels as nulls."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    cols = {"msisdn": rows.column("msisdn"), "sha256_prefix": rows.column("sha256_prefix")}
+    for name in ("open_start", "last_end", "first_event", "coverage"):
+        days = rows.column(name)
+        void = pc.or_(pc.equal(days, int(NO_OPEN)), pc.equal(days, int(NO_END)))
+        cols[name] = pc.if_else(void, pa.scalar(None, pa.int32()), days).cast(pa.date32())
+    cols["tenures"] = rows.column("tenures")
+    with SlicedFile(path, fsync=True) as f:
+        pq.write_table(pa.table(cols), f, **PARQUET_OPTIONS)
+
+
+def _index_of(rows: pa.Table, rest: pa.Table, as_of: str, pool) -> tuple[CheckIndex, np.ndarray, dict[str, int]]:
+    """The index arrays of FULL_SQL's rows, their fingerprints, and the fingerprints of the numbers
+    without an index row. The hash order is sorted on `pool` while the other columns are copied."""
     index = CheckIndex.__new__(CheckIndex)
     index.as_of, index.meta = as_of, {}
-    index.sha_prefix = _numpy(table.column("sha256_prefix"), np.int64)
+    index.sha_prefix = _numpy(rows.column("sha256_prefix"), np.int64)
     order = pool.submit(hash_order, index.sha_prefix)
-    index.msisdn = _numpy(table.column("msisdn"), np.int64)
+    index.msisdn = _numpy(rows.column("msisdn"), np.int64)
     for name in VALUES[1:]:
-        setattr(index, name, _numpy(table.column(name), np.int32))
-    fp = _u64(table.column("fp"))
+        setattr(index, name, _numpy(rows.column(name), np.int32))
+    fp = _u64(rows.column("fp"))
     others = {
         str(m): int(h) for m, h in zip(rest.column("other").to_pylist(), rest.column("fp").to_pylist(), strict=True)
     }

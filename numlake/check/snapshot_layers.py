@@ -90,16 +90,14 @@ def _pa():
 
 
 def arrow_table(index: CheckIndex):
-    """The Parquet columns of a snapshot (index.INDEX columns and `hash_rank`) from index arrays."""
+    """The Parquet columns of a snapshot (INDEX_COLUMNS) from index arrays (a full publish writes the
+    same columns straight from DuckDB's rows, snapshot_delta._write_parquet)."""
     pa = _pa()
     cols = {"msisdn": pa.array(index.msisdn), "sha256_prefix": pa.array(index.sha_prefix)}
     for name in ("open_start", "last_end", "first_event", "coverage"):
         v = np.asarray(getattr(index, name), dtype=np.int32)
         cols[name] = pa.array(v, mask=(v == rules.NO_OPEN) | (v == rules.NO_END)).cast(pa.date32())
     cols["tenures"] = pa.array(np.asarray(index.tenures, dtype=np.int32))
-    rank = np.empty(len(index.hash_order), dtype=np.int64)
-    rank[index.hash_order] = np.arange(len(rank), dtype=np.int64)
-    cols["hash_rank"] = pa.array(rank)
     return pa.table(cols)
 
 
