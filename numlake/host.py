@@ -68,9 +68,21 @@ def save_npy(path: Path, array, fsync: bool = False) -> None:
     import numpy as np
 
     array = np.ascontiguousarray(array)
+    save_npy_parts(path, [array], array.dtype, fsync=fsync)
+
+
+def save_npy_parts(path: Path, parts, dtype, fsync: bool = False) -> None:
+    """`save_npy` of the concatenation of the 1-d arrays `parts` as `dtype` (the same file), written
+    part by part: a column that arrives in chunks is never copied into one array to be saved."""
+    import numpy as np
+
+    dtype = np.dtype(dtype)
+    parts = [np.ascontiguousarray(p, dtype=dtype) for p in parts]
+    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": (sum(map(len, parts)),)}
     with open(path, "wb") as f:
-        np.lib.format.write_array_header_1_0(f, np.lib.format.header_data_from_array_1_0(array))
-        write_slices(f, array)
+        np.lib.format.write_array_header_1_0(f, header)
+        for part in parts:
+            write_slices(f, part)
         if fsync:
             f.flush()
             os.fsync(f.fileno())

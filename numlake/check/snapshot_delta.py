@@ -41,8 +41,8 @@ import numpy as np
 from numlake.check import snapshot
 from numlake.check.index import CheckIndex, hash_order
 from numlake.check.rules import NO_END, NO_OPEN
-from numlake.check.snapshot_layers import ARRAYS_DIR, DELTA_DIR, FINGERPRINTS, INDEX_FILE, VALUES, Delta
-from numlake.host import SlicedFile, save_npy
+from numlake.check.snapshot_layers import ARRAYS_DIR, DELTA_DIR, FINGERPRINTS, INDEX_FILE, VALUES, Delta, date_column
+from numlake.host import SlicedFile, save_npy, save_npy_parts
 from numlake.paths import Home
 
 if TYPE_CHECKING:
@@ -83,9 +83,14 @@ class Layers:
     others: dict[str, int]
 
 
+def _chunks(column, dtype) -> list[np.ndarray]:
+    """An Arrow column without nulls as numpy arrays, one per chunk (views where the type matches)."""
+    return [np.asarray(c.to_numpy(zero_copy_only=False), dtype=dtype) for c in column.chunks]
+
+
 def _numpy(column, dtype) -> np.ndarray:
     """An Arrow column without nulls as one numpy array (chunk by chunk: no pandas)."""
-    parts = [np.asarray(c.to_numpy(zero_copy_only=False), dtype=dtype) for c in column.chunks]
+    parts = _chunks(column, dtype)
     return np.concatenate(parts) if parts else np.zeros(0, dtype)
 
 
@@ -199,14 +204,12 @@ def _publish_full(home: Home, con, as_of: str, built_at: str | None, state: dict
         def write(tmp: Path, stamp: str) -> dict:
             parquet = pool.submit(_write_parquet, tmp / INDEX_FILE, rows)  # synced as it is written
             try:
-                index, fp, others = _index_of(rows, rest, as_of, pool)
-                index.save_arrays(tmp / ARRAYS_DIR, fsync=True)
-                save_npy(tmp / FINGERPRINTS, fp, fsync=True)
+                base_fp, others = _write_arrays(tmp, rows, rest, pool)
                 _write_others(tmp, others)
             finally:
                 parquet.result()  # never leave it writing into a folder about to be removed; its error is the publish's
-            base = {"base": stamp, "base_numbers": len(index), "base_fp": _xor(fp)}
-            return _meta(as_of, built_at, len(index), "full", reason, 0, {**state, **base})
+            base = {"base": stamp, "base_numbers": len(rows), "base_fp": base_fp}
+            return _meta(as_of, built_at, len(rows), "full", reason, 0, {**state, **base})
 
         return snapshot.commit_snapshot(home, write)
 
@@ -233,36 +236,45 @@ def _write_parquet(path: Path, rows: pa.Table) -> None:
     """The index's Parquet file from the rows of FULL_SQL: `arrow_table`'s columns, the dates'
     sentinels as nulls."""
     import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     cols = {"msisdn": rows.column("msisdn"), "sha256_prefix": rows.column("sha256_prefix")}
     for name in ("open_start", "last_end", "first_event", "coverage"):
-        days = rows.column(name)
-        void = pc.or_(pc.equal(days, int(NO_OPEN)), pc.equal(days, int(NO_END)))
-        cols[name] = pc.if_else(void, pa.scalar(None, pa.int32()), days).cast(pa.date32())
+        cols[name] = pa.chunked_array([date_column(days) for days in _chunks(rows.column(name), np.int32)], pa.date32())
     cols["tenures"] = rows.column("tenures")
     with SlicedFile(path, fsync=True) as f:
         pq.write_table(pa.table(cols), f, **PARQUET_OPTIONS)
 
 
-def _index_of(rows: pa.Table, rest: pa.Table, as_of: str, pool) -> tuple[CheckIndex, np.ndarray, dict[str, int]]:
-    """The index arrays of FULL_SQL's rows, their fingerprints, and the fingerprints of the numbers
-    without an index row. The hash order is sorted on `pool` while the other columns are copied."""
-    index = CheckIndex.__new__(CheckIndex)
-    index.as_of, index.meta = as_of, {}
-    index.sha_prefix = _numpy(rows.column("sha256_prefix"), np.int64)
-    order = pool.submit(hash_order, index.sha_prefix)
-    index.msisdn = _numpy(rows.column("msisdn"), np.int64)
-    for name in VALUES[1:]:
-        setattr(index, name, _numpy(rows.column(name), np.int32))
-    fp = _u64(rows.column("fp"))
+# The index arrays (CheckIndex.save_arrays' files) a full publish writes straight from FULL_SQL's
+# columns, and their types; `sha_prefix` and the hash order are written from one array.
+ARRAY_COLUMNS = {
+    "msisdn": ("msisdn", np.int64),
+    **{name: (name, np.int32) for name in VALUES[1:]},
+}
+
+
+def _write_arrays(tmp: Path, rows: pa.Table, rest: pa.Table, pool) -> tuple[int, dict[str, int]]:
+    """The index arrays and fingerprints of FULL_SQL's rows, written chunk by chunk as DuckDB
+    returned them (CheckIndex.save_arrays' files, not copied into arrays first); the hash order is
+    sorted on `pool` meanwhile. Returns the XOR of the fingerprints, and the fingerprints of the
+    numbers without an index row."""
+    sha_prefix = _numpy(rows.column("sha256_prefix"), np.int64)
+    order = pool.submit(hash_order, sha_prefix)
+    folder = tmp / ARRAYS_DIR
+    folder.mkdir()
+    for name, (column, dtype) in ARRAY_COLUMNS.items():
+        save_npy_parts(folder / f"{name}.npy", _chunks(rows.column(column), dtype), dtype, fsync=True)
+    save_npy(folder / "sha_prefix.npy", sha_prefix, fsync=True)
+    fp = _chunks(rows.column("fp"), np.uint64)
+    save_npy_parts(tmp / FINGERPRINTS, fp, np.uint64, fsync=True)
     others = {
         str(m): int(h) for m, h in zip(rest.column("other").to_pylist(), rest.column("fp").to_pylist(), strict=True)
     }
-    index.hash_order = order.result()
-    index.hash_sorted = index.sha_prefix[index.hash_order]
-    return index, fp, others
+    by_hash = order.result()
+    save_npy(folder / "hash_order.npy", by_hash, fsync=True)
+    save_npy(folder / "hash_sorted.npy", sha_prefix[by_hash], fsync=True)
+    return _xor_ints(_xor(part) for part in fp), others
 
 
 def _meta(as_of, built_at, numbers, kind, reason, delta, state, **more) -> dict:

@@ -83,6 +83,14 @@ class Delta:
         pq.write_table(table, folder / INDEX_FILE, compression="snappy")
 
 
+def date_column(days: np.ndarray):
+    """Days since 1970 (int32) as an Arrow date column, the sentinels null; the days are not copied
+    (an Arrow compute `if_else` took 0.6 s at 10 M numbers)."""
+    pa = _pa()
+    void = (days == rules.NO_OPEN) | (days == rules.NO_END)
+    return pa.array(days, mask=void if void.any() else None).cast(pa.date32())
+
+
 def _pa():
     import pyarrow as pa
 
@@ -95,8 +103,7 @@ def arrow_table(index: CheckIndex):
     pa = _pa()
     cols = {"msisdn": pa.array(index.msisdn), "sha256_prefix": pa.array(index.sha_prefix)}
     for name in ("open_start", "last_end", "first_event", "coverage"):
-        v = np.asarray(getattr(index, name), dtype=np.int32)
-        cols[name] = pa.array(v, mask=(v == rules.NO_OPEN) | (v == rules.NO_END)).cast(pa.date32())
+        cols[name] = date_column(np.asarray(getattr(index, name), dtype=np.int32))
     cols["tenures"] = pa.array(np.asarray(index.tenures, dtype=np.int32))
     return pa.table(cols)
 

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from numlake.host import SLICE, SlicedFile, save_npy, transparent_huge_pages_disabled, write_slices
+from numlake.host import SLICE, SlicedFile, save_npy, save_npy_parts, transparent_huge_pages_disabled, write_slices
 
 PROBE = """
 import subprocess, sys
@@ -69,6 +69,21 @@ def test_save_npy_writes_the_file_np_save_writes(tmp_path, array):
     save_npy(tmp_path / "b.npy", array)
     assert filecmp.cmp(tmp_path / "a.npy", tmp_path / "b.npy", shallow=False)
     assert np.array_equal(np.load(tmp_path / "b.npy"), array)
+
+
+@pytest.mark.parametrize(
+    ("parts", "dtype"),
+    [
+        ([np.arange(SLICE + 3, dtype=np.int64), np.zeros(0, dtype=np.int64), np.arange(7, dtype=np.int64)], np.int64),
+        ([np.arange(5, dtype=np.int64), np.arange(400_001, dtype=np.int64)[::3]], np.int32),  # converted
+        ([], np.uint64),
+    ],
+)
+def test_save_npy_parts_writes_the_file_np_save_writes_for_their_concatenation(tmp_path, parts, dtype):
+    whole = np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
+    np.save(tmp_path / "a.npy", whole, allow_pickle=False)
+    save_npy_parts(tmp_path / "b.npy", parts, dtype, fsync=True)
+    assert filecmp.cmp(tmp_path / "a.npy", tmp_path / "b.npy", shallow=False)
 
 
 def test_a_parquet_file_written_through_sliced_file_is_the_same_file(tmp_path):
