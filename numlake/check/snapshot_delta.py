@@ -26,29 +26,29 @@ day that moves it changes the snapshot's meta, nothing else.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
-import operator
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from numlake.check import snapshot
-from numlake.check.index import CheckIndex, hash_order
-from numlake.check.rules import NO_END, NO_OPEN
-from numlake.check.snapshot_layers import ARRAYS_DIR, DELTA_DIR, FINGERPRINTS, INDEX_FILE, VALUES, Delta, date_column
-from numlake.host import SlicedFile, save_npy, save_npy_parts
+from numlake.check.index import CheckIndex
+from numlake.check.snapshot_full import (
+    OTHERS,
+    publish_full,
+    snapshot_meta,
+    u64,
+    write_others,
+    xor,
+    xor_ints,
+)
+from numlake.check.snapshot_layers import ARRAYS_DIR, DELTA_DIR, FINGERPRINTS, INDEX_FILE, VALUES, Delta
 from numlake.paths import Home
 
-if TYPE_CHECKING:
-    import pyarrow as pa
-
-OTHERS = "others.json"
 STATE_VERSION = 1
 BLOCK = 100  # numbers per block of the fingerprint check
 MAX_DELTA = 0.10  # a delta past this share of the base (and past MIN_DELTA) is merged by a full publish
@@ -57,10 +57,6 @@ BLOCK_SQL = f"coalesce(try_cast(msisdn as bigint) // {BLOCK}, -1)"
 # The replay's note of the numbers it dropped for withdrawn records, with the batch after its own
 # (dbt_project/macros/replay_batches.sql, `withdrawn_numbers`).
 WITHDRAWN_TABLE = "intermediate.int_number_events__replayed__withdrawn"
-# DuckDB threads for the full read. A hash aggregation is split into as many partitions as the next
-# power of two of its threads: with 2 threads the grouping of 10 M numbers ran in two partitions and
-# took ~1 s longer on two cores than with 4 (BENCHMARKS.md, "Snapshot publish").
-FULL_READ_THREADS = max(4, os.cpu_count() or 1)
 
 
 @dataclass
@@ -81,29 +77,6 @@ class Layers:
     base_fp: np.ndarray
     delta: Delta
     others: dict[str, int]
-
-
-def _chunks(column, dtype) -> list[np.ndarray]:
-    """An Arrow column without nulls as numpy arrays, one per chunk (views where the type matches)."""
-    return [np.asarray(c.to_numpy(zero_copy_only=False), dtype=dtype) for c in column.chunks]
-
-
-def _numpy(column, dtype) -> np.ndarray:
-    """An Arrow column without nulls as one numpy array (chunk by chunk: no pandas)."""
-    parts = _chunks(column, dtype)
-    return np.concatenate(parts) if parts else np.zeros(0, dtype)
-
-
-def _u64(column) -> np.ndarray:
-    return _numpy(column, np.uint64)
-
-
-def _xor(values) -> int:
-    return int(np.bitwise_xor.reduce(np.asarray(values, dtype=np.uint64))) if len(values) else 0
-
-
-def _xor_ints(values) -> int:
-    return functools.reduce(operator.xor, values, 0)
 
 
 def warehouse_state(con) -> dict:
@@ -167,7 +140,7 @@ def publish(home: Home, con, as_of: str, built_at: str | None, full: bool = Fals
         if isinstance(result, Path):
             return result
         reason = result
-    return _publish_full(home, con, as_of, built_at, state, reason)
+    return publish_full(home, con, as_of, built_at, state, reason)
 
 
 def _current(home: Home) -> tuple[Path | None, dict | None]:
@@ -181,121 +154,8 @@ def _current(home: Home) -> tuple[Path | None, dict | None]:
         return None, None
 
 
-# The index's Parquet file: dictionaries only where values repeat (dates, counts; trying one for
-# the unique numbers and hashes cost a fifth of the encoding), the sorted numbers as deltas. No
-# `hash_rank`: readers of a snapshot take the hash order from its arrays (index.py reads the ranks of
-# snapshots published before 7 Dec 2026, which have them).
-PARQUET_OPTIONS = {
-    "compression": "snappy",
-    "row_group_size": 1 << 20,
-    "use_dictionary": ["open_start", "last_end", "first_event", "coverage", "tenures"],
-    "column_encoding": {"msisdn": "DELTA_BINARY_PACKED"},
-}
-
-
-def _publish_full(home: Home, con, as_of: str, built_at: str | None, state: dict, reason: str) -> Path:
-    from concurrent.futures import ThreadPoolExecutor
-
-    rows, rest = _read_all(con)
-    # numpy sorts and Arrow encodes without the GIL: the Parquet file is encoded straight from the
-    # rows DuckDB returned while the index arrays are copied out of them and sorted by hash
-    with ThreadPoolExecutor(2) as pool:
-
-        def write(tmp: Path, stamp: str) -> dict:
-            parquet = pool.submit(_write_parquet, tmp / INDEX_FILE, rows)  # synced as it is written
-            try:
-                base_fp, others = _write_arrays(tmp, rows, rest, pool)
-                _write_others(tmp, others)
-            finally:
-                parquet.result()  # never leave it writing into a folder about to be removed; its error is the publish's
-            base = {"base": stamp, "base_numbers": len(rows), "base_fp": base_fp}
-            return _meta(as_of, built_at, len(rows), "full", reason, 0, {**state, **base})
-
-        return snapshot.commit_snapshot(home, write)
-
-
-def _read_all(con) -> tuple[pa.Table, pa.Table]:
-    """Every number of the marts in one read (snapshot.FULL_SQL): the index rows sorted by msisdn,
-    and the numbers with rows but no index row (`other`, `fp`)."""
-    con.execute(f"set threads = {FULL_READ_THREADS}")
-    try:
-        table = con.sql(
-            snapshot.FULL_SQL.format(numbers=snapshot.numbers_sql(), no_open=int(NO_OPEN), no_end=int(NO_END))
-        ).to_arrow_table()
-    finally:
-        con.execute(f"set threads = {snapshot.DUCKDB_CONFIG['threads']}")
-    n = len(table) - table.column("msisdn").null_count  # the index rows come first (nulls last)
-    rows = table.slice(0, n)
-    for name in ("first_event", "coverage"):
-        if rows.column(name).null_count:
-            raise ValueError(f"check index: column {name} has nulls")
-    return rows, table.slice(n)
-
-
-def _write_parquet(path: Path, rows: pa.Table) -> None:
-    """The index's Parquet file from the rows of FULL_SQL: `arrow_table`'s columns, the dates'
-    sentinels as nulls."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    cols = {"msisdn": rows.column("msisdn"), "sha256_prefix": rows.column("sha256_prefix")}
-    for name in ("open_start", "last_end", "first_event", "coverage"):
-        cols[name] = pa.chunked_array([date_column(days) for days in _chunks(rows.column(name), np.int32)], pa.date32())
-    cols["tenures"] = rows.column("tenures")
-    with SlicedFile(path, fsync=True) as f:
-        pq.write_table(pa.table(cols), f, **PARQUET_OPTIONS)
-
-
-# The index arrays (CheckIndex.save_arrays' files) a full publish writes straight from FULL_SQL's
-# columns, and their types; `sha_prefix` and the hash order are written from one array.
-ARRAY_COLUMNS = {
-    "msisdn": ("msisdn", np.int64),
-    **{name: (name, np.int32) for name in VALUES[1:]},
-}
-
-
-def _write_arrays(tmp: Path, rows: pa.Table, rest: pa.Table, pool) -> tuple[int, dict[str, int]]:
-    """The index arrays and fingerprints of FULL_SQL's rows, written chunk by chunk as DuckDB
-    returned them (CheckIndex.save_arrays' files, not copied into arrays first); the hash order is
-    sorted on `pool` meanwhile. Returns the XOR of the fingerprints, and the fingerprints of the
-    numbers without an index row."""
-    sha_prefix = _numpy(rows.column("sha256_prefix"), np.int64)
-    order = pool.submit(hash_order, sha_prefix)
-    folder = tmp / ARRAYS_DIR
-    folder.mkdir()
-    for name, (column, dtype) in ARRAY_COLUMNS.items():
-        save_npy_parts(folder / f"{name}.npy", _chunks(rows.column(column), dtype), dtype, fsync=True)
-    save_npy(folder / "sha_prefix.npy", sha_prefix, fsync=True)
-    fp = _chunks(rows.column("fp"), np.uint64)
-    save_npy_parts(tmp / FINGERPRINTS, fp, np.uint64, fsync=True)
-    others = {
-        str(m): int(h) for m, h in zip(rest.column("other").to_pylist(), rest.column("fp").to_pylist(), strict=True)
-    }
-    by_hash = order.result()
-    save_npy(folder / "hash_order.npy", by_hash, fsync=True)
-    save_npy(folder / "hash_sorted.npy", sha_prefix[by_hash], fsync=True)
-    return _xor_ints(_xor(part) for part in fp), others
-
-
-def _meta(as_of, built_at, numbers, kind, reason, delta, state, **more) -> dict:
-    return {
-        "as_of": as_of,
-        "built_at": built_at,
-        "numbers": numbers,
-        "kind": kind,
-        "reason": reason,
-        "delta_numbers": delta,
-        **more,
-        "incremental": state,
-    }
-
-
 def _others(con, table: str) -> dict[str, int]:
     return {str(m): int(h) for m, h in con.execute(f"select msisdn, fp from {table} where not indexed").fetchall()}
-
-
-def _write_others(folder: Path, others: dict[str, int]) -> None:
-    (folder / OTHERS).write_text(json.dumps(others, separators=(",", ":"), sort_keys=True))
 
 
 def withdrawn_numbers(con, batch: int) -> np.ndarray:
@@ -319,7 +179,7 @@ def _read_rows(con, where: str) -> Rows:
     table = con.sql(snapshot.INDEX_SQL.format(numbers="changed", extra=", fp") + " order by msisdn").to_arrow_table()
     others = _others(con, "changed")
     con.execute("drop table changed")
-    fp = _u64(table.column("fp"))
+    fp = u64(table.column("fp"))
     index = CheckIndex(table.drop_columns(["fp"]), "")
     cols = {name: getattr(index, name) for name in VALUES}
     cols["fp"] = fp
@@ -411,9 +271,9 @@ def expected_fingerprint(base_total: int, layers: Layers) -> int:
     """The XOR of every fingerprint the layers hold: what the marts must hash to."""
     d = layers.delta
     brow = layers.base._row_of_number(np.asarray(d.msisdn))
-    overridden = _xor(np.asarray(layers.base_fp)[brow[brow >= 0]])
-    live = _xor(np.asarray(d.cols["fp"])[~np.asarray(d.gone)])
-    return base_total ^ overridden ^ live ^ _xor_ints(layers.others.values())
+    overridden = xor(np.asarray(layers.base_fp)[brow[brow >= 0]])
+    live = xor(np.asarray(d.cols["fp"])[~np.asarray(d.gone)])
+    return base_total ^ overridden ^ live ^ xor_ints(layers.others.values())
 
 
 def marts_fingerprint(con) -> int:
@@ -498,8 +358,8 @@ def _publish_incremental(home: Home, con, prev_dir: Path, prev_meta: dict, as_of
         _link_base(prev_dir, tmp)
         (tmp / DELTA_DIR).mkdir()
         merged.delta.save(tmp / DELTA_DIR)
-        _write_others(tmp, merged.others)
-        return _meta(
+        write_others(tmp, merged.others)
+        return snapshot_meta(
             as_of, built_at, numbers, "incremental", None, len(merged.delta), new_state,
             read_numbers=len(rows.msisdn) + len(rows.others), checked_blocks=len(blocks),
             prepare_seconds=round(time.perf_counter() - t0, 3),

@@ -99,7 +99,7 @@ def _pa():
 
 def arrow_table(index: CheckIndex):
     """The Parquet columns of a snapshot (INDEX_COLUMNS) from index arrays (a full publish writes the
-    same columns straight from DuckDB's rows, snapshot_delta._write_parquet)."""
+    same columns straight from DuckDB's rows, snapshot_full._write_parquet)."""
     pa = _pa()
     cols = {"msisdn": pa.array(index.msisdn), "sha256_prefix": pa.array(index.sha_prefix)}
     for name in ("open_start", "last_end", "first_event", "coverage"):
