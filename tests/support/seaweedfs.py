@@ -92,6 +92,7 @@ class SeaweedServer:
         p = self.ports
         cmd = [
             weed,
+            f"-logdir={self.folder}",  # its own log files beside weed.log, not in /tmp (a global flag)
             "server",
             "-ip=127.0.0.1",
             "-ip.bind=127.0.0.1",
