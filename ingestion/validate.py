@@ -107,9 +107,14 @@ def date_sql(v: str) -> str:
 
 
 def code_sql(v: str, f: Field) -> str:
-    """English codes case-insensitively, Chinese codes exactly (after trimming), to English."""
-    whens = " ".join(f"WHEN {lit(k)} THEN {lit(en)}" for k, en in f.codes.items())
-    return f"CASE upper({v}) {whens} END"
+    """English codes case-insensitively in ASCII, Chinese codes exactly (after trimming), to English.
+
+    upper() is Unicode's: it makes the dotless ``ı`` an ``I`` and the long ``ſ`` an ``S``, so
+    ``actıvate`` would pass for ACTIVATE. Only an ASCII value (as many bytes as characters) is
+    upper-cased; any other value must be a Chinese code as it stands."""
+    english = " ".join(f"WHEN {lit(k)} THEN {lit(en)}" for k, en in f.codes.items() if k.isascii())
+    chinese = " ".join(f"WHEN {lit(k)} THEN {lit(en)}" for k, en in f.codes.items() if not k.isascii())
+    return f"CASE WHEN strlen({v}) = length({v}) THEN CASE upper({v}) {english} END ELSE CASE {v} {chinese} END END"
 
 
 def _trimmed(c: str) -> str:
@@ -176,7 +181,9 @@ def validation_sql(
 
     invalid_msisdn = failing((MSISDN,), "({v} IS NOT NULL AND NOT regexp_full_match({n}, '" + VALID_MSISDN_RE + "'))")
     invalid_code = failing((CODE, SEGMENT), "({v} IS NOT NULL AND {n} IS NULL)")
-    invalid_time = failing((TIMESTAMP, DATE), "({v} IS NOT NULL AND {n} IS NULL)")
+    # a value in year 0000 (or moved there by its offset) parses, as 1 BC: no such day for the
+    # platform (Python's and Spark's calendars start at 0001-01-01), so it is invalid_time too
+    invalid_time = failing((TIMESTAMP, DATE), "({v} IS NOT NULL AND ({n} IS NULL OR {n} < DATE '0001-01-01'))")
     too_late = [f"{n[f.name]} >= {bound_sql}" for f in fields if f.name in BUSINESS_DATE_BOUND_FIELDS]
 
     checks = {

@@ -139,6 +139,34 @@ def test_an_unknown_code_is_invalid_code():
     assert check("lifecycle", **(LIFE | {"event_type": "ACTIVATED"}))[0] == "invalid_code"
 
 
+@pytest.mark.parametrize("code", ["actıvate", "ACTİVATE", "ſuspend", "ＫＥＥＰ", "port_ın", "开户 开户"])
+def test_a_code_spelled_with_letters_outside_ascii_is_invalid_code(code):
+    # Unicode's upper() makes the dotless i an I and the long s an S: only ASCII is case-folded
+    assert check("lifecycle", **(LIFE | {"event_type": code}))[0] == "invalid_code"
+    assert check("segments", segment="1926", segment_type="basıc", opened_date="2025-03-01")[0] == "invalid_code"
+
+
+@pytest.mark.parametrize(
+    "feed,values",
+    [
+        ("segments", dict(segment="1931", segment_type="BASIC", opened_date="00000101")),
+        ("segments", dict(segment="1931", segment_type="BASIC", opened_date="0000-12-31")),
+        ("orgs", dict(org_id="B", org_name="b", org_type="BANK", joined_date="0000/06/01")),
+        ("lifecycle", LIFE | {"event_time": "0000-06-01T08:00:00"}),
+        ("lifecycle", LIFE | {"event_time": "00000601080000"}),
+        # 00:00 at +14:00 is 18:00 CST on the day before: 31 Dec of year 0
+        ("lifecycle", LIFE | {"event_time": "0001-01-01T00:00:00+14:00"}),
+    ],
+)
+def test_a_date_or_time_in_year_0000_is_invalid_time(feed, values):
+    assert check(feed, **values)[0] == "invalid_time"
+
+
+def test_the_first_day_of_year_0001_is_a_date():
+    assert check("segments", segment="1931", segment_type="BASIC", opened_date="0001-01-01")[0] is None
+    assert check("lifecycle", **(LIFE | {"event_time": "0001-01-01T00:00:00"}))[0] is None
+
+
 @pytest.mark.parametrize(
     "segment,ok",
     [
