@@ -11,7 +11,6 @@ transaction (``ingestion.ledger``). The outcome is the one sequential processing
 
 from __future__ import annotations
 
-import logging
 import os
 
 import pyarrow as pa
@@ -42,8 +41,9 @@ from ingestion.staging import (
 )
 from ingestion.validate import business_date_bound_sql, validation_sql
 from numlake.crashpoints import crash_point
+from numlake.msisdn import masked_logger
 
-log = logging.getLogger("numlake.ingestion")
+log = masked_logger("numlake.ingestion")
 
 GROUP_FILES = int(os.environ.get("NUMLAKE_INGEST_GROUP_FILES", "20000"))
 DIRECT_ROWS = 50_000

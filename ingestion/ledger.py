@@ -10,7 +10,6 @@ the event-id keys they add and the ``SUPERSEDED`` rows of the deliveries they re
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -22,12 +21,13 @@ from ingestion.discover import Candidate, parse_name
 from ingestion.feeds import UNIQUE_ID
 from ingestion.registry import Source, feed_map
 from ingestion.staging import v_name
+from numlake.msisdn import masked_logger
 
 if TYPE_CHECKING:
     from ingestion.context import RunContext
     from ingestion.delivery import Delivery
 
-log = logging.getLogger("numlake.ingestion")
+log = masked_logger("numlake.ingestion")
 
 OUTCOMES = ("LOADED", "PENDING", "QUARANTINED", "SUPERSEDED")
 

@@ -15,7 +15,6 @@ the process anywhere therefore converges to the same lake and ledger, nothing lo
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 import uuid
@@ -48,10 +47,11 @@ from ingestion.recovery import heal, reconcile
 from ingestion.redelivery import recheck
 from ingestion.registry import Source, check_selected_sources, load_registry
 from numlake.crashpoints import crash_point
+from numlake.msisdn import masked_logger
 from numlake.paths import Home, check_path
 from numlake.spill import remove_stale_spill
 
-log = logging.getLogger("numlake.ingestion")
+log = masked_logger("numlake.ingestion")
 
 __all__ = ["OUTCOMES", "IngestResult", "decide_action", "ingest", "ledger_violations", "pending_work"]
 

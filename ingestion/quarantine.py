@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import shutil
 from pathlib import Path
@@ -20,14 +19,14 @@ from ingestion import state
 from ingestion.discover import Candidate, open_regular
 from ingestion.ledger import write_row
 from ingestion.readers import file_md5
-from numlake.msisdn import mask_text
+from numlake.msisdn import mask_text, masked_logger
 from numlake.paths import Home
 
 if TYPE_CHECKING:
     from ingestion.context import RunContext
     from ingestion.delivery import Delivery
 
-log = logging.getLogger("numlake.ingestion")
+log = masked_logger("numlake.ingestion")
 
 
 # a name in the quarantine longer than this many bytes is shortened (the file system allows

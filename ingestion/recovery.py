@@ -5,7 +5,6 @@ whose lake file vanished are loaded again when their data files are still there.
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import TYPE_CHECKING
 
@@ -15,11 +14,12 @@ from ingestion import lake
 from ingestion.feeds import UNIQUE_ID
 from ingestion.lake_writer import remove_unreferenced
 from ingestion.objectstore import LakeRoot
+from numlake.msisdn import masked_logger
 
 if TYPE_CHECKING:
     from ingestion.context import RunContext
 
-log = logging.getLogger("numlake.ingestion")
+log = masked_logger("numlake.ingestion")
 
 BatchKey = tuple[str, "str | None", str]  # (feed, source or None for a batch file, lake stem)
 

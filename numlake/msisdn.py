@@ -10,6 +10,7 @@ dashboards, raw rejected records).
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 
 VALID_PATTERN = "1[3-9][0-9]{9}"
@@ -116,3 +117,24 @@ def _star_glued(run: str) -> str:
 def sha256_hex(msisdn: str) -> str:
     """Lowercase hex SHA-256 of the normalised 11-digit number (how callers may send it)."""
     return hashlib.sha256(msisdn.encode("ascii")).hexdigest()
+
+
+class MaskNumbers(logging.Filter):
+    """Masks every phone number in a log record's message (RULES 7: logs never show a full number).
+    A file or folder name is whatever a source chose, and may be a number."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = mask_text(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
+def masked_logger(name: str) -> logging.Logger:
+    """The logger `name`, with `MaskNumbers` on it (once): every record it emits is masked before any
+    handler, Dagster's captured logs included, sees it."""
+    logger = logging.getLogger(name)
+    if not any(isinstance(f, MaskNumbers) for f in logger.filters):
+        logger.addFilter(MaskNumbers())
+    return logger

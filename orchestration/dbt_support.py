@@ -8,6 +8,7 @@ dbt artefact live under the home folder (`<home>/dbt/target`), never in the work
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -118,12 +119,44 @@ def docs_current(home: Home, fingerprint: str) -> bool:
 
 
 def publish_docs(generated: Path, home: Home, fingerprint: str) -> Path:
-    """Put the generated `static_index.html` at `<home>/dbt/docs/index.html` (written to a temp
-    name, then renamed, so a reader never sees half a file), stamped with the project's fingerprint."""
+    """Put the generated docs site at `<home>/dbt/docs/index.html` (written to a temp name, then
+    renamed, so a reader never sees half a file), stamped with the project's fingerprint.
+
+    The site is `static_index.html` made again as dbt makes it (its page with the manifest and
+    catalog inlined) from JSON whose every string is masked (RULES 7): the unit tests' rows,
+    shown in the docs, hold numbers of the valid shape."""
     home.dbt_docs.mkdir(parents=True, exist_ok=True)
     out = home.dbt_docs / "index.html"
     tmp = out.with_suffix(f".{os.getpid()}.tmp")
-    shutil.copyfile(Path(generated) / "static_index.html", tmp)
+    tmp.write_text(masked_docs_page(Path(generated)), encoding="utf-8")
     os.replace(tmp, out)
     (home.dbt_docs / ".built_with").write_text(fingerprint)
     return out
+
+
+def masked_docs_page(generated: Path) -> str:
+    """dbt's static docs page (see publish_docs) from the masked manifest and catalog; when dbt
+    left no page template beside them, its own static page with every bare number masked."""
+    from numlake.msisdn import BARE_NUMBER_RE, mask, mask_text
+
+    def masked(value):
+        if isinstance(value, str):
+            return mask_text(value)
+        if isinstance(value, int) and not isinstance(value, bool) and BARE_NUMBER_RE.fullmatch(str(value)):
+            return mask(str(value))  # a number kept as an integer key (msisdn_key)
+        if isinstance(value, list):
+            return [masked(v) for v in value]
+        if isinstance(value, dict):
+            return {k: masked(v) for k, v in value.items()}
+        return value
+
+    parts = {name: generated / f"{name}.json" for name in ("manifest", "catalog")}
+    page = generated / "index.html"
+    if not page.is_file() or not all(p.is_file() for p in parts.values()):
+        text = (generated / "static_index.html").read_text(encoding="utf-8")
+        return BARE_NUMBER_RE.sub(lambda m: mask(m.group(0)), text)
+    text = page.read_text(encoding="utf-8")
+    for name, path in parts.items():
+        data = json.dumps(masked(json.loads(path.read_text(encoding="utf-8"))))
+        text = text.replace(f'"{name.upper()}.JSON INLINE DATA"', data)
+    return text

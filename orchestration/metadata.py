@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping
 
 import dagster as dg
 
+from numlake.msisdn import mask_text
+
 OUTCOMES = ("LOADED", "QUARANTINED", "PENDING", "SUPERSEDED")
 
 
@@ -60,7 +62,7 @@ def per_source_rows(by_source: Mapping[str, Mapping[str, int]], ledger: Iterable
         times = sorted(r["decided_at"] for r in rows if r.get("decided_at") is not None)
         out.append(
             {
-                "source": source,
+                "source": mask_text(source),  # a folder's name: whatever a source chose
                 "files": int(sum(counts.values())),
                 **{o: int(counts.get(o, 0)) for o in OUTCOMES},
                 "records_loaded": int(sum(r.get("rows_loaded") or 0 for r in rows)),
@@ -113,7 +115,7 @@ def failing_sources(freshness_rows: Iterable[Mapping]) -> list[dict]:
         if problems:
             out.append(
                 {
-                    "source": r["source_id"],
+                    "source": mask_text(r["source_id"]),
                     "problem": ", ".join(problems),
                     "gap_days": r.get("gap_days"),
                     "days_behind": r.get("days_behind"),

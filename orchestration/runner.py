@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import re
 import shutil
@@ -23,12 +22,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from ingestion.state import CST
-from numlake.msisdn import mask_text
+from numlake.msisdn import mask_text, masked_logger
 from numlake.warehouse_reads import shared_reads
 from orchestration.run_history import keep_runs, one_migration_scan, pool_event_log_connections, prune_runs
 from orchestration.settings import Settings
 
-log = logging.getLogger("numlake.run")
+log = masked_logger("numlake.run")
 
 # Which Dagster steps make up each phase of a run, for the timing summary.
 PHASES = {

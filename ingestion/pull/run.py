@@ -34,10 +34,10 @@ from ingestion.pull.ledger import (
 from ingestion.pull.remote import SharedConnections, encodable
 from ingestion.pull.transport import import_asyncssh, skip_disabled_debug_logs
 from numlake.errors import UsageError
-from numlake.msisdn import mask_text
+from numlake.msisdn import mask_text, masked_logger
 from numlake.paths import Home
 
-log = logging.getLogger("numlake.pull")
+log = masked_logger("numlake.pull")
 ENV_PREFIX = "NUMLAKE_PULL_"
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import hmac
-import logging
 import os
 import ssl
 import threading
@@ -29,7 +28,7 @@ from urllib.parse import urlsplit
 
 from numlake.check.audit import AuditLog
 from numlake.errors import UsageError
-from numlake.msisdn import mask_text
+from numlake.msisdn import mask_text, masked_logger
 from numlake.notices.store import NoticeStore, utc_now
 from numlake.paths import Home
 
@@ -38,7 +37,7 @@ BASE_DELAY = 2.0
 MAX_DELAY = 600.0
 TIMEOUT = 10.0
 BATCH = 200
-log = logging.getLogger("numlake.notices.delivery")
+log = masked_logger("numlake.notices.delivery")
 
 
 def sign(secret: str, body: bytes) -> str:

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from numlake.msisdn import mask_text
 from orchestration.resources import NumlakeResource
 from orchestration.settings import Settings
 
@@ -29,7 +30,7 @@ def build_publish_assets(warehouse_keys: list[dg.AssetKey]) -> list[dg.AssetsDef
             if (caught := catch_up(numlake.settings.home)) is not None:
                 context.log.warning(f"the previous snapshot's notices were never raised: {caught.line()}")
         except UsageError as e:  # the notices step says so too; the check must still publish
-            context.log.warning(f"notices of the previous snapshot not raised: {e}")
+            context.log.warning(mask_text(f"notices of the previous snapshot not raised: {e}"))
         try:
             path = publish(numlake.settings.home)
         except SnapshotError as e:
@@ -37,7 +38,7 @@ def build_publish_assets(warehouse_keys: list[dg.AssetKey]) -> list[dg.AssetsDef
             # failed run: there is simply no as_of to answer from.
             if "nothing has been loaded" not in str(e):
                 raise
-            context.log.warning(f"check snapshot not published: {e}")
+            context.log.warning(mask_text(f"check snapshot not published: {e}"))
             return dg.MaterializeResult(metadata={"published": False, "reason": str(e)})
         return dg.MaterializeResult(metadata={"published": True, "path": str(path)})
 

@@ -14,6 +14,7 @@ import re
 
 import dagster as dg
 
+from numlake.msisdn import mask_text
 from orchestration.metadata import iso_duration, table
 from orchestration.resources import NumlakeResource
 from orchestration.settings import Settings
@@ -65,7 +66,7 @@ def report_rows(report) -> list[dict]:
         # every record carries every column (Dagster refuses a table whose records differ in keys)
         rows.append(
             {
-                "source": sid,
+                "source": mask_text(sid),
                 "outcome": last.outcome,
                 "reason": last.reason or "",
                 "detail": last.detail or "",
@@ -108,7 +109,7 @@ def build_pull_asset(source_ids: list[str]) -> dg.AssetsDefinition:
             skip_unregistered=True,  # `numlake run --source` may name an unregistered landing folder
         )
         for sid, a in sorted(report.failed.items()):
-            context.log.warning(f"pull {sid} failed: {a.reason}: {a.detail}")
+            context.log.warning(mask_text(f"pull {sid} failed: {a.reason}: {a.detail}"))
         yield dg.MaterializeResult(
             metadata={
                 "sources": len(report.attempts),

@@ -29,7 +29,7 @@ def ev(i):
     }
 
 
-def test_each_quarantine_reason_says_exactly_what_is_wrong(tmp_path):
+def test_each_quarantine_reason_says_exactly_what_is_wrong(tmp_path, caplog):
     landing = tmp_path / "landing"
     registry = write_registry(tmp_path / "registry.yaml", [GD, GZ])
     write_delivery(landing, GD, "lifecycle", D[0], 1, [ev(1)])
@@ -45,7 +45,11 @@ def test_each_quarantine_reason_says_exactly_what_is_wrong(tmp_path):
         json.dumps({"rows": 1, "md5": hashlib.md5(broken).hexdigest(), "business_date": "2025-03-06"})
     )
     write_delivery(landing, GD, "lifecycle", D[6], 1, [ev(8)], folder="13812345678")
+    named_like_a_number = landing / "CM-GD" / "lifecycle" / "13912345679.csv"
+    named_like_a_number.write_bytes(render(GD, "lifecycle", [ev(9)]))
+    named_like_a_number.with_name(named_like_a_number.name + ".ctl").write_text("{}")
 
+    caplog.set_level("INFO", logger="numlake.ingestion")
     ingest(Home(tmp_path / "home"), landing, registry)
     rows = {r["file_name"]: r for r in lake_rows(Home(tmp_path / "home"), "file_loads")}
     detail = {name: (r["reason"], r["detail"]) for name, r in rows.items()}
@@ -68,4 +72,9 @@ def test_each_quarantine_reason_says_exactly_what_is_wrong(tmp_path):
     assert reason == "unreadable" and text.startswith("cannot decompress")
     unknown = [r for r in rows.values() if r["reason"] == "unknown_source"]
     assert unknown and all("13812345678" not in (r["detail"] or "") for r in unknown)
+    # RULES 7: the log names each refused file, masked: folder and file names are the sources' choice
+    logged = [r.getMessage() for r in caplog.records]
+    assert any("QUARANTINED (unknown_source)" in m and "138****5678" in m for m in logged)
+    assert any("QUARANTINED (bad_control)" in m and "139****5679" in m for m in logged)
+    assert not any(n in m for m in logged for n in ("13812345678", "13912345679"))
     assert "138****5678" in unknown[0]["detail"]

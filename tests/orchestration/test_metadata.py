@@ -54,6 +54,11 @@ def test_a_source_with_no_ledger_rows_still_has_every_column():
     assert value.records[0].data["last_business_date"] is None
 
 
+def test_a_source_folder_named_like_a_phone_number_is_masked_in_the_run_metadata():
+    (row,) = per_source_rows({"13912345679": {"QUARANTINED": 1}}, [])
+    assert row["source"] == "139****5679"
+
+
 def test_durations_read_as_iso_8601():
     assert iso_duration(2.04) == "PT2.0S"
     assert iso_duration(75.25) == "PT1M15.2S"

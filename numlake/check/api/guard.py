@@ -13,7 +13,6 @@ Two layers, because a request can fail before the application sees it:
 from __future__ import annotations
 
 import json
-import logging
 import re
 from urllib.parse import unquote_to_bytes
 
@@ -21,13 +20,13 @@ from fastapi.responses import JSONResponse
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from numlake.check.api.errors import CAMARA_PREFIX, ApiError, error_body
-from numlake.msisdn import mask_text
+from numlake.msisdn import mask_text, masked_logger
 
 MAX_PATH_BYTES = 1024
 MAX_URL_BYTES = 8192
 LINGER_S = 2.0  # how long a refused connection still swallows what the client sends
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
-log = logging.getLogger("numlake.check.server")
+log = masked_logger("numlake.check.server")
 
 
 def loggable(path: str, limit: int = 200) -> str:

@@ -4,7 +4,6 @@ per-key rate limiter, and the `Service` bundle the routes' dependencies read fro
 from __future__ import annotations
 
 import fcntl
-import logging
 import mmap
 import os
 import threading
@@ -16,10 +15,10 @@ from numlake.check import snapshot
 from numlake.check.audit import AuditLog
 from numlake.check.index import CheckIndex
 from numlake.check.keys import KeyStore
-from numlake.msisdn import mask_text
+from numlake.msisdn import mask_text, masked_logger
 from numlake.paths import Home
 
-log = logging.getLogger("numlake.check.server")
+log = masked_logger("numlake.check.server")
 
 
 class IndexStore:
