@@ -8,6 +8,11 @@ the split into lines, the validation and the Parquet write fused into one ``COPY
 everything else ingestion does (md5 of the file, event-id keys, duplicate check, rejections,
 ledger). If the floor is under 0.5x, no arrangement of today's statements reaches the target.
 Each figure is the best of three within a round; the table gives the median of the rounds.
+
+Last, a bound for native validation: the whole ingest of the same delivery (``ingestion.pipeline
+.ingest`` into a fresh home, as ``benchmarks.ingestion`` times it) twice per round, as it is and
+with ``validation_sql`` replaced by plain casts (every record loaded, no check at all). Whatever a
+second, native implementation of the checks could save, it cannot beat the second figure.
 """
 
 from __future__ import annotations
@@ -83,15 +88,54 @@ def one_round(path: Path) -> dict[str, float]:
     return out
 
 
+def _no_checks(feed: str, stage: str, business_date=None, *, bound_sql=None, extra=()) -> str:
+    """validation_sql's shape without a single check: every record loaded, its fields cast."""
+    from ingestion.feeds import FEEDS
+
+    ex = "".join(f"{c}, " for c in extra)
+    outs = ", ".join(
+        f"c_{f.name} AS {f.name}" if f.sql_type == "VARCHAR" else f"try_cast(c_{f.name} AS {f.sql_type}) AS {f.name}"
+        for f in FEEDS[feed]
+    )
+    return f"SELECT {ex}line_no, raw, NULL::VARCHAR AS reason, {outs} FROM {stage}"
+
+
+def ingest_bound(landing: Path, registry: Path, work: Path) -> dict[str, float]:
+    """One round of the whole ingest, with the product's validation and with none (see the module)."""
+    import importlib
+    import shutil
+
+    from ingestion import group
+    from ingestion.pipeline import ingest
+    from numlake.paths import Home
+
+    for lazy in ("pandas", "pyarrow.csv"):  # imported on first use, as benchmarks.ingestion keeps them out
+        importlib.import_module(lazy)
+    real, out = group.validation_sql, {}
+    try:
+        for name, fn in (("ingest", real), ("no_checks", _no_checks)):
+            group.validation_sql = fn
+            home = work / f"bound-{name}"
+            shutil.rmtree(home, ignore_errors=True)
+            t = time.perf_counter()
+            r = ingest(Home(home), landing, registry)
+            out[name] = time.perf_counter() - t
+            assert r.records_loaded + r.records_rejected > 0
+            shutil.rmtree(home, ignore_errors=True)
+    finally:
+        group.validation_sql = real
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.ingest_floor")
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--out", default=str(ROOT / "bench-output" / "ingestion"))
     args = ap.parse_args(argv)
-    landing, _ = build_big(Path(args.out) / "big", args.rows)["utf8_csv"]
+    landing, registry = build_big(Path(args.out) / "big", args.rows)["utf8_csv"]
     path = next(p for p in landing.rglob("*.csv"))
-    rounds = [one_round(path) for _ in range(args.rounds)]
+    rounds = [one_round(path) | ingest_bound(landing, registry, Path(args.out)) for _ in range(args.rounds)]
     med = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
     rng = {k: (min(r[k] for r in rounds), max(r[k] for r in rounds)) for k in rounds[0]}
     labels = {
@@ -108,6 +152,13 @@ def main(argv: list[str] | None = None) -> int:
     floor = med["lines"] + med["fused"]
     print(f"\nthese three statements of today: {today:.3f} s = {med['duckdb'] / today:.2f}x DuckDB")
     print(f"floor (lines + fused): {floor:.3f} s = {med['duckdb'] / floor:.2f}x DuckDB (target 0.5x)")
+    # ratios within each round (DuckDB and both ingests side by side), then their median
+    ratio = {k: statistics.median(r["duckdb"] / r[k] for r in rounds) for k in ("ingest", "no_checks")}
+    print(
+        f"whole ingest: {med['ingest']:.3f} s = {ratio['ingest']:.2f}x DuckDB; "
+        f"with no checks at all: {med['no_checks']:.3f} s = {ratio['no_checks']:.2f}x "
+        f"(the most native validation could give; medians of the rounds' ratios)"
+    )
     return 0
 
 

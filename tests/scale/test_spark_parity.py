@@ -48,6 +48,10 @@ RULES_5 = (
     "source_freshness",
 )
 VARYING = {"built_at", "first_seen_at", "decided_at", "run_id", "published_at", "loaded_at", "generated_at"}
+# the simulated world; `NUMLAKE_PARITY_SEED`, `_SCALE` and `_DAYS` run the same comparison on others
+SEED = os.environ.get("NUMLAKE_PARITY_SEED", "11")
+SCALE = os.environ.get("NUMLAKE_PARITY_SCALE", "0.003")
+DAYS = os.environ.get("NUMLAKE_PARITY_DAYS", "7")
 # the block a table is rewritten by, not data: the first nine digits on DuckDB, five (a partition) on Spark
 ENGINE_KEYS = {"number_block"}
 
@@ -240,13 +244,14 @@ def test_a_simulated_world_with_faults_publishes_the_same_marts_on_spark_after_a
     tmp_path,
 ):
     sim = tmp_path / "sim"
-    args = ["simulate", "--home", str(sim), "--days", "7", "--scale", "0.003", "--seed", "11", "--faults", "on"]
+    args = ["simulate", "--home", str(sim), "--days", DAYS, "--scale", SCALE, "--seed", SEED, "--faults", "on"]
     proc = subprocess.run([NUMLAKE, *args], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     landing, registry = sim / "landing", sim / "registry.yaml"
     summary = json.loads((sim / "simulation_summary.json").read_text(encoding="utf-8"))
     start = summary.get("parameters", {}).get("start", "2025-01-01").replace("-", "")
-    cutoff = str(int(start) + 4)  # the first five business dates, then the rest
+    first = datetime.strptime(start, "%Y%m%d").date()
+    cutoff = date.fromordinal(first.toordinal() + 4).strftime("%Y%m%d")  # the first five business dates, then the rest
     assert hold_back_days_after(landing, cutoff, tmp_path / "later") > 0
     duck, spark = tmp_path / "duck", tmp_path / "spark"
     numlake_run(duck, landing, registry, "duckdb")
