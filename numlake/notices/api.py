@@ -122,7 +122,7 @@ async def notices(
     key: ApiKey = Depends(authorize),
     org: str = Depends(organisation),
     store: NoticeStore = Depends(notice_store),
-    after: int = Query(0, ge=0, description="only notices with seq > after"),
+    after: int = Query(0, ge=0, le=2**63 - 1, description="only notices with seq > after"),
     limit: int = Query(100, ge=1, le=FEED_LIMIT),
 ):
     """Resume from the last seq processed; dedupe by notice_id (delivery is at least once)."""
@@ -162,7 +162,7 @@ async def webhook_put(
     if not isinstance(secret, str) or not 16 <= len(secret) <= 256:
         raise ApiError(400, "secret", "secret: required, 16 to 256 characters")
     try:
-        url = check_url(body.get("url") if isinstance(body.get("url"), str) else "")
+        url = check_url(body.get("url"))
     except UsageError as e:
         raise ApiError(400, "url", f"url: {e}") from None
     await run_in_threadpool(store.set_webhook, org, url, secret)

@@ -68,8 +68,8 @@ def _notices_feed(args) -> int:
 
     if not args.org:
         raise UsageError("notices: give --org ORG (its feed), or an ACTION: raise | deliver | status")
-    if args.after < 0 or args.limit < 1:
-        raise UsageError("notices: --after must be >= 0 and --limit >= 1")
+    if not (0 <= args.after < 2**63 and 1 <= args.limit < 2**63):
+        raise UsageError("notices: --after must be 0 to 2^63-1 and --limit 1 to 2^63-1")
     store = _store(args)
     org = store.require_registered(args.org)
     rows = store.feed_raw(org, args.after, args.limit)

@@ -52,9 +52,13 @@ def retry_delay(failures: int, base: float = BASE_DELAY, cap: float = MAX_DELAY)
 
 def check_url(url: str) -> str:
     """An https:// URL with a host, or UsageError: notices never travel unencrypted."""
-    parts = urlsplit(url or "")
-    if parts.scheme != "https" or not parts.hostname:
-        raise UsageError(f"webhook url must be https://host/... (got {mask_text(str(url))[:100]!r})")
+    try:  # an unclosed IPv6 bracket or a port out of range is a ValueError of urlsplit / .port
+        parts = urlsplit(url if isinstance(url, str) else "")
+        good = parts.scheme == "https" and bool(parts.hostname) and (parts.port is None or parts.port > 0)
+    except ValueError:
+        good = False
+    if not good:
+        raise UsageError(f"webhook url must be https://host[:port]/... (got {mask_text(str(url))[:100]!r})")
     return url
 
 

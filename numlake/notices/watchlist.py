@@ -9,11 +9,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 from pathlib import Path
 
 from numlake.check.rules import parse_since
 from numlake.errors import UsageError
-from numlake.msisdn import SHA256_RE, normalize, sha256_hex
+from numlake.msisdn import SHA256_RE, mask_text, normalize, sha256_hex
 
 MAX_ENTRIES = 250_000
 MAX_REF = 64
@@ -44,6 +45,9 @@ def to_hash(value: object) -> str | None:
         return sha256_hex(n)
     text = value.strip().lower()
     return text if len(text) == 64 and SHA256_RE.match(text) else None
+
+
+_DIGITS = re.compile("[0-9]{3}")  # a ref with no three digits in a row holds no number in any shape
 
 
 def prepare(
@@ -77,6 +81,8 @@ def prepare(
                 problem = "ref: must be text"
             elif len(ref) > MAX_REF:
                 problem = f"ref: at most {MAX_REF} characters"
+            elif _DIGITS.search(ref) and mask_text(ref) != ref:
+                problem = "ref: must not hold a phone number (notices carry the ref, and never a full number)"
         if problem:
             total += 1
             if len(errors) < MAX_ERRORS:

@@ -199,3 +199,40 @@ def test_arbitrary_bodies_never_get_a_500_nor_an_error_naming_a_number(api, body
     assert r.status_code < 500, r.text
     if r.status_code >= 400:
         assert not FULL_NUMBER.search(r.text), r.text
+
+
+@pytest.mark.parametrize(
+    "method,path,body",
+    [
+        # half a surrogate pair: json.loads makes it a str no UTF-8 encoder takes
+        ("POST", "/v1/watchlist", b'{"entries": [{"msisdn": "x", "bound_date": "2024-06-01", "ref": "\\ud800"}]}'),
+        ("PUT", "/v1/webhook", b'{"url": "https://bank.example/\\udfff", "secret": "0123456789abcdef"}'),
+        ("PUT", "/v1/webhook", b'{"url": "https://bank.example/", "secret": "0123456789abcdef\\uDBFF"}'),
+        # beyond a double: read as infinity, which no JSON answer can carry back
+        ("POST", "/v1/watchlist", b'{"entries": [{"msisdn": 1e400, "bound_date": "2024-06-01"}]}'),
+        ("PUT", "/v1/webhook", b'{"url": "https://[::1/x", "secret": "0123456789abcdef"}'),
+        ("PUT", "/v1/webhook", b'{"url": "https://bank.example:99999/x", "secret": "0123456789abcdef"}'),
+        ("PUT", "/v1/webhook", b'{"url": 123, "secret": "0123456789abcdef"}'),
+        ("GET", "/v1/notices?after=99999999999999999999999", None),
+    ],
+)
+def test_a_body_or_parameter_the_server_cannot_store_is_a_400_not_a_500(api, method, path, body):
+    _, call = api
+    r = call(method, path, "bank", content=body)
+    assert r.status_code == 400, r.text
+
+
+def test_a_surrogate_pair_written_as_escapes_is_text(api):
+    _, call = api
+    body = '{"entries": [{"msisdn": "' + A + '", "bound_date": "2024-06-01", "ref": "\\ud83d\\ude00"}]}'
+    assert call("POST", "/v1/watchlist", "bank", content=body.encode()).status_code == 200
+
+
+@pytest.mark.parametrize("ref", ["+86 138 0000 0004", "user-13800000004", "138-0000-0004"])
+def test_a_ref_holding_a_phone_number_is_refused_without_naming_it(api, ref):
+    # RULES 8.3: a notice never holds a full number, and a notice carries the ref
+    _, call = api
+    r = call("POST", "/v1/watchlist", "bank", json={"entries": [{"msisdn": A, "bound_date": "2024-06-01", "ref": ref}]})
+    assert r.status_code == 422 and "ref" in r.text and "0004" not in r.text
+    ok = {"msisdn": A, "bound_date": "2024-06-01", "ref": "card 6222 0000 1234 5678 9"}
+    assert call("POST", "/v1/watchlist", "bank", json={"entries": [ok]}).status_code == 200

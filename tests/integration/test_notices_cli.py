@@ -70,6 +70,9 @@ def test_usage_errors_are_one_line_and_exit_2(home, tmp_path, capsys):
         ["notices"],
         ["webhook", "set", "--org", "BANK-1", "--url", "http://x/", "--secret", "0123456789abcdef"],
         ["webhook", "set", "--org", "BANK-1", "--url", "https://x/", "--secret", "short"],
+        ["webhook", "set", "--org", "BANK-1", "--url", "https://[::1/x", "--secret", "0123456789abcdef"],
+        ["notices", "--org", "BANK-1", "--after", "99999999999999999999999"],
+        ["notices", "--org", "BANK-1", "--limit", "99999999999999999999999"],
     ):
         rc, out, err = run([*args, *h], capsys)
         assert rc == 2 and len(err.strip().splitlines()) == 1 and "13800000001" not in err, args

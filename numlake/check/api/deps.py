@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import math
+import re
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -91,6 +92,35 @@ def _no_constants(name: str):
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite(text: str) -> float:
+    """A JSON number as a float; one beyond a double's range (1e400) would be read as infinity,
+    which JSON cannot carry back in an answer."""
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"the number {text[:24]} is out of range")
+    return value
+
+
+# a \uD800-\uDFFF escape: half of a surrogate pair; json.loads makes a lone one a str that no
+# UTF-8 encoder takes (the audit log, SQLite, the answer), so such a body is refused up front
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _encodable(value: object) -> None:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("a \\u escape of half a surrogate pair is not text") from None
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _encodable(k)
+            _encodable(v)
+    elif isinstance(value, list):
+        for v in value:
+            _encodable(v)
+
+
 async def json_body(request: Request) -> object:
     """The request body parsed as strict JSON (no NaN/Infinity), at most MAX_BODY_BYTES read."""
     size, chunks = 0, []
@@ -103,7 +133,10 @@ async def json_body(request: Request) -> object:
     if not raw.strip():
         raise ApiError(400, "body", "body: required, a JSON object")
     try:
-        return json.loads(raw, parse_constant=_no_constants)
+        body = json.loads(raw, parse_constant=_no_constants, parse_float=_finite)
+        if _SURROGATE_ESCAPE.search(raw):
+            _encodable(body)
+        return body
     except (ValueError, UnicodeDecodeError, RecursionError) as e:
         raise ApiError(400, "body", f"body: not valid JSON ({str(e).splitlines()[0][:120]})") from None
 
