@@ -154,9 +154,35 @@ def read_attempts(home: Home) -> list[dict]:
     return out
 
 
+def _registered_path(home: Home) -> Path:
+    return pull_dir(home) / "registered.json"
+
+
+def record_registered(home: Home, source_ids: list[str]) -> None:
+    """The pull sources of the registry the latest pull read (whatever it was asked to fetch). A
+    home that never had one gets no file (nor a pull folder)."""
+    path = _registered_path(home)
+    if not source_ids and not path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(sorted(source_ids)), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def registered_sources(home: Home) -> set[str] | None:
+    """See record_registered; None before any pull recorded it (or when it cannot be read)."""
+    try:
+        return set(json.loads(_registered_path(home).read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
 def source_status(home: Home, attempts: list[dict] | None = None) -> list[dict]:
     """Per pull source, its latest attempt plus since when it has been failing.
 
+    A source whose `pull` entry left the registry (record_registered) has no row: its last
+    attempt, failed or not, says nothing about deliveries still expected.
     One row per source id that has any attempt: `outcome`/`reason`/`detail` of the latest
     attempt, `last_ok` (time of the latest successful attempt or None), `failing_since`
     (first attempt of the current run of failures, None when the latest succeeded) and
@@ -174,7 +200,8 @@ def source_status(home: Home, attempts: list[dict] | None = None) -> list[dict]:
         else:
             row.update(failing_since=prev["failing_since"] or a.get("started_at"), failures=prev["failures"] + 1)
         rows[sid] = row
-    return [rows[k] for k in sorted(rows)]
+    current = registered_sources(home)
+    return [rows[k] for k in sorted(rows) if current is None or k in current]
 
 
 class FetchedState:

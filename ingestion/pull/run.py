@@ -29,6 +29,7 @@ from ingestion.pull.ledger import (
     mark_open,
     now_cst,
     pull_dir,
+    record_registered,
     take_orphan,
 )
 from ingestion.pull.remote import SharedConnections, encodable
@@ -272,6 +273,7 @@ def pull(
     folder, which ingestion refuses as `unknown_source`; there is nothing to fetch for it.
     """
     entries = load_pull_entries(registry)
+    record_registered(home, list(entries))  # the status pages leave out sources no longer pulled
     if sources:
         from ingestion.registry import load_registry
 

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from ingestion.pull.config import check_host_key, load_pull_entries
-from ingestion.pull.ledger import source_status
+from ingestion.pull.ledger import record_registered, source_status
 from ingestion.pull.secrets import SecretError, load_credential
 from ingestion.registry import load_registry
 from numlake.errors import UsageError
@@ -189,6 +189,21 @@ def test_source_status_keeps_since_when_a_source_fails_and_its_last_success():
         status["CM-GD"]["failures"],
     ) == ("unreachable", "t2", "t1", 2)
     assert status["CT-GD"]["failing_since"] is None and status["CT-GD"]["last_ok"] == "t2"
+
+
+def test_a_source_whose_pull_entry_left_the_registry_is_no_longer_listed(tmp_path):
+    home = Home(tmp_path / "home")
+    attempts = [
+        {"source_id": "CM-GD", "started_at": "t1", "outcome": "failed", "reason": "timeout"},
+        {"source_id": "CM-HE", "started_at": "t1", "outcome": "failed", "reason": "unreachable"},
+    ]
+    assert [r["source_id"] for r in source_status(home, attempts)] == ["CM-GD", "CM-HE"]  # nothing recorded
+    record_registered(home, [])
+    assert not (tmp_path / "home").exists(), "a home that never pulled gets no pull folder"
+    record_registered(home, ["CM-GD", "CT-GD"])
+    assert [r["source_id"] for r in source_status(home, attempts)] == ["CM-GD"]
+    record_registered(home, [])  # every pull entry removed: nothing left to show
+    assert source_status(home, attempts) == []
 
 
 def test_the_simulator_turns_provincial_carriers_into_pull_sources_in_population_order():
