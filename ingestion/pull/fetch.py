@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingestion.pull.config import PullEntry
-from ingestion.pull.ledger import FetchedState, now_cst, partial_dir
+from ingestion.pull.ledger import FetchedState, decide, now_cst, partial_dir, unjudged
 from ingestion.pull.remote import (
     UNREADABLE_NAMES,
     Failure,
@@ -191,7 +191,9 @@ async def attempt(entry: PullEntry, state: FetchedState, ctx: Context, try_no: i
                 remote, problems = await list_source(sftp, entry.path, dog)
                 a.remote_files = len(remote)
                 present: dict[str, set[str]] = {}
-                todo = decide(remote, state, ctx.landing / entry.source_id, present)
+                todo = decide(
+                    remote, state, ctx.landing / entry.source_id, present, unjudged(ctx.home, entry.source_id)
+                )
                 local = _Local(ctx, entry.source_id, todo, present)
                 problems += await _fetch_all(sftp, entry, todo, state, ctx, dog, a, local)
         finally:
@@ -232,25 +234,6 @@ async def _on_disk(ctx: Context, fn, *args) -> None:
         await asyncio.get_running_loop().run_in_executor(None, fn, *args)
     else:
         fn(*args)
-
-
-def decide(
-    remote: list[Remote], state: FetchedState, local_source: Path, present: dict[str, set[str]] | None = None
-) -> list[Remote]:
-    """The deliveries to fetch: new, changed on the server, or missing from the landing area.
-    `present` (filled here) holds the names found in each feed folder of the landing area."""
-    present = {} if present is None else present
-    todo = []
-    for r in remote:
-        if r.feed not in present:
-            try:
-                present[r.feed] = set(os.listdir(local_source / r.feed))
-            except (FileNotFoundError, NotADirectoryError):
-                present[r.feed] = set()
-        here = present[r.feed]
-        if state.get(r.key) != r.signature or r.name not in here or r.name + ".ctl" not in here:
-            todo.append(r)
-    return todo
 
 
 async def _fetch_all(

@@ -24,9 +24,15 @@ import os
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from numlake.china_time import CST
 from numlake.paths import Home
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ingestion.pull.remote import Remote
 
 REASONS = ("unreachable", "auth_failed", "host_key_mismatch", "permission_denied", "transfer_interrupted", "timeout")
 LEDGER_FIELDS = (
@@ -285,3 +291,56 @@ def failures_of_run(home: Home, run_id: str) -> list[str]:
     return [
         f"{sid}: {a.get('reason')}: {a.get('detail')}" for sid, a in sorted(last.items()) if a.get("outcome") != "ok"
     ]
+
+
+def unjudged(home: Home, source_id: str):
+    """A test for ``decide``: whether ingestion has not yet judged the landing area's copy of a
+    delivery (no row of any outcome but PENDING in its last run's ``ingest/seen.parquet``). The
+    export is read once, and only when asked."""
+    judged: set[str] | None = None
+
+    def waits(r) -> bool:
+        nonlocal judged
+        if judged is None:
+            judged = _judged(home)
+        return f"{source_id}/{r.key}" not in judged
+
+    return waits
+
+
+def _judged(home: Home) -> set[str]:
+    from ingestion.ledger import seen_path
+
+    path = seen_path(home)
+    if not path.is_file():
+        return set()
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(path, columns=["rel", "outcome"]).to_pydict()
+    return {rel for rel, outcome in zip(t["rel"], t["outcome"]) if outcome != "PENDING"}
+
+
+def decide(
+    remote: list[Remote],
+    state: FetchedState,
+    local_source: Path,
+    present: dict[str, set[str]] | None = None,
+    waits: Callable[[Remote], bool] | None = None,
+) -> list[Remote]:
+    """The deliveries to fetch: new, changed on the server, or missing from the landing area.
+    `present` (filled here) holds the names found in each feed folder of the landing area. A
+    complete delivery already in the landing area that this pull never fetched (an upload) is
+    not replaced while `waits` says ingestion has not judged it (``ledger.unjudged``)."""
+    present = {} if present is None else present
+    todo = []
+    for r in remote:
+        if r.feed not in present:
+            try:
+                present[r.feed] = set(os.listdir(local_source / r.feed))
+            except (FileNotFoundError, NotADirectoryError):
+                present[r.feed] = set()
+        here, known = present[r.feed], state.get(r.key)
+        complete = r.name in here and r.name + ".ctl" in here
+        if (known != r.signature or not complete) and not (complete and known is None and waits and waits(r)):
+            todo.append(r)
+    return todo

@@ -96,6 +96,26 @@ def test_an_identical_reupload_changes_nothing_and_new_bytes_are_a_conflicting_r
     assert ("CU-NAT_lifecycle_20250301_01.jsonl", "LOADED", None) in rows
 
 
+def test_an_upload_of_the_same_name_is_judged_before_the_servers_bytes_replace_it(pull_world):
+    # INTERCHANGE 5: a pull source may still upload; both arrive in the same folder and are judged alike
+    w = pull_world
+    remote = w.add_source("CU-NAT")
+    uploaded = (remote / LC).read_bytes() + b"\n"  # the same records, other bytes
+    (w.landing / "CU-NAT" / LC).parent.mkdir(parents=True, exist_ok=True)
+    (w.landing / "CU-NAT" / LC).write_bytes(uploaded)
+    (w.landing / "CU-NAT" / (LC + ".ctl")).write_bytes(control(uploaded, 2))
+    first = w.pull()
+    assert first.files == 1, "the other delivery is fetched; the uploaded name waits for ingestion"
+    assert (w.landing / "CU-NAT" / LC).read_bytes() == uploaded
+    assert ("CU-NAT_lifecycle_20250301_01.jsonl", "LOADED", None) in outcomes(w)
+    assert w.pull().files == 1, "once judged, the server's bytes are fetched"
+    assert (w.landing / "CU-NAT" / LC).read_bytes() == (remote / LC).read_bytes()
+    rows = outcomes(w)
+    assert ("CU-NAT_lifecycle_20250301_01.jsonl", "QUARANTINED", "conflicting_redelivery") in rows
+    assert ("CU-NAT_lifecycle_20250301_01.jsonl", "LOADED", None) in rows
+    assert w.pull().files == 0
+
+
 def _healthy_and(w, bad: str, **pull_entry) -> None:
     w.add_source("CU-NAT")
     w.add_source(bad, **pull_entry)
