@@ -86,12 +86,18 @@ def pull_banner(v: SourceView) -> str:
 
 def key_figures(v: SourceView) -> str:
     accounting, freshness = v.get("accounting"), v.get("freshness")
-    never, latest_dates, behind_days = (
-        columns(freshness, "never", "latest_business_date", "days_behind") if len(freshness) else ([], [], [])
+    never, latest_dates, behind_days, daily = (
+        columns(freshness, "never", "latest_business_date", "days_behind", "daily")
+        if len(freshness)
+        else ([], [], [], [])
     )
     latest = largest(d for d, n in zip(latest_dates, never) if not bool(n))
-    behind = largest(behind_days)
-    behind_bad = behind is not None and behind > 1
+    # the feeds due every day, as the operations page counts them: an occasional feed (segments,
+    # organisations) weeks old is normal. A source with no daily feed (the portal) shows its
+    # occasional feeds' figure, never marked late
+    due_daily = any(bool(d) for d in daily)
+    behind = largest(b for b, d in zip(behind_days, daily) if bool(d) or not due_daily)
+    behind_bad = due_daily and behind is not None and behind > 1
     quarantined = _total(accounting, "quarantined")
     return cards(
         [

@@ -221,6 +221,36 @@ def test_the_pages_show_the_marts_days_behind_and_never_compute_it_again(tmp_pat
     assert silent == {"lifecycle": 77, "complaints": 20}
 
 
+def _days_behind_card(page: str) -> str:
+    card = re.search(r'<div class="v ([a-z]*)">([^<]*)</div><div class="k">落后天数 days behind as_of</div>', page)
+    assert card, "the source page has its days-behind card"
+    return f"{card.group(2)} {card.group(1)}".strip()
+
+
+def test_a_sources_days_behind_card_counts_its_daily_feeds_not_an_old_segments_report(tmp_path):
+    import duckdb
+
+    wh_path = make_warehouse(tmp_path / "w.duckdb", days=20)
+    with duckdb.connect(str(wh_path)) as con:
+        con.execute(
+            "update marts.source_freshness set latest_business_date = date '2025-06-01', days_behind = 29 "
+            "where source_id = 'CM-GD' and feed = 'segments'"
+        )
+        daily = con.execute(
+            "select max(days_behind) from marts.source_freshness where source_id = 'CM-GD' and is_daily"
+        ).fetchone()[0]
+    build_site(wh_path, tmp_path / "site")
+    page = _read(tmp_path / "site" / "sources" / "CM-GD.html")
+    assert daily <= 1 and _days_behind_card(page) == str(daily)  # neither 29 nor marked late
+    assert "2025-06-01" in _section(page, "freshness")  # the segments feed keeps its own row
+    with duckdb.connect(str(wh_path)) as con:
+        con.execute(
+            "update marts.source_freshness set days_behind = 6 where source_id = 'CM-GD' and feed = 'lifecycle'"
+        )
+    build_site(wh_path, tmp_path / "site")
+    assert _days_behind_card(_read(tmp_path / "site" / "sources" / "CM-GD.html")) == "6 bad"
+
+
 def test_the_index_links_the_dbt_docs_when_the_run_generated_them(tmp_path):
     from numlake.paths import Home
 
