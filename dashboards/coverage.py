@@ -22,6 +22,7 @@ def _empty(*columns: str) -> pd.DataFrame:
 
 
 _MART = "marts.source_freshness"
+HEATMAP_DAYS = 365  # the freshness heatmap's business dates, counted back from as_of
 
 
 def expected_feeds(wh: Warehouse) -> pd.DataFrame:
@@ -83,7 +84,9 @@ def freshness(wh: Warehouse) -> pd.DataFrame:
 
 
 def freshness_grid(wh: Warehouse, as_of, start) -> pd.DataFrame:
-    """One state per registered source and business date, from the platform's first date to `as_of`.
+    """One state per registered source and business date, from the platform's first date to `as_of`,
+    at most the latest ``HEATMAP_DAYS``: the page stays the same size year after year, and a file
+    dated in year 1 (INTERCHANGE sets no lower bound) cannot make it millions of cells.
 
     3 every daily feed the source's kind delivers was loaded, 2 some were, 1 only quarantined or
     pending files, 0 nothing. A source whose kind has no daily feed (the portal) has a cell only
@@ -93,6 +96,7 @@ def freshness_grid(wh: Warehouse, as_of, start) -> pd.DataFrame:
     cols = ("source_id", "business_date", "state")
     if as_of is None or start is None:
         return _empty(*cols)
+    start = max(pd.Timestamp(start), pd.Timestamp(as_of) - pd.Timedelta(days=HEATMAP_DAYS - 1)).date()
     has_loads = wh.has("marts.file_loads", "source_id", "feed", "business_date", "outcome")
     fl = (
         """select source_id, feed, business_date as d, outcome from marts.file_loads

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
+from dashboards import coverage as C
 from dashboards import figures_operations as FO
 from dashboards import figures_quality as FQ
 from dashboards.labels import OUTCOMES, PULL_REASONS, REASONS, both
@@ -63,10 +64,11 @@ def heatmap_section(data: SiteData, chart: Charts) -> str:
     return section(
         "数据时效 Freshness of every source",
         chart(FO.build_freshness_heatmap(grid), grid.empty, wide=True),
-        note="每个已登记来源从平台首个业务日期至 as_of：绿色=每日数据流全部入库，浅蓝=部分，黄色=仅隔离或待定，"
-        "红色=缺失（从未交付的来源整行红色） · every registered source from the platform's first "
-        "business date to as_of: green all daily feeds loaded, light blue some, amber only "
-        "quarantined or pending, red nothing (a source that never delivered is red throughout).",
+        note=f"每个已登记来源从平台首个业务日期（至多最近 {C.HEATMAP_DAYS} 天）至 as_of：绿色=每日数据流全部入库，"
+        "浅蓝=部分，黄色=仅隔离或待定，红色=缺失（从未交付的来源整行红色） · every registered source from the "
+        f"platform's first business date (at most the latest {C.HEATMAP_DAYS} days) to as_of: green all daily "
+        "feeds loaded, light blue some, amber only quarantined or pending, red nothing (a source that never "
+        "delivered is red throughout).",
         anchor="heatmap",
     )
 

@@ -97,6 +97,33 @@ def test_the_heatmap_has_a_row_for_every_registered_source_from_the_platforms_fi
     assert str(silent["business_date"].min())[:10] == str(data.platform_start)[:10]
 
 
+def test_a_file_dated_in_year_one_keeps_the_heatmap_to_its_latest_days(tmp_path):
+    """INTERCHANGE sets no lower bound on a business date: a quarantined file of 0001-01-02 made
+    the platform's first date year 1, and the heatmap ~80 M cells (the dashboards step ran out
+    of memory on every later run)."""
+    import duckdb
+
+    from dashboards.coverage import HEATMAP_DAYS
+    from dashboards.data import open_warehouse
+    from dashboards.pages import load
+
+    wh_path = make_warehouse(tmp_path / "w.duckdb", days=20, silent=(SILENT,))
+    with duckdb.connect(str(wh_path)) as con:
+        con.execute(
+            "insert into marts.file_loads by name select * replace (date '0001-01-02' as business_date, "
+            "'QUARANTINED' as outcome) from marts.file_loads where source_id = 'CM-GD' limit 1"
+        )
+        con.execute("update marts.source_freshness set platform_start = date '0001-01-02'")
+    with open_warehouse(wh_path) as wh:
+        data = load(wh, None, None)
+    grid = data.frames["freshness_grid"]
+    assert str(data.platform_start)[:10] == "0001-01-02"
+    assert grid.groupby("source_id").size().max() == HEATMAP_DAYS
+    assert len(grid[grid["source_id"] == SILENT]) == HEATMAP_DAYS
+    build_site(wh_path, tmp_path / "site")
+    assert f"at most the latest {HEATMAP_DAYS} days" in _read(tmp_path / "site" / "operations.html")
+
+
 def _quarantined_page(site: Path) -> str:
     """The page of a source with a checksum_mismatch quarantine (the synthetic world has a few)."""
     for path in sorted((site / "sources").glob("*.html")):
