@@ -40,8 +40,12 @@
     datediff({{ end }}, {{ start }})
 {%- endmacro %}
 
-{#- Microseconds from timestamp `start` to timestamp `end` (China has no daylight saving time, so
-    Spark's detour through its session time zone changes no difference). -#}
+{#- Microseconds from timestamp `start` to timestamp `end`, both without time zone (CST wall times,
+    INTERCHANGE 2.3), as N days = N x 24 h (RULES). Spark counts from the values' own date and
+    time of day: through `timestamp_ltz` (or `timestampdiff`) it would use the session zone,
+    Asia/Shanghai, which kept daylight saving time in 1940-49 and 1986-91 and local mean time
+    (+08:05:43) before 1901, and a complaint of 1988 resolved in 2026 took an hour more than on
+    DuckDB. -#}
 {% macro microseconds_between(start, end) -%}
     {%- if adapter is defined -%}
         {{ return(adapter.dispatch('microseconds_between', 'numlake')(start, end)) }}
@@ -55,7 +59,14 @@
 {%- endmacro %}
 
 {% macro spark__microseconds_between(start, end) -%}
-    (unix_micros(cast({{ end }} as timestamp_ltz)) - unix_micros(cast({{ start }} as timestamp_ltz)))
+    ({{ spark__wall_micros(end) }} - {{ spark__wall_micros(start) }})
+{%- endmacro %}
+
+{#- Microseconds from 1970-01-01 00:00 to the wall time `ts` (no time zone on Spark's side). -#}
+{% macro spark__wall_micros(ts) -%}
+    (cast(unix_date(cast({{ ts }} as date)) as bigint) * 86400000000
+        + cast(hour({{ ts }}) as bigint) * 3600000000 + cast(minute({{ ts }}) as bigint) * 60000000
+        + cast(date_part('SECOND', {{ ts }}) * 1000000 as bigint))
 {%- endmacro %}
 
 {#- Inside `last_value(expr {{ ignoring_nulls() }}) over w`: skip nulls (DuckDB's `ignore nulls`
