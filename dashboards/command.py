@@ -6,6 +6,8 @@ import contextlib
 import sys
 import time
 
+from numlake.cliargs import seconds
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -15,7 +17,7 @@ def register(subparsers) -> None:
         "data-quality page per source) from <home>/warehouse.duckdb into <home>/dashboards.",
     )
     p.add_argument("--home", help="numlake home folder (default: $NUMLAKE_HOME or .numlake/ in the project)")
-    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help="wait for a running pipeline run")
+    p.add_argument("--wait", type=seconds, default=0.0, metavar="SECONDS", help="wait for a running pipeline run")
     p.set_defaults(func=run)
 
 

@@ -43,8 +43,8 @@ from dashboards.pages import (
 )
 from dashboards.privacy import find_full_numbers
 from dashboards.render import PLOTLY_JS, now_cst
+from numlake import env
 from numlake.crashpoints import crash_point
-from numlake.errors import UsageError
 from numlake.paths import Home
 
 # Fewer source pages than this are rendered here: a helper's start-up (~0.5 s) would not pay.
@@ -117,11 +117,8 @@ def build_site(warehouse: Path, out_dir: Path, ops: dict | None = None, sole_bui
 def dashboard_workers(cpus: int | None = None) -> int:
     """Helper processes for the source pages: `NUMLAKE_DASHBOARD_WORKERS`, else one less than the
     cores this process may use, at most 3."""
-    raw = os.environ.get("NUMLAKE_DASHBOARD_WORKERS", "").strip()
-    if raw:
-        if not raw.isdigit():
-            raise UsageError(f"NUMLAKE_DASHBOARD_WORKERS must be a whole number of processes, not {raw!r}")
-        return int(raw)
+    if (workers := env.number("NUMLAKE_DASHBOARD_WORKERS", -1)) >= 0:
+        return workers
     if cpus is None:
         cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return max(0, min(cpus - 1, 3))

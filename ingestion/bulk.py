@@ -33,6 +33,7 @@ from ingestion.discover import read_bytes
 from ingestion.feeds import FEEDS
 from ingestion.readers import DeliveryReader, FileRefused, checksum_detail
 from ingestion.registry import Source
+from numlake import env
 
 try:  # ISA-L's gzip: the same module and checks as Python's, inflating ~3x faster
     from isal import igzip as _gzip
@@ -44,7 +45,7 @@ except ImportError:  # pragma: no cover - isal is in requirements.lock
     _zlib = zlib
     _GzipError = zlib.error
 
-BULK_MAX_BYTES = int(os.environ.get("NUMLAKE_INGEST_BULK_MAX_BYTES", str(256 << 20)))
+BULK_MAX_BYTES = env.number("NUMLAKE_INGEST_BULK_MAX_BYTES", 256 << 20)
 PIECE_BYTES = 4 << 20  # a record batch of texts_table (tests set it small to cut at every line)
 ASYNC_MD5_BYTES = 8 << 20  # from this size the md5 is computed on a thread (see prepare)
 _BOM = codecs.BOM_UTF8

@@ -11,8 +11,6 @@ transaction (``ingestion.ledger``). The outcome is the one sequential processing
 
 from __future__ import annotations
 
-import os
-
 import pyarrow as pa
 
 from ingestion import state
@@ -40,14 +38,15 @@ from ingestion.staging import (
     with_raw,
 )
 from ingestion.validate import business_date_bound_sql, validation_sql
+from numlake import env
 from numlake.crashpoints import crash_point
 from numlake.msisdn import masked_logger
 
 log = masked_logger("numlake.ingestion")
 
-GROUP_FILES = int(os.environ.get("NUMLAKE_INGEST_GROUP_FILES", "20000"))
+GROUP_FILES = env.number("NUMLAKE_INGEST_GROUP_FILES", 20000)
 DIRECT_ROWS = 50_000
-GROUP_BYTES = int(os.environ.get("NUMLAKE_INGEST_GROUP_BYTES", str(256 << 20)))
+GROUP_BYTES = env.number("NUMLAKE_INGEST_GROUP_BYTES", 256 << 20)
 PREFETCH_BYTES = 16 << 20
 PREFETCH_BLOCK_CHARS = 8 << 20
 HARD_QUOTING = "~hard_quoting"  # internal reason of bulk records whose file needs the streaming reader

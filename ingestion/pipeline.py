@@ -46,6 +46,7 @@ from ingestion.quarantine import release_from_quarantine
 from ingestion.recovery import heal, reconcile
 from ingestion.redelivery import recheck
 from ingestion.registry import Source, check_selected_sources, load_registry
+from numlake import env
 from numlake.crashpoints import crash_point
 from numlake.msisdn import masked_logger
 from numlake.paths import Home, check_path
@@ -55,7 +56,7 @@ log = masked_logger("numlake.ingestion")
 
 __all__ = ["OUTCOMES", "IngestResult", "decide_action", "ingest", "ledger_violations", "pending_work"]
 
-DEFAULT_LOCK_TIMEOUT = float(os.environ.get("NUMLAKE_INGEST_LOCK_TIMEOUT", "30"))
+DEFAULT_LOCK_TIMEOUT = float(env.number("NUMLAKE_INGEST_LOCK_TIMEOUT", 30.0))
 PREFETCH = os.environ.get("NUMLAKE_INGEST_PREFETCH", "1") != "0"
 
 ledger_violations = accounting_violations  # the invariant over the state database's ledger

@@ -23,7 +23,6 @@ import csv
 import gzip
 import hashlib
 import io
-import os
 import sys
 import zlib
 from collections.abc import Iterator
@@ -37,6 +36,7 @@ import pyarrow.csv as pacsv
 from ingestion.discover import open_regular
 from ingestion.feeds import FEEDS, header_lookup
 from ingestion.registry import Source
+from numlake import env
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 # what a CR inside a line stands for while the csv module reads it: a lone surrogate, which no
@@ -47,8 +47,8 @@ RAW_CHUNK = 8 << 20
 BLOCK_CHARS = 32 << 20
 # limits that bound memory whatever a delivery holds (docs/INGESTION.md): a gzip delivery that
 # decompresses to more bytes, or a line longer than this many characters, is ``unreadable``
-MAX_DECOMPRESSED_BYTES = int(os.environ.get("NUMLAKE_INGEST_MAX_DECOMPRESSED_BYTES", str(4 << 30)))
-MAX_LINE_CHARS = int(os.environ.get("NUMLAKE_INGEST_MAX_LINE_CHARS", str(64 << 20)))
+MAX_DECOMPRESSED_BYTES = env.number("NUMLAKE_INGEST_MAX_DECOMPRESSED_BYTES", 4 << 30)
+MAX_LINE_CHARS = env.number("NUMLAKE_INGEST_MAX_LINE_CHARS", 64 << 20)
 SLOW_BATCH = 65536
 BOM = "\ufeff"
 

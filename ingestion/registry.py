@@ -20,8 +20,10 @@ import yaml
 from ingestion.feeds import DAILY_FEEDS
 from ingestion.pull.config import check_pull_entry
 from numlake.errors import UsageError
+from numlake.msisdn import BARE_NUMBER_RE, masked_logger
 from numlake.paths import MISSING, path_problem
 
+log = masked_logger("numlake.registry")
 ID_RE = re.compile(r"^[A-Z0-9]+(-[A-Z0-9]+)*$")
 
 PROVINCES = frozenset(
@@ -116,6 +118,11 @@ def _check_value(field: str, value: object, label: str, where: str) -> str:
     if field == "id":
         if not ID_RE.match(value):
             raise UsageError(f"{where}: {label}: field 'id' {value!r} does not match [A-Z0-9]+(-[A-Z0-9]+)*")
+        if BARE_NUMBER_RE.search(value):  # every page, log line and message masks such a number (RULES 7)
+            raise UsageError(
+                f"{where}: {label}: field 'id' holds a mobile number, which no page or message may show: "
+                "choose another id"
+            )
     elif field == "name":
         if not value.strip():
             raise UsageError(f"{where}: {label}: field 'name' is empty")
@@ -193,6 +200,10 @@ def parse_registry(data: object, where: str = "registry") -> dict[str, Source]:
             raise UsageError(f"{where}: {label}: field 'id' duplicates an earlier entry")
         if "pull" in entry:  # INTERCHANGE 5: the one optional field, checked by pull mode's own module
             check_pull_entry(entry["pull"], label, where)
+        if extra := sorted(str(k) for k in entry if k not in FIELD_NAMES and k != "pull"):
+            # not refused (INTERCHANGE 1.1 refuses missing fields, unknown values, duplicate ids),
+            # but said: a misspelt `pull` would quietly make a pull source an uploading one
+            log.warning("%s: %s: unknown field %s ignored", where, label, ", ".join(map(repr, extra)))
         out[values["id"]] = Source(**values)
     return out
 

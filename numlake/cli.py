@@ -1,6 +1,8 @@
 """The `numlake` command. Each command lives with the code it drives and registers itself here.
 
-Usage and configuration errors print one line naming what is wrong and exit 2; no traceback.
+Usage and configuration errors print one line naming what is wrong and exit 2; no traceback. An
+operating-system error that ends a command (a read-only home, a full disk) is one line too, exit 1;
+``NUMLAKE_TRACEBACK=1`` shows its traceback instead.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 import sys
 import threading
 
+from numlake import env
 from numlake.errors import UsageError
 from numlake.host import disable_transparent_huge_pages
 from numlake.msisdn import mask_text
@@ -52,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         if not getattr(args, "func", None):
             parser.print_help()
             return 2
+        env.check_all()  # a bad numeric setting: one line now, not a failed step later (numlake/env.py)
         rc = args.func(args)
         return int(rc or 0)
     except UsageError as e:
@@ -64,6 +68,12 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # what is still buffered goes nowhere, quietly
         return 141  # 128 + SIGPIPE, as a shell reports a command its pipe ended
+    except OSError as e:  # a read-only home, a full disk, a folder that went away: say which, in one line
+        if os.environ.get("NUMLAKE_TRACEBACK") == "1":
+            raise
+        where = f": {e.filename}" if e.filename else ""
+        print(f"numlake: error: {mask_text(e.strerror or str(e))}{mask_text(str(where))}", file=sys.stderr)
+        return 1
 
 
 def console() -> None:

@@ -86,6 +86,8 @@ class Home:
     def resolve(cls, home: str | os.PathLike | None = None) -> Home:
         """The home named by `home`, ``NUMLAKE_HOME`` or the default; a UsageError naming the
         problem when it cannot be a folder (a file, below a file, under /proc or /sys)."""
+        if home is not None and not str(home).strip():
+            raise UsageError("--home is empty (leave it out for $NUMLAKE_HOME or the default)")
         raw = home or os.environ.get("NUMLAKE_HOME") or DEFAULT_HOME
         try:
             root = Path(raw).expanduser().resolve()

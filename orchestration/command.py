@@ -6,9 +6,11 @@ import argparse
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 
+from numlake.cliargs import port, seconds
 from numlake.errors import UsageError
 
 
@@ -35,6 +37,10 @@ def _settings(args):
 def _run(args, job: str) -> int:
     from orchestration.runner import run_pipeline
 
+    if job == "pipeline":  # a bad --engine is named before anything about the paths
+        from orchestration import engine
+
+        engine.resolve_engine(args.engine)
     settings = _settings(args)
     from ingestion.lake import check_lake
 
@@ -59,6 +65,10 @@ def _run(args, job: str) -> int:
 def _ui(args) -> int:
     """`dagster dev` on this home, in a session of its own: SIGINT and SIGTERM sent to numlake are
     passed on once, so stopping `numlake ui` stops the webserver, the daemon and the code server."""
+    try:  # the webserver would start and keep running on an address it can never listen on
+        socket.getaddrinfo(args.host, args.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (OSError, UnicodeError) as e:
+        raise UsageError(f"--host {args.host!r} is not an address of this machine ({e})") from None
     settings = _settings(args).validate()
     settings.apply_env()
     from orchestration.dbt_support import ensure_manifest
@@ -120,7 +130,7 @@ def register(sub) -> None:
         )
         p.add_argument(
             "--wait",
-            type=float,
+            type=seconds,
             default=0.0,
             metavar="SECONDS",
             help="wait this long for a concurrent run on the same home instead of refusing",
@@ -138,5 +148,5 @@ def register(sub) -> None:
     p.add_argument(
         "--host", default="127.0.0.1", help="address the webserver listens on (default: %(default)s, this machine only)"
     )
-    p.add_argument("--port", type=int, default=3000, help="port of the webserver (default: %(default)s)")
+    p.add_argument("--port", type=port, default=3000, help="port of the webserver (default: %(default)s)")
     p.set_defaults(func=_ui)

@@ -37,6 +37,8 @@ SPARK_MODELS_READY = True
 
 def resolve_engine(flag: str | None = None) -> str:
     """The flag wins over NUMLAKE_ENGINE; the default is duckdb. An unknown name is a usage error."""
+    if flag is not None and not flag.strip():
+        raise UsageError(f"--engine is empty: use one of {', '.join(ENGINES)}")
     name = (flag or os.environ.get("NUMLAKE_ENGINE") or DEFAULT_ENGINE).strip().lower()
     if name not in ENGINES:
         source = "--engine" if flag else "NUMLAKE_ENGINE"

@@ -23,7 +23,7 @@ import os
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 
-from numlake.errors import UsageError
+from numlake import env
 
 
 def pool_event_log_connections(instance, keep: int = 4) -> Callable[[], None]:
@@ -105,12 +105,7 @@ PRUNE_AT_MOST = 10  # per run: a home with a long history is trimmed over its ne
 
 def keep_runs() -> int:
     """How many finished runs Dagster keeps (`NUMLAKE_KEEP_RUNS`; 0 keeps every run)."""
-    raw = os.environ.get(KEEP_RUNS_ENV, "").strip()
-    if not raw:
-        return DEFAULT_KEEP_RUNS
-    if not raw.isdigit():
-        raise UsageError(f"{KEEP_RUNS_ENV} must be a whole number of runs (0 keeps all), not {raw!r}")
-    return int(raw)
+    return env.number(KEEP_RUNS_ENV, DEFAULT_KEEP_RUNS)
 
 
 def prune_runs(instance, keep: int, at_most: int = PRUNE_AT_MOST) -> list[str]:

@@ -36,6 +36,9 @@ class Settings:
 
     @classmethod
     def resolve(cls, home=None, landing=None, registry=None) -> Settings:
+        for flag, value in (("--landing", landing), ("--registry", registry)):
+            if value is not None and not str(value).strip():
+                raise UsageError(f"{flag} is empty (leave it out for the default)")
         h = Home.resolve(home)
         land = Path(landing or os.environ.get("NUMLAKE_LANDING") or h.landing).expanduser().resolve()
         # absolute, but a link stays a link: messages name the path the operator gave

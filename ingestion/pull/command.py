@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from numlake.cliargs import at_least_one
+
 
 def register(sub) -> None:
     text = "fetch new deliveries of the pull sources from their SFTP servers into the landing area"
@@ -18,7 +20,10 @@ def register(sub) -> None:
     p.add_argument("--registry", help="source registry YAML (default: <home>/registry.yaml)")
     p.add_argument("--source", action="append", metavar="ID", help="pull only this source (repeatable)")
     p.add_argument(
-        "--connections", type=int, metavar="N", help="sources fetched at once (default 8, or $NUMLAKE_PULL_CONNECTIONS)"
+        "--connections",
+        type=at_least_one,
+        metavar="N",
+        help="sources fetched at once (default 8, or $NUMLAKE_PULL_CONNECTIONS)",
     )
     p.set_defaults(func=_run)
 

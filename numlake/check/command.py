@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from numlake.cliargs import at_least_one, port, rate
 from numlake.errors import UsageError
 from numlake.paths import Home
 
@@ -26,6 +27,8 @@ def _check(args) -> int:
         if args.msisdn:
             raise UsageError("give either MSISDN or --file, not both")
         path = Path(args.file)
+        if args.out and Path(args.out).is_dir():
+            raise UsageError(f"--out {args.out} is a folder: name the file to write")
         req = bulk.read_requests(path, args.since)
         only = req.queries if len(req.queries) <= SMALL_FILE_ROWS else None
         index = snapshot.load_index(home, only=only)
@@ -59,6 +62,8 @@ def _serve(args) -> int:
 
     if not 0 < args.port < 65536:
         raise UsageError(f"--port must be 1-65535 (got {args.port})")
+    if args.reload_interval <= 0:
+        raise UsageError(f"--reload-interval must be more than 0 seconds (got {args.reload_interval:g})")
     if not 1 <= args.workers <= 64:
         raise UsageError(f"--workers must be 1-64 (got {args.workers})")
     return server.serve(
@@ -127,7 +132,9 @@ def register(subparsers) -> None:
     )
     p.add_argument("--since", metavar="YYYY-MM-DD", help="the date D (with --file: default for rows without one)")
     p.add_argument("--file", metavar="IN", help="bulk input: CSV with msisdn,since columns, or JSON lines")
-    p.add_argument("--out", metavar="OUT", help="bulk output (.csv or .jsonl); default stdout, input's format")
+    p.add_argument(
+        "--out", metavar="OUT", help="bulk output (.csv or .jsonl; another suffix: the input's format); default stdout"
+    )
     p.add_argument("--home", help="home folder (default $NUMLAKE_HOME or .numlake)")
     p.set_defaults(func=_check)
 
@@ -140,18 +147,18 @@ def register(subparsers) -> None:
     )
     s.add_argument("--home", help="home folder (default $NUMLAKE_HOME or .numlake)")
     s.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
-    s.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    s.add_argument("--port", type=port, default=8000, help="port (default 8000)")
     s.add_argument(
         "--rate-limit",
-        type=float,
+        type=rate,
         default=50.0,
         metavar="PER_SECOND",
         help="requests per second per API key (default 50; 0 = unlimited)",
     )
-    s.add_argument("--burst", type=int, default=100, help="burst size per API key (default 100)")
+    s.add_argument("--burst", type=at_least_one, default=100, help="burst size per API key (default 100)")
     s.add_argument(
         "--reload-interval",
-        type=float,
+        type=rate,
         default=1.0,
         metavar="SECONDS",
         help="how often to look for a newly published snapshot (default 1)",

@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from numlake.errors import UsageError
+from numlake.msisdn import BARE_NUMBER_RE
 from numlake.paths import Home
 
 ORG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -153,6 +154,8 @@ class KeyStore:
         returns the record and the key itself (shown only now)."""
         if not ORG_RE.match(org or ""):
             raise UsageError(f"NAME must be 1-64 of letters, digits, '_', '.', '-' (got {org!r})")
+        if BARE_NUMBER_RE.search(org):  # the name is in every audit line and listing (RULES 7)
+            raise UsageError("NAME holds a mobile number, which no listing or log may show: choose another name")
         role = parse_role(role)
         with self._exclusive():
             keys = self._read()

@@ -11,7 +11,9 @@ import csv
 import json
 import sys
 
+from numlake.cliargs import seconds
 from numlake.errors import UsageError
+from numlake.msisdn import mask_text
 from numlake.paths import Home
 
 HOME_HELP = "home folder (default $NUMLAKE_HOME or .numlake)"
@@ -142,7 +144,7 @@ def _webhook_set(args) -> int:
     if not secret or len(secret) < 16:
         raise UsageError("webhook: give --secret or --secret-file with at least 16 characters")
     store.set_webhook(org, check_url(args.url), secret)
-    print(f"webhook of {org}: {args.url}")
+    print(mask_text(f"webhook of {org}: {args.url}"))
     return 0
 
 
@@ -193,7 +195,7 @@ def register(subparsers) -> None:
     n.set_defaults(func=_notices_feed)
     nsub = n.add_subparsers(dest="notices_command", metavar="ACTION")
     r = nsub.add_parser("raise", help="judge watchlists and segments against the published data now")
-    r.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help="wait for a running pipeline run")
+    r.add_argument("--wait", type=seconds, default=0.0, metavar="SECONDS", help="wait for a running pipeline run")
     d = nsub.add_parser("deliver", help="POST due notices to the registered webhooks (one pass, or --loop)")
     d.add_argument("--loop", action="store_true", help="keep delivering until interrupted")
     d.add_argument("--ca-file", metavar="PEM", help="CA bundle to verify webhooks' certificates with")

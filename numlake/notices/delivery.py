@@ -93,6 +93,7 @@ class Deliverer:
         self.store = NoticeStore(home)
         self.audit = AuditLog(home)
         self.ca_file = ca_file or os.environ.get(CA_ENV) or None
+        self.ca_from_flag = bool(ca_file)
         self.timeout, self.base_delay, self.max_delay = timeout, base_delay, max_delay
         self.workers, self.batch = workers, batch
         self.lock_dir = home.root / "notices" / "locks"
@@ -107,7 +108,8 @@ class Deliverer:
                 )
             except (OSError, ssl.SSLError) as e:  # a wrong CA setting is the operator's to fix: one line
                 why = getattr(e, "reason", None) or e.strerror or str(e)
-                raise UsageError(f"{CA_ENV}={self.ca_file}: cannot use it as a CA bundle ({why})") from None
+                given = "--ca-file" if self.ca_from_flag else CA_ENV
+                raise UsageError(f"{given} {self.ca_file}: cannot use it as a CA bundle ({why})") from None
         return self._ssl
 
     def due(self, now: float | None = None) -> list[str]:

@@ -86,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
     home = Home.resolve(args.home)
     landing = Path(args.landing).expanduser().resolve() if args.landing else home.landing
     registry = Path(args.registry_out).expanduser().resolve() if args.registry_out else home.default_registry
+    if registry.is_dir():  # checked before anything is written (the rename would fail after the landing)
+        raise UsageError(f"--registry-out {registry} is a folder: name the registry file to write")
     tty = sys.stderr.isatty()
     t0 = time.monotonic()
     last = [0.0]

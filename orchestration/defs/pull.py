@@ -9,11 +9,11 @@ The fetch itself is plain Python (`ingestion.pull`, docs/PULL.md); no credential
 Dagster: run config and metadata hold source ids, counts, reasons and urls without secrets.
 """
 
-import os
 import re
 
 import dagster as dg
 
+from numlake import env
 from numlake.msisdn import mask_text
 from orchestration.metadata import iso_duration, table
 from orchestration.resources import NumlakeResource
@@ -22,7 +22,7 @@ from orchestration.settings import Settings
 PULL_KEY = dg.AssetKey(["landing", "pulled"])
 PULL_JOB = "numlake_pull"
 PULL_SENSOR = "pull_sources"
-PULL_INTERVAL_S = int(os.environ.get("NUMLAKE_PULL_INTERVAL_S", "900"))
+PULL_INTERVAL_S = env.number("NUMLAKE_PULL_INTERVAL_S", 900)
 
 PULL_SCHEMA = dg.TableSchema(
     columns=[

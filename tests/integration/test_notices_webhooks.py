@@ -114,16 +114,20 @@ def test_a_certificate_the_ca_bundle_does_not_vouch_for_is_refused(world, monkey
 
 
 @pytest.mark.parametrize("bundle", ["missing", "not a certificate"])
-def test_a_ca_bundle_that_cannot_be_read_is_a_one_line_error_naming_the_setting(world, tmp_path, bundle):
+def test_a_ca_bundle_that_cannot_be_read_is_a_one_line_error_naming_the_setting(world, tmp_path, bundle, monkeypatch):
     from numlake.errors import UsageError
 
     home, receiver, _ = world
     path = tmp_path / "ca.pem"
     if bundle != "missing":
         path.write_text("hello\n")
-    with pytest.raises(UsageError) as err:
+    with pytest.raises(UsageError) as err:  # given as `notices deliver --ca-file`
         Deliverer(home, ca_file=str(path), base_delay=0.01).run_once()
-    assert "NUMLAKE_WEBHOOK_CA_FILE" in str(err.value) and "\n" not in str(err.value)
+    assert str(err.value).startswith("--ca-file ") and "\n" not in str(err.value)
+    monkeypatch.setenv("NUMLAKE_WEBHOOK_CA_FILE", str(path))
+    with pytest.raises(UsageError) as err:
+        Deliverer(home, base_delay=0.01).run_once()
+    assert str(err.value).startswith("NUMLAKE_WEBHOOK_CA_FILE ") and "\n" not in str(err.value)
     assert receiver.received == []
 
 

@@ -285,3 +285,98 @@ def test_a_reader_that_goes_away_ends_the_command_quietly_with_141():
     finally:
         os.close(w)
     assert out.returncode == 141 and "Traceback" not in out.stderr, out.stderr[-2000:]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", "--wait", "nan"],
+        ["run", "--wait", "-1"],
+        ["dashboards", "--wait", "inf"],
+        ["notices", "raise", "--wait", "1e400"],
+        ["ui", "--port", "-1"],
+        ["ui", "--port", "70000"],
+        ["serve", "--port", "0"],
+        ["serve", "--burst", "0"],
+        ["serve", "--rate-limit", "nan"],
+        ["serve", "--reload-interval", "0"],
+        ["pull", "--connections", "0"],
+        ["run", "--home", ""],
+        ["run", "--landing", " "],
+        ["run", "--registry", ""],
+        ["run", "--engine", ""],
+        ["ui", "--host", "999.1.1.1"],
+    ],
+)
+def test_nonsense_option_values_are_one_line_and_exit_2(args, tmp_path, capsys, monkeypatch):
+    """Each of these was taken: a wait of nan or -1 meant no wait, `ui --port -1` started Dagster on
+    ":-1", an empty --home meant the default home (and simulate wrote into the working folder)."""
+    from numlake import cli
+
+    monkeypatch.setattr(subprocess, "Popen", _never)
+    monkeypatch.setattr("numlake.check.server.serve", _never)
+    monkeypatch.setenv("NUMLAKE_HOME", str(tmp_path / "home"))
+    rc = cli.main(args)
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    option = next(a for a in args if a.startswith("--"))
+    assert option in err, err
+
+
+@pytest.mark.parametrize(
+    "variable,value",
+    [
+        ("NUMLAKE_INGEST_GROUP_FILES", "0"),  # ingestion spun for ever
+        ("NUMLAKE_INGEST_GROUP_BYTES", "-5"),
+        ("NUMLAKE_INGEST_MAX_LINE_CHARS", "0"),  # every good delivery quarantined as unreadable, for good
+        ("NUMLAKE_INGEST_MAX_DECOMPRESSED_BYTES", "0"),
+        ("NUMLAKE_INGEST_BULK_MAX_BYTES", "abc"),
+        ("NUMLAKE_INGEST_LOCK_TIMEOUT", "nan"),
+        ("NUMLAKE_PULL_INTERVAL_S", "abc"),  # a traceback from an import
+        ("NUMLAKE_KEEP_RUNS", "-1"),
+        ("NUMLAKE_DASHBOARD_WORKERS", "two"),
+    ],
+)
+def test_a_bad_numeric_setting_is_one_line_naming_it_before_anything_runs(variable, value, tmp_path):
+    out = numlake("ingest", "--home", str(tmp_path / "home"), env=dict(os.environ, **{variable: value}))
+    assert out.returncode == 2, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr, out.stderr
+    assert variable in out.stderr and repr(value) in out.stderr
+    assert not (tmp_path / "home").exists()
+
+
+def test_an_operating_system_error_is_one_line_masked_and_exit_1(capsys, monkeypatch):
+    from numlake import cli
+
+    def read_only(args):
+        raise OSError(30, "Read-only file system", "/srv/13812345678/home/lake")
+
+    monkeypatch.setattr("orchestration.command._run", lambda args, job: read_only(args))
+    monkeypatch.delenv("NUMLAKE_TRACEBACK", raising=False)
+    rc = cli.main(["run"])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert err.strip() == "numlake: error: Read-only file system: /srv/138****5678/home/lake"
+    monkeypatch.setenv("NUMLAKE_TRACEBACK", "1")
+    with pytest.raises(OSError):
+        cli.main(["run"])
+
+
+def test_a_key_named_with_a_mobile_number_is_refused_without_showing_it(tmp_path, capsys):
+    """The name is printed with the key and written in every audit line (RULES 7)."""
+    from numlake import cli
+
+    rc = cli.main(["keys", "--home", str(tmp_path / "home"), "create", "13911112296"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "holds a mobile number" in err and "13911112296" not in err, err
+
+
+def test_registry_out_naming_a_folder_is_refused_before_the_world_is_written(tmp_path, capsys):
+    from numlake import cli
+
+    home = tmp_path / "home"
+    rc = cli.main(["simulate", "--home", str(home), "--registry-out", str(tmp_path), "--days", "2"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--registry-out" in err and "is a folder" in err, err
+    assert not home.exists() and not (tmp_path.parent / f"{tmp_path.name}.tmp").exists()

@@ -145,3 +145,19 @@ def test_a_non_text_value_is_refused(tmp_path):
 def test_an_unquoted_backslash_t_delimiter_means_tab(tmp_path):
     raw = yaml.safe_dump({"sources": [GOOD]}).replace("delimiter: ','", "delimiter: \\t")
     assert load_registry(write(tmp_path, None, raw))["CM-GD"].delimiter == "\t"
+
+
+@pytest.mark.parametrize("number_id", ["13911112202", "CM-13911112202", "13911112202-X"])
+def test_an_id_holding_a_mobile_number_is_refused(tmp_path, number_id):
+    """It matches the pattern, but every page must mask it: the dashboards then refused to publish."""
+    msg = refused(tmp_path, [GOOD | {"id": number_id}])
+    assert "field 'id' holds a mobile number" in msg
+
+
+def test_an_unknown_field_is_said_and_ignored(tmp_path, caplog):
+    """INTERCHANGE 1.1 refuses missing fields, unknown values and duplicate ids, not extra keys; a
+    misspelt `pull` would quietly make a pull source an uploading one, so it is said."""
+    with caplog.at_level("WARNING", logger="numlake.registry"):
+        sources = load_registry(write(tmp_path, [GOOD | {"pul": {"host": "x"}, "colour": "blue"}]))
+    assert list(sources) == ["CM-GD"]
+    assert "unknown field 'colour', 'pul' ignored" in caplog.text and "CM-GD" in caplog.text
