@@ -203,9 +203,18 @@ def parse_registry(data: object, where: str = "registry") -> dict[str, Source]:
         if extra := sorted(str(k) for k in entry if k not in FIELD_NAMES and k != "pull"):
             # not refused (INTERCHANGE 1.1 refuses missing fields, unknown values, duplicate ids),
             # but said: a misspelt `pull` would quietly make a pull source an uploading one
-            log.warning("%s: %s: unknown field %s ignored", where, label, ", ".join(map(repr, extra)))
+            _say_once(f"{where}: {label}: unknown field {', '.join(map(repr, extra))} ignored")
         out[values["id"]] = Source(**values)
     return out
+
+
+_said: set[str] = set()  # a run loads the registry in several steps: each warning once per process
+
+
+def _say_once(message: str) -> None:
+    if message not in _said:
+        _said.add(message)
+        log.warning("%s", message)
 
 
 def load_registry(path: str | Path) -> dict[str, Source]:
