@@ -7,6 +7,7 @@ import sys
 import time
 
 from numlake.cliargs import seconds
+from numlake.errors import UsageError
 
 
 def register(subparsers) -> None:
@@ -27,6 +28,8 @@ def run(args) -> int:
     from numlake.paths import Home
 
     home = Home.resolve(args.home)
+    if not home.warehouse.exists():  # said before anything is made: a mistyped --home stays unmade
+        raise UsageError(f"warehouse not found: {home.warehouse} (run the pipeline first)")
     start = time.perf_counter()
     busy = f"another numlake run is using {home.root}; wait for it or pass --wait SECONDS"
     # under the run lock (a run's own build of the site, or its dbt build, waits for no one), taken

@@ -22,7 +22,10 @@ HOME_HELP = "home folder (default $NUMLAKE_HOME or .numlake)"
 def _store(args):
     from numlake.notices.store import NoticeStore
 
-    return NoticeStore(Home.resolve(args.home))
+    home = Home.resolve(args.home)
+    if not home.root.is_dir():  # a mistyped --home must not become a new home with an empty store
+        raise UsageError(f"home {home.root} does not exist (run `numlake run` first)")
+    return NoticeStore(home)
 
 
 def _watch_add(args) -> int:

@@ -380,3 +380,17 @@ def test_registry_out_naming_a_folder_is_refused_before_the_world_is_written(tmp
     err = capsys.readouterr().err
     assert rc == 2 and "--registry-out" in err and "is a folder" in err, err
     assert not home.exists() and not (tmp_path.parent / f"{tmp_path.name}.tmp").exists()
+
+
+@pytest.mark.parametrize(
+    "args", [["dashboards"], ["watch", "list", "--org", "BANK-1"], ["webhook", "remove", "--org", "BANK-1"]]
+)
+def test_a_command_on_a_home_that_does_not_exist_makes_nothing(args, tmp_path, capsys):
+    """A mistyped --home made the folders (and an empty notices store) before the error."""
+    from numlake import cli
+
+    home = tmp_path / "typo" / "home"
+    rc = cli.main([*args, "--home", str(home)])
+    err = capsys.readouterr().err
+    assert rc == 2 and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "typo").exists()
