@@ -49,6 +49,11 @@ def number(name: str, default: int | float) -> int | float:
 
 
 def check_all() -> None:
-    """Every numeric setting that is set, checked (see the module)."""
+    """Every numeric setting that is set, checked (see the module), and pull mode's
+    ``NUMLAKE_PULL_<option>`` variables when one is set (only then is pull mode imported)."""
     for name in NUMERIC:
         number(name, 0)
+    if any(k.startswith("NUMLAKE_PULL_") and k not in NUMERIC for k in os.environ):
+        from ingestion.pull.run import options_from_env
+
+        options_from_env()

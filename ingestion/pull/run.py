@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import math
 import os
 import threading
 import time
@@ -59,8 +60,9 @@ def options_from_env(**overrides) -> PullOptions:
         raise UsageError("pull: connections, files_per_connection and chunk_bytes must be at least 1")
     if opts.processes < 0 or opts.disk_threads < 0:
         raise UsageError("pull: processes and disk_threads cannot be negative")
-    if opts.retries < 0 or min(opts.connect_timeout, opts.io_timeout, opts.backoff_s, opts.lock_wait_s) < 0:
-        raise UsageError("pull: retries, timeouts and waits cannot be negative")
+    waits = (opts.connect_timeout, opts.io_timeout, opts.backoff_s, opts.lock_wait_s)
+    if opts.retries < 0 or not all(math.isfinite(w) and w >= 0 for w in waits):
+        raise UsageError("pull: retries, timeouts and waits must be finite and not negative")
     return opts
 
 

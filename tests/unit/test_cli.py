@@ -394,3 +394,18 @@ def test_a_command_on_a_home_that_does_not_exist_makes_nothing(args, tmp_path, c
     err = capsys.readouterr().err
     assert rc == 2 and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "typo").exists()
+
+
+@pytest.mark.parametrize(
+    "variable,value,said",
+    [
+        ("NUMLAKE_PULL_CONNECTIONS", "abc", "NUMLAKE_PULL_CONNECTIONS"),
+        ("NUMLAKE_PULL_CONNECTIONS", "0", "connections"),
+        ("NUMLAKE_PULL_IO_TIMEOUT", "nan", "timeouts"),
+    ],
+)
+def test_a_bad_pull_setting_is_one_line_before_a_run_starts(variable, value, said, tmp_path):
+    """`numlake run` pulls inside a Dagster step, where a bad value was a failed step with a stack dump."""
+    out = numlake("run", "--home", str(tmp_path / "home"), env=dict(os.environ, **{variable: value}))
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert said in out.stderr and "Traceback" not in out.stderr
