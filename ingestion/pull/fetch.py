@@ -57,7 +57,7 @@ UNREACHABLE_ERRNOS = (errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH,
 class PullOptions:
     """How hard pull mode leans on a source's server; see docs/PULL.md for the defaults."""
 
-    connections: int = 8  # sources fetched at once, one SSH connection each
+    connections: int = 8  # sources fetched at once, a channel each (sources that log in alike share a connection)
     processes: int = 0  # processes the sources are spread over; 0 = per connection on a first fetch, else per core
     disk_threads: int = 1  # threads creating the local files of one process; 0 = on the event loop
     files_per_connection: int = 64  # files in flight on one connection (SFTP pipelines requests)

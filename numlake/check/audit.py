@@ -4,7 +4,7 @@ hash of each queried number — never the number itself.
 One JSON line per request in ``<home>/check/audit.jsonl``, appended with O_APPEND under an
 exclusive flock (several server processes may share a home).
 
-What is promised (docs/CHECK.md "Audit log"): an answer leaves the server only after its line has
+What is promised (docs/CHECK.md, "The audit log's promise"): an answer leaves the server only after its line has
 been written to the file (`write` returned: the line is in the kernel, so killing the server
 process, even with SIGKILL, loses no line of an answered request). The API's requests go through
 `record_async`, a group commit per event loop: the lines of the requests that arrive in the same

@@ -16,6 +16,7 @@ import time
 import dagster as dg
 import duckdb
 
+from ingestion.feeds import FEEDS as INGESTION_FEEDS
 from ingestion.objectstore import lake_root, register
 from ingestion.state import CST
 from orchestration.defs.pull import PULL_KEY
@@ -23,7 +24,7 @@ from orchestration.metadata import PER_SOURCE_SCHEMA, iso, iso_duration, per_sou
 from orchestration.resources import NumlakeResource
 from orchestration.settings import Settings
 
-FEEDS = ("lifecycle", "complaints", "segments", "orgs", "adoption")
+FEEDS = tuple(INGESTION_FEEDS)  # one asset per feed of INTERCHANGE 3, in its order
 FEED_KEYS = {f: dg.AssetKey(["lake", f]) for f in FEEDS}
 LEDGER_KEY = dg.AssetKey(["lake", "file_loads"])
 REJECTS_KEY = dg.AssetKey(["lake", "rejected_records"])

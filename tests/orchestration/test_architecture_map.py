@@ -14,7 +14,9 @@ def test_every_function_named_in_the_architecture_map_exists_where_it_says():
         source = ROOT / path
         last = name.split(".")[-1]
         if not source.exists() or not re.search(
-            rf"(def|class) {re.escape(last)}\b|^{re.escape(last)}\s*=", source.read_text(encoding="utf-8"), re.M
+            rf"(def|class) {re.escape(last)}\b|^{re.escape(last)}\s*(:[^=\n]*)?=",
+            source.read_text(encoding="utf-8"),
+            re.M,
         ):
             missing.append(f"{path}::{name}")
     assert not missing
@@ -22,7 +24,7 @@ def test_every_function_named_in_the_architecture_map_exists_where_it_says():
 
 def test_every_dbt_model_and_macro_named_in_the_map_exists():
     models = {p.stem for p in (ROOT / "dbt_project" / "models").rglob("*.sql")}
-    macros = "".join(p.read_text(encoding="utf-8") for p in (ROOT / "dbt_project" / "macros").glob("*.sql"))
+    macros = "".join(p.read_text(encoding="utf-8") for p in (ROOT / "dbt_project" / "macros").rglob("*.sql"))
     assert not [m for m in re.findall(r"`model (\w+)`", MAP) if m not in models]
     assert not [m for m in re.findall(r"`macro (\w+)`", MAP) if f"macro {m}(" not in macros]
 
