@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -33,16 +34,96 @@ def project_fingerprint(root: Path = DBT_PROJECT_DIR) -> str:
     Hidden files are not the project's: dbt itself writes `.user.yml` beside profiles.yml when run
     by hand with usage statistics on."""
     h = hashlib.sha256()
-    for p in sorted(root.rglob("*")):
-        if (
-            p.is_file()
-            and p.suffix in {".sql", ".yml", ".yaml", ".csv", ".md"}
-            and "target" not in p.parts
-            and not any(part.startswith(".") for part in p.relative_to(root).parts)
-        ):
-            h.update(str(p.relative_to(root)).encode())
-            h.update(p.read_bytes())
+    for p in _project_files(root):
+        h.update(str(p.relative_to(root)).encode())
+        h.update(p.read_bytes())
     return h.hexdigest()
+
+
+def _project_files(root: Path) -> list[Path]:
+    return [
+        p
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+        and p.suffix in {".sql", ".yml", ".yaml", ".csv", ".md"}
+        and "target" not in p.parts
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    ]
+
+
+# What a dbt project's files hold that cannot change a warehouse row: docs and tests
+NOT_RULES = frozenset({"description", "docs", "doc_blocks", "data_tests", "tests", "unit_tests"})
+MACRO_BLOCK = re.compile(r"\{%-?\s*macro\s+(\w+)\s*\(.*?\{%-?\s*endmacro\s*-?%\}", re.S)
+ENGINE_PREFIXES = {"duckdb": "duckdb__", "spark": "spark__"}  # adapter.dispatch's names per engine
+
+
+def _without_docs(value):
+    if isinstance(value, dict):
+        return {k: _without_docs(v) for k, v in value.items() if k not in NOT_RULES}
+    if isinstance(value, list):
+        return [_without_docs(v) for v in value]
+    return value
+
+
+def rules_fingerprint(engine: str, root: Path = DBT_PROJECT_DIR) -> str:
+    """Hash of what the warehouse's rows can depend on when built on `engine`: what
+    `project_fingerprint` hashes, less what cannot change a row. Left out are the docs (`.md`
+    files, `description` and `docs` in YAML, YAML comments), the tests (the project's test
+    paths, `data_tests`/`tests`/`unit_tests` in YAML) and the macros another engine's dispatch
+    picks (`spark__*` for a DuckDB home, `duckdb__*` for a Spark one). Everything else counts,
+    SQL comments included: a change there rebuilds the incremental tables from scratch
+    (`warehouse_current`)."""
+    import yaml
+
+    load = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    conf = yaml.load((root / "dbt_project.yml").read_text(encoding="utf-8"), Loader=load) or {}
+    tests = tuple(conf.get("test-paths") or ["tests"])
+    macros = tuple(conf.get("macro-paths") or ["macros"])
+    others = tuple(prefix for name, prefix in ENGINE_PREFIXES.items() if name != engine)
+    h = hashlib.sha256(engine.encode())
+    for p in _project_files(root):
+        rel = p.relative_to(root)
+        if p.suffix == ".md" or rel.parts[0] in tests:
+            continue
+        if p.suffix in {".yml", ".yaml"}:
+            data = _without_docs(yaml.load(p.read_text(encoding="utf-8"), Loader=load))
+            body = json.dumps(data, sort_keys=True, default=str).encode()
+        elif p.suffix == ".sql" and rel.parts[0] in macros:
+            text = p.read_text(encoding="utf-8")
+            body = MACRO_BLOCK.sub(lambda m: "" if m.group(1).startswith(others) else m.group(0), text).encode()
+        else:
+            body = p.read_bytes()
+        h.update(str(rel).encode() + b"\0" + body + b"\0")
+    return h.hexdigest()
+
+
+def warehouse_current(home: Home, engine: str) -> bool:
+    """Whether the home's warehouse was built under the rules of today's dbt project (see
+    `rules_fingerprint`), so its incremental tables may continue. A marker written before the
+    rules fingerprint existed holds the project fingerprint, and is current when no file changed."""
+    marker = target_path(home).parent / "warehouse_built_with"
+    if not home.warehouse.exists() or not marker.exists():
+        return False
+    return marker.read_text() in {_cached_rules_fingerprint(home, engine), project_fingerprint()}
+
+
+def record_warehouse_built(home: Home, engine: str) -> None:
+    (target_path(home).parent / "warehouse_built_with").write_text(_cached_rules_fingerprint(home, engine))
+
+
+def _cached_rules_fingerprint(home: Home, engine: str) -> str:
+    """`rules_fingerprint`, kept in the home per project fingerprint (parsing ~40 YAML files costs
+    more than hashing them)."""
+    stamp = target_path(home) / ".rules_fingerprint"
+    key = f"{engine}:{project_fingerprint()}"
+    if stamp.exists():
+        kept_key, _, kept = stamp.read_text().partition(" ")
+        if kept_key == key:
+            return kept
+    fp = rules_fingerprint(engine)
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(f"{key} {fp}")
+    return fp
 
 
 def ensure_manifest(home: Home) -> Path:

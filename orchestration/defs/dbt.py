@@ -29,7 +29,9 @@ from orchestration.dbt_support import (
     ensure_manifest,
     project_fingerprint,
     publish_docs,
+    record_warehouse_built,
     target_path,
+    warehouse_current,
 )
 from orchestration.dbt_warm import ensure_launcher
 from orchestration.settings import Settings
@@ -98,18 +100,20 @@ def build_dbt_assets(home: Home) -> tuple[dg.AssetsDefinition, NumlakeDbtCli]:
         """`dbt build` of the warehouse: staging, number histories, findings and published marts,
         with every dbt data test reported as an asset check (dbt unit tests run in the test suite,
         not in every production build). Incremental models are rebuilt from
-        scratch (`--full-refresh`) when the dbt project changed since the warehouse was built, or
-        when ingestion asks for it (`Home.rebuild_request`).
+        scratch (`--full-refresh`) when the dbt project's rules changed since the warehouse was
+        built (`dbt_support.rules_fingerprint`: a change of docs, tests or the other engine's
+        macros is not one), or when ingestion asks for it (`Home.rebuild_request`).
         Then `dbt docs generate` writes the docs site of the warehouse into the home, when the
         warehouse's models or columns may have changed (a new dbt project, or no docs yet): a
         daily build changes rows, which the docs do not show."""
-        marker = target_path(home).parent / "warehouse_built_with"
         fingerprint = project_fingerprint()
-        full = not home.warehouse.exists() or not marker.exists() or marker.read_text() != fingerprint
+        chosen = engine.home_engine(home)  # the dbt target and its settings (orchestration/engine.py)
+        full = not warehouse_current(home, chosen)
         requested = home.rebuild_request.exists()  # ingestion loaded deliveries again (Home.rebuild_request)
         if requested:
             context.log.warning("deliveries were loaded again after their lake file vanished: dbt builds from scratch")
-        chosen = engine.home_engine(home)  # the dbt target and its settings (orchestration/engine.py)
+        elif full and home.warehouse.exists():
+            context.log.info("the dbt project's rules changed since the warehouse was built: dbt builds from scratch")
         os.environ.update(engine.dbt_env(home, chosen))
         if chosen == "spark":
             engine.copy_lake_schemas(home)
@@ -119,7 +123,7 @@ def build_dbt_assets(home: Home) -> tuple[dg.AssetsDefinition, NumlakeDbtCli]:
         home.rebuild_request.unlink(missing_ok=True)
         if chosen == "spark":  # readers find marts.* in warehouse.duckdb, as views over Spark's tables
             engine.expose_marts(home)
-        marker.write_text(fingerprint)
+        record_warehouse_built(home, chosen)
         if not docs_current(home, fingerprint):
             docs = dbt.cli(docs_args(chosen), raise_on_error=False)
             docs.wait()
