@@ -85,6 +85,9 @@ def test_adding_a_doc_block_or_a_singular_test_changes_no_rules(project):
 
 
 def test_engines_have_different_rules():
+    from orchestration import engine
+
+    assert set(dbt_support.ENGINE_PREFIXES) == set(engine.ENGINES), "a new engine names its dispatch prefix"
     assert rules_fingerprint("duckdb") != rules_fingerprint("spark")
 
 
