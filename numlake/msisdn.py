@@ -28,9 +28,10 @@ SQL_NORMALIZE = "regexp_replace(replace(replace({x}, ' ', ''), '-', ''), '^(\\+8
 SQL_VALID = "regexp_full_match({x}, '" + VALID_PATTERN.replace("{", "{{").replace("}", "}}") + "')"
 
 _EMBEDDED_RE = re.compile(VALID_PATTERN)
-# digit runs joined by single spaces or hyphens, with an optional leading "+": where a number may hide
-_DIGIT_GROUP_RE = re.compile(r"\+?[0-9]+(?:[ \-][0-9]+)*")
-_SEPARATOR_RE = re.compile(r"([ \-])")
+# digit runs joined by spaces and hyphens (any number of them: `normalize` drops them all), with
+# an optional leading "+": where a number may hide
+_DIGIT_GROUP_RE = re.compile(r"\+?[0-9]+(?:[ \-]+[0-9]+)*")
+_SEPARATOR_RE = re.compile(r"([ \-]+)")
 _LONGEST_SHAPE = 15  # 0086 + 11 digits
 _GLUED_MAX = 14
 
@@ -57,8 +58,9 @@ def mask(msisdn: str | None) -> str:
 def mask_text(text: str | None) -> str:
     """Mask every phone number in free text, whatever its INTERCHANGE 2.3 shape; keep all else as is.
 
-    Within a group of digit runs joined by single spaces or hyphens, every stretch of WHOLE runs
-    that normalises to a valid number (``+86 138 1234 5678``, ``138-1234-5678``, ``008613812345678``)
+    Within a group of digit runs joined by spaces and hyphens, every stretch of WHOLE runs that
+    normalises to a valid number (``+86 138 1234 5678``, ``138-1234-5678``, ``138 - 1234 - 5678``,
+    ``008613812345678``)
     becomes ``138****5678``. Runs are never cut: a list of segments (``1660 1710 1925``), a date or
     a timestamp stays as it is even when its digits, run together, would contain a number. One run
     of 12 to 14 digits is a number glued to a few more (``id99913812345678``): the four middle

@@ -119,3 +119,11 @@ def test_retry_delays_grow_and_stop_at_the_cap_and_webhooks_must_be_https():
     for bad in ("http://hooks.example/x", "https:///x", "ftp://x", ""):
         with pytest.raises(UsageError):
             check_url(bad)
+
+
+@pytest.mark.parametrize("ref", ["138  1234  5678", "acct 138 - 1234 - 5678", "+86 138 1234 5678"])
+def test_a_ref_holding_a_number_in_any_shape_is_refused(ref):
+    # RULES 8.3: a notice never holds a full number; a reviewer's "138  1234  5678" went out in one
+    with pytest.raises(watchlist.BadEntries) as e:
+        watchlist.prepare([(N, "2024-06-01", ref)])
+    assert "ref" in str(e.value) and "5678" not in str(e.value).replace("****5678", "")
