@@ -4,7 +4,10 @@ Each organisation is delivered on its own: a worker takes the organisation's loc
 organisation, so two processes never POST the same feed at once), POSTs its notices after the
 last delivered seq one by one, and stops at the first failure, recording when to try again
 (delays growing 2 s, 4 s, 8 s, ... up to a cap). Organisations are served by a thread pool, so
-one webhook that is down or slow holds one worker, never the others. Delivery is at least once: a
+one webhook that is down or slow holds one worker, never the others, and each POST is bounded as
+a whole (`_Poster`): a receiver that trickles its answer fails at the timeout like a silent one.
+The webhook is read again before every POST, so a new URL or secret applies from the next
+notice. Delivery is at least once: a
 crash between a 2xx and its record makes the notice go again; receivers dedupe by notice_id.
 
 The body is the notice exactly as stored (the feed returns the same object); headers
@@ -15,6 +18,7 @@ Certificates are verified against the system's CAs, or the bundle named by ``ca_
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import hmac
@@ -140,68 +144,65 @@ class Deliverer:
 
     def deliver_org(self, org_id: str, deadline: float | None = None) -> tuple[int, bool] | None:
         """POST the organisation's pending notices in order; (delivered, failed), None if another
-        worker holds the organisation."""
-        import httpx
-
+        worker holds the organisation. The webhook is read again before every POST, so a replaced
+        URL or secret (or a removed webhook) takes effect at the next notice."""
         fd = self._try_lock(org_id)
         if fd is None:
             return None
         delivered = 0
+        post = None
         try:
+            post = _Poster(self.ssl_context(), self.timeout)
             with self.store.read() as con:
-                hook = con.execute("select url, secret from webhooks where org_id = ?", [org_id]).fetchone()
                 row = con.execute("select last_seq, failures from delivery where org_id = ?", [org_id]).fetchone()
-            if hook is None:
-                return 0, False
-            url, secret = hook
             last_seq, failures = row if row else (0, 0)
-            host = urlsplit(url).hostname
-            with httpx.Client(verify=self.ssl_context(), timeout=self.timeout, follow_redirects=False) as client:
-                while (deadline is None or time.time() < deadline) and not self.stopping.is_set():
+            while (deadline is None or time.time() < deadline) and not self.stopping.is_set():
+                with self.store.read() as con:
+                    batch = con.execute(
+                        "select seq, notice_id, body from notices where org_id = ? and seq > ? order by seq limit ?",
+                        [org_id, last_seq, self.batch],
+                    ).fetchall()
+                if not batch:
+                    return delivered, False
+                for seq, notice_id, body in batch:
+                    if self.stopping.is_set():
+                        break
                     with self.store.read() as con:
-                        batch = con.execute(
-                            "select seq, notice_id, body from notices where org_id = ? and seq > ? "
-                            "order by seq limit ?",
-                            [org_id, last_seq, self.batch],
-                        ).fetchall()
-                    if not batch:
+                        hook = con.execute("select url, secret from webhooks where org_id = ?", [org_id]).fetchone()
+                    if hook is None:
                         return delivered, False
-                    for seq, notice_id, body in batch:
-                        if self.stopping.is_set():
-                            break
-                        data = body.encode("utf-8")
-                        headers = {
-                            "Content-Type": "application/json",
-                            "X-Numlake-Notice": notice_id,
-                            "X-Numlake-Signature": sign(secret, data),
-                            "User-Agent": "numlake-notices/1",
-                        }
-                        t0 = time.time()
-                        try:
-                            status = client.post(url, content=data, headers=headers).status_code
-                            error = None if 200 <= status < 300 else f"HTTP {status}"
-                        except httpx.HTTPError as e:
-                            status, error = None, f"{e.__class__.__name__}: {mask_text(str(e))[:200]}"
-                        self.audit.record_event(
-                            org=org_id,
-                            key_id=None,
-                            client="webhook-worker",
-                            endpoint=f"webhook:{host}",
-                            event="notices.webhook",
-                            seq=seq,
-                            notice_id=notice_id,
-                            status=status,
-                            ok=error is None,
-                            ms=round((time.time() - t0) * 1000, 1),
-                        )
-                        if error is not None:
-                            self._failed(org_id, failures + 1, error)
-                            return delivered, True
-                        self._succeeded(org_id, seq)
-                        last_seq, failures = seq, 0
-                        delivered += 1
+                    url, secret = hook
+                    data = body.encode("utf-8")
+                    headers = {
+                        "Content-Type": "application/json",
+                        "X-Numlake-Notice": notice_id,
+                        "X-Numlake-Signature": sign(secret, data),
+                        "User-Agent": "numlake-notices/1",
+                    }
+                    t0 = time.time()
+                    status, error = post(url, data, headers)
+                    self.audit.record_event(
+                        org=org_id,
+                        key_id=None,
+                        client="webhook-worker",
+                        endpoint=f"webhook:{mask_text(urlsplit(url).hostname or '')}",
+                        event="notices.webhook",
+                        seq=seq,
+                        notice_id=notice_id,
+                        status=status,
+                        ok=error is None,
+                        ms=round((time.time() - t0) * 1000, 1),
+                    )
+                    if error is not None:
+                        self._failed(org_id, failures + 1, error)
+                        return delivered, True
+                    self._succeeded(org_id, seq)
+                    last_seq, failures = seq, 0
+                    delivered += 1
             return delivered, False
         finally:
+            if post is not None:
+                post.close()
             os.close(fd)
 
     def _succeeded(self, org_id: str, seq: int) -> None:
@@ -281,6 +282,71 @@ class Deliverer:
                 except Exception as e:
                     log.error("notice delivery pass failed: %s", mask_text(repr(e))[:300])
                 stop.wait(interval)
+
+
+class _Poster:
+    """POSTs over one kept-alive HTTPS connection per webhook, each POST bounded as a whole.
+
+    `timeout` bounds the whole exchange (connect, TLS, request, status line, headers, a body of at
+    most `MAX_ANSWER` bytes): a receiver that answers a header line every few seconds is cut off at
+    `timeout` like a silent one (socket timeouts only bound each read). A watchdog shuts the socket
+    down at the deadline, which makes the blocked read return. No redirect is followed."""
+
+    MAX_ANSWER = 64 * 1024
+
+    def __init__(self, context: ssl.SSLContext, timeout: float):
+        self.context, self.timeout = context, timeout
+        self.conn = None
+        self.origin: tuple[str, int] | None = None
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+        self.conn = self.origin = None
+
+    def __call__(self, url: str, data: bytes, headers: dict[str, str]) -> tuple[int | None, str | None]:
+        """(HTTP status, None) on a 2xx, else (status or None, why it failed)."""
+        import http.client
+        import socket
+
+        parts = urlsplit(url)
+        origin = (parts.hostname or "", parts.port or 443)
+        if origin != self.origin:
+            self.close()
+        if self.conn is None:
+            self.conn = http.client.HTTPSConnection(*origin, timeout=self.timeout, context=self.context)
+            self.origin = origin
+        conn, fired = self.conn, threading.Event()
+
+        def cut_off() -> None:
+            fired.set()
+            sock = conn.sock
+            if sock is not None:  # the plain socket's shutdown, under the TLS layer: the read returns
+                with contextlib.suppress(OSError):
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+        watchdog = threading.Timer(self.timeout, cut_off)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            conn.request("POST", path, body=data, headers=headers)
+            answer = conn.getresponse()
+            answer.read(self.MAX_ANSWER)
+            status = answer.status
+            if answer.will_close or not answer.isclosed():  # an unread rest: the connection is spent
+                self.close()
+        except (OSError, http.client.HTTPException) as e:
+            self.close()
+            if fired.is_set():
+                return None, f"no answer within {self.timeout:g} s"
+            return None, f"{e.__class__.__name__}: {mask_text(str(e))[:200]}"
+        finally:
+            watchdog.cancel()
+        if fired.is_set():  # cut off: the end of the stream may have passed for the end of the headers
+            self.close()
+            return None, f"no answer within {self.timeout:g} s"
+        return status, None if 200 <= status < 300 else f"HTTP {status}"
 
 
 class DeliveryWorker:

@@ -104,6 +104,47 @@ def test_a_slow_receiver_does_not_hold_up_the_other_organisations(world):
     assert [json.loads(r.body)["seq"] for r in receiver.bodies("ORG-0")] == [1, 2, 3, 4, 5, 6]
 
 
+def test_a_receiver_that_keeps_trickling_its_answer_is_cut_off_at_the_timeout(world):
+    """No answer within the timeout is a failure even when the receiver is never silent: a
+    reviewer's receivers sent a header line every 5 s, each POST counted as delivered after 300 s,
+    and eight of them held every delivery worker."""
+    home, receiver, store = world
+    stop = threading.Event()
+    receiver.set("ORG-0", trickle=stop)
+    done: list = []
+    d = deliverer(home, receiver, timeout=2.0)
+    t = threading.Thread(target=lambda: done.append(d.run_once()), daemon=True)
+    t.start()
+    try:
+        until(lambda: done, "the pass to end while ORG-0 still trickles")
+    finally:
+        stop.set()
+    assert done[0].failed_orgs == ["ORG-0"] and done[0].delivered == 12
+    error = {s["org_id"]: s for s in delivery_state(home)}["ORG-0"]["last_error"]
+    assert error == "no answer within 2 s" or "timed out" in error, error
+
+
+def test_a_replaced_webhook_takes_effect_at_the_next_notice(world):
+    """A new URL or secret (an organisation escaping a bad receiver, or rotating a leaked secret)
+    is used from the next POST on, not after the pass that was running."""
+    home, receiver, store = world
+    gate = threading.Event()
+    receiver.set("ORG-0", gate=gate)
+    done: list = []
+    t = threading.Thread(target=lambda: done.append(deliverer(home, receiver).deliver_org("ORG-0")), daemon=True)
+    t.start()
+    until(lambda: "/hooks/ORG-0" in receiver.arrived, "the first POST to be in flight")
+    store.set_webhook("ORG-0", receiver.url("ORG-0") + "-new", "a-new-secret-of-16+")
+    gate.set()
+    until(lambda: done, "the delivery to end")
+    old, new = receiver.bodies("ORG-0"), receiver.bodies("ORG-0-new")
+    assert [json.loads(r.body)["seq"] for r in old] == [1]
+    assert [json.loads(r.body)["seq"] for r in new] == [2, 3, 4, 5, 6]
+    for r in new:
+        expected = "sha256=" + hmac.new(b"a-new-secret-of-16+", r.body, hashlib.sha256).hexdigest()
+        assert r.headers["X-Numlake-Signature"] == expected
+
+
 def test_a_certificate_the_ca_bundle_does_not_vouch_for_is_refused(world, monkeypatch):
     home, receiver, store = world
     monkeypatch.delenv("NUMLAKE_WEBHOOK_CA_FILE", raising=False)

@@ -20,6 +20,8 @@ class Behaviour:
     fail_next: int = 0
     delay: float = 0.0
     gate: threading.Event | None = None  # when set: answer only once the test opens the gate
+    trickle: threading.Event | None = None  # when set: a status line, then a header line every
+    # 50 ms until the test sets the event (never silent long enough for a socket timeout)
 
 
 @dataclass
@@ -34,6 +36,7 @@ class HttpsReceiver:
     def __init__(self, folder: Path):
         self.certs = make_certificates(folder)
         self.received: list[Received] = []
+        self.arrived: list[str] = []  # the path of every POST, when it arrives
         self.behaviour: dict[str, Behaviour] = {}
         self.lock = threading.Lock()
         receiver = self
@@ -47,11 +50,23 @@ class HttpsReceiver:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with receiver.lock:
+                    receiver.arrived.append(self.path)
                     b = receiver.behaviour.setdefault(self.path, Behaviour())
                     failing = b.fail_next > 0
                     if failing:
                         b.fail_next -= 1
-                    delay, gate = b.delay, b.gate
+                    delay, gate, trickle = b.delay, b.gate, b.trickle
+                if trickle is not None:
+                    self.send_response(200)
+                    try:
+                        while not trickle.wait(0.05):
+                            self.send_header("X-Still-Here", "1")
+                            self.flush_headers()
+                    except OSError:  # the sender gave up
+                        return
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 if delay:
                     time.sleep(delay)
                 if gate is not None:
@@ -73,9 +88,9 @@ class HttpsReceiver:
     def url(self, org: str) -> str:
         return f"https://127.0.0.1:{self.port}/hooks/{org}"
 
-    def set(self, org: str, fail_next: int = 0, delay: float = 0.0, gate: threading.Event | None = None) -> None:
+    def set(self, org: str, fail_next: int = 0, delay: float = 0.0, gate=None, trickle=None) -> None:
         with self.lock:
-            self.behaviour[f"/hooks/{org}"] = Behaviour(fail_next, delay, gate)
+            self.behaviour[f"/hooks/{org}"] = Behaviour(fail_next, delay, gate, trickle)
 
     def bodies(self, org: str) -> list[Received]:
         with self.lock:
