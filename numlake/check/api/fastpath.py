@@ -22,12 +22,13 @@ PATH = "/v1/reassigned"
 
 
 def _token(headers) -> str | None:
-    """The key as `deps.presented_token` reads it (X-API-Key first, then `Authorization: Bearer`)."""
+    """The key as `deps.presented_token` reads it (X-API-Key first, then `Authorization: Bearer`;
+    of a header sent twice, the first, as Starlette's `Headers.get`)."""
     api_key = auth = None
     for name, value in headers:
-        if name == b"x-api-key":
+        if name == b"x-api-key" and api_key is None:
             api_key = value
-        elif name == b"authorization":
+        elif name == b"authorization" and auth is None:
             auth = value
     if api_key:
         return api_key.decode("latin-1")
