@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from numlake.errors import UsageError
-from numlake.msisdn import BARE_NUMBER_RE
+from numlake.msisdn import mask_text
 from numlake.paths import Home
 
 ORG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -56,8 +56,15 @@ def parse_role(role: str | None) -> str | None:
     if kind == "regulator" and not sep:
         return "regulator"
     if kind in ("org", "carrier") and sep and ORG_RE.match(ident):
+        if _holds_number(ident):  # the role is in every listing and audit line (RULES 7)
+            raise UsageError(f"--role {mask_text(role)!r}: the id holds a mobile number, which no listing may show")
         return f"{kind}:{ident}"
-    raise UsageError(f"--role {role!r}: {ROLE_HELP} (ids: 1-64 of letters, digits, '_', '.', '-')")
+    raise UsageError(f"--role {mask_text(role)!r}: {ROLE_HELP} (ids: 1-64 of letters, digits, '_', '.', '-')")
+
+
+def _holds_number(text: str) -> bool:
+    """A mobile number in any INTERCHANGE 2.3 shape (`138-1234-5678` too): what the masker would star."""
+    return mask_text(text) != text
 
 
 @dataclass(frozen=True)
@@ -153,8 +160,8 @@ class KeyStore:
         """A new key named `org` with `role` (None: an organisation key for org_id `org`);
         returns the record and the key itself (shown only now)."""
         if not ORG_RE.match(org or ""):
-            raise UsageError(f"NAME must be 1-64 of letters, digits, '_', '.', '-' (got {org!r})")
-        if BARE_NUMBER_RE.search(org):  # the name is in every audit line and listing (RULES 7)
+            raise UsageError(f"NAME must be 1-64 of letters, digits, '_', '.', '-' (got {mask_text(org)!r})")
+        if _holds_number(org):  # the name is in every audit line and listing (RULES 7)
             raise UsageError("NAME holds a mobile number, which no listing or log may show: choose another name")
         role = parse_role(role)
         with self._exclusive():

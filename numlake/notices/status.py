@@ -12,6 +12,7 @@ import statistics
 from urllib.parse import urlsplit
 
 from numlake.china_time import CST, shown
+from numlake.msisdn import mask_text
 from numlake.notices.store import KINDS, NoticeStore, store_path
 from numlake.paths import Home
 
@@ -41,7 +42,7 @@ def delivery_state(home: Home) -> list[dict]:
                 "org_id": org_id,
                 "notices": count,
                 "latest_seq": latest,
-                "webhook_host": urlsplit(url).hostname if url else None,
+                "webhook_host": mask_text(urlsplit(url).hostname or "") if url else None,
                 "last_delivered_seq": last if url else None,
                 "pending": max(0, latest - last) if url else None,
                 "failures": failures,

@@ -175,3 +175,13 @@ def test_a_ca_bundle_that_cannot_be_read_is_a_one_line_error_naming_the_setting(
 def test_retry_delays_grow_up_to_a_cap():
     delays = [retry_delay(n, base=2, cap=60) for n in range(1, 10)]
     assert delays == [2, 4, 8, 16, 32, 60, 60, 60, 60]
+
+
+def test_a_webhook_host_shaped_like_a_number_is_masked_in_the_audit_and_the_status(world):
+    home, receiver, store = world
+    store.set_webhook("ORG-2", "https://13912345678.invalid/hook", SECRET)
+    deliverer(home, receiver).run_once()  # the name does not resolve: a failure, audited
+    audit = (home.root / "check" / "audit.jsonl").read_text()
+    assert "webhook:139****5678.invalid" in audit and "13912345678" not in audit
+    state = {s["org_id"]: s for s in delivery_state(home)}["ORG-2"]
+    assert state["webhook_host"] == "139****5678.invalid" and "13912345678" not in json.dumps(state)

@@ -363,13 +363,26 @@ def test_an_operating_system_error_is_one_line_masked_and_exit_1(capsys, monkeyp
         cli.main(["run"])
 
 
-def test_a_key_named_with_a_mobile_number_is_refused_without_showing_it(tmp_path, capsys):
-    """The name is printed with the key and written in every audit line (RULES 7)."""
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["13911112296"],
+        ["139-1111-2296"],  # a shape ORG_RE allows
+        ["139  1111  2296"],  # refused by ORG_RE, whose message echoed it unmasked
+        ["k", "--role", "org:13911112296"],  # a role is listed and audited like a name
+        ["k", "--role", "carrier:139-1111-2296"],
+        ["k", "--role", "org:139 1111 2296"],
+    ],
+)
+def test_a_key_named_with_a_mobile_number_is_refused_without_showing_it(tmp_path, capsys, args):
+    """The name and the role are printed with the key and written in every audit line (RULES 7)."""
     from numlake import cli
 
-    rc = cli.main(["keys", "--home", str(tmp_path / "home"), "create", "13911112296"])
+    rc = cli.main(["keys", "--home", str(tmp_path / "home"), "create", *args])
     err = capsys.readouterr().err
-    assert rc == 2 and "holds a mobile number" in err and "13911112296" not in err, err
+    assert rc == 2 and err.count("\n") == 1, err
+    assert "13911112296" not in err.replace(" ", "").replace("-", ""), err
+    assert "mobile number" in err or "139****2296" in err, err
 
 
 def test_registry_out_naming_a_folder_is_refused_before_the_world_is_written(tmp_path, capsys):
