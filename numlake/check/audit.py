@@ -193,11 +193,13 @@ class AuditLog:
                 if raw.strip():
                     yield json.loads(raw)
 
-    def find(self, query: str, org: str | None = None) -> list[dict]:
+    def find(self, query: str, org: str | None = None, key_ids: frozenset[str] = frozenset()) -> list[dict]:
         """The requests (without their hashes) in which this number — or its SHA-256 — was asked.
 
         `query` is a number in any accepted shape or the hash; a request that sent the hash of
-        an unknown number is matched through the hash form.
+        an unknown number is matched through the hash form. `org` keeps the requests whose `org`
+        is it (a key's NAME on check lines) or whose key is one of `key_ids` (the organisation's
+        keys: an org_id is not a key's NAME).
         """
         n = normalize(query)
         forms = []
@@ -208,7 +210,7 @@ class AuditLog:
             forms.append(_item_key(0, query))
         found = []
         for rec in self.records():
-            if (org is not None and rec.get("org") != org) or "hashes" not in rec:
+            if (org is not None and rec.get("org") != org and rec.get("key_id") not in key_ids) or "hashes" not in rec:
                 continue
             salt = bytes.fromhex(rec["salt"])
             mine = {self._hash(salt, f) for f in forms}

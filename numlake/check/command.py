@@ -110,8 +110,11 @@ def _keys_list(args) -> int:
 
 def _keys_audit(args) -> int:
     from numlake.check.audit import AuditLog
+    from numlake.check.keys import KeyStore
 
-    for rec in AuditLog(Home.resolve(args.home)).find(args.msisdn, org=args.org):
+    home = Home.resolve(args.home)
+    keys = frozenset(k.key_id for k in KeyStore(home).list() if args.org is not None and k.org_id == args.org)
+    for rec in AuditLog(home).find(args.msisdn, org=args.org, key_ids=keys):
         print(json.dumps(rec, ensure_ascii=False))
     return 0
 
@@ -201,7 +204,7 @@ def register(subparsers) -> None:
         "and the answers given at its positions. Never prints the number.",
     )
     ka.add_argument("msisdn", metavar="MSISDN")
-    ka.add_argument("--org", help="only requests of this organisation")
+    ka.add_argument("--org", help="only requests of this organisation: its org_id or a key's NAME")
     ka.add_argument("--home", default=argparse.SUPPRESS)
     ka.set_defaults(func=_keys_audit)
 

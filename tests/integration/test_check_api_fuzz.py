@@ -255,3 +255,21 @@ def test_an_unexpected_failure_is_a_json_500_with_one_masked_log_line(client, ca
     lines = [rec.getMessage() for rec in caplog.records]
     assert len(lines) == 1 and lines[0].startswith("internal error on /v1/reassigned")
     assert not UNMASKED.search(lines[0].replace(" ", "").replace("-", "")), lines[0]
+
+
+def test_a_client_hanging_up_mid_body_is_no_internal_error(live):
+    """An ordinary hang-up must not page the operators as a server fault (a reviewer's half-sent
+    bulk POST was logged `ERROR internal error ... ClientDisconnect()`)."""
+    port, token, log_path = live
+    with socket.create_connection(("127.0.0.1", port), 10) as c:
+        c.sendall(
+            b"POST /v1/reassigned/bulk HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+            + token.encode()
+            + b"\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+            + b'{"since": "2'
+        )
+    deadline = time.monotonic() + 60
+    while "client went away" not in log_path.read_text(errors="replace"):
+        assert time.monotonic() < deadline, log_path.read_text(errors="replace")[-2000:]
+        time.sleep(0.05)
+    assert "internal error" not in log_path.read_text(errors="replace")

@@ -422,6 +422,20 @@ def test_keys_audit_lists_the_requests_that_asked_for_a_number_without_printing_
     assert rc == 0 and out == ""
 
 
+def test_keys_audit_finds_an_organisations_requests_by_its_org_id_as_well_as_by_a_key_name(home, capsys):
+    # check lines carry the key's NAME, notice events the org_id: a reviewer's `--org BANK-010`
+    # found nothing, though the key named bank10 (role org:BANK-010) had asked
+    _, token = KeyStore(home).create("bank10", role="org:BANK-010")
+    with TestClient(create_app(home, rate=1000, burst=1000, reload_interval=0), client=LOCAL) as client:
+        params = {"msisdn": "13900000002", "since": "2024-10-01"}
+        assert client.get("/v1/reassigned", params=params, headers={"X-API-Key": token}).status_code == 200
+    for org in ("BANK-010", "bank10"):
+        rc, out, _ = run_cli(["keys", "audit", "13900000002", "--org", org, "--home", str(home.root)], capsys)
+        assert rc == 0 and len(out.splitlines()) == 1, org
+    rc, out, _ = run_cli(["keys", "audit", "13900000002", "--org", "BANK-011", "--home", str(home.root)], capsys)
+    assert rc == 0 and out == ""
+
+
 def test_rate_limit_is_per_key_with_a_clear_429(home):
     _, t1 = KeyStore(home).create("A")
     _, t2 = KeyStore(home).create("B")

@@ -17,6 +17,7 @@ import re
 from urllib.parse import unquote_to_bytes
 
 from fastapi.responses import JSONResponse
+from starlette.requests import ClientDisconnect
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from numlake.check.api.errors import CAMARA_PREFIX, ApiError, error_body
@@ -80,6 +81,8 @@ class RequestGuard:
 
         try:
             await self.app(scope, receive, tracked_send)
+        except ClientDisconnect:  # the client hung up before its body was whole: nothing to answer
+            log.warning("client went away before its request was read on %s", loggable(path))
         except Exception as e:
             log.error("internal error on %s: %s", loggable(path), loggable(repr(e), 300))
             if not started:
@@ -167,7 +170,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self._url_too_long:
             status, detail, field = 414, f"URL: longer than {MAX_URL_BYTES} bytes", "url"
         else:
-            status, detail, field = 400, "request: not a valid HTTP/1.1 request (a URL must be ASCII)", None
+            # what httptools refuses: a URL that is not ASCII, a bad chunk, Content-Length with chunked, ...
+            status, detail, field = (
+                400,
+                "request: not a valid HTTP/1.1 request (its URL, headers or body framing)",
+                None,
+            )
         body = json.dumps({"detail": detail, "field": field}).encode()
         content = [STATUS_LINE[status]]
         for name, value in self.server_state.default_headers:
