@@ -121,9 +121,34 @@ def test_retry_delays_grow_and_stop_at_the_cap_and_webhooks_must_be_https():
             check_url(bad)
 
 
-@pytest.mark.parametrize("ref", ["138  1234  5678", "acct 138 - 1234 - 5678", "+86 138 1234 5678"])
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "138  1234  5678",
+        "acct 138 - 1234 - 5678",
+        "+86 138 1234 5678",
+        # a reviewer's second round: one digit per run slipped past a three-digits shortcut, and
+        # shapes INTERCHANGE does not deliver are still read as the number by a person
+        "1 3 8 1 2 3 4 5 6 7 8",
+        "13-81-23-45-67-8",
+        "+86 1 3 8 1 2 3 4 5 6 7 8",
+        "138\t1234\t5678",
+        "１３８１２３４５６７８",
+        "138\u00a01234\u00a05678",
+        "138.1234.5678",
+        "(138) 1234 5678",
+        "tel: +86 (138) 1234-5678",
+    ],
+)
 def test_a_ref_holding_a_number_in_any_shape_is_refused(ref):
     # RULES 8.3: a notice never holds a full number; a reviewer's "138  1234  5678" went out in one
     with pytest.raises(watchlist.BadEntries) as e:
         watchlist.prepare([(N, "2024-06-01", ref)])
     assert "ref" in str(e.value) and "5678" not in str(e.value).replace("****5678", "")
+
+
+@pytest.mark.parametrize(
+    "ref", ["acct-7", "order 2025-03-01 0042", "INV 20250301001", "1380013800", "card 6222021234567890123"]
+)
+def test_a_ref_without_a_number_is_kept(ref):
+    assert watchlist.prepare([(N, "2024-06-01", ref)]) == [(sha256_hex(N), "2024-06-01", ref)]
