@@ -6,6 +6,7 @@ there, so the operations page can never announce another hour than the one Dagst
 
 import hashlib
 import json
+import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -53,32 +54,68 @@ daily_schedule = dg.ScheduleDefinition(
 )
 
 
+# a failed pipeline run is run again after 5 min, 10 min, 20 min, ... at most an hour apart
+RETRY_BASE_S = 300.0
+RETRY_CAP_S = 3600.0
+_FINISHED_BAD = (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
+
+
+def _now() -> float:
+    return time.time()
+
+
+def failed_run_to_retry(instance: dg.DagsterInstance, now: float) -> str | None:
+    """The id of the latest pipeline run when it failed (or was cancelled) and its back-off has
+    passed: `RETRY_BASE_S` doubled per failure since the last success, at most `RETRY_CAP_S`.
+    None while a run is queued or running, after a success, or before the back-off ends."""
+    records = instance.get_run_records(dg.RunsFilter(job_name=PIPELINE_JOB), limit=12)
+    if not records or records[0].dagster_run.status not in _FINISHED_BAD:
+        return None
+    streak = next((i for i, r in enumerate(records) if r.dagster_run.status not in _FINISHED_BAD), len(records))
+    latest = records[0]
+    ended = latest.end_time or latest.update_timestamp.timestamp()
+    if now - ended < min(RETRY_CAP_S, RETRY_BASE_S * 2 ** (streak - 1)):
+        return None
+    return latest.dagster_run.run_id
+
+
 @dg.sensor(
     name="new_deliveries",
     job=pipeline_job,
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Notices new complete deliveries (data + control file) and runs the pipeline "
-    "for exactly the sources that have them.",
+    "for exactly the sources that have them; runs a failed pipeline run again, with back-off.",
 )
 def new_deliveries(context: dg.SensorEvaluationContext, numlake: NumlakeResource):
+    """A run for the sources with new complete deliveries (once per set of them), else, when the
+    latest pipeline run failed, one more run of every source once its back-off has passed: a
+    store or warehouse that failed a run (its deliveries undecided, or decided but the warehouse
+    half built) is rebuilt without waiting for the next delivery or the daily schedule."""
     from ingestion.pipeline import pending_work
 
     settings = numlake.settings
     if not settings.landing.is_dir() or not settings.registry.is_file():
         return dg.SkipReason(f"landing {settings.landing} or registry {settings.registry} missing")
     pending = {s: n for s, n in pending_work(settings.landing, settings.registry, settings.home).items() if n}
-    if not pending:
-        return dg.SkipReason("no new complete deliveries")
-    key = hashlib.sha256(json.dumps(sorted(pending.items())).encode()).hexdigest()[:16]
-    if key == context.cursor:
+    key = hashlib.sha256(json.dumps(sorted(pending.items())).encode()).hexdigest()[:16] if pending else None
+    if key is not None and key != context.cursor:
+        context.update_cursor(key)
+        return dg.RunRequest(
+            run_key=key,
+            run_config={"ops": {"ingest_deliveries": {"config": {"sources": sorted(pending)}}}},
+            tags={"numlake/trigger": "sensor", "numlake/sources": ",".join(sorted(pending))[:200]},
+        )
+    failed = failed_run_to_retry(context.instance, _now())
+    if failed is not None:
+        return dg.RunRequest(
+            run_key=f"retry:{failed}",  # once per failed run: its own failure starts the next back-off
+            run_config={"ops": {"ingest_deliveries": {"config": {"sources": []}}}},
+            tags={"numlake/trigger": "sensor-retry", "numlake/retry_of": failed},
+        )
+    if key is not None:
         return dg.SkipReason("already requested a run for these deliveries")
-    context.update_cursor(key)
-    return dg.RunRequest(
-        run_key=key,
-        run_config={"ops": {"ingest_deliveries": {"config": {"sources": sorted(pending)}}}},
-        tags={"numlake/trigger": "sensor", "numlake/sources": ",".join(sorted(pending))[:200]},
-    )
+    return dg.SkipReason("no new complete deliveries")
 
 
 def defs() -> dg.Definitions:

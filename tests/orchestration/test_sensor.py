@@ -39,3 +39,45 @@ def test_sensor_requests_a_run_for_every_source_with_new_deliveries_then_none_on
     ctl.write_text(ctl.read_text().replace("2025-03-01", "2025-03-02"))
     third = _evaluate(defs, cursor=first.cursor)
     assert [r.run_config["ops"]["ingest_deliveries"]["config"]["sources"] for r in third.run_requests] == [["CT-SC"]]
+
+
+def test_a_failed_run_is_run_again_after_a_back_off_that_grows_with_each_failure(samples_world, monkeypatch):
+    """A reviewer killed the object store during a sensor-started run: every later tick said
+    "already requested a run for these deliveries", and nothing ran until someone launched one."""
+    import time
+
+    from dagster._core.test_utils import create_run_for_test
+
+    from ingestion.pipeline import ingest
+    from orchestration.defs import automation
+    from orchestration.definitions import build_definitions
+
+    s = Settings.resolve(samples_world["home"], samples_world["landing"], samples_world["registry"])
+    defs = build_definitions(s)
+    ingest(s.home, s.landing, s.registry)  # nothing pending: only a failure can ask for a run
+    sensor = defs.resolve_sensor_def("new_deliveries")
+    now = time.time()
+    with dg.instance_for_test() as instance:
+
+        def tick(at: float):
+            monkeypatch.setattr(automation, "_now", lambda: at)
+            ctx = dg.build_sensor_context(instance=instance, resources={"numlake": defs.resources["numlake"]})
+            return sensor.evaluate_tick(ctx).run_requests
+
+        def run(status):
+            return create_run_for_test(instance, job_name=automation.PIPELINE_JOB, status=status).run_id
+
+        assert tick(now) == []
+        first = run(dg.DagsterRunStatus.FAILURE)
+        assert tick(now + 10) == [], "not before its back-off"
+        [again] = tick(now + automation.RETRY_BASE_S + 10)
+        assert again.run_key == f"retry:{first}"
+        assert again.run_config["ops"]["ingest_deliveries"]["config"]["sources"] == []
+        second = run(dg.DagsterRunStatus.FAILURE)  # the retry failed too: twice the wait
+        assert tick(now + automation.RETRY_BASE_S + 10) == []
+        assert [r.run_key for r in tick(now + 2 * automation.RETRY_BASE_S + 10)] == [f"retry:{second}"]
+        assert len(tick(now + 10 * automation.RETRY_CAP_S)) == 1, "the wait is capped"
+        run(dg.DagsterRunStatus.STARTED)
+        assert tick(now + 10 * automation.RETRY_CAP_S) == [], "a run is under way"
+        run(dg.DagsterRunStatus.SUCCESS)
+        assert tick(now + 10 * automation.RETRY_CAP_S) == [], "the last run succeeded"
