@@ -29,6 +29,7 @@ DICTIONARY_LIMIT = 1000
 
 
 BATCH_DIR = "batches"
+SCHEMA_FILE = "_schema.parquet"  # the zero-row file of each feed (and of `_rejects`)
 
 
 def is_batch(stem: str) -> bool:
@@ -154,27 +155,43 @@ def ensure_schema_files(con: duckdb.DuckDBPyConnection, lake: LakeRoot) -> None:
     """Zero-row ``_schema.parquet`` per feed and for rejects, so dbt's globs always match."""
     for feed in FEEDS:
         cols = ", ".join(f"NULL::{t} AS {n}" for n, t in lake_columns(feed))
-        p = lake / feed / "_schema.parquet"
+        p = lake / feed / SCHEMA_FILE
         if not p.exists():
             copy_to_parquet(con, f"SELECT {cols} LIMIT 0", p)
-    p = lake / "_rejects" / "_schema.parquet"
+    p = lake / "_rejects" / SCHEMA_FILE
     if not p.exists():
         cols = ", ".join(f"NULL::{t} AS {n}" for n, t in REJECT_COLUMNS)
         copy_to_parquet(con, f"SELECT {cols} LIMIT 0", p)
 
 
 def existing_delivery_files(lake: LakeRoot) -> list[LakeRoot]:
-    """Every per-delivery Parquet file and leftover temp file in the lake (not _meta, not schemas)."""
+    """Every file the lake's delivery files live among, which dbt may read (its sources glob
+    `<feed>/**/*.parquet` and `_rejects/**/*.parquet`, at any depth): every file in a folder below
+    a feed or `_rejects`, at any depth, and every Parquet file directly in one except its
+    `_schema.parquet`. What no LOADED row backs among them is deleted by `recovery.reconcile`: a
+    batch copied to `complaints/batches/2024/` was read twice by dbt and never removed."""
+    roots = [lake / f for f in FEEDS] + [lake / "_rejects"]
     out: list[LakeRoot] = []
-    roots = [lake / f for f in FEEDS] + [lake / "_rejects" / f for f in FEEDS]
+
+    def candidate(rel: str) -> bool:
+        return "/" in rel or (rel.endswith(".parquet") and rel != SCHEMA_FILE)
+
     if is_remote(lake):
-        # one listing per feed: the keys two levels below it (<feed>/<folder>/<file>)
-        for root in roots:
+        for root in roots:  # one listing per feed
             base = root.path.rstrip("/") + "/"
             for key in root.fs.find(root.path):
-                if key.startswith(base) and key[len(base) :].count("/") == 1:
+                if key.startswith(base) and candidate(key[len(base) :]):
                     out.append(root.joinpath(*key[len(base) :].split("/")))
         return out
+    for root in roots:
+        if not root.is_dir():
+            continue
+        for folder, _, files in os.walk(root):
+            for name in files:
+                path = Path(folder) / name
+                if candidate(path.relative_to(root).as_posix()):
+                    out.append(path)
+    return out
     for root in roots:
         if not root.is_dir():
             continue

@@ -542,6 +542,38 @@ def test_a_deleted_lake_file_is_rebuilt_from_the_landing_area(world):
     assert len(lake_rows(world.home, "lifecycle")) == 1 and accounting_violations(world.home) == []
 
 
+def test_files_no_ledger_row_backs_are_removed_at_any_depth_where_dbt_reads(world):
+    """dbt reads `<feed>/**/*.parquet` and `_rejects/**/*.parquet`: a reviewer's copy of a batch at
+    `complaints/batches/2024/copy.parquet` was never removed and failed every later build."""
+    import shutil
+
+    write_delivery(world.landing, GD, "lifecycle", D1, 1, [ev(1), {**ev(2), "msisdn": "x"}])
+    world.run()
+    lake = world.home.lake
+    [batch] = (lake / "lifecycle" / "batches").glob("*.parquet")
+    foreign = [
+        lake / "lifecycle" / "batches" / "2024" / "copy.parquet",
+        lake / "lifecycle" / "copy.parquet",
+        lake / "lifecycle" / "CM-GD" / "deep" / "er" / "x.parquet",
+        lake / "_rejects" / "copy.parquet",
+        lake / "_rejects" / "not-a-feed" / "x.parquet",
+        lake / "complaints" / "batches" / "notes.txt",
+    ]
+    for f in foreign:
+        f.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(batch, f)
+    kept = [
+        lake / "lifecycle" / "README.txt",
+        lake / "lifecycle" / "_schema.parquet",
+        lake / "_rejects" / "_schema.parquet",
+    ]
+    kept[0].write_text("an operator's note beside the lake's files: dbt does not read it\n")
+    world.run()
+    assert [f for f in foreign if f.exists()] == []
+    assert all(f.exists() for f in kept) and batch.exists()
+    assert len(lake_rows(world.home, "lifecycle")) == 1 and accounting_violations(world.home) == []
+
+
 def test_a_control_file_without_data_and_stray_files_are_ignored(world):
     d = world.landing / "CM-GD" / "lifecycle"
     d.mkdir(parents=True)
