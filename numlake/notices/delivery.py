@@ -194,6 +194,10 @@ class Deliverer:
                         ms=round((time.time() - t0) * 1000, 1),
                     )
                     if error is not None:
+                        with self.store.read() as con:
+                            now = con.execute("select url, secret from webhooks where org_id = ?", [org_id]).fetchone()
+                        if now != (url, secret):  # replaced (or removed) meanwhile: the new one starts afresh
+                            return delivered, False
                         self._failed(org_id, failures + 1, error)
                         return delivered, True
                     self._succeeded(org_id, seq)
@@ -285,42 +289,60 @@ class Deliverer:
 
 
 class _Poster:
-    """POSTs over one kept-alive HTTPS connection per webhook, each POST bounded as a whole.
+    """POSTs with one httpx client (its kept-alive connection) per delivery, each POST bounded as a
+    whole.
 
     `timeout` bounds the whole exchange (connect, TLS, request, status line, headers, a body of at
-    most `MAX_ANSWER` bytes): a receiver that answers a header line every few seconds is cut off at
-    `timeout` like a silent one (socket timeouts only bound each read). A watchdog shuts the socket
-    down at the deadline, which makes the blocked read return. No redirect is followed."""
+    most `MAX_ANSWER` bytes), not each read: a receiver that answers a header line every few
+    seconds is cut off at `timeout` like a silent one. httpx's trace extension hands over the
+    connection's socket when it connects; a watchdog shuts that socket down at the deadline, which
+    makes the blocked read return, and every later step of the exchange checks the deadline (so a
+    slow name lookup cannot restart the clock). A kept-alive connection the receiver closed
+    without saying so gets one more try on a fresh one, at once. No redirect is followed; a
+    failure's text never holds the URL's path or query (which may hold the organisation's token)."""
 
     MAX_ANSWER = 64 * 1024
 
     def __init__(self, context: ssl.SSLContext, timeout: float):
         self.context, self.timeout = context, timeout
-        self.conn = None
-        self.origin: tuple[str, int] | None = None
+        self.client = self._new_client()
+        self.sock = None  # the socket of the client's connection, once it has one
+
+    def _new_client(self):
+        import httpx
+
+        return httpx.Client(verify=self.context, timeout=self.timeout, follow_redirects=False)
 
     def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-        self.conn = self.origin = None
+        self.client.close()
 
     def __call__(self, url: str, data: bytes, headers: dict[str, str]) -> tuple[int | None, str | None]:
         """(HTTP status, None) on a 2xx, else (status or None, why it failed)."""
-        import http.client
+        status, error, reused = self._once(url, data, headers)
+        if error is not None and status is None and reused and not error.startswith("no answer"):
+            status, error, _ = self._once(url, data, headers)  # the kept-alive connection was dead
+        return status, error
+
+    def _once(self, url: str, data: bytes, headers: dict[str, str]) -> tuple[int | None, str | None, bool]:
         import socket
 
-        parts = urlsplit(url)
-        origin = (parts.hostname or "", parts.port or 443)
-        if origin != self.origin:
-            self.close()
-        if self.conn is None:
-            self.conn = http.client.HTTPSConnection(*origin, timeout=self.timeout, context=self.context)
-            self.origin = origin
-        conn, fired = self.conn, threading.Event()
+        deadline = time.monotonic() + self.timeout
+        fired = threading.Event()
+        connected = False
+
+        def trace(event: str, info: dict) -> None:
+            nonlocal connected
+            if event in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+                stream = info.get("return_value")
+                self.sock = stream.get_extra_info("socket") if stream is not None else None
+                connected = True
+            if time.monotonic() >= deadline:
+                fired.set()
+                raise TimeoutError("deadline")
 
         def cut_off() -> None:
             fired.set()
-            sock = conn.sock
+            sock = self.sock
             if sock is not None:  # the plain socket's shutdown, under the TLS layer: the read returns
                 with contextlib.suppress(OSError):
                     socket.socket.shutdown(sock, socket.SHUT_RDWR)
@@ -328,25 +350,44 @@ class _Poster:
         watchdog = threading.Timer(self.timeout, cut_off)
         watchdog.daemon = True
         watchdog.start()
+        status = None
         try:
-            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-            conn.request("POST", path, body=data, headers=headers)
-            answer = conn.getresponse()
-            answer.read(self.MAX_ANSWER)
-            status = answer.status
-            if answer.will_close or not answer.isclosed():  # an unread rest: the connection is spent
-                self.close()
-        except (OSError, http.client.HTTPException) as e:
-            self.close()
+            with self.client.stream("POST", url, content=data, headers=headers, extensions={"trace": trace}) as answer:
+                status = answer.status_code
+                seen = 0
+                for chunk in answer.iter_raw():
+                    seen += len(chunk)
+                    if seen >= self.MAX_ANSWER:
+                        break
+        except Exception as e:  # any failure is the webhook's: audited, backed off, never a traceback
+            self._reset()
             if fired.is_set():
-                return None, f"no answer within {self.timeout:g} s"
-            return None, f"{e.__class__.__name__}: {mask_text(str(e))[:200]}"
+                return None, f"no answer within {self.timeout:g} s", not connected
+            return None, f"{e.__class__.__name__}: {_without_target(mask_text(str(e)), url)[:200]}", not connected
         finally:
             watchdog.cancel()
-        if fired.is_set():  # cut off: the end of the stream may have passed for the end of the headers
-            self.close()
-            return None, f"no answer within {self.timeout:g} s"
-        return status, None if 200 <= status < 300 else f"HTTP {status}"
+        if fired.is_set():  # cut off: the end of the stream may have passed for the end of the answer
+            self._reset()
+            return None, f"no answer within {self.timeout:g} s", not connected
+        return status, None if 200 <= status < 300 else f"HTTP {status}", not connected
+
+    def _reset(self) -> None:
+        """Drop the connection (a failed or cut-off exchange leaves it in no known state)."""
+        self.client.close()
+        self.client = self._new_client()
+        self.sock = None
+
+
+def _without_target(text: str, url: str) -> str:
+    """`text` without the URL's path and query: they may hold the organisation's own token."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return text.replace(url, "<webhook>")
+    for secret in (url, parts.path + ("?" + parts.query if parts.query else ""), parts.query, parts.path):
+        if len(secret) > 1:
+            text = text.replace(secret, "…")
+    return text
 
 
 class DeliveryWorker:

@@ -145,6 +145,33 @@ def test_a_replaced_webhook_takes_effect_at_the_next_notice(world):
         assert r.headers["X-Numlake-Signature"] == expected
 
 
+@pytest.mark.parametrize("flag", ["early_hints", "close_silently"])
+def test_interim_answers_and_silently_closed_connections_cost_no_failure(world, flag):
+    """A `103 Early Hints` before the 200 (taken for the answer by http.client: POSTed again for
+    ever), and a receiver closing each kept-alive connection without saying so (a failure and a
+    back-off per notice): a reviewer's receivers, both delivered at once now."""
+    home, receiver, store = world
+    receiver.set("ORG-0", **{flag: True})
+    summary = deliverer(home, receiver).run_once()
+    assert summary.delivered == 18 and not summary.failed_orgs
+    assert [json.loads(r.body)["seq"] for r in receiver.bodies("ORG-0")] == [1, 2, 3, 4, 5, 6]
+    audited = [json.loads(line) for line in (home.root / "check" / "audit.jsonl").read_text().splitlines()]
+    assert all(a["ok"] for a in audited if a.get("event") == "notices.webhook")
+
+
+def test_a_url_with_a_space_a_non_ascii_path_or_user_info_is_posted_and_never_shown(world):
+    home, receiver, store = world
+    store.set_webhook("ORG-0", receiver.url("ORG-0") + "/bänk x?token=SECRET-TOKEN-1", SECRET)
+    store.set_webhook("ORG-1", receiver.url("ORG-1").replace("https://", "https://user:pa%40ss@"), SECRET)
+    store.set_webhook("ORG-2", "https://127.0.0.1:1/hook?token=SECRET-TOKEN-2", SECRET)  # nobody listens
+    summary = deliverer(home, receiver).run_once()
+    assert summary.delivered == 12 and summary.failed_orgs == ["ORG-2"]
+    assert sum(r.path.startswith("/hooks/ORG-0/b") for r in receiver.received) == 6
+    assert {r.headers.get("Authorization") for r in receiver.bodies("ORG-1")} == {"Basic dXNlcjpwYUBzcw=="}
+    state = {s["org_id"]: s for s in delivery_state(home)}["ORG-2"]
+    assert state["last_error"] and "SECRET-TOKEN" not in json.dumps(state)
+
+
 def test_a_certificate_the_ca_bundle_does_not_vouch_for_is_refused(world, monkeypatch):
     home, receiver, store = world
     monkeypatch.delenv("NUMLAKE_WEBHOOK_CA_FILE", raising=False)

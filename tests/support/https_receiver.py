@@ -22,6 +22,8 @@ class Behaviour:
     gate: threading.Event | None = None  # when set: answer only once the test opens the gate
     trickle: threading.Event | None = None  # when set: a status line, then a header line every
     # 50 ms until the test sets the event (never silent long enough for a socket timeout)
+    early_hints: bool = False  # a `103 Early Hints` before the answer (RFC 8297)
+    close_silently: bool = False  # close the connection after each answer without saying so
 
 
 @dataclass
@@ -56,6 +58,10 @@ class HttpsReceiver:
                     if failing:
                         b.fail_next -= 1
                     delay, gate, trickle = b.delay, b.gate, b.trickle
+                    hints, close = b.early_hints, b.close_silently
+                if hints:
+                    self.wfile.write(b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n")
+                    self.wfile.flush()
                 if trickle is not None:
                     self.send_response(200)
                     try:
@@ -80,6 +86,8 @@ class HttpsReceiver:
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
+                if close:
+                    self.close_connection = True
 
         self.server = https_server(Handler, self.certs)
         self.port = self.server.server_address[1]
@@ -88,9 +96,9 @@ class HttpsReceiver:
     def url(self, org: str) -> str:
         return f"https://127.0.0.1:{self.port}/hooks/{org}"
 
-    def set(self, org: str, fail_next: int = 0, delay: float = 0.0, gate=None, trickle=None) -> None:
+    def set(self, org: str, fail_next: int = 0, delay: float = 0.0, gate=None, trickle=None, **flags) -> None:
         with self.lock:
-            self.behaviour[f"/hooks/{org}"] = Behaviour(fail_next, delay, gate, trickle)
+            self.behaviour[f"/hooks/{org}"] = Behaviour(fail_next, delay, gate, trickle, **flags)
 
     def bodies(self, org: str) -> list[Received]:
         with self.lock:
