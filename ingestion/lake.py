@@ -124,7 +124,7 @@ def prepare_root(lake: LakeRoot) -> None:
         raise LakeUnavailable(
             f"lake {lake}: access to bucket {bucket} refused (check the AWS credentials and the bucket's policy)"
         ) from None
-    except store_errors(lake) as e:
+    except (OSError, *store_errors(lake)) as e:  # s3fs makes a 5xx an OSError ("Internal Server Error")
         raise LakeUnavailable(describe(lake, e)) from None
 
 

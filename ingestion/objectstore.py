@@ -161,6 +161,19 @@ def store_errors(root: LakeRoot) -> tuple[type[BaseException], ...]:
     return (BotoCoreError, ClientError, aiohttp.ClientError, FSTimeoutError)
 
 
+def from_store(root: LakeRoot, exc: BaseException) -> bool:
+    """Whether `exc` is the object store's failure: one of `store_errors`, or what s3fs made of
+    one (it raises an OSError, "[Errno 121] Internal Server Error" for a 5xx, while handling
+    botocore's error, which stays its context)."""
+    kinds = store_errors(root)
+    seen = 0
+    while exc is not None and seen < 10:
+        if kinds and isinstance(exc, kinds):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
 def describe(root: LakeRoot, exc: BaseException) -> str:
     """One line saying why the store failed, naming the lake and the endpoint, not the credentials."""
     text = " ".join(str(exc).split()) or type(exc).__name__

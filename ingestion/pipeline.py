@@ -41,7 +41,7 @@ from ingestion.ledger import (
     settled_stats,
 )
 from ingestion.lock import ingest_lock
-from ingestion.objectstore import LakeUnavailable, describe, lake_root, store_errors
+from ingestion.objectstore import LakeUnavailable, describe, from_store, lake_root, store_errors
 from ingestion.quarantine import release_from_quarantine
 from ingestion.recovery import heal, reconcile
 from ingestion.redelivery import recheck
@@ -119,7 +119,9 @@ def ingest(
         con = state.connect(home.ingest_state)
         try:
             result = _execute(RunContext(home, landing, registry, run_id, con, lake=root), selected, progress)
-        except store_errors(root) as e:
+        except (OSError, *store_errors(root)) as e:
+            if not from_store(root, e):
+                raise
             # the object store went away: the ledger holds every decision committed so far and
             # the next run reconciles the lake with it (docs/SCALE.md); say why in one line
             raise LakeUnavailable(describe(root, e)) from e

@@ -253,6 +253,54 @@ def test_a_lake_out_of_reach_stops_the_run_in_one_line_before_it_starts(tmp_path
     assert not (tmp_path / "home" / "dagster").exists(), "refused before Dagster started"
 
 
+@pytest.mark.parametrize("command", ["run", "ingest"])
+def test_a_store_answering_5xx_is_one_line_naming_the_lake(tmp_path, command):
+    """A store shutting down answered its requests 500: the step failed with "OSError: [Errno 121]
+    Internal Server Error", naming neither the lake nor the endpoint (a reviewer's SeaweedFS under
+    SIGTERM). s3fs turns botocore's error into a bare OSError; it is the store's all the same."""
+    import http.server
+    import threading
+
+    class Failing(http.server.BaseHTTPRequestHandler):
+        def _fail(self):
+            body = b"<Error><Code>InternalError</Code><Message>Internal Server Error</Message></Error>"
+            self.send_response(500)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_HEAD(self):  # the bucket is there (the check before a run passes)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_GET = do_PUT = do_POST = do_DELETE = _fail
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Failing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+
+        class Store:
+            endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+
+        landing = tmp_path / "landing"
+        shutil.copytree(FIXTURES / "samples", landing)
+        env = {**_env("s3://numlake-lake/p", Store), "AWS_MAX_ATTEMPTS": "2"}
+        registry = str(FIXTURES / "samples_registry.yaml")
+        p = numlake([command, "--home", str(tmp_path / "home"), "--landing", str(landing), "--registry", registry], env)
+    finally:
+        server.shutdown()
+    assert p.returncode == 1, p.stderr[-2000:]  # a step failed mid-run, as when the store goes away
+    failed = [line for line in p.stderr.splitlines() if "step failed" in line]
+    assert (
+        len(failed) == 1 and f"LakeUnavailable: lake s3://numlake-lake/p at {Store.endpoint} unavailable" in failed[0]
+    )
+    assert SECRET_KEY not in p.stderr
+
+
 def test_a_failed_dbt_step_is_reported_by_its_first_model_error_not_by_its_sql_context():
     message = """dagster_dbt.errors.DagsterDbtCliRuntimeError: The dbt CLI process with command
 
