@@ -49,8 +49,8 @@ def test_a_failed_run_is_run_again_after_a_back_off_that_grows_with_each_failure
     from dagster._core.test_utils import create_run_for_test
 
     from ingestion.pipeline import ingest
-    from orchestration.defs import automation
     from orchestration.definitions import build_definitions
+    from orchestration.defs import automation
 
     s = Settings.resolve(samples_world["home"], samples_world["landing"], samples_world["registry"])
     defs = build_definitions(s)
