@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import hashlib
 import os
 import posixpath
 import shutil
@@ -49,6 +50,7 @@ from numlake.msisdn import mask_text
 from numlake.paths import Home
 
 TEMP_SUFFIX = ".numlake-pull"
+NAME_MAX = 255  # bytes of one file name on Linux's filesystems (the server's names fit, ours must too)
 RETRYABLE = frozenset({"unreachable", "timeout", "transfer_interrupted"})
 UNREACHABLE_ERRNOS = (errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.EADDRNOTAVAIL)
 
@@ -261,6 +263,13 @@ async def _fetch_all(
                 problems.append(("permission_denied", f"the server refused to read {r.shown}"))
             except asyncssh.SFTPNoSuchFile:
                 continue  # withdrawn between listing and reading: the next listing decides
+            except OSError as e:
+                if e.filename is None or isinstance(e, (ConnectionError, TimeoutError)):
+                    fatal.append(e)  # the connection, not a file of ours
+                else:  # this file could not be written here; the others of the source still can
+                    problems.append(
+                        ("transfer_interrupted", f"cannot write {r.shown} locally ({os.strerror(e.errno)})")
+                    )
             except asyncio.CancelledError:
                 raise
             except BaseException as e:
@@ -407,7 +416,7 @@ class _Local:
 
     @staticmethod
     def partial_name(r: Remote) -> str:
-        return f"{r.name}@{r.size}-{r.mtime}"
+        return bounded_name(r.name, f"@{r.size}-{r.mtime}")
 
     def partial(self, r: Remote) -> Path:
         return self.partials / r.feed / self.partial_name(r)
@@ -455,15 +464,25 @@ def place(part: Path, r: Remote, ctl: bytes, dest: Path, replace: bool = True) -
     except OSError as e:
         if e.errno != errno.EXDEV:
             raise
-        tmp = dest / f".{r.name}{TEMP_SUFFIX}"  # another filesystem: copy beside, then rename
+        tmp = dest / bounded_name(r.name, TEMP_SUFFIX, ".")  # another filesystem: copy beside, then rename
         shutil.copy2(part, tmp)
         os.replace(tmp, data)
         part.unlink()
     crash_point("pull.after_data")
-    tmp = dest / f".{r.name}.ctl{TEMP_SUFFIX}"
+    tmp = dest / bounded_name(r.name + ".ctl", TEMP_SUFFIX, ".")
     with open(tmp, "wb") as fh:
         fh.write(ctl)
     os.replace(tmp, ctl_path)
+
+
+def bounded_name(name: str, suffix: str, prefix: str = "") -> str:
+    """`prefix + name + suffix`, a local name of a file of ours beside or for a delivery named
+    `name`; when that is longer than a file name may be (a server's name of 240 bytes and more),
+    `name` is replaced by ``#`` and a digest of it, so that any name the server holds can be fetched."""
+    whole = f"{prefix}{name}{suffix}"
+    if len(os.fsencode(whole)) <= NAME_MAX:
+        return whole
+    return f"{prefix}#{hashlib.sha256(os.fsencode(name)).hexdigest()[:40]}{suffix}"
 
 
 def remove_leftovers(local_source: Path) -> None:

@@ -314,6 +314,40 @@ def test_a_file_name_that_is_not_utf8_arrives_with_its_bytes_and_is_judged_as_if
     assert w.pull().final["CU-NAT"].files == 0, "fetched once, like any other delivery"
 
 
+@pytest.mark.parametrize("length", [238, 251])
+def test_a_file_name_as_long_as_the_server_may_hold_is_fetched_and_judged_as_if_uploaded(pull_world, length):
+    """A name of 251 bytes (its control file's is 255, the most a Linux name may be) is fetched like
+    any other: the partial download and the temporary control file beside it are named by a digest
+    when the name would not fit. Off the naming scheme, it is bad_control, as the same upload would be."""
+    w = pull_world
+    remote = w.add_source("CU-NAT")
+    name = "A" * (length - len(".jsonl")) + ".jsonl"
+    for suffix in ("", ".ctl"):
+        (remote / "lifecycle" / (name + suffix)).write_bytes((remote / (LC + suffix)).read_bytes())
+    report = w.pull(retries=0)
+    assert report.final["CU-NAT"].outcome == "ok", report.final
+    assert f"lifecycle/{name}" in w.landing_files("CU-NAT") and f"lifecycle/{name}.ctl" in w.landing_files("CU-NAT")
+    assert_landing_is_complete_copies(w, "CU-NAT")
+    assert (name, "QUARANTINED", "bad_control") in outcomes(w)
+    assert w.pull().final["CU-NAT"].files == 0, "fetched once, like any other delivery"
+
+
+def test_a_delivery_that_cannot_be_written_locally_fails_alone_and_the_rest_of_its_source_is_fetched(pull_world):
+    """A local fault of one file (here a folder in the landing area where its copy goes) is that
+    file's problem: the source's other deliveries are still copied, and the attempt says which file."""
+    w = pull_world
+    w.add_source("CU-NAT")
+    blocked = w.landing / "CU-NAT" / LC
+    blocked.mkdir(parents=True)
+    (blocked / "x").write_text("in the way")
+    report = w.pull(retries=0)
+    failed = report.final["CU-NAT"]
+    assert failed.outcome == "failed" and failed.reason == "transfer_interrupted", failed
+    assert "CU-NAT_lifecycle_20250301_01.jsonl" in failed.detail and "locally" in failed.detail
+    assert [f for f in w.landing_files("CU-NAT") if not f.startswith(LC)] != [], "the other feed was fetched"
+    assert failed.files >= 1
+
+
 @pytest.mark.parametrize("fault", ["landing folder is a file", "state file of another shape"])
 def test_a_local_fault_of_one_source_fails_that_source_alone(pull_world, fault):
     w = pull_world
