@@ -32,6 +32,7 @@ the figures with the command that produced them.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import re
@@ -138,8 +139,24 @@ def link_tree(src: Path, dst: Path, keep) -> None:
                 os.link(p, q)
 
 
+SIMULATE_START = dt.date(2025, 1, 1)  # `numlake simulate`'s default first business date
+
+
+def world_start(dates: int, today: dt.date | None = None) -> dt.date:
+    """The first business date of a world of `dates` business dates: the simulator's default,
+    or earlier when a world from there would end after yesterday. Ingestion refuses a control
+    file dated after tomorrow, China time (bad_control): a world reaching past today would
+    measure a quarantine of its last days, not their loading (a 1,002-day world from
+    2025-01-01 ends in September 2027)."""
+    last = (today or dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()) - dt.timedelta(days=1)
+    if SIMULATE_START + dt.timedelta(days=dates - 1) <= last:
+        return SIMULATE_START
+    return last - dt.timedelta(days=dates - 1)
+
+
 def world(out: Path, scale: float, days: int) -> tuple[Path, Path, str]:
-    wdir = out / f"world-s{scale:g}-d{days}"
+    start = world_start(days + 1)
+    wdir = out / (f"world-s{scale:g}-d{days}" + ("" if start == SIMULATE_START else f"-from{start:%Y%m%d}"))
     landing, registry = wdir / "landing", wdir / "registry.yaml"
     if not (wdir / "simulation_summary.json").exists():
         shutil.rmtree(wdir, ignore_errors=True)
@@ -156,6 +173,8 @@ def world(out: Path, scale: float, days: int) -> tuple[Path, Path, str]:
                 str(scale),
                 "--days",
                 str(days + 1),
+                "--start",
+                start.isoformat(),
             ],
             label="simulate",
         )
