@@ -43,3 +43,35 @@ def test_only_unchanged_settled_files_of_plain_names_are_left_out(tmp_path):
         assert c == everything[name]  # the same candidate, control file included
     assert listed["CM-GD_lifecycle_20250102_01.csv"].complete
     assert "CM-GD_lifecycle_20250104_01\\\\x41.csv" in listed
+
+
+def test_a_feed_folder_is_listed_through_a_descriptor_that_never_follows_a_link(tmp_path):
+    """Each feed folder is opened once and its entries' lstat made relative to it: a link, a file or
+    nothing where a folder is expected gives nothing to list, and what is listed is the same as
+    the folder's own entries, links and FIFOs included (never followed or opened)."""
+    from ingestion.discover import _open_dir
+
+    real = tmp_path / "elsewhere"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real, target_is_directory=True)
+    (tmp_path / "file").write_text("x")
+    assert _open_dir(str(tmp_path / "link")) is None
+    assert _open_dir(str(tmp_path / "file")) is None
+    assert _open_dir(str(tmp_path / "missing")) is None
+    fd = _open_dir(str(real))
+    assert fd is not None
+    os.close(fd)
+
+    feed = tmp_path / "landing" / "CM-GD" / "lifecycle"
+    _write(feed / "CM-GD_lifecycle_20250101_01.csv", "a\n")
+    _write(feed / "CM-GD_lifecycle_20250101_01.csv.ctl", "{}")
+    (feed / "CM-GD_lifecycle_20250102_01.csv").symlink_to(real / "nothing.csv")
+    os.mkfifo(feed / "CM-GD_lifecycle_20250103_01.csv")
+    listed = {c.file_name: c for c in scan(tmp_path / "landing")}
+    assert {n: (c.kind, c.ctl_kind) for n, c in listed.items()} == {
+        "CM-GD_lifecycle_20250101_01.csv": ("file", "file"),
+        "CM-GD_lifecycle_20250102_01.csv": ("symbolic link", None),
+        "CM-GD_lifecycle_20250103_01.csv": ("FIFO", None),
+    }
+    assert listed["CM-GD_lifecycle_20250101_01.csv"].size == 2
+    assert listed["CM-GD_lifecycle_20250101_01.csv"].path_str == str(feed / "CM-GD_lifecycle_20250101_01.csv")
