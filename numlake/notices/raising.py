@@ -194,6 +194,17 @@ def _walk_from(history: list[dict], registered: str | None, walked: str | None) 
     return [r for r in history[start:] if walked is None or r["business_date"] > walked]
 
 
+def _baseline(history: list[dict], registered: str, walked: str | None, joined: str | None) -> tuple | None:
+    """The state an organisation registered after a segment first appeared found it in: the report
+    latest before the day it registered (or the last day walked), unless the late joiner's rule
+    makes that state due to it (then it is told, not taken as found)."""
+    seen = [r for r in history if (r["business_date"] <= walked if walked else r["business_date"] < registered)]
+    if not seen:
+        return None
+    state = (seen[-1]["opened_date"], seen[-1]["segment_type"])
+    return None if joined is not None and state[0] >= joined else state
+
+
 def _segment_notices(con, portal: Portal) -> list[_Notice]:
     """SEGMENT_NOTICE and SEGMENT_REMINDER of RULES 8.2 (see docs/NOTICES.md for the choices).
 
@@ -210,7 +221,7 @@ def _segment_notices(con, portal: Portal) -> list[_Notice]:
     }
     walked = {(o, s): d for o, s, d in con.execute("select org_id, segment, through from segment_walk").fetchall()}
     reminded = {tuple(r) for r in con.execute("select org_id, segment, opened_date from reminders").fetchall()}
-    notices, reminders, walks = [], [], []
+    notices, reminders, walks, baselines = [], [], [], []
     as_of_days = _days(portal.as_of) if portal.as_of else None
     for seg in sorted(portal.segments):
         s = portal.segments[seg]
@@ -226,10 +237,17 @@ def _segment_notices(con, portal: Portal) -> list[_Notice]:
             through = walked.get((org_id, seg))
             if through is None and (org_id, seg) in told:
                 through = last_day  # told before the store kept walks: up to date
+            if not at_first and (org_id, seg) not in told:
+                base = _baseline(history, registered, through, org["joined_date"])
+                if base is not None:  # what S was when O registered: not told, but changes to it are
+                    told[(org_id, seg)] = base
+                    baselines.append((org_id, seg, *base))
             for report in _walk_from(history, registered, through) + [s]:
                 state = (report["opened_date"], report["segment_type"])
                 late = org["joined_date"] is not None and state[0] >= org["joined_date"]
-                if (at_first or late) and told.get((org_id, seg)) != state:
+                # a change on or after the day O registered is told like any other
+                since = at_first or ((org_id, seg) in told if report is s else report["business_date"] >= registered)
+                if (since or late) and told.get((org_id, seg)) != state:
                     told[(org_id, seg)] = state
                     notices.append(
                         _Notice(
@@ -277,6 +295,7 @@ def _segment_notices(con, portal: Portal) -> list[_Notice]:
                     )
                 )
     # committed with the notices, in the same transaction
+    con.executemany("insert into segment_told values (?, ?, ?, ?) on conflict do nothing", baselines)
     con.executemany(
         "insert into segment_walk values (?, ?, ?) "
         "on conflict (org_id, segment) do update set through = excluded.through",

@@ -215,16 +215,45 @@ def test_segment_notices_are_the_same_whether_the_days_load_in_one_run_or_severa
             ("1730", "2025-04-01", "BASIC"),
             ("1730", "2025-04-01", "IOT"),
         ],
-        # registered on 01-02: told of what first appeared that day or later, not of 1700 or 1730
-        "APP-3": [("1710", "2025-03-05", "MVNO"), ("1720", "2026-02-01", "MVNO")],
-        # registered on 01-03 (after 1710 and 1730 appeared): the late joiner's rule, opened >= 2025-03-01
+        # registered on 01-02: told of what first appeared that day or later, and of every change
+        # made to 1700 and 1730 from that day on, not of what they were before (1700 02-01, 1730 BASIC)
+        "APP-3": [
+            ("1700", "2025-02-08", "MVNO"),
+            ("1700", "2025-02-15", "MVNO"),
+            ("1710", "2025-03-05", "MVNO"),
+            ("1720", "2026-02-01", "MVNO"),
+            ("1730", "2025-04-01", "IOT"),
+        ],
+        # registered on 01-03 (after 1710 and 1730 appeared): the late joiner's rule, opened >= 2025-03-01,
+        # and 1700's change of 01-04 (it found 1700 at 02-08, before its joined_date: not told that)
         "PAY-2": [
+            ("1700", "2025-02-15", "MVNO"),
             ("1710", "2025-03-05", "MVNO"),
             ("1720", "2026-02-01", "MVNO"),
             ("1730", "2025-04-01", "BASIC"),
             ("1730", "2025-04-01", "IOT"),
         ],
     }
+
+
+def test_an_organisation_registered_after_a_segment_appeared_is_told_of_its_later_changes(home):
+    """RULES 8.2: every registered organisation is told when a segment's latest report changes; the
+    late joiner's rule only decides what it is told of the time before it registered."""
+    seg = ("1440", "BASIC", "CM-GD", "2025-07-25")
+    publish_world(home, [], "2025-08-01", [BANK], [seg])
+    raise_notices(home)
+    late = ("APP-L", "APP", "2025-07-26")  # joined after 1440 opened: not told of 1440 as it was
+    publish_world(home, [], "2025-08-02", [BANK, late], [seg])
+    raise_notices(home)
+    store = NoticeStore(home)
+    assert kinds(store, "APP-L") == []
+    publish_world(home, [], "2025-08-03", [BANK, late], [("1440", "MVNO", "CM-GD", "2025-07-25")])
+    raise_notices(home)
+    publish_world(home, [], "2025-08-04", [BANK, late], [("1440", "MVNO", "CM-GD", "2025-07-25")])
+    assert raise_notices(home).raised["SEGMENT_NOTICE"] == 0  # no change: nothing
+    feed = store.feed("APP-L")
+    assert [(n["kind"], n["segment"], n["segment_type"]) for n in feed] == [("SEGMENT_NOTICE", "1440", "MVNO")]
+    assert [n["segment_type"] for n in store.feed("BANK-1")] == ["BASIC", "MVNO"]
 
 
 def test_a_reminder_at_opened_date_plus_30_goes_only_to_organisations_not_supporting_then(home):
