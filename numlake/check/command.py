@@ -77,10 +77,29 @@ def _serve(args) -> int:
     )
 
 
+def _known_source(home: Home, role: str | None) -> None:
+    """A carrier key names a source of the home's registry, when the home has one (a key may be
+    made before the first simulate or pull; the registry then names no source yet)."""
+    from numlake.check.keys import parse_role
+
+    role = parse_role(role)
+    if not (role or "").startswith("carrier:") or not home.default_registry.is_file():
+        return
+    from ingestion.registry import load_registry
+
+    source_id = role.partition(":")[2]
+    sources = load_registry(home.default_registry)
+    if source_id not in sources:
+        some = ", ".join(sorted(sources)[:5]) + (", ..." if len(sources) > 5 else "")
+        raise UsageError(f"--role {role!r}: no source {source_id!r} in {home.default_registry} (it has {some})")
+
+
 def _keys_create(args) -> int:
     from numlake.check.keys import KeyStore
 
-    rec, token = KeyStore(Home.resolve(args.home)).create(args.org, getattr(args, "role", None))
+    home = Home.resolve(args.home)
+    _known_source(home, getattr(args, "role", None))
+    rec, token = KeyStore(home).create(args.org, getattr(args, "role", None))
     print(token)
     print(
         f"key {rec.key_id} {rec.org} ({rec.describe()}): shown once, stored hashed; revoke with "

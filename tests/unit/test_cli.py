@@ -385,6 +385,26 @@ def test_a_key_named_with_a_mobile_number_is_refused_without_showing_it(tmp_path
     assert "mobile number" in err or "139****2296" in err, err
 
 
+def test_a_carrier_key_for_a_source_the_home_registry_lacks_is_refused(tmp_path, capsys):
+    """A typo (`carrier:CM-DG`) made a key that saw an empty report for ever; with no registry yet
+    (a key made before the first simulate or pull) the source is taken on trust."""
+    import shutil
+
+    from numlake import cli
+
+    home = tmp_path / "home"
+    keys = ["keys", "--home", str(home), "create", "gd-ops", "--role"]
+    assert cli.main([*keys, "carrier:CM-DG"]) == 0
+    home.mkdir(exist_ok=True)
+    shutil.copy(Path(__file__).parents[1] / "fixtures" / "samples_registry.yaml", home / "registry.yaml")
+    capsys.readouterr()
+    assert cli.main([*keys, "carrier:CM-DG"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no source 'CM-DG'" in err and "CM-GD" in err, err
+    assert cli.main([*keys, "carrier:CM-GD"]) == 0
+    assert cli.main([*keys, "org:ANY-ORG"]) == 0  # an organisation registers through the orgs feed
+
+
 def test_registry_out_naming_a_folder_is_refused_before_the_world_is_written(tmp_path, capsys):
     from numlake import cli
 
